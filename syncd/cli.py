@@ -1,0 +1,64 @@
+"""The ``syncd`` command line: one sub-command per job, each defined in its own module.
+
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``func`` (taking the parsed namespace, returning an exit code). This module only wires
+them together, so adding a command never touches another command's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from syncd import __version__
+
+COMMAND_MODULES: tuple[str, ...] = (
+    "syncd.emulator.command",
+)
+"""Modules providing sub-commands, in the order ``--help`` lists them."""
+
+DESCRIPTION = """\
+syncd keeps a Wix store's inventory equal to a source of truth (a CSV or YAML stock file).
+It reads the whole store in the fewest API calls Wix allows, computes the difference, and
+writes only what must change, under Wix's rate limit of 200 requests per minute per site.
+"""
+
+EPILOG = """\
+typical use:
+  syncd emulator --generate-products 50     an offline Wix store to try everything against
+  syncd validate --config syncd.yaml        check config and stock file, no network
+  syncd plan --config syncd.yaml            what would change (exit 2 when changes are pending)
+  syncd sync --config syncd.yaml            plan, check the safety guards, write, journal
+  syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
+
+Run 'syncd COMMAND --help' for the options of each command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every registered sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="syncd",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"syncd {__version__}")
+    subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` and run the chosen command; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 1
+    code: int = func(args)
+    return code

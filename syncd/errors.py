@@ -1,0 +1,90 @@
+"""The exception tree: every error syncd raises on purpose is one of these.
+
+    SyncdError
+    ├── ConfigError            bad configuration file or option (names file, line and key)
+    ├── SourceError            the source of truth cannot be used (bad rows, empty, unreadable)
+    ├── GuardRefused           a safety guard stopped a plan before any write
+    └── WixError               anything that went wrong talking to Wix
+        ├── WixClientError     4xx: permanent, never retried
+        │   ├── WixAuthError       401/403
+        │   ├── WixNotFound        404
+        │   └── WixConflict        409/428 or a failed bulk item: stale revision, re-read and retry
+        ├── WixRateLimited     429: carries ``retry_after_s`` when Wix sent one
+        ├── WixServerError     5xx: transient, retried with backoff
+        └── WixUnavailable     timeout, refused or dropped connection: transient
+
+HTTP statuses are mapped to these classes in exactly one place (``syncd.wix.http``), and
+aiohttp's own exceptions never escape the client. Callers decide whether to retry by class,
+never by matching message text.
+"""
+
+from __future__ import annotations
+
+
+class SyncdError(Exception):
+    """Base of every error syncd raises on purpose."""
+
+
+class ConfigError(SyncdError):
+    """The configuration cannot be used; the message names the file, line and key."""
+
+
+class SourceError(SyncdError):
+    """The source of truth cannot be used as a whole (empty, unreadable, or bad rows)."""
+
+
+class GuardRefused(SyncdError):
+    """A safety guard refused a plan; nothing was written. The message says how to override."""
+
+    def __init__(self, guard: str, message: str) -> None:
+        super().__init__(message)
+        self.guard = guard
+
+
+class WixError(SyncdError):
+    """Talking to Wix failed. ``status`` is the HTTP status, or None without a response."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        endpoint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.endpoint = endpoint
+
+
+class WixClientError(WixError):
+    """A 4xx answer: the request itself is wrong; retrying cannot help."""
+
+
+class WixAuthError(WixClientError):
+    """401 or 403: the API key or site id is wrong, or the key lacks a permission."""
+
+
+class WixNotFound(WixClientError):
+    """404: the product, item or variant does not exist."""
+
+
+class WixConflict(WixClientError):
+    """A stale revision (409, 428 or a failed bulk item): re-read, re-plan, retry."""
+
+
+class WixRateLimited(WixError):
+    """429: the site's request budget is exhausted."""
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+        super().__init__(message, **kw)  # type: ignore[arg-type]
+        self.retry_after_s = retry_after_s
+
+
+class WixServerError(WixError):
+    """5xx: Wix failed; the request may be retried if it is idempotent."""
+
+
+class WixUnavailable(WixError):
+    """No answer at all: timeout, refused or dropped connection."""
