@@ -1,0 +1,54 @@
+"""Which catalog a site runs (V1 or V3), asked once and remembered.
+
+A site runs exactly one catalog and the two APIs are not interchangeable, so the adapter is
+chosen from ``GET /stores/v3/provision/version``. Wix says a site upgraded to V3 is never
+downgraded; the answer is cached on the ``CatalogDetector`` (one per site, owned by whoever
+owns the site's client). A long-running process that must notice a V1 -> V3 upgrade calls
+``detect(refresh=True)``, e.g. after V1 calls start failing with 428.
+"""
+
+from __future__ import annotations
+
+from syncd.errors import WixClientError, WixError
+from syncd.model import Catalog
+from syncd.wix.http import WixClient
+from syncd.wix.settings import CatalogChoice
+
+VERSION_PATH = "/stores/v3/provision/version"
+
+_VERSIONS = {"V1_CATALOG": Catalog.V1, "V3_CATALOG": Catalog.V3}
+
+
+class CatalogDetector:
+    """Ask a site's catalog version at most once (unless forced or refreshed)."""
+
+    def __init__(self, client: WixClient, *, force: CatalogChoice = "auto") -> None:
+        if force not in ("auto", "v1", "v3"):
+            raise ValueError(f"catalog must be auto, v1 or v3, not {force!r}")
+        self._client = client
+        self._cached: Catalog | None = None if force == "auto" else Catalog(force)
+        self._forced = force != "auto"
+
+    async def detect(self, *, refresh: bool = False) -> Catalog:
+        """The site's catalog; raises ``WixClientError`` (code STORES_NOT_INSTALLED) if none."""
+        if self._cached is not None and (self._forced or not refresh):
+            return self._cached
+        data = await self._client.request("GET", VERSION_PATH, endpoint="catalog.version")
+        version = data.get("catalogVersion")
+        if version == "STORES_NOT_INSTALLED":
+            raise WixClientError(
+                f"site {self._client.site_id} has no Wix Stores app installed: install Wix "
+                "Stores on the site (or fix the site id) before syncing its inventory",
+                code="STORES_NOT_INSTALLED",
+                endpoint="catalog.version",
+            )
+        catalog = _VERSIONS.get(str(version))
+        if catalog is None:
+            raise WixError(
+                f"site {self._client.site_id}: unknown catalogVersion {version!r}; "
+                "force the catalog with catalog=v1 or catalog=v3",
+                endpoint="catalog.version",
+            )
+        self._client.log.info("wix_catalog_detected", catalog=catalog.value)
+        self._cached = catalog
+        return catalog

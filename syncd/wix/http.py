@@ -1,0 +1,393 @@
+"""The HTTP client of one Wix site: auth headers, timeouts, JSON, errors, pacing, counting.
+
+Everything that touches aiohttp lives here, and aiohttp's exceptions never leave this module:
+``map_error`` is the one function that turns an HTTP status or a transport failure into the
+exception tree of ``syncd.errors``. Error bodies are read before the response closes and cut
+short before they reach an exception or a log line.
+
+One ``WixClient`` serves one site (its API key, site id and request budget). Several clients
+share one ``aiohttp.ClientSession`` per process: pass it in, or let a client own a session of
+its own. The client counts every request it sends (in total, per endpoint, and into an
+optional per-operation ``CallCounter``) and tells subscribed observers about each one, so a
+metrics module can watch without the client knowing about it.
+
+The API key is registered with ``syncd.logs.SECRETS`` and never appears in ``repr``, in
+exception messages or in the exception chain (the ``ClientResponseError`` we chain from
+carries no request headers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+import structlog
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from syncd.errors import (
+    WixAuthError,
+    WixClientError,
+    WixConflict,
+    WixError,
+    WixNotFound,
+    WixRateLimited,
+    WixServerError,
+    WixUnavailable,
+)
+from syncd.logs import SECRETS
+from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
+from syncd.wix.retry import RetryPolicy, call_with_retries
+from syncd.wix.settings import WixSettings
+
+JSONObject = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestEvent:
+    """One request as sent: what observers (metrics) receive after every attempt."""
+
+    site_id: str
+    endpoint: str
+    method: str
+    status: int | None
+    """HTTP status, or None when no response arrived (timeout, dropped connection)."""
+    duration_s: float
+    """From sending the request to having read the whole response."""
+    wait_s: float
+    """Time spent before sending, waiting for the site's rate budget or a 429 back-off."""
+    error: str | None = None
+    """Name of the syncd exception raised for this attempt, if any."""
+
+
+Observer = Callable[[RequestEvent], None]
+
+
+@dataclass(slots=True)
+class CallCounter:
+    """Requests sent, in total and per endpoint: per client, or per operation (one walk)."""
+
+    total: int = 0
+    by_endpoint: Counter[str] = field(default_factory=Counter)
+    rate_limited: int = 0
+    """How many of them were answered 429."""
+    wait_s: float = 0.0
+    """Seconds spent waiting for the rate budget before sending them."""
+
+    def record(self, event: RequestEvent) -> None:
+        """Count one sent request."""
+        self.total += 1
+        self.by_endpoint[event.endpoint] += 1
+        self.wait_s += event.wait_s
+        if event.status == 429:
+            self.rate_limited += 1
+
+
+class WixClient:
+    """HTTP access to one Wix site under its rate budget; an async context manager."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        site_id: str,
+        settings: WixSettings | None = None,
+        session: aiohttp.ClientSession | None = None,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not api_key or not site_id:
+            raise ValueError("a Wix client needs an API key and a site id")
+        SECRETS.add(api_key)
+        self.site_id = site_id
+        self.settings = settings or WixSettings()
+        self._headers = {"Authorization": api_key, "wix-site-id": site_id}
+        self._base_url = self.settings.base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=self.settings.timeout_s, connect=self.settings.connect_timeout_s
+        )
+        self._session = session
+        self._owns_session = session is None
+        self._sleep = sleep
+        self._clock = clock
+        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
+            "syncd.wix"
+        ).bind(site_id=site_id)
+        self.limiter = SiteRateLimiter(self.settings, sleep=sleep, clock=clock, log=self.log)
+        self._retry = RetryPolicy(self.settings, rng=rng)
+        self.calls = CallCounter()
+        """Every request this client has sent."""
+        self._observers: list[Observer] = []
+
+    def __repr__(self) -> str:
+        return (
+            f"WixClient(site_id={self.site_id!r}, base_url={self._base_url!r}, "
+            "api_key=<hidden>)"
+        )
+
+    async def __aenter__(self) -> WixClient:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the session if this client opened it; a shared session is left open."""
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def subscribe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` after every request; returns a function that unsubscribes it."""
+        self._observers.append(observer)
+        return lambda: self._observers.remove(observer)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        idempotent: bool = True,
+        counter: CallCounter | None = None,
+    ) -> JSONObject:
+        """Send one call (retrying it when safe) and return its JSON object.
+
+        ``endpoint`` is a stable name such as ``v1.products.query`` used for counting, logs
+        and metrics (paths carry ids, names do not). ``idempotent=False`` marks calls that
+        must never be repeated automatically (increments, decrements). Raises a ``WixError``
+        subclass; see ``map_error``.
+        """
+
+        async def attempt() -> JSONObject:
+            return await self._send(method, path, endpoint, body, params, counter)
+
+        return await call_with_retries(
+            attempt,
+            endpoint=endpoint,
+            idempotent=idempotent,
+            policy=self._retry,
+            limiter=self.limiter,
+            sleep=self._sleep,
+            log=self.log,
+        )
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        counter: CallCounter | None,
+    ) -> JSONObject:
+        if self._session is None:
+            raise RuntimeError("WixClient used outside 'async with' and without a session")
+        url = self._base_url + path
+        async with self.limiter.slot() as wait_s:
+            started = self._clock()
+            status: int | None = None
+            error: str | None = None
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    json=body,
+                    params=params,
+                    headers=self._headers,
+                    timeout=self._timeout,
+                ) as response:
+                    status = response.status
+                    raw = await response.read()
+                    if status >= 400:
+                        cause = _response_error(response, method)
+                        limit = self.settings.error_body_max_chars
+                        raise map_error(cause, endpoint=endpoint, body=raw, limit=limit) from cause
+                    return _decode(raw, endpoint=endpoint, status=status)
+            except WixError as exc:
+                error = type(exc).__name__
+                raise
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                mapped = map_error(exc, endpoint=endpoint)
+                error = type(mapped).__name__
+                raise mapped from exc
+            finally:
+                event = RequestEvent(
+                    site_id=self.site_id,
+                    endpoint=endpoint,
+                    method=method,
+                    status=status,
+                    duration_s=self._clock() - started,
+                    wait_s=wait_s,
+                    error=error,
+                )
+                self._record(event, counter)
+
+    def _record(self, event: RequestEvent, counter: CallCounter | None) -> None:
+        self.calls.record(event)
+        if counter is not None:
+            counter.record(event)
+        for observer in tuple(self._observers):
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not fail the request it watched
+                self.log.exception("wix_observer_failed", endpoint=event.endpoint)
+
+
+def map_error(
+    exc: BaseException, *, endpoint: str, body: bytes = b"", limit: int = 500
+) -> WixError:
+    """The one place where an HTTP status or a transport failure becomes a ``WixError``.
+
+    401/403 -> WixAuthError, 404 -> WixNotFound, 409/428 -> WixConflict, 429 -> WixRateLimited
+    (with ``Retry-After`` seconds when sent), other 4xx -> WixClientError, 5xx ->
+    WixServerError; a 2xx whose body is not JSON -> WixServerError; connection errors,
+    dropped connections and timeouts -> WixUnavailable. Callers chain with ``raise ... from``.
+    """
+    if isinstance(exc, aiohttp.ClientResponseError):
+        status = exc.status
+        message, code = _parse_error_body(body, limit)
+        text = f"{endpoint}: HTTP {status}"
+        text += f" {code}" if code else ""
+        text = SECRETS.redact(text + (f": {message}" if message else ""))
+        if status in (401, 403):
+            return WixAuthError(text, status=status, code=code, endpoint=endpoint)
+        if status == 404:
+            return WixNotFound(text, status=status, code=code, endpoint=endpoint)
+        if status in (409, 428):
+            return WixConflict(text, status=status, code=code, endpoint=endpoint)
+        if status == 429:
+            return WixRateLimited(
+                text,
+                retry_after_s=_retry_after_s(exc.headers),
+                status=status,
+                code=code,
+                endpoint=endpoint,
+            )
+        if 400 <= status < 500:
+            return WixClientError(text, status=status, code=code, endpoint=endpoint)
+        return WixServerError(text, status=status, code=code, endpoint=endpoint)
+    if isinstance(exc, json.JSONDecodeError):
+        return WixServerError(f"{endpoint}: answer is not JSON ({exc.msg})", endpoint=endpoint)
+    if isinstance(exc, aiohttp.InvalidURL):
+        return WixClientError(f"{endpoint}: invalid URL {exc}", endpoint=endpoint)
+    if isinstance(exc, aiohttp.ClientError | TimeoutError):
+        detail = str(exc) or ("timed out" if isinstance(exc, TimeoutError) else "no detail")
+        return WixUnavailable(
+            SECRETS.redact(f"{endpoint}: no answer ({type(exc).__name__}: {detail})"),
+            endpoint=endpoint,
+        )
+    return WixError(f"{endpoint}: {type(exc).__name__}", endpoint=endpoint)
+
+
+def _response_error(response: aiohttp.ClientResponse, method: str) -> aiohttp.ClientResponseError:
+    # Built by hand instead of raise_for_status(): aiohttp's version carries the request
+    # headers (the API key) in its repr, and it would sit in every chained traceback.
+    info = aiohttp.RequestInfo(
+        url=response.url,
+        method=method,
+        headers=CIMultiDictProxy(CIMultiDict()),
+        real_url=response.url,
+    )
+    return aiohttp.ClientResponseError(
+        info,
+        (),
+        status=response.status,
+        message=response.reason or "",
+        headers=response.headers,
+    )
+
+
+def _decode(raw: bytes, *, endpoint: str, status: int) -> JSONObject:
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise map_error(exc, endpoint=endpoint) from exc
+    if not isinstance(data, dict):
+        raise WixServerError(
+            f"{endpoint}: expected a JSON object, got {type(data).__name__}",
+            status=status,
+            endpoint=endpoint,
+        )
+    return data
+
+
+def _parse_error_body(body: bytes, limit: int) -> tuple[str, str | None]:
+    """``(message, code)`` from a Wix error body; 5xx bodies are usually empty."""
+    text = body.decode("utf-8", errors="replace").strip()
+    if not text:
+        return "", None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        return _truncate(text, limit), None
+    if not isinstance(data, dict):
+        return _truncate(text, limit), None
+    message = str(data.get("message") or "")
+    details = data.get("details")
+    code: str | None = None
+    if isinstance(details, dict):
+        app = details.get("applicationError")
+        if isinstance(app, dict):
+            code = str(app.get("code")) if app.get("code") else None
+            if not message:
+                message = str(app.get("description") or "")
+        validation = details.get("validationError")
+        if isinstance(validation, dict):
+            violations = validation.get("fieldViolations") or []
+            parts = [
+                f"{v.get('field')}: {v.get('description')}"
+                for v in violations
+                if isinstance(v, dict)
+            ]
+            if parts:
+                message = f"{message} ({'; '.join(parts)})" if message else "; ".join(parts)
+    if not message and code is None:
+        message = text
+    return _truncate(message, limit), code
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def _retry_after_s(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent."""
+    if not headers:
+        return None
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -1,0 +1,100 @@
+"""One site's request budget: pace, concurrency bound and 429 back-off in one place.
+
+Wix allows 200 requests per minute per site, reads and writes together, so every request
+of a site (walker pages, fallbacks, writes) passes through the same ``SiteRateLimiter``.
+Pacing is asyncio-throttle's sliding window (at most ``rate_limit`` requests in any
+``rate_period_s + rate_margin_s`` seconds); a semaphore bounds how many are in flight.
+
+A 429 means the site's budget is gone, whatever our own count says (another app, a clock
+skew, a shared key). The answer is never a retry storm: ``back_off`` makes *every* request of
+the site wait until the back-off deadline, then lowers the window's budget for a while
+before restoring it. Waiting is done with the injected ``sleep`` so it stays cancellable and
+tests can observe it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from asyncio_throttle.throttler import Throttler
+
+from syncd.wix.settings import WixSettings
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class SiteRateLimiter:
+    """Pacing, concurrency and back-off state of one Wix site."""
+
+    def __init__(
+        self,
+        settings: WixSettings,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: Clock = time.monotonic,
+        log: structlog.typing.FilteringBoundLogger | None = None,
+    ) -> None:
+        self._full_rate = settings.rate_limit
+        self._slow_rate = max(1, int(settings.rate_limit * settings.slowdown_factor))
+        self._slowdown_s = settings.slowdown_s
+        self._throttler = Throttler(
+            rate_limit=settings.rate_limit,
+            period=settings.rate_period_s + settings.rate_margin_s,
+            retry_interval=settings.throttle_poll_s,
+        )
+        self._semaphore = asyncio.Semaphore(settings.max_in_flight)
+        self._sleep = sleep
+        self._clock = clock
+        self._log = log or structlog.get_logger("syncd.wix.ratelimit")
+        self._paused_until = 0.0
+        self._slow_until = 0.0
+        self.waited_s = 0.0
+        """Total seconds requests spent waiting for the budget or a back-off deadline."""
+        self.backoffs = 0
+        """How many 429 back-offs this site has taken."""
+
+    @property
+    def current_rate(self) -> int:
+        """The budget per window in force right now (lower while slowed down after a 429)."""
+        return int(self._throttler.rate_limit)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[float]:
+        """Hold one request slot; yields the seconds spent waiting for the budget."""
+        async with self._semaphore:
+            started = self._clock()
+            await self._wait_for_deadline()
+            self._restore_rate_if_due()
+            await self._throttler.acquire()  # type: ignore[no-untyped-call]
+            waited = max(0.0, self._clock() - started)
+            self.waited_s += waited
+            yield waited
+
+    def back_off(self, delay_s: float) -> None:
+        """A 429 arrived: hold every request of the site for ``delay_s``, then go slower."""
+        now = self._clock()
+        self._paused_until = max(self._paused_until, now + delay_s)
+        self._slow_until = self._paused_until + self._slowdown_s
+        self._throttler.rate_limit = self._slow_rate
+        self.backoffs += 1
+        self._log.warning(
+            "wix_rate_backoff",
+            delay_s=round(delay_s, 3),
+            rate_limit=self._slow_rate,
+            slow_for_s=round(self._slow_until - now, 3),
+        )
+
+    async def _wait_for_deadline(self) -> None:
+        # A loop, not one sleep: another 429 may push the deadline while we wait.
+        while (remaining := self._paused_until - self._clock()) > 0:
+            await self._sleep(remaining)
+
+    def _restore_rate_if_due(self) -> None:
+        if self._throttler.rate_limit != self._full_rate and self._clock() >= self._slow_until:
+            self._throttler.rate_limit = self._full_rate
+            self._log.info("wix_rate_restored", rate_limit=self._full_rate)

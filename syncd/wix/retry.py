@@ -1,0 +1,110 @@
+"""When a failed request is tried again, and after how long.
+
+The decision is made by exception class, never by message text:
+
+- ``WixClientError`` (4xx): permanent, raised at once.
+- ``WixRateLimited`` (429): the site's limiter is told to back off (``Retry-After`` when Wix
+  sent one, else the ``rate_limited_delays_s`` schedule with jitter); the retry itself then
+  waits inside the limiter like every other request of the site.
+- ``WixServerError`` / ``WixUnavailable``: retried after the ``retry_delays_s`` schedule.
+
+Only idempotent requests are retried at all. An increment or decrement whose answer was lost
+may already have been applied, so it is surfaced to the caller, who must re-read first. Every
+retry is logged as ``attempt=n/total``; the final failure is re-raised unchanged.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import structlog
+
+from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
+from syncd.wix.ratelimit import SiteRateLimiter, Sleep
+from syncd.wix.settings import WixSettings
+
+T = TypeVar("T")
+
+
+class RetryPolicy:
+    """The delay schedules of ``WixSettings`` with jitter applied."""
+
+    def __init__(self, settings: WixSettings, *, rng: random.Random | None = None) -> None:
+        self._delays = settings.retry_delays_s
+        self._rate_delays = settings.rate_limited_delays_s
+        self._jitter = settings.jitter
+        self._rng = rng or random.Random()
+
+    @property
+    def attempts(self) -> int:
+        """Attempts an idempotent request gets in total (first try plus retries)."""
+        return 1 + len(self._delays)
+
+    def delay_s(self, retry: int) -> float:
+        """Pause before retry number ``retry`` (1-based) of a 5xx or transport failure."""
+        return self._jittered(self._delays[retry - 1])
+
+    def rate_limited_delay_s(self, count: int) -> float:
+        """Site pause after the ``count``-th 429 of one request (1-based), without Retry-After."""
+        return self._jittered(self._rate_delays[min(count, len(self._rate_delays)) - 1])
+
+    def _jittered(self, delay_s: float) -> float:
+        if not self._jitter:
+            return delay_s
+        return delay_s * self._rng.uniform(1 - self._jitter, 1 + self._jitter)
+
+
+async def call_with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    endpoint: str,
+    idempotent: bool,
+    policy: RetryPolicy,
+    limiter: SiteRateLimiter,
+    sleep: Sleep,
+    log: structlog.typing.FilteringBoundLogger,
+) -> T:
+    """Run ``attempt`` until it succeeds, fails permanently, or the schedule is used up."""
+    total = policy.attempts if idempotent else 1
+    rate_limited = 0
+    for number in range(1, total + 1):
+        try:
+            return await attempt()
+        except WixRateLimited as exc:
+            rate_limited += 1
+            delay = exc.retry_after_s
+            if delay is None:
+                delay = policy.rate_limited_delay_s(rate_limited)
+            # Even a request we will not retry tells us the site is over budget.
+            limiter.back_off(delay)
+            if number == total:
+                raise
+            _log_retry(log, endpoint, number + 1, total, delay, exc)
+            # No sleep here: the next attempt waits in the limiter with the whole site.
+        except (WixServerError, WixUnavailable) as exc:
+            if number == total:
+                raise
+            delay = policy.delay_s(number)
+            _log_retry(log, endpoint, number + 1, total, delay, exc)
+            await sleep(delay)
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _log_retry(
+    log: structlog.typing.FilteringBoundLogger,
+    endpoint: str,
+    number: int,
+    total: int,
+    delay_s: float,
+    exc: Exception,
+) -> None:
+    log.warning(
+        "wix_request_retry",
+        endpoint=endpoint,
+        attempt=f"{number}/{total}",
+        delay_s=round(delay_s, 3),
+        error=type(exc).__name__,
+        status=getattr(exc, "status", None),
+    )

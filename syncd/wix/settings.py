@@ -1,0 +1,116 @@
+"""Tunables of the Wix client and walkers, as frozen values with their units and reasons.
+
+They are built once by the entry point (from the config file) and passed down; nothing here
+reads files or the environment. Tests pass small or zero delays and compressed rate windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+DEFAULT_BASE_URL = "https://www.wixapis.com"
+
+CatalogChoice = Literal["auto", "v1", "v3"]
+"""``auto`` asks Wix which catalog the site runs; ``v1``/``v3`` skip the question."""
+
+RefreshMode = Literal["query", "seed"]
+"""How a V1 targeted read works: one Query Products per 100 ids, or the seed's per-variant flow."""
+
+
+@dataclass(frozen=True, slots=True)
+class WixSettings:
+    """How one site's client talks to Wix: timeouts, pacing and retries."""
+
+    base_url: str = DEFAULT_BASE_URL
+    """Root of the Wix REST API; the emulator's URL in tests."""
+
+    timeout_s: float = 30.0
+    """Whole-request deadline (connect, send, wait, read). Wix answers in well under a second;
+    30 s leaves room for a 1000-item bulk write without letting a dead peer hang a cycle."""
+
+    connect_timeout_s: float = 10.0
+    """Deadline for opening the TCP/TLS connection alone."""
+
+    rate_limit: int = 200
+    """Requests allowed per ``rate_period_s`` for this site, reads and writes together. Wix
+    documents 200 per minute per app instance."""
+
+    rate_period_s: float = 60.0
+    """Length of the rate window in seconds."""
+
+    rate_margin_s: float = 0.5
+    """Added to ``rate_period_s`` by the local throttle. asyncio-throttle stamps a request when
+    it leaves the client, Wix counts it when it arrives; the margin absorbs the difference in
+    network delay between an early and a late request so that pacing at exactly the published
+    budget never produces a 429. It costs under 1 % of throughput at 60 s."""
+
+    max_in_flight: int = 8
+    """Concurrent requests per site. Enough to hide latency at 200/min, small enough not to
+    look like a flood to Wix's edge."""
+
+    retry_delays_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
+    """Pauses before each retry of a 5xx, timeout or dropped connection; its length is the
+    number of retries. Only idempotent requests are retried."""
+
+    rate_limited_delays_s: tuple[float, ...] = (5.0, 10.0, 20.0, 40.0, 60.0)
+    """Pauses after a 429 without ``Retry-After`` (Wix does not document one). Indexed by the
+    request's 429 count so far; the last entry repeats. The whole site waits, not one request."""
+
+    jitter: float = 0.2
+    """Each pause is scaled by a random factor in ``[1 - jitter, 1 + jitter]`` so that
+    concurrent requests that failed together do not retry together."""
+
+    slowdown_factor: float = 0.5
+    """After a 429 the site's budget is multiplied by this for ``slowdown_s``."""
+
+    slowdown_s: float = 60.0
+    """How long the reduced budget lasts after the last 429 before the full budget returns."""
+
+    error_body_max_chars: int = 500
+    """Wix error bodies are cut to this length before they reach exceptions and logs."""
+
+    throttle_poll_s: float = 0.01
+    """How often a request waiting for the rate window re-checks it (asyncio-throttle polls)."""
+
+    def __post_init__(self) -> None:
+        if self.rate_limit < 1 or self.rate_period_s <= 0:
+            raise ValueError("rate_limit must be >= 1 and rate_period_s > 0")
+        if self.max_in_flight < 1:
+            raise ValueError("max_in_flight must be >= 1")
+        if not 0 <= self.jitter < 1:
+            raise ValueError("jitter must be in [0, 1)")
+        if not 0 < self.slowdown_factor <= 1:
+            raise ValueError("slowdown_factor must be in (0, 1]")
+        if not self.rate_limited_delays_s:
+            raise ValueError("rate_limited_delays_s needs at least one delay")
+
+
+@dataclass(frozen=True, slots=True)
+class WalkSettings:
+    """How the walkers read a store."""
+
+    workers: int = 8
+    """Tasks resolving V1 products whose page lacked stock data (one request each)."""
+
+    queue_size: int = 200
+    """Products waiting for a worker; bounds memory when workers fall behind the pages."""
+
+    parallel_pages: bool = True
+    """V1 only: fetch the pages of a numericId window by offset, concurrently, once the first
+    page has told how many products follow (see ``walk_v1``). Off = strictly sequential crawl."""
+
+    refresh_mode: RefreshMode = "query"
+    """V1 targeted reads: ``query`` (Query Products by id, 100 per call) or ``seed`` (Get
+    Product, its inventory item, its variants, and each variant's inventory)."""
+
+    location_id: str | None = None
+    """V3 only: read and write only this stock location; None = every location."""
+
+    refresh_chunk: int = 100
+    """Ids per targeted query (``$hasSome``/``$in``). Wix documents no list limit; 100 matches
+    the V1 page size and keeps request bodies small."""
+
+    def __post_init__(self) -> None:
+        if self.workers < 1 or self.queue_size < 1 or self.refresh_chunk < 1:
+            raise ValueError("workers, queue_size and refresh_chunk must be >= 1")

@@ -1,0 +1,182 @@
+"""Stock writes on a Catalog V3 store: absolute levels guarded by the item's revision.
+
+Bulk Update takes up to 1000 items with ``returnEntity: true``, so every success comes back
+with its new revision and the next write needs no re-read. A stale revision is rejected
+without applying the write; how Wix says so is undocumented (contract gotcha 14), so:
+
+- single Update: 409 or 428 -> ``WixConflict`` (raised by the client's error mapping);
+- Bulk Update: a failed item -> ``ItemWriteResult(conflict=True)``; a whole-request 409/428
+  -> every item of that request marked ``conflict=True``; an item with no result at all
+  (``undetailedFailures``) -> ``conflict=True`` as well, since its fate is unknown.
+
+``conflict=True`` means "re-read this item (``V3Reader.refresh(item_ids=...)``), re-plan,
+retry". Failures with a documented business code (quantity must not go negative, pre-order
+validation) are not conflicts: a re-read would not change them. Retrying a bulk update after
+a lost answer is safe: items that landed fail on revision, which the re-read resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from syncd.errors import WixConflict
+from syncd.model import MAX_QUANTITY, StoreVariant
+from syncd.wix.http import CallCounter, JSONObject, WixClient
+from syncd.wix.walk_v3 import item_variant
+
+BULK_LIMIT = 1000
+"""Items per Bulk Update call (``@maxSize 1000``)."""
+
+PERMANENT_CODES = frozenset(
+    {"REQUESTED_QUANTITY_MUST_BE_NON_NEGATIVE_DECREASING", "PRE_ORDER_VALIDATION"}
+)
+"""Documented per-item rejections that a re-read cannot fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class ItemStock:
+    """The absolute stock one V3 inventory item should have, and the revision it was read at."""
+
+    item_id: str
+    revision: str
+    quantity: int | None = None
+    in_stock: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemWriteResult:
+    """What became of one item's write."""
+
+    item_id: str
+    success: bool
+    conflict: bool = False
+    """True: the item changed under us (or its fate is unknown); re-read and re-plan."""
+    revision: str | None = None
+    """The item's new revision after a successful write."""
+    quantity: int | None = None
+    variant: StoreVariant | None = None
+    """The item as Wix stored it (from ``returnEntity``), when it came back."""
+    error_code: str | None = None
+    error: str | None = None
+
+
+async def bulk_update_inventory_items(
+    client: WixClient,
+    writes: Sequence[ItemStock],
+    *,
+    reason: str | None = None,
+    counter: CallCounter | None = None,
+) -> tuple[ItemWriteResult, ...]:
+    """Write every item in calls of up to 1000; one result per write, in the same order."""
+    bodies = [{"inventoryItem": _item_body(write)} for write in writes]
+    results: list[ItemWriteResult] = []
+    for start in range(0, len(writes), BULK_LIMIT):
+        chunk = writes[start : start + BULK_LIMIT]
+        body: JSONObject = {
+            "inventoryItems": bodies[start : start + BULK_LIMIT],
+            "returnEntity": True,
+        }
+        if reason is not None:
+            body["reason"] = reason
+        try:
+            data = await client.request(
+                "POST",
+                "/stores/v3/bulk/inventory-items/update",
+                endpoint="v3.inventory_items.bulk_update",
+                body=body,
+                counter=counter,
+            )
+        except WixConflict as exc:
+            results.extend(
+                ItemWriteResult(w.item_id, False, True, error_code=exc.code, error=str(exc))
+                for w in chunk
+            )
+            continue
+        results.extend(_bulk_results(chunk, data))
+    return tuple(results)
+
+
+async def update_inventory_item(
+    client: WixClient,
+    write: ItemStock,
+    *,
+    reason: str | None = None,
+    counter: CallCounter | None = None,
+) -> ItemWriteResult:
+    """Write one item; raises ``WixConflict`` when its revision is stale (409/428)."""
+    body: JSONObject = {"inventoryItem": _item_body(write)}
+    if reason is not None:
+        body["reason"] = reason
+    data = await client.request(
+        "PATCH",
+        f"/stores/v3/inventory-items/{quote(write.item_id, safe='')}",
+        endpoint="v3.inventory_items.update",
+        body=body,
+        counter=counter,
+    )
+    item = data.get("inventoryItem")
+    return _success(write.item_id, item if isinstance(item, dict) else None)
+
+
+def _item_body(write: ItemStock) -> JSONObject:
+    if not write.revision:
+        raise ValueError(f"item {write.item_id}: a V3 write needs the revision it was read at")
+    if (write.quantity is None) == (write.in_stock is None):
+        raise ValueError(f"item {write.item_id}: give exactly one of quantity and in_stock")
+    body: JSONObject = {"id": write.item_id, "revision": write.revision}
+    if write.quantity is not None:
+        if not 0 <= write.quantity <= MAX_QUANTITY:
+            raise ValueError(f"item {write.item_id}: quantity outside 0..{MAX_QUANTITY}")
+        body["quantity"] = write.quantity
+    else:
+        body["inStock"] = write.in_stock
+    return body
+
+
+def _bulk_results(chunk: Sequence[ItemStock], data: Mapping[str, Any]) -> list[ItemWriteResult]:
+    by_index: dict[int, Mapping[str, Any]] = {}
+    raw = [r for r in data.get("results") or [] if isinstance(r, dict)]
+    for position, result in enumerate(raw):
+        index = _obj(result.get("itemMetadata")).get("originalIndex", position)
+        by_index[int(index)] = result
+    return [_item_result(write, by_index.get(index)) for index, write in enumerate(chunk)]
+
+
+def _item_result(write: ItemStock, result: Mapping[str, Any] | None) -> ItemWriteResult:
+    if result is None:
+        return ItemWriteResult(
+            write.item_id,
+            False,
+            True,
+            error_code="NO_RESULT",
+            error="bulk answer carried no result for this item (undetailed failure)",
+        )
+    meta = _obj(result.get("itemMetadata"))
+    item = result.get("item")
+    if meta.get("success") is True:
+        return _success(write.item_id, item if isinstance(item, dict) else None)
+    error = _obj(meta.get("error"))
+    code = str(error["code"]) if error.get("code") else None
+    return ItemWriteResult(
+        write.item_id,
+        False,
+        conflict=code not in PERMANENT_CODES,
+        error_code=code,
+        error=str(error.get("description") or error.get("message") or "item failed"),
+    )
+
+
+def _obj(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _success(item_id: str, item: Mapping[str, Any] | None) -> ItemWriteResult:
+    if item is None:
+        return ItemWriteResult(item_id, True)
+    variant = item_variant(item)
+    return ItemWriteResult(
+        item_id, True, revision=variant.revision, quantity=variant.quantity, variant=variant
+    )
