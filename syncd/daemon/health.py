@@ -1,0 +1,119 @@
+"""Liveness and readiness: what the daemon knows about each site, and how it is judged.
+
+``SiteStatus`` is the small mutable record a site loop keeps up to date (the last outcome,
+when the last success was, whether a cycle is running) and the HTTP endpoint reads. It
+outlives configuration reloads, so a reload does not make a healthy daemon look unready.
+``judge_readiness`` is pure: given the statuses, the maximum age and the time, it says
+whether the daemon is ready and why, per site, in words an operator can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from syncd.daemon.cycle import CycleOutcome
+
+
+@dataclass(slots=True)
+class SiteStatus:
+    """Live state of one site, written by its loop, read by health checks and status lines.
+
+    Times are Unix seconds (``time.time()``), because they are shown to people and compared
+    with ``syncd_last_success_timestamp_seconds``.
+    """
+
+    site: str
+    last_outcome: CycleOutcome | None = None
+    last_success_at_s: float | None = None
+    last_full_success_at_s: float | None = None
+    consecutive_failures: int = 0
+    cycles: int = 0
+    in_cycle: bool = False
+    next_due_at_s: float | None = None
+    retry_at_s: float | None = None
+
+    @property
+    def full_cycle_succeeded(self) -> bool:
+        """True once a full cycle succeeded: the fast lane needs that walk's product map."""
+        return self.last_full_success_at_s is not None
+
+    def record(self, outcome: CycleOutcome, *, ended_at_s: float) -> None:
+        """Fold a finished cycle into the status."""
+        self.last_outcome = outcome
+        self.cycles += 1
+        if outcome.succeeded:
+            self.last_success_at_s = ended_at_s
+            self.consecutive_failures = 0
+            if outcome.kind == "full":
+                self.last_full_success_at_s = ended_at_s
+        elif outcome.result == "failed":
+            self.consecutive_failures += 1
+
+
+@dataclass(frozen=True, slots=True)
+class SiteReadiness:
+    """One site's verdict, as shown in the ``/readyz`` body."""
+
+    site: str
+    ready: bool
+    reason: str
+    last_success_age_s: float | None
+    last_result: str | None
+    consecutive_failures: int
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """The daemon is ready when every site is (and it has at least one site)."""
+
+    ready: bool
+    sites: tuple[SiteReadiness, ...] = field(default=())
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "ready": self.ready,
+            "sites": {
+                s.site: {
+                    "ready": s.ready,
+                    "reason": s.reason,
+                    "last_success_age_seconds": (
+                        None if s.last_success_age_s is None else round(s.last_success_age_s, 3)
+                    ),
+                    "last_result": s.last_result,
+                    "consecutive_failures": s.consecutive_failures,
+                }
+                for s in self.sites
+            },
+        }
+
+
+def judge_site(status: SiteStatus, *, max_age_s: float, now_s: float) -> SiteReadiness:
+    """Ready when the last successful cycle ended at most ``max_age_s`` seconds ago."""
+    last = status.last_outcome
+    last_result = None if last is None else str(last.result)
+    if status.last_success_at_s is None:
+        if last is None:
+            reason = "no cycle has finished yet"
+        else:
+            reason = f"no cycle has succeeded yet (last: {last.result}"
+            reason += f": {last.error})" if last.error else ")"
+        return SiteReadiness(status.site, False, reason, None, last_result,
+                             status.consecutive_failures)
+    age_s = max(0.0, now_s - status.last_success_at_s)
+    if age_s > max_age_s:
+        reason = f"last successful cycle {age_s:.0f}s ago, more than {max_age_s:g}s"
+        if last is not None and not last.succeeded:
+            reason += f" (last: {last.result}" + (f": {last.error})" if last.error else ")")
+        return SiteReadiness(status.site, False, reason, age_s, last_result,
+                             status.consecutive_failures)
+    return SiteReadiness(status.site, True, f"last successful cycle {age_s:.0f}s ago", age_s,
+                         last_result, status.consecutive_failures)
+
+
+def judge_readiness(
+    statuses: Iterable[SiteStatus], *, max_age_s: float, now_s: float
+) -> Readiness:
+    """The verdict for the whole daemon; not ready without sites."""
+    sites = tuple(judge_site(s, max_age_s=max_age_s, now_s=now_s) for s in statuses)
+    return Readiness(ready=bool(sites) and all(s.ready for s in sites), sites=sites)

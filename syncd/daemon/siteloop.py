@@ -1,0 +1,237 @@
+"""The loop of one site: when to run a cycle, which kind, and what to do with its outcome.
+
+Each site gets one task running ``SiteLoop.run``. Cycles of a site run one at a time, by
+construction: the loop awaits each cycle before it looks at its trigger again, and pulls
+made meanwhile coalesce into one more cycle. The loop wakes for the first of:
+
+- the schedule (a full cycle; the first one right at start-up),
+- its trigger (a settled source change: a fast cycle for a few rows, a full one otherwise),
+- the end of a failure backoff (a full cycle; triggers wait until then),
+- the stop event (it returns; a cycle in flight sees the same event and winds down).
+
+The loop never dies of a failed cycle: an exception escaping the runner is logged and
+counted as a failure, and only cancellation (the end of the shutdown grace period) stops it
+mid-cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+import structlog
+
+from syncd.daemon.aio import wait_for_any
+from syncd.daemon.backoff import Backoff
+from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult, CycleRunner, NamedSite
+from syncd.daemon.health import SiteStatus
+from syncd.daemon.schedule import Schedule, add_jitter
+from syncd.daemon.trigger import Trigger
+from syncd.metrics import Metrics
+
+log = structlog.get_logger("syncd.daemon")
+
+SiteT = TypeVar("SiteT", bound=NamedSite)
+
+FAST_LANE_MAX_KEYS = 50
+"""Above this many changed rows a full walk is about as cheap as targeted reads: go full."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    """How a site loop schedules; built from the ``schedule`` settings."""
+
+    schedule: Schedule
+    jitter_s: float = 0.0
+    fast_max_keys: int = FAST_LANE_MAX_KEYS
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SiteLoop(Generic[SiteT]):
+    """Schedules and runs the cycles of one site until the stop event is set."""
+
+    def __init__(
+        self,
+        site: SiteT,
+        *,
+        runner: CycleRunner[SiteT],
+        options: LoopOptions,
+        status: SiteStatus,
+        metrics: Metrics,
+        backoff: Backoff | None = None,
+        source_settled: asyncio.Event | None = None,
+        on_outcome: Callable[[CycleOutcome], None] | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.site = site
+        self.trigger = Trigger()
+        self._runner = runner
+        self._options = options
+        self._status = status
+        self._metrics = metrics
+        self._backoff = backoff or Backoff()
+        self._source_settled = source_settled
+        self._on_outcome = on_outcome
+        self._rng = rng or random.Random()
+        self._clock = clock
+        self._full_pending = True  # the start-up cycle is a full one
+        self._pending_keys: set[str] = set()
+
+    @property
+    def name(self) -> str:
+        return self.site.name
+
+    def request_full_cycle(self, reason: str) -> None:
+        """Ask for a full cycle as soon as the current one (if any) ends."""
+        self._full_pending = True
+        self.trigger.pull(reason)
+
+    def source_changed(self, keys: frozenset[str] | None) -> None:
+        """The source changed in ``keys`` (None: unknown); run a cycle after the current one."""
+        if keys is None:
+            self.request_full_cycle("source_changed")
+            return
+        self._pending_keys |= keys
+        self.trigger.pull("source_changed")
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run cycles until ``stop`` is set; returns after the cycle in flight ends."""
+        with structlog.contextvars.bound_contextvars(site=self.name):
+            await self._loop(stop)
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        next_full_due = self._clock()  # the first full cycle runs at once
+        retry_at: datetime | None = None
+        log.info("site_loop_started", schedule=self._options.schedule.describe())
+        while not stop.is_set():
+            wake_at = retry_at or next_full_due
+            self._status.next_due_at_s = wake_at.timestamp()
+            # While backing off, triggers stay pending but do not wake the loop: retrying
+            # a failing store sooner because a file changed would defeat the backoff.
+            events = (stop,) if retry_at else (stop, self.trigger.event)
+            await wait_for_any(*events, timeout_s=self._seconds_until(wake_at))
+            if stop.is_set():
+                break
+            now = self._clock()
+            if retry_at is not None or now >= next_full_due:
+                self._full_pending = True
+            reasons = self.trigger.take()
+            if not self._full_pending and not self._pending_keys:
+                continue  # a pull whose work an earlier cycle already covered
+            if not await self._wait_for_settled_source(stop):
+                break
+            kind, keys = self._next_cycle()
+            started = self._clock()
+            outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
+            if kind is CycleKind.FULL:
+                # Counted from the start of the cycle so the cadence stays steady.
+                next_full_due = add_jitter(
+                    self._options.schedule.next_after(started),
+                    jitter_s=self._options.jitter_s, rng=self._rng)
+            retry_at = self._after_cycle(outcome, keys)
+        log.info("site_loop_stopped")
+
+    def _seconds_until(self, when: datetime) -> float:
+        return max(0.0, (when - self._clock()).total_seconds())
+
+    def _next_cycle(self) -> tuple[CycleKind, frozenset[str] | None]:
+        """FAST for a few changed rows once a full walk has mapped the store, FULL otherwise."""
+        keys = frozenset(self._pending_keys)
+        self._pending_keys.clear()
+        if (
+            self._full_pending
+            or not self._status.full_cycle_succeeded
+            or len(keys) > self._options.fast_max_keys
+        ):
+            self._full_pending = False
+            return CycleKind.FULL, None
+        return CycleKind.FAST, keys
+
+    def _after_cycle(
+        self, outcome: CycleOutcome, keys: frozenset[str] | None
+    ) -> datetime | None:
+        """Update backoff and pending work; returns when to retry after a failure."""
+        if outcome.result is CycleResult.FAILED:
+            delay_s = self._backoff.next_delay_s()
+            retry_at = self._clock().timestamp() + delay_s
+            self._status.retry_at_s = retry_at
+            log.warning("cycle_backoff", delay_s=round(delay_s, 3),
+                        consecutive_failures=self._backoff.failures)
+            # The retry after a failure is a full cycle: it re-reads everything the failed
+            # cycle may have left half-done, whichever kind that was.
+            self._full_pending = True
+            return datetime.fromtimestamp(retry_at, UTC)
+        self._backoff.reset()
+        self._status.retry_at_s = None
+        if keys and not outcome.succeeded:
+            # Refused or invalid: those rows are still owed to the store. Keep them for the
+            # next cycle, without pulling the trigger (re-running now would be refused again).
+            self._pending_keys |= keys
+        return None
+
+    async def _wait_for_settled_source(self, stop: asyncio.Event) -> bool:
+        """Hold a cycle back while the source file is being written; False if stopping."""
+        gate = self._source_settled
+        if gate is None or gate.is_set():
+            return True
+        log.info("cycle_waits_for_source_to_settle")
+        await wait_for_any(stop, gate, timeout_s=None)
+        return not stop.is_set()
+
+    async def _run_cycle(
+        self,
+        kind: CycleKind,
+        keys: frozenset[str] | None,
+        *,
+        stop: asyncio.Event,
+        reasons: frozenset[str],
+    ) -> CycleOutcome:
+        cycle_id = uuid.uuid4().hex[:12]
+        with structlog.contextvars.bound_contextvars(cycle=cycle_id):
+            log.info("cycle_started", kind=str(kind), reasons=sorted(reasons) or ["schedule"],
+                     changed_keys=None if keys is None else len(keys))
+            self._status.in_cycle = True
+            started_s = time.monotonic()
+            try:
+                outcome = await self._runner(self.site, kind=kind, changed_keys=keys, stop=stop)
+            except asyncio.CancelledError:
+                log.warning("cycle_cancelled", kind=str(kind),
+                            duration_s=round(time.monotonic() - started_s, 3))
+                raise
+            except Exception as e:
+                log.exception("cycle_crashed", kind=str(kind))
+                outcome = CycleOutcome(site=self.name, kind=kind, result=CycleResult.FAILED,
+                                       error=f"{type(e).__name__}: {e}",
+                                       summary=f"{kind} cycle crashed: {type(e).__name__}")
+            finally:
+                self._status.in_cycle = False
+            if not outcome.duration_s:
+                outcome = replace(outcome, duration_s=time.monotonic() - started_s)
+            self._record(outcome)
+        return outcome
+
+    def _record(self, outcome: CycleOutcome) -> None:
+        ended_s = self._clock().timestamp()
+        self._status.record(outcome, ended_at_s=ended_s)
+        self._metrics.observe_cycle(outcome, now_s=ended_s)
+        quiet = outcome.result in (CycleResult.OK, CycleResult.SKIPPED)
+        # The one summary line per cycle.
+        log.log(logging.INFO if quiet else logging.WARNING, "cycle_finished",
+                kind=str(outcome.kind), result=str(outcome.result), planned=outcome.planned,
+                written=outcome.written, failed=outcome.failed,
+                duration_s=round(outcome.duration_s, 3), summary=outcome.summary or None,
+                error=outcome.error)
+        if self._on_outcome is not None:
+            self._on_outcome(outcome)
+

@@ -1,0 +1,213 @@
+"""Metrics exposition, readiness judgement and the HTTP endpoint."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
+from syncd.daemon.health import SiteStatus, judge_readiness, judge_site
+from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app, parse_listen
+from syncd.errors import ConfigError
+from syncd.logs import SECRETS
+from syncd.metrics import Metrics, endpoint_label
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample of the exposition, parsed back by prometheus' own parser."""
+    text = metrics.exposition().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def outcome(result=CycleResult.OK, *, kind=CycleKind.FULL, planned=3, written=3, failed=0,
+            site="shop") -> CycleOutcome:
+    return CycleOutcome(site=site, kind=kind, result=result, planned=planned, written=written,
+                        failed=failed, duration_s=1.5, error=None if result == "ok" else "boom")
+
+
+class TestMetrics:
+    def test_every_documented_metric_is_exposed_and_parses(self):
+        metrics = Metrics()
+        metrics.observe_cycle(outcome(), now_s=1_700_000_000.0)
+        metrics.observe_request("shop", "/stores/v1/products/query", 200, 0.12)
+        metrics.observe_retry("shop", "/stores/v1/products/query")
+        metrics.observe_rate_limited("shop")
+        metrics.observe_limiter_wait("shop", 0.75)
+        s = samples(metrics)
+        site = (("site", "shop"),)
+        cycle_labels = (("kind", "full"), ("result", "ok"), ("site", "shop"))
+        assert s[("syncd_cycles_total", cycle_labels)] == 1
+        assert s[("syncd_api_requests_total", (("endpoint", "/stores/v1/products/query"),
+                                               ("site", "shop"), ("status", "200")))] == 1
+        assert s[("syncd_api_rate_limited_total", site)] == 1
+        assert s[("syncd_api_retries_total", site)] == 1
+        assert s[("syncd_writes_total", (("outcome", "written"), ("site", "shop")))] == 3
+        assert s[("syncd_planned_changes", site)] == 3
+        assert s[("syncd_variants_out_of_sync", site)] == 0
+        assert s[("syncd_last_success_timestamp_seconds", site)] == 1_700_000_000.0
+        assert s[("syncd_cycle_duration_seconds_count", (("kind", "full"), ("site", "shop")))] == 1
+        assert s[("syncd_rate_limiter_wait_seconds_total", site)] == 0.75
+
+    def test_failed_writes_and_out_of_sync_are_counted(self):
+        metrics = Metrics()
+        metrics.observe_cycle(outcome(CycleResult.FAILED, planned=5, written=2, failed=3))
+        s = samples(metrics)
+        assert s[("syncd_writes_total", (("outcome", "failed"), ("site", "shop")))] == 3
+        assert s[("syncd_variants_out_of_sync", (("site", "shop"),))] == 3
+        assert ("syncd_last_success_timestamp_seconds", (("site", "shop"),)) not in s
+
+    def test_a_fast_cycle_does_not_claim_to_know_the_whole_store(self):
+        metrics = Metrics()
+        metrics.observe_cycle(outcome(planned=7, written=0, result=CycleResult.REFUSED))
+        metrics.observe_cycle(outcome(kind=CycleKind.FAST, planned=1, written=1))
+        s = samples(metrics)
+        assert s[("syncd_variants_out_of_sync", (("site", "shop"),))] == 7
+
+    def test_two_instances_do_not_share_a_registry(self):
+        a, b = Metrics(), Metrics()
+        a.observe_rate_limited("shop")
+        assert ("syncd_api_rate_limited_total", (("site", "shop"),)) not in samples(b)
+
+    def test_api_key_never_appears_in_labels(self):
+        key = "IST.secret-api-key-0123456789"
+        SECRETS.add(key)
+        metrics = Metrics()
+        metrics.observe_request("shop", f"/stores/v1/products?key={key}", 401, 0.1)
+        metrics.observe_request(f"shop-{key}", f"/x/{key}", f"bad {key}", 0.1)
+        text = metrics.exposition().decode()
+        assert key not in text
+
+    @pytest.mark.parametrize(
+        ("endpoint", "label"),
+        [
+            ("/stores/v1/products/query", "/stores/v1/products/query"),
+            ("/stores/v1/products/0614129c-8777-6f42-fd87-0000e1f3b3a7",
+             "/stores/v1/products/{id}"),
+            ("/stores/v2/inventoryItems/1234567/variants?limit=100",
+             "/stores/v2/inventoryItems/{id}/variants"),
+            ("inventory.update", "inventory.update"),
+        ],
+    )
+    def test_endpoint_labels_drop_ids_and_queries(self, endpoint, label):
+        assert endpoint_label(endpoint) == label
+
+    def test_site_observer_binds_the_site_label(self):
+        metrics = Metrics()
+        observer = metrics.for_site("eu")
+        observer.observe_request("/q", 429, 0.01)
+        observer.observe_rate_limited()
+        observer.observe_retry("/q")
+        observer.observe_limiter_wait(2.0)
+        s = samples(metrics)
+        assert s[("syncd_api_rate_limited_total", (("site", "eu"),))] == 1
+        assert s[("syncd_rate_limiter_wait_seconds_total", (("site", "eu"),))] == 2.0
+
+
+class TestReadiness:
+    def test_not_ready_before_any_cycle(self):
+        verdict = judge_site(SiteStatus("shop"), max_age_s=60, now_s=1000)
+        assert not verdict.ready
+        assert verdict.reason == "no cycle has finished yet"
+
+    def test_not_ready_until_a_cycle_succeeded_and_says_why(self):
+        status = SiteStatus("shop")
+        status.record(outcome(CycleResult.FAILED), ended_at_s=990)
+        verdict = judge_site(status, max_age_s=60, now_s=1000)
+        assert not verdict.ready
+        assert "no cycle has succeeded yet" in verdict.reason and "boom" in verdict.reason
+
+    @pytest.mark.parametrize(("age_s", "ready"), [(0, True), (59, True), (60, True), (61, False)])
+    def test_ready_while_the_last_success_is_recent_enough(self, age_s, ready):
+        status = SiteStatus("shop")
+        status.record(outcome(), ended_at_s=1000)
+        assert judge_site(status, max_age_s=60, now_s=1000 + age_s).ready is ready
+
+    def test_every_site_must_be_ready(self):
+        good, stale = SiteStatus("a"), SiteStatus("b")
+        good.record(outcome(site="a"), ended_at_s=1000)
+        stale.record(outcome(site="b"), ended_at_s=100)
+        verdict = judge_readiness([good, stale], max_age_s=60, now_s=1000)
+        assert not verdict.ready
+        body = verdict.as_json()
+        assert body["sites"]["a"]["ready"] is True
+        assert "more than 60s" in body["sites"]["b"]["reason"]
+
+    def test_no_sites_is_not_ready(self):
+        assert not judge_readiness([], max_age_s=60, now_s=0).ready
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("127.0.0.1:9108", ListenAddress("127.0.0.1", 9108)),
+     ("0.0.0.0:80", ListenAddress("0.0.0.0", 80)),
+     ("[::1]:9108", ListenAddress("::1", 9108)),
+     ("localhost:0", ListenAddress("localhost", 0))],
+)
+def test_listen_addresses_parse(value, expected):
+    assert parse_listen(value) == expected
+
+
+@pytest.mark.parametrize("value", ["9108", "127.0.0.1", ":9108", "host:port", "h:70000"])
+def test_malformed_listen_address_is_a_config_error(value):
+    with pytest.raises(ConfigError, match="HOST:PORT"):
+        parse_listen(value)
+
+
+class TestHttpEndpoint:
+    async def serve(self, statuses, metrics, *, max_age_s=60.0):
+        view = HealthView(statuses=lambda: statuses, ready_max_age_s=max_age_s,
+                          started_at_s=0.0)
+        server = HttpServer(build_app(view, metrics=metrics), ListenAddress("127.0.0.1", 0))
+        address = await server.start()
+        return server, f"http://127.0.0.1:{address.port}", view
+
+    async def test_healthz_metrics_and_readyz_answer(self):
+        status = SiteStatus("shop")
+        metrics = Metrics()
+        server, base, view = await self.serve([status], metrics)
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+                async with http.get(f"{base}/healthz") as r:
+                    assert r.status == 200
+                    assert (await r.json())["status"] == "alive"
+                async with http.get(f"{base}/readyz") as r:
+                    assert r.status == 503
+                    body = await r.json()
+                    assert body["sites"]["shop"]["reason"] == "no cycle has finished yet"
+                done = outcome()
+                status.record(done, ended_at_s=time.time())
+                metrics.observe_cycle(done)
+                async with http.get(f"{base}/readyz") as r:
+                    assert r.status == 200
+                    assert (await r.json())["ready"] is True
+                # Stale: the same success, judged against a tiny maximum age.
+                view.ready_max_age_s = 0.0
+                status.last_success_at_s = time.time() - 5
+                async with http.get(f"{base}/readyz") as r:
+                    assert r.status == 503
+                async with http.get(f"{base}/metrics") as r:
+                    assert r.status == 200
+                    assert r.headers["Content-Type"].startswith("text/plain")
+                    names = {f.name for f in text_string_to_metric_families(await r.text())}
+                    assert {"syncd_cycles", "syncd_last_success_timestamp_seconds"} <= names
+        finally:
+            await server.stop()
+
+    async def test_a_taken_port_is_a_clear_config_error(self):
+        metrics = Metrics()
+        first, _base, _ = await self.serve([], metrics)
+        try:
+            assert first.address is not None
+            view = HealthView(statuses=list, ready_max_age_s=1, started_at_s=0)
+            second = HttpServer(build_app(view, metrics=metrics), first.address)
+            with pytest.raises(ConfigError, match="cannot listen"):
+                await second.start()
+        finally:
+            await first.stop()
