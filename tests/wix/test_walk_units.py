@@ -1,0 +1,220 @@
+"""Walker logic against canned answers: paging, stopping, fallbacks, window checks."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from aioresponses import CallbackResult, aioresponses
+
+from syncd.errors import WixAuthError
+from syncd.model import NIL_GUID
+from syncd.wix import WalkSettings
+from syncd.wix.walk_v1 import V1Reader
+from syncd.wix.walk_v3 import V3Reader
+
+from .support import BASE
+
+QUERY = BASE + "/stores-reader/v1/products/query"
+INVENTORY = re.compile(re.escape(BASE) + r"/stores-reader/v2/inventoryItems/([^/]+)/getVariants")
+PRODUCT_VARIANTS = re.compile(re.escape(BASE) + r"/stores-reader/v1/products/([^/]+)/variants/q")
+
+
+def make_product(n: int, *, stock: bool = True, variants: bool = True) -> dict:
+    variant = {"id": NIL_GUID, "choices": {}, "variant": {"sku": "", "visible": True}}
+    if stock:
+        variant["stock"] = {"trackQuantity": True, "quantity": n, "inStock": n > 0}
+    product = {"id": f"p{n}", "name": f"P{n}", "sku": f"SKU-{n}", "visible": n % 7 != 0,
+               "numericId": str(1000 + n * 3), "inventoryItemId": f"i{n}",
+               "stock": {"trackInventory": True}}
+    if variants:
+        product["variants"] = [variant]
+    return product
+
+
+class FakeQueryProducts:
+    """Answers Query Products like Wix: string filter/sort, offset paging, totalResults."""
+
+    def __init__(self, products: list[dict]) -> None:
+        self.products = products
+        self.bodies: list[dict] = []
+        self.after_call = None
+
+    def __call__(self, url, **kwargs) -> CallbackResult:
+        body = kwargs["json"]
+        self.bodies.append(body)
+        assert body["includeVariants"] is True and body["includeHiddenProducts"] is True
+        query = body["query"]
+        assert json.loads(query.get("sort", '[{"numericId": "asc"}]')) == [{"numericId": "asc"}]
+        matches = list(self.products)
+        if "filter" in query:
+            assert isinstance(query["filter"], str), "V1 filters are JSON strings"
+            flt = json.loads(query["filter"])
+            if "numericId" in flt:
+                bound = int(flt["numericId"]["$gt"])
+                matches = [p for p in matches if int(p["numericId"]) > bound]
+            if "id" in flt:
+                wanted = set(flt["id"]["$hasSome"])
+                matches = [p for p in matches if p["id"] in wanted]
+        offset, limit = query["paging"]["offset"], query["paging"]["limit"]
+        assert limit == 100
+        page = matches[offset : offset + limit]
+        if self.after_call:
+            self.after_call(self)
+        return CallbackResult(payload={"products": page, "totalResults": len(matches),
+                                       "metadata": {"items": len(page), "offset": offset}})
+
+
+@pytest.fixture
+def reader(client):
+    return V1Reader(client, WalkSettings(workers=3, queue_size=10))
+
+
+class TestV1Walk:
+    async def test_window_pages_are_fetched_by_offset_and_the_walk_costs_ceil_p_over_100(
+        self, reader
+    ):
+        fake = FakeQueryProducts([make_product(n) for n in range(1, 251)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.walk()
+        assert [v.product_id for v in snapshot.variants] == [f"p{n}" for n in range(1, 251)]
+        assert snapshot.api_calls == 3
+        assert sorted(b["query"]["paging"]["offset"] for b in fake.bodies) == [0, 100, 200]
+
+    async def test_a_multiple_of_100_products_needs_no_empty_page(self, reader):
+        fake = FakeQueryProducts([make_product(n) for n in range(1, 201)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.walk()
+        assert len(snapshot.variants) == 200
+        assert snapshot.api_calls == 2
+
+    async def test_sequential_crawl_filters_on_the_last_numeric_id_as_a_string(self, client):
+        reader = V1Reader(client, WalkSettings(parallel_pages=False))
+        fake = FakeQueryProducts([make_product(n) for n in range(1, 301)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.walk()
+        assert len(snapshot.variants) == 300 and snapshot.api_calls == 3
+        filters = [b["query"].get("filter") for b in fake.bodies]
+        assert filters[0] is None
+        assert json.loads(filters[1]) == {"numericId": {"$gt": str(1000 + 100 * 3)}}
+        assert all(b["query"]["paging"]["offset"] == 0 for b in fake.bodies)
+
+    async def test_a_window_that_moved_is_crawled_again_sequentially(self, reader):
+        products = [make_product(n) for n in range(1, 301)]
+        fake = FakeQueryProducts(products)
+
+        def delete_one_after_first_page(f: FakeQueryProducts) -> None:
+            if len(f.bodies) == 1:
+                f.products = [p for p in f.products if p["id"] != "p50"]
+
+        fake.after_call = delete_one_after_first_page
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.walk()
+        ids = [v.product_id for v in snapshot.variants]
+        # p50 was read before it was deleted; nothing after it was skipped by the shift.
+        assert ids == [f"p{n}" for n in range(1, 301)]
+        assert snapshot.api_calls == 5  # 1 + 2 dropped window pages + 2 sequential
+
+    async def test_products_without_page_stock_are_resolved_by_the_inventory(self, reader):
+        products = [make_product(n, stock=n != 2) for n in range(1, 6)]
+        fake = FakeQueryProducts(products)
+        inventory_calls = []
+
+        def inventory(url, **kwargs):
+            inventory_calls.append(kwargs["json"])
+            return CallbackResult(payload={"inventoryItem": {
+                "trackQuantity": True, "variants": [
+                    {"variantId": NIL_GUID, "quantity": 77, "inStock": True}]}})
+
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            mock.post(INVENTORY, callback=inventory, repeat=True)
+            snapshot = await reader.walk()
+        assert inventory_calls == [{"inventoryId": "i2"}]
+        assert [v.quantity for v in snapshot.variants] == [1, 77, 3, 4, 5]
+        assert snapshot.api_calls == 2
+
+    async def test_products_without_variants_get_their_variants_and_stock(self, reader):
+        fake = FakeQueryProducts([make_product(1, variants=False)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            mock.post(PRODUCT_VARIANTS, payload={"variants": [
+                {"id": "va", "variant": {"sku": "A"}}, {"id": "vb", "variant": {"sku": ""}}]})
+            mock.post(INVENTORY, payload={"inventoryItem": {"trackQuantity": False, "variants": [
+                {"variantId": "va", "inStock": True}, {"variantId": "vb", "inStock": False}]}})
+            snapshot = await reader.walk()
+        assert [(v.variant_id, v.sku, v.in_stock) for v in snapshot.variants] == [
+            ("va", "A", True), ("vb", "SKU-1", False)]
+        assert snapshot.api_calls == 3
+
+    async def test_a_product_deleted_before_its_inventory_read_is_left_out(self, reader):
+        fake = FakeQueryProducts([make_product(1, stock=False), make_product(2)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            mock.post(INVENTORY, status=404)
+            snapshot = await reader.walk()
+        assert [v.product_id for v in snapshot.variants] == ["p2"]
+
+    async def test_a_worker_failure_surfaces_as_its_own_error(self, reader):
+        fake = FakeQueryProducts([make_product(n, stock=False) for n in range(1, 4)])
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            mock.post(INVENTORY, status=401, repeat=True)
+            with pytest.raises(WixAuthError):
+                await reader.walk()
+
+    async def test_refresh_queries_ids_in_chunks_of_100(self, reader):
+        fake = FakeQueryProducts([make_product(n) for n in range(1, 301)])
+        wanted = [f"p{n}" for n in range(1, 151)] + ["p-gone"]
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.refresh(wanted)
+        assert [v.product_id for v in snapshot.variants] == wanted[:-1]
+        assert snapshot.api_calls == 2
+        assert [len(json.loads(b["query"]["filter"])["id"]["$hasSome"]) for b in fake.bodies] \
+            == [100, 51]
+
+
+class TestV3Walk:
+    async def test_cursor_follow_ups_send_only_cursor_paging(self, client):
+        bodies = []
+
+        def query(url, **kwargs):
+            bodies.append(kwargs["json"])
+            cursor = kwargs["json"]["query"]["cursorPaging"].get("cursor")
+            page = {None: ("c1", 0), "c1": ("c2", 1000), "c2": (None, 2000)}[cursor]
+            size = 1000 if page[0] else 5
+            # Small items: aioresponses cannot feed bodies past 64 KiB under aiohttp 3.14.
+            items = [{"id": f"i{page[1] + i}", "quantity": 1} for i in range(size)]
+            return CallbackResult(payload={"inventoryItems": items, "pagingMetadata": {
+                "count": size, "cursors": {"next": page[0]}}})
+
+        reader = V3Reader(client, WalkSettings(location_id="loc-1"))
+        with aioresponses() as mock:
+            mock.post(BASE + "/stores/v3/inventory-items/query", callback=query, repeat=True)
+            snapshot = await reader.walk()
+        assert len(snapshot.variants) == 2005 and snapshot.api_calls == 3
+        assert bodies[0] == {"query": {"cursorPaging": {"limit": 1000},
+                                       "filter": {"locationId": {"$eq": "loc-1"}}}}
+        assert bodies[1] == {"query": {"cursorPaging": {"limit": 1000, "cursor": "c1"}}}
+
+    async def test_refresh_filters_items_by_id_in_chunks(self, client):
+        bodies = []
+
+        def query(url, **kwargs):
+            bodies.append(kwargs["json"])
+            ids = kwargs["json"]["query"]["filter"]["id"]["$in"]
+            items = [{"id": i, "revision": "2", "quantity": 0} for i in ids]
+            return CallbackResult(payload={"inventoryItems": items, "pagingMetadata": {}})
+
+        reader = V3Reader(client, WalkSettings(refresh_chunk=2))
+        with aioresponses() as mock:
+            mock.post(BASE + "/stores/v3/inventory-items/query", callback=query, repeat=True)
+            snapshot = await reader.refresh(item_ids=["a", "b", "c", "a"])
+        assert [v.inventory_item_id for v in snapshot.variants] == ["a", "b", "c"]
+        assert snapshot.api_calls == 2
