@@ -35,6 +35,9 @@ class ListenAddress:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+DEFAULT_LISTEN_ADDRESS = ListenAddress("127.0.0.1", 9108)
+
+
 def parse_listen(value: str) -> ListenAddress:
     """``host:port`` (``[v6]:port`` for IPv6) into parts; ConfigError when malformed."""
     host, sep, port_text = value.rpartition(":")
