@@ -50,11 +50,8 @@ class DaemonConfig(Generic[SiteT]):
     jitter_s: float = 0.0
     """Each scheduled full cycle is delayed by a random 0..jitter_s seconds."""
 
-    source_path: Path | None = None
-    """The source file to watch; None when it is not a watchable file."""
-
     watch_source: bool = True
-    """Run a cycle when the source file changes (after it settles)."""
+    """Run a cycle when a site's source file changes (after it settles)."""
 
     settle_s: float = DEFAULT_SETTLE_S
     """Seconds a changed source must stay unchanged before it is read."""
@@ -94,15 +91,27 @@ class DaemonConfig(Generic[SiteT]):
 
 
 @dataclass(frozen=True, slots=True)
+class WatchedSource:
+    """A source file and the sites that read it; one watcher serves them all.
+
+    ``tracker`` reads the file for the fast lane; None disables the fast lane for it (every
+    settled change then runs a full cycle of its sites).
+    """
+
+    path: Path
+    sites: tuple[str, ...]
+    tracker: SourceTracker[Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class DaemonSetup(Generic[SiteT]):
     """One configuration generation: the daemon's config plus how to run cycles under it.
 
     ``open_runner`` is entered once per generation and exited when the generation ends
     (shutdown or an accepted reload): the place to open the HTTP session and to flush the
-    journal. ``source`` reads the source for the fast lane; None disables the fast lane
-    (every change then runs a full cycle).
+    journal. ``sources`` are the files to watch when ``config.watch_source`` is on.
     """
 
     config: DaemonConfig[SiteT]
     open_runner: Callable[[], AbstractAsyncContextManager[CycleRunner[SiteT]]]
-    source: SourceTracker[Any] | None = None
+    sources: tuple[WatchedSource, ...] = ()

@@ -34,7 +34,7 @@ import structlog
 
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
-from syncd.daemon.config import DaemonConfig, DaemonSetup
+from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleOutcome, NamedSite
 from syncd.daemon.health import SiteStatus
 from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app
@@ -121,7 +121,7 @@ class Daemon(Generic[SiteT]):
         config = setup.config
         log.info("daemon_started", sites=[s.name for s in config.sites],
                  listen=str(self.http_address), schedule=config.schedule.describe(),
-                 watch_source=str(config.source_path) if config.watch_source else None)
+                 watch=[str(s.path) for s in setup.sources] if config.watch_source else [])
         self._notifier.ready(status=f"{len(config.sites)} site(s), first cycles starting")
         self.started.set()
         async with asyncio.TaskGroup() as tg:
@@ -144,7 +144,9 @@ class Daemon(Generic[SiteT]):
         generation_stop = asyncio.Event()
         async with setup.open_runner() as runner:
             loops: list[SiteLoop[SiteT]] = []
-            watcher = await self._make_watcher(setup, loops)
+            watchers = await self._make_watchers(setup, loops)
+            settled = {site: w.settled for w, src in zip(watchers, setup.sources, strict=False)
+                       for site in src.sites}
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
@@ -152,48 +154,54 @@ class Daemon(Generic[SiteT]):
                          status=self._statuses[site.name], metrics=self._metrics,
                          backoff=Backoff(initial_s=config.backoff_initial_s,
                                          max_s=config.backoff_max_s),
-                         source_settled=watcher.settled if watcher else None,
+                         source_settled=settled.get(site.name),
                          on_outcome=self._report)
                 for site in config.sites
             )
             async with asyncio.TaskGroup() as tg:
                 site_tasks = [tg.create_task(loop.run(generation_stop), name=f"site {loop.name}")
                               for loop in loops]
-                watch_task = (tg.create_task(watcher.run(), name=f"watch {watcher.path}")
-                              if watcher is not None else None)
+                watch_tasks = [tg.create_task(w.run(), name=f"watch {w.path}") for w in watchers]
                 next_setup = await self._wait_for_stop_or_reload(config)
                 generation_stop.set()
                 await self._drain(site_tasks, grace_s=config.shutdown_grace_s)
-                if watch_task is not None:
-                    watch_task.cancel()
+                for task in watch_tasks:
+                    task.cancel()
         # The runner is closed (session, journal): now the old sites' locks can go.
         if next_setup is not None:
             self._release_locks(keep=_lock_paths(next_setup.config))
         return next_setup
 
-    async def _make_watcher(
+    async def _make_watchers(
         self, setup: DaemonSetup[SiteT], loops: Sequence[SiteLoop[SiteT]]
-    ) -> SourceWatcher | None:
-        """The source watcher of a generation, telling ``loops`` (filled in later) of changes."""
-        config = setup.config
-        if not config.watch_source or config.source_path is None:
-            return None
-        source = setup.source
+    ) -> list[SourceWatcher]:
+        """One watcher per source file, telling its sites' ``loops`` (filled in later)."""
+        if not setup.config.watch_source:
+            return []
+        return [await self._make_watcher(source, loops, settle_s=setup.config.settle_s)
+                for source in setup.sources]
+
+    async def _make_watcher(
+        self, source: WatchedSource, loops: Sequence[SiteLoop[SiteT]], *, settle_s: float
+    ) -> SourceWatcher:
+        tracker = source.tracker
+        sites = set(source.sites)
 
         def tell_loops(keys: frozenset[str] | None) -> None:
             for loop in loops:
-                loop.source_changed(keys)
+                if loop.name in sites:
+                    loop.source_changed(keys)
 
         async def on_settled() -> None:
-            if source is not None:
-                await source.on_source_settled()  # calls tell_loops with the changed keys
+            if tracker is not None:
+                await tracker.on_source_settled()  # calls tell_loops with the changed keys
             else:
                 tell_loops(None)  # no reader for the fast lane: a full cycle
 
-        if source is not None:
-            await source.prime()
-            source.subscribe(tell_loops)
-        return SourceWatcher(config.source_path, settle_s=config.settle_s, on_settled=on_settled)
+        if tracker is not None:
+            await tracker.prime()
+            tracker.subscribe(tell_loops)
+        return SourceWatcher(source.path, settle_s=settle_s, on_settled=on_settled)
 
     async def _wait_for_stop_or_reload(
         self, config: DaemonConfig[SiteT]

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from syncd.daemon.changes import SourceTracker
-from syncd.daemon.config import DaemonConfig, DaemonSetup
+from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleKind, CycleResult
 from syncd.daemon.http import ListenAddress
 from syncd.daemon.lock import SiteLocked
@@ -41,7 +41,7 @@ def config(tmp_path: Path, *names: str, **kw) -> DaemonConfig[FakeSite]:
                         state_dir=tmp_path / "state", **kw)
 
 
-def setup_for(cfg: DaemonConfig[FakeSite], runner: FakeRunner, *, source=None,
+def setup_for(cfg: DaemonConfig[FakeSite], runner: FakeRunner, *, sources=(),
               closed: list[str] | None = None) -> DaemonSetup[FakeSite]:
     @contextlib.asynccontextmanager
     async def open_runner():
@@ -51,7 +51,7 @@ def setup_for(cfg: DaemonConfig[FakeSite], runner: FakeRunner, *, source=None,
             if closed is not None:
                 closed.append("closed")  # where the real runner flushes its journal
 
-    return DaemonSetup(config=cfg, open_runner=open_runner, source=source)
+    return DaemonSetup(config=cfg, open_runner=open_runner, sources=tuple(sources))
 
 
 class Harness:
@@ -275,15 +275,18 @@ async def test_a_settled_source_edit_runs_a_fast_cycle_for_the_edited_rows(tmp_p
     def diff(old, new):
         return {k for k in old.keys() | new.keys() if old.get(k) != new.get(k)}
 
-    cfg = config(tmp_path, watch_source=True, source_path=source_file, settle_s=0.1)
-    harness = Harness(setup_for(cfg, runner, source=SourceTracker(load=load, diff=diff)))
+    cfg = config(tmp_path, "eu", "us", "other", watch_source=True, settle_s=0.1)
+    watched = WatchedSource(source_file, ("eu", "us"), SourceTracker(load=load, diff=diff))
+    harness = Harness(setup_for(cfg, runner, sources=[watched]))
     with capture_logs() as logs:
         async with harness:
-            await until(lambda: len(runner.finished) == 1)
+            await until(lambda: len(runner.finished) == 3)
             source_file.write_text("A,1\nB,bad\n")  # invalid: reported, no cycle
             await until(lambda: any(e["event"] == "source_invalid" for e in logs))
             source_file.write_text("A,1\nB,7\n")
-            await until(lambda: len(runner.finished) == 2)
-    assert runner.calls[1].kind is CycleKind.FAST
-    assert runner.calls[1].changed_keys == {"B"}
-    assert len(runner.calls) == 2
+            await until(lambda: len(runner.finished) == 5)
+            await asyncio.sleep(0.05)
+    fast = runner.calls[3:]
+    assert {c.site for c in fast} == {"eu", "us"}  # "other" reads another source
+    assert all(c.kind is CycleKind.FAST and c.changed_keys == {"B"} for c in fast)
+    assert len(runner.calls) == 5
