@@ -1,0 +1,116 @@
+"""Settings of one emulator instance, and parsing of the ``N/S`` rate-limit notation.
+
+``EmulatorConfig`` is what both the ``syncd emulator`` command and the tests build; it is
+checked once here so the server never has to second-guess its own settings. Faults that may
+change while the emulator runs (``POST /__emulator/faults``) live in ``faults.FaultSettings``,
+which starts as a copy of these values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CATALOGS = ("v1", "v3", "none")
+"""``none`` emulates a site without Wix Stores (catalog version ``STORES_NOT_INSTALLED``)."""
+
+STALE_STATUSES = (409, 428)
+"""Statuses a stale V3 revision may be answered with (Wix does not document which one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorConfig:
+    """Everything one emulated Wix site needs.
+
+    ``rate_limit`` is ``(requests, window_s)``: at most that many accepted requests in any
+    window of ``window_s`` seconds per site, or None for no limit. Rates are probabilities
+    per request (0..1); ``shopper_rate`` is simulated orders per second.
+    """
+
+    catalog: str = "v1"
+    site_id: str = "demo-site"
+    api_key: str = "demo-key"
+    host: str = "127.0.0.1"
+    port: int = 0
+    store_path: str | None = None
+    generate_products: int = 0
+    seed: int = 1
+    rate_limit: tuple[int, float] | None = (200, 60.0)
+    retry_after_s: float | None = None
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    latency_ms: int = 0
+    shopper_rate: float = 0.0
+    stale_status: int = 409
+
+    def __post_init__(self) -> None:
+        if self.catalog not in CATALOGS:
+            raise ValueError(f"catalog must be one of {', '.join(CATALOGS)}, not {self.catalog!r}")
+        if not self.site_id or not self.api_key:
+            raise ValueError("site_id and api_key must not be empty")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be 0..65535, not {self.port}")
+        if self.store_path is not None and self.generate_products:
+            raise ValueError(
+                "give either a store file or a number of products to generate, not both"
+            )
+        if self.generate_products < 0:
+            raise ValueError("generate_products must not be negative")
+        if self.stale_status not in STALE_STATUSES:
+            raise ValueError(f"stale_status must be 409 or 428, not {self.stale_status}")
+        check_faults(
+            fail_rate=self.fail_rate,
+            drop_rate=self.drop_rate,
+            latency_ms=self.latency_ms,
+            shopper_rate=self.shopper_rate,
+            rate_limit=self.rate_limit,
+            retry_after_s=self.retry_after_s,
+        )
+
+
+def check_faults(
+    *,
+    fail_rate: float,
+    drop_rate: float,
+    latency_ms: int,
+    shopper_rate: float,
+    rate_limit: tuple[int, float] | None,
+    retry_after_s: float | None,
+) -> None:
+    """Raise ValueError naming the first fault setting that is out of range."""
+    for name, rate in (("fail_rate", fail_rate), ("drop_rate", drop_rate)):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{name} must be between 0 and 1, not {rate}")
+    if latency_ms < 0:
+        raise ValueError(f"latency_ms must not be negative, not {latency_ms}")
+    if shopper_rate < 0:
+        raise ValueError(f"shopper_rate must not be negative, not {shopper_rate}")
+    if rate_limit is not None and (rate_limit[0] < 1 or rate_limit[1] <= 0):
+        raise ValueError(
+            f"rate_limit needs at least 1 request per positive window, not {rate_limit}"
+        )
+    if retry_after_s is not None and retry_after_s < 0:
+        raise ValueError(f"retry_after_s must not be negative, not {retry_after_s}")
+
+
+def parse_rate_limit(text: str) -> tuple[int, float] | None:
+    """``"200/60"`` -> ``(200, 60.0)``; ``"off"`` -> None. Raises ValueError otherwise."""
+    text = text.strip().lower()
+    if text in ("off", "none", "0"):
+        return None
+    requests, sep, window = text.partition("/")
+    try:
+        limit = (int(requests), float(window) if sep else 60.0)
+    except ValueError:
+        raise ValueError(
+            f"rate limit must look like 200/60 (requests per seconds) or 'off', not {text!r}"
+        ) from None
+    if limit[0] < 1 or limit[1] <= 0:
+        raise ValueError(f"rate limit needs at least 1 request per positive window, not {text!r}")
+    return limit
+
+
+def format_rate_limit(limit: tuple[int, float] | None) -> str:
+    """The inverse of ``parse_rate_limit``: ``(200, 60.0)`` -> ``"200/60"``."""
+    if limit is None:
+        return "off"
+    return f"{limit[0]}/{limit[1]:g}"

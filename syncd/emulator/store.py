@@ -1,0 +1,358 @@
+"""The mutable state of one emulated site, and every change the API can make to it.
+
+One ``Store`` holds one catalog: V1 (stock per variant, tracking per product, one Inventory
+V2 item per product) or V3 (stock on inventory items, one per variant and location, each
+with a revision). Request parsing and HTTP statuses stay in the route modules; this module
+only knows the business rules (ranges, tracking, revisions) so they hold the same way for
+every endpoint that reaches them, including the simulated shopper.
+
+Writes clear the product's cached JSON (``ProductState.cache``), which the V1 views fill
+lazily; that keeps full Query Products pages cheap.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+from syncd.emulator.spec import BASE_TIMESTAMP, ProductSpec, StoreSpec, VariantSpec
+from syncd.model import MAX_QUANTITY, NIL_GUID
+
+V3_MIN_QUANTITY = -MAX_QUANTITY
+"""V3 quantities range -99999..99999; negative stock comes only from decrements."""
+
+
+def now_iso() -> str:
+    """The current time as Wix writes it: ISO-8601, milliseconds, ``Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class VariantState:
+    """One variant. ``quantity``/``in_stock`` are its V1 stock (V3 keeps stock on items).
+
+    ``in_stock`` is the manual flag of untracked products; a tracked variant's reported
+    stock status is derived from its quantity (``reported_in_stock``).
+    """
+
+    __slots__ = ("choices", "id", "in_stock", "items", "price", "product", "quantity", "sku",
+                 "visible")
+
+    def __init__(self, product: ProductState, spec: VariantSpec, *, variant_id: str) -> None:
+        self.product = product
+        self.id = variant_id
+        self.choices = spec.choices
+        self.sku = spec.sku
+        self.price = spec.price
+        self.visible = spec.visible
+        self.quantity = spec.quantity
+        self.in_stock = spec.in_stock
+        self.items: list[ItemState] = []
+
+    @property
+    def reported_in_stock(self) -> bool:
+        """V1 stock status: quantity > 0 when the product is tracked, else the manual flag."""
+        return self.quantity > 0 if self.product.track else self.in_stock
+
+    def default_item(self, location_id: str) -> ItemState | None:
+        """The V3 inventory item at ``location_id``, if the variant has one."""
+        for item in self.items:
+            if item.location_id == location_id:
+                return item
+        return None
+
+
+class ProductState:
+    """One product with its variants. ``track`` is V1's product-wide trackQuantity."""
+
+    __slots__ = ("cache", "created", "description", "id", "inventory_item_id", "manage_variants",
+                 "name", "numeric_id", "options", "price", "sku", "slug", "track", "updated",
+                 "variants", "variants_by_id", "visible")
+
+    def __init__(self, spec: ProductSpec, *, catalog: str) -> None:
+        self.id = spec.id
+        self.numeric_id = spec.numeric_id
+        self.name = spec.name
+        self.slug = _slug(spec.name)
+        self.description = spec.description
+        self.visible = spec.visible
+        self.sku = spec.sku
+        self.manage_variants = spec.has_options
+        self.track = spec.track
+        self.price = spec.price
+        self.options = spec.options
+        self.inventory_item_id = spec.inventory_item_id
+        self.created = BASE_TIMESTAMP
+        self.updated = BASE_TIMESTAMP
+        self.cache: dict[str, object] = {}
+        # V1 gives the single variant of an option-less product the nil GUID; V3 never does.
+        self.variants = [
+            VariantState(
+                self,
+                v,
+                variant_id=NIL_GUID if catalog == "v1" and not spec.has_options else v.id,
+            )
+            for v in spec.variants
+        ]
+        self.variants_by_id = {v.id: v for v in self.variants}
+
+    def touch(self, now: str) -> None:
+        """Record a change: new ``lastUpdated``/``updatedDate`` and no stale cached JSON."""
+        self.updated = now
+        if self.cache:
+            self.cache.clear()
+
+
+class ItemState:
+    """A V3 inventory item: the stock of one variant at one location."""
+
+    __slots__ = ("created", "id", "in_stock", "location_id", "product", "quantity", "revision",
+                 "track", "updated", "variant")
+
+    def __init__(
+        self,
+        item_id: str,
+        variant: VariantState,
+        *,
+        location_id: str,
+        track: bool,
+        quantity: int,
+        in_stock: bool,
+        created: str,
+    ) -> None:
+        self.id = item_id
+        self.variant = variant
+        self.product = variant.product
+        self.location_id = location_id
+        self.track = track
+        self.quantity = quantity
+        self.in_stock = in_stock
+        self.revision = 1
+        self.created = created
+        self.updated = created
+
+    @property
+    def reported_in_stock(self) -> bool:
+        """Derived for quantity-tracked items, the set flag otherwise."""
+        return self.quantity > 0 if self.track else self.in_stock
+
+
+class Store:
+    """All products (by ascending numeric id), their variants and, for V3, inventory items."""
+
+    def __init__(self, spec: StoreSpec, *, catalog: str) -> None:
+        self.spec = spec
+        self.catalog = catalog
+        self.location_id = spec.location_id
+        self.products: list[ProductState] = []
+        self.numeric_ids: list[int] = []
+        self.by_id: dict[str, ProductState] = {}
+        self.by_inventory_id: dict[str, ProductState] = {}
+        self.items: list[ItemState] = []
+        self.items_by_id: dict[str, ItemState] = {}
+        self._stock_units: list[VariantState] | list[ItemState] = []
+        self.reset()
+
+    def reset(self) -> None:
+        """Throw away every change and rebuild the state from the spec."""
+        self.products = [ProductState(p, catalog=self.catalog)
+                         for p in sorted(self.spec.products, key=lambda p: p.numeric_id)]
+        self.numeric_ids = [p.numeric_id for p in self.products]
+        self.by_id = {p.id: p for p in self.products}
+        self.by_inventory_id = {p.inventory_item_id: p for p in self.products}
+        self.items = []
+        self.items_by_id = {}
+        if self.catalog == "v3":
+            specs = {p.id: p for p in self.spec.products}
+            for product in self.products:
+                spec = specs[product.id]
+                for variant, vspec in zip(product.variants, spec.variants, strict=True):
+                    if vspec.item_id is not None:
+                        self._add_item(vspec.item_id, variant, location_id=self.location_id,
+                                       track=spec.track, quantity=vspec.quantity,
+                                       in_stock=vspec.in_stock, created=BASE_TIMESTAMP)
+            self._stock_units = self.items
+        else:
+            self._stock_units = [v for p in self.products for v in p.variants]
+
+    # -- lookups ------------------------------------------------------------------------
+
+    def variant(self, product: ProductState, variant_id: str) -> VariantState | None:
+        """The variant of ``product`` with ``variant_id``, if any."""
+        return product.variants_by_id.get(variant_id)
+
+    @property
+    def variant_count(self) -> int:
+        """Number of variants over all products."""
+        return sum(len(p.variants) for p in self.products)
+
+    # -- V1 / Inventory V2 --------------------------------------------------------------
+
+    def set_tracking(self, product: ProductState, track: bool) -> None:
+        """Switch quantity tracking of the whole product (V2 ``trackQuantity``)."""
+        product.track = track
+        product.touch(now_iso())
+
+    def set_variant_stock(
+        self, variant: VariantState, *, quantity: int | None, in_stock: bool | None
+    ) -> None:
+        """Write a V1 variant's quantity and/or manual in-stock flag (0..99999, checked)."""
+        if quantity is not None:
+            variant.quantity = quantity
+        if in_stock is not None:
+            variant.in_stock = in_stock
+        variant.product.touch(now_iso())
+
+    def adjust_variant(self, variant: VariantState, delta: int) -> None:
+        """Add ``delta`` to a V1 variant's quantity (range checked by the caller)."""
+        variant.quantity += delta
+        variant.product.touch(now_iso())
+
+    # -- V3 inventory items -------------------------------------------------------------
+
+    def write_item(self, item: ItemState, *, quantity: int | None, in_stock: bool | None) -> None:
+        """Set an item's stock; writing ``quantity`` selects quantity tracking, ``inStock`` not.
+
+        Always a write: the revision goes up by one even when nothing else changes.
+        """
+        if quantity is not None:
+            item.track = True
+            item.quantity = quantity
+        elif in_stock is not None:
+            item.track = False
+            item.in_stock = in_stock
+        self._bump(item)
+
+    def adjust_item(self, item: ItemState, delta: int) -> None:
+        """Add ``delta`` to a tracked item's quantity (rules checked by ``check_adjust``)."""
+        item.quantity += delta
+        self._bump(item)
+
+    def check_adjust(self, item: ItemState, delta: int, *, restrict: bool) -> str | None:
+        """The §2.4 error code an increment/decrement of ``item`` by ``delta`` would hit."""
+        if not item.track:
+            return "INVENTORY_QUANTITY_NOT_TRACKED"
+        result = item.quantity + delta
+        if result > MAX_QUANTITY:
+            return "MAX_QUANTITY_LIMIT_REACHED"
+        if delta < 0 and restrict and result < 0:
+            return "INSUFFICIENT_INVENTORY"
+        if result < V3_MIN_QUANTITY:
+            return "MIN_QUANTITY_LIMIT_REACHED"
+        return None
+
+    def create_item(
+        self,
+        variant: VariantState,
+        *,
+        location_id: str,
+        item_id: str,
+        quantity: int | None,
+        in_stock: bool | None,
+    ) -> ItemState:
+        """Create a V3 inventory item (the caller checked that none exists there)."""
+        now = now_iso()
+        item = self._add_item(
+            item_id, variant, location_id=location_id, track=quantity is not None,
+            quantity=quantity or 0, in_stock=bool(in_stock), created=now,
+        )
+        variant.product.touch(now)
+        return item
+
+    def _add_item(
+        self, item_id: str, variant: VariantState, *, location_id: str, track: bool,
+        quantity: int, in_stock: bool, created: str,
+    ) -> ItemState:
+        item = ItemState(item_id, variant, location_id=location_id, track=track,
+                         quantity=quantity, in_stock=in_stock, created=created)
+        variant.items.append(item)
+        self.items.append(item)
+        self.items_by_id[item_id] = item
+        return item
+
+    def _bump(self, item: ItemState) -> None:
+        now = now_iso()
+        item.revision += 1
+        item.updated = now
+        item.product.touch(now)
+
+    # -- the simulated shopper ----------------------------------------------------------
+
+    def sell_one(self, rng: random.Random) -> bool:
+        """Decrement one random tracked variant (V3: item) with stock left, like an order.
+
+        Returns False when nothing tracked has stock. Random probes first keep this O(1)
+        on realistic stores; the scan only runs when stock is nearly exhausted.
+        """
+        units = self._stock_units
+        if not units:
+            return False
+        for _ in range(32):
+            unit = units[rng.randrange(len(units))]
+            if self._sellable(unit):
+                break
+        else:
+            candidates = [u for u in units if self._sellable(u)]
+            if not candidates:
+                return False
+            unit = rng.choice(candidates)
+        if isinstance(unit, ItemState):
+            self.adjust_item(unit, -1)
+        else:
+            self.adjust_variant(unit, -1)
+        return True
+
+    @staticmethod
+    def _sellable(unit: VariantState | ItemState) -> bool:
+        tracked = unit.track if isinstance(unit, ItemState) else unit.product.track
+        return tracked and unit.quantity > 0
+
+    # -- introspection ------------------------------------------------------------------
+
+    def state_rows(self) -> list[dict[str, object]]:
+        """Every variant (V3: every inventory item, plus variants without one) as plain data.
+
+        Keys follow ``syncd.model.StoreVariant`` so tests can compare snapshots directly.
+        """
+        rows: list[dict[str, object]] = []
+        for product in self.products:
+            for variant in product.variants:
+                if self.catalog != "v3":
+                    rows.append(_row(variant, product.inventory_item_id, product.track,
+                                     variant.quantity, variant.reported_in_stock, None, None))
+                    continue
+                for item in variant.items:
+                    rows.append(_row(variant, item.id, item.track,
+                                     item.quantity if item.track else None,
+                                     item.reported_in_stock, str(item.revision), item.location_id))
+                if not variant.items:
+                    rows.append(_row(variant, None, False, None, False, None, None))
+        return rows
+
+
+def _row(
+    variant: VariantState,
+    inventory_item_id: str | None,
+    tracked: bool,
+    quantity: int | None,
+    in_stock: bool,
+    revision: str | None,
+    location_id: str | None,
+) -> dict[str, object]:
+    product = variant.product
+    return {
+        "sku": variant.sku,
+        "product_id": product.id,
+        "variant_id": variant.id,
+        "inventory_item_id": inventory_item_id,
+        "tracked": tracked,
+        "quantity": quantity,
+        "in_stock": in_stock,
+        "hidden": not product.visible,
+        "product_name": product.name,
+        "revision": revision,
+        "location_id": location_id,
+    }
+
+
+def _slug(name: str) -> str:
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
