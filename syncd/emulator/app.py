@@ -1,0 +1,238 @@
+"""The aiohttp application: routes plus the middleware that makes it behave like Wix.
+
+Every request to a Wix route goes through the same gate, in this order:
+
+1. counted in the stats (method + route template), whatever happens next;
+2. held for the injected latency, if any;
+3. authenticated: ``Authorization`` must be the API key (else 401) and ``wix-site-id`` the
+   site (else 403);
+4. rate limited per site (429 with a Wix-style body; ``Retry-After`` only if configured);
+5. faulted: dropped connection or an empty 500/503, before the handler runs, so a failed
+   request never changes the store (it has used up rate budget, as at Wix);
+6. checked against the site's catalog: V3 calls on a V1 site and V1/V2 calls on a V3 site
+   get 428; a site without Stores gets 401 (V1) or 428 (V3);
+7. handled; ``ApiError`` and query errors become Wix-style error bodies, anything
+   unexpected an empty 500 (and a log line).
+
+``/__emulator/`` routes skip all of that. ``serve`` runs the app on a real socket for tests
+and the command; ``RunningEmulator`` is what it hands back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import structlog
+from aiohttp import web
+
+from syncd.emulator import (
+    routes_admin,
+    routes_inventory_v2,
+    routes_v1,
+    routes_v3,
+    routes_v3_inventory,
+)
+from syncd.emulator.config import EmulatorConfig
+from syncd.emulator.context import EMULATOR, Emulator
+from syncd.emulator.errors import ApiError, application_error, server_error, validation_error
+from syncd.emulator.faults import draw_fault, latency_s
+from syncd.emulator.query import QueryError
+from syncd.emulator.spec import StoreSpec
+from syncd.emulator.store import Store
+
+log = structlog.get_logger("syncd.emulator")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+SHUTDOWN_TIMEOUT_S = 2.0
+"""How long open requests may finish when the emulator stops."""
+
+V1_FAMILY = ("/stores/v1/", "/stores/v2/", "/stores-reader/")
+VERSION_PATH = "/stores/v3/provision/version"
+
+
+class _Dropped(Exception):
+    """The connection was closed on purpose; there is no response to count."""
+
+
+def _catalog_gate(emu: Emulator, path: str) -> None:
+    """428 (or 401) when the path belongs to the other catalog than the site's."""
+    catalog = emu.config.catalog
+    if path.startswith("/stores/v3/"):
+        if path == VERSION_PATH or catalog == "v3":
+            return
+        reason = "Wix Stores is not installed on this site" if catalog == "none" else (
+            "This site runs Catalog V1: /stores/v3/ endpoints are not available; use the "
+            "Catalog V1 and Inventory V2 APIs (see GET /stores/v3/provision/version)"
+        )
+        raise application_error(428, "CATALOG_VERSION_MISMATCH", reason)
+    if path.startswith(V1_FAMILY):
+        if catalog == "v1":
+            return
+        if catalog == "none":
+            raise application_error(401, "STORES_NOT_INSTALLED",
+                                    "Wix Stores is not installed on this site")
+        raise application_error(
+            428, "CATALOG_VERSION_MISMATCH",
+            "This site runs Catalog V3: Catalog V1 and Inventory V2 endpoints are not "
+            "available; use /stores/v3/ (see GET /stores/v3/provision/version)",
+        )
+
+
+def _authenticate(emu: Emulator, request: web.Request) -> str:
+    headers = request.headers
+    key = headers.get("Authorization")
+    if key is None or key != emu.config.api_key:
+        raise application_error(
+            401, "UNAUTHENTICATED",
+            "missing or unknown Authorization header (send the raw API key, no Bearer prefix)",
+        )
+    site = headers.get("wix-site-id")
+    if site is None or site != emu.config.site_id or "wix-account-id" in headers:
+        raise application_error(
+            403, "PERMISSION_DENIED",
+            "wix-site-id is missing or names a site this key has no access to "
+            "(send wix-site-id, never together with wix-account-id)",
+        )
+    return site
+
+
+async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Steps 2-7 of the module docstring."""
+    settings = emu.settings
+    delay = latency_s(settings, emu.rng)
+    if delay:
+        await asyncio.sleep(delay)
+    site = _authenticate(emu, request)
+    if not emu.limiter.allow(site):
+        headers = {}
+        if settings.retry_after_s is not None:
+            headers["Retry-After"] = f"{settings.retry_after_s:g}"
+        raise application_error(
+            429, "RESOURCE_EXHAUSTED",
+            "Too many requests: the site's rate limit of "
+            f"{settings.rate_limit[0] if settings.rate_limit else 0} requests per "
+            f"{settings.rate_limit[1] if settings.rate_limit else 0:g} s is used up",
+            headers=headers,
+        )
+    fault = draw_fault(settings, emu.rng)
+    if fault is not None:
+        emu.stats.count_fault(fault)
+        if fault == "drop":
+            if request.transport is not None:
+                request.transport.close()
+            raise _Dropped
+        raise server_error(int(fault))
+    _catalog_gate(emu, request.path)
+    return await handler(request)
+
+
+@web.middleware
+async def wix_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Make every Wix route behave like Wix (see the module docstring)."""
+    if request.path.startswith(routes_admin.PREFIX + "/"):
+        return await handler(request)
+    emu = request.app[EMULATOR]
+    match = request.match_info
+    resource = match.route.resource
+    template = resource.canonical if resource is not None and match.http_exception is None \
+        else "<unknown route>"
+    emu.stats.count_request(f"{request.method} {template}")
+    try:
+        if match.http_exception is not None:
+            raise application_error(
+                match.http_exception.status, "NOT_FOUND" if match.http_exception.status == 404
+                else "METHOD_NOT_ALLOWED", f"no such endpoint: {request.method} {request.path}",
+            )
+        response = await _gate(emu, request, handler)
+    except ApiError as e:
+        response = e.response()
+    except QueryError as e:
+        response = validation_error(e.field, e.description).response()
+    except _Dropped:
+        return web.Response(status=500)
+    except web.HTTPException:
+        raise
+    except Exception:
+        log.exception("emulator_handler_failed", path=request.path, method=request.method)
+        response = server_error().response()
+    emu.stats.count_status(response.status)
+    return response
+
+
+async def _run_shopper(app: web.Application) -> AsyncIterator[None]:
+    emu = app[EMULATOR]
+    task = asyncio.create_task(emu.shopper.run(), name="emulator shopper")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def build_app(config: EmulatorConfig, *, spec: StoreSpec | None = None) -> web.Application:
+    """The emulator's aiohttp application (store loaded, not yet serving)."""
+    app = web.Application(middlewares=[wix_middleware], client_max_size=16 * 1024 * 1024)
+    app[EMULATOR] = Emulator(config, spec=spec)
+    routes_admin.add_routes(app.router)
+    routes_v3.add_routes(app.router)
+    routes_v3_inventory.add_routes(app.router)
+    routes_v1.add_routes(app.router)
+    routes_inventory_v2.add_routes(app.router)
+    app.cleanup_ctx.append(_run_shopper)
+    return app
+
+
+@dataclass
+class RunningEmulator:
+    """A serving emulator: its URL and direct access to its state for assertions."""
+
+    url: str
+    emulator: Emulator
+
+    @property
+    def store(self) -> Store:
+        """The in-memory store (the same object the routes change)."""
+        return self.emulator.store
+
+    @property
+    def config(self) -> EmulatorConfig:
+        """The configuration it was started with."""
+        return self.emulator.config
+
+    def stats(self) -> dict[str, object]:
+        """Same as ``GET /__emulator/stats``."""
+        return self.emulator.stats.snapshot()
+
+    def state(self) -> list[dict[str, object]]:
+        """Same as ``GET /__emulator/state``."""
+        return self.emulator.store.state_rows()
+
+    def set_faults(self, **changes: object) -> None:
+        """Same as ``POST /__emulator/faults`` (ValueError for a bad setting)."""
+        self.emulator.set_faults(**changes)
+
+    def reset(self) -> None:
+        """Same as ``POST /__emulator/reset``."""
+        self.emulator.reset()
+
+
+@contextlib.asynccontextmanager
+async def serve(
+    config: EmulatorConfig, *, spec: StoreSpec | None = None
+) -> AsyncIterator[RunningEmulator]:
+    """Serve ``config`` on ``config.host``/``config.port`` (0: a free port) until exit."""
+    app = build_app(config, spec=spec)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False,
+                           shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        display_host = f"[{host}]" if ":" in host else host
+        yield RunningEmulator(url=f"http://{display_host}:{port}", emulator=app[EMULATOR])
+    finally:
+        await runner.cleanup()

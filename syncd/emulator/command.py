@@ -1,0 +1,190 @@
+"""``syncd emulator``: run the Wix Stores emulator from a shell.
+
+Prints one line with the URL it serves on (the port is the real one even with ``--port
+0``), then serves until SIGINT or SIGTERM, and exits 0. Binding anything but a loopback
+address is allowed but warned about: the emulator has a well-known demo API key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import signal
+import sys
+from typing import Any
+
+import structlog
+
+from syncd.emulator.app import serve
+from syncd.emulator.config import STALE_STATUSES, EmulatorConfig, parse_rate_limit
+from syncd.errors import ConfigError
+from syncd.logs import configure_logging
+
+log = structlog.get_logger("syncd.emulator")
+
+DESCRIPTION = """\
+Serve an offline emulator of the Wix Stores REST API (Catalog V1 + Inventory V2, or
+Catalog V3 inventory items) on a local port, with a store loaded from a file, generated,
+or the packaged demo store. Point syncd (or curl) at the printed URL instead of
+https://www.wixapis.com, with the emulator's API key and site id.
+"""
+
+EPILOG = """\
+store file format (YAML or JSON; only 'products' and each product's 'name' are required):
+
+  products:                      # creation order: numericId ascends down the file
+    - name: Classic Mug          # option-less product: SKU and stock on the product
+      sku: MUG-CLASSIC
+      quantity: 40               # 0..99999, default 0
+      in_stock: true             # what an untracked product reports, default true
+      track: true                # false: untracked, in_stock decides
+      visible: true              # false: hidden (dropped from queries unless asked for)
+      price: 12.5
+    - name: Logo T-shirt         # product with options: SKU and stock on each variant
+      options: {Size: [S, M, L], Colour: [Red, Blue]}
+      variants:                  # omitted: every combination, empty SKU, quantity 0
+        - {choices: {Size: S, Colour: Red}, sku: TSHIRT-RED-S, quantity: 5}
+        - {choices: {Size: M, Colour: Red}, sku: TSHIRT-RED-M, quantity: 0,
+           inventory_item: false}   # V3 only: no inventory item yet
+
+  Optional keys: product 'id', 'description'; variant 'id', 'price', 'visible',
+  'in_stock'. Duplicate and empty SKUs are allowed, as on Wix.
+
+introspection (no auth, never rate limited or faulted):
+  GET  /__emulator/stats    requests per endpoint, statuses, 429s, faults, writes
+  GET  /__emulator/state    every variant: sku, ids, tracked, quantity, in stock, revision
+  POST /__emulator/reset    back to the initial store, counters and rate budget zeroed
+  GET|POST /__emulator/faults   read/change fail_rate, drop_rate, latency_ms, rate_limit,
+                            retry_after_s, shopper_rate, stale_status at runtime
+
+examples:
+  syncd emulator                                   demo store, Catalog V1, port 8787
+  syncd emulator --catalog v3 --generate-products 2000 --seed 7
+  syncd emulator --rate-limit off --fail-rate 0.05 --latency-ms 80
+  curl -H 'Authorization: demo-key' -H 'wix-site-id: demo-site' \\
+       http://127.0.0.1:8787/stores/v3/provision/version
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``emulator`` sub-command."""
+    parser = subparsers.add_parser(
+        "emulator",
+        help="serve an offline Wix Stores emulator",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    net = parser.add_argument_group("where to serve")
+    net.add_argument("--host", default="127.0.0.1",
+                     help="address to bind (default 127.0.0.1; other addresses are warned about)")
+    net.add_argument("--port", type=int, default=8787,
+                     help="TCP port (default 8787; 0 picks a free one and prints it)")
+    site = parser.add_argument_group("the emulated site")
+    site.add_argument("--catalog", choices=("v1", "v3", "none"), default="v1",
+                      help="catalog the site runs: v1 (Catalog V1 + Inventory V2), v3, or "
+                           "none (Wix Stores not installed) (default v1)")
+    site.add_argument("--site-id", default="demo-site",
+                      help="value clients must send in the wix-site-id header (default demo-site)")
+    site.add_argument("--api-key", default="demo-key",
+                      help="value clients must send in the Authorization header (default demo-key)")
+    source = site.add_mutually_exclusive_group()
+    source.add_argument("--store", metavar="FILE",
+                        help="load the store from a YAML/JSON file (format below; default: "
+                             "the packaged demo store)")
+    source.add_argument("--generate-products", type=int, default=0, metavar="N",
+                        help="generate a realistic store of N products instead")
+    site.add_argument("--seed", type=int, default=1,
+                      help="seed for the generator, faults and shopper (default 1)")
+    faults = parser.add_argument_group("limits and faults")
+    faults.add_argument("--rate-limit", default="200/60", metavar="N/S|off",
+                        help="accept at most N requests per site in any S-second sliding "
+                             "window; more get 429 (default 200/60, Wix's limit)")
+    faults.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
+                        help="send Retry-After: SECONDS with 429s (default: no header, as Wix "
+                             "documents none)")
+    faults.add_argument("--fail-rate", type=float, default=0.0, metavar="F",
+                        help="fraction of requests (0..1) answered 500 or 503 with an empty "
+                             "body before anything is done (default 0)")
+    faults.add_argument("--drop-rate", type=float, default=0.0, metavar="F",
+                        help="fraction of requests (0..1) whose connection is closed without "
+                             "an answer (default 0)")
+    faults.add_argument("--latency-ms", type=int, default=0, metavar="MS",
+                        help="hold every request 50%%..150%% of MS milliseconds (default 0)")
+    faults.add_argument("--shopper-rate", type=float, default=0.0, metavar="N",
+                        help="simulate N orders per second, each taking one unit of a random "
+                             "tracked variant in stock (default 0)")
+    faults.add_argument("--stale-status", type=int, choices=STALE_STATUSES, default=409,
+                        help="status of a V3 Update with a stale revision (default 409; Wix "
+                             "documents neither)")
+    parser.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """The ``EmulatorConfig`` the parsed options describe (ValueError when inconsistent)."""
+    return EmulatorConfig(
+        catalog=args.catalog,
+        site_id=args.site_id,
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        store_path=args.store,
+        generate_products=args.generate_products,
+        seed=args.seed,
+        rate_limit=parse_rate_limit(args.rate_limit),
+        retry_after_s=args.retry_after,
+        fail_rate=args.fail_rate,
+        drop_rate=args.drop_rate,
+        latency_ms=args.latency_ms,
+        shopper_rate=args.shopper_rate,
+        stale_status=args.stale_status,
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``syncd emulator``; returns the exit code."""
+    configure_logging()
+    try:
+        config = config_from_args(args)
+    except ValueError as e:
+        print(f"syncd emulator: {e}", file=sys.stderr)
+        return 2
+    if not _is_loopback(config.host):
+        log.warning("emulator_not_loopback", host=config.host,
+                    hint="anyone who can reach this address can use the well-known API key")
+    try:
+        asyncio.run(_serve_until_stopped(config))
+    except ConfigError as e:
+        print(f"syncd emulator: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"syncd emulator: cannot serve on {config.host}:{config.port}: {e.strerror or e}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _serve_until_stopped(config: EmulatorConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve(config) as emulator:
+        store = emulator.store
+        print(f"syncd emulator: serving catalog {config.catalog} for site {config.site_id} "
+              f"on {emulator.url}", flush=True)
+        log.info("emulator_started", url=emulator.url, source=emulator.emulator.spec.source,
+                 products=len(store.products), variants=store.variant_count,
+                 rate_limit=emulator.emulator.settings.as_dict()["rate_limit"])
+        await stop.wait()
+        log.info("emulator_stopping")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

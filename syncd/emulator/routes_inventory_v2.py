@@ -1,0 +1,214 @@
+"""Inventory V2 writes and the seed's older ``/stores/v1/inventoryItems`` endpoints.
+
+Update Inventory Variants sets absolute values for several variants of one product, and
+takes ``trackQuantity`` as product-wide: omitted means false, for *every* variant of the
+product (the SDK's warning, reproduced so a client that forgets it finds out here). V1
+quantities must be 0..99999; Wix does not say what it does with negative ones, so the
+emulator refuses them (400), the stricter reading.
+
+Increment/Decrement take 1..300 entries across products and are all-or-nothing here: if any
+entry would fail (untracked product, stock below zero, above 99999) nothing is applied.
+Wix does not document partial failure for these calls; all-or-nothing is the behaviour a
+client can least rely on by accident.
+
+The seed's endpoints (S2/S3 item tracking, S5/S6 one variant) read and write the same state,
+so both paths always agree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from syncd.emulator.bodies import get_bool, get_dict, get_int, get_list, get_str, read_request
+from syncd.emulator.context import EMULATOR
+from syncd.emulator.errors import application_error, not_found, validation_error
+from syncd.emulator.respond import json_response
+from syncd.emulator.store import ProductState, Store, VariantState
+from syncd.emulator.views_v1 import seed_item_dict, seed_variant_dict
+from syncd.model import MAX_QUANTITY
+
+MAX_ADJUST_ENTRIES = 300
+
+
+def add_routes(router: web.UrlDispatcher) -> None:
+    """Register the V2 writes and the seed's endpoints (``/stores/`` only, as Wix has them)."""
+    router.add_patch("/stores/v2/inventoryItems/product/{productId}", update_inventory_variants)
+    router.add_post("/stores/v2/inventoryItems/increment", increment_inventory)
+    router.add_post("/stores/v2/inventoryItems/decrement", decrement_inventory)
+    router.add_get("/stores/v1/inventoryItems/{inventoryItemId}", get_seed_item, allow_head=False)
+    router.add_patch("/stores/v1/inventoryItems/{inventoryItemId}", patch_seed_item)
+    router.add_get("/stores/v1/inventoryItems/{inventoryItemId}/variant/{variantId}",
+                   get_seed_variant, allow_head=False)
+    router.add_patch("/stores/v1/inventoryItems/{inventoryItemId}/variant/{variantId}",
+                     patch_seed_variant)
+
+
+def _variant(store: Store, product: ProductState, variant_id: str) -> VariantState:
+    variant = store.variant(product, variant_id)
+    if variant is None:
+        raise not_found("variant", f"{variant_id} of product {product.id}")
+    return variant
+
+
+async def update_inventory_variants(request: web.Request) -> web.Response:
+    """PATCH several variants of one product; ``trackQuantity`` omitted -> false."""
+    emu = request.app[EMULATOR]
+    store = emu.store
+    product_id = request.match_info["productId"]
+    product = store.by_id.get(product_id)
+    if product is None:
+        raise not_found("product", product_id)
+    body = await read_request(request)
+    item = get_dict(body, "inventoryItem", "", required=True)
+    if item.get("productId") not in (None, "", product_id):
+        raise validation_error("inventoryItem.productId", "does not match the product in the path")
+    track = bool(get_bool(item, "trackQuantity", "inventoryItem."))
+    updates: list[tuple[VariantState, int | None, bool | None]] = []
+    for index, raw in enumerate(get_list(item, "variants", "inventoryItem.")):
+        where = f"inventoryItem.variants[{index}]."
+        if not isinstance(raw, dict):
+            raise validation_error(where.rstrip("."), "must be an object", rule="FORMAT")
+        variant_id = get_str(raw, "variantId", where, required=True)
+        assert variant_id is not None
+        quantity = get_int(raw, "quantity", where, low=0, high=MAX_QUANTITY)
+        in_stock = get_bool(raw, "inStock", where)
+        updates.append((_variant(store, product, variant_id), quantity, in_stock))
+    # Everything is validated before anything changes: a rejected call writes nothing.
+    if product.track != track:
+        store.set_tracking(product, track)
+    for variant, quantity, in_stock in updates:
+        store.set_variant_stock(variant, quantity=quantity, in_stock=in_stock)
+    emu.stats.count_write(len(updates))
+    return json_response({})
+
+
+async def increment_inventory(request: web.Request) -> web.Response:
+    """Add to tracked quantities: ``incrementData`` of 1..300 entries."""
+    return await _adjust(request, key="incrementData", amount_key="incrementBy", sign=1)
+
+
+async def decrement_inventory(request: web.Request) -> web.Response:
+    """Take from tracked quantities: ``decrementData`` of 1..300 entries."""
+    return await _adjust(request, key="decrementData", amount_key="decrementBy", sign=-1)
+
+
+async def _adjust(request: web.Request, *, key: str, amount_key: str, sign: int) -> web.Response:
+    emu = request.app[EMULATOR]
+    store = emu.store
+    body = await read_request(request)
+    entries = get_list(body, key, "", required=True)
+    if not 1 <= len(entries) <= MAX_ADJUST_ENTRIES:
+        raise validation_error(key, f"must hold 1..{MAX_ADJUST_ENTRIES} entries",
+                               rule="MAX" if entries else "MIN",
+                               data={"threshold": MAX_ADJUST_ENTRIES if entries else 1})
+    deltas: dict[int, tuple[VariantState, int]] = {}
+    for index, raw in enumerate(entries):
+        variant, amount = _adjust_entry(store, raw, f"{key}[{index}].", amount_key)
+        previous = deltas.get(id(variant), (variant, 0))[1]
+        deltas[id(variant)] = (variant, previous + sign * amount)
+    for variant, delta in deltas.values():
+        _check_adjust(variant, delta)
+    for variant, delta in deltas.values():
+        store.adjust_variant(variant, delta)
+    emu.stats.count_write(len(deltas))
+    return json_response({})
+
+
+def _adjust_entry(
+    store: Store, raw: Any, where: str, amount_key: str
+) -> tuple[VariantState, int]:
+    if not isinstance(raw, dict):
+        raise validation_error(where.rstrip("."), "must be an object", rule="FORMAT")
+    inventory_id = get_str(raw, "inventoryId", where)
+    product_id = get_str(raw, "productId", where)
+    if inventory_id is not None:
+        product = store.by_inventory_id.get(inventory_id)
+    elif product_id is not None:
+        product = store.by_id.get(product_id)
+    else:
+        raise validation_error(f"{where}inventoryId", "or productId is required",
+                               rule="REQUIRED_FIELD")
+    if product is None:
+        raise not_found("inventory item", inventory_id or product_id or "")
+    variant_id = get_str(raw, "variantId", where, required=True)
+    assert variant_id is not None
+    amount = get_int(raw, amount_key, where, low=1)
+    if amount is None:
+        raise validation_error(f"{where}{amount_key}", "is required", rule="REQUIRED_FIELD")
+    return _variant(store, product, variant_id), amount
+
+
+def _check_adjust(variant: VariantState, delta: int) -> None:
+    product = variant.product
+    if not product.track:
+        raise application_error(
+            400, "INVENTORY_QUANTITY_NOT_TRACKED",
+            f"product {product.id} does not track quantities; set trackQuantity first",
+        )
+    result = variant.quantity + delta
+    if result < 0:
+        raise application_error(
+            400, "INSUFFICIENT_INVENTORY",
+            f"variant {variant.id} of product {product.id} has {variant.quantity} in stock",
+        )
+    if result > MAX_QUANTITY:
+        raise application_error(
+            400, "MAX_QUANTITY_LIMIT_REACHED",
+            f"variant {variant.id} would exceed {MAX_QUANTITY}",
+        )
+
+
+# -- the seed's endpoints -------------------------------------------------------------------
+
+
+def _seed_product(request: web.Request) -> ProductState:
+    store = request.app[EMULATOR].store
+    item_id = request.match_info["inventoryItemId"]
+    product = store.by_inventory_id.get(item_id)
+    if product is None:
+        raise not_found("inventory item", item_id)
+    return product
+
+
+async def get_seed_item(request: web.Request) -> web.Response:
+    """S2: ``{"item": {"id", "externalId", "trackInventory"}}``."""
+    return json_response({"item": seed_item_dict(_seed_product(request))})
+
+
+async def patch_seed_item(request: web.Request) -> web.Response:
+    """S3: switch tracking of the whole product with ``{"item": {"trackInventory"}}``."""
+    emu = request.app[EMULATOR]
+    product = _seed_product(request)
+    body = await read_request(request)
+    item = get_dict(body, "item", "", required=True)
+    track = get_bool(item, "trackInventory", "item.")
+    if track is None:
+        raise validation_error("item.trackInventory", "is required", rule="REQUIRED_FIELD")
+    emu.store.set_tracking(product, track)
+    emu.stats.count_write(0)
+    return json_response({"item": seed_item_dict(product)})
+
+
+async def get_seed_variant(request: web.Request) -> web.Response:
+    """S5: one variant's ``inStock`` (and ``quantity`` when tracked)."""
+    product = _seed_product(request)
+    variant = _variant(request.app[EMULATOR].store, product, request.match_info["variantId"])
+    return json_response({"variant": seed_variant_dict(variant)})
+
+
+async def patch_seed_variant(request: web.Request) -> web.Response:
+    """S6: write one variant's ``quantity`` and/or ``inStock``."""
+    emu = request.app[EMULATOR]
+    product = _seed_product(request)
+    variant = _variant(emu.store, product, request.match_info["variantId"])
+    body = await read_request(request)
+    data = get_dict(body, "variant", "", required=True)
+    quantity = get_int(data, "quantity", "variant.", low=0, high=MAX_QUANTITY)
+    in_stock = get_bool(data, "inStock", "variant.")
+    if quantity is None and in_stock is None:
+        raise validation_error("variant", "needs quantity or inStock", rule="REQUIRED_FIELD")
+    emu.store.set_variant_stock(variant, quantity=quantity, in_stock=in_stock)
+    emu.stats.count_write(1)
+    return json_response({"variant": seed_variant_dict(variant)})
