@@ -50,6 +50,9 @@ class DaemonConfig(Generic[SiteT]):
     jitter_s: float = 0.0
     """Each scheduled full cycle is delayed by a random 0..jitter_s seconds."""
 
+    full_every_s: float | None = None
+    """Longest time between two full cycles, whatever the schedule (None: schedule only)."""
+
     watch_source: bool = True
     """Run a cycle when a site's source file changes (after it settles)."""
 

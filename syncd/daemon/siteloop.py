@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
 import structlog
@@ -51,6 +51,8 @@ class LoopOptions:
     schedule: Schedule
     jitter_s: float = 0.0
     fast_max_keys: int = FAST_LANE_MAX_KEYS
+    full_every_s: float | None = None
+    """Longest time between two full cycles, whatever the schedule says (None: no bound)."""
 
 
 def _now() -> datetime:
@@ -135,12 +137,17 @@ class SiteLoop(Generic[SiteT]):
             started = self._clock()
             outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
             if kind is CycleKind.FULL:
-                # Counted from the start of the cycle so the cadence stays steady.
-                next_full_due = add_jitter(
-                    self._options.schedule.next_after(started),
-                    jitter_s=self._options.jitter_s, rng=self._rng)
+                next_full_due = self._next_full_due(started)
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
+
+    def _next_full_due(self, started: datetime) -> datetime:
+        # Counted from the start of the cycle so the cadence stays steady.
+        due = add_jitter(self._options.schedule.next_after(started),
+                         jitter_s=self._options.jitter_s, rng=self._rng)
+        if self._options.full_every_s is not None:
+            due = min(due, started + timedelta(seconds=self._options.full_every_s))
+        return due
 
     def _seconds_until(self, when: datetime) -> float:
         return max(0.0, (when - self._clock()).total_seconds())

@@ -150,7 +150,8 @@ class Daemon(Generic[SiteT]):
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
-                                             fast_max_keys=config.fast_max_keys),
+                                             fast_max_keys=config.fast_max_keys,
+                                             full_every_s=config.full_every_s),
                          status=self._statuses[site.name], metrics=self._metrics,
                          backoff=Backoff(initial_s=config.backoff_initial_s,
                                          max_s=config.backoff_max_s),

@@ -277,3 +277,14 @@ async def test_refusals_and_invalid_sources_do_not_back_off(result):
         await asyncio.sleep(0.02)
     assert loop._status.retry_at_s is None
     assert len(runner.calls) == 1  # next one waits for the schedule
+
+
+async def test_full_every_bounds_the_time_between_full_cycles_under_a_sparse_schedule():
+    runner = FakeRunner()
+    loop = SiteLoop(
+        FakeSite("shop"), runner=runner,
+        options=LoopOptions(schedule=IntervalSchedule(86400), full_every_s=0.02),
+        status=SiteStatus("shop"), metrics=Metrics())
+    async with Running(loop):
+        await until(lambda: len(runner.calls) >= 3)
+    assert {c.kind for c in runner.calls} == {CycleKind.FULL}
