@@ -1,0 +1,366 @@
+"""The write journal: every stock write, recorded before it is sent and confirmed after.
+
+One JSON-lines file per site (``<state_dir>/journal/<site>.jsonl``), only ever appended to.
+Each write is appended with outcome ``pending`` *before* the request leaves, flushed and
+fsynced, and a second line with the same ``write_id`` records ``applied``, ``failed`` or
+``conflict`` once the answer is known. After a crash the journal therefore says exactly
+which writes may have reached Wix (``unsettled``), and it is what ``syncd rollback`` reads:
+``rollback_points`` gives, per variant, the value before a run's first write and the latest
+value it applied.
+
+Writes are batched: one append + fsync per batch of changes (a V1 product call or a V3 bulk
+call), run in a worker thread (``asyncio.to_thread``) because fsync can take tens of
+milliseconds on a busy disk and must not stall the event loop; an ``asyncio.Lock`` keeps
+batches from interleaving. A crash in the middle of an append leaves a torn last line:
+``read_journal`` skips it and reports it, and reopening the journal terminates it so that
+the next entry starts on a line of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, BinaryIO
+
+from syncd.diff import StockChange
+
+_ERROR_MAX_CHARS = 500
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    """Recorded, about to be sent: if nothing follows, the write may or may not have landed."""
+    APPLIED = "applied"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    """Stale revision (V3) or stock moved: nothing was written; re-read and re-plan."""
+
+
+@dataclass(frozen=True, slots=True)
+class StockState:
+    """A variant's stock as the journal records it (None where it does not apply)."""
+
+    quantity: int | None
+    in_stock: bool | None
+    tracked: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quantity": self.quantity, "in_stock": self.in_stock, "tracked": self.tracked}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StockState:
+        return cls(quantity=data.get("quantity"), in_stock=data.get("in_stock"),
+                   tracked=data.get("tracked"))
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of the journal."""
+
+    write_id: str
+    """Shared by a write's ``pending`` line and its outcome line."""
+    run_id: str
+    site: str
+    product_id: str
+    variant_id: str
+    sku: str
+    inventory_item_id: str
+    before: StockState
+    after: StockState
+    revision: str | None
+    """V3: the item's revision the write was based on (pending), or the new one (applied)."""
+    outcome: Outcome
+    time: datetime
+    error: str | None = None
+    location_id: str | None = None
+
+    @classmethod
+    def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
+                at: datetime) -> JournalEntry:
+        """The ``pending`` entry for a planned change."""
+        v = change.variant
+        return cls(
+            write_id=write_id, run_id=run_id, site=site, product_id=v.product_id,
+            variant_id=v.variant_id, sku=v.sku, inventory_item_id=v.inventory_item_id,
+            before=StockState(quantity=v.quantity, in_stock=v.in_stock, tracked=v.tracked),
+            after=StockState(quantity=change.quantity, in_stock=change.in_stock,
+                             tracked=change.track),
+            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id)
+
+    def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
+                revision: str | None = None) -> JournalEntry:
+        """The outcome line for this pending entry."""
+        return replace(self, outcome=outcome, time=at,
+                       error=error[:_ERROR_MAX_CHARS] if error else None,
+                       revision=revision if revision is not None else self.revision)
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "write_id": self.write_id, "run_id": self.run_id, "site": self.site,
+            "product_id": self.product_id, "variant_id": self.variant_id, "sku": self.sku,
+            "inventory_item_id": self.inventory_item_id, "location_id": self.location_id,
+            "before": self.before.to_dict(), "after": self.after.to_dict(),
+            "revision": self.revision, "outcome": self.outcome.value,
+            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> JournalEntry:
+        """Parse one line; ValueError (or KeyError/TypeError) when it is not an entry."""
+        d = json.loads(text)
+        return cls(
+            write_id=str(d["write_id"]), run_id=str(d["run_id"]), site=str(d["site"]),
+            product_id=str(d["product_id"]), variant_id=str(d["variant_id"]),
+            sku=str(d["sku"]), inventory_item_id=str(d["inventory_item_id"]),
+            before=StockState.from_dict(d["before"]), after=StockState.from_dict(d["after"]),
+            revision=d.get("revision"), outcome=Outcome(d["outcome"]),
+            time=datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
+            error=d.get("error"), location_id=d.get("location_id"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The outcome of one pending write, for ``Journal.settle_each``."""
+
+    entry: JournalEntry
+    outcome: Outcome
+    error: str | None = None
+    revision: str | None = None
+
+
+def journal_path(state_dir: Path, site: str) -> Path:
+    return state_dir / "journal" / f"{site}.jsonl"
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as ``20250101T120000Z-3fa2c1``."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Journal:
+    """The append side of one site's journal, for one run.
+
+    Use as a context manager (sync or async). ``write_pending`` and ``settle`` are the
+    async API for the applier; ``append`` is the synchronous core they run in a thread.
+    """
+
+    def __init__(self, path: Path, *, site: str, run_id: str,
+                 clock: Callable[[], datetime] = _utc_now) -> None:
+        self.path = path
+        self.site = site
+        self.run_id = run_id
+        self._clock = clock
+        self._file: BinaryIO | None = None
+        self._count = 0
+        self._lock: asyncio.Lock | None = None
+
+    @classmethod
+    def for_site(cls, state_dir: Path, site: str, *, run_id: str,
+                 clock: Callable[[], datetime] = _utc_now) -> Journal:
+        return cls(journal_path(state_dir, site), site=site, run_id=run_id, clock=clock)
+
+    def open(self) -> None:
+        """Open for appending (creating the file and its directory), terminating a torn
+        last line left by a crash so that it cannot swallow the next entry."""
+        if self._file is not None:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        f = self.path.open("ab")
+        try:
+            if f.tell() > 0:
+                with self.path.open("rb") as r:
+                    r.seek(-1, os.SEEK_END)
+                    if r.read(1) != b"\n":
+                        f.write(b"\n")
+                        f.flush()
+                        os.fsync(f.fileno())
+        except BaseException:
+            f.close()
+            raise
+        self._file = f
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Journal:
+        self.open()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Journal:
+        await asyncio.to_thread(self.open)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await asyncio.to_thread(self.close)
+
+    def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Append ``entries`` as one block, flushed and fsynced before returning."""
+        if not entries:
+            return
+        if self._file is None:
+            raise RuntimeError("the journal is not open")
+        block = "".join(entry.to_json() + "\n" for entry in entries).encode()
+        self._file.write(block)
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def make_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
+        """``pending`` entries for ``changes`` (not yet written)."""
+        at = self._clock()
+        entries = []
+        for change in changes:
+            self._count += 1
+            entries.append(JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
+                                                run_id=self.run_id, site=self.site, at=at))
+        return entries
+
+    async def write_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
+        """Record ``changes`` as pending, durably; send them only after this returns."""
+        entries = self.make_pending(changes)
+        await self._append_async(entries)
+        return entries
+
+    async def settle(self, entries: Sequence[JournalEntry], outcome: Outcome, *,
+                     error: str | None = None) -> list[JournalEntry]:
+        """Record one outcome for a whole batch (a V1 product call succeeds or fails whole)."""
+        return await self.settle_each(Settlement(e, outcome, error) for e in entries)
+
+    async def settle_each(self, settlements: Iterable[Settlement]) -> list[JournalEntry]:
+        """Record per-write outcomes (V3 bulk results), with new revisions where known."""
+        at = self._clock()
+        lines = [s.entry.settled(s.outcome, at=at, error=s.error, revision=s.revision)
+                 for s in settlements]
+        await self._append_async(lines)
+        return lines
+
+    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await asyncio.to_thread(self.append, entries)
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A journal line that could not be read."""
+
+    line: int
+    reason: str
+    torn: bool
+    """True for a last line without its newline: a crash in the middle of an append."""
+
+
+def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
+                 ) -> Iterator[JournalEntry]:
+    """Every readable entry, in file order; a missing file has none.
+
+    Unreadable lines (a torn last line after a crash, or a line a repair left behind) are
+    skipped and, when ``bad_lines`` is given, appended to it for the caller to report.
+    """
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return
+    with f:
+        for number, raw in enumerate(f, start=1):
+            torn = not raw.endswith(b"\n")
+            text = raw.strip()
+            if not text:
+                continue
+            try:
+                yield JournalEntry.from_json(text.decode("utf-8"))
+            except (ValueError, KeyError, TypeError) as e:
+                if bad_lines is not None:
+                    reason = "torn last line (interrupted write)" if torn else f"unreadable: {e}"
+                    bad_lines.append(BadLine(number, reason, torn))
+
+
+def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
+    """Pending writes with no outcome line: after a crash, those may or may not have landed."""
+    open_writes: dict[str, JournalEntry] = {}
+    for entry in entries:
+        if entry.outcome is Outcome.PENDING:
+            open_writes[entry.write_id] = entry
+        else:
+            open_writes.pop(entry.write_id, None)
+    return list(open_writes.values())
+
+
+VariantKey = tuple[str, str, str]
+"""(product id, variant id, location id or "")."""
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPoint:
+    """What one run did to one variant, as far as its applied writes tell."""
+
+    run_id: str
+    product_id: str
+    variant_id: str
+    sku: str
+    inventory_item_id: str
+    location_id: str | None
+    before: StockState
+    """The variant before the run's first applied write: what a rollback restores."""
+    after: StockState
+    """The latest value the run applied: a rollback should first check the store still
+    says this (else someone or something changed it since)."""
+    revision: str | None
+    """V3: the revision after the latest applied write."""
+    writes: int
+
+
+def last_run_id(entries: Iterable[JournalEntry]) -> str | None:
+    """The most recent run with at least one applied write."""
+    last = None
+    for entry in entries:
+        if entry.outcome is Outcome.APPLIED:
+            last = entry.run_id
+    return last
+
+
+def rollback_points(entries: Iterable[JournalEntry], *,
+                    run_id: str | None = None) -> dict[VariantKey, RollbackPoint]:
+    """Per variant touched by the run (default: the last run that applied anything), its
+    state before the run's first applied write and the latest value the run applied.
+
+    The "before" of the first *applied* write is used, not of the first attempt: after a
+    conflict the retry was planned on a fresh read, so its "before" is the true one.
+    """
+    applied = [e for e in entries if e.outcome is Outcome.APPLIED]
+    if run_id is None:
+        run_id = applied[-1].run_id if applied else None
+    points: dict[VariantKey, RollbackPoint] = {}
+    for e in applied:
+        if e.run_id != run_id:
+            continue
+        key = (e.product_id, e.variant_id, e.location_id or "")
+        first = points.get(key)
+        points[key] = RollbackPoint(
+            run_id=e.run_id, product_id=e.product_id, variant_id=e.variant_id, sku=e.sku,
+            inventory_item_id=e.inventory_item_id, location_id=e.location_id,
+            before=first.before if first else e.before, after=e.after, revision=e.revision,
+            writes=(first.writes if first else 0) + 1)
+    return points
