@@ -107,6 +107,12 @@ class WalkSettings:
     location_id: str | None = None
     """V3 only: read and write only this stock location; None = every location."""
 
+    v3_product_visibility: bool = False
+    """V3 only. An inventory item says whether its *variant* is visible
+    (``product.variantVisible``), not whether its product is hidden. True = the full walk also
+    lists hidden products (Query Products ``visible = false``, one call per 100 hidden
+    products, run alongside the item pages) and marks their variants hidden."""
+
     refresh_chunk: int = 100
     """Ids per targeted query (``$hasSome``/``$in``). Wix documents no list limit; 100 matches
     the V1 page size and keeps request bodies small."""

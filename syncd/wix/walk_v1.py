@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from syncd.errors import WixError
+from syncd.errors import WixError, WixNotFound
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import product_variants, variants_need_inventory
@@ -191,9 +191,14 @@ class V1Reader:
             return product_variants(product)
         product_id = str(product.get("id") or "")
         variants = product.get("variants") or None
-        if variants is None:
-            variants = await self._product_variants(product_id, counter)
-        inventory = await self._inventory(product, counter)
+        try:
+            if variants is None:
+                variants = await self._product_variants(product_id, counter)
+            inventory = await self._inventory(product, counter)
+        except WixNotFound:
+            # Deleted between its page and this call: it is no longer part of the store.
+            self._log.info("wix_walk_product_vanished", product_id=product_id)
+            return []
         return product_variants(product, variants=variants, inventory=inventory)
 
     async def _product_variants(self, product_id: str, counter: CallCounter) -> list[JSONObject]:

@@ -11,12 +11,15 @@ one request in flight. It is cheap anyway: 12 calls for 12,000 items. Targeted r
 lists of ids) are independent of each other and run concurrently.
 
 Variants without an inventory item do not appear here (see the contract's gotcha 18); the
-walk reports the items that exist.
+walk reports the items that exist. ``hidden`` comes from ``product.variantVisible``, which
+describes the variant; a hidden product's variants are only marked hidden when
+``WalkSettings.v3_product_visibility`` asks for the extra Query Products pass.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
@@ -29,6 +32,10 @@ PAGE_SIZE = 1000
 """Query Inventory Items maximum page size."""
 
 QUERY_ITEMS = "/stores/v3/inventory-items/query"
+QUERY_PRODUCTS = "/stores/v3/products/query"
+
+PRODUCTS_PAGE_SIZE = 100
+"""Query Products (V3) maximum page size."""
 
 
 class V3Reader:
@@ -42,8 +49,21 @@ class V3Reader:
     async def walk(self) -> StoreSnapshot:
         """Every inventory item (of ``location_id`` when set), hidden variants included."""
         counter = CallCounter()
-        items = await self._query(self._with_location({}), counter)
-        variants = tuple(item_variant(item) for item in items)
+        hidden: set[str] = set()
+        async with task_group() as group:
+            items_task = group.create_task(
+                self._query(self._with_location({}), counter),
+                name=f"wix v3 walk items site={self._client.site_id}",
+            )
+            if self._settings.v3_product_visibility:
+                group.create_task(
+                    self._hidden_products(hidden, counter),
+                    name=f"wix v3 walk hidden products site={self._client.site_id}",
+                )
+        variants = tuple(
+            replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
+            for v in map(item_variant, items_task.result())
+        )
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
         return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total)
 
@@ -74,6 +94,24 @@ class V3Reader:
                     seen.add(variant.inventory_item_id)
                     variants.append(variant)
         return StoreSnapshot(Catalog.V3, tuple(variants), api_calls=counter.total)
+
+    async def _hidden_products(self, hidden: set[str], counter: CallCounter) -> None:
+        query: JSONObject = {"filter": {"visible": {"$eq": False}},
+                             "cursorPaging": {"limit": PRODUCTS_PAGE_SIZE}}
+        while True:
+            data = await self._client.request(
+                "POST",
+                QUERY_PRODUCTS,
+                endpoint="v3.products.query",
+                body={"query": query},
+                counter=counter,
+            )
+            hidden.update(str(p["id"]) for p in data.get("products") or []
+                          if isinstance(p, dict) and p.get("id"))
+            cursor = _next_cursor(data)
+            if not cursor:
+                return
+            query = {"cursorPaging": {"limit": PRODUCTS_PAGE_SIZE, "cursor": cursor}}
 
     def _with_location(self, query_filter: JSONObject) -> JSONObject:
         if self._settings.location_id is not None:
