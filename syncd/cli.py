@@ -16,6 +16,7 @@ from syncd import __version__
 
 COMMAND_MODULES: tuple[str, ...] = (
     "syncd.emulator.command",
+    "syncd.commands.validate",
 )
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 

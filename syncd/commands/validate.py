@@ -1,0 +1,144 @@
+"""``syncd validate``: check the configuration and every source without touching the network.
+
+Meant for CI pipelines that produce the stock file and for operators editing the config:
+it loads the settings exactly as a sync would (API keys included, so a missing variable is
+caught), reads each site's source, lists every invalid row as ``file:line: field: reason``,
+checks the run-state files, and exits 0 when a sync could start, 1 when it could not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, TextIO
+
+from syncd.commands import add_config_option
+from syncd.errors import ConfigError, SourceError
+from syncd.settings import ScheduleSettings, Settings, SiteSettings
+from syncd.sources import InvalidRowsError, OnInvalidRow, SourceSettings, load_desired
+from syncd.state import read_state
+
+DESCRIPTION = """\
+Check a syncd configuration file and the stock files it names, without contacting Wix:
+every key of the configuration, each site's API key source (the variable must be set or
+the file readable), every row of every source, and the run-state files. Prints what it
+found; invalid rows are listed as FILE:LINE: FIELD: REASON.
+"""
+
+EPILOG = """\
+exit status:
+  0  valid: a sync could start (invalid rows are tolerated with on_invalid_row: skip,
+     unless --strict)
+  1  invalid: the configuration, a source, or a state file must be fixed first
+
+examples:
+  syncd validate --config /etc/syncd/syncd.yaml
+  WIX_API_KEY=demo-key syncd validate -c config/syncd.example.yaml --strict
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``validate`` sub-command."""
+    parser = subparsers.add_parser(
+        "validate",
+        help="check config and stock files (no network)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_option(parser)
+    parser.add_argument("--site", metavar="NAME", action="append",
+                        help="check only this site (repeatable; default: every site)")
+    parser.add_argument("--strict", action="store_true",
+                        help="fail on any invalid row, even with on_invalid_row: skip")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
+    """Validate ``args.config``; returns the exit status."""
+    out = out or sys.stdout
+    try:
+        settings = Settings.from_file(args.config)
+    except ConfigError as e:
+        print(f"invalid configuration: {e}", file=out)
+        return 1
+    sites = settings.sites
+    if args.site:
+        unknown = sorted(set(args.site) - {s.name for s in sites})
+        if unknown:
+            known = ", ".join(s.name for s in sites)
+            print(f"no site named {', '.join(unknown)} in {settings.path} (sites: {known})",
+                  file=out)
+            return 1
+        sites = tuple(s for s in sites if s.name in args.site)
+
+    print(f"configuration {settings.path}: {len(settings.sites)} "
+          f"site{'s' if len(settings.sites) != 1 else ''}", file=out)
+    problems = 0
+    checked: dict[SourceSettings, int] = {}
+    for site in sites:
+        _print_site(site, out)
+        if site.source not in checked:
+            checked[site.source] = _check_source(site.source, strict=args.strict, out=out)
+        else:
+            print("  source: checked above", file=out)
+        problems += checked[site.source]
+        try:
+            state = read_state(settings.state_dir, site.name)
+        except ConfigError as e:
+            print(f"  run state: {e}", file=out)
+            problems += 1
+        else:
+            print("  run state: " + (f"last success {state.last_success_at:%Y-%m-%d %H:%M:%S} "
+                                     f"UTC, {state.source_rows} source rows" if state
+                                     else "no successful run yet"), file=out)
+    print(f"state_dir: {settings.state_dir}", file=out)
+    print(f"schedule: {_describe_schedule(settings.schedule)}", file=out)
+    print(f"http: {settings.http.listen}; log: {settings.log.level}, {settings.log.format}",
+          file=out)
+    print("valid" if not problems else "invalid", file=out)
+    return 0 if not problems else 1
+
+
+def _print_site(site: SiteSettings, out: TextIO) -> None:
+    p = site.policy
+    print(f"site {site.name}: site id {site.site_id}, catalog {site.catalog}, {site.base_url}, "
+          f"api key from {site.api_key_origin}", file=out)
+    print(f"  requests: {site.rate_limit.requests} per {site.rate_limit.per_s:g} s, "
+          f"{site.concurrency} in flight, timeout {site.timeout_s:g} s", file=out)
+    print(f"  policy: unmatched {p.unmatched}, untracked {p.untracked}, buffer {p.buffer}, "
+          f"cap {p.cap if p.cap is not None else 'none'}; guards: changes <= "
+          f"{p.max_changed_fraction:.0%}, zeroed <= {p.max_zeroed}, source shrink <= "
+          f"{p.max_source_shrink:.0%}", file=out)
+
+
+def _check_source(source: SourceSettings, *, strict: bool, out: TextIO) -> int:
+    """Print what the source holds; returns 1 when it would stop a sync, else 0."""
+    head = f"  source {source.path} ({source.format}, on invalid rows: {source.on_invalid_row})"
+    try:
+        desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP)
+    except InvalidRowsError as e:
+        print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
+        for error in e.errors:
+            print(f"    {error}", file=out)
+        return 1
+    except SourceError as e:
+        print(f"{head}: {e}", file=out)
+        return 1
+    errors = desired.errors
+    print(f"{head}: {len(desired.rows)} valid rows" + (
+        f", {len(errors)} invalid:" if errors else ""), file=out)
+    for error in errors:
+        print(f"    {error}", file=out)
+    fatal = bool(errors) and (strict or source.on_invalid_row is OnInvalidRow.FAIL)
+    if fatal:
+        print("  a sync would refuse this source: fix the rows above" + (
+            "" if strict else " (or set source.on_invalid_row: skip)"), file=out)
+    return 1 if fatal else 0
+
+
+def _describe_schedule(s: ScheduleSettings) -> str:
+    when = f"cron {s.cron!r} (UTC)" if s.cron else f"every {s.interval_s:g} s"
+    watch = f", on source change after {s.settle_s:g} s" if s.watch_source else ""
+    full = f", full sync at least every {s.full_every_s:g} s" if s.full_every_s else ""
+    return f"{when}, jitter {s.jitter_s:g} s{watch}{full}"
