@@ -598,6 +598,8 @@ class _Planner:
             if blockers:
                 self._keep_untracked(product_id, siblings, blockers)
             else:
+                for change in writes:  # re-inserted so that they follow the store's order
+                    self.changes.pop(id(change.variant), None)
                 for change in writes:
                     self.changes[id(change.variant)] = change
 
