@@ -17,6 +17,9 @@ from syncd import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "syncd.emulator.command",
     "syncd.commands.validate",
+    "syncd.commands.sync",
+    "syncd.commands.demo",
+    "syncd.daemon.command",
 )
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 

@@ -1,0 +1,194 @@
+"""Plans and results as people and machines read them.
+
+``plan_text`` prints a plan the way ``terraform plan`` does: one line per change (SKU,
+product, before -> after, reason), then the counts and everything the plan noticed but will
+not write. ``plan_json`` gives the same facts as one JSON document for scripts. Nothing
+here does I/O beyond returning strings.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from syncd.apply import ApplyReport
+from syncd.diff import Plan, StockChange
+from syncd.guards import GuardResult
+from syncd.sync import PlanResult, SyncResult
+
+MAX_LISTED = 20
+"""Items listed per report section before the rest is summarised as a count."""
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _label(change: StockChange) -> str:
+    v = change.variant
+    return v.sku or f"{v.product_id}/{v.variant_id}"
+
+
+def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> str:
+    """The plan of one site as a table and a report."""
+    plan = result.plan
+    snap = result.snapshot
+    lines = [
+        f"site {site}: catalog {plan.catalog.value}, {plan.store_variants} variants read "
+        f"in {_plural(snap.api_calls, 'API call')} ({result.kind.value} walk)",
+        f"source {result.source.path}: {_plural(plan.source_rows, 'valid row')}",
+        "",
+    ]
+    changes = plan.changes if max_rows is None else plan.changes[:max_rows]
+    if changes:
+        sku_w = min(max(len(_label(c)) for c in changes), 28)
+        name_w = min(max(len(c.variant.product_name) for c in changes), 28)
+        for c in changes:
+            hidden = " (hidden)" if c.variant.hidden else ""
+            sku = _cut(_label(c), sku_w)
+            name = _cut(c.variant.product_name, name_w)
+            lines.append(f"  ~ {sku:<{sku_w}}  {name:<{name_w}}  {c.before:>12} -> "
+                         f"{c.after:<18} {c.explain()}{hidden}")
+        if len(changes) < len(plan.changes):
+            lines.append(f"  ... and {len(plan.changes) - len(changes)} more changes")
+        lines.append("")
+    products = len({c.variant.product_id for c in plan.changes})
+    if plan.changes:
+        hidden = f", {plan.hidden_changes} on hidden products" if plan.hidden_changes else ""
+        lines.append(f"Plan: {_plural(len(plan.changes), 'change')} on "
+                     f"{_plural(products, 'product')}{hidden}; "
+                     f"{plan.matched - len(plan.changes)} matched variants already agree.")
+    else:
+        lines.append(f"No changes: all {plan.matched} matched variants already agree "
+                     "with the source.")
+    lines.extend(_notes(plan))
+    lines.extend(_guard_lines(result.guards))
+    return "\n".join(lines)
+
+
+def _notes(plan: Plan) -> list[str]:
+    lines: list[str] = []
+    if plan.unmatched_rows:
+        lines.append(f"Not in the store ({len(plan.unmatched_rows)} source rows, nothing "
+                     "written for them):")
+        lines.extend(f"  {row.source}:{row.line}: {row.key}"
+                     for row in plan.unmatched_rows[:MAX_LISTED])
+        if len(plan.unmatched_rows) > MAX_LISTED:
+            lines.append(f"  ... and {len(plan.unmatched_rows) - MAX_LISTED} more")
+    if plan.ambiguous:
+        lines.append(f"Ambiguous SKUs ({len(plan.ambiguous)}; never written by SKU: give "
+                     "product_id and variant_id instead):")
+        for amb in plan.ambiguous[:MAX_LISTED]:
+            where = ", ".join(f"{v.product_name or v.product_id}" for v in amb.variants[:4])
+            rows = f"; source rows {', '.join(str(r.line) for r in amb.rows)}" if amb.rows else ""
+            lines.append(f"  {amb.sku}: {len(amb.variants)} variants ({where}){rows}")
+    if plan.skipped:
+        lines.append(f"Skipped rows ({len(plan.skipped)}):")
+        lines.extend(f"  {s.row.source}:{s.row.line}: {s.row.key}: {s.detail}"
+                     for s in plan.skipped[:MAX_LISTED])
+    if plan.tracking_blocked:
+        lines.append(f"Products left untracked ({len(plan.tracking_blocked)}): some variants "
+                     "have no quantity in the source")
+        lines.extend(f"  {t.product_name or t.product_id}" for t in
+                     plan.tracking_blocked[:MAX_LISTED])
+    if plan.invalid_rows:
+        lines.append(f"Invalid rows skipped ({len(plan.invalid_rows)}):")
+        lines.extend(f"  {e}" for e in plan.invalid_rows[:MAX_LISTED])
+    return lines
+
+
+def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
+    failing = [g for g in guards if g.applicable and not g.passed]
+    if not failing:
+        return []
+    lines = ["Safety guards: `syncd sync` would refuse this plan:"]
+    lines.extend(f"  {g.guard.value}: {g.message}" for g in failing)
+    return lines
+
+
+def apply_text(site: str, result: SyncResult) -> str:
+    """The one-line summary of a sync, plus the products that failed."""
+    applied = result.applied
+    assert applied is not None
+    plan = result.planned.plan
+    lines = [
+        f"site {site}: {_plural(len(plan.changes), 'change')} planned, {applied.written} "
+        f"written, {applied.failed} failed, {applied.not_attempted} not sent; "
+        f"{_plural(result.api_calls, 'API call')} in {result.duration_s:.1f} s "
+        f"(run {result.run_id})"
+    ]
+    lines.extend(_failures(applied))
+    return "\n".join(lines)
+
+
+def _failures(applied: ApplyReport) -> list[str]:
+    bad = [p for p in applied.products if p.failed or p.not_attempted]
+    lines = []
+    for p in bad[:MAX_LISTED]:
+        why = "; ".join(p.errors) or "not sent (stopped)"
+        lines.append(f"  {p.product_name or p.product_id}: {p.failed} failed, "
+                     f"{p.not_attempted} not sent: {why}")
+    if len(bad) > MAX_LISTED:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED} more products")
+    return lines
+
+
+def _change_dict(c: StockChange) -> dict[str, Any]:
+    v = c.variant
+    return {
+        "sku": v.sku, "product_id": v.product_id, "variant_id": v.variant_id,
+        "product_name": v.product_name, "inventory_item_id": v.inventory_item_id,
+        "hidden": v.hidden, "reason": c.reason.value, "explain": c.explain(),
+        "before": {"tracked": v.tracked, "quantity": v.quantity, "in_stock": v.in_stock},
+        "after": {"tracked": c.track, "quantity": c.quantity, "in_stock": c.in_stock},
+        "source_line": c.row.line if c.row is not None else None,
+    }
+
+
+def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) -> dict[str, Any]:
+    """The plan (and, after a sync, its outcome) as plain JSON-ready data."""
+    plan = result.plan
+    data: dict[str, Any] = {
+        "site": site,
+        "catalog": plan.catalog.value,
+        "walk": {"kind": result.kind.value, "api_calls": result.snapshot.api_calls,
+                 "store_variants": plan.store_variants},
+        "source": {"path": result.source.path, "rows": plan.source_rows},
+        "counts": {"changes": len(plan.changes), "matched": plan.matched,
+                   "managed": plan.managed, "hidden_changes": plan.hidden_changes,
+                   "zeroed": plan.zeroed, "unmatched_rows": len(plan.unmatched_rows),
+                   "ambiguous_skus": len(plan.ambiguous), "skipped_rows": len(plan.skipped),
+                   "invalid_rows": len(plan.invalid_rows)},
+        "changes": [_change_dict(c) for c in plan.changes],
+        "unmatched_rows": [{"key": r.key, "source": r.source, "line": r.line}
+                           for r in plan.unmatched_rows],
+        "ambiguous_skus": [{"sku": a.sku, "variants": [
+            {"product_id": v.product_id, "variant_id": v.variant_id} for v in a.variants],
+            "source_lines": [r.line for r in a.rows]} for a in plan.ambiguous],
+        "skipped_rows": [{"key": s.row.key, "line": s.row.line, "reason": s.reason.value,
+                          "detail": s.detail} for s in plan.skipped],
+        "invalid_rows": [str(e) for e in plan.invalid_rows],
+        "guards": [{"guard": g.guard.value, "passed": g.passed, "applicable": g.applicable,
+                    "message": g.message} for g in result.guards],
+    }
+    if applied is not None and applied.applied is not None:
+        a = applied.applied
+        data["result"] = {
+            "run_id": applied.run_id, "written": a.written, "failed": a.failed,
+            "not_attempted": a.not_attempted, "conflict_retries": a.conflict_retries,
+            "api_calls": applied.api_calls, "duration_s": round(applied.duration_s, 3),
+            "products": [{"product_id": p.product_id, "written": p.written,
+                          "failed": p.failed, "not_attempted": p.not_attempted,
+                          "errors": list(p.errors)} for p in a.products
+                         if p.failed or p.not_attempted],
+        }
+    return data
+
+
+def to_json(data: Any) -> str:
+    """Stable, readable JSON."""
+    return json.dumps(data, indent=2, ensure_ascii=False)
