@@ -1,0 +1,172 @@
+"""``syncd run`` (the daemon) and ``syncd healthcheck`` (a probe for container health checks).
+
+The entry point does what only an entry point should: configure logging once, read the
+configuration, create the one metrics registry of the process, and hand them to the daemon
+under ``asyncio.run``. Failures become exit codes a service manager can act on (see
+``RUN_EPILOG``); systemd's unit marks 2 as "do not restart", since restarting cannot fix a
+configuration file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import structlog
+
+from syncd.daemon.http import DEFAULT_LISTEN, parse_listen
+from syncd.daemon.lock import SiteLocked
+from syncd.daemon.notify import SystemdNotifier
+from syncd.errors import ConfigError, SyncdError
+from syncd.logs import configure_logging
+from syncd.metrics import Metrics
+
+log = structlog.get_logger("syncd.daemon")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+EXIT_LOCKED = 3
+
+RUN_DESCRIPTION = """\
+Run syncd as a daemon: keep every configured site in sync until stopped.
+
+Each site gets its own loop. A full cycle (the whole store is read and compared) runs at
+start-up and then on the schedule (schedule.interval_seconds or schedule.cron, plus up to
+schedule.jitter_seconds). With schedule.watch_source, an edit of the source file is applied
+soon after the file stops changing for schedule.settle_seconds: a few changed rows re-read
+and write only their products, many changed rows run a full cycle. A failed cycle is retried
+after 5 s, 10 s, 20 s ... up to 5 min; an invalid source is reported and nothing is written.
+
+Signals: SIGTERM/SIGINT stop new work, let writes in flight finish for
+shutdown_grace_seconds, then exit 0 (a second signal stops at once). SIGHUP re-reads the
+configuration file; an invalid file is logged and the running configuration kept.
+
+HTTP (http.listen, default 127.0.0.1:9108): /healthz (alive), /readyz (503 when a site's
+last successful cycle is older than http.ready_max_age_seconds) and /metrics (Prometheus).
+Under systemd with Type=notify it reports READY, STATUS, WATCHDOG and STOPPING.
+"""
+
+RUN_EPILOG = """\
+exit status:
+  0  stopped by SIGTERM/SIGINT after in-flight writes finished
+  1  unexpected failure (see the log)
+  2  invalid configuration, or the HTTP address cannot be bound
+  3  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
+
+example:
+  syncd run --config /etc/syncd/syncd.yaml
+"""
+
+HEALTHCHECK_DESCRIPTION = """\
+Ask a running daemon whether it is alive (/healthz) or ready (/readyz) and exit 0 if so,
+1 if not. Made for container health checks: it needs no curl, and probes a wildcard
+listen address (0.0.0.0, ::) on loopback.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``run`` and ``healthcheck`` to the ``syncd`` command line."""
+    run = subparsers.add_parser(
+        "run", help="the daemon: schedule, file watch, health, metrics",
+        description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument(
+        "--config", "-c", type=Path, required=True, metavar="FILE",
+        help="the YAML configuration file (sites, source, schedule, http, ...)")
+    run.set_defaults(func=run_command)
+
+    probe = subparsers.add_parser(
+        "healthcheck", help="probe a running daemon's /healthz or /readyz",
+        description=HEALTHCHECK_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    probe.add_argument(
+        "--listen", metavar="HOST:PORT", default=None,
+        help="the daemon's http.listen address (default: $SYNCD_HTTP_LISTEN, "
+             f"else {DEFAULT_LISTEN})")
+    probe.add_argument(
+        "--ready", action="store_true",
+        help="probe /readyz (every site synced recently) instead of /healthz (alive)")
+    probe.add_argument(
+        "--timeout", type=float, default=5.0, metavar="SECONDS",
+        help="give up after this long (default: 5)")
+    probe.set_defaults(func=healthcheck_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``syncd run``: returns the process exit status."""
+    # Imported here so that ``syncd --help`` and ``syncd healthcheck`` stay light.
+    from syncd.daemon.config import DaemonSetup
+    from syncd.daemon.supervisor import Daemon
+    from syncd.daemon.wiring import build_setup
+    from syncd.settings import Settings, SiteSettings
+
+    configure_logging()  # until the file says otherwise
+    metrics = Metrics()
+    path: Path = args.config
+    try:
+        settings = Settings.from_file(path)
+        configure_logging(level=str(settings.log.level), json=_json_logs(str(settings.log.format)))
+        setup = build_setup(settings, metrics=metrics)
+    except ConfigError as e:
+        log.error("config_invalid", error=str(e))
+        return EXIT_CONFIG
+
+    def reload() -> DaemonSetup[SiteSettings]:
+        return build_setup(Settings.from_file(path), metrics=metrics)
+
+    daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env())
+    try:
+        asyncio.run(daemon.run(setup))
+    except SiteLocked as e:
+        log.error("site_locked", error=str(e), lock_file=str(e.lock_path), pid=e.pid)
+        return EXIT_LOCKED
+    except ConfigError as e:
+        log.error("config_invalid", error=str(e))
+        return EXIT_CONFIG
+    except SyncdError as e:
+        log.error("daemon_failed", error=str(e))
+        return EXIT_FAILED
+    except Exception:
+        log.exception("daemon_crashed")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _json_logs(log_format: str) -> bool | None:
+    return {"json": True, "console": False}.get(log_format)
+
+
+def healthcheck_command(args: argparse.Namespace) -> int:
+    """``syncd healthcheck``: 0 when the endpoint answers 200, 1 otherwise."""
+    raw = args.listen or os.environ.get("SYNCD_HTTP_LISTEN") or DEFAULT_LISTEN
+    try:
+        address = parse_listen(raw)
+    except ConfigError as e:
+        print(f"syncd healthcheck: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address.host, address.host)
+    netloc = f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
+    url = f"http://{netloc}/{'readyz' if args.ready else 'healthz'}"
+    try:
+        with urllib.request.urlopen(url, timeout=args.timeout) as response:
+            body = response.read(64 * 1024)
+            status = response.status
+    except urllib.error.HTTPError as e:
+        body, status = e.read(64 * 1024), e.code
+    except (OSError, ValueError) as e:
+        print(f"syncd healthcheck: {url}: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    text = body.decode("utf-8", "replace")
+    try:
+        text = json.dumps(json.loads(text), sort_keys=True)
+    except ValueError:
+        pass
+    print(f"{url}: {status} {text}")
+    return EXIT_OK if status == 200 else EXIT_FAILED

@@ -1,0 +1,91 @@
+"""Wiring the daemon to the rest of syncd: a settings file in, a ``DaemonSetup`` out.
+
+This is the only daemon module that knows ``syncd.settings``, ``syncd.sources`` and
+``syncd.sync``; everything else in the package works against the small seams of
+``syncd.daemon.config`` and ``syncd.daemon.cycle``, which is what lets the loops be tested
+with a fake cycle runner. ``load_setup`` is what the daemon calls at start-up and again on
+every SIGHUP.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+
+from syncd import sync
+from syncd.daemon.changes import SourceTracker
+from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
+from syncd.daemon.cycle import CycleRunner
+from syncd.daemon.http import ListenAddress
+from syncd.daemon.schedule import make_schedule
+from syncd.metrics import Metrics
+from syncd.settings import Settings, SiteSettings
+from syncd.sources import SourceSettings, changed_keys, load_desired
+
+
+def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
+    """The daemon's view of ``settings``; ConfigError when the values cannot be used."""
+    schedule = settings.schedule
+    return DaemonConfig(
+        sites=settings.sites,
+        state_dir=settings.state_dir,
+        schedule=make_schedule(interval_s=schedule.interval_s, cron=schedule.cron),
+        jitter_s=schedule.jitter_s,
+        full_every_s=schedule.full_every_s,
+        watch_source=schedule.watch_source,
+        settle_s=schedule.settle_s,
+        listen=ListenAddress(settings.http.host, settings.http.port),
+        ready_max_age_s=settings.http.ready_max_age_s,
+        shutdown_grace_s=settings.shutdown_grace_s,
+    )
+
+
+def watched_sources(settings: Settings) -> tuple[WatchedSource, ...]:
+    """One watched file per distinct source, with the sites reading it and a fast-lane reader.
+
+    Sites are grouped by their whole ``SourceSettings`` (not only the path): two sites
+    reading one file with different columns see different rows.
+    """
+    groups: dict[SourceSettings, list[str]] = defaultdict(list)
+    for site in settings.sites:
+        groups[site.source].append(site.name)
+    return tuple(
+        WatchedSource(
+            path=source.path,
+            sites=tuple(names),
+            tracker=SourceTracker(load=functools.partial(load_desired, source),
+                                  diff=changed_keys, name=str(source.path)),
+        )
+        for source, names in groups.items()
+    )
+
+
+def open_cycle_runner(
+    settings: Settings, *, metrics: Metrics
+) -> AbstractAsyncContextManager[CycleRunner[SiteSettings]]:
+    """The cycle runner for one configuration generation: ``syncd.sync``'s cycle.
+
+    Entered when a generation starts and exited when it ends, so the runner holds one HTTP
+    session per generation (and the fast lane's product index), closed on the way out.
+    """
+    return sync.open_cycle_runner(settings, metrics=metrics)
+
+
+def build_setup(settings: Settings, *, metrics: Metrics) -> DaemonSetup[SiteSettings]:
+    """Everything the daemon runs for ``settings``."""
+    return DaemonSetup(
+        config=daemon_config(settings),
+        open_runner=functools.partial(open_cycle_runner, settings, metrics=metrics),
+        sources=watched_sources(settings),
+    )
+
+
+def load_setup(
+    path: Path, *, metrics: Metrics, env: Mapping[str, str] | None = None
+) -> DaemonSetup[SiteSettings]:
+    """Read ``path`` and build the setup; ConfigError (naming file and line) when invalid."""
+    settings = Settings.from_file(path) if env is None else Settings.from_file(path, env=env)
+    return build_setup(settings, metrics=metrics)
