@@ -23,9 +23,15 @@ from syncd.emulator.fields import (
 )
 from syncd.emulator.paging import Page, cursor_paging, paging_metadata
 from syncd.emulator.query import Resolver, check_sort, compile_filter, parse_sort_list, sort_records
-from syncd.emulator.respond import json_response
+from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ItemState
-from syncd.emulator.views_v3 import inventory_item_dict, product_dict, readonly_variant_dict
+from syncd.emulator.views_v1 import dumps
+from syncd.emulator.views_v3 import (
+    inventory_item_dict,
+    inventory_item_json,
+    product_dict,
+    readonly_variant_dict,
+)
 
 T = TypeVar("T")
 
@@ -125,11 +131,9 @@ async def query_inventory_items(request: web.Request) -> web.Response:
                          default_limit=100)
     chunk, total = _run_query(emu.store.items, page, V3_INVENTORY_FIELDS, where="query")
     # Query's paging metadata has no hasNext in the SDK type; clients stop on a null cursor.
-    return json_response({
-        "inventoryItems": [inventory_item_dict(i) for i in chunk],
-        "pagingMetadata": paging_metadata(page, kind="v3-items-query", total=total,
-                                          returned=len(chunk), has_next_field=False),
-    })
+    meta = paging_metadata(page, kind="v3-items-query", total=total, returned=len(chunk),
+                           has_next_field=False)
+    return _items_response(chunk, meta)
 
 
 async def search_inventory_items(request: web.Request) -> web.Response:
@@ -150,12 +154,18 @@ async def search_inventory_items(request: web.Request) -> web.Response:
         items = [i for i in items if _matches_text(i, needle)]
     chunk, total = _run_query(items, page, V3_INVENTORY_FIELDS, where="search",
                               default_sort=[("createdDate", True)])
-    return json_response({
-        "inventoryItems": [inventory_item_dict(i) for i in chunk],
-        "pagingMetadata": paging_metadata(page, kind="v3-items-search", total=total,
-                                          returned=len(chunk), has_next_field=True),
-        "aggregationData": {},
-    })
+    meta = paging_metadata(page, kind="v3-items-search", total=total, returned=len(chunk),
+                           has_next_field=True)
+    return _items_response(chunk, meta, extra=',"aggregationData":{}')
+
+
+def _items_response(items: list[ItemState], meta: dict[str, object], *, extra: str = ""
+                    ) -> web.Response:
+    # Cached item JSON spliced into the page: a 1000-item page is a string join.
+    body = ",".join(inventory_item_json(i) for i in items)
+    return json_text_response(
+        f'{{"inventoryItems":[{body}],"pagingMetadata":{dumps(meta)}{extra}}}'
+    )
 
 
 def _matches_text(item: ItemState, needle: str) -> bool:

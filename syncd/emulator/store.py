@@ -105,8 +105,8 @@ class ProductState:
 class ItemState:
     """A V3 inventory item: the stock of one variant at one location."""
 
-    __slots__ = ("created", "id", "in_stock", "location_id", "product", "quantity", "revision",
-                 "track", "updated", "variant")
+    __slots__ = ("created", "id", "in_stock", "json", "location_id", "product", "quantity",
+                 "revision", "track", "updated", "variant")
 
     def __init__(
         self,
@@ -129,6 +129,8 @@ class ItemState:
         self.revision = 1
         self.created = created
         self.updated = created
+        # Cached JSON text of the item (``views_v3``); every write clears it.
+        self.json: str | None = None
 
     @property
     def reported_in_stock(self) -> bool:
@@ -273,6 +275,7 @@ class Store:
         now = now_iso()
         item.revision += 1
         item.updated = now
+        item.json = None
         item.product.touch(now)
 
     # -- the simulated shopper ----------------------------------------------------------

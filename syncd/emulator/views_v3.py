@@ -11,7 +11,7 @@ from typing import Any
 
 from syncd.emulator.spec import derived_id
 from syncd.emulator.store import ItemState, ProductState, VariantState
-from syncd.emulator.views_v1 import CURRENCY, PREORDER_LIMIT, variant_name
+from syncd.emulator.views_v1 import CURRENCY, PREORDER_LIMIT, dumps, variant_name
 
 PRODUCT_REVISION = "1"
 """Product revisions never move: the emulator changes no product data, only stock."""
@@ -49,6 +49,13 @@ def inventory_item_dict(item: ItemState) -> dict[str, Any]:
     if item.track:
         data["quantity"] = item.quantity
     return data
+
+
+def inventory_item_json(item: ItemState) -> str:
+    """``inventory_item_dict`` as JSON text, cached until the item's next write."""
+    if item.json is None:
+        item.json = dumps(inventory_item_dict(item))
+    return item.json
 
 
 def _amount(value: float) -> dict[str, str]:
