@@ -445,6 +445,10 @@ class _Planner:
         conflicted, id_targets, claimed_skus = self.conflicted, self.id_targets, self.claimed_skus
         find_sku = self.by_sku.get
         plan_row = self._plan_row
+        changes, table = self.changes, self.table
+        # The common case (a quantity for a tracked variant, no buffer or cap) is planned
+        # inline: a method call per row is a tenth of the time on a million rows.
+        plain = self.policy.buffer == 0 and self.policy.cap is None
         matched = 0
         for idx, (sku, value) in enumerate(zip(skus, values, strict=True)):
             if sku is None:
@@ -461,7 +465,12 @@ class _Planner:
                 self._named_twice(v, claimed_skus[sku], idx)
             else:
                 matched += 1
-                plan_row(v, idx, value)
+                if plain and value >= 0 and v.tracked:
+                    if v.quantity != value:
+                        changes[id(v)] = StockChange(v, value, None, True, ChangeReason.QUANTITY,
+                                                     table[idx])
+                else:
+                    plan_row(v, idx, value)
         self.matched = matched + len(self.id_claims)
 
     def _plan_row(self, v: StoreVariant, idx: int, value: int) -> None:
