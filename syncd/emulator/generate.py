@@ -71,10 +71,13 @@ def generate_store(products: int, *, seed: int) -> StoreSpec:
     return StoreSpec(products=tuple(specs), source=f"generated: {products} products, seed {seed}")
 
 
+_VARIANT_NIBBLE = {f"{n:x}": "89ab"[n & 3] for n in range(16)}
+
+
 def _guid(rng: random.Random) -> str:
     """A random version-4 GUID drawn from ``rng`` (much cheaper than ``uuid.UUID``)."""
     h = f"{rng.getrandbits(128):032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:32]}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT_NIBBLE[h[16]]}{h[17:20]}-{h[20:]}"
 
 
 def _product(
@@ -101,17 +104,18 @@ def _product(
     base_sku = f"{code}-{index + 1:05d}"
     product_id = _guid(rng)
     if options:
-        combos = list(itertools.product(*(o.choices for o in options)))
+        # Pair each choice with its option name and SKU part once, then combine.
+        pairs = [[((o.name, c), c.upper()) for c in o.choices] for o in options]
         variants = tuple(
             _variant(
                 rng,
-                choices=tuple(zip((o.name for o in options), combo, strict=True)),
-                sku="-".join((base_sku, *(c.upper() for c in combo))),
+                choices=tuple(pair for pair, _ in combo),
+                sku="-".join((base_sku, *(part for _, part in combo))),
                 track=track,
                 price=price,
                 skus_so_far=skus_so_far,
             )
-            for combo in combos
+            for combo in itertools.product(*pairs)
         )
         product_sku = ""
     else:
