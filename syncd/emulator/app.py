@@ -35,7 +35,7 @@ from syncd.emulator import (
     routes_v3,
     routes_v3_inventory,
 )
-from syncd.emulator.config import EmulatorConfig
+from syncd.emulator.config import EmulatorConfig, format_rate_limit
 from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import ApiError, application_error, server_error, validation_error
 from syncd.emulator.faults import draw_fault, latency_s
@@ -113,9 +113,8 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
             headers["Retry-After"] = f"{settings.retry_after_s:g}"
         raise application_error(
             429, "RESOURCE_EXHAUSTED",
-            "Too many requests: the site's rate limit of "
-            f"{settings.rate_limit[0] if settings.rate_limit else 0} requests per "
-            f"{settings.rate_limit[1] if settings.rate_limit else 0:g} s is used up",
+            f"Too many requests: the site's rate limit of {format_rate_limit(emu.limiter.limit)}"
+            " (requests/seconds) is used up",
             headers=headers,
         )
     fault = draw_fault(settings, emu.rng)

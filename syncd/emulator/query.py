@@ -163,7 +163,7 @@ def _compile_logical(op: str, value: Any, fields: Resolver[T], where: str) -> Pr
     return lambda record: any(p(record) for p in parts)
 
 
-def _compile_op(name: str, spec: Field[T], op: str, arg: Any, where: str) -> Predicate[T]:  # noqa: C901
+def _compile_op(name: str, spec: Field[T], op: str, arg: Any, where: str) -> Predicate[T]:
     if op not in spec.ops:
         raise QueryError(where, f"operator {op} is not supported for field '{name}'")
     get = spec.get
@@ -175,15 +175,7 @@ def _compile_op(name: str, spec: Field[T], op: str, arg: Any, where: str) -> Pre
         if not isinstance(arg, list):
             raise QueryError(where, f"{op} on '{name}' takes an array")
         values = frozenset(_coerce(name, spec.kind, v, where) for v in arg)
-        if spec.kind == "list":
-            if op == "$hasAll":
-                return lambda r: values.issubset(get(r) or ())
-            if op == "$nin":
-                return lambda r: values.isdisjoint(get(r) or ())
-            return lambda r: not values.isdisjoint(get(r) or ())
-        if op == "$nin":
-            return lambda r: get(r) not in values
-        return lambda r: get(r) in values
+        return _compile_set_op(get, op, values, is_list=spec.kind == "list")
     value = _coerce(name, spec.kind, arg, where)
     if spec.kind == "list":
         if op == "$ne":
@@ -199,6 +191,21 @@ def _compile_op(name: str, spec: Field[T], op: str, arg: Any, where: str) -> Pre
             return lambda r: needle in str(get(r) or "").lower()
         return lambda r: str(get(r) or "").lower().startswith(needle)
     return _compile_compare(get, op, value)
+
+
+def _compile_set_op(
+    get: Callable[[T], Any], op: str, values: frozenset[Any], *, is_list: bool
+) -> Predicate[T]:
+    """``$in``/``$hasSome`` (SQL IN), ``$nin`` and ``$hasAll``; list fields match by overlap."""
+    if is_list:
+        if op == "$hasAll":
+            return lambda r: values.issubset(get(r) or ())
+        if op == "$nin":
+            return lambda r: values.isdisjoint(get(r) or ())
+        return lambda r: not values.isdisjoint(get(r) or ())
+    if op == "$nin":
+        return lambda r: get(r) not in values
+    return lambda r: get(r) in values
 
 
 def _compile_compare(get: Callable[[T], Any], op: str, value: Any) -> Predicate[T]:
