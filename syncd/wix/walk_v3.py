@@ -5,10 +5,12 @@ location, SKU (``product.variantSku``), visibility, stock and revision: a whole 
 ceil(I/1000) calls and needs no per-product resolution. The first request carries the filter;
 follow-ups send only ``cursorPaging`` (a cursor sent with a filter is rejected).
 
-Cursor paging is inherently sequential (each cursor comes from the previous answer) and
-Wix offers no filter that splits the items into even, stable ranges, so the full walk keeps
-one request in flight. It is cheap anyway: 12 calls for 12,000 items. Targeted reads (``$in``
-lists of ids) are independent of each other and run concurrently.
+Cursor paging is inherently sequential (each cursor comes from the previous answer) and Wix
+offers no filter that splits the items into even, stable ranges, so the full walk keeps one
+request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms latency, about the
+200-per-minute budget anyway. Splitting by a filter (tracking, availability) would let items
+that change that field mid-walk be missed or read twice, so it is not done. Targeted reads
+(``$in`` lists of ids) are independent of each other and run concurrently.
 
 Variants without an inventory item do not appear here (see the contract's gotcha 18); the
 walk reports the items that exist. ``hidden`` comes from ``product.variantVisible``, which

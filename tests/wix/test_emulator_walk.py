@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -150,3 +151,17 @@ async def test_v3_refresh_by_item_and_product_ids():
         by_product = await store.refresh(product_ids=[product])
     assert list(by_item.variants) == list(picked)
     assert list(by_product.variants) == [v for v in snapshot.variants if v.product_id == product]
+
+
+@pytest.mark.parametrize("catalog", ["v1", "v3"])
+async def test_a_cancelled_walk_stops_its_tasks_promptly(catalog):
+    async with emulated_store(config(catalog, 1500, latency_ms=300)) as (_emu, store):
+        walk = asyncio.create_task(store.walk(), name="walk under test")
+        await asyncio.sleep(0.5)
+        assert not walk.done()
+        walk.cancel()
+        async with asyncio.timeout(2.0):
+            with pytest.raises(asyncio.CancelledError):
+                await walk
+        left = [t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("wix ")]
+        assert left == []

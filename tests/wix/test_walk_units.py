@@ -40,6 +40,7 @@ class FakeQueryProducts:
         self.products = products
         self.bodies: list[dict] = []
         self.after_call = None
+        self.count_visible_only = False
 
     def __call__(self, url, **kwargs) -> CallbackResult:
         body = kwargs["json"]
@@ -62,7 +63,10 @@ class FakeQueryProducts:
         page = matches[offset : offset + limit]
         if self.after_call:
             self.after_call(self)
-        return CallbackResult(payload={"products": page, "totalResults": len(matches),
+        total = len(matches)
+        if self.count_visible_only:
+            total = sum(1 for p in matches if p["visible"])
+        return CallbackResult(payload={"products": page, "totalResults": total,
                                        "metadata": {"items": len(page), "offset": offset}})
 
 
@@ -119,6 +123,14 @@ class TestV1Walk:
         # p50 was read before it was deleted; nothing after it was skipped by the shift.
         assert ids == [f"p{n}" for n in range(1, 301)]
         assert snapshot.api_calls == 5  # 1 + 2 dropped window pages + 2 sequential
+
+    async def test_an_undercounting_total_never_ends_the_crawl_early(self, reader):
+        fake = FakeQueryProducts([make_product(n) for n in range(1, 251)])
+        fake.count_visible_only = True  # as if hidden products were left out of the count
+        with aioresponses() as mock:
+            mock.post(QUERY, callback=fake, repeat=True)
+            snapshot = await reader.walk()
+        assert [v.product_id for v in snapshot.variants] == [f"p{n}" for n in range(1, 251)]
 
     async def test_products_without_page_stock_are_resolved_by_the_inventory(self, reader):
         products = [make_product(n, stock=n != 2) for n in range(1, 6)]
