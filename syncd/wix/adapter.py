@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from syncd.errors import WixAuthError, WixConflict, WixError
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.catalog import CatalogDetector
 from syncd.wix.http import WixClient
 from syncd.wix.seed_v1 import SeedReader
@@ -124,6 +124,12 @@ class V1Store:
         use the same mode, and a write in the other mode than the product's switches the
         whole product (all its variants) to that mode.
         """
+        for change in changes:
+            # Refuse before sending anything: a ValueError raised mid-way would cancel
+            # writes in flight and lose their outcomes.
+            if change.quantity is not None and not 0 <= change.quantity <= MAX_QUANTITY:
+                raise ValueError(f"{change.variant.sku or change.variant.variant_id}: "
+                                 f"quantity {change.quantity} outside 0..{MAX_QUANTITY}")
         groups: dict[str, list[int]] = {}
         for index, change in enumerate(changes):
             groups.setdefault(change.variant.product_id, []).append(index)

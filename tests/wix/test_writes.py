@@ -183,6 +183,13 @@ class TestAdapterWrites:
         assert [v["variantId"] for v in p1["inventoryItem"]["variants"]] == ["a", "b"]
         assert client.calls.total == 3  # p1, p2, p4; p3 refused locally
 
+    async def test_v1_store_refuses_an_impossible_quantity_before_sending_anything(self, client):
+        changes = [StockWrite(_variant("p1", "a"), quantity=1),
+                   StockWrite(_variant("p2", "b"), quantity=100_000)]
+        with aioresponses(), pytest.raises(ValueError, match="outside"):
+            await V1Store(client).write(changes)
+        assert client.calls.total == 0
+
     async def test_v1_store_stops_on_auth_errors(self, client):
         with aioresponses() as mock:
             mock.patch(BASE + "/stores/v2/inventoryItems/product/p1", status=403)
