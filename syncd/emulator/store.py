@@ -34,8 +34,8 @@ class VariantState:
     stock status is derived from its quantity (``reported_in_stock``).
     """
 
-    __slots__ = ("choices", "id", "in_stock", "items", "price", "product", "quantity", "sku",
-                 "visible")
+    __slots__ = ("choices", "id", "in_stock", "items", "json", "price", "product", "quantity",
+                 "sku", "visible")
 
     def __init__(self, product: ProductState, spec: VariantSpec, *, variant_id: str) -> None:
         self.product = product
@@ -47,6 +47,8 @@ class VariantState:
         self.quantity = spec.quantity
         self.in_stock = spec.in_stock
         self.items: list[ItemState] = []
+        # Cached V1 JSON text of the variant (``views_v1``); cleared when its stock changes.
+        self.json: str | None = None
 
     @property
     def reported_in_stock(self) -> bool:
@@ -192,6 +194,8 @@ class Store:
     def set_tracking(self, product: ProductState, track: bool) -> None:
         """Switch quantity tracking of the whole product (V2 ``trackQuantity``)."""
         product.track = track
+        for variant in product.variants:
+            variant.json = None
         product.touch(now_iso())
 
     def set_variant_stock(
@@ -202,11 +206,13 @@ class Store:
             variant.quantity = quantity
         if in_stock is not None:
             variant.in_stock = in_stock
+        variant.json = None
         variant.product.touch(now_iso())
 
     def adjust_variant(self, variant: VariantState, delta: int) -> None:
         """Add ``delta`` to a V1 variant's quantity (range checked by the caller)."""
         variant.quantity += delta
+        variant.json = None
         variant.product.touch(now_iso())
 
     # -- V3 inventory items -------------------------------------------------------------
