@@ -27,20 +27,35 @@ class EmulatorConfig:
     """
 
     catalog: str = "v1"
+    """``v1`` (Catalog V1 + Inventory V2), ``v3``, or ``none`` (Stores not installed)."""
     site_id: str = "demo-site"
+    """The only value of ``wix-site-id`` accepted (others: 403)."""
     api_key: str = "demo-key"
+    """The only value of ``Authorization`` accepted (others: 401)."""
     host: str = "127.0.0.1"
+    """Address to bind; loopback by default because the demo key is public."""
     port: int = 0
+    """TCP port; 0 picks a free one (``RunningEmulator.url`` tells which)."""
     store_path: str | None = None
+    """YAML/JSON store file; None with ``generate_products == 0`` means the demo store."""
     generate_products: int = 0
+    """Generate a store of this many products instead of reading a file."""
     seed: int = 1
+    """Seed of the generator, the fault dice and the shopper: same seed, same store."""
     rate_limit: tuple[int, float] | None = (200, 60.0)
+    """``(requests, window_s)`` per site, sliding window; Wix's documented 200/minute."""
     retry_after_s: float | None = None
+    """``Retry-After`` seconds sent with 429s; None sends none, as Wix documents none."""
     fail_rate: float = 0.0
+    """Probability (0..1) that a request gets an empty 500/503 instead of an answer."""
     drop_rate: float = 0.0
+    """Probability (0..1) that a request's connection is closed without an answer."""
     latency_ms: int = 0
+    """Each request is held 50%..150% of this many milliseconds."""
     shopper_rate: float = 0.0
+    """Simulated orders per second, each taking one unit of tracked stock."""
     stale_status: int = 409
+    """Status of a V3 Update with a stale revision: 409 (default) or 428."""
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:

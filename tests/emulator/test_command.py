@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from syncd.cli import build_parser
-from syncd.emulator.command import config_from_args
+from syncd.emulator.command import _is_loopback, config_from_args
 
 
 def test_help_explains_every_option_and_the_store_format(capsys: pytest.CaptureFixture[str]):
@@ -69,3 +69,11 @@ async def test_command_prints_its_url_serves_and_exits_cleanly_on_sigterm():
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+    ("192.168.1.4", False), ("example.com", False)])
+def test_only_loopback_hosts_count_as_safe(host: str, loopback: bool):
+    """Binding anything else is warned about."""
+    assert _is_loopback(host) is loopback
