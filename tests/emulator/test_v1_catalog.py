@@ -268,6 +268,14 @@ class TestStoreVariants:
             "filter": {"sku": "CAP-BLACK"}, "cursorPaging": {"cursor": cursor}}})
         assert clash.status == 400
 
+    async def test_store_variants_leave_hidden_products_out(self, v1: Wix):
+        """Store Variants is a catalog view without a hidden-products flag."""
+        answer = await v1.post("/stores-reader/v1/variants/query",
+                               {"query": {"paging": {"limit": 100}}})
+        skus = {v["sku"] for v in answer.body["variants"]}
+        assert answer.body["metadata"]["total"] == len(v1.rows(hidden=False))
+        assert "HOODIE-PROTO-OLIVE-M" not in skus
+
     async def test_get_store_variant_by_hyphenated_id(self, v1: Wix):
         """Get Store Variant takes the productId-variantId id."""
         cap = v1.row(sku="CAP-NAVY")

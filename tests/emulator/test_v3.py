@@ -66,6 +66,30 @@ class TestItems:
         assert all("variantsInfo" not in p for p in products)
         assert answer.body["pagingMetadata"]["hasNext"] is False
 
+    async def test_query_products_filters_on_declared_fields_only(self, v3: Wix):
+        """visible filters; a field outside the V3 product query spec is a 400."""
+        hidden = await v3.post("/stores/v3/products/query",
+                               {"query": {"filter": {"visible": False}}})
+        undeclared = await v3.post("/stores/v3/products/query",
+                                   {"query": {"filter": {"name": "Classic Mug"}}})
+        assert [p["name"] for p in hidden.body["products"]] == ["Prototype Hoodie"]
+        assert undeclared.status == 400
+        assert "not declared as filterable" in undeclared.body["message"]
+
+    async def test_query_products_limit_is_100(self, v3: Wix):
+        """V3 product pages hold at most 100 products."""
+        answer = await v3.post("/stores/v3/products/query",
+                               {"query": {"cursorPaging": {"limit": 101}}})
+        assert answer.status == 400
+
+    async def test_read_only_variants_filter_by_product(self, v3: Wix):
+        """Query Variants filters on productData.productId."""
+        cap = v3.row(sku="CAP-NAVY")
+        answer = await v3.post("/stores/v3/products/query-variants", {"query": {
+            "filter": {"productData.productId": cap["product_id"]}}})
+        assert sorted(v["sku"] for v in answer.body["variants"]) == [
+            "CAP-BLACK", "CAP-KHAKI", "CAP-NAVY"]
+
     async def test_read_only_variants_give_sku_and_status_but_no_quantity(self, v3: Wix):
         """Query Variants: SKU and inStock, never a quantity."""
         answer = await v3.post("/stores/v3/products/query-variants",
