@@ -3,10 +3,12 @@
 Every request to a Wix route goes through the same gate, in this order:
 
 1. counted in the stats (method + route template), whatever happens next;
-2. held for the injected latency, if any;
-3. authenticated: ``Authorization`` must be the API key (else 401) and ``wix-site-id`` the
+2. authenticated: ``Authorization`` must be the API key (else 401) and ``wix-site-id`` the
    site (else 403);
-4. rate limited per site (429 with a Wix-style body; ``Retry-After`` only if configured);
+3. rate limited per site (429 with a Wix-style body; ``Retry-After`` only if configured),
+   counted when the request arrives, as a server's limiter does: the injected latency
+   stands for time spent serving the request, not for time spent reaching the limiter;
+4. held for the injected latency, if any;
 5. faulted: dropped connection or an empty 500/503, before the handler runs, so a failed
    request never changes the store (it has used up rate budget, as at Wix);
 6. checked against the site's catalog: V3 calls on a V1 site and V1/V2 calls on a V3 site
@@ -103,9 +105,6 @@ def _authenticate(emu: Emulator, request: web.Request) -> str:
 async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.StreamResponse:
     """Steps 2-7 of the module docstring."""
     settings = emu.settings
-    delay = latency_s(settings, emu.rng)
-    if delay:
-        await asyncio.sleep(delay)
     site = _authenticate(emu, request)
     if not emu.limiter.allow(site):
         headers = {}
@@ -117,6 +116,9 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
             " (requests/seconds) is used up",
             headers=headers,
         )
+    delay = latency_s(settings, emu.rng)
+    if delay:
+        await asyncio.sleep(delay)
     fault = draw_fault(settings, emu.rng)
     if fault is not None:
         emu.stats.count_fault(fault)
