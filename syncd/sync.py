@@ -206,6 +206,8 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
     def observe(event: RequestEvent) -> None:
         api.observe_request(event.endpoint, event.status if event.status is not None
                             else (event.error or "error"), event.duration_s)
+        if event.attempt > 1:
+            api.observe_retry(event.endpoint)
         if event.wait_s:
             api.observe_limiter_wait(event.wait_s)
         if event.status == 429:

@@ -232,3 +232,30 @@ async def test_fast_cycle_rereads_only_the_products_of_changed_rows(emulator, tm
     assert [c.variant.sku for c in result.planned.plan.changes] == [sku]
     assert emu.stats()["requests_total"] - calls == 2, "one targeted read, one write"
     _assert_converged(before, emu.state(), desired)
+
+
+async def test_metrics_count_requests_and_retries_of_a_cycle(emulator, tmp_path):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from syncd.metrics import Metrics
+
+    emu = await emulator(catalog="v1", generate_products=30, seed=9, rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.3)
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0))
+    settings, site = load_site(config)
+    metrics = Metrics()
+    emu.set_faults(fail_rate=0.25)
+    async with SiteSync(site, state_dir=settings.state_dir, metrics=metrics) as sync:
+        result = await sync.sync(force=True)
+    assert result.applied is not None and result.applied.complete
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(metrics.exposition().decode())
+               for s in family.samples}
+    requests = sum(v for (name, labels), v in samples.items()
+                   if name == "syncd_api_requests_total" and ("site", "shop") in labels)
+    retries = sum(v for (name, _), v in samples.items() if name == "syncd_api_retries_total")
+    failures = emu.stats()["faults_injected"]
+    assert requests == emu.stats()["requests_total"]
+    assert failures > 0 and retries == failures

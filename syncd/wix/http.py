@@ -67,6 +67,8 @@ class RequestEvent:
     """Time spent before sending, waiting for the site's rate budget or a 429 back-off."""
     error: str | None = None
     """Name of the syncd exception raised for this attempt, if any."""
+    attempt: int = 1
+    """1 for the first try of a call, 2 and up for its retries."""
 
 
 Observer = Callable[[RequestEvent], None]
@@ -178,8 +180,13 @@ class WixClient:
         subclass; see ``map_error``.
         """
 
+        attempts = 0
+
         async def attempt() -> JSONObject:
-            return await self._send(method, path, endpoint, body, params, counter)
+            nonlocal attempts
+            attempts += 1
+            return await self._send(method, path, endpoint, body, params, counter,
+                                    attempt=attempts)
 
         return await call_with_retries(
             attempt,
@@ -199,6 +206,8 @@ class WixClient:
         body: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         counter: CallCounter | None,
+        *,
+        attempt: int = 1,
     ) -> JSONObject:
         if self._session is None:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
@@ -239,6 +248,7 @@ class WixClient:
                     duration_s=self._clock() - started,
                     wait_s=wait_s,
                     error=error,
+                    attempt=attempt,
                 )
                 self._record(event, counter)
 
