@@ -71,6 +71,16 @@ class DesiredRows(Sequence[DesiredStock]):
         """Each row's value, encoded as ``syncd.diff.encode_value`` does."""
         return self._values
 
+    def signatures(self) -> Iterator[str]:
+        """One line of text per row naming its target and value, for digests."""
+        ids = self._ids
+        for i, (sku, value) in enumerate(zip(self._skus, self._values, strict=True)):
+            if sku is not None:
+                yield f"sku\t{sku}\t{value}"
+            else:
+                product_id, variant_id = ids[i]
+                yield f"id\t{product_id}\t{variant_id or ''}\t{value}"
+
     def __len__(self) -> int:
         return len(self._skus)
 
@@ -119,7 +129,7 @@ class DesiredSource:
         """A SHA-256 of the rows' targets and values, independent of their order and of
         formatting; equal digests mean the source asks for the same stock."""
         h = hashlib.sha256()
-        for line in sorted(_row_signature(row) for row in self.rows):
+        for line in sorted(self.rows.signatures()):
             h.update(line.encode())
             h.update(b"\n")
         return h.hexdigest()
@@ -135,11 +145,6 @@ class InvalidRowsError(SourceError):
         super().__init__(f"{path}: {why}:\n{shown}{tail}")
         self.path = path
         self.errors = errors
-
-
-def _row_signature(row: DesiredStock) -> str:
-    target = f"sku\t{row.sku}" if row.sku is not None else f"id\t{row.product_id}\t{row.variant_id}"
-    return f"{target}\t{row.quantity}\t{row.in_stock}"
 
 
 def parse_quantity(text: str) -> int | str:
