@@ -3,7 +3,7 @@
 The package is layered so that dependencies point one way:
 
     model, errors          values and the exception tree (import nothing from syncd)
-    desired, diff, guards  parse sources, plan changes (pure, synchronous)
+    sources, diff, guards  parse sources, plan changes (pure, synchronous)
     wix                    HTTP client, rate limit, walkers and writes
     apply, journal, sync   one sync cycle: walk -> plan -> guard -> apply
     daemon                 the long-running loop around cycles

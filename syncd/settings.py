@@ -375,7 +375,7 @@ def _api_key(m: MapReader, base: Path, env: Mapping[str, str]) -> tuple[Secret, 
                           f"the environment variable {var} is not set or empty")
     else:
         assert file_text is not None
-        key_path = base / file_text
+        key_path = base / _expand_env(m, file_text, env)
         origin = f"file {key_path}"
         try:
             key = key_path.read_text(encoding="utf-8").strip()
@@ -386,6 +386,25 @@ def _api_key(m: MapReader, base: Path, env: Mapping[str, str]) -> tuple[Secret, 
             raise m.error(m.node("api_key_file"), "api_key_file", f"{key_path} is empty")
     SECRETS.add(key)
     return Secret(key), origin
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def _expand_env(m: MapReader, text: str, env: Mapping[str, str]) -> str:
+    """``api_key_file`` with ``${VAR}`` replaced from the environment, so a systemd unit can
+    say ``${CREDENTIALS_DIRECTORY}/wix-api-key`` (systemd sets the variable per service)."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if not env.get(name):
+            raise m.error(m.node("api_key_file"), "api_key_file",
+                          f"refers to ${{{name}}}, which is not set"
+                          + (" (set by systemd's LoadCredential=)"
+                             if name == "CREDENTIALS_DIRECTORY" else ""))
+        return env[name]
+
+    return _ENV_REF.sub(value, text)
 
 
 def _source_fields(m: MapReader, base: Path) -> dict[str, Any]:

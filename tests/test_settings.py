@@ -257,3 +257,22 @@ class TestValidateCommand:
         config = Path(__file__).parent.parent / "config" / "syncd.example.yaml"
         code, out = self.run(config)
         assert code == 0, out
+
+
+def test_api_key_file_expands_the_credentials_directory_variable(tmp_path):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "wix-api-key").write_text("key-from-credential-9f8e\n")
+    config = tmp_path / "syncd.yaml"
+    (tmp_path / "stock.csv").write_text("sku,quantity\nA,1\n")
+    config.write_text(
+        "sites:\n"
+        "  - name: shop\n"
+        "    site_id: s1\n"
+        "    api_key_file: ${CREDENTIALS_DIRECTORY}/wix-api-key\n"
+        "source: {path: stock.csv}\n")
+    settings = Settings.from_file(config, env={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert settings.sites[0].api_key.reveal() == "key-from-credential-9f8e"
+    with pytest.raises(ConfigError, match=r"syncd.yaml:4: .*api_key_file: refers to "
+                                          r"\$\{CREDENTIALS_DIRECTORY\}, which is not set"):
+        Settings.from_file(config, env={})

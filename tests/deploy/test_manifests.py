@@ -65,7 +65,8 @@ class TestSystemdUnit:
         assert service["LoadCredential"] == "wix-api-key:/etc/syncd/wix-api-key"
         config = yaml.safe_load((DEPLOY / "config" / "syncd.systemd.yaml").read_text())
         key_file = config["sites"][0]["api_key_file"]
-        assert key_file == "/run/credentials/syncd.service/wix-api-key"
+        credential = service["LoadCredential"].split(":", 1)[0]
+        assert key_file == "${CREDENTIALS_DIRECTORY}/" + credential
 
     def test_runs_unprivileged_with_its_own_state_and_config_directories(self):
         service = unit()["Service"]
