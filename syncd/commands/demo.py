@@ -103,9 +103,17 @@ async def _demo(source: Path, catalog: str) -> int:
         products = len({v.product_id for v in first.snapshot.variants})
         minimum = _minimum_calls(catalog, products, len(first.snapshot.variants),
                                  changed_products, len(first.plan.changes))
-        print(f"\nAPI calls seen by the emulator: {stats['requests_total']} for two walks and "
-              f"one sync (one sync alone needs at least {minimum}); "
-              f"429 responses: {stats['rate_limited']}")
+        requests = stats["requests"]
+        assert isinstance(requests, dict)
+        print(f"\nAPI requests the emulator served ({stats['requests_total']} in all, "
+              f"{stats['rate_limited']} answered 429):")
+        for endpoint, count in requests.items():
+            print(f"  {count:>4}  {endpoint}")
+        print(f"The least any sync of this store can make is {minimum} calls (catalog version, "
+              f"one read per {'100 products' if catalog == 'v1' else '1000 items'}, "
+              f"{'one write per changed product' if catalog == 'v1' else 'one bulk write'}); "
+              f"this sync made {result.api_calls}, the catalog version having been asked "
+              "once by the first plan.")
         applied = result.applied
         ok = applied is not None and applied.complete and not second.plan.changes
         print("demo " + ("succeeded" if ok else "FAILED"))
