@@ -25,6 +25,7 @@ import yaml
 from syncd.errors import ConfigError
 
 NULL_TAG = "tag:yaml.org,2002:null"
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 BOOL_TAG = "tag:yaml.org,2002:bool"
 
 
@@ -46,6 +47,12 @@ def compose(text: str) -> yaml.Node | None:
         line = mark.line + 1 if mark is not None else None
         message = " ".join(part for part in (e.context, e.problem) if part) or "not valid YAML"
         raise YamlSyntaxError(line, f"not valid YAML: {message}") from e
+    except yaml.reader.ReaderError as e:
+        # A character YAML forbids (NUL, most control characters): the reader knows only its
+        # position in the text, so count the line breaks before it, as YAML counts them.
+        line = len(_LINE_BREAK.findall(text, 0, e.position)) + 1
+        what = f"#x{e.character:04x}" if isinstance(e.character, int) else repr(e.character)
+        raise YamlSyntaxError(line, f"not valid YAML: {e.reason} (character {what})") from e
     except yaml.YAMLError as e:
         raise YamlSyntaxError(None, f"not valid YAML: {e}") from e
 
