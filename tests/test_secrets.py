@@ -1,0 +1,159 @@
+"""The Wix API key never leaves syncd in clear text: not in logs, metrics, the journal, the
+state files, or what ``syncd sync`` prints when it succeeds or fails.
+
+The key is distinctive so that a leak cannot hide behind a common substring. Log output is
+produced with the real processor chain (``syncd.logs.configure_logging``, SECRETS redaction
+included) and captured from stderr; the subprocess tests run the real command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import structlog
+
+from syncd.logs import REDACTED, SECRETS, configure_logging
+from syncd.metrics import Metrics
+from syncd.settings import Settings
+from syncd.sync import SiteSync
+
+KEY = "wix-live-key-9f3c71d2e8b04a65"
+SITE_ID = "secret-site"
+KEY_ENV = "SYNCD_TEST_SECRET_KEY"
+
+
+@pytest.fixture
+def captured_logs(capsys: pytest.CaptureFixture[str]):
+    """Everything syncd logs, through its real processors, as text (JSON lines): a function
+    returning what was written to stderr so far (syncd's loggers write to the current one)."""
+    saved = structlog.get_config()
+    configure_logging(level="debug", json=True)
+    seen: list[str] = []
+
+    def text() -> str:
+        seen.append(capsys.readouterr().err)
+        return "".join(seen)
+
+    try:
+        yield text
+    finally:
+        structlog.configure(**saved)
+
+
+def _write_config(directory: Path, *, url: str, key_file: bool = False) -> Path:
+    (directory / "stock.csv").write_text("sku,quantity\nNO-SUCH-SKU,1\n", encoding="utf-8")
+    if key_file:
+        (directory / "wix.key").write_text(KEY + "\n", encoding="utf-8")
+    key = "api_key_file: wix.key" if key_file else f"api_key_env: {KEY_ENV}"
+    config = directory / "syncd.yaml"
+    config.write_text(
+        "sites:\n"
+        "  - name: shop\n"
+        f"    site_id: {SITE_ID}\n"
+        f"    {key}\n"
+        f"    base_url: {url}\n"
+        "    timeout_seconds: 5\n"
+        "source: {path: stock.csv}\n"
+        "state_dir: state\n"
+        "log: {level: debug, format: json}\n",
+        encoding="utf-8")
+    return config
+
+
+def _files_text(directory: Path) -> str:
+    """Every file syncd left under ``directory`` (state, journal), except the key file."""
+    return "".join(p.read_text(encoding="utf-8", errors="replace")
+                   for p in sorted(directory.rglob("*")) if p.is_file() and p.name != "wix.key")
+
+
+def test_a_registered_key_is_redacted_from_log_values_and_exceptions(captured_logs):
+    SECRETS.add(KEY)
+    log = structlog.get_logger("test")
+    try:
+        raise RuntimeError(f"request failed with Authorization: {KEY}")
+    except RuntimeError:
+        log.exception("wix_request_failed", header=f"Authorization: {KEY}",
+                      nested={"headers": {"Authorization": KEY}}, listed=[KEY])
+    text = captured_logs()
+    assert "wix_request_failed" in text and REDACTED in text
+    assert KEY not in text
+
+
+async def test_sync_logs_and_metrics_never_show_the_key(emulator, tmp_path, captured_logs):
+    emu = await emulator(catalog="v1", generate_products=40, api_key=KEY, site_id=SITE_ID,
+                         rate_limit=None, fail_rate=0.15, drop_rate=0.15, seed=3)
+    settings = Settings.from_file(_write_config(tmp_path, url=emu.url), env={KEY_ENV: KEY})
+    metrics = Metrics()
+    async with SiteSync(settings.sites[0], state_dir=settings.state_dir,
+                        metrics=metrics) as site:
+        await site.sync(force=True)  # the retried 500s and dropped connections are logged
+    # A label built from a string holding the key is redacted too.
+    metrics.observe_request("shop", f"/stores/v1/products/{KEY}", 200, 0.01)
+
+    logs = captured_logs()
+    exposition = metrics.exposition().decode()
+    # The faults were logged, so the check means something.
+    assert "WixServerError" in logs and "WixUnavailable" in logs
+    assert "syncd_api_requests_total" in exposition
+    assert KEY not in logs
+    assert KEY not in exposition
+    assert KEY not in _files_text(tmp_path / "state")
+
+
+async def _run_syncd(config: Path, *args: str, env_key: bool = True) -> tuple[int, str]:
+    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    if env_key:
+        env[KEY_ENV] = KEY
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", *args, "--config", str(config),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    return process.returncode or 0, out.decode(errors="replace") + err.decode(errors="replace")
+
+
+async def test_failing_sync_with_a_wrong_base_url_prints_no_key(emulator, tmp_path):
+    emu = await emulator(catalog="v1", generate_products=5, api_key=KEY, site_id=SITE_ID,
+                         rate_limit=None)
+    # A base URL with a wrong path: every call is a 404, which syncd does not retry.
+    config = _write_config(tmp_path, url=f"{emu.url}/wix")
+    code, output = await _run_syncd(config, "sync", "--log-level", "debug")
+    assert code == 1
+    assert "404" in output
+    assert KEY not in output
+    assert KEY not in _files_text(tmp_path)
+
+
+@pytest.mark.parametrize("key_file", [False, True], ids=["key from env", "key from file"])
+async def test_sync_refused_with_401_prints_no_key(emulator, tmp_path, key_file):
+    emu = await emulator(catalog="v1", generate_products=5, api_key="another-key-entirely",
+                         site_id=SITE_ID, rate_limit=None)
+    config = _write_config(tmp_path, url=emu.url, key_file=key_file)
+    code, output = await _run_syncd(config, "sync", "--log-level", "debug",
+                                    env_key=not key_file)
+    assert code == 1
+    assert "401" in output
+    assert KEY not in output
+    assert KEY not in _files_text(tmp_path)
+
+
+async def test_successful_sync_and_plan_print_no_key(emulator, tmp_path):
+    emu = await emulator(catalog="v1", generate_products=20, api_key=KEY, site_id=SITE_ID,
+                         rate_limit=None, seed=4)
+    row = next(r for r in emu.state() if r["tracked"] and r["sku"])
+    config = _write_config(tmp_path, url=emu.url)
+    (tmp_path / "stock.csv").write_text(f"sku,quantity\n{row['sku']},{row['quantity'] + 3}\n",
+                                        encoding="utf-8")
+    plan_code, plan_output = await _run_syncd(config, "plan", "--log-level", "debug")
+    sync_code, sync_output = await _run_syncd(config, "sync", "--log-level", "debug",
+                                              "--output", "json", "--force")
+    assert (plan_code, sync_code) == (2, 0)  # a change was pending, then written
+    assert emu.emulator.stats.variants_written == 1
+    assert KEY not in plan_output
+    assert KEY not in sync_output
+    journal = tmp_path / "state" / "journal" / "shop.jsonl"
+    assert journal.exists() and KEY not in journal.read_text(encoding="utf-8")
+    assert KEY not in _files_text(tmp_path)
