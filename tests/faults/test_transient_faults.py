@@ -1,0 +1,138 @@
+"""A sync on a bad day at Wix still ends with exactly the source's stock, and nothing else.
+
+The emulator fails requests (empty 500/503), drops connections, holds requests with jittered
+latency, and answers 429 in bursts (its limit below the client's budget, or switched on and
+off while the sync runs). Through all of that, syncing until a run finds nothing to change
+must leave every variant the source names at its desired quantity and every other variant
+exactly as it was, and the journal must agree with the store (``support.journal_errors``).
+
+Short by default (one store per catalog and fault); ``--long-faults`` uses bigger stores
+and a second seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import pytest
+
+from syncd.emulator import RunningEmulator
+
+from .support import (
+    API_KEY,
+    SITE_ID,
+    end_state_errors,
+    journal_errors,
+    make_desired,
+    sync_until_converged,
+    write_site,
+)
+
+pytestmark = pytest.mark.faults
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "server errors": {"fail_rate": 0.1},
+    "dropped connections": {"drop_rate": 0.1},
+    "jittered latency": {"latency_ms": 40},
+    "429 bursts": {"rate_limit": "per catalog", "retry_after_s": 0.2},
+    "everything at once": {"fail_rate": 0.05, "drop_rate": 0.05, "latency_ms": 15,
+                           "rate_limit": "per catalog", "retry_after_s": 0.2},
+}
+
+BURST_LIMITS = {"v1": "25/0.5", "v3": "3/0.5"}
+"""The emulator's limit in the 429 scenarios: well under what one sync sends at once (a V1
+sync sends about a hundred requests, a V3 one about ten), while the client believes it may
+send 1000 per second."""
+
+
+def _store_size(catalog: str, long_faults: bool) -> int:
+    # V3 reads 1000 items per call: a bigger store gives the faults enough requests to hit.
+    if catalog == "v1":
+        return 400 if long_faults else 150
+    return 2500 if long_faults else 800
+
+
+@pytest.mark.parametrize("catalog", ["v1", "v3"])
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_sync_under_faults_converges_to_the_source_with_no_wrong_write(
+    emulator, tmp_path, long_faults, catalog, fault
+):
+    seeds = (11, 12) if long_faults else (11,)
+    for seed in seeds:
+        emu = await emulator(catalog=catalog, generate_products=_store_size(catalog, long_faults),
+                             seed=seed, site_id=SITE_ID, api_key=API_KEY, rate_limit=None)
+        initial = emu.state()
+        desired = make_desired(initial, drift=0.3, seed=seed)
+        # The client believes it may send far more than the emulator allows in "429 bursts".
+        files = write_site(tmp_path / f"seed{seed}", url=emu.url, desired=desired,
+                           rate_limit=(1000, 1.0))
+        faults = dict(FAULTS[fault])
+        if "rate_limit" in faults:
+            faults["rate_limit"] = BURST_LIMITS[catalog]
+        emu.set_faults(**faults)
+
+        runs = await sync_until_converged(files, max_runs=6)
+
+        stats = emu.stats()
+        emu.set_faults(fail_rate=0.0, drop_rate=0.0, latency_ms=0, rate_limit="off")
+        final = emu.state()
+        assert end_state_errors(initial, final, desired) == []
+        assert journal_errors(files, initial=initial, final=final, desired=desired) == []
+        assert len(runs) >= 2  # at least one run wrote, and a last one found nothing to do
+        _assert_fault_happened(fault, stats)
+
+
+async def test_429s_switched_on_and_off_during_a_sync_are_waited_out(
+    emulator, tmp_path, long_faults
+):
+    emu = await emulator(catalog="v1", generate_products=400 if long_faults else 150, seed=21,
+                         site_id=SITE_ID, api_key=API_KEY, rate_limit=None, retry_after_s=0.1)
+    initial = emu.state()
+    desired = make_desired(initial, drift=0.5, seed=21)
+    files = write_site(tmp_path, url=emu.url, desired=desired, rate_limit=(1000, 1.0))
+
+    async with _toggling_rate_limit(emu, limit="10/0.5", period_s=0.25):
+        runs = await sync_until_converged(files, max_runs=6)
+        stats = emu.stats()
+
+    final = emu.state()
+    assert stats["rate_limited"] > 0
+    assert end_state_errors(initial, final, desired) == []
+    assert journal_errors(files, initial=initial, final=final, desired=desired) == []
+    assert len(runs) >= 2
+
+
+@contextlib.asynccontextmanager
+async def _toggling_rate_limit(emu: RunningEmulator, *, limit: str, period_s: float):
+    """Switch the emulator's rate limit between ``limit`` and off every ``period_s``."""
+
+    async def toggle() -> None:
+        on = False
+        while True:
+            on = not on
+            emu.set_faults(rate_limit=limit if on else "off")
+            await asyncio.sleep(period_s)
+
+    task = asyncio.create_task(toggle(), name="toggle emulator rate limit")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        emu.set_faults(rate_limit="off")
+
+
+def _assert_fault_happened(fault: str, stats: dict[str, Any]) -> None:
+    """The test proves something only if the fault was actually served."""
+    faults = stats["faults"]
+    if fault == "server errors":
+        assert faults.get("500", 0) + faults.get("503", 0) > 0
+    elif fault == "dropped connections":
+        assert faults.get("drop", 0) > 0
+    elif fault == "429 bursts":
+        assert stats["rate_limited"] > 0
+    elif fault == "everything at once":
+        assert stats["faults_injected"] > 0 and stats["rate_limited"] > 0
