@@ -1,0 +1,291 @@
+"""Plumbing of the benchmark (``tests/bench/run.py``): emulator process, drifted sources,
+``syncd sync`` runs, and the end-state check.
+
+The emulator runs as ``python -m syncd emulator`` in its own process so that its CPU is not
+shared with the client's event loop; the harness talks to it over HTTP only (the Wix routes
+through syncd or the seed peer, ``/__emulator/*`` for counters, state and faults). syncd
+runs through its real entry point, ``python -m syncd sync --output json``, with a
+configuration file written per scenario. Nothing here is collected by pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+KEY = "bench-api-key-0001"
+"""The emulator's API key in every benchmark (long enough for syncd's secret redaction)."""
+SITE = "bench-site"
+KEY_ENV = "SYNCD_BENCH_API_KEY"
+
+Row = dict[str, Any]
+"""One line of ``GET /__emulator/state``."""
+
+
+# -- the emulator process ---------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def emulator_process(
+    *,
+    catalog: str,
+    products: int,
+    seed: int,
+    rate_limit: str,
+    latency_ms: int = 0,
+    startup_timeout_s: float = 120.0,
+) -> Iterator[str]:
+    """Serve a generated store from ``syncd emulator`` on a free loopback port; yield its URL."""
+    command = [
+        sys.executable, "-m", "syncd", "emulator", "--host", "127.0.0.1", "--port", "0",
+        "--catalog", catalog, "--generate-products", str(products), "--seed", str(seed),
+        "--rate-limit", rate_limit, "--latency-ms", str(latency_ms),
+        "--api-key", KEY, "--site-id", SITE,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + startup_timeout_s
+        url = None
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            if " on http://" in line:
+                url = line.rsplit(" ", 1)[1].strip()
+                break
+        if url is None:
+            raise RuntimeError(f"the emulator did not start (exit status {process.poll()})")
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def admin(url: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+    """GET (or POST ``body`` to) ``/__emulator/<path>`` and return the decoded JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(
+        f"{url}/__emulator/{path}", data=data, method="GET" if data is None else "POST",
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return json.load(answer)
+
+
+def reset(url: str, **faults: Any) -> None:
+    """Initial store, zero counters and a fresh rate budget; then set ``faults`` if any."""
+    admin(url, "reset", {})
+    if faults:
+        admin(url, "faults", faults)
+
+
+def state(url: str) -> list[Row]:
+    return list(admin(url, "state"))
+
+
+def stats(url: str) -> dict[str, Any]:
+    return dict(admin(url, "stats"))
+
+
+# -- the source of truth ----------------------------------------------------------------------
+
+
+def variant_key(row: Row) -> tuple[str, str, str]:
+    """(product, variant, inventory item): one state row per key on both catalogs."""
+    return (str(row["product_id"]), str(row["variant_id"]), str(row["inventory_item_id"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Drift:
+    """A source derived from the store: every tracked unique-SKU variant, some changed."""
+
+    desired: dict[str, int]
+    """SKU -> quantity for every tracked variant with a non-empty, store-unique SKU."""
+    changed_variants: int
+    """C: variants whose desired quantity differs from the store's."""
+    changed_products: int
+    """K: products with at least one changed variant."""
+    changed_hidden: int
+    """Changed variants on hidden products (the seed peer never sees them)."""
+
+
+def drifted_source(rows: Sequence[Row], *, drift: float, seed: int) -> Drift:
+    """Desired stock equal to the store except for ``drift`` of the eligible variants.
+
+    Eligible: tracked, with an inventory item, and a non-empty SKU no other variant shares
+    (syncd refuses ambiguous SKUs, by design). Exactly ``round(drift * eligible)`` of them,
+    drawn with ``seed``, get another quantity (never 0, so the zeroing guard stays quiet).
+    """
+    skus = Counter(str(r["sku"]) for r in rows)
+    eligible = [r for r in rows if r["tracked"] and r["inventory_item_id"] and r["sku"]
+                and skus[str(r["sku"])] == 1 and r["quantity"] is not None]
+    rng = random.Random(f"bench-drift/{seed}/{drift}")
+    chosen = {id(r) for r in rng.sample(eligible, round(drift * len(eligible)))}
+    desired: dict[str, int] = {}
+    products: set[str] = set()
+    hidden = 0
+    for r in eligible:
+        quantity = int(r["quantity"])
+        if id(r) in chosen:
+            quantity = quantity + 1 + rng.randrange(50) if quantity < 99_000 else quantity - 1
+            products.add(str(r["product_id"]))
+            hidden += bool(r["hidden"])
+        desired[str(r["sku"])] = quantity
+    return Drift(desired, len(chosen), len(products), hidden)
+
+
+def write_csv(path: Path, desired: Mapping[str, int]) -> None:
+    """The source file: ``sku,quantity`` per line."""
+    lines = ["sku,quantity", *(f"{sku},{q}" for sku, q in desired.items())]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# -- the minimum of the contract (wix-api.md section 9) ---------------------------------------
+
+
+def minimum_calls(catalog: str, rows: Sequence[Row], drift: Drift) -> int:
+    """V1: 1 + ceil(P/100) + K.  V3: 1 + ceil(I/1000) + ceil(C/1000)."""
+    if catalog == "v1":
+        products = len({r["product_id"] for r in rows})
+        return 1 + math.ceil(products / 100) + drift.changed_products
+    items = sum(1 for r in rows if r["inventory_item_id"])
+    return 1 + math.ceil(items / 1000) + math.ceil(drift.changed_variants / 1000)
+
+
+def budget_floor_s(calls: int, limit: tuple[int, float] | None) -> float:
+    """The earliest moment the last of ``calls`` requests may be sent under a sliding window
+    of ``limit = (R, W)``: floor((N - 1) / R) * W. Zero without a limit."""
+    if limit is None or calls <= 0:
+        return 0.0
+    requests, window_s = limit
+    return ((calls - 1) // requests) * window_s
+
+
+# -- the end state ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EndState:
+    """How the store after a run compares with what it should be."""
+
+    matched: int
+    """Variants the source names (by unique SKU)."""
+    wrong: int
+    """Named variants whose quantity (or tracking) is not the desired one."""
+    wrong_hidden: int
+    """Of ``wrong``, those on hidden products."""
+    disturbed: int
+    """Variants the source does not name whose stock changed anyway (a wrong write)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.wrong == 0 and self.disturbed == 0
+
+    def describe(self) -> str:
+        if self.ok:
+            return f"ok ({self.matched:,} matched)"
+        parts = []
+        if self.wrong:
+            hidden = f", {self.wrong_hidden} hidden" if self.wrong_hidden else ""
+            parts.append(f"{self.wrong} wrong{hidden}")
+        if self.disturbed:
+            parts.append(f"{self.disturbed} disturbed")
+        return " + ".join(parts)
+
+
+def compare_end_state(before: Sequence[Row], after: Sequence[Row],
+                      desired: Mapping[str, int]) -> EndState:
+    """Every variant: named ones equal the source, all others exactly as they were."""
+    initial = {variant_key(r): r for r in before}
+    matched = wrong = wrong_hidden = disturbed = 0
+    for row in after:
+        sku = str(row["sku"])
+        want = desired.get(sku) if sku else None
+        if want is not None:
+            matched += 1
+            if not (row["tracked"] and row["quantity"] == want):
+                wrong += 1
+                wrong_hidden += bool(row["hidden"])
+            continue
+        old = initial.get(variant_key(row))
+        if old is None or any(old[k] != row[k] for k in ("tracked", "quantity", "in_stock")):
+            disturbed += 1
+    return EndState(matched, wrong, wrong_hidden, disturbed)
+
+
+# -- syncd through its command line -----------------------------------------------------------
+
+
+def write_config(directory: Path, *, url: str, limit: tuple[int, float] | None,
+                 source: Path) -> Path:
+    """A one-site configuration for ``syncd sync`` (client budget = ``limit``)."""
+    requests, window_s = limit if limit is not None else (1_000_000, 1.0)
+    config = directory / "syncd.yaml"
+    config.write_text(
+        "sites:\n"
+        "  - name: bench\n"
+        f"    site_id: {SITE}\n"
+        f"    api_key_env: {KEY_ENV}\n"
+        f"    base_url: {url}\n"
+        "    catalog: auto\n"
+        f"    rate_limit: {{requests: {requests}, per_seconds: {window_s:g}}}\n"
+        "source:\n"
+        f"  path: {source.name}\n"
+        "state_dir: state\n"
+        "log: {level: warning, format: json}\n",
+        encoding="utf-8")
+    return config
+
+
+@dataclass(frozen=True, slots=True)
+class CliRun:
+    """One ``syncd sync --output json`` process."""
+
+    exit_code: int
+    wall_s: float
+    """From starting the process to its exit (interpreter start-up included)."""
+    document: dict[str, Any] | None
+    """The site's JSON document (None when the run printed none)."""
+    stderr: str
+
+    @property
+    def cycle_s(self) -> float | None:
+        """The cycle as syncd timed it: source read, walk, plan, writes (no start-up)."""
+        result = (self.document or {}).get("result") or {}
+        duration = result.get("duration_s")
+        return float(duration) if isinstance(duration, int | float) else None
+
+
+def run_sync_cli(config: Path, *, force: bool = False, timeout_s: float = 1800.0) -> CliRun:
+    """Run ``syncd sync`` once, as a user would, and time it."""
+    command = [sys.executable, "-m", "syncd", "sync", "--config", str(config),
+               "--output", "json", "--log-level", "warning"]
+    if force:
+        command.append("--force")
+    env = {**os.environ, KEY_ENV: KEY}
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout_s,
+                          check=False)
+    wall_s = time.perf_counter() - started
+    document = None
+    with contextlib.suppress(json.JSONDecodeError, IndexError, TypeError):
+        documents = json.loads(done.stdout)
+        document = documents[0] if documents else None
+    return CliRun(done.returncode, wall_s, document, done.stderr)
