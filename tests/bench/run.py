@@ -2,8 +2,8 @@
 
 Run from the repository root (not collected by pytest)::
 
-    .venv/bin/python -m tests.bench.run                  # everything (about 8 minutes)
-    .venv/bin/python -m tests.bench.run --quick          # a short subset (about 2 minutes)
+    .venv/bin/python -m tests.bench.run                  # everything (about 7 minutes)
+    .venv/bin/python -m tests.bench.run --quick          # a short subset (under a minute)
     .venv/bin/python -m tests.bench.run --scenarios v1-1k-5,peer-1k-5
     .venv/bin/python -m tests.bench.run --list
 
