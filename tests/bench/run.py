@@ -76,6 +76,8 @@ WALL_TARGET = 1.05
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
+    """One line of the table: a store, a drift, the budget (emulator limit = syncd's)."""
+
     name: str
     catalog: str
     products: int
