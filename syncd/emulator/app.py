@@ -157,6 +157,11 @@ async def wix_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return web.Response(status=500)
     except web.HTTPException:
         raise
+    except ConnectionResetError:
+        # The client went away before its body was read (a killed process, a timeout):
+        # nobody is left to answer, and nothing was changed.
+        log.info("emulator_client_disconnected", path=request.path, method=request.method)
+        return web.Response(status=499)
     except Exception:
         log.exception("emulator_handler_failed", path=request.path, method=request.method)
         response = server_error().response()
