@@ -5,6 +5,14 @@ of a site (walker pages, fallbacks, writes) passes through the same ``SiteRateLi
 Pacing is asyncio-throttle's sliding window (at most ``rate_limit`` requests in any
 ``rate_period_s + rate_margin_s`` seconds); a semaphore bounds how many are in flight.
 
+Wix counts a request when it *arrives*, some unknown time after we sent it. If the window
+counted requests from when they were sent, a request delayed on the way (a slow network, a
+busy server) would land in Wix's next window and push it over the limit. So each request
+is counted from when its answer came back instead (``_ArrivalSafeThrottler``): the arrival
+lies between sending and answer, so no N+1 requests can ever arrive within one window,
+whatever the latency, at the cost of one round trip per window rather than a guessed
+safety margin.
+
 A 429 means the site's budget is gone, whatever our own count says (another app, a clock
 skew, a shared key). The answer is never a retry storm: ``back_off`` makes *every* request of
 the site wait until the back-off deadline, then lowers the window's budget for a while
@@ -28,6 +36,22 @@ Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 
+class _ArrivalSafeThrottler(Throttler):
+    """asyncio-throttle's window, with a request's stamp moved to when its answer arrived."""
+
+    def restamp(self, sent_at: float, answered_at: float) -> None:
+        """Count the request stamped ``sent_at`` from ``answered_at`` instead."""
+        logs = self._task_logs
+        try:
+            logs.remove(sent_at)
+        except ValueError:
+            pass  # already out of the window: put it back, it may have arrived late
+        index = len(logs)
+        while index > 0 and logs[index - 1] > answered_at:
+            index -= 1
+        logs.insert(index, answered_at)
+
+
 class SiteRateLimiter:
     """Pacing, concurrency and back-off state of one Wix site."""
 
@@ -42,7 +66,7 @@ class SiteRateLimiter:
         self._full_rate = settings.rate_limit
         self._slow_rate = max(1, int(settings.rate_limit * settings.slowdown_factor))
         self._slowdown_s = settings.slowdown_s
-        self._throttler = Throttler(
+        self._throttler = _ArrivalSafeThrottler(
             rate_limit=settings.rate_limit,
             period=settings.rate_period_s + settings.rate_margin_s,
             retry_interval=settings.throttle_poll_s,
@@ -71,9 +95,14 @@ class SiteRateLimiter:
             await self._wait_for_deadline()
             self._restore_rate_if_due()
             await self._throttler.acquire()  # type: ignore[no-untyped-call]
+            # acquire() appended our stamp and returned without yielding: it is the last.
+            sent_at = self._throttler._task_logs[-1]
             waited = max(0.0, self._clock() - started)
             self.waited_s += waited
-            yield waited
+            try:
+                yield waited
+            finally:
+                self._throttler.restamp(sent_at, time.monotonic())
 
     def back_off(self, delay_s: float) -> None:
         """A 429 arrived: hold every request of the site for ``delay_s``, then go slower."""

@@ -24,8 +24,9 @@ compares:
   process's start-up is in ``wall s`` only) by it, where the run is rate-bound (N > 2R, two
   full windows or more to wait; below that the time is CPU and latency, and the ratio
   would misattribute it). Windows are compressed to 200 per 6 s to keep runs short, but
-  compression shortens only the waits: syncd's fixed 0.5 s pacing margin per window and
-  the walk's CPU time before the first write keep their length. ``@60s`` is therefore the
+  compression shortens only the waits: the round trip per window that syncd's pacing
+  spends (a request is counted from its answer) and the walk's CPU time before the first
+  write keep their length. ``@60s`` is therefore the
   ratio at Wix's 60 s window: measured for runs made at 200/60 s, projected for compressed
   runs by lengthening each of their floor((N-1)/R) waits to 60 s;
 - **429s** the emulator sent (syncd's budget equals the emulator's limit: expect none);
@@ -330,9 +331,10 @@ def verdicts(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
         notes.append(
             "  note   cycle / budget above the target at the compressed window itself: "
             + ", ".join(f"{o.scenario.name} {o.wall_ratio:.2f}" for o in above)
-            + ". Compression shortens the waits only: syncd's fixed 0.5 s rate margin per "
-            "window and the walk's and plan's CPU time before the first write keep their "
-            "real length, so they weigh ten times more than at Wix's 60 s window.")
+            + ". Compression shortens the waits only: the round trip per window that "
+            "syncd's pacing spends and the walk's and plan's CPU time before the first "
+            "write keep their real length, so they weigh ten times more than at Wix's 60 s "
+            "window.")
     return lines, notes
 
 
