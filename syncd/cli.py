@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "syncd.emulator.command",
     "syncd.commands.validate",
     "syncd.commands.sync",
+    "syncd.commands.rollback",
     "syncd.commands.demo",
     "syncd.daemon.command",
 )
@@ -35,6 +36,7 @@ typical use:
   syncd validate --config syncd.yaml        check config and stock file, no network
   syncd plan --config syncd.yaml            what would change (exit 2 when changes are pending)
   syncd sync --config syncd.yaml            plan, check the safety guards, write, journal
+  syncd rollback --config syncd.yaml        undo the last sync, from its journal
   syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
 
 Run 'syncd COMMAND --help' for the options of each command.

@@ -165,6 +165,9 @@ class ChangeReason(StrEnum):
     UNMATCHED_ZERO = "unmatched_zero"
     """Not in the source and ``unmatched: zero``."""
 
+    ROLLBACK = "rollback"
+    """Restoring the value a journaled run found (``syncd rollback``)."""
+
 
 class SkipReason(StrEnum):
     """Why a matched source row is not applied."""
@@ -246,6 +249,7 @@ _REASON_TEXT = {
     ChangeReason.AVAILABILITY: "availability",
     ChangeReason.START_TRACKING: "start tracking",
     ChangeReason.UNMATCHED_ZERO: "not in the source (unmatched: zero)",
+    ChangeReason.ROLLBACK: "rollback",
 }
 
 

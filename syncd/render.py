@@ -14,6 +14,8 @@ from typing import Any
 from syncd.apply import ApplyReport
 from syncd.diff import Plan, StockChange
 from syncd.guards import GuardResult
+from syncd.journal import StockState
+from syncd.rollback import RollbackPlan
 from syncd.sync import PlanResult, SyncResult
 
 MAX_LISTED = 20
@@ -33,16 +35,9 @@ def _label(change: StockChange) -> str:
     return v.sku or f"{v.product_id}/{v.variant_id}"
 
 
-def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> str:
-    """The plan of one site as a table and a report."""
-    plan = result.plan
-    snap = result.snapshot
-    lines = [
-        f"site {site}: catalog {plan.catalog.value}, {plan.store_variants} variants read "
-        f"in {_plural(snap.api_calls, 'API call')} ({result.kind.value} walk)",
-        f"source {result.source.path}: {_plural(plan.source_rows, 'valid row')}",
-        "",
-    ]
+def _change_lines(plan: Plan, max_rows: int | None) -> list[str]:
+    """One table line per change (SKU, product, before -> after, reason)."""
+    lines: list[str] = []
     changes = plan.changes if max_rows is None else plan.changes[:max_rows]
     if changes:
         sku_w = min(max(len(_label(c)) for c in changes), 28)
@@ -56,6 +51,20 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
         if len(changes) < len(plan.changes):
             lines.append(f"  ... and {len(plan.changes) - len(changes)} more changes")
         lines.append("")
+    return lines
+
+
+def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> str:
+    """The plan of one site as a table and a report."""
+    plan = result.plan
+    snap = result.snapshot
+    lines = [
+        f"site {site}: catalog {plan.catalog.value}, {plan.store_variants} variants read "
+        f"in {_plural(snap.api_calls, 'API call')} ({result.kind.value} walk)",
+        f"source {result.source.path}: {_plural(plan.source_rows, 'valid row')}",
+        "",
+    ]
+    lines.extend(_change_lines(plan, max_rows))
     products = len({c.variant.product_id for c in plan.changes})
     if plan.changes:
         hidden = f", {plan.hidden_changes} on hidden products" if plan.hidden_changes else ""
@@ -108,6 +117,40 @@ def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
     lines = ["Safety guards: `syncd sync` would refuse this plan:"]
     lines.extend(f"  {g.guard.value}: {g.message}" for g in failing)
     return lines
+
+
+def rollback_text(site: str, rollback: RollbackPlan, applied: ApplyReport | None, *,
+                  max_rows: int | None = None) -> str:
+    """What undoing a run will write (or wrote), and what it leaves alone."""
+    plan = rollback.plan
+    lines = [f"site {site}: rollback of run {rollback.run_id}: {len(rollback.plan.changes)} "
+             f"of {plan.matched} variants to restore", ""]
+    lines.extend(_change_lines(plan, max_rows))
+    if rollback.already_restored:
+        lines.append(f"{rollback.already_restored} variants already hold their earlier value.")
+    if rollback.drifted:
+        lines.append(f"Changed since the run ({len(rollback.drifted)}; not restored unless "
+                     "--include-drifted, which would overwrite the newer value):")
+        for d in rollback.drifted[:MAX_LISTED]:
+            now = d.current
+            value = (str(now.quantity) if now.tracked else
+                     ("in stock" if now.in_stock else "out of stock"))
+            lines.append(f"  {d.point.sku or d.point.variant_id}: run wrote "
+                         f"{_state(d.point.after)}, store now says {value}")
+    if rollback.missing:
+        lines.append(f"Gone from the store ({len(rollback.missing)}):")
+        lines.extend(f"  {p.sku or p.variant_id}" for p in rollback.missing[:MAX_LISTED])
+    if applied is not None:
+        lines.append(f"restored {applied.written}, failed {applied.failed}, not sent "
+                     f"{applied.not_attempted}")
+        lines.extend(_failures(applied))
+    return "\n".join(lines)
+
+
+def _state(state: StockState) -> str:
+    if state.quantity is not None:
+        return str(state.quantity)
+    return "in stock" if state.in_stock else "out of stock"
 
 
 def apply_text(site: str, result: SyncResult) -> str:

@@ -29,9 +29,10 @@ from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.diff import Plan, plan_changes
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
 from syncd.guards import GuardResult, check_guards
-from syncd.journal import Journal, new_run_id
+from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
-from syncd.model import StoreSnapshot
+from syncd.model import Catalog, StoreSnapshot
+from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.settings import Settings, SiteSettings
 from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState, read_state, write_state
@@ -178,6 +179,47 @@ class SiteSync:
         return SyncResult(planned=planned, applied=applied,
                           api_calls=self.client.calls.total - calls_before,
                           duration_s=time.monotonic() - started, run_id=run_id)
+
+    async def rollback(
+        self,
+        *,
+        run_id: str | None = None,
+        include_drifted: bool = False,
+        dry_run: bool = False,
+        stop: asyncio.Event | None = None,
+    ) -> tuple[RollbackPlan, ApplyReport | None]:
+        """Undo the journaled run ``run_id`` (default: the last one that wrote anything).
+
+        Re-reads only the variants the run touched, restores those still holding what the
+        run wrote, and journals the restoring writes as a run of their own (so a rollback
+        can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
+        """
+        path = journal_path(self.state_dir, self.site.name)
+        entries = await asyncio.to_thread(lambda: list(read_journal(path)))
+        points = rollback_points(entries, run_id=run_id)
+        if not points:
+            which = f"run {run_id}" if run_id else "any run"
+            raise SyncdError(f"{path}: no applied write of {which} to roll back")
+        target = next(iter(points.values())).run_id
+        store = await self.store()
+        if store.catalog is Catalog.V1:
+            snapshot = await store.refresh(product_ids=sorted({p.product_id
+                                                               for p in points.values()}))
+        else:
+            snapshot = await store.refresh(item_ids=sorted({p.inventory_item_id
+                                                            for p in points.values()}))
+        planned = plan_rollback(target, points, snapshot, include_drifted=include_drifted)
+        self.log.info("rollback_planned", rolled_back_run=target,
+                      changes=len(planned.plan.changes), drifted=len(planned.drifted),
+                      missing=len(planned.missing), already=planned.already_restored)
+        if dry_run or not planned.plan.changes:
+            return planned, None
+        new_run = new_run_id(datetime.now(UTC))
+        journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run)
+        async with journal:
+            applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
+                                       log=self.log.bind(run_id=new_run, rollback_of=target))
+        return planned, applied
 
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""

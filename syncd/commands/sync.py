@@ -111,7 +111,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
                              "configured level otherwise)")
 
 
-def _load(args: argparse.Namespace, out: TextIO) -> Settings | None:
+def load_settings(args: argparse.Namespace, out: TextIO) -> Settings | None:
+    """The settings of ``--config`` with logging configured, or None after printing why."""
     try:
         settings = Settings.from_file(args.config)
     except ConfigError as exc:
@@ -131,7 +132,7 @@ def _load(args: argparse.Namespace, out: TextIO) -> Settings | None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
-    settings = _load(args, sys.stderr)
+    settings = load_settings(args, sys.stderr)
     if settings is None:
         return EXIT_ERROR
     return asyncio.run(_plan(settings, args))
@@ -162,7 +163,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
-    settings = _load(args, sys.stderr)
+    settings = load_settings(args, sys.stderr)
     if settings is None:
         return EXIT_ERROR
     return asyncio.run(_sync(settings, args))

@@ -1,0 +1,121 @@
+"""``syncd rollback``: undo a sync, from the journal alone.
+
+Every write syncd makes is journaled with the value it replaced. This command reads the
+journal of a site, re-reads just the variants one run touched, and writes back their earlier
+values, skipping those the store has changed again since (a sale, a later sync) unless told
+otherwise. The restoring writes are journaled as a run of their own, so a rollback can be
+rolled back too. ``--list`` shows the runs the journal knows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections import Counter
+from typing import Any
+
+from syncd.commands import add_config_option
+from syncd.commands.sync import EXIT_ERROR, EXIT_OK, EXIT_PENDING, load_settings
+from syncd.daemon.lock import SiteLocked, acquire_site_lock
+from syncd.errors import SyncdError
+from syncd.journal import Outcome, journal_path, read_journal
+from syncd.logs import SECRETS
+from syncd.render import rollback_text
+from syncd.settings import Settings
+from syncd.sync import open_site_syncs
+
+DESCRIPTION = """\
+Undo a sync run: put back, for every variant the run wrote, the value it had before, as
+the journal (STATE_DIR/journal/SITE.jsonl) recorded it. Only the variants the run touched
+are read again. A variant the store has changed since the run (a sale, a later sync, an
+edit in the Wix dashboard) is reported and left alone, because restoring it would
+overwrite that newer change; --include-drifted restores it anyway.
+"""
+
+EPILOG = """\
+exit status:
+  0  rolled back (or nothing left to restore)
+  2  with --dry-run: writes are pending
+  1  error (no such run, configuration, Wix, or failed writes)
+
+examples:
+  syncd rollback --config syncd.yaml --list             the runs the journal knows
+  syncd rollback --config syncd.yaml --dry-run          what undoing the last run would write
+  syncd rollback --config syncd.yaml --run 20261126T224824Z-d02dc2
+"""
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``rollback`` sub-command."""
+    parser = subparsers.add_parser(
+        "rollback", help="undo a sync run from the journal",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_config_option(parser)
+    parser.add_argument("--site", metavar="NAME", action="append",
+                        help="only this site (repeatable; default: every configured site)")
+    parser.add_argument("--run", metavar="RUN_ID",
+                        help="the run to undo (default: the last run that wrote anything)")
+    parser.add_argument("--list", action="store_true",
+                        help="list the runs in the journal and exit")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="show what would be restored, write nothing")
+    parser.add_argument("--include-drifted", action="store_true",
+                        help="also restore variants the store changed after the run")
+    parser.add_argument("--max-rows", type=int, default=200, metavar="N",
+                        help="changes listed in the table (default 200)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="log level on stderr (default: warning on a terminal, the "
+                             "configured level otherwise)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``syncd rollback``."""
+    settings = load_settings(args, sys.stderr)
+    if settings is None:
+        return EXIT_ERROR
+    if args.list:
+        return _list_runs(settings, args)
+    return asyncio.run(_rollback(settings, args))
+
+
+def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
+    for site in settings.sites:
+        if args.site and site.name not in args.site:
+            continue
+        path = journal_path(settings.state_dir, site.name)
+        if not path.exists():
+            print(f"site {site.name}: no journal yet ({path})")
+            continue
+        applied: Counter[str] = Counter()
+        started: dict[str, str] = {}
+        for entry in read_journal(path):
+            started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
+            if entry.outcome is Outcome.APPLIED:
+                applied[entry.run_id] += 1
+        print(f"site {site.name}: {len(started)} runs in {path}")
+        for run_id, when in started.items():
+            print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
+    return EXIT_OK
+
+
+async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
+    failed = pending = False
+    async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
+        for name, site in syncs.items():
+            try:
+                with acquire_site_lock(settings.state_dir, name):
+                    async with site:
+                        planned, applied = await site.rollback(
+                            run_id=args.run, include_drifted=args.include_drifted,
+                            dry_run=args.dry_run)
+            except (SyncdError, SiteLocked) as exc:
+                print(f"syncd: site {name}: {SECRETS.redact(str(exc))}", file=sys.stderr)
+                failed = True
+                continue
+            print(rollback_text(name, planned, applied, max_rows=args.max_rows))
+            pending |= args.dry_run and bool(planned.plan.changes)
+            failed |= applied is not None and not applied.complete
+    return EXIT_ERROR if failed else EXIT_PENDING if pending else EXIT_OK

@@ -1,0 +1,96 @@
+"""Undo a run: the writes that put back what the journal says a run changed.
+
+The journal records every applied write with the value it replaced, so a run can be undone
+without any other record. ``plan_rollback`` is pure, like the differ: the run's rollback
+points (``syncd.journal.rollback_points``) and a fresh read of the variants they name go
+in, a ``Plan`` of writes restoring each variant's value from before the run comes out.
+
+A variant is only restored while the store still holds what the run wrote. If it moved
+since (a sale, a later sync, a merchant's edit), restoring the old value would overwrite
+that newer change, so the variant is reported as drifted and left alone unless the caller
+asks for it explicitly. A variant that already holds its old value needs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from syncd.diff import ChangeReason, Plan, StockChange
+from syncd.journal import RollbackPoint, StockState, VariantKey
+from syncd.model import StoreSnapshot, StoreVariant
+
+
+@dataclass(frozen=True, slots=True)
+class Drifted:
+    """A variant the store changed again after the run: not restored by default."""
+
+    point: RollbackPoint
+    current: StoreVariant
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPlan:
+    """The writes that undo one run, and the variants that cannot or need not be undone."""
+
+    run_id: str
+    plan: Plan
+    drifted: tuple[Drifted, ...] = ()
+    """Changed since the run; restored only with ``include_drifted``."""
+    missing: tuple[RollbackPoint, ...] = ()
+    """No longer in the store (deleted product or inventory item)."""
+    already_restored: int = 0
+    """Variants that hold their pre-run value already."""
+
+
+def _holds(variant: StoreVariant, state: StockState) -> bool:
+    """True when ``variant`` says what ``state`` describes."""
+    if state.quantity is not None:
+        return variant.tracked and variant.quantity == state.quantity
+    return not variant.tracked and variant.in_stock == state.in_stock
+
+
+def _restore(variant: StoreVariant, before: StockState) -> StockChange | None:
+    """The write putting ``before`` back, or None when ``before`` says too little."""
+    if before.tracked and before.quantity is not None:
+        return StockChange(variant, before.quantity, None, True, ChangeReason.ROLLBACK, None)
+    if before.in_stock is not None:
+        return StockChange(variant, None, before.in_stock, False, ChangeReason.ROLLBACK, None)
+    return None
+
+
+def plan_rollback(
+    run_id: str,
+    points: Mapping[VariantKey, RollbackPoint],
+    snapshot: StoreSnapshot,
+    *,
+    include_drifted: bool = False,
+) -> RollbackPlan:
+    """The writes restoring every variant ``points`` names to its value before the run."""
+    current = {(v.product_id, v.variant_id, v.location_id or ""): v for v in snapshot.variants}
+    changes: list[StockChange] = []
+    drifted: list[Drifted] = []
+    missing: list[RollbackPoint] = []
+    restored = 0
+    for key, point in points.items():
+        variant = current.get(key)
+        if variant is None:
+            missing.append(point)
+            continue
+        if _holds(variant, point.before):
+            restored += 1
+            continue
+        if not _holds(variant, point.after):
+            drifted.append(Drifted(point, variant))
+            if not include_drifted:
+                continue
+        change = _restore(variant, point.before)
+        if change is None:
+            missing.append(point)
+        else:
+            changes.append(change)
+    plan = Plan(catalog=snapshot.catalog, changes=tuple(changes),
+                store_variants=len(snapshot.variants), source_rows=0, matched=len(points),
+                managed=len(points), hidden_changes=sum(c.variant.hidden for c in changes))
+    return RollbackPlan(run_id=run_id, plan=plan, drifted=tuple(drifted),
+                        missing=tuple(missing), already_restored=restored)
