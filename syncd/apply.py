@@ -27,7 +27,7 @@ import structlog
 
 from syncd.diff import Plan, StockChange
 from syncd.journal import Journal, JournalEntry, Outcome, Settlement
-from syncd.model import Catalog, StoreVariant
+from syncd.model import Catalog, StoreVariant, holds
 from syncd.wix import StockWrite, StoreAdapter, WriteOutcome
 
 V1_PRODUCTS_PER_BATCH = 16
@@ -182,8 +182,9 @@ async def _write_batch(
     try:
         outcomes = await store.write([_stock_write(c) for c in batch])
     except BaseException as exc:
-        # The batch may or may not have landed; say so before the error goes up.
-        await asyncio.shield(journal.settle(pending, Outcome.FAILED,
+        # Some of the batch may have landed before the error (or the cancellation of a
+        # shutdown whose grace ran out): say so before the error goes up.
+        await asyncio.shield(journal.settle(pending, Outcome.UNKNOWN,
                                             error=f"{type(exc).__name__}: {exc}"))
         raise
     settlements: list[Settlement] = []
@@ -206,7 +207,12 @@ def _settlement(entry: JournalEntry, outcome: WriteOutcome) -> Settlement:
     if outcome.success:
         revision = outcome.stored.revision if outcome.stored is not None else None
         return Settlement(entry, Outcome.APPLIED, revision=revision)
-    kind = Outcome.CONFLICT if outcome.conflict else Outcome.FAILED
+    if outcome.conflict:
+        kind = Outcome.CONFLICT
+    elif outcome.uncertain:
+        kind = Outcome.UNKNOWN
+    else:
+        kind = Outcome.FAILED
     return Settlement(entry, kind, error=outcome.error)
 
 
@@ -222,23 +228,24 @@ async def _retry_conflicts(
     fresh = await store.refresh(item_ids=[c.variant.inventory_item_id for c in conflicts])
     by_item: dict[str, StoreVariant] = {v.inventory_item_id: v for v in fresh.variants}
     again: list[StockChange] = []
+    in_place: list[StockChange] = []
     for change in conflicts:
         current = by_item.get(change.variant.inventory_item_id)
         tally = tallies[change.variant.product_id]
         if current is None:
             tally.failed += 1
             tally.error("inventory item disappeared while being written")
-        elif _holds(current, change):
-            tally.written += 1  # someone else already set the value we wanted
+        elif holds(current, quantity=change.quantity, in_stock=change.in_stock):
+            # Already in place: usually our own earlier attempt whose answer was lost.
+            tally.written += 1
+            in_place.append(change)
         else:
             again.append(replace(change, variant=current))
+    if in_place:
+        # Journaled as applied, with the before-value of the original plan, so that a
+        # rollback finds this write too.
+        entries = await journal.write_pending(in_place)
+        await journal.settle(entries, Outcome.APPLIED, error="found in place on re-read")
     if not again:
         return []
     return await _write_batch(again, store=store, journal=journal, tallies=tallies)
-
-
-def _holds(variant: StoreVariant, change: StockChange) -> bool:
-    """True when ``variant`` already says what ``change`` would write."""
-    if change.quantity is not None:
-        return variant.tracked and variant.quantity == change.quantity
-    return not variant.tracked and variant.in_stock == change.in_stock

@@ -42,6 +42,10 @@ class Outcome(StrEnum):
     FAILED = "failed"
     CONFLICT = "conflict"
     """Stale revision (V3) or stock moved: nothing was written; re-read and re-plan."""
+    UNKNOWN = "unknown"
+    """Sent, but no answer said whether it landed (a timeout or 5xx after every retry, a
+    cancelled shutdown, a batch cut short by another product's error): the store holds
+    either the before- or the after-value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,32 +332,34 @@ class RollbackPoint:
     """The latest value the run applied: a rollback should first check the store still
     says this (else someone or something changed it since)."""
     revision: str | None
-    """V3: the revision after the latest applied write."""
+    """V3: the revision the run's latest write was based on."""
     writes: int
-
-
-def last_run_id(entries: Iterable[JournalEntry]) -> str | None:
-    """The most recent run with at least one applied write."""
-    last = None
-    for entry in entries:
-        if entry.outcome is Outcome.APPLIED:
-            last = entry.run_id
-    return last
 
 
 def rollback_points(entries: Iterable[JournalEntry], *,
                     run_id: str | None = None) -> dict[VariantKey, RollbackPoint]:
-    """Per variant touched by the run (default: the last run that applied anything), its
-    state before the run's first applied write and the latest value the run applied.
+    """Per variant touched by the run (default: the last run that may have written anything),
+    its state before the run's first write that may have landed, and the latest value the
+    run may have written.
 
-    The "before" of the first *applied* write is used, not of the first attempt: after a
+    "May have landed" means applied, unknown, or pending with no outcome (a crash): a
+    rollback must not miss a write that reached Wix without an answer. That is safe because
+    ``plan_rollback`` restores a variant only while the store still holds the run's value.
+    The "before" of the first such write is used, not of the first attempt: after a
     conflict the retry was planned on a fresh read, so its "before" is the true one.
     """
-    applied = [e for e in entries if e.outcome is Outcome.APPLIED]
+    final: dict[str, Outcome] = {}
+    pending: list[JournalEntry] = []
+    for e in entries:
+        if e.outcome is Outcome.PENDING:
+            pending.append(e)
+        final[e.write_id] = e.outcome
+    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.PENDING)
+    writes = [e for e in pending if final[e.write_id] in landed]
     if run_id is None:
-        run_id = applied[-1].run_id if applied else None
+        run_id = writes[-1].run_id if writes else None
     points: dict[VariantKey, RollbackPoint] = {}
-    for e in applied:
+    for e in writes:
         if e.run_id != run_id:
             continue
         key = (e.product_id, e.variant_id, e.location_id or "")

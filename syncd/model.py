@@ -95,3 +95,11 @@ class RowError:
 
     def __str__(self) -> str:
         return f"{self.source}:{self.line}: {self.field}: {self.reason}"
+
+
+def holds(variant: StoreVariant, *, quantity: int | None, in_stock: bool | None) -> bool:
+    """True when ``variant`` already says what writing ``quantity`` (tracked) or
+    ``in_stock`` (untracked) would make it say."""
+    if quantity is not None:
+        return variant.tracked and variant.quantity == quantity
+    return not variant.tracked and variant.in_stock == in_stock

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from syncd.diff import ChangeReason, Plan, StockChange
 from syncd.journal import RollbackPoint, StockState, VariantKey
-from syncd.model import StoreSnapshot, StoreVariant
+from syncd.model import StoreSnapshot, StoreVariant, holds
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,9 +45,7 @@ class RollbackPlan:
 
 def _holds(variant: StoreVariant, state: StockState) -> bool:
     """True when ``variant`` says what ``state`` describes."""
-    if state.quantity is not None:
-        return variant.tracked and variant.quantity == state.quantity
-    return not variant.tracked and variant.in_stock == state.in_stock
+    return holds(variant, quantity=state.quantity, in_stock=state.in_stock)
 
 
 def _restore(variant: StoreVariant, before: StockState) -> StockChange | None:

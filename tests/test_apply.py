@@ -87,6 +87,25 @@ async def test_one_failing_product_does_not_stop_the_others(tmp_path):
     assert ("p1", Outcome.FAILED) in outcomes and ("p2", Outcome.APPLIED) in outcomes
 
 
+async def test_write_without_a_definite_answer_is_journaled_as_unknown(tmp_path):
+    plan = _plan(products=2)
+    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
+
+    class TimingOut(FakeStore):
+        async def write(self, changes):
+            return tuple(WriteOutcome(c, False, error="timeout after 6 attempts",
+                                      uncertain=c.variant.product_id == "p0")
+                         for c in changes)
+
+    async with journal:
+        report = await apply_plan(plan, store=TimingOut(journal.path),  # type: ignore[arg-type]
+                                  journal=journal)
+    assert report.failed == 4
+    settled = {(e.product_id, e.outcome) for e in read_journal(journal.path)
+               if e.outcome is not Outcome.PENDING}
+    assert settled == {("p0", Outcome.UNKNOWN), ("p1", Outcome.FAILED)}
+
+
 async def test_v1_batches_hold_whole_products(tmp_path):
     plan = _plan(products=V1_PRODUCTS_PER_BATCH + 3, variants=3)
     journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
@@ -97,7 +116,9 @@ async def test_v1_batches_hold_whole_products(tmp_path):
     assert all(len(call) == 3 * len(set(call)) for call in store.calls)
 
 
-async def test_auth_error_stops_the_run_after_journaling_the_batch_as_failed(tmp_path):
+async def test_auth_error_stops_the_run_after_journaling_the_batch_as_unknown(tmp_path):
+    """Other products of the batch may have landed before the error: the journal must not
+    claim they failed (a rollback would then skip them)."""
     plan = _plan(products=2)
     journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
     store = FakeStore(journal.path, auth_error=True)
@@ -105,4 +126,4 @@ async def test_auth_error_stops_the_run_after_journaling_the_batch_as_failed(tmp
         with pytest.raises(WixAuthError):
             await apply_plan(plan, store=store, journal=journal)  # type: ignore[arg-type]
     outcomes = [e.outcome for e in read_journal(journal.path)]
-    assert outcomes == [Outcome.PENDING] * 4 + [Outcome.FAILED] * 4
+    assert outcomes == [Outcome.PENDING] * 4 + [Outcome.UNKNOWN] * 4

@@ -143,6 +143,22 @@ async def test_rollback_view_gives_first_before_and_latest_applied_after(tmp_pat
     assert older[("P1", "V-A", "")].before.quantity == 1
 
 
+async def test_rollback_view_includes_writes_that_may_have_landed(tmp_path):
+    """A write without a definite answer (unknown, or pending after a crash) may be in the
+    store: a rollback must consider it; a failed or conflicting one was never applied."""
+    async with journal(tmp_path, "run-1") as j:
+        [timeout] = await j.write_pending([change("A", 1, 2)])
+        await j.settle([timeout], Outcome.UNKNOWN, error="WixUnavailable: timeout")
+        [failed, stale] = await j.write_pending([change("B", 3, 4), change("C", 5, 6)])
+        await j.settle([failed], Outcome.FAILED, error="400")
+        await j.settle([stale], Outcome.CONFLICT, error="stale")
+        await j.write_pending([change("D", 7, 8)])  # then the process was killed
+
+    points = rollback_points(read_journal(journal_path(tmp_path, "demo")))
+    assert sorted((k[1], p.before.quantity, p.after.quantity) for k, p in points.items()) == [
+        ("V-A", 1, 2), ("V-D", 7, 8)]
+
+
 def test_run_ids_sort_by_time_and_are_unique():
     a, b = new_run_id(T0), new_run_id(T0)
     assert a.startswith("20250301T120000Z-") and a != b

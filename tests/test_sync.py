@@ -259,3 +259,27 @@ async def test_metrics_count_requests_and_retries_of_a_cycle(emulator, tmp_path)
     failures = emu.stats()["faults_injected"]
     assert requests == emu.stats()["requests_total"]
     assert failures > 0 and retries == failures
+
+
+async def test_v3_conflict_found_already_in_place_is_journaled_for_rollback(emulator, tmp_path):
+    """The usual cause: our own earlier attempt landed but its answer was lost."""
+    emu = await emulator(catalog="v3", generate_products=30, seed=6, rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.5)
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        planned = await sync.plan(force=True)
+        change = planned.plan.changes[0]
+        item = next(i for p in emu.store.products for v in p.variants for i in v.items
+                    if i.id == change.variant.inventory_item_id)
+        emu.store.write_item(item, quantity=change.quantity, in_stock=None)
+        journal = Journal.for_site(sync.state_dir, "shop", run_id="r1")
+        async with journal:
+            report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
+    assert report.complete and report.conflict_retries == 1
+    lines = [e for e in read_journal(journal.path)
+             if e.inventory_item_id == change.variant.inventory_item_id]
+    assert [e.outcome for e in lines] == [Outcome.PENDING, Outcome.CONFLICT, Outcome.PENDING,
+                                         Outcome.APPLIED]
+    assert lines[-1].before.quantity == change.variant.quantity
+    assert lines[-1].after.quantity == change.quantity

@@ -16,7 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from syncd.errors import WixAuthError, WixConflict, WixError
+from syncd.errors import (
+    WixAuthError,
+    WixConflict,
+    WixError,
+    WixServerError,
+    WixUnavailable,
+)
 from syncd.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.catalog import CatalogDetector
 from syncd.wix.http import WixClient
@@ -58,6 +64,9 @@ class WriteOutcome:
     """The item as Wix now stores it, when Wix said (V3 ``returnEntity``); None on V1."""
     error: str | None = None
     error_code: str | None = None
+    uncertain: bool = False
+    """No answer said whether the write landed (timeout or 5xx after every retry): the
+    store holds either the old or the new value."""
 
 
 class StoreAdapter(Protocol):
@@ -168,7 +177,7 @@ class V1Store:
             for index, change in zip(indexes, changes, strict=True):
                 outcomes[index] = WriteOutcome(
                     change, False, conflict=isinstance(exc, WixConflict), error=str(exc),
-                    error_code=exc.code,
+                    error_code=exc.code, uncertain=_uncertain(exc),
                 )
             return
         for index, change in zip(indexes, changes, strict=True):
@@ -211,12 +220,18 @@ class V3Store:
         except WixAuthError:
             raise
         except WixError as exc:
-            return tuple(WriteOutcome(c, False, error=str(exc), error_code=exc.code)
+            return tuple(WriteOutcome(c, False, error=str(exc), error_code=exc.code,
+                                      uncertain=_uncertain(exc))
                          for c in changes)
         return tuple(
             WriteOutcome(change, r.success, r.conflict, r.variant, r.error, r.error_code)
             for change, r in zip(changes, results, strict=True)
         )
+
+
+def _uncertain(exc: WixError) -> bool:
+    """True when the failed write may nevertheless have landed (no definite answer)."""
+    return isinstance(exc, WixServerError | WixUnavailable)
 
 
 async def open_store(
