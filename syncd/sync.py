@@ -80,6 +80,8 @@ class SiteSync:
             "syncd.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
         self._products_by_key: dict[str, frozenset[str]] | None = None
+        self._managed = 0
+        """Variants the last full plan managed: the fast lane's changed-fraction base."""
         if metrics is not None:
             self.client.subscribe(_metrics_observer(metrics, site.name))
 
@@ -124,18 +126,22 @@ class SiteSync:
             source = await asyncio.to_thread(self.load_source)
         store = await self.store()
         policy = self.site.policy
-        if kind is CycleKind.FAST and changed_keys is not None and self.has_index:
-            snapshot = await store.refresh(product_ids=self._products_for(changed_keys))
-            # A fast cycle sees a handful of products: the changed fraction of so small a
-            # set says nothing about the file, so that guard is left to the full cycles.
-            policy = replace(policy, max_changed_fraction=1.0)
+        fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
+        if fast:
+            assert changed_keys is not None
+            snapshot = await self._refresh_for(store, changed_keys)
         else:
             kind = CycleKind.FULL
             snapshot = await store.walk()
             self._index(snapshot)
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
+        if not fast:
+            self._managed = plan.managed
+        # A fast cycle sees a handful of products; its changes are measured against what
+        # the last full cycle managed, so a bad file is refused on either lane.
+        guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
         previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
-        guards = check_guards(plan, policy,
+        guards = check_guards(guarded, policy,
                               previous_source_rows=previous.source_rows if previous else None,
                               force=force)
         return PlanResult(source=source, snapshot=snapshot, plan=plan, guards=guards, kind=kind)
@@ -229,6 +235,22 @@ class SiteSync:
                 if key:
                     index.setdefault(key, set()).add(v.product_id)
         self._products_by_key = {k: frozenset(p) for k, p in index.items()}
+
+    async def _refresh_for(self, store: StoreAdapter, keys: Iterable[str]) -> StoreSnapshot:
+        """The variants the fast lane must see for ``keys``: on V3, every item carrying a
+        changed SKU now (a SKU copied to another product since the last full walk is then
+        seen as ambiguous); on V1, which cannot query variants by SKU, every product that
+        held the key at the last full walk, the next full cycle catching later copies."""
+        keys = list(keys)
+        if store.catalog is Catalog.V1:
+            return await store.refresh(product_ids=self._products_for(keys))
+        by_ids = {k for k in keys if "/" in k or self._is_product_id(k)}
+        skus = [k for k in keys if k not in by_ids]
+        return await store.refresh(product_ids=self._products_for(by_ids), skus=skus)
+
+    def _is_product_id(self, key: str) -> bool:
+        assert self._products_by_key is not None
+        return self._products_by_key.get(key) == frozenset({key})
 
     def _products_for(self, keys: Iterable[str]) -> list[str]:
         """Products to re-read for ``keys``: every product that held the key at the last

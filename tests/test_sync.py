@@ -283,3 +283,44 @@ async def test_v3_conflict_found_already_in_place_is_journaled_for_rollback(emul
                                          Outcome.APPLIED]
     assert lines[-1].before.quantity == change.variant.quantity
     assert lines[-1].after.quantity == change.quantity
+
+
+async def test_fast_cycle_is_refused_when_it_would_change_too_much_of_the_store(emulator,
+                                                                                 tmp_path):
+    emu = await emulator(catalog="v1", generate_products=6, seed=8, rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(emu.state(), source, drift=0.0)
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        await sync.sync()
+        wrong = {sku: q + 5 for sku, q in desired.items()}  # every row shifted
+        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in wrong.items()))
+        with pytest.raises(GuardRefused) as caught:
+            await sync.sync(kind=CycleKind.FAST, changed_keys=set(wrong))
+    assert caught.value.guard == "max_changed_fraction"
+
+
+async def test_v3_fast_cycle_sees_a_sku_copied_to_another_product_since_the_full_walk(
+    emulator, tmp_path
+):
+    emu = await emulator(catalog="v3", generate_products=40, seed=13, rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(emu.state(), source, drift=0.0)
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        await sync.sync()
+        sku = next(iter(desired))
+        # The merchant duplicates the product in the dashboard: its SKU now appears twice.
+        other = next(v for p in emu.store.products for v in p.variants
+                     if v.items and v.sku != sku and v.sku not in desired)
+        other.sku = sku
+        for item in other.items:
+            item.json = None  # the emulator's cached JSON of the item is stale now
+        desired[sku] += 3
+        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()))
+        writes = emu.stats()["writes"]
+        result = await sync.sync(kind=CycleKind.FAST, changed_keys={sku})
+    assert result.planned.kind is CycleKind.FAST
+    assert [a.sku for a in result.planned.plan.ambiguous] == [sku]
+    assert result.planned.plan.changes == ()
+    assert emu.stats()["writes"] == writes

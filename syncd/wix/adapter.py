@@ -87,9 +87,11 @@ class StoreAdapter(Protocol):
         ...
 
     async def refresh(
-        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = ()
+        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = (),
+        skus: Sequence[str] = (),
     ) -> StoreSnapshot:
-        """Current state of the named products (V1, V3) and inventory items (V3 only)."""
+        """Current state of the named products (V1, V3), and of the inventory items named
+        or carrying one of ``skus`` (V3 only: V1 cannot filter variants by SKU)."""
         ...
 
     async def write(self, changes: Sequence[StockWrite]) -> tuple[WriteOutcome, ...]:
@@ -116,12 +118,13 @@ class V1Store:
         return await self._reader.walk()
 
     async def refresh(
-        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = ()
+        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = (),
+        skus: Sequence[str] = (),
     ) -> StoreSnapshot:
         """Named products, by Query Products (default) or the seed flow (``refresh_mode``)."""
-        if item_ids:
+        if item_ids or skus:
             raise ValueError("a V1 store is refreshed by product id (inventory items are "
-                             "one per product: use the product id)")
+                             "one per product, and variants cannot be queried by SKU)")
         if self.settings.refresh_mode == "seed":
             return await self._seed.refresh(product_ids)
         return await self._reader.refresh(product_ids)
@@ -202,10 +205,13 @@ class V3Store:
         return await self._reader.walk()
 
     async def refresh(
-        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = ()
+        self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = (),
+        skus: Sequence[str] = (),
     ) -> StoreSnapshot:
-        """Named items and every item of the named products (re-read after a conflict)."""
-        return await self._reader.refresh(item_ids=item_ids, product_ids=product_ids)
+        """Named items, every item of the named products, and every item carrying one of
+        ``skus`` (so a SKU duplicated since the last walk is still seen twice)."""
+        return await self._reader.refresh(item_ids=item_ids, product_ids=product_ids,
+                                          skus=skus)
 
     async def write(self, changes: Sequence[StockWrite]) -> tuple[WriteOutcome, ...]:
         """Bulk Update in calls of 1000, each item guarded by the revision it was read at."""

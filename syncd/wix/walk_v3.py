@@ -70,13 +70,16 @@ class V3Reader:
         return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total)
 
     async def refresh(
-        self, *, item_ids: Sequence[str] = (), product_ids: Sequence[str] = ()
+        self, *, item_ids: Sequence[str] = (), product_ids: Sequence[str] = (),
+        skus: Sequence[str] = (),
     ) -> StoreSnapshot:
-        """Current state of the named inventory items and of every item of the named products."""
+        """Current state of the named inventory items, of every item of the named products,
+        and of every item carrying one of ``skus``."""
         counter = CallCounter()
         filters = [
             self._with_location({field: {"$in": chunk}})
-            for field, ids in (("id", item_ids), ("productId", product_ids))
+            for field, ids in (("id", item_ids), ("productId", product_ids),
+                               ("product.variantSku", skus))
             for chunk in _chunks(list(dict.fromkeys(ids)), self._settings.refresh_chunk)
         ]
         async with task_group() as group:
