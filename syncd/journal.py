@@ -156,6 +156,14 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 class Journal:
     """The append side of one site's journal, for one run.
 
@@ -184,7 +192,12 @@ class Journal:
         if self._file is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        created = not self.path.exists()
         f = self.path.open("ab")
+        if created:
+            # The file's lines are fsynced, but its name lives in the directory: without
+            # this a power cut after the first run could lose the whole journal.
+            _fsync_dir(self.path.parent)
         try:
             if f.tell() > 0:
                 with self.path.open("rb") as r:

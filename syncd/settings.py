@@ -303,11 +303,20 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     sites = tuple(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env)
                   for i, node in enumerate(site_nodes))
     seen: dict[str, int] = {}
+    stores: dict[tuple[str, str], int] = {}
     for i, site in enumerate(sites):
+        line = yamlnodes.line_of(site_nodes[i])
         if site.name in seen:
-            raise ConfigError(f"{top.file}:{yamlnodes.line_of(site_nodes[i])}: sites[{i}].name: "
+            raise ConfigError(f"{top.file}:{line}: sites[{i}].name: "
                               f"{site.name!r} is also the name of sites[{seen[site.name]}]")
         seen[site.name] = i
+        # Two entries for one store would each get a budget and a lock of their own: twice
+        # Wix's rate limit, and two writers fighting over every change.
+        store = (site.base_url.rstrip("/"), site.site_id)
+        if store in stores:
+            raise ConfigError(f"{top.file}:{line}: sites[{i}].site_id: {site.site_id!r} at "
+                              f"{site.base_url} is also the store of sites[{stores[store]}]")
+        stores[store] = i
 
     state_env = env.get(ENV_STATE_DIR)
     state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
@@ -368,6 +377,11 @@ def _api_key(m: MapReader, base: Path, env: Mapping[str, str]) -> tuple[Secret, 
                       "give exactly one of api_key_env (an environment variable name) and "
                       "api_key_file (a file holding the key)")
     if var is not None:
+        if not _ENV_NAME.fullmatch(var):
+            # Most likely the key itself was pasted here: never echo it.
+            raise m.error(m.node("api_key_env"), "api_key_env",
+                          "must be the name of an environment variable (letters, digits and "
+                          "_), not the key itself")
         key = env.get(var, "").strip()
         origin = f"env {var}"
         if not key:
@@ -388,6 +402,7 @@ def _api_key(m: MapReader, base: Path, env: Mapping[str, str]) -> tuple[Secret, 
     return Secret(key), origin
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 

@@ -27,7 +27,7 @@ import structlog
 from syncd.apply import ApplyReport, apply_plan
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.diff import Plan, plan_changes
-from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
+from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
@@ -127,13 +127,21 @@ class SiteSync:
         store = await self.store()
         policy = self.site.policy
         fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
-        if fast:
-            assert changed_keys is not None
-            snapshot = await self._refresh_for(store, changed_keys)
-        else:
-            kind = CycleKind.FULL
-            snapshot = await store.walk()
-            self._index(snapshot)
+        try:
+            if fast:
+                assert changed_keys is not None
+                snapshot = await self._refresh_for(store, changed_keys)
+            else:
+                kind = CycleKind.FULL
+                snapshot = await store.walk()
+                self._index(snapshot)
+        except WixConflict:
+            # A read has no revision to conflict on: Wix answers 428 when the site now runs
+            # the other catalog (an upgrade to V3). Ask again next cycle.
+            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value)
+            self._store = None
+            self._products_by_key = None
+            raise
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
         if not fast:
             self._managed = plan.managed

@@ -189,3 +189,10 @@ class TestDesiredRows:
         assert list(table) == rows and len(table) == 3
         assert table[-1] == rows[-1] and table[0:2] == tuple(rows[:2])
         assert table == DesiredRows.from_rows("s", rows)
+
+
+def test_a_cell_too_large_for_the_csv_reader_is_a_source_error(tmp_path):
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,quantity\n\"" + "x" * 200_000 + "\",1\n")
+    with pytest.raises(SourceError, match=r"stock\.csv: not readable as CSV"):
+        load_desired(SourceSettings(path=path))

@@ -276,3 +276,26 @@ def test_api_key_file_expands_the_credentials_directory_variable(tmp_path):
     with pytest.raises(ConfigError, match=r"syncd.yaml:4: .*api_key_file: refers to "
                                           r"\$\{CREDENTIALS_DIRECTORY\}, which is not set"):
         Settings.from_file(config, env={})
+
+
+def test_two_entries_for_one_store_are_refused(tmp_path):
+    (tmp_path / "stock.csv").write_text("sku,quantity\nA,1\n")
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "sites:\n"
+        "  - {name: a, site_id: s1, api_key_env: K}\n"
+        "  - {name: b, site_id: s1, api_key_env: K}\n"
+        "source: {path: stock.csv}\n")
+    with pytest.raises(ConfigError, match=r"syncd.yaml:3: sites\[1\].site_id: 's1' .* "
+                                          r"also the store of sites\[0\]"):
+        Settings.from_file(config, env={"K": "key-123456"})
+
+
+def test_an_api_key_pasted_into_api_key_env_is_refused_without_echoing_it(tmp_path):
+    (tmp_path / "stock.csv").write_text("sku,quantity\nA,1\n")
+    config = tmp_path / "syncd.yaml"
+    config.write_text("sites:\n  - {name: a, site_id: s1, api_key_env: IST.abc-123.secret}\n"
+                      "source: {path: stock.csv}\n")
+    with pytest.raises(ConfigError, match="name of an environment variable") as caught:
+        Settings.from_file(config, env={})
+    assert "IST.abc-123.secret" not in str(caught.value)

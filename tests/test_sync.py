@@ -11,6 +11,7 @@ from syncd.apply import apply_plan
 from syncd.daemon.cycle import CycleKind
 from syncd.errors import GuardRefused, SourceError
 from syncd.journal import Journal, Outcome, read_journal
+from syncd.model import Catalog
 from syncd.sync import SiteSync
 from syncsupport import (
     API_KEY,
@@ -324,3 +325,30 @@ async def test_v3_fast_cycle_sees_a_sku_copied_to_another_product_since_the_full
     assert [a.sku for a in result.planned.plan.ambiguous] == [sku]
     assert result.planned.plan.changes == ()
     assert emu.stats()["writes"] == writes
+
+
+async def test_a_428_on_a_read_makes_the_next_cycle_ask_for_the_catalog_again(emulator,
+                                                                              tmp_path):
+    from syncd.errors import WixConflict
+    from syncd.wix import V1Store
+
+    emu = await emulator(catalog="v1", generate_products=5, rate_limit=None, api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.0)
+
+    class UpgradedSite:
+        """What a cached V1 adapter meets once the site has moved to Catalog V3."""
+
+        catalog = Catalog.V1
+
+        async def walk(self):
+            raise WixConflict("428: site runs catalog V3", status=428)
+
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        sync._store = UpgradedSite()  # type: ignore[assignment]
+        with pytest.raises(WixConflict):
+            await sync.plan()
+        version_calls = emu.stats()["requests"].get("GET /stores/v3/provision/version", 0)
+        await sync.plan()
+        assert isinstance(await sync.store(), V1Store)
+    assert emu.stats()["requests"]["GET /stores/v3/provision/version"] == version_calls + 1

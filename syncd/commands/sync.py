@@ -3,8 +3,9 @@
 ``plan`` walks the store and prints what a sync would write (a table like ``terraform
 plan``), without writing; its exit status tells scripts whether anything is pending.
 ``sync`` does the same, checks the safety guards, writes, journals every write with its
-before-value, and ends with a one-line account. Both hold the site's lock while they run,
-so they never race a daemon writing the same store.
+before-value, and ends with a one-line account. ``sync`` holds the site's lock while it
+runs, so it never races a daemon writing the same store; ``plan`` only reads and takes no
+lock (its reads do draw on the same Wix budget as a daemon's).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ safety guards (policy keys; a refused plan writes nothing):
 exit status:
   0  done: every planned write landed (or nothing had to change)
   1  error, or some writes failed (see the per-product account)
-  3  refused by a safety guard; nothing was written
+  2  with --dry-run: changes are pending (as `syncd plan`)
+  3  a safety guard refused a site's plan: nothing was written to that site
 
 examples:
   syncd sync --config syncd.yaml
@@ -139,7 +141,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    pending = False
+    pending = failed = False
     documents = []
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
@@ -148,7 +150,8 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
                     result = await site.plan(force=True)
             except (SourceError, WixError, SyncdError) as exc:
                 _error(name, exc)
-                return EXIT_ERROR
+                failed = True
+                continue  # the other sites' plans are still worth showing
             pending |= bool(result.plan.changes)
             if args.output == "json":
                 documents.append(plan_dict(name, result))
@@ -156,7 +159,7 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
                 print(plan_text(name, result, max_rows=args.max_rows))
     if args.output == "json":
         print(to_json(documents))
-    return EXIT_PENDING if pending else EXIT_OK
+    return EXIT_ERROR if failed else EXIT_PENDING if pending else EXIT_OK
 
 
 def run_sync(args: argparse.Namespace) -> int:
@@ -171,7 +174,7 @@ def run_sync(args: argparse.Namespace) -> int:
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
-    code = EXIT_OK
+    codes: set[int] = set()
     documents = []
     with _stop_on_signals(stop):
         async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
@@ -185,12 +188,16 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 except SiteLocked as exc:
                     _error(name, exc)
                     site_code, doc = EXIT_ERROR, None
-                code = max(code, site_code)
+                codes.add(site_code)
                 if doc is not None:
                     documents.append(doc)
     if args.output == "json":
         print(to_json(documents))
-    return code
+    # An error anywhere outranks a refusal, so that "3" is only ever about guards.
+    for code in (EXIT_ERROR, EXIT_REFUSED):
+        if code in codes:
+            return code
+    return EXIT_OK
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,

@@ -58,6 +58,11 @@ class SourceTracker(Generic[S]):
         except SourceError as e:
             log.warning("source_invalid", source=self.name, error=str(e))
             self._last = None
+        except Exception:
+            # A reader bug must not stop the daemon from starting (and, under systemd,
+            # restart it in a loop): no baseline means the next change runs a full cycle.
+            log.exception("source_read_failed", source=self.name)
+            self._last = None
 
     async def on_source_settled(self) -> None:
         """Re-read the source after a settled change and notify listeners of changed keys."""
@@ -66,6 +71,9 @@ class SourceTracker(Generic[S]):
         except SourceError as e:
             # Reported and skipped: a source that cannot be used triggers no cycle.
             log.error("source_invalid", source=self.name, error=str(e))
+            return
+        except Exception:
+            log.exception("source_read_failed", source=self.name)
             return
         keys = None if self._last is None else frozenset(self._diff(self._last, new))
         self._last = new

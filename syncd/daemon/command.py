@@ -45,7 +45,8 @@ and write only their products, many changed rows run a full cycle. A failed cycl
 after 5 s, 10 s, 20 s ... up to 5 min; an invalid source is reported and nothing is written.
 
 Signals: SIGTERM/SIGINT stop new work, let writes in flight finish for
-shutdown_grace_seconds, then exit 0 (a second signal stops at once). SIGHUP re-reads the
+shutdown_grace_seconds (writes still running then are cancelled and journaled as
+"unknown"), then exit 0; a second signal stops at once. SIGHUP re-reads the
 configuration file; an invalid file is logged and the running configuration kept.
 
 HTTP (http.listen, default 127.0.0.1:9108): /healthz (alive), /readyz (503 when a site's
@@ -55,7 +56,8 @@ Under systemd with Type=notify it reports READY, STATUS, WATCHDOG and STOPPING.
 
 RUN_EPILOG = """\
 exit status:
-  0  stopped by SIGTERM/SIGINT after in-flight writes finished
+  0  stopped by SIGTERM/SIGINT (in-flight writes finished, or were cancelled at the end
+     of the grace period and journaled as unknown)
   1  unexpected failure (see the log)
   2  invalid configuration, or the HTTP address cannot be bound
   3  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)

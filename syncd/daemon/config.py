@@ -28,7 +28,7 @@ DEFAULT_GRACE_S = 20.0
 """In-flight writes get this long to finish after SIGTERM; systemd's TimeoutStopSec and
 Docker's stop timeout must be longer (the shipped files use 30 s)."""
 
-DEFAULT_SETTLE_S = 1.0
+DEFAULT_SETTLE_S = 2.0
 """A source file must stay unchanged this long before it is read: long enough for an
 upload or a spreadsheet save to finish, short enough that an edit reaches the store
 within ~3 s."""

@@ -11,6 +11,8 @@ and an empty file is always refused rather than read as "everything is out of st
 
 from __future__ import annotations
 
+import csv
+
 from syncd.errors import SourceError
 from syncd.sources.csvfile import read_csv
 from syncd.sources.options import Columns, OnInvalidRow, SourceFormat, SourceSettings
@@ -49,6 +51,8 @@ def load_desired(source: SourceSettings, *,
         raise SourceError(f"{name}: cannot read: {e.strerror or e}") from e
     except LookupError as e:  # unknown encoding name
         raise SourceError(f"{name}: {e}") from e
+    except csv.Error as e:  # e.g. a cell over the csv module's field size limit
+        raise SourceError(f"{name}: not readable as CSV: {e}") from e
     return collector.finish(on_invalid_row or source.on_invalid_row)
 
 
