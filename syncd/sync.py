@@ -36,7 +36,7 @@ from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.settings import Settings, SiteSettings
 from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState, read_state, write_state
-from syncd.wix import RequestEvent, StoreAdapter, WixClient, open_store
+from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,11 +71,15 @@ class SiteSync:
         state_dir: Path,
         session: aiohttp.ClientSession | None = None,
         metrics: Metrics | None = None,
+        limiters: LimiterPool | None = None,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
-        self.client = WixClient(api_key=site.api_key.reveal(), site_id=site.site_id,
-                                settings=site.wix_settings(), session=session)
+        wix_settings = site.wix_settings()
+        self.client = WixClient(
+            api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
+            session=session,
+            limiter=limiters.get(wix_settings, site.site_id) if limiters else None)
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
@@ -347,21 +351,23 @@ def _first_line(exc: BaseException) -> str:
 
 @asynccontextmanager
 async def open_site_syncs(
-    settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = ()
+    settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
+    limiters: LimiterPool | None = None,
 ) -> AsyncIterator[dict[str, SiteSync]]:
-    """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session."""
+    """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
     wanted = set(site_names)
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics)
+                                  metrics=metrics, limiters=limiters)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs
 
 
 @asynccontextmanager
 async def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics | None = None
+    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None
 ) -> AsyncIterator[SyncCycleRunner]:
     """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``)."""
-    async with open_site_syncs(settings, metrics=metrics) as syncs:
+    async with open_site_syncs(settings, metrics=metrics, limiters=limiters) as syncs:
         yield SyncCycleRunner(syncs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from pathlib import Path
 
@@ -199,7 +200,7 @@ async def test_stop_request_finishes_the_batch_in_flight_and_sends_no_more(emula
                          api_key=API_KEY)
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.5)
-    import asyncio
+
 
     stop = asyncio.Event()
     async with await _site_sync(tmp_path, emu, source,
@@ -352,3 +353,24 @@ async def test_a_428_on_a_read_makes_the_next_cycle_ask_for_the_catalog_again(em
         await sync.plan()
         assert isinstance(await sync.store(), V1Store)
     assert emu.stats()["requests"]["GET /stores/v3/provision/version"] == version_calls + 1
+
+
+async def test_a_stores_budget_outlives_the_clients_of_a_reload(emulator, tmp_path):
+    from syncd.sync import open_site_syncs
+    from syncd.wix import LimiterPool
+
+    emu = await emulator(catalog="v1", generate_products=5, rate_limit=None, api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.0)
+    settings, _ = load_site(write_config(tmp_path, url=emu.url, source=source,
+                                         rate_limit=(3, 60.0)))
+    pool = LimiterPool()
+    async with open_site_syncs(settings, limiters=pool) as first:
+        await first["shop"].plan()  # 2 of the 3 requests this minute
+    async with open_site_syncs(settings, limiters=pool) as second:
+        limiter = second["shop"].client.limiter
+        assert limiter is first["shop"].client.limiter
+        # One request left in the window: a second plan's two must wait for the minute.
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await second["shop"].plan()

@@ -108,20 +108,22 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.daemon.supervisor import Daemon
     from syncd.daemon.wiring import build_setup
     from syncd.settings import Settings, SiteSettings
+    from syncd.wix import LimiterPool
 
     configure_logging()  # until the file says otherwise
     metrics = Metrics()
+    limiters = LimiterPool()  # stores' budgets outlive reloads
     path: Path = args.config
     try:
         settings = Settings.from_file(path)
         configure_logging(level=str(settings.log.level), json=_json_logs(str(settings.log.format)))
-        setup = build_setup(settings, metrics=metrics)
+        setup = build_setup(settings, metrics=metrics, limiters=limiters)
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
         return EXIT_CONFIG
 
     def reload() -> DaemonSetup[SiteSettings]:
-        return build_setup(Settings.from_file(path), metrics=metrics)
+        return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters)
 
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env())
     try:

@@ -24,6 +24,7 @@ from syncd.daemon.schedule import make_schedule
 from syncd.metrics import Metrics
 from syncd.settings import Settings, SiteSettings
 from syncd.sources import SourceSettings, changed_keys, load_desired
+from syncd.wix import LimiterPool
 
 
 def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
@@ -64,28 +65,32 @@ def watched_sources(settings: Settings) -> tuple[WatchedSource, ...]:
 
 
 def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics
+    settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None
 ) -> AbstractAsyncContextManager[CycleRunner[SiteSettings]]:
     """The cycle runner for one configuration generation: ``syncd.sync``'s cycle.
 
     Entered when a generation starts and exited when it ends, so the runner holds one HTTP
     session per generation (and the fast lane's product index), closed on the way out.
     """
-    return sync.open_cycle_runner(settings, metrics=metrics)
+    return sync.open_cycle_runner(settings, metrics=metrics, limiters=limiters)
 
 
-def build_setup(settings: Settings, *, metrics: Metrics) -> DaemonSetup[SiteSettings]:
-    """Everything the daemon runs for ``settings``."""
+def build_setup(settings: Settings, *, metrics: Metrics,
+                limiters: LimiterPool | None = None) -> DaemonSetup[SiteSettings]:
+    """Everything the daemon runs for ``settings``; pass the same ``limiters`` to every
+    generation so that a reload keeps each store's request budget."""
     return DaemonSetup(
         config=daemon_config(settings),
-        open_runner=functools.partial(open_cycle_runner, settings, metrics=metrics),
+        open_runner=functools.partial(open_cycle_runner, settings, metrics=metrics,
+                                      limiters=limiters),
         sources=watched_sources(settings),
     )
 
 
 def load_setup(
-    path: Path, *, metrics: Metrics, env: Mapping[str, str] | None = None
+    path: Path, *, metrics: Metrics, env: Mapping[str, str] | None = None,
+    limiters: LimiterPool | None = None,
 ) -> DaemonSetup[SiteSettings]:
     """Read ``path`` and build the setup; ConfigError (naming file and line) when invalid."""
     settings = Settings.from_file(path) if env is None else Settings.from_file(path, env=env)
-    return build_setup(settings, metrics=metrics)
+    return build_setup(settings, metrics=metrics, limiters=limiters)

@@ -20,6 +20,7 @@ from syncd.wix.adapter import (
 )
 from syncd.wix.catalog import CatalogDetector
 from syncd.wix.http import CallCounter, RequestEvent, WixClient, map_error
+from syncd.wix.ratelimit import LimiterPool
 from syncd.wix.settings import DEFAULT_BASE_URL, CatalogChoice, WalkSettings, WixSettings
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "CallCounter",
     "CatalogChoice",
     "CatalogDetector",
+    "LimiterPool",
     "RequestEvent",
     "StockWrite",
     "StoreAdapter",

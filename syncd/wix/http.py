@@ -107,7 +107,9 @@ class WixClient:
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
+        limiter: SiteRateLimiter | None = None,
     ) -> None:
+        """``limiter`` shares a store's budget between clients (see ``LimiterPool``)."""
         if not api_key or not site_id:
             raise ValueError("a Wix client needs an API key and a site id")
         SECRETS.add(api_key)
@@ -125,7 +127,8 @@ class WixClient:
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.wix"
         ).bind(site_id=site_id)
-        self.limiter = SiteRateLimiter(self.settings, sleep=sleep, clock=clock, log=self.log)
+        self.limiter = limiter or SiteRateLimiter(self.settings, sleep=sleep, clock=clock,
+                                                  log=self.log)
         self._retry = RetryPolicy(self.settings, rng=rng)
         self.calls = CallCounter()
         """Every request this client has sent."""

@@ -127,3 +127,25 @@ class SiteRateLimiter:
         if self._throttler.rate_limit != self._full_rate and self._clock() >= self._slow_until:
             self._throttler.rate_limit = self._full_rate
             self._log.info("wix_rate_restored", rate_limit=self._full_rate)
+
+
+class LimiterPool:
+    """One ``SiteRateLimiter`` per store for the life of a process.
+
+    A daemon rebuilds its clients when its configuration is reloaded; the store's budget
+    must not be rebuilt with them, or a reload right after a busy minute would start from a
+    full window and send up to twice what Wix allows. Keyed by the store and the budget's
+    settings: a reload that changes the budget gets a new limiter.
+    """
+
+    def __init__(self) -> None:
+        self._limiters: dict[tuple[object, ...], SiteRateLimiter] = {}
+
+    def get(self, settings: WixSettings, site_id: str) -> SiteRateLimiter:
+        """The store's limiter, created on first use."""
+        key = (settings.base_url.rstrip("/"), site_id, settings.rate_limit,
+               settings.rate_period_s, settings.rate_margin_s, settings.max_in_flight)
+        limiter = self._limiters.get(key)
+        if limiter is None:
+            limiter = self._limiters[key] = SiteRateLimiter(settings)
+        return limiter
