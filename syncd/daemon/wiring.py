@@ -3,7 +3,7 @@
 This is the only daemon module that knows ``syncd.settings``, ``syncd.sources`` and
 ``syncd.sync``; everything else in the package works against the small seams of
 ``syncd.daemon.config`` and ``syncd.daemon.cycle``, which is what lets the loops be tested
-with a fake cycle runner. ``load_setup`` is what the daemon calls at start-up and again on
+with a fake cycle runner. ``build_setup`` is what the daemon calls at start-up and again on
 every SIGHUP.
 """
 
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from pathlib import Path
 
 from syncd import sync
 from syncd.daemon.changes import SourceTracker
@@ -85,12 +83,3 @@ def build_setup(settings: Settings, *, metrics: Metrics,
                                       limiters=limiters),
         sources=watched_sources(settings),
     )
-
-
-def load_setup(
-    path: Path, *, metrics: Metrics, env: Mapping[str, str] | None = None,
-    limiters: LimiterPool | None = None,
-) -> DaemonSetup[SiteSettings]:
-    """Read ``path`` and build the setup; ConfigError (naming file and line) when invalid."""
-    settings = Settings.from_file(path) if env is None else Settings.from_file(path, env=env)
-    return build_setup(settings, metrics=metrics, limiters=limiters)

@@ -198,11 +198,6 @@ class MapReader:
             reason = f"must be a whole number, {minimum} or more"
         raise self.error(self.node(key), key, f"{reason}, not {text!r}")
 
-    def optional_integer(self, key: str, *, minimum: int = 0, maximum: int | None = None
-                         ) -> int | None:
-        return self.integer(key, minimum, minimum=minimum, maximum=maximum) if self.given(
-            key) else None
-
     def number(self, key: str, default: float, *, positive: bool = False,
                maximum: float | None = None) -> float:
         """A non-negative number (seconds, fractions); ``positive`` excludes 0."""
