@@ -15,8 +15,13 @@ import sys
 from collections import Counter
 from typing import Any
 
-from syncd.commands import add_config_option
-from syncd.commands.sync import EXIT_ERROR, EXIT_OK, EXIT_PENDING, load_settings
+from syncd.commands.sync import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_PENDING,
+    add_site_options,
+    load_settings,
+)
 from syncd.daemon.lock import SiteLocked, acquire_site_lock
 from syncd.errors import SyncdError
 from syncd.journal import Outcome, journal_path, read_journal
@@ -52,9 +57,7 @@ def register(subparsers: Any) -> None:
         "rollback", help="undo a sync run from the journal",
         description=DESCRIPTION, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_config_option(parser)
-    parser.add_argument("--site", metavar="NAME", action="append",
-                        help="only this site (repeatable; default: every configured site)")
+    add_site_options(parser)
     parser.add_argument("--run", metavar="RUN_ID",
                         help="the run to undo (default: the last run that wrote anything)")
     parser.add_argument("--list", action="store_true",
@@ -63,11 +66,6 @@ def register(subparsers: Any) -> None:
                         help="show what would be restored, write nothing")
     parser.add_argument("--include-drifted", action="store_true",
                         help="also restore variants the store changed after the run")
-    parser.add_argument("--max-rows", type=int, default=200, metavar="N",
-                        help="changes listed in the table (default 200)")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="log level on stderr (default: warning on a terminal, the "
-                             "configured level otherwise)")
     parser.set_defaults(func=run)
 
 

@@ -100,11 +100,17 @@ def register(subparsers: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    add_site_options(parser)
+    parser.add_argument("--output", choices=("text", "json"), default="text",
+                        help="text for people (default), json for scripts")
+
+
+def add_site_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to configured sites shares: ``--config``,
+    ``--site``, ``--max-rows`` and ``--log-level`` (read by ``load_settings``)."""
     add_config_option(parser)
     parser.add_argument("--site", metavar="NAME", action="append",
                         help="only this site (repeatable; default: every configured site)")
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="text for people (default), json for scripts")
     parser.add_argument("--max-rows", type=int, default=200, metavar="N",
                         help="changes listed in the text table (default 200; the counts "
                              "always cover all)")
