@@ -25,9 +25,9 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from syncd.diff import Plan, StockChange
 from syncd.journal import Journal, JournalEntry, Outcome, Settlement
 from syncd.model import Catalog, StoreVariant, holds
+from syncd.plan import Plan, StockChange
 from syncd.wix import StockWrite, StoreAdapter, WriteOutcome
 
 V1_PRODUCTS_PER_BATCH = 16

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from syncd.diff import Plan, Policy
 from syncd.errors import GuardRefused
+from syncd.plan import Plan
+from syncd.policy import Policy
 
 
 class Guard(StrEnum):

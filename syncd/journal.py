@@ -30,7 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
 
-from syncd.diff import StockChange
+from syncd.plan import StockChange
 
 _ERROR_MAX_CHARS = 500
 

@@ -8,8 +8,10 @@ dicts.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol, runtime_checkable
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"
 """Variant id of the single variant of an option-less V1 product (never used in V3)."""
@@ -103,3 +105,47 @@ def holds(variant: StoreVariant, *, quantity: int | None, in_stock: bool | None)
     if quantity is not None:
         return variant.tracked and variant.quantity == quantity
     return not variant.tracked and variant.in_stock == in_stock
+
+
+# The columnar value encoding: how sources hand rows to the differ without a row object
+# per line. A row's value is one int: its quantity, or a negative code for ``in_stock``.
+
+VALUE_OUT_OF_STOCK = -1
+"""``value_column`` code of an ``in_stock: false`` row (quantities are 0..99999)."""
+VALUE_IN_STOCK = -2
+"""``value_column`` code of an ``in_stock: true`` row."""
+
+
+def encode_value(quantity: int | None, in_stock: bool | None) -> int:
+    """A row's value as one int: the quantity, or a negative code for ``in_stock``."""
+    if quantity is not None:
+        return quantity
+    return VALUE_IN_STOCK if in_stock else VALUE_OUT_OF_STOCK
+
+
+def decode_value(value: int) -> tuple[int | None, bool | None]:
+    """``(quantity, in_stock)`` from ``encode_value``'s int."""
+    if value >= 0:
+        return value, None
+    return None, value == VALUE_IN_STOCK
+
+
+@runtime_checkable
+class ColumnarRows(Protocol):
+    """Desired rows the differ can read as columns, without a row object per line.
+
+    ``syncd.sources.DesiredRows`` implements it; any other iterable of ``DesiredStock`` is
+    accepted too (and read through the same columns).
+    """
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> DesiredStock: ...
+
+    def sku_column(self) -> Sequence[str | None]:
+        """Each row's SKU, None for rows that target by ids."""
+        ...
+
+    def value_column(self) -> Sequence[int]:
+        """Each row's value as ``encode_value`` gives it."""
+        ...

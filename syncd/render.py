@@ -12,9 +12,9 @@ import json
 from typing import Any
 
 from syncd.apply import ApplyReport
-from syncd.diff import Plan, StockChange
 from syncd.guards import GuardResult
 from syncd.journal import StockState
+from syncd.plan import ChangeReason, Plan, StockChange
 from syncd.rollback import RollbackPlan
 from syncd.sync import PlanResult, SyncResult
 
@@ -28,6 +28,47 @@ def _plural(n: int, word: str) -> str:
 
 def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def state_before(change: StockChange) -> str:
+    """The variant's current state, for display."""
+    v = change.variant
+    if v.tracked:
+        return "?" if v.quantity is None else str(v.quantity)
+    return "in stock" if v.in_stock else "out of stock"
+
+
+def state_after(change: StockChange) -> str:
+    """The variant's state after the write, for display."""
+    if change.quantity is not None:
+        return (f"{change.quantity} (start tracking)" if not change.variant.tracked
+                else str(change.quantity))
+    return "in stock" if change.in_stock else "out of stock"
+
+
+def explain_change(change: StockChange) -> str:
+    """Why the variant is written, in words, including buffer and cap."""
+    text = _REASON_TEXT[change.reason]
+    row = change.row
+    if row is not None and row.quantity is not None:
+        text += f": source {row.quantity}"
+        if change.held_back:
+            text += f" - buffer {change.held_back}"
+        if change.capped_at is not None:
+            text += f", capped at {change.capped_at}"
+    elif row is not None:
+        text += f": source in_stock {'true' if row.in_stock else 'false'}"
+    return text
+
+
+_REASON_TEXT = {
+    ChangeReason.QUANTITY: "quantity",
+    ChangeReason.OUT_OF_STOCK: "out of stock",
+    ChangeReason.AVAILABILITY: "availability",
+    ChangeReason.START_TRACKING: "start tracking",
+    ChangeReason.UNMATCHED_ZERO: "not in the source (unmatched: zero)",
+    ChangeReason.ROLLBACK: "rollback",
+}
 
 
 def _label(change: StockChange) -> str:
@@ -46,8 +87,8 @@ def _change_lines(plan: Plan, max_rows: int | None) -> list[str]:
             hidden = " (hidden)" if c.variant.hidden else ""
             sku = _cut(_label(c), sku_w)
             name = _cut(c.variant.product_name, name_w)
-            lines.append(f"  ~ {sku:<{sku_w}}  {name:<{name_w}}  {c.before:>12} -> "
-                         f"{c.after:<18} {c.explain()}{hidden}")
+            lines.append(f"  ~ {sku:<{sku_w}}  {name:<{name_w}}  {state_before(c):>12} -> "
+                         f"{state_after(c):<18} {explain_change(c)}{hidden}")
         if len(changes) < len(plan.changes):
             lines.append(f"  ... and {len(plan.changes) - len(changes)} more changes")
         lines.append("")
@@ -185,7 +226,7 @@ def _change_dict(c: StockChange) -> dict[str, Any]:
     return {
         "sku": v.sku, "product_id": v.product_id, "variant_id": v.variant_id,
         "product_name": v.product_name, "inventory_item_id": v.inventory_item_id,
-        "hidden": v.hidden, "reason": c.reason.value, "explain": c.explain(),
+        "hidden": v.hidden, "reason": c.reason.value, "explain": explain_change(c),
         "before": {"tracked": v.tracked, "quantity": v.quantity, "in_stock": v.in_stock},
         "after": {"tracked": c.track, "quantity": c.quantity, "in_stock": c.in_stock},
         "source_line": c.row.line if c.row is not None else None,

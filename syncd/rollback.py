@@ -16,9 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from syncd.diff import ChangeReason, Plan, StockChange
 from syncd.journal import RollbackPoint, StockState, VariantKey
 from syncd.model import StoreSnapshot, StoreVariant, holds
+from syncd.plan import ChangeReason, Plan, StockChange
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,10 +41,10 @@ from typing import Any
 
 from cronsim import CronSim, CronSimError
 
-from syncd.diff import Policy, Unmatched, Untracked
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
+from syncd.policy import Policy, Unmatched, Untracked
 from syncd.sources import Columns, OnInvalidRow, SourceFormat, SourceSettings, yamlnodes
 from syncd.sources.yamlnodes import MapReader
 from syncd.wix.settings import DEFAULT_BASE_URL, WalkSettings, WixSettings

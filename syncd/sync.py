@@ -26,12 +26,13 @@ import structlog
 
 from syncd.apply import ApplyReport, apply_plan
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.diff import Plan, plan_changes
+from syncd.diff import plan_changes
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
+from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.settings import Settings, SiteSettings
 from syncd.sources import DesiredSource, load_desired

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from syncd.apply import V1_PRODUCTS_PER_BATCH, apply_plan
-from syncd.diff import ChangeReason, Plan, StockChange
 from syncd.errors import WixAuthError
 from syncd.journal import Journal, Outcome, read_journal
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.plan import ChangeReason, Plan, StockChange
 from syncd.wix import StockWrite, WriteOutcome
 
 

@@ -8,16 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.diff import (
-    ChangeReason,
-    Plan,
-    Policy,
-    SkipReason,
-    Unmatched,
-    Untracked,
-    plan_changes,
-)
+from syncd.diff import plan_changes
 from syncd.model import NIL_GUID, Catalog, DesiredStock, RowError, StoreSnapshot, StoreVariant
+from syncd.plan import ChangeReason, Plan, SkipReason
+from syncd.policy import Policy, Unmatched, Untracked
+from syncd.render import explain_change, state_after, state_before
 from syncd.sources import DesiredRows
 
 
@@ -197,8 +192,8 @@ class TestReports:
     def test_change_explains_buffer_and_cap(self):
         [c] = plan([row(quantity=50)], [variant(quantity=5)], Policy(buffer=5, cap=20)).changes
         assert (c.held_back, c.capped_at) == (5, 20)
-        assert c.explain() == "quantity: source 50 - buffer 5, capped at 20"
-        assert (c.before, c.after) == ("5", "20")
+        assert explain_change(c) == "quantity: source 50 - buffer 5, capped at 20"
+        assert (state_before(c), state_after(c)) == ("5", "20")
 
     def test_zeroed_counts_variants_that_become_unavailable(self):
         p = plan([row("A", 0), row("B", 0), row("C", 4)],

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syncd.diff import Policy, Untracked, plan_changes
+from syncd.diff import plan_changes
 from syncd.errors import ConfigError, GuardRefused
 from syncd.guards import Guard, check_guards, evaluate_guards
 from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.policy import Policy, Untracked
 from syncd.state import RunState, read_state, state_path, write_state
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from syncd.diff import ChangeReason, StockChange
 from syncd.journal import (
     BadLine,
     Journal,
@@ -19,6 +18,7 @@ from syncd.journal import (
     unsettled,
 )
 from syncd.model import StoreVariant
+from syncd.plan import ChangeReason, StockChange
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

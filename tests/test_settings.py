@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from syncd.commands import validate
-from syncd.diff import Unmatched
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS
+from syncd.policy import Unmatched
 from syncd.settings import CatalogChoice, LogLevel, Secret, Settings
 from syncd.sources import OnInvalidRow, SourceFormat
 

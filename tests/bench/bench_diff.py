@@ -24,8 +24,9 @@ import subprocess
 import sys
 import time
 
-from syncd.diff import Policy, plan_changes
+from syncd.diff import plan_changes
 from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.policy import Policy
 from syncd.sources import DesiredRows
 
 VARIANTS_PER_PRODUCT = 10
