@@ -1,27 +1,22 @@
 """The ``syncd`` command line: one sub-command per job, each defined in its own module.
 
-Each command module exposes ``register(subparsers)``, which adds its parser and sets
-``func`` (taking the parsed namespace, returning an exit code). This module only wires
-them together, so adding a command never touches another command's code.
+Each module of ``syncd.commands`` exposes ``register(subparsers)``, which adds its parser
+and sets ``func`` (taking the parsed namespace, returning an exit code). This module only
+wires them together, so adding a command never touches another command's code.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from syncd import __version__
+from syncd.commands import demo, emulator, rollback, run, sync, validate
+from syncd.commands.common import EXIT_STATUS_HELP, ExitCode
 
-COMMAND_MODULES: tuple[str, ...] = (
-    "syncd.emulator.command",
-    "syncd.commands.validate",
-    "syncd.commands.sync",
-    "syncd.commands.rollback",
-    "syncd.commands.demo",
-    "syncd.daemon.command",
-)
+COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\
@@ -39,6 +34,9 @@ typical use:
   syncd rollback --config syncd.yaml        undo the last sync, from its journal
   syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
 
+exit status (the same meaning in every command; each command's --help says which it uses):
+""" + EXIT_STATUS_HELP + """
+
 Run 'syncd COMMAND --help' for the options of each command.
 """
 
@@ -53,8 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"syncd {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(subparsers)
+    for module in COMMAND_MODULES:
+        module.register(subparsers)
     return parser
 
 
@@ -65,6 +63,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help(sys.stderr)
-        return 1
+        return ExitCode.FAILED
     code: int = func(args)
-    return code
+    return int(code)

@@ -2,6 +2,8 @@
 
     SyncdError
     ├── ConfigError            bad configuration file or option (names file, line and key)
+    ├── StateError             the state directory or a state file cannot be used
+    ├── ListenError            the daemon's HTTP address cannot be bound
     ├── SourceError            the source of truth cannot be used (bad rows, empty, unreadable)
     ├── GuardRefused           a safety guard stopped a plan before any write
     └── WixError               anything that went wrong talking to Wix
@@ -27,6 +29,15 @@ class SyncdError(Exception):
 
 class ConfigError(SyncdError):
     """The configuration cannot be used; the message names the file, line and key."""
+
+
+class StateError(SyncdError):
+    """The state directory, a run-state file or a lock file cannot be used (unreadable,
+    damaged, not writable); the message names the path."""
+
+
+class ListenError(SyncdError):
+    """The daemon's HTTP endpoint cannot listen on its address (in use, not permitted)."""
 
 
 class SourceError(SyncdError):

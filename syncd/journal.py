@@ -4,7 +4,8 @@ One JSON-lines file per site (``<state_dir>/journal/<site>.jsonl``), only ever a
 Each write is appended with outcome ``pending`` *before* the request leaves, flushed and
 fsynced, and a second line with the same ``write_id`` records ``applied``, ``failed`` or
 ``conflict`` once the answer is known. After a crash the journal therefore says exactly
-which writes may have reached Wix (``unsettled``), and it is what ``syncd rollback`` reads:
+which writes may have reached Wix (a ``pending`` line with no outcome line), and it is
+what ``syncd rollback`` reads:
 ``rollback_points`` gives, per variant, the value before a run's first write and the latest
 value it applied.
 
@@ -312,17 +313,6 @@ def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                 if bad_lines is not None:
                     reason = "torn last line (interrupted write)" if torn else f"unreadable: {e}"
                     bad_lines.append(BadLine(number, reason, torn))
-
-
-def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
-    """Pending writes with no outcome line: after a crash, those may or may not have landed."""
-    open_writes: dict[str, JournalEntry] = {}
-    for entry in entries:
-        if entry.outcome is Outcome.PENDING:
-            open_writes[entry.write_id] = entry
-        else:
-            open_writes.pop(entry.write_id, None)
-    return list(open_writes.values())
 
 
 VariantKey = tuple[str, str, str]

@@ -3,7 +3,7 @@
 ``SiteSync`` holds what a site needs across cycles (its Wix client, the catalog adapter,
 and the SKU -> product index of the last full walk that the daemon's fast lane uses). The
 one-shot commands (``syncd plan``, ``syncd sync``) make one and run a single cycle; the
-daemon keeps one per site for a configuration generation (``open_cycle_runner``).
+daemon keeps one per site for a configuration generation (``syncd.daemon.runner``).
 
 A cycle never writes before every check has passed: the source is read and validated
 whole, the plan is computed from a complete walk, and the safety guards see the plan
@@ -19,25 +19,34 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
-from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
+from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
-from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
+from syncd.errors import SyncdError, WixConflict
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
-from syncd.settings import Settings, SiteSettings
 from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState, read_state, write_state
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
+
+
+class CycleKind(StrEnum):
+    """How much of the store a cycle reads."""
+
+    FULL = "full"
+    """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
+    FAST = "fast"
+    """Re-read and write only the products of a few changed source rows (the targeted walk)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +114,7 @@ class SiteSync:
     async def store(self) -> StoreAdapter:
         """The catalog adapter, detected on first use and kept (a site never changes back)."""
         if self._store is None:
-            self._store = await open_store(self.client, catalog=self.site.catalog.value,
+            self._store = await open_store(self.client, catalog=self.site.catalog,
                                            settings=self.site.walk_settings())
             self.log.info("catalog_detected", catalog=self._store.catalog.value)
         return self._store
@@ -293,63 +302,6 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
     return observe
 
 
-class SyncCycleRunner:
-    """The daemon's cycle runner: one ``SiteSync`` per site, one cycle per call."""
-
-    def __init__(self, sites: dict[str, SiteSync]) -> None:
-        self._sites = sites
-
-    async def __call__(
-        self,
-        site: SiteSettings,
-        *,
-        kind: CycleKind,
-        changed_keys: frozenset[str] | None,
-        stop: asyncio.Event,
-    ) -> CycleOutcome:
-        sync = self._sites[site.name]
-        started = time.monotonic()
-
-        def outcome(result: CycleResult, **kw: object) -> CycleOutcome:
-            return CycleOutcome(site=site.name, kind=kind, result=result,
-                                duration_s=time.monotonic() - started, **kw)  # type: ignore[arg-type]
-
-        if kind is CycleKind.FAST and not sync.has_index:
-            kind = CycleKind.FULL
-        try:
-            result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop)
-        except SourceError as exc:
-            return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
-                           summary=f"source refused: {_first_line(exc)}")
-        except GuardRefused as exc:
-            return outcome(CycleResult.REFUSED, error=str(exc),
-                           summary=f"refused by guard {exc.guard}")
-        except (WixError, SyncdError) as exc:
-            return outcome(CycleResult.FAILED, error=str(exc),
-                           summary=f"failed: {type(exc).__name__}: {_first_line(exc)}")
-        kind = result.planned.kind
-        plan = result.planned.plan
-        applied = result.applied
-        assert applied is not None
-        if applied.complete:
-            res = CycleResult.OK
-        elif applied.stopped and applied.failed == 0:
-            res = CycleResult.SKIPPED
-        else:
-            res = CycleResult.FAILED
-        summary = (f"{kind.value} cycle: {len(plan.changes)} planned, {applied.written} "
-                   f"written, {applied.failed} failed, {applied.not_attempted} unsent, "
-                   f"{result.api_calls} API calls")
-        return outcome(res, planned=len(plan.changes), written=applied.written,
-                       failed=applied.failed, summary=summary,
-                       out_of_sync=applied.failed + applied.not_attempted
-                       if kind is CycleKind.FULL else None)
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
 @asynccontextmanager
 async def open_site_syncs(
     settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
@@ -363,12 +315,3 @@ async def open_site_syncs(
                                   metrics=metrics, limiters=limiters)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs
-
-
-@asynccontextmanager
-async def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None
-) -> AsyncIterator[SyncCycleRunner]:
-    """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``)."""
-    async with open_site_syncs(settings, metrics=metrics, limiters=limiters) as syncs:
-        yield SyncCycleRunner(syncs)

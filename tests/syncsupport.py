@@ -5,12 +5,14 @@ from __future__ import annotations
 import csv
 import random
 from collections import Counter
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from syncd.settings import Settings, SiteSettings
+from syncd.config import Settings, SiteSettings
+from syncd.journal import JournalEntry, Outcome
 
 API_KEY = "test-key-5f2a9c"
 
@@ -71,3 +73,15 @@ def drifted_source(state: list[dict[str, Any]], path: Path, *, drift: float, see
 def state_by_key(state: list[dict[str, Any]]) -> dict[tuple[str, str, Any], dict[str, Any]]:
     return {(str(r["product_id"]), str(r["variant_id"]), r["inventory_item_id"]): r
             for r in state}
+
+
+def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
+    """Journaled writes with a ``pending`` line and no outcome line: after a crash, those may
+    or may not have landed."""
+    open_writes: dict[str, JournalEntry] = {}
+    for entry in entries:
+        if entry.outcome is Outcome.PENDING:
+            open_writes[entry.write_id] = entry
+        else:
+            open_writes.pop(entry.write_id, None)
+    return list(open_writes.values())

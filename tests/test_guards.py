@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from syncd.diff import plan_changes
-from syncd.errors import ConfigError, GuardRefused
+from syncd.errors import GuardRefused, StateError
 from syncd.guards import Guard, check_guards, evaluate_guards
 from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
 from syncd.policy import Policy, Untracked
@@ -113,5 +113,5 @@ class TestRunState:
 
     def test_damaged_state_is_an_error_not_a_fresh_start(self, tmp_path):
         state_path(tmp_path, "demo").write_text(json.dumps({"version": 1, "source_rows": -1}))
-        with pytest.raises(ConfigError, match="damaged run state"):
+        with pytest.raises(StateError, match="damaged run state"):
             read_state(tmp_path, "demo")

@@ -15,7 +15,6 @@ from syncd.journal import (
     new_run_id,
     read_journal,
     rollback_points,
-    unsettled,
 )
 from syncd.model import StoreVariant
 from syncd.plan import ChangeReason, StockChange
@@ -62,7 +61,6 @@ async def test_pending_is_durable_before_the_write_and_applied_follows(tmp_path)
     assert a.before == StockState(quantity=5, in_stock=True, tracked=True)
     assert a.after == StockState(quantity=7, in_stock=None, tracked=True)
     assert a.time.tzinfo is not None and a.time > lines[0].time
-    assert unsettled(lines) == []
 
 
 async def test_lines_are_json_with_iso_utc_times(tmp_path):
@@ -81,13 +79,6 @@ async def test_per_write_outcomes_record_errors_and_new_revisions(tmp_path):
     *_, applied, conflict = read_journal(journal_path(tmp_path, "demo"))
     assert (applied.outcome, applied.revision) == (Outcome.APPLIED, "4")
     assert (conflict.outcome, conflict.error) == (Outcome.CONFLICT, "stale revision")
-
-
-async def test_writes_without_outcome_are_reported_unsettled(tmp_path):
-    async with journal(tmp_path) as j:
-        a, _ = await j.write_pending([change("A", 5, 7), change("B", 1, 0)])
-        await j.settle([a], Outcome.APPLIED)
-    assert [e.sku for e in unsettled(read_journal(journal_path(tmp_path, "demo")))] == ["B"]
 
 
 async def test_torn_last_line_is_skipped_reported_and_repaired_on_reopen(tmp_path):

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from syncd.config import Settings
 from syncd.logs import REDACTED, SECRETS, configure_logging
 from syncd.metrics import Metrics
-from syncd.settings import Settings
 from syncd.sync import SiteSync
 
 KEY = "wix-live-key-9f3c71d2e8b04a65"

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 
 from syncd.commands import validate
+from syncd.commands.common import ExitCode
+from syncd.config import CatalogChoice, LogLevel, OnInvalidRow, Secret, Settings, SourceFormat
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS
 from syncd.policy import Unmatched
-from syncd.settings import CatalogChoice, LogLevel, Secret, Settings
-from syncd.sources import OnInvalidRow, SourceFormat
 
 KEY = "k3y-very-secret-value"
 ENV = {"WIX_API_KEY": KEY}
@@ -59,7 +59,7 @@ class TestDefaults:
         assert site.policy.max_zeroed == 50
         assert s.state_dir == tmp_path / "state"
         assert s.schedule.interval_s == 300 and s.schedule.cron is None
-        assert s.http.listen == "127.0.0.1:9108"
+        assert str(s.http.listen) == "127.0.0.1:9108"
         assert s.shutdown_grace_s == 20
 
     def test_format_follows_the_source_extension(self, tmp_path):
@@ -247,10 +247,10 @@ class TestValidateCommand:
         assert self.run(config)[0] == 0
         assert self.run(config, strict=True)[0] == 1
 
-    def test_config_error_exits_1_with_the_message(self, tmp_path, monkeypatch):
+    def test_config_error_exits_config_with_the_message(self, tmp_path, monkeypatch):
         monkeypatch.setenv("WIX_API_KEY", KEY)
         code, out = self.run(write(tmp_path, MINIMAL + "bogus: 1\n"))
-        assert code == 1 and "syncd.yaml:7: bogus: unknown key" in out
+        assert code == ExitCode.CONFIG and "syncd.yaml:7: bogus: unknown key" in out
 
     def test_shipped_example_configuration_is_valid(self, monkeypatch):
         monkeypatch.setenv("WIX_API_KEY", "demo-key")

@@ -1,22 +1,11 @@
-"""Sub-commands that work on a configuration file (``validate``, and the sync commands).
+"""The sub-commands of ``syncd``, one module per job, each exposing ``register(subparsers)``.
 
-Each module here exposes ``register(subparsers)`` for ``syncd.cli``. ``add_config_option``
-gives every such command the same ``--config`` option and default.
+    emulator   an offline Wix Stores emulator
+    validate   check the configuration and the sources, no network
+    sync       ``plan`` and ``sync``
+    rollback   undo a run from the journal
+    demo       the emulator, a plan, a sync and a second plan, in one go
+    run        the daemon, and ``healthcheck``
+
+``common`` holds what they share: the exit codes and the configuration options.
 """
-
-from __future__ import annotations
-
-import argparse
-import os
-
-DEFAULT_CONFIG = "syncd.yaml"
-ENV_CONFIG = "SYNCD_CONFIG"
-
-
-def add_config_option(parser: argparse.ArgumentParser) -> None:
-    """``--config FILE``, defaulting to $SYNCD_CONFIG, then ./syncd.yaml."""
-    parser.add_argument(
-        "--config", "-c", metavar="FILE",
-        default=os.environ.get(ENV_CONFIG, DEFAULT_CONFIG),
-        help=f"the configuration file (default: ${ENV_CONFIG}, else ./{DEFAULT_CONFIG}); "
-             "see docs/configuration.md")

@@ -18,10 +18,11 @@ from typing import Any
 
 import yaml
 
+from syncd.commands.common import ExitCode
+from syncd.config import Settings
 from syncd.emulator import EmulatorConfig, serve
 from syncd.logs import configure_logging
 from syncd.render import apply_text, plan_text
-from syncd.settings import Settings
 from syncd.sync import SiteSync
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if not source.is_file():
         print(f"syncd demo: {source}: no such file (run from a clone of the repository, or "
               "give --source)")
-        return 1
+        return ExitCode.FAILED
     configure_logging(level="warning")
     return asyncio.run(_demo(source, args.catalog))
 
@@ -117,7 +118,7 @@ async def _demo(source: Path, catalog: str) -> int:
         applied = result.applied
         ok = applied is not None and applied.complete and not second.plan.changes
         print("demo " + ("succeeded" if ok else "FAILED"))
-        return 0 if ok else 1
+        return ExitCode.OK if ok else ExitCode.FAILED
 
 
 def _minimum_calls(catalog: str, products: int, items: int, changed_products: int,

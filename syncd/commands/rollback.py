@@ -15,19 +15,17 @@ import sys
 from collections import Counter
 from typing import Any
 
-from syncd.commands.sync import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_PENDING,
+from syncd.commands.common import (
+    ExitCode,
     add_site_options,
-    load_settings,
+    load_command_settings,
+    print_site_error,
 )
-from syncd.daemon.lock import SiteLocked, acquire_site_lock
+from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.journal import Outcome, journal_path, read_journal
-from syncd.logs import SECRETS
 from syncd.render import rollback_text
-from syncd.settings import Settings
+from syncd.state.lock import SiteLocked, acquire_site_lock
 from syncd.sync import open_site_syncs
 
 DESCRIPTION = """\
@@ -42,7 +40,9 @@ EPILOG = """\
 exit status:
   0  rolled back (or nothing left to restore)
   2  with --dry-run: writes are pending
-  1  error (no such run, configuration, Wix, or failed writes)
+  1  error (no such run, Wix, or failed writes)
+  4  another syncd process (a daemon?) holds a site's lock
+  78 invalid configuration
 
 examples:
   syncd rollback --config syncd.yaml --list             the runs the journal knows
@@ -71,9 +71,9 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """``syncd rollback``."""
-    settings = load_settings(args, sys.stderr)
-    if settings is None:
-        return EXIT_ERROR
+    settings = load_command_settings(args, sys.stderr)
+    if isinstance(settings, ExitCode):
+        return settings
     if args.list:
         return _list_runs(settings, args)
     return asyncio.run(_rollback(settings, args))
@@ -96,11 +96,11 @@ def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
         print(f"site {site.name}: {len(started)} runs in {path}")
         for run_id, when in started.items():
             print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
-    failed = pending = False
+    failed = pending = locked = False
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
@@ -109,11 +109,17 @@ async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
                         planned, applied = await site.rollback(
                             run_id=args.run, include_drifted=args.include_drifted,
                             dry_run=args.dry_run)
-            except (SyncdError, SiteLocked) as exc:
-                print(f"syncd: site {name}: {SECRETS.redact(str(exc))}", file=sys.stderr)
+            except SiteLocked as exc:
+                print_site_error(name, exc)
+                locked = True
+                continue
+            except SyncdError as exc:
+                print_site_error(name, exc)
                 failed = True
                 continue
             print(rollback_text(name, planned, applied, max_rows=args.max_rows))
             pending |= args.dry_run and bool(planned.plan.changes)
             failed |= applied is not None and not applied.complete
-    return EXIT_ERROR if failed else EXIT_PENDING if pending else EXIT_OK
+    if failed or locked:
+        return ExitCode.FAILED if failed else ExitCode.LOCKED
+    return ExitCode.PENDING if pending else ExitCode.OK

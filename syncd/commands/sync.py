@@ -16,20 +16,19 @@ import contextlib
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any, TextIO
+from typing import Any
 
-from syncd.commands import add_config_option
-from syncd.daemon.lock import SiteLocked, acquire_site_lock
-from syncd.errors import ConfigError, GuardRefused, SourceError, SyncdError, WixError
-from syncd.logs import SECRETS, configure_logging
+from syncd.commands.common import (
+    ExitCode,
+    add_site_options,
+    load_command_settings,
+    print_site_error,
+)
+from syncd.config import Settings
+from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
 from syncd.render import apply_text, plan_dict, plan_text, to_json
-from syncd.settings import Settings
+from syncd.state.lock import SiteLocked, acquire_site_lock
 from syncd.sync import SiteSync, open_site_syncs
-
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_PENDING = 2
-EXIT_REFUSED = 3
 
 PLAN_DESCRIPTION = """\
 Show what `syncd sync` would write, without writing anything: read the stock file, walk
@@ -43,7 +42,8 @@ PLAN_EPILOG = """\
 exit status:
   0  nothing to change: the store already says what the source says
   2  changes are pending
-  1  error (configuration, source, or Wix)
+  1  error (source or Wix)
+  78 invalid configuration
 
 examples:
   syncd plan --config syncd.yaml
@@ -71,6 +71,8 @@ exit status:
   1  error, or some writes failed (see the per-product account)
   2  with --dry-run: changes are pending (as `syncd plan`)
   3  a safety guard refused a site's plan: nothing was written to that site
+  4  another syncd process (a daemon?) holds a site's lock
+  78 invalid configuration
 
 examples:
   syncd sync --config syncd.yaml
@@ -105,44 +107,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
                         help="text for people (default), json for scripts")
 
 
-def add_site_options(parser: argparse.ArgumentParser) -> None:
-    """The options every command that talks to configured sites shares: ``--config``,
-    ``--site``, ``--max-rows`` and ``--log-level`` (read by ``load_settings``)."""
-    add_config_option(parser)
-    parser.add_argument("--site", metavar="NAME", action="append",
-                        help="only this site (repeatable; default: every configured site)")
-    parser.add_argument("--max-rows", type=int, default=200, metavar="N",
-                        help="changes listed in the text table (default 200; the counts "
-                             "always cover all)")
-    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
-                        help="log level on stderr (default: warning on a terminal, the "
-                             "configured level otherwise)")
-
-
-def load_settings(args: argparse.Namespace, out: TextIO) -> Settings | None:
-    """The settings of ``--config`` with logging configured, or None after printing why."""
-    try:
-        settings = Settings.from_file(args.config)
-    except ConfigError as exc:
-        print(f"syncd: invalid configuration: {exc}", file=out)
-        return None
-    known = {s.name for s in settings.sites}
-    unknown = sorted(set(args.site or ()) - known)
-    if unknown:
-        print(f"syncd: no site named {', '.join(unknown)} in {settings.path} "
-              f"(sites: {', '.join(sorted(known))})", file=out)
-        return None
-    level = args.log_level or ("warning" if sys.stderr.isatty() else settings.log.level.value)
-    fmt = settings.log.format.value
-    configure_logging(level=level, json=None if fmt == "auto" else fmt == "json")
-    return settings
-
-
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
-    settings = load_settings(args, sys.stderr)
-    if settings is None:
-        return EXIT_ERROR
+    settings = load_command_settings(args, sys.stderr)
+    if isinstance(settings, ExitCode):
+        return settings
     return asyncio.run(_plan(settings, args))
 
 
@@ -155,7 +124,7 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
                 async with site:
                     result = await site.plan(force=True)
             except (SourceError, WixError, SyncdError) as exc:
-                _error(name, exc)
+                print_site_error(name, exc)
                 failed = True
                 continue  # the other sites' plans are still worth showing
             pending |= bool(result.plan.changes)
@@ -165,22 +134,22 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
                 print(plan_text(name, result, max_rows=args.max_rows))
     if args.output == "json":
         print(to_json(documents))
-    return EXIT_ERROR if failed else EXIT_PENDING if pending else EXIT_OK
+    return ExitCode.FAILED if failed else ExitCode.PENDING if pending else ExitCode.OK
 
 
 def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
-    settings = load_settings(args, sys.stderr)
-    if settings is None:
-        return EXIT_ERROR
+    settings = load_command_settings(args, sys.stderr)
+    if isinstance(settings, ExitCode):
+        return settings
     return asyncio.run(_sync(settings, args))
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
-    codes: set[int] = set()
+    codes: set[ExitCode] = set()
     documents = []
     with _stop_on_signals(stop):
         async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
@@ -192,38 +161,39 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                         async with site:
                             site_code, doc = await _sync_site(name, site, args, stop)
                 except SiteLocked as exc:
-                    _error(name, exc)
-                    site_code, doc = EXIT_ERROR, None
+                    print_site_error(name, exc)
+                    site_code, doc = ExitCode.LOCKED, None
                 codes.add(site_code)
                 if doc is not None:
                     documents.append(doc)
     if args.output == "json":
         print(to_json(documents))
-    # An error anywhere outranks a refusal, so that "3" is only ever about guards.
-    for code in (EXIT_ERROR, EXIT_REFUSED):
+    # An error anywhere outranks a lock or a refusal, so that "3" is only ever about guards.
+    for code in (ExitCode.FAILED, ExitCode.LOCKED, ExitCode.REFUSED):
         if code in codes:
             return code
-    return EXIT_OK
+    return ExitCode.OK
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
-                     stop: asyncio.Event) -> tuple[int, dict[str, Any] | None]:
+                     stop: asyncio.Event) -> tuple[ExitCode, dict[str, Any] | None]:
     text = args.output == "text"
     try:
         result = await site.sync(force=args.force, stop=stop,
                                  progress=_progress_printer(name) if text else None)
     except GuardRefused as exc:
         print(f"syncd: site {name}: plan refused, nothing written:\n{exc}", file=sys.stderr)
-        return EXIT_REFUSED, None
+        return ExitCode.REFUSED, None
     except (SourceError, WixError, SyncdError) as exc:
-        _error(name, exc)
-        return EXIT_ERROR, None
+        print_site_error(name, exc)
+        return ExitCode.FAILED, None
     applied = result.applied
     assert applied is not None
     if text:
         print(plan_text(name, result.planned, max_rows=args.max_rows))
         print(apply_text(name, result))
-    return (EXIT_OK if applied.complete else EXIT_ERROR), plan_dict(name, result.planned, result)
+    code = ExitCode.OK if applied.complete else ExitCode.FAILED
+    return code, plan_dict(name, result.planned, result)
 
 
 def _progress_printer(site: str) -> Callable[[int, int], None] | None:
@@ -236,10 +206,6 @@ def _progress_printer(site: str) -> Callable[[int, int], None] | None:
         print(f"\rsite {site}: written {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     return show
-
-
-def _error(site: str, exc: BaseException) -> None:
-    print(f"syncd: site {site}: {SECRETS.redact(str(exc))}", file=sys.stderr)
 
 
 @contextlib.contextmanager

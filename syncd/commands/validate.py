@@ -3,7 +3,7 @@
 Meant for CI pipelines that produce the stock file and for operators editing the config:
 it loads the settings exactly as a sync would (API keys included, so a missing variable is
 caught), reads each site's source, lists every invalid row as ``file:line: field: reason``,
-checks the run-state files, and exits 0 when a sync could start, 1 when it could not.
+checks the run-state files, and exits 0 when a sync could start, non-zero when it could not.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ import argparse
 import sys
 from typing import Any, TextIO
 
-from syncd.commands import add_config_option
-from syncd.errors import ConfigError, SourceError
-from syncd.settings import ScheduleSettings, Settings, SiteSettings
-from syncd.sources import InvalidRowsError, OnInvalidRow, SourceSettings, load_desired
+from syncd.commands.common import ExitCode, add_config_option
+from syncd.config import OnInvalidRow, ScheduleSettings, Settings, SiteSettings, SourceSettings
+from syncd.errors import ConfigError, SourceError, StateError
+from syncd.sources import InvalidRowsError, load_desired
 from syncd.state import read_state
 
 DESCRIPTION = """\
@@ -29,7 +29,8 @@ EPILOG = """\
 exit status:
   0  valid: a sync could start (invalid rows are tolerated with on_invalid_row: skip,
      unless --strict)
-  1  invalid: the configuration, a source, or a state file must be fixed first
+  1  invalid: a source or a state file must be fixed first
+  78 invalid configuration
 
 examples:
   syncd validate --config /etc/syncd/syncd.yaml
@@ -61,7 +62,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         settings = Settings.from_file(args.config)
     except ConfigError as e:
         print(f"invalid configuration: {e}", file=out)
-        return 1
+        return ExitCode.CONFIG
     sites = settings.sites
     if args.site:
         unknown = sorted(set(args.site) - {s.name for s in sites})
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             known = ", ".join(s.name for s in sites)
             print(f"no site named {', '.join(unknown)} in {settings.path} (sites: {known})",
                   file=out)
-            return 1
+            return ExitCode.CONFIG
         sites = tuple(s for s in sites if s.name in args.site)
 
     print(f"configuration {settings.path}: {len(settings.sites)} "
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         problems += checked[site.source]
         try:
             state = read_state(settings.state_dir, site.name)
-        except ConfigError as e:
+        except StateError as e:
             print(f"  run state: {e}", file=out)
             problems += 1
         else:
@@ -97,7 +98,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     print(f"http: {settings.http.listen}; log: {settings.log.level}, {settings.log.format}",
           file=out)
     print("valid" if not problems else "invalid", file=out)
-    return 0 if not problems else 1
+    return ExitCode.OK if not problems else ExitCode.FAILED
 
 
 def _print_site(site: SiteSettings, out: TextIO) -> None:

@@ -15,28 +15,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from syncd.config import HttpSettings, ListenAddress, ScheduleSettings, Settings
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.cycle import CycleRunner, NamedSite
-from syncd.daemon.http import DEFAULT_LISTEN_ADDRESS, ListenAddress
 from syncd.daemon.schedule import Schedule
 from syncd.daemon.siteloop import FAST_LANE_MAX_KEYS
 from syncd.errors import ConfigError
 
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
-DEFAULT_GRACE_S = 20.0
-"""In-flight writes get this long to finish after SIGTERM; systemd's TimeoutStopSec and
-Docker's stop timeout must be longer (the shipped files use 30 s)."""
-
-DEFAULT_SETTLE_S = 2.0
-"""A source file must stay unchanged this long before it is read: long enough for an
-upload or a spreadsheet save to finish, short enough that an edit reaches the store
-within ~3 s."""
+_SCHEDULE = ScheduleSettings()
+_HTTP = HttpSettings()
+_GRACE_S = Settings(path=Path(), sites=(), state_dir=Path()).shutdown_grace_s
 
 
 @dataclass(frozen=True, slots=True)
 class DaemonConfig(Generic[SiteT]):
-    """What the daemon itself needs to know; built from ``Settings`` by the wiring."""
+    """What the daemon itself needs to know; built from ``Settings`` by the wiring.
+
+    The defaults are the configuration schema's (``syncd.config.schema``), for tests that
+    build a config by hand; the daemon's own tunables (fast lane, failure back-off) are
+    declared here."""
 
     sites: tuple[SiteT, ...]
     """The sites to keep in sync, one loop each; names must be unique."""
@@ -53,19 +52,19 @@ class DaemonConfig(Generic[SiteT]):
     full_every_s: float | None = None
     """Longest time between two full cycles, whatever the schedule (None: schedule only)."""
 
-    watch_source: bool = True
+    watch_source: bool = _SCHEDULE.watch_source
     """Run a cycle when a site's source file changes (after it settles)."""
 
-    settle_s: float = DEFAULT_SETTLE_S
+    settle_s: float = _SCHEDULE.settle_s
     """Seconds a changed source must stay unchanged before it is read."""
 
-    listen: ListenAddress = DEFAULT_LISTEN_ADDRESS
+    listen: ListenAddress = _HTTP.listen
     """Address of the health/readiness/metrics endpoint."""
 
-    ready_max_age_s: float = 3600.0
+    ready_max_age_s: float = _HTTP.ready_max_age_s
     """/readyz fails when a site's last successful cycle is older than this."""
 
-    shutdown_grace_s: float = DEFAULT_GRACE_S
+    shutdown_grace_s: float = _GRACE_S
     """How long in-flight cycles may run on after SIGTERM before they are cancelled."""
 
     fast_max_keys: int = FAST_LANE_MAX_KEYS

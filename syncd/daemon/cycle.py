@@ -1,9 +1,9 @@
 """The seam between the daemon and a sync cycle: what the daemon asks for, what it gets back.
 
 The daemon schedules cycles and the cycle does the work (walk -> plan -> guards -> apply ->
-journal); this module is all they share. It holds only values and a Protocol and imports
-nothing from the rest of syncd, so the cycle implementation can import it without depending
-on the daemon's machinery.
+journal); this module is all the daemon's loops know of it: values and a Protocol. The
+cycle kinds are the cycle's own (``syncd.sync.CycleKind``); ``syncd.daemon.runner`` adapts
+the cycle to this seam, and the loops are tested with fakes.
 """
 
 from __future__ import annotations
@@ -13,14 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from syncd.sync import CycleKind
 
-class CycleKind(StrEnum):
-    """How much of the store a cycle reads."""
-
-    FULL = "full"
-    """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
-    FAST = "fast"
-    """Re-read and write only the products of a few changed source rows (the targeted walk)."""
+__all__ = ["CycleKind", "CycleOutcome", "CycleResult", "CycleRunner", "NamedSite"]
 
 
 class CycleResult(StrEnum):

@@ -19,34 +19,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from syncd.config import ListenAddress
 from syncd.daemon.health import SiteStatus, judge_readiness
-from syncd.errors import ConfigError
+from syncd.errors import ListenError
 from syncd.metrics import CONTENT_TYPE_LATEST, Metrics
-
-DEFAULT_LISTEN = "127.0.0.1:9108"
-
-
-@dataclass(frozen=True, slots=True)
-class ListenAddress:
-    host: str
-    port: int
-
-    def __str__(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-
-DEFAULT_LISTEN_ADDRESS = ListenAddress("127.0.0.1", 9108)
-
-
-def parse_listen(value: str) -> ListenAddress:
-    """``host:port`` (``[v6]:port`` for IPv6) into parts; ConfigError when malformed."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or int(port_text) > 65535:
-        raise ConfigError(
-            f"http.listen: expected HOST:PORT such as {DEFAULT_LISTEN!r}, got {value!r}")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    return ListenAddress(host, int(port_text))
 
 
 @dataclass(slots=True)
@@ -95,14 +71,14 @@ class HttpServer:
         self.address: ListenAddress | None = None
 
     async def start(self) -> ListenAddress:
-        """Bind and serve; raises ConfigError when the address cannot be bound."""
+        """Bind and serve; raises ListenError when the address cannot be bound."""
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._listen.host, self._listen.port)
         try:
             await site.start()
         except OSError as e:
             await self._runner.cleanup()
-            raise ConfigError(
+            raise ListenError(
                 f"http.listen: cannot listen on {self._listen}: {e.strerror or e}") from e
         host, port = self._runner.addresses[0][:2]
         self.address = ListenAddress(str(host), int(port))

@@ -89,8 +89,3 @@ def add_jitter(
         return due
     draw = (rng or random).uniform(0.0, jitter_s)
     return due + timedelta(seconds=draw)
-
-
-def seconds_until(due: datetime, *, now: datetime) -> float:
-    """Seconds from ``now`` to ``due``, never negative (a missed time is due at once)."""
-    return max(0.0, (due - now).total_seconds())

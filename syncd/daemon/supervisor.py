@@ -32,17 +32,18 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from syncd.config import HttpSettings, ListenAddress
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleOutcome, NamedSite
 from syncd.daemon.health import SiteStatus
-from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app
-from syncd.daemon.lock import acquire_site_lock, lock_path
+from syncd.daemon.http import HealthView, HttpServer, build_app
 from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
+from syncd.state.lock import acquire_site_lock, lock_path
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -75,7 +76,8 @@ class Daemon(Generic[SiteT]):
         self._force = asyncio.Event()
         self._statuses: dict[str, SiteStatus] = {}
         self._locks: dict[Path, contextlib.ExitStack] = {}
-        self._view = HealthView(statuses=self._statuses.values, ready_max_age_s=3600.0,
+        self._view = HealthView(statuses=self._statuses.values,
+                                ready_max_age_s=HttpSettings().ready_max_age_s,
                                 started_at_s=time.time())
         self.http_address: ListenAddress | None = None
 

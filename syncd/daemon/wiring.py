@@ -1,10 +1,10 @@
 """Wiring the daemon to the rest of syncd: a settings file in, a ``DaemonSetup`` out.
 
-This is the only daemon module that knows ``syncd.settings``, ``syncd.sources`` and
-``syncd.sync``; everything else in the package works against the small seams of
-``syncd.daemon.config`` and ``syncd.daemon.cycle``, which is what lets the loops be tested
-with a fake cycle runner. ``build_setup`` is what the daemon calls at start-up and again on
-every SIGHUP.
+This module and ``syncd.daemon.runner`` are the only daemon modules that know
+``syncd.config``, ``syncd.sources`` and ``syncd.sync``; everything else in the package works
+against the small seams of ``syncd.daemon.config`` and ``syncd.daemon.cycle``, which is
+what lets the loops be tested with a fake cycle runner. ``build_setup`` is what the daemon
+calls at start-up and again on every SIGHUP.
 """
 
 from __future__ import annotations
@@ -13,15 +13,14 @@ import functools
 from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 
-from syncd import sync
+from syncd.config import Settings, SiteSettings, SourceSettings
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleRunner
-from syncd.daemon.http import ListenAddress
+from syncd.daemon.runner import open_cycle_runner as open_sync_runner
 from syncd.daemon.schedule import make_schedule
 from syncd.metrics import Metrics
-from syncd.settings import Settings, SiteSettings
-from syncd.sources import SourceSettings, changed_keys, load_desired
+from syncd.sources import changed_keys, load_desired
 from syncd.wix import LimiterPool
 
 
@@ -36,7 +35,7 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         full_every_s=schedule.full_every_s,
         watch_source=schedule.watch_source,
         settle_s=schedule.settle_s,
-        listen=ListenAddress(settings.http.host, settings.http.port),
+        listen=settings.http.listen,
         ready_max_age_s=settings.http.ready_max_age_s,
         shutdown_grace_s=settings.shutdown_grace_s,
     )
@@ -70,7 +69,7 @@ def open_cycle_runner(
     Entered when a generation starts and exited when it ends, so the runner holds one HTTP
     session per generation (and the fast lane's product index), closed on the way out.
     """
-    return sync.open_cycle_runner(settings, metrics=metrics, limiters=limiters)
+    return open_sync_runner(settings, metrics=metrics, limiters=limiters)
 
 
 def build_setup(settings: Settings, *, metrics: Metrics,

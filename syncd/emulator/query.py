@@ -12,7 +12,7 @@ numerically whether the client sent ``"1598…"`` or ``1598…``.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -275,10 +275,3 @@ def _key_function(get: Callable[[T], Any]) -> Callable[[T], tuple[int, Any]]:
         return (0, 0) if value is None else (1, value)
 
     return key
-
-
-def select(records: Sequence[T], predicate: Predicate[T] | None) -> list[T]:
-    """The records matching ``predicate`` (all of them when it is None)."""
-    if predicate is None:
-        return list(records)
-    return [r for r in records if predicate(r)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from syncd.emulator.views_v1 import dumps
+from syncd.emulator.jsontext import dumps
 
 JSON_TYPE = "application/json"
 

@@ -21,6 +21,7 @@ from syncd.emulator.bodies import get_bool, get_dict, get_list, read_request
 from syncd.emulator.context import EMULATOR
 from syncd.emulator.errors import not_found, validation_error
 from syncd.emulator.fields import STORE_VARIANT_FIELDS, V2_INVENTORY_FIELDS, v1_product_fields
+from syncd.emulator.jsontext import dumps
 from syncd.emulator.paging import Page, cursor_paging, offset_paging, paging_metadata
 from syncd.emulator.query import (
     Resolver,
@@ -35,7 +36,6 @@ from syncd.emulator.query import (
 from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ProductState, Store
 from syncd.emulator.views_v1 import (
-    dumps,
     inventory_item_dict,
     product_json,
     product_variant_dict,

@@ -21,11 +21,11 @@ from syncd.emulator.fields import (
     V3_PRODUCT_FIELDS,
     V3_READONLY_VARIANT_FIELDS,
 )
+from syncd.emulator.jsontext import dumps
 from syncd.emulator.paging import Page, cursor_paging, paging_metadata
 from syncd.emulator.query import Resolver, check_sort, compile_filter, parse_sort_list, sort_records
 from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ItemState
-from syncd.emulator.views_v1 import dumps
 from syncd.emulator.views_v3 import (
     inventory_item_dict,
     inventory_item_json,

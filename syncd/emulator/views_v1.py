@@ -14,20 +14,15 @@ reads; Get Product carries no ``variants``; Query Product Variants carries no ``
 from __future__ import annotations
 
 import functools
-import json
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any
 
+from syncd.emulator.jsontext import dumps
 from syncd.emulator.store import ProductState, VariantState
 
 CURRENCY = "USD"
 PREORDER_LIMIT = 100_000
 STORE_URL = "https://www.example-store.test/"
-
-
-def dumps(data: object) -> str:
-    """Compact JSON, as every emulator response is written."""
-    return json.dumps(data, separators=(",", ":"))
 
 
 def price(amount: float) -> dict[str, Any]:

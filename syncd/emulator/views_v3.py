@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from syncd.emulator.jsontext import dumps
 from syncd.emulator.spec import derived_id
 from syncd.emulator.store import ItemState, ProductState, VariantState
-from syncd.emulator.views_v1 import CURRENCY, PREORDER_LIMIT, dumps, variant_name
+from syncd.emulator.views_v1 import CURRENCY, PREORDER_LIMIT, variant_name
 
 PRODUCT_REVISION = "1"
 """Product revisions never move: the emulator changes no product data, only stock."""

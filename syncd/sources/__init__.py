@@ -13,20 +13,16 @@ from __future__ import annotations
 
 import csv
 
+from syncd.config.source import OnInvalidRow, SourceFormat, SourceSettings
 from syncd.errors import SourceError
 from syncd.sources.csvfile import read_csv
-from syncd.sources.options import Columns, OnInvalidRow, SourceFormat, SourceSettings
 from syncd.sources.rows import DesiredRows, DesiredSource, InvalidRowsError, RowCollector
 from syncd.sources.yamlfile import read_yaml
 
 __all__ = [
-    "Columns",
     "DesiredRows",
     "DesiredSource",
     "InvalidRowsError",
-    "OnInvalidRow",
-    "SourceFormat",
-    "SourceSettings",
     "changed_keys",
     "load_desired",
 ]

@@ -13,9 +13,9 @@ import difflib
 from collections.abc import Iterator
 from typing import TextIO
 
+from syncd.config.source import FIELDS, SourceSettings
 from syncd.errors import SourceError
 from syncd.model import RowError
-from syncd.sources.options import FIELDS, SourceSettings
 from syncd.sources.rows import InvalidRowsError, RowCollector
 
 DELIMITERS = (",", ";", "\t", "|")

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
+from syncd.config.source import OnInvalidRow
 from syncd.errors import SourceError
 from syncd.model import MAX_QUANTITY, DesiredStock, RowError, decode_value, encode_value
-from syncd.sources.options import OnInvalidRow
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _TRUE = frozenset({"true", "yes", "1"})

@@ -21,10 +21,10 @@ import difflib
 
 import yaml
 
+from syncd import yamlnodes
+from syncd.config.source import SourceSettings
 from syncd.errors import SourceError
-from syncd.sources import yamlnodes
 from syncd.sources.csvfile import python_encoding
-from syncd.sources.options import SourceSettings
 from syncd.sources.rows import RowCollector
 
 

@@ -10,6 +10,7 @@ protocol, and ``WixClient`` for one site's connection:
         outcomes = await store.write([StockWrite(variant, quantity=7)])
 """
 
+from syncd.config.client import DEFAULT_BASE_URL, CatalogChoice, WalkSettings, WixSettings
 from syncd.wix.adapter import (
     StockWrite,
     StoreAdapter,
@@ -21,7 +22,6 @@ from syncd.wix.adapter import (
 from syncd.wix.catalog import CatalogDetector
 from syncd.wix.http import CallCounter, RequestEvent, WixClient, map_error
 from syncd.wix.ratelimit import LimiterPool
-from syncd.wix.settings import DEFAULT_BASE_URL, CatalogChoice, WalkSettings, WixSettings
 
 __all__ = [
     "DEFAULT_BASE_URL",

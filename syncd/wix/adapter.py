@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from syncd.config.client import CatalogChoice, WalkSettings
 from syncd.errors import (
     WixAuthError,
     WixConflict,
@@ -27,7 +28,6 @@ from syncd.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.catalog import CatalogDetector
 from syncd.wix.http import WixClient
 from syncd.wix.seed_v1 import SeedReader
-from syncd.wix.settings import CatalogChoice, WalkSettings
 from syncd.wix.tasks import task_group
 from syncd.wix.walk_v1 import V1Reader
 from syncd.wix.walk_v3 import V3Reader
@@ -243,7 +243,7 @@ def _uncertain(exc: WixError) -> bool:
 async def open_store(
     client: WixClient,
     *,
-    catalog: CatalogChoice = "auto",
+    catalog: CatalogChoice = CatalogChoice.AUTO,
     settings: WalkSettings | None = None,
 ) -> StoreAdapter:
     """The adapter for the site's catalog; asks Wix once unless ``catalog`` forces one.

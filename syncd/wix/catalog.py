@@ -9,10 +9,10 @@ owns the site's client). A long-running process that must notice a V1 -> V3 upgr
 
 from __future__ import annotations
 
+from syncd.config.client import CatalogChoice
 from syncd.errors import WixClientError, WixError
 from syncd.model import Catalog
 from syncd.wix.http import WixClient
-from syncd.wix.settings import CatalogChoice
 
 VERSION_PATH = "/stores/v3/provision/version"
 
@@ -22,12 +22,16 @@ _VERSIONS = {"V1_CATALOG": Catalog.V1, "V3_CATALOG": Catalog.V3}
 class CatalogDetector:
     """Ask a site's catalog version at most once (unless forced or refreshed)."""
 
-    def __init__(self, client: WixClient, *, force: CatalogChoice = "auto") -> None:
-        if force not in ("auto", "v1", "v3"):
-            raise ValueError(f"catalog must be auto, v1 or v3, not {force!r}")
+    def __init__(self, client: WixClient, *,
+                 force: CatalogChoice = CatalogChoice.AUTO) -> None:
+        try:
+            force = CatalogChoice(force)
+        except ValueError:
+            raise ValueError(f"catalog must be auto, v1 or v3, not {force!r}") from None
         self._client = client
-        self._cached: Catalog | None = None if force == "auto" else Catalog(force)
-        self._forced = force != "auto"
+        self._cached: Catalog | None = (None if force is CatalogChoice.AUTO
+                                        else Catalog(force.value))
+        self._forced = force is not CatalogChoice.AUTO
 
     async def detect(self, *, refresh: bool = False) -> Catalog:
         """The site's catalog; raises ``WixClientError`` (code STORES_NOT_INSTALLED) if none."""

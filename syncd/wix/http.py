@@ -34,6 +34,7 @@ import aiohttp
 import structlog
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from syncd.config.client import WixSettings
 from syncd.errors import (
     WixAuthError,
     WixClientError,
@@ -47,7 +48,6 @@ from syncd.errors import (
 from syncd.logs import SECRETS
 from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
 from syncd.wix.retry import RetryPolicy, call_with_retries
-from syncd.wix.settings import WixSettings
 
 JSONObject = dict[str, Any]
 

@@ -30,7 +30,7 @@ from contextlib import asynccontextmanager
 import structlog
 from asyncio_throttle.throttler import Throttler
 
-from syncd.wix.settings import WixSettings
+from syncd.config.client import WixSettings
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]

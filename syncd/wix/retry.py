@@ -21,9 +21,9 @@ from typing import TypeVar
 
 import structlog
 
+from syncd.config.client import WixSettings
 from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
 from syncd.wix.ratelimit import SiteRateLimiter, Sleep
-from syncd.wix.settings import WixSettings
 
 T = TypeVar("T")
 

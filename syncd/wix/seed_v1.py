@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote
 
+from syncd.config.client import WalkSettings
 from syncd.errors import WixNotFound
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import seed_variant
 from syncd.wix.pipeline import Emit, run_pipeline
-from syncd.wix.settings import WalkSettings
 from syncd.wix.tasks import task_group
 
 VARIANT_PAGE = 100

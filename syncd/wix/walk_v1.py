@@ -38,12 +38,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from syncd.config.client import WalkSettings
 from syncd.errors import WixError, WixNotFound
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.wix.pipeline import Emit, run_pipeline
-from syncd.wix.settings import WalkSettings
 from syncd.wix.tasks import task_group
 
 PAGE_SIZE = 100

@@ -24,10 +24,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from syncd.config.client import WalkSettings
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import int_or_none
-from syncd.wix.settings import WalkSettings
 from syncd.wix.tasks import task_group
 
 PAGE_SIZE = 1000

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from syncd.wix import WalkSettings, WixClient, WixSettings, open_store
+from syncd.config import WalkSettings, WixSettings
+from syncd.wix import WixClient, open_store
 
 KEY = "bench-key-0001"
 SITE = "bench-site"

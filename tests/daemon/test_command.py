@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from syncd.commands.common import ExitCode
+from syncd.config import ListenAddress
 from syncd.daemon.health import SiteStatus
-from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app
-from syncd.daemon.lock import acquire_site_lock
+from syncd.daemon.http import HealthView, HttpServer, build_app
 from syncd.metrics import Metrics
+from syncd.state.lock import acquire_site_lock
 
 
 async def syncd(*args: str, cwd: Path, env: dict[str, str] | None = None
@@ -45,26 +47,26 @@ log: {format: json}
 """)
 
 
-async def test_invalid_configuration_exits_2_naming_file_and_key(tmp_path):
+async def test_invalid_configuration_exits_config_naming_file_and_key(tmp_path):
     config = write(tmp_path / "syncd.yaml", "sites:\n  - name: shop\n")
     code, _, err = await syncd("run", "--config", str(config), cwd=tmp_path)
-    assert code == 2
+    assert code == ExitCode.CONFIG
     line = json.loads(err.strip().splitlines()[-1])
     assert line["event"] == "config_invalid"
     assert "syncd.yaml:2" in line["error"] and "site_id" in line["error"]
 
 
-async def test_missing_configuration_file_exits_2(tmp_path):
+async def test_missing_configuration_file_exits_config(tmp_path):
     code, _, err = await syncd("run", "--config", str(tmp_path / "nope.yaml"), cwd=tmp_path)
-    assert code == 2
+    assert code == ExitCode.CONFIG
     assert "no such configuration file" in err
 
 
-async def test_a_site_locked_by_another_process_exits_3_naming_the_lock(tmp_path):
+async def test_a_site_locked_by_another_process_exits_locked_naming_the_lock(tmp_path):
     config = valid_config(tmp_path)
     with acquire_site_lock(tmp_path / "state", "shop"):
         code, _, err = await syncd("run", "--config", str(config), cwd=tmp_path)
-    assert code == 3
+    assert code == ExitCode.LOCKED
     line = json.loads(err.strip().splitlines()[-1])
     assert line["event"] == "site_locked"
     assert line["lock_file"] == str(tmp_path / "state" / "shop.lock")
@@ -75,7 +77,7 @@ async def test_api_key_never_reaches_the_log(tmp_path):
     config = write(tmp_path / "syncd.yaml", valid_config(tmp_path).read_text().replace(
         'listen: "127.0.0.1:0"', 'listen: "some-api-key-value"'))
     code, _, err = await syncd("run", "--config", str(config), cwd=tmp_path)
-    assert code == 2
+    assert code == ExitCode.CONFIG
     assert "some-api-key-value" not in err
     assert "[REDACTED]" in err  # the message quoted it; redaction caught it
 
@@ -119,5 +121,5 @@ class TestHealthcheck:
     @pytest.mark.parametrize("listen", ["nonsense", "127.0.0.1:99999"])
     async def test_malformed_address_is_a_usage_error(self, tmp_path, listen):
         code, _, err = await syncd("healthcheck", "--listen", listen, cwd=tmp_path)
-        assert code == 2
+        assert code == ExitCode.CONFIG
         assert "HOST:PORT" in err

@@ -8,10 +8,11 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from syncd.config import ListenAddress
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.daemon.health import SiteStatus, judge_readiness, judge_site
-from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app, parse_listen
-from syncd.errors import ConfigError
+from syncd.daemon.http import HealthView, HttpServer, build_app
+from syncd.errors import ConfigError, ListenError
 from syncd.logs import SECRETS
 from syncd.metrics import Metrics, endpoint_label
 
@@ -151,13 +152,13 @@ class TestReadiness:
      ("localhost:0", ListenAddress("localhost", 0))],
 )
 def test_listen_addresses_parse(value, expected):
-    assert parse_listen(value) == expected
+    assert ListenAddress.parse(value) == expected
 
 
 @pytest.mark.parametrize("value", ["9108", "127.0.0.1", ":9108", "host:port", "h:70000"])
 def test_malformed_listen_address_is_a_config_error(value):
     with pytest.raises(ConfigError, match="HOST:PORT"):
-        parse_listen(value)
+        ListenAddress.parse(value)
 
 
 class TestHttpEndpoint:
@@ -207,7 +208,7 @@ class TestHttpEndpoint:
             assert first.address is not None
             view = HealthView(statuses=list, ready_max_age_s=1, started_at_s=0)
             second = HttpServer(build_app(view, metrics=metrics), first.address)
-            with pytest.raises(ConfigError, match="cannot listen"):
+            with pytest.raises(ListenError, match="cannot listen"):
                 await second.start()
         finally:
             await first.stop()

@@ -13,7 +13,6 @@ from syncd.daemon.schedule import (
     IntervalSchedule,
     add_jitter,
     make_schedule,
-    seconds_until,
 )
 from syncd.errors import ConfigError
 
@@ -92,12 +91,6 @@ def test_jitter_only_delays_and_stays_within_its_bound(jitter_s):
 
 def test_zero_jitter_keeps_the_due_time():
     assert add_jitter(T0, jitter_s=0.0) == T0
-
-
-@pytest.mark.parametrize(
-    ("due_offset_s", "expected"), [(10.0, 10.0), (0.0, 0.0), (-30.0, 0.0)])
-def test_seconds_until_is_never_negative(due_offset_s, expected):
-    assert seconds_until(T0 + timedelta(seconds=due_offset_s), now=T0) == expected
 
 
 @pytest.mark.parametrize(

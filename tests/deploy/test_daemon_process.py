@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.journal import Outcome, read_journal, unsettled
+from syncd.journal import Outcome, read_journal
+from syncsupport import unsettled
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, write_config
 

@@ -31,7 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.journal import read_journal, unsettled
+from syncd.journal import read_journal
+from syncsupport import unsettled
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, uid_of, write_config
 

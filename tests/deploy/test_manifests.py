@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.settings import Settings
+from syncd.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 
 from syncd.cli import build_parser
-from syncd.emulator.command import _is_loopback, config_from_args
+from syncd.commands.common import ExitCode
+from syncd.commands.emulator import _is_loopback, config_from_args
 
 
 def test_help_explains_every_option_and_the_store_format(capsys: pytest.CaptureFixture[str]):
@@ -40,10 +41,10 @@ def test_options_become_an_emulator_config():
 
 
 @pytest.mark.parametrize("argv", [["--fail-rate", "2"], ["--rate-limit", "fast"]])
-def test_bad_option_values_exit_2_with_a_message(argv, capsys: pytest.CaptureFixture[str]):
+def test_bad_option_values_exit_config_with_a_message(argv, capsys: pytest.CaptureFixture[str]):
     """Out-of-range settings are reported, not served."""
     args = build_parser().parse_args(["emulator", *argv])
-    assert args.func(args) == 2
+    assert args.func(args) == ExitCode.CONFIG
     assert "syncd emulator:" in capsys.readouterr().err
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.journal import BadLine, JournalEntry, Outcome, journal_path, read_journal
-from syncd.settings import Settings
 from syncd.sync import SiteSync, SyncResult
 
 API_KEY = "faults-api-key-7c1e9a"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from syncd.wix import WixSettings
+from syncd.config import WixSettings
 
 BASE = "https://wix.test"
 API_KEY = "IST.secret-api-key-0123456789"

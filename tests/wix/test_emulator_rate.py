@@ -14,8 +14,9 @@ import time
 
 import pytest
 
+from syncd.config import WixSettings
 from syncd.emulator import EmulatorConfig, serve
-from syncd.wix import WixClient, WixSettings
+from syncd.wix import WixClient
 
 KEY = "emulator-key-0002"
 SITE = "rate-site"

@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
+from syncd.config import WalkSettings, WixSettings
 from syncd.emulator import EmulatorConfig, RunningEmulator, serve
 from syncd.model import StoreSnapshot
-from syncd.wix import StoreAdapter, WalkSettings, WixClient, WixSettings, open_store
+from syncd.wix import StoreAdapter, WixClient, open_store
 
 KEY = "emulator-key-0001"
 SITE = "emulator-site"

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from syncd.config import WalkSettings, WixSettings
 from syncd.emulator import EmulatorConfig, serve
 from syncd.errors import WixAuthError, WixClientError, WixConflict
-from syncd.wix import (
-    StockWrite,
-    V1Store,
-    V3Store,
-    WalkSettings,
-    WixClient,
-    WixSettings,
-    open_store,
-)
+from syncd.wix import StockWrite, V1Store, V3Store, WixClient, open_store
 from syncd.wix.writes_v1 import set_tracking_seed, set_variant_stock_seed
 from syncd.wix.writes_v3 import ItemStock, update_inventory_item
 

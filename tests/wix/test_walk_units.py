@@ -8,9 +8,9 @@ import re
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
+from syncd.config import WalkSettings
 from syncd.errors import WixAuthError
 from syncd.model import NIL_GUID
-from syncd.wix import WalkSettings
 from syncd.wix.walk_v1 import V1Reader
 from syncd.wix.walk_v3 import V3Reader
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from syncd.commands.common import ExitCode
 from syncd.emulator.app import serve
 from syncd.emulator.config import STALE_STATUSES, EmulatorConfig, parse_rate_limit
 from syncd.errors import ConfigError
@@ -149,7 +150,7 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ValueError as e:
         print(f"syncd emulator: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     if not _is_loopback(config.host):
         log.warning("emulator_not_loopback", host=config.host,
                     hint="anyone who can reach this address can use the well-known API key")
@@ -157,12 +158,12 @@ def run(args: argparse.Namespace) -> int:
         asyncio.run(_serve_until_stopped(config))
     except ConfigError as e:
         print(f"syncd emulator: {e}", file=sys.stderr)
-        return 2
+        return ExitCode.CONFIG
     except OSError as e:
         print(f"syncd emulator: cannot serve on {config.host}:{config.port}: {e.strerror or e}",
               file=sys.stderr)
-        return 1
-    return 0
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 async def _serve_until_stopped(config: EmulatorConfig) -> None:

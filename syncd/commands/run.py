@@ -3,7 +3,7 @@
 The entry point does what only an entry point should: configure logging once, read the
 configuration, create the one metrics registry of the process, and hand them to the daemon
 under ``asyncio.run``. Failures become exit codes a service manager can act on (see
-``RUN_EPILOG``); systemd's unit marks 2 as "do not restart", since restarting cannot fix a
+``RUN_EPILOG``); systemd's unit marks 78 as "do not restart", since restarting cannot fix a
 configuration file.
 """
 
@@ -20,19 +20,15 @@ from pathlib import Path
 
 import structlog
 
-from syncd.daemon.http import DEFAULT_LISTEN, parse_listen
-from syncd.daemon.lock import SiteLocked
+from syncd.commands.common import ExitCode
+from syncd.config.schema import DEFAULT_LISTEN, ListenAddress
 from syncd.daemon.notify import SystemdNotifier
-from syncd.errors import ConfigError, SyncdError
+from syncd.errors import ConfigError, ListenError, StateError, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import Metrics
+from syncd.state.lock import SiteLocked
 
 log = structlog.get_logger("syncd.daemon")
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_CONFIG = 2
-EXIT_LOCKED = 3
 
 RUN_DESCRIPTION = """\
 Run syncd as a daemon: keep every configured site in sync until stopped.
@@ -59,8 +55,8 @@ exit status:
   0  stopped by SIGTERM/SIGINT (in-flight writes finished, or were cancelled at the end
      of the grace period and journaled as unknown)
   1  unexpected failure (see the log)
-  2  invalid configuration, or the HTTP address cannot be bound
-  3  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
+  4  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
+  78 invalid configuration, or the HTTP address cannot be bound (do not restart)
 
 example:
   syncd run --config /etc/syncd/syncd.yaml
@@ -104,10 +100,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_command(args: argparse.Namespace) -> int:
     """``syncd run``: returns the process exit status."""
     # Imported here so that ``syncd --help`` and ``syncd healthcheck`` stay light.
+    from syncd.config import Settings, SiteSettings
     from syncd.daemon.config import DaemonSetup
     from syncd.daemon.supervisor import Daemon
     from syncd.daemon.wiring import build_setup
-    from syncd.settings import Settings, SiteSettings
     from syncd.wix import LimiterPool
 
     configure_logging()  # until the file says otherwise
@@ -120,7 +116,7 @@ def run_command(args: argparse.Namespace) -> int:
         setup = build_setup(settings, metrics=metrics, limiters=limiters)
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
 
     def reload() -> DaemonSetup[SiteSettings]:
         return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters)
@@ -130,17 +126,23 @@ def run_command(args: argparse.Namespace) -> int:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:
         log.error("site_locked", error=str(e), lock_file=str(e.lock_path), pid=e.pid)
-        return EXIT_LOCKED
+        return ExitCode.LOCKED
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
+    except ListenError as e:
+        log.error("http_listen_failed", error=str(e))
+        return ExitCode.CONFIG
+    except StateError as e:
+        log.error("state_unusable", error=str(e))
+        return ExitCode.CONFIG
     except SyncdError as e:
         log.error("daemon_failed", error=str(e))
-        return EXIT_FAILED
+        return ExitCode.FAILED
     except Exception:
         log.exception("daemon_crashed")
-        return EXIT_FAILED
-    return EXIT_OK
+        return ExitCode.FAILED
+    return ExitCode.OK
 
 
 def _json_logs(log_format: str) -> bool | None:
@@ -151,10 +153,10 @@ def healthcheck_command(args: argparse.Namespace) -> int:
     """``syncd healthcheck``: 0 when the endpoint answers 200, 1 otherwise."""
     raw = args.listen or os.environ.get("SYNCD_HTTP_LISTEN") or DEFAULT_LISTEN
     try:
-        address = parse_listen(raw)
+        address = ListenAddress.parse(raw)
     except ConfigError as e:
         print(f"syncd healthcheck: {e}", file=sys.stderr)
-        return EXIT_CONFIG
+        return ExitCode.CONFIG
     host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(address.host, address.host)
     netloc = f"[{host}]:{address.port}" if ":" in host else f"{host}:{address.port}"
     url = f"http://{netloc}/{'readyz' if args.ready else 'healthz'}"
@@ -166,11 +168,11 @@ def healthcheck_command(args: argparse.Namespace) -> int:
         body, status = e.read(64 * 1024), e.code
     except (OSError, ValueError) as e:
         print(f"syncd healthcheck: {url}: {e}", file=sys.stderr)
-        return EXIT_FAILED
+        return ExitCode.FAILED
     text = body.decode("utf-8", "replace")
     try:
         text = json.dumps(json.loads(text), sort_keys=True)
     except ValueError:
         pass
     print(f"{url}: {status} {text}")
-    return EXIT_OK if status == 200 else EXIT_FAILED
+    return ExitCode.OK if status == 200 else ExitCode.FAILED

@@ -1,7 +1,7 @@
 """What the readers need to know about a source of truth: where, which format, how strict.
 
-Defined here rather than in ``syncd.settings`` so that the readers depend on nothing but the
-domain values; ``syncd.settings`` builds these from the configuration file and re-exports them.
+Part of the configuration schema, so that the readers (``syncd.sources``) depend on
+nothing but values; the loader builds these from the configuration file.
 """
 
 from __future__ import annotations

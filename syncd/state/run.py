@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from syncd.errors import ConfigError
+from syncd.errors import StateError
 
 STATE_VERSION = 1
 
@@ -65,7 +65,7 @@ def state_path(state_dir: Path, site: str) -> Path:
 def read_state(state_dir: Path, site: str) -> RunState | None:
     """The site's last successful run, or None when it never had one.
 
-    A damaged file is a ``ConfigError`` rather than "no previous run": silently starting
+    A damaged file is a ``StateError`` rather than "no previous run": silently starting
     afresh would switch the shrink guard off exactly when something went wrong.
     """
     path = state_path(state_dir, site)
@@ -74,11 +74,11 @@ def read_state(state_dir: Path, site: str) -> RunState | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise ConfigError(f"{path}: cannot read the run state: {e.strerror or e}") from e
+        raise StateError(f"{path}: cannot read the run state: {e.strerror or e}") from e
     try:
         return RunState.from_json(text)
     except (ValueError, KeyError, TypeError) as e:
-        raise ConfigError(
+        raise StateError(
             f"{path}: damaged run state ({e}); delete the file to start afresh (the "
             "source-shrink guard then waits for one successful run)") from e
 

@@ -1,18 +1,32 @@
-"""Tunables of the Wix client and walkers, as frozen values with their units and reasons.
+"""How a site's Wix client and store walkers behave: frozen values with units and reasons.
 
-They are built once by the entry point (from the config file) and passed down; nothing here
-reads files or the environment. Tests pass small or zero delays and compressed rate windows.
+Part of the configuration schema: each site's ``SiteSettings`` carries one ``WixSettings``
+and one ``WalkSettings``, and the loader takes its defaults from these classes, so every
+default is written once, here. Nothing here reads files or the environment. Tests pass
+small or zero delays and compressed rate windows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal
 
 DEFAULT_BASE_URL = "https://www.wixapis.com"
 
-CatalogChoice = Literal["auto", "v1", "v3"]
-"""``auto`` asks Wix which catalog the site runs; ``v1``/``v3`` skip the question."""
+DEFAULT_IN_FLIGHT = 8
+"""Requests in flight per site (and V1 resolver workers): enough to hide latency at 200/min,
+small enough not to look like a flood to Wix's edge."""
+
+
+class CatalogChoice(StrEnum):
+    """Which Wix catalog a site runs."""
+
+    AUTO = "auto"
+    """Ask Wix once per start (one request)."""
+    V1 = "v1"
+    V3 = "v3"
+
 
 RefreshMode = Literal["query", "seed"]
 """How a V1 targeted read works: one Query Products per 100 ids, or the seed's per-variant flow."""
@@ -45,9 +59,8 @@ class WixSettings:
     little after reading it. Requests are already counted from their answer (see
     ``syncd.wix.ratelimit``), so a small margin suffices."""
 
-    max_in_flight: int = 8
-    """Concurrent requests per site. Enough to hide latency at 200/min, small enough not to
-    look like a flood to Wix's edge."""
+    max_in_flight: int = DEFAULT_IN_FLIGHT
+    """Concurrent requests per site (the configuration's ``concurrency``)."""
 
     retry_delays_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
     """Pauses before each retry of a 5xx, timeout or dropped connection; its length is the
@@ -90,7 +103,7 @@ class WixSettings:
 class WalkSettings:
     """How the walkers read a store."""
 
-    workers: int = 8
+    workers: int = DEFAULT_IN_FLIGHT
     """Tasks resolving V1 products whose page lacked stock data (one request each)."""
 
     queue_size: int = 200

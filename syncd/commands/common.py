@@ -1,0 +1,107 @@
+"""What the sub-commands share: exit codes, the ``--config`` and site options, loading the
+settings with logging configured, and printing a site's error.
+
+Each command module exposes ``register(subparsers)`` for ``syncd.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from enum import IntEnum
+from typing import TextIO
+
+from syncd.config import Settings
+from syncd.errors import ConfigError
+from syncd.logs import SECRETS, configure_logging
+
+DEFAULT_CONFIG = "syncd.yaml"
+ENV_CONFIG = "SYNCD_CONFIG"
+
+
+class ExitCode(IntEnum):
+    """The exit status of every ``syncd`` command; each number means one thing everywhere."""
+
+    OK = 0
+    """Done: everything planned landed, nothing is pending, or the daemon stopped cleanly."""
+
+    FAILED = 1
+    """An error (Wix, the source, a failed write, an unexpected failure): see the message."""
+
+    PENDING = 2
+    """``plan`` and every ``--dry-run``: changes are pending. (argparse also exits 2 on a
+    command line it cannot parse, with a usage message.)"""
+
+    REFUSED = 3
+    """A safety guard refused a plan: nothing was written to that site."""
+
+    LOCKED = 4
+    """Another syncd process holds a site's lock (``<state_dir>/<site>.lock`` names its
+    pid)."""
+
+    CONFIG = 78
+    """The configuration cannot be used, or the daemon's HTTP address cannot be bound
+    (``EX_CONFIG`` of sysexits.h): restarting cannot help, so the systemd unit lists it in
+    ``RestartPreventExitStatus``."""
+
+
+EXIT_MEANINGS: dict[ExitCode, str] = {
+    ExitCode.OK: "done: everything landed, nothing pending, or the daemon stopped cleanly",
+    ExitCode.FAILED: "error (Wix, the source, failed writes): see the message",
+    ExitCode.PENDING: "plan or --dry-run: changes are pending",
+    ExitCode.REFUSED: "a safety guard refused a plan: nothing was written to that site",
+    ExitCode.LOCKED: "another syncd process holds a site's lock",
+    ExitCode.CONFIG: "invalid configuration or HTTP address: restarting cannot help",
+}
+
+EXIT_STATUS_HELP = "\n".join(f"  {code.value:>2}  {text}" for code, text in EXIT_MEANINGS.items())
+"""Every exit code with its meaning, for ``syncd --help``."""
+
+
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``, defaulting to $SYNCD_CONFIG, then ./syncd.yaml."""
+    parser.add_argument(
+        "--config", "-c", metavar="FILE",
+        default=os.environ.get(ENV_CONFIG, DEFAULT_CONFIG),
+        help=f"the configuration file (default: ${ENV_CONFIG}, else ./{DEFAULT_CONFIG}); "
+             "see docs/configuration.md")
+
+
+def add_site_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that talks to configured sites shares: ``--config``,
+    ``--site``, ``--max-rows`` and ``--log-level`` (read by ``load_command_settings``)."""
+    add_config_option(parser)
+    parser.add_argument("--site", metavar="NAME", action="append",
+                        help="only this site (repeatable; default: every configured site)")
+    parser.add_argument("--max-rows", type=int, default=200, metavar="N",
+                        help="changes listed in the text table (default 200; the counts "
+                             "always cover all)")
+    parser.add_argument("--log-level", choices=("debug", "info", "warning", "error"),
+                        help="log level on stderr (default: warning on a terminal, the "
+                             "configured level otherwise)")
+
+
+def load_command_settings(args: argparse.Namespace, out: TextIO) -> Settings | ExitCode:
+    """The settings of ``--config`` with logging configured, or the exit code after
+    printing why they cannot be used."""
+    try:
+        settings = Settings.from_file(args.config)
+    except ConfigError as exc:
+        print(f"syncd: invalid configuration: {exc}", file=out)
+        return ExitCode.CONFIG
+    known = {s.name for s in settings.sites}
+    unknown = sorted(set(args.site or ()) - known)
+    if unknown:
+        print(f"syncd: no site named {', '.join(unknown)} in {settings.path} "
+              f"(sites: {', '.join(sorted(known))})", file=out)
+        return ExitCode.CONFIG
+    level = args.log_level or ("warning" if sys.stderr.isatty() else settings.log.level.value)
+    fmt = settings.log.format.value
+    configure_logging(level=level, json=None if fmt == "auto" else fmt == "json")
+    return settings
+
+
+def print_site_error(site: str, exc: BaseException) -> None:
+    """``syncd: site NAME: message`` on stderr, with every known secret redacted."""
+    print(f"syncd: site {site}: {SECRETS.redact(str(exc))}", file=sys.stderr)

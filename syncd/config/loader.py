@@ -1,0 +1,327 @@
+"""Reading the configuration file: YAML in, the schema's frozen values out.
+
+``load_settings(path)`` (also ``Settings.from_file``) reads the file, checks every key
+(unknown keys are errors, with a "did you mean"), applies environment overrides, resolves
+each site's API key, and returns the tree of ``syncd.config.schema``. Every default comes
+from the schema's classes. Every error is a ``ConfigError`` naming the file, the line and
+the key::
+
+    syncd.yaml:7: sites[0].rate_limit.requests: must be a positive integer
+
+``source`` and ``policy`` may be given at the top level, per site, or both; a site's keys
+override the top-level ones one by one. Relative paths are relative to the file.
+
+Environment overrides (for containers and systemd units; values relative to the working
+directory):
+
+    SYNCD_STATE_DIR     state_dir
+    SYNCD_SOURCE_PATH   source.path of every site (format follows its extension)
+    SYNCD_BASE_URL      base_url of every site
+    SYNCD_LOG_LEVEL     log.level
+    SYNCD_LOG_FORMAT    log.format
+    SYNCD_HTTP_LISTEN   http.listen
+
+docs/configuration.md is the user's reference.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cronsim import CronSim, CronSimError
+
+from syncd import yamlnodes
+from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.config.reader import MapReader
+from syncd.config.schema import (
+    HttpSettings,
+    ListenAddress,
+    LogFormat,
+    LogLevel,
+    LogSettings,
+    ScheduleSettings,
+    Settings,
+    SiteSettings,
+)
+from syncd.config.secrets import resolve_api_key
+from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.errors import ConfigError
+from syncd.model import MAX_QUANTITY
+from syncd.policy import Policy, Unmatched, Untracked
+
+ENV_STATE_DIR = "SYNCD_STATE_DIR"
+ENV_SOURCE_PATH = "SYNCD_SOURCE_PATH"
+ENV_BASE_URL = "SYNCD_BASE_URL"
+ENV_LOG_LEVEL = "SYNCD_LOG_LEVEL"
+ENV_LOG_FORMAT = "SYNCD_LOG_FORMAT"
+ENV_HTTP_LISTEN = "SYNCD_HTTP_LISTEN"
+
+_SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
+
+# The schema's defaults, read from its classes (never written again here).
+_WIX = WixSettings()
+_POLICY = Policy()
+_SCHEDULE = ScheduleSettings()
+_HTTP = HttpSettings()
+_LOG = LogSettings()
+_SOURCE = SourceSettings(path=Path())
+_SETTINGS_DEFAULTS = Settings(path=Path(), sites=(), state_dir=Path())
+
+
+def load_settings(path: str | os.PathLike[str], *,
+                  env: Mapping[str, str] = os.environ) -> Settings:
+    """Read, check and resolve the configuration file; ``ConfigError`` when unusable."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: no such configuration file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{file}: cannot read: {e}") from e
+    try:
+        root = yamlnodes.compose(text)
+    except yamlnodes.YamlSyntaxError as e:
+        raise ConfigError(f"{file}:{e.line or 1}: {e.message}") from e
+    return _build(file, MapReader(str(file), root, ""), env)
+
+
+_TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
+             "shutdown_grace_seconds", "log")
+_SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
+              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
+_SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
+                "ignore_columns")
+_POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
+                "max_zeroed", "max_source_shrink")
+
+
+def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
+    top.check_keys(_TOP_KEYS)
+    base = file.parent
+    source = _source_fields(top.mapping("source"), base)
+    policy = _policy_fields(top.mapping("policy"))
+    site_nodes = top.sequence("sites")
+    if not site_nodes:
+        raise top.error(top.node("sites"), "sites", "required: at least one site to sync")
+    sites = tuple(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env)
+                  for i, node in enumerate(site_nodes))
+    seen: dict[str, int] = {}
+    stores: dict[tuple[str, str], int] = {}
+    for i, site in enumerate(sites):
+        line = yamlnodes.line_of(site_nodes[i])
+        if site.name in seen:
+            raise ConfigError(f"{top.file}:{line}: sites[{i}].name: "
+                              f"{site.name!r} is also the name of sites[{seen[site.name]}]")
+        seen[site.name] = i
+        # Two entries for one store would each get a budget and a lock of their own: twice
+        # Wix's rate limit, and two writers fighting over every change.
+        store = (site.base_url.rstrip("/"), site.site_id)
+        if store in stores:
+            raise ConfigError(f"{top.file}:{line}: sites[{i}].site_id: {site.site_id!r} at "
+                              f"{site.base_url} is also the store of sites[{stores[store]}]")
+        stores[store] = i
+
+    state_env = env.get(ENV_STATE_DIR)
+    state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
+    return Settings(
+        path=file,
+        sites=sites,
+        state_dir=state_dir,
+        schedule=_schedule(top.mapping("schedule")),
+        http=_http(top.mapping("http"), env),
+        log=_log(top.mapping("log"), env),
+        shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
+    )
+
+
+def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, Any],
+          env: Mapping[str, str]) -> SiteSettings:
+    m.check_keys(_SITE_KEYS)
+    name = m.string("name", required="a short name for logs and state files") or ""
+    if not _SITE_NAME.fullmatch(name):
+        raise m.error(m.node("name"), "name",
+                      "use letters, digits, '_', '.' and '-' (it names state files)")
+    site_id = m.string("site_id", required="the Wix site id (wix-site-id header)") or ""
+    api_key, origin = resolve_api_key(m, base, env)
+    base_url = env.get(ENV_BASE_URL) or m.string("base_url", _WIX.base_url) or _WIX.base_url
+    if not _URL.fullmatch(base_url):
+        where = f"environment {ENV_BASE_URL}" if env.get(ENV_BASE_URL) else None
+        message = f"must be an http(s) URL such as {_WIX.base_url}, not {base_url!r}"
+        if where:
+            raise ConfigError(f"{where}: {message}")
+        raise m.error(m.node("base_url"), "base_url", message)
+    rate = m.mapping("rate_limit")
+    rate.check_keys(("requests", "per_seconds"))
+    source_settings = _site_source(
+        m, {**source, **_source_fields(m.mapping("source"), base)}, env)
+    wix = WixSettings(
+        base_url=base_url.rstrip("/"),
+        rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
+        rate_period_s=rate.number("per_seconds", _WIX.rate_period_s, positive=True),
+        max_in_flight=m.integer("concurrency", _WIX.max_in_flight, minimum=1, maximum=64),
+        timeout_s=m.number("timeout_seconds", _WIX.timeout_s, positive=True),
+    )
+    return SiteSettings(
+        name=name,
+        site_id=site_id,
+        source=source_settings,
+        policy=replace(Policy(), **{**policy, **_policy_fields(m.mapping("policy"))}),
+        api_key=api_key,
+        api_key_origin=origin,
+        catalog=m.choice("catalog", CatalogChoice, CatalogChoice.AUTO),
+        wix=wix,
+        walk=WalkSettings(workers=wix.max_in_flight, location_id=m.string("location_id")),
+    )
+
+
+def _source_fields(m: MapReader, base: Path) -> dict[str, Any]:
+    """The source keys given in one mapping, as SourceSettings fields (absent keys left out,
+    so that a site's mapping overrides the top level key by key)."""
+    m.check_keys(_SOURCE_KEYS)
+    fields: dict[str, Any] = {}
+    path = m.string("path")
+    if path is not None:
+        fields["path"] = base / path
+    if m.given("format"):
+        fields["format"] = m.choice("format", SourceFormat, _SOURCE.format)
+    if m.given("on_invalid_row"):
+        fields["on_invalid_row"] = m.choice("on_invalid_row", OnInvalidRow,
+                                            _SOURCE.on_invalid_row)
+    encoding = m.string("encoding")
+    if encoding is not None:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise m.error(m.node("encoding"), "encoding",
+                          f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252)") from None
+        fields["encoding"] = encoding
+    delimiter = m.text("delimiter")
+    if delimiter is not None:
+        delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
+        if len(delimiter) != 1:
+            raise m.error(m.node("delimiter"), "delimiter",
+                          "must be one character (or 'tab')")
+        fields["delimiter"] = delimiter
+    columns = m.mapping("columns")
+    if columns.entries:
+        columns.check_keys(Columns.__dataclass_fields__)
+        renamed: dict[str, Any] = {name: columns.string(name)
+                                   for name in Columns.__dataclass_fields__
+                                   if columns.given(name)}
+        fields["columns"] = replace(Columns(), **renamed)
+    if m.given("ignore_columns"):
+        names = []
+        for node in m.sequence("ignore_columns"):
+            text = yamlnodes.scalar_text(node)
+            if text is None:
+                raise m.error(node, "ignore_columns", "expected column names")
+            names.append(text.strip().lower())
+        fields["ignore_columns"] = frozenset(names)
+    return fields
+
+
+def _site_source(m: MapReader, fields: dict[str, Any],
+                 env: Mapping[str, str]) -> SourceSettings:
+    """The site's SourceSettings from the merged keys; SYNCD_SOURCE_PATH wins over the file,
+    and then the format follows its extension when that implies one."""
+    env_path = env.get(ENV_SOURCE_PATH)
+    if env_path:
+        fields["path"] = Path(env_path)
+    path = fields.pop("path", None)
+    if not isinstance(path, Path):
+        raise m.error(None, "source.path",
+                      "required: the stock file (give source.path at the top level or in the "
+                      f"site, or set {ENV_SOURCE_PATH})")
+    implied = SourceFormat.for_path(path)
+    if "format" not in fields or (env_path and implied is not None):
+        if implied is None:
+            raise m.error(None, "source.format",
+                          f"cannot tell the format of {path.name!r} from its extension: "
+                          "set source.format to csv or yaml")
+        fields["format"] = implied
+    return replace(SourceSettings(path=path), **fields)
+
+
+def _policy_fields(m: MapReader) -> dict[str, Any]:
+    m.check_keys(_POLICY_KEYS)
+    fields: dict[str, Any] = {}
+    if m.given("unmatched"):
+        fields["unmatched"] = m.choice("unmatched", Unmatched, _POLICY.unmatched)
+    if m.given("untracked"):
+        fields["untracked"] = m.choice("untracked", Untracked, _POLICY.untracked)
+    if m.given("buffer"):
+        fields["buffer"] = m.integer("buffer", 0, maximum=MAX_QUANTITY)
+    if m.given("cap"):
+        fields["cap"] = m.integer("cap", 0, maximum=MAX_QUANTITY)
+    for key in ("max_changed_fraction", "max_source_shrink"):
+        if m.given(key):
+            fields[key] = m.number(key, 0.0, maximum=1.0)
+    if m.given("max_zeroed"):
+        fields["max_zeroed"] = m.integer("max_zeroed", 0)
+    return fields
+
+
+def _schedule(m: MapReader) -> ScheduleSettings:
+    m.check_keys(("interval_seconds", "cron", "jitter_seconds", "watch_source",
+                  "settle_seconds", "full_every_seconds"))
+    interval = m.optional_number("interval_seconds", positive=True)
+    cron = m.string("cron")
+    if interval is not None and cron is not None:
+        raise m.error(m.node("cron"), "cron", "give interval_seconds or cron, not both")
+    if cron is not None:
+        try:
+            CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
+        except CronSimError as e:
+            raise m.error(m.node("cron"), "cron",
+                          f"not a 5-field cron expression ({e}); quote it in YAML") from None
+    return ScheduleSettings(
+        interval_s=None if cron is not None else (interval or _SCHEDULE.interval_s),
+        cron=cron,
+        jitter_s=m.number("jitter_seconds", _SCHEDULE.jitter_s),
+        watch_source=m.boolean("watch_source", _SCHEDULE.watch_source),
+        settle_s=m.number("settle_seconds", _SCHEDULE.settle_s),
+        full_every_s=m.optional_number("full_every_seconds", positive=True),
+    )
+
+
+def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
+    m.check_keys(("listen", "ready_max_age_seconds"))
+    from_env = env.get(ENV_HTTP_LISTEN)
+    listen = from_env or m.string("listen") or str(_HTTP.listen)
+    try:
+        address = ListenAddress.parse(listen)
+    except ConfigError as e:
+        if from_env:
+            raise ConfigError(f"environment {ENV_HTTP_LISTEN}: {e}") from None
+        raise m.error(m.node("listen"), "listen", str(e)) from None
+    return HttpSettings(listen=address, ready_max_age_s=m.number(
+        "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True))
+
+
+def _log(m: MapReader, env: Mapping[str, str]) -> LogSettings:
+    m.check_keys(("level", "format"))
+    level = m.choice("level", LogLevel, _LOG.level)
+    log_format = m.choice("format", LogFormat, _LOG.format)
+    for var, kind in ((ENV_LOG_LEVEL, LogLevel), (ENV_LOG_FORMAT, LogFormat)):
+        value = env.get(var)
+        if not value:
+            continue
+        try:
+            parsed = kind(value.strip().lower())
+        except ValueError:
+            options = " | ".join(member.value for member in kind)
+            raise ConfigError(f"environment {var}: must be one of {options}, "
+                              f"not {value!r}") from None
+        if isinstance(parsed, LogLevel):
+            level = parsed
+        else:
+            log_format = LogFormat(parsed)
+    return LogSettings(level=level, format=log_format)
