@@ -1,14 +1,20 @@
 """syncd: keep a Wix store's inventory equal to a source of truth.
 
-The package is layered so that dependencies point one way:
+The package is layered so that dependencies point one way (bottom first; the contracts in
+pyproject.toml, checked by ``lint-imports``, fail on an import that points up):
 
-    model, errors          values and the exception tree (import nothing from syncd)
-    sources, diff, guards  parse sources, plan changes (pure, synchronous)
-    wix                    HTTP client, rate limit, walkers and writes
-    apply, journal, sync   one sync cycle: walk -> plan -> guard -> apply
-    daemon                 the long-running loop around cycles
-    cli                    the entry point that wires it all together
-    emulator               an offline Wix Stores emulator (depends on nothing above it)
+    model, errors, logs, yamlnodes     values, the exception tree, redaction, YAML nodes
+    plan, policy                       what a plan holds; how a source is applied
+    config                             the configuration schema, secrets and loader
+    sources, diff, guards, wix         readers, the pure planner, guards, the Wix client
+                                       (none of them imports another)
+    journal, state, metrics            the write journal, run state and lock, metrics
+    apply, rollback                    making a plan's writes; planning an undo
+    sync                               one sync cycle: walk -> plan -> guard -> apply
+    daemon, render                     the long-running loop; plans as text and JSON
+    commands, cli                      the sub-commands and the parser that wires them
+    emulator                           an offline Wix Stores emulator (imports nothing
+                                       above model and errors; only commands start it)
 """
 
 __version__ = "0.1.0"

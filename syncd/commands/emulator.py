@@ -18,7 +18,12 @@ import structlog
 
 from syncd.commands.common import ExitCode
 from syncd.emulator.app import serve
-from syncd.emulator.config import STALE_STATUSES, EmulatorConfig, parse_rate_limit
+from syncd.emulator.config import (
+    STALE_STATUSES,
+    EmulatorConfig,
+    format_rate_limit,
+    parse_rate_limit,
+)
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging
 
@@ -99,9 +104,10 @@ def register(subparsers: Any) -> None:
     site.add_argument("--seed", type=int, default=1,
                       help="seed for the generator, faults and shopper (default 1)")
     faults = parser.add_argument_group("limits and faults")
-    faults.add_argument("--rate-limit", default="200/60", metavar="N/S|off",
+    wix_limit = format_rate_limit(EmulatorConfig().rate_limit)
+    faults.add_argument("--rate-limit", default=wix_limit, metavar="N/S|off",
                         help="accept at most N requests per site in any S-second sliding "
-                             "window; more get 429 (default 200/60, Wix's limit)")
+                             f"window; more get 429 (default {wix_limit}, Wix's limit)")
     faults.add_argument("--retry-after", type=float, default=None, metavar="SECONDS",
                         help="send Retry-After: SECONDS with 429s (default: no header, as Wix "
                              "documents none)")

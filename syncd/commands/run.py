@@ -30,7 +30,7 @@ from syncd.state.lock import SiteLocked
 
 log = structlog.get_logger("syncd.daemon")
 
-RUN_DESCRIPTION = """\
+RUN_DESCRIPTION = f"""\
 Run syncd as a daemon: keep every configured site in sync until stopped.
 
 Each site gets its own loop. A full cycle (the whole store is read and compared) runs at
@@ -45,7 +45,7 @@ shutdown_grace_seconds (writes still running then are cancelled and journaled as
 "unknown"), then exit 0; a second signal stops at once. SIGHUP re-reads the
 configuration file; an invalid file is logged and the running configuration kept.
 
-HTTP (http.listen, default 127.0.0.1:9108): /healthz (alive), /readyz (503 when a site's
+HTTP (http.listen, default {DEFAULT_LISTEN}): /healthz (alive), /readyz (503 when a site's
 last successful cycle is older than http.ready_max_age_seconds) and /metrics (Prometheus).
 Under systemd with Type=notify it reports READY, STATUS, WATCHDOG and STOPPING.
 """

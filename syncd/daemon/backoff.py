@@ -32,7 +32,9 @@ class Backoff:
     """
 
     initial_s: float = 5.0
+    """Wait after a first failed cycle; doubled (``factor``) after each further failure."""
     max_s: float = 300.0
+    """Longest wait between failed cycles: a Wix outage costs one attempt per 5 minutes."""
     factor: float = 2.0
     jitter_ratio: float = 0.1
     rng: random.Random = field(default_factory=random.Random)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from syncd.config import HttpSettings, ListenAddress, ScheduleSettings, Settings
+from syncd.daemon.backoff import Backoff
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.cycle import CycleRunner, NamedSite
 from syncd.daemon.schedule import Schedule
@@ -25,6 +26,7 @@ from syncd.errors import ConfigError
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
 _SCHEDULE = ScheduleSettings()
+_BACKOFF = Backoff()
 _HTTP = HttpSettings()
 _GRACE_S = Settings(path=Path(), sites=(), state_dir=Path()).shutdown_grace_s
 
@@ -70,19 +72,14 @@ class DaemonConfig(Generic[SiteT]):
     fast_max_keys: int = FAST_LANE_MAX_KEYS
     """Above this many changed source rows a change runs a full cycle instead of a fast one."""
 
-    backoff_initial_s: float = 5.0
+    backoff_initial_s: float = _BACKOFF.initial_s
     """Wait after a first failed cycle; doubled after each further failure."""
 
-    backoff_max_s: float = 300.0
+    backoff_max_s: float = _BACKOFF.max_s
     """Longest wait between failed cycles: a Wix outage costs one attempt per 5 minutes."""
 
     def __post_init__(self) -> None:
-        names = [site.name for site in self.sites]
-        if not names:
-            raise ConfigError("sites: at least one site is needed")
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ConfigError(f"sites: duplicate site names {', '.join(duplicates)}")
+        # Site names are unique: the loader refuses a duplicate with its file and line.
         if self.shutdown_grace_s < 0 or self.settle_s < 0 or self.jitter_s < 0:
             raise ConfigError(
                 "shutdown_grace_seconds, settle_seconds and jitter_seconds must be >= 0")

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from syncd.commands.common import ExitCode
 from syncd.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +59,7 @@ class TestSystemdUnit:
     def test_invalid_configuration_is_not_restarted_in_a_loop(self):
         service = unit()["Service"]
         assert service["Restart"] == "on-failure"
-        assert "2" in service["RestartPreventExitStatus"].split()
+        assert str(int(ExitCode.CONFIG)) in service["RestartPreventExitStatus"].split()
 
     def test_key_arrives_as_a_credential_the_example_config_reads(self):
         service = unit()["Service"]
