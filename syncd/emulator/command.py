@@ -18,6 +18,8 @@ import structlog
 
 from syncd.emulator.app import serve
 from syncd.emulator.config import STALE_STATUSES, EmulatorConfig, parse_rate_limit
+from syncd.emulator.variants import NAMES as VARIANT_NAMES
+from syncd.emulator.variants import WixVariants
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging
 
@@ -118,6 +120,10 @@ def register(subparsers: Any) -> None:
     faults.add_argument("--stale-status", type=int, choices=STALE_STATUSES, default=409,
                         help="status of a V3 Update with a stale revision (default 409; Wix "
                              "documents neither)")
+    faults.add_argument("--wix-variants", default="none", metavar="all|NAMES",
+                        help="play the other plausible answer of unconfirmed Wix behaviours: "
+                             "'all' or a comma list of " + ", ".join(VARIANT_NAMES)
+                             + " (see syncd.emulator.variants; default none)")
     parser.set_defaults(func=run)
 
 
@@ -139,6 +145,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         shopper_rate=args.shopper_rate,
         stale_status=args.stale_status,
+        variants=WixVariants.parse(args.wix_variants),
     )
 
 

@@ -100,6 +100,10 @@ class WalkSettings:
     """V1 only: fetch the pages of a numericId window by offset, concurrently, once the first
     page has told how many products follow (see ``walk_v1``). Off = strictly sequential crawl."""
 
+    window_pages: int = 20
+    """V1 only: pages per concurrent offset window (offsets up to 100 * (n - 1), far below
+    the 10,000 where Wix's offsets are known to fail; shrunk when an offset is refused)."""
+
     refresh_mode: RefreshMode = "query"
     """V1 targeted reads: ``query`` (Query Products by id, 100 per call) or ``seed`` (Get
     Product, its inventory item, its variants, and each variant's inventory)."""
@@ -118,5 +122,5 @@ class WalkSettings:
     the V1 page size and keeps request bodies small."""
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.queue_size < 1 or self.refresh_chunk < 1:
-            raise ValueError("workers, queue_size and refresh_chunk must be >= 1")
+        if min(self.workers, self.queue_size, self.refresh_chunk, self.window_pages) < 1:
+            raise ValueError("workers, queue_size, refresh_chunk and window_pages must be >= 1")
