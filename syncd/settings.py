@@ -132,6 +132,11 @@ class RateLimit:
     per_s: float = 60.0
     """Window length in seconds."""
 
+    shared_key: bool = False
+    """Sites whose API key is the same share one budget (``rate_limit.shared_key: true``):
+    whether Wix counts per site or per key is unconfirmed, and an agency may use one key
+    for many sites. Such sites should state the same ``requests``/``per_seconds``."""
+
 
 @dataclass(frozen=True, slots=True)
 class SiteSettings:
@@ -348,7 +353,7 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
             raise ConfigError(f"{where}: {message}")
         raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
-    rate.check_keys(("requests", "per_seconds"))
+    rate.check_keys(("requests", "per_seconds", "shared_key"))
     source_settings = _site_source(
         m, {**source, **_source_fields(m.mapping("source"), base)}, env)
     return SiteSettings(
@@ -361,7 +366,8 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
         base_url=base_url.rstrip("/"),
         catalog=m.choice("catalog", CatalogChoice, CatalogChoice.AUTO),
         rate_limit=RateLimit(requests=rate.integer("requests", 200, minimum=1),
-                             per_s=rate.number("per_seconds", 60.0, positive=True)),
+                             per_s=rate.number("per_seconds", 60.0, positive=True),
+                             shared_key=rate.boolean("shared_key", False)),
         concurrency=m.integer("concurrency", 8, minimum=1, maximum=64),
         timeout_s=m.number("timeout_seconds", 30.0, positive=True),
         location_id=m.string("location_id"),
