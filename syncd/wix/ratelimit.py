@@ -145,8 +145,8 @@ class LimiterPool:
             budget: str | None = None) -> SiteRateLimiter:
         """The store's limiter, created on first use. Stores naming the same ``budget``
         (e.g. one derived from a shared API key) share one limiter instead."""
-        key = (settings.base_url.rstrip("/"), site_id if budget is None else f"budget:{budget}",
-               settings.rate_limit, settings.rate_period_s, settings.rate_margin_s,
+        where = (settings.base_url.rstrip("/"), site_id) if budget is None else ("budget", budget)
+        key = (*where, settings.rate_limit, settings.rate_period_s, settings.rate_margin_s,
                settings.max_in_flight)
         limiter = self._limiters.get(key)
         if limiter is None:

@@ -46,6 +46,8 @@ class V1Reader:
         self._log = client.log.bind(catalog="v1")
         self._offsets = OffsetLimit(settings.window_pages)
         """What the store taught about offsets, kept across walks."""
+        self._unknown_visibility = 0
+        """Products of the current walk whose answer did not say whether they are visible."""
 
     async def walk(self) -> StoreSnapshot:
         """Every variant of every product, hidden ones included."""
@@ -53,6 +55,11 @@ class V1Reader:
         crawl = NumericIdCrawl(self._client, PRODUCTS, counter=counter, offsets=self._offsets,
                                parallel=self._settings.parallel_pages, log=self._log)
         variants = await self._pipeline(crawl.run, counter, "walk", whole_store=True)
+        if self._unknown_visibility:
+            # Wix may leave ``visible: false`` out as a default value: those products would
+            # be counted as visible. Nothing is written differently; reports may undercount.
+            self._log.warning("wix_walk_visibility_unknown", products=self._unknown_visibility)
+            self._unknown_visibility = 0
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
         return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
 
@@ -90,6 +97,8 @@ class V1Reader:
             await produce(emit_once)
 
         async def resolve(product: JSONObject) -> list[StoreVariant]:
+            if "visible" not in product:
+                self._unknown_visibility += 1
             if variants_need_inventory(product):
                 lacking.append(product)
                 return []
