@@ -193,7 +193,7 @@ of one dict: every element is checked). V1/V2 reads are keyed without their pref
 def known_fields(method: str, template: str) -> dict[str, Any] | None:
     """The field schema of a route, or None when this one is not checked."""
     for prefix in ("/stores-reader", "/stores"):
-        if template.startswith(prefix + "/v1/") or template.startswith(prefix + "/v2/"):
+        if template.startswith((prefix + "/v1/", prefix + "/v2/")):
             schema = KNOWN_FIELDS.get(f"{method} {template[len(prefix):]}")
             if schema is not None:
                 return schema

@@ -185,10 +185,10 @@ def _bulk_results(chunk: Sequence[ItemStock], data: Mapping[str, Any]) -> list[I
     positional = len(loose) == len(raw) == len(chunk) and not by_id and not by_index
     matched = []
     for index, write in enumerate(chunk):
-        result = by_id.get(write.item_id) or by_index.get(index)
-        if result is None and positional:
-            result = loose[index]
-        matched.append(_item_result(write, result))
+        found: Mapping[str, Any] | None = by_id.get(write.item_id) or by_index.get(index)
+        if found is None and positional:
+            found = loose[index]
+        matched.append(_item_result(write, found))
     return matched
 
 

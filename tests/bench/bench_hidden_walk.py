@@ -4,7 +4,7 @@ leaves default values out of its JSON: is every variant seen, and none written t
 Run from the repository root (not collected by pytest; about two and a half minutes on a
 loaded two-core machine)::
 
-    .venv/bin/python tests/bench/bench_hidden_walk.py                 # 25,000 products, 1,000 hidden
+    .venv/bin/python tests/bench/bench_hidden_walk.py          # 25,000 products, 1,000 hidden
     .venv/bin/python tests/bench/bench_hidden_walk.py --products 5000 --hidden 200
 
 The emulator runs in-process with the ``short_pages`` and ``sparse_json`` switches
@@ -30,13 +30,12 @@ if __package__ in (None, ""):  # run as a file: make syncd and the test helpers 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
-
 from syncd.emulator import EmulatorConfig, serve
 from syncd.emulator.generate import generate_store
 from syncd.emulator.variants import WixVariants
 from syncd.journal import Outcome, read_journal
 from syncd.sync import SiteSync
+from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -45,14 +45,16 @@ def emulator_process(
     seed: int,
     rate_limit: str,
     latency_ms: int = 0,
+    variants: str = "none",
     startup_timeout_s: float = 120.0,
 ) -> Iterator[str]:
-    """Serve a generated store from ``syncd emulator`` on a free loopback port; yield its URL."""
+    """Serve a generated store from ``syncd emulator`` on a free loopback port; yield its URL.
+    ``variants`` is the ``--wix-variants`` profile (``none``, ``all`` or a comma list)."""
     command = [
         sys.executable, "-m", "syncd", "emulator", "--host", "127.0.0.1", "--port", "0",
         "--catalog", catalog, "--generate-products", str(products), "--seed", str(seed),
         "--rate-limit", rate_limit, "--latency-ms", str(latency_ms),
-        "--api-key", KEY, "--site-id", SITE,
+        "--api-key", KEY, "--site-id", SITE, "--wix-variants", variants,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True)
