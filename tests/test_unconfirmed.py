@@ -113,3 +113,41 @@ async def test_a_store_with_hidden_products_walked_with_short_pages_and_sparse_j
     assert report.written_twice == 0
     assert report.wrong == 0
     assert report.changes_after == 0
+
+
+async def test_a_product_with_options_but_unmanaged_variants_is_set_by_its_one_sku(
+    emulator, tmp_path
+):
+    store = tmp_path / "store.yaml"
+    store.write_text(
+        "products:\n"
+        "  - name: Plain Tee\n"
+        "    manage_variants: false\n"
+        "    sku: PLAIN-TEE\n"
+        "    options: {Size: [S, M]}\n"
+        "    variants:\n"
+        "      - {choices: {Size: S}, quantity: 3}\n"
+        "      - {choices: {Size: M}, quantity: 9}\n"
+        "  - name: Other Tee\n"
+        "    manage_variants: false\n"
+        "    sku: PLAIN-TEE\n"
+        "    options: {Size: [S]}\n")
+    emu = await emulator(catalog="v1", store_path=str(store), rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\nPLAIN-TEE,5\n")
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        planned = await sync.plan(force=True)
+    # Shared by two products, the SKU is ambiguous: nothing is guessed.
+    assert [a.sku for a in planned.plan.ambiguous] == ["PLAIN-TEE"]
+    store.write_text(store.read_text().split("  - name: Other Tee")[0])
+    emu = await emulator(catalog="v1", store_path=str(store), rate_limit=None,
+                         api_key=API_KEY)
+    (tmp_path / "second").mkdir()
+    async with await _site_sync(tmp_path / "second", emu, source) as sync:
+        result = await sync.sync(force=True)
+    assert result.planned.plan.ambiguous == ()
+    assert result.applied is not None and result.applied.written == 2
+    assert sorted((r["sku"], r["quantity"]) for r in emu.state()) == [
+        ("PLAIN-TEE", 5), ("PLAIN-TEE", 5)]
+    assert emu.stats()["writes"]["calls"] == 1, "one call for the product's variants"

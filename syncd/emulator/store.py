@@ -98,7 +98,7 @@ class ProductState:
             for v in spec.variants
         ]
         self.variants_by_id = {v.id: v for v in self.variants}
-        if unmanaged and spec.has_options:
+        if (unmanaged or not spec.manage_variants) and spec.has_options and catalog == "v1":
             self.manage_variants = False
             self.sku = spec.sku or next((v.sku for v in spec.variants if v.sku), "")
             for variant in self.variants:
