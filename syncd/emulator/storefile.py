@@ -29,8 +29,9 @@ The format, with every key (only ``products`` and each product's ``name`` are re
 A product with options gets its SKUs on the variants (V1 ``manageVariants: true``), unless
 it says ``manage_variants: false``: then its own ``sku`` is the SKU of every variant (V1
 ``manageVariants: false``; each variant keeps its own stock, one reading of a point the
-contract leaves open). An option-less product has exactly one variant (V1: the nil GUID) carrying the product's SKU,
-quantity and in_stock. Unknown keys are errors, so a typo never silently changes a store.
+contract leaves open). An option-less product has exactly one variant (V1: the nil GUID)
+carrying the product's SKU, quantity and in_stock. Unknown keys are errors, so a typo never
+silently changes a store.
 """
 
 from __future__ import annotations
