@@ -64,6 +64,7 @@ examples:
   syncd emulator                                   demo store, Catalog V1, port 8787
   syncd emulator --catalog v3 --generate-products 2000 --seed 7
   syncd emulator --rate-limit off --fail-rate 0.05 --latency-ms 80
+  syncd emulator --wix-variants all                 the other answer of every unconfirmed point
   curl -H 'Authorization: demo-key' -H 'wix-site-id: demo-site' \\
        http://127.0.0.1:8787/stores/v3/provision/version
 """
