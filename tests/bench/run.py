@@ -348,8 +348,9 @@ def verdicts(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
         ("calls <= minimum + safe-reading cost under the variant profile",
          [o for o in ours if o.scenario.variants != "none" and not o.within_safe]),
         (f"cycle / budget <= {WALL_TARGET} where rate-bound, at Wix's 60 s window (measured, "
-         "or projected from a compressed run)",
-         [o for o in ours if o.wix_ratio is not None and o.wix_ratio > WALL_TARGET]),
+         "or projected from a compressed run), on the default profile (the variant profile "
+         "spends its extra calls, and the time they take, on purpose)",
+         [o for o in default if o.wix_ratio is not None and o.wix_ratio > WALL_TARGET]),
         ("no 429 with the budget equal to the limit", [o for o in ours if o.rate_limited]),
         ("end state exact", [o for o in ours if not o.end.ok]),
     ]
