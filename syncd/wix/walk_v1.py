@@ -9,8 +9,8 @@ offset edge, shrunk when an offset is refused) for speed. It costs ceil((P + 1) 
 calls; measured on the emulator with 300 ms latency and 12,000 products
 (``tests/bench/bench_walk.py``, a loaded two-core machine): 122 calls either way, 24.8 s
 against 53.6 s for the strictly sequential crawl. (The earlier walk, with windows up to
-offset 9,900 and no end proof, took 10.5 s there: the speed that leaned on the unconfirmed
-offset edge is what the small windows give up.)
+offset 9,900 and no end proof, was measured at 10.5 s against 47 s on a quieter machine:
+part of that speed leaned on the unconfirmed offset edge, and the small windows give it up.)
 
 Products whose page lacks stock for some variant (the contract marks ``stock`` in this answer
 as unconfirmed) are resolved after the crawl by ``syncd.wix.stock_v1``: one Get Inventory
