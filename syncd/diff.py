@@ -145,7 +145,7 @@ class _Planner:
 
     __slots__ = ("_products", "ambiguous_rows", "by_sku", "changes", "claimed_skus",
                  "conflicted", "deferred", "duplicates", "id_claims", "id_targets",
-                 "matched", "policy", "skipped", "table", "tracking_blocked",
+                 "matched", "policy", "shared", "skipped", "table", "tracking_blocked",
                  "unmatched_rows", "untracked_rows", "v1", "variants")
 
     def __init__(self, snapshot: StoreSnapshot, policy: Policy, table: ColumnarRows) -> None:
@@ -173,6 +173,12 @@ class _Planner:
         """id(variant) -> row index, for untracked V1 variants under ``untracked: track``."""
         self._products: dict[str, list[StoreVariant]] | None = None
         self.by_sku, self.duplicates = _index_skus(self.variants)
+        # A V1 product's own SKU shown on all its variants (manageVariants false) names the
+        # product: a row sets every one of them. Shared across products it stays ambiguous.
+        self.shared = {sku: vs for sku, vs in self.duplicates.items()
+                       if all(v.shared_sku for v in vs) and len({v.product_id for v in vs}) == 1}
+        for sku in self.shared:
+            del self.duplicates[sku]
 
     def apply_rows(self) -> None:
         """Match every row to its variant and plan it."""
@@ -197,7 +203,12 @@ class _Planner:
             if v is _MISSING:
                 self.unmatched_rows.append(idx)
             elif v is None:
-                self.ambiguous_rows.setdefault(sku, []).append(idx)
+                if sku in self.shared:
+                    matched += 1
+                    for member in self.shared[sku]:
+                        plan_row(member, idx, value)
+                else:
+                    self.ambiguous_rows.setdefault(sku, []).append(idx)
             elif claimed_skus and sku in claimed_skus:
                 self._named_twice(v, claimed_skus[sku], idx)
             else:

@@ -48,6 +48,9 @@ class StoreVariant:
     product_name: str = ""
     revision: str | None = None
     location_id: str | None = None
+    shared_sku: bool = False
+    """V1: the SKU is the product's (``manageVariants`` false), shared by all its variants,
+    which a row naming it sets together; a SKU shared across products stays ambiguous."""
 
 
 @dataclass(frozen=True, slots=True)

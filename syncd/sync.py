@@ -14,6 +14,7 @@ is what the source-shrink guard compares the next source against.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -28,7 +29,7 @@ import structlog
 from syncd.apply import ApplyReport, apply_plan
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
-from syncd.errors import SyncdError, WixConflict
+from syncd.errors import SyncdError, WixClientError
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
@@ -89,7 +90,8 @@ class SiteSync:
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
             session=session,
-            limiter=limiters.get(wix_settings, site.site_id) if limiters else None)
+            limiter=limiters.get(wix_settings, site.site_id, budget=key_budget(site))
+            if limiters else None)
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
@@ -149,10 +151,12 @@ class SiteSync:
                 kind = CycleKind.FULL
                 snapshot = await store.walk()
                 self._index(snapshot)
-        except WixConflict:
-            # A read has no revision to conflict on: Wix answers 428 when the site now runs
-            # the other catalog (an upgrade to V3). Ask again next cycle.
-            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value)
+        except WixClientError as exc:
+            # A read has nothing to conflict on: Wix answers 428 when the site now runs the
+            # other catalog (an upgrade to V3), or perhaps 400, 403 or 404 (unconfirmed). Any
+            # 4xx from a walk makes the next cycle ask for the catalog again (one call).
+            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
+                             status=exc.status)
             self._store = None
             self._products_by_key = None
             raise
@@ -286,6 +290,14 @@ class SiteSync:
         return sorted(products)
 
 
+def key_budget(site: SiteSettings) -> str | None:
+    """The shared budget of a site whose ``rate_limit.shared_key`` is set: named after a
+    digest of its API key (never the key itself), so sites with one key share it."""
+    if not site.rate_limit.shared_key:
+        return None
+    return hashlib.sha256(site.api_key.reveal().encode()).hexdigest()[:16]
+
+
 def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:
     api = metrics.for_site(site)
 
@@ -310,6 +322,7 @@ async def open_site_syncs(
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
     the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
     wanted = set(site_names)
+    limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters)

@@ -24,6 +24,8 @@ from syncd.emulator.config import (
     format_rate_limit,
     parse_rate_limit,
 )
+from syncd.emulator.variants import NAMES as VARIANT_NAMES
+from syncd.emulator.variants import WixVariants
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging
 
@@ -68,6 +70,7 @@ examples:
   syncd emulator                                   demo store, Catalog V1, port 8787
   syncd emulator --catalog v3 --generate-products 2000 --seed 7
   syncd emulator --rate-limit off --fail-rate 0.05 --latency-ms 80
+  syncd emulator --wix-variants all                 the other answer of every unconfirmed point
   curl -H 'Authorization: demo-key' -H 'wix-site-id: demo-site' \\
        http://127.0.0.1:8787/stores/v3/provision/version
 """
@@ -125,6 +128,10 @@ def register(subparsers: Any) -> None:
     faults.add_argument("--stale-status", type=int, choices=STALE_STATUSES, default=409,
                         help="status of a V3 Update with a stale revision (default 409; Wix "
                              "documents neither)")
+    faults.add_argument("--wix-variants", default="none", metavar="all|NAMES",
+                        help="play the other plausible answer of unconfirmed Wix behaviours: "
+                             "'all' or a comma list of " + ", ".join(VARIANT_NAMES)
+                             + " (see syncd.emulator.variants; default none)")
     parser.set_defaults(func=run)
 
 
@@ -146,6 +153,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         shopper_rate=args.shopper_rate,
         stale_status=args.stale_status,
+        variants=WixVariants.parse(args.wix_variants),
     )
 
 

@@ -53,6 +53,11 @@ class WixSettings:
     rate_period_s: float = 60.0
     """Length of the rate window in seconds."""
 
+    rate_shared_by_key: bool = False
+    """Sites whose API key is the same share one budget (``rate_limit.shared_key: true``):
+    whether Wix counts per site or per key is unconfirmed, and an agency may use one key
+    for many sites. Such sites should state the same ``requests``/``per_seconds``."""
+
     rate_margin_s: float = 0.05
     """Added to ``rate_period_s`` by the local throttle, for what the arrival-safe pacing
     cannot see: clocks that tick at different rates, and a server that counts a request a
@@ -113,6 +118,10 @@ class WalkSettings:
     """V1 only: fetch the pages of a numericId window by offset, concurrently, once the first
     page has told how many products follow (see ``walk_v1``). Off = strictly sequential crawl."""
 
+    window_pages: int = 20
+    """V1 only: pages per concurrent offset window (offsets up to 100 * (n - 1), far below
+    the 10,000 where Wix's offsets are known to fail; shrunk when an offset is refused)."""
+
     refresh_mode: RefreshMode = "query"
     """V1 targeted reads: ``query`` (Query Products by id, 100 per call) or ``seed`` (Get
     Product, its inventory item, its variants, and each variant's inventory)."""
@@ -131,5 +140,5 @@ class WalkSettings:
     the V1 page size and keeps request bodies small."""
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.queue_size < 1 or self.refresh_chunk < 1:
-            raise ValueError("workers, queue_size and refresh_chunk must be >= 1")
+        if min(self.workers, self.queue_size, self.refresh_chunk, self.window_pages) < 1:
+            raise ValueError("workers, queue_size, refresh_chunk and window_pages must be >= 1")

@@ -159,13 +159,14 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
             raise ConfigError(f"{where}: {message}")
         raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
-    rate.check_keys(("requests", "per_seconds"))
+    rate.check_keys(("requests", "per_seconds", "shared_key"))
     source_settings = _site_source(
         m, {**source, **_source_fields(m.mapping("source"), base)}, env)
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
         rate_period_s=rate.number("per_seconds", _WIX.rate_period_s, positive=True),
+        rate_shared_by_key=rate.boolean("shared_key", _WIX.rate_shared_by_key),
         max_in_flight=m.integer("concurrency", _WIX.max_in_flight, minimum=1, maximum=64),
         timeout_s=m.number("timeout_seconds", _WIX.timeout_s, positive=True),
     )

@@ -47,6 +47,9 @@ class RateLimit:
     per_s: float
     """Window length in seconds."""
 
+    shared_key: bool
+    """Shared with every site that uses the same API key (``rate_limit.shared_key``)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ListenAddress:
@@ -115,7 +118,8 @@ class SiteSettings:
     @property
     def rate_limit(self) -> RateLimit:
         """The request budget; keep it at or below what Wix allows."""
-        return RateLimit(requests=self.wix.rate_limit, per_s=self.wix.rate_period_s)
+        return RateLimit(requests=self.wix.rate_limit, per_s=self.wix.rate_period_s,
+                         shared_key=self.wix.rate_shared_by_key)
 
     @property
     def concurrency(self) -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -42,8 +43,10 @@ from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import ApiError, application_error, server_error, validation_error
 from syncd.emulator.faults import draw_fault, latency_s
 from syncd.emulator.query import QueryError
+from syncd.emulator.ratelimit import SlidingWindowLimiter
 from syncd.emulator.spec import StoreSpec
 from syncd.emulator.store import Store
+from syncd.emulator.variants import MISMATCH_STATUS, known_fields, sparse_body, unknown_field
 
 log = structlog.get_logger("syncd.emulator")
 
@@ -78,7 +81,7 @@ def _catalog_gate(emu: Emulator, path: str) -> None:
             raise application_error(401, "STORES_NOT_INSTALLED",
                                     "Wix Stores is not installed on this site")
         raise application_error(
-            428, "CATALOG_VERSION_MISMATCH",
+            MISMATCH_STATUS if emu.variants.mismatch_status else 428, "CATALOG_VERSION_MISMATCH",
             "This site runs Catalog V3: Catalog V1 and Inventory V2 endpoints are not "
             "available; use /stores/v3/ (see GET /stores/v3/provision/version)",
         )
@@ -106,7 +109,8 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
     """Steps 2-7 of the module docstring."""
     settings = emu.settings
     site = _authenticate(emu, request)
-    if not emu.limiter.allow(site):
+    budget = emu.config.api_key if emu.variants.rate_per_key else site
+    if not emu.limiter.allow(budget):
         headers = {}
         if settings.retry_after_s is not None:
             headers["Retry-After"] = f"{settings.retry_after_s:g}"
@@ -128,7 +132,29 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
             raise _Dropped
         raise server_error(int(fault))
     _catalog_gate(emu, request.path)
-    return await handler(request)
+    if emu.variants.strict_fields:
+        await _check_fields(request)
+    response = await handler(request)
+    if emu.variants.sparse_json and isinstance(response, web.Response) \
+            and response.status < 300 and response.content_type == "application/json" \
+            and isinstance(response.body, bytes):
+        response.body = sparse_body(response.body)
+    return response
+
+
+async def _check_fields(request: web.Request) -> None:
+    """``strict_fields``: 400 for a body field the endpoint does not know."""
+    resource = request.match_info.route.resource
+    schema = known_fields(request.method, resource.canonical if resource else "")
+    if schema is None or request.method == "GET":
+        return
+    try:
+        body = json.loads(await request.read() or b"{}")
+    except ValueError:
+        return  # the handler answers malformed JSON itself
+    name = unknown_field(body, schema)
+    if name:
+        raise validation_error(name, "is not a field of this request", rule="UNKNOWN_FIELD")
 
 
 @web.middleware
@@ -178,10 +204,11 @@ async def _run_shopper(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
-def build_app(config: EmulatorConfig, *, spec: StoreSpec | None = None) -> web.Application:
+def build_app(config: EmulatorConfig, *, spec: StoreSpec | None = None,
+              limiter: SlidingWindowLimiter | None = None) -> web.Application:
     """The emulator's aiohttp application (store loaded, not yet serving)."""
     app = web.Application(middlewares=[wix_middleware], client_max_size=16 * 1024 * 1024)
-    app[EMULATOR] = Emulator(config, spec=spec)
+    app[EMULATOR] = Emulator(config, spec=spec, limiter=limiter)
     routes_admin.add_routes(app.router)
     routes_v3.add_routes(app.router)
     routes_v3_inventory.add_routes(app.router)
@@ -227,10 +254,12 @@ class RunningEmulator:
 
 @contextlib.asynccontextmanager
 async def serve(
-    config: EmulatorConfig, *, spec: StoreSpec | None = None
+    config: EmulatorConfig, *, spec: StoreSpec | None = None,
+    limiter: SlidingWindowLimiter | None = None,
 ) -> AsyncIterator[RunningEmulator]:
-    """Serve ``config`` on ``config.host``/``config.port`` (0: a free port) until exit."""
-    app = build_app(config, spec=spec)
+    """Serve ``config`` on ``config.host``/``config.port`` (0: a free port) until exit;
+    ``limiter`` shares one request budget with another emulated site."""
+    app = build_app(config, spec=spec, limiter=limiter)
     runner = web.AppRunner(app, access_log=None, handle_signals=False,
                            shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()

@@ -8,7 +8,9 @@ which starts as a copy of these values.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from syncd.emulator.variants import WixVariants
 
 CATALOGS = ("v1", "v3", "none")
 """``none`` emulates a site without Wix Stores (catalog version ``STORES_NOT_INSTALLED``)."""
@@ -56,6 +58,8 @@ class EmulatorConfig:
     """Simulated orders per second, each taking one unit of tracked stock."""
     stale_status: int = 409
     """Status of a V3 Update with a stale revision: 409 (default) or 428."""
+    variants: WixVariants = field(default_factory=WixVariants)
+    """Unconfirmed behaviours played the other way (``syncd.emulator.variants``)."""
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:

@@ -40,14 +40,18 @@ def load_spec(config: EmulatorConfig) -> StoreSpec:
 class Emulator:
     """Everything one emulated site is made of."""
 
-    def __init__(self, config: EmulatorConfig, *, spec: StoreSpec | None = None) -> None:
+    def __init__(self, config: EmulatorConfig, *, spec: StoreSpec | None = None,
+                 limiter: SlidingWindowLimiter | None = None) -> None:
+        """``limiter`` shares one request budget between emulated sites (``rate_per_key``)."""
         self.config = config
+        self.variants = config.variants
         self.spec = spec if spec is not None else load_spec(config)
         # A site without Stores still needs a store object; it is never reached.
-        self.store = Store(self.spec, catalog="v3" if config.catalog == "v3" else "v1")
+        self.store = Store(self.spec, catalog="v3" if config.catalog == "v3" else "v1",
+                           unmanaged_options=config.variants.unmanaged_options)
         self.stats = Stats()
         self.settings = FaultSettings.from_config(config)
-        self.limiter = SlidingWindowLimiter(self.settings.rate_limit)
+        self.limiter = limiter or SlidingWindowLimiter(self.settings.rate_limit)
         self.rng = random.Random(f"faults/{config.seed}")
         self._id_rng = random.Random(f"ids/{config.seed}")
         self.shopper = Shopper(self.store, settings=self.settings, stats=self.stats,

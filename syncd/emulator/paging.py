@@ -33,9 +33,11 @@ class Page:
 
 
 def offset_paging(
-    paging: object, *, where: str, max_limit: int = 100, default_limit: int = 100
+    paging: object, *, where: str, max_limit: int = 100, default_limit: int = 100,
+    max_offset: int = MAX_OFFSET,
 ) -> tuple[int, int]:
-    """``(limit, offset)`` from a ``{"limit", "offset"}`` object, validated."""
+    """``(limit, offset)`` from a ``{"limit", "offset"}`` object, validated; offsets from
+    ``max_offset`` on fail."""
     if paging is None:
         return default_limit, 0
     if not isinstance(paging, dict):
@@ -46,12 +48,12 @@ def offset_paging(
     if offset < 0:
         raise validation_error(f"{where}.offset", "must not be negative", rule="MIN",
                                data={"threshold": 0})
-    if offset >= MAX_OFFSET:
+    if offset >= max_offset:
         raise validation_error(
             f"{where}.offset",
-            f"must be less than {MAX_OFFSET}; page by numericId instead",
+            f"must be less than {max_offset}; page by numericId instead",
             rule="MAX",
-            data={"threshold": MAX_OFFSET - 1},
+            data={"threshold": max_offset - 1},
         )
     return limit, offset
 

@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from syncd.emulator.bodies import get_bool, get_dict, get_list, read_request
-from syncd.emulator.context import EMULATOR
+from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import not_found, validation_error
 from syncd.emulator.fields import STORE_VARIANT_FIELDS, V2_INVENTORY_FIELDS, v1_product_fields
 from syncd.emulator.jsontext import dumps
@@ -35,9 +35,11 @@ from syncd.emulator.query import (
 )
 from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ProductState, Store
+from syncd.emulator.variants import has_string_bound, short_length
 from syncd.emulator.views_v1 import (
     inventory_item_dict,
     product_json,
+    product_json_without_stock,
     product_variant_dict,
     store_variant_dict,
 )
@@ -127,23 +129,44 @@ def select_products(
     return matches
 
 
+def _offset_page(
+    emu: Emulator, query: dict[str, Any], *, fields: Resolver[ProductState],
+    include_hidden: bool,
+) -> tuple[list[ProductState], int, int]:
+    """``(page, offset, totalResults)`` of a V1 offset-paged numericId-sortable query, with
+    the variant switches that bear on it (``syncd.emulator.variants``)."""
+    variants = emu.variants
+    filter_doc = parse_json_string(query.get("filter"), field="query.filter", expect=dict)
+    sort = parse_v1_sort(query.get("sort"))
+    limit, offset = offset_paging(query.get("paging"), where="query.paging",
+                                  max_offset=variants.offset_cap)
+    matches = select_products(emu.store, filter_doc, sort, fields=fields,
+                              include_hidden=include_hidden, where="query.filter")
+    if variants.strict_numeric_bound and has_string_bound(filter_doc):
+        matches = []
+    page = matches[offset : offset + limit]
+    if variants.short_pages and page and offset + limit < len(matches):
+        page = page[: short_length(page[0].numeric_id, limit)]
+    total = sum(p.visible for p in matches) if variants.visible_totals else len(matches)
+    return page, offset, total
+
+
 async def query_products(request: web.Request) -> web.Response:
     """Query Products: string filter/sort, offset paging, hidden products only on request."""
     body = await read_request(request)
     query = get_dict(body, "query", "")
     include_variants = bool(get_bool(body, "includeVariants", ""))
     include_hidden = bool(get_bool(body, "includeHiddenProducts", ""))
-    filter_doc = parse_json_string(query.get("filter"), field="query.filter", expect=dict)
-    sort = parse_v1_sort(query.get("sort"))
-    limit, offset = offset_paging(query.get("paging"), where="query.paging")
-    matches = select_products(request.app[EMULATOR].store, filter_doc, sort,
-                              fields=v1_product_fields, include_hidden=include_hidden,
-                              where="query.filter")
-    page = matches[offset : offset + limit]
-    products = ",".join(product_json(p, include_variants=include_variants) for p in page)
+    emu = request.app[EMULATOR]
+    page, offset, total = _offset_page(emu, query, fields=v1_product_fields,
+                                       include_hidden=include_hidden)
+    if include_variants and emu.variants.no_variant_stock:
+        products = ",".join(product_json_without_stock(p) for p in page)
+    else:
+        products = ",".join(product_json(p, include_variants=include_variants) for p in page)
     return json_text_response(
         f'{{"products":[{products}],"metadata":{{"items":{len(page)},"offset":{offset}}},'
-        f'"totalResults":{len(matches)}}}'
+        f'"totalResults":{total}}}'
     )
 
 
@@ -256,17 +279,12 @@ async def query_inventory(request: web.Request) -> web.Response:
     """Query Inventory: one item per product (hidden ones too), string filter/sort."""
     body = await read_request(request)
     query = get_dict(body, "query", "")
-    filter_doc = parse_json_string(query.get("filter"), field="query.filter", expect=dict)
-    sort = parse_v1_sort(query.get("sort"))
-    limit, offset = offset_paging(query.get("paging"), where="query.paging")
-    matches = select_products(request.app[EMULATOR].store, filter_doc, sort,
-                              fields=V2_INVENTORY_FIELDS, include_hidden=True,
-                              where="query.filter")
-    page = matches[offset : offset + limit]
+    page, offset, total = _offset_page(request.app[EMULATOR], query,
+                                       fields=V2_INVENTORY_FIELDS, include_hidden=True)
     return json_response({
         "inventoryItems": [inventory_item_dict(p) for p in page],
         "metadata": {"items": len(page), "offset": offset},
-        "totalResults": len(matches),
+        "totalResults": total,
     })
 
 

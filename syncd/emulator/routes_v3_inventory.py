@@ -138,8 +138,10 @@ def _sized(body: dict[str, Any], key: str, limit: int) -> list[Any]:
 class BulkResults:
     """Collects per-item outcomes into Wix's bulk answer (§2.3)."""
 
-    def __init__(self, *, return_entity: bool) -> None:
+    def __init__(self, *, return_entity: bool, unordered: bool = False) -> None:
+        """``unordered``: no ``originalIndex``, results in reverse order (a variant)."""
         self.return_entity = return_entity
+        self.unordered = unordered
         self.results: list[dict[str, Any]] = []
         self.successes = 0
 
@@ -165,8 +167,13 @@ class BulkResults:
         """The 200 answer; counts the call as a write when anything was applied."""
         if self.successes:
             emu.stats.count_write(self.successes)
+        results = self.results
+        if self.unordered:
+            for result in results:
+                result["itemMetadata"].pop("originalIndex", None)
+            results = results[::-1]
         return json_response({
-            "results": self.results,
+            "results": results,
             "bulkActionMetadata": {
                 "totalSuccesses": self.successes,
                 "totalFailures": len(self.results) - self.successes,
@@ -187,7 +194,17 @@ async def bulk_update(request: web.Request) -> web.Response:
             raise validation_error(where.rstrip("."), "must be an object", rule="FORMAT")
         raw = get_dict(entry, "inventoryItem", where, required=True)
         writes.append(_parse_write(raw, f"{where}inventoryItem."))
-    results = BulkResults(return_entity=bool(get_bool(body, "returnEntity", "")))
+    results = BulkResults(return_entity=bool(get_bool(body, "returnEntity", "")),
+                          unordered=emu.variants.bulk_results_unordered)
+    if emu.variants.whole_bulk_errors:
+        for write in writes:
+            item, code, message = _check_write(emu, write)
+            if item is None:
+                raise not_found("inventory item", write.item_id)
+            if code:
+                # The whole request fails and nothing is applied (the other reading of §2.3).
+                raise application_error(emu.settings.stale_status if code == STALE_CODE
+                                        else 428, code, message)
     for index, write in enumerate(writes):
         item, code, message = _check_write(emu, write)
         if item is None or code:

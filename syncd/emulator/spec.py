@@ -72,10 +72,13 @@ class ProductSpec:
     variants: tuple[VariantSpec, ...]
     inventory_item_id: str
     description: str = ""
+    manage_variants: bool = True
+    """V1: False for a product with options whose SKU (``sku``) is the product's, shared by
+    every variant (``manageVariants: false``); each variant keeps its own stock."""
 
     @property
     def has_options(self) -> bool:
-        """True when variants come from options (V1 ``manageVariants: true``)."""
+        """True when variants come from options (V1 ``manageVariants`` unless turned off)."""
         return bool(self.options)
 
 

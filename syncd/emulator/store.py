@@ -70,7 +70,9 @@ class ProductState:
                  "name", "numeric_id", "options", "price", "sku", "slug", "track", "updated",
                  "variants", "variants_by_id", "visible")
 
-    def __init__(self, spec: ProductSpec, *, catalog: str) -> None:
+    def __init__(self, spec: ProductSpec, *, catalog: str, unmanaged: bool = False) -> None:
+        """``unmanaged``: a product with options but ``manageVariants: false`` (V1): one
+        SKU, on the product, for every variant; each variant keeps its own stock."""
         self.id = spec.id
         self.numeric_id = spec.numeric_id
         self.name = spec.name
@@ -96,6 +98,11 @@ class ProductState:
             for v in spec.variants
         ]
         self.variants_by_id = {v.id: v for v in self.variants}
+        if (unmanaged or not spec.manage_variants) and spec.has_options and catalog == "v1":
+            self.manage_variants = False
+            self.sku = spec.sku or next((v.sku for v in spec.variants if v.sku), "")
+            for variant in self.variants:
+                variant.sku = self.sku
 
     def touch(self, now: str) -> None:
         """Record a change: new ``lastUpdated``/``updatedDate`` and no stale cached JSON."""
@@ -143,9 +150,12 @@ class ItemState:
 class Store:
     """All products (by ascending numeric id), their variants and, for V3, inventory items."""
 
-    def __init__(self, spec: StoreSpec, *, catalog: str) -> None:
+    def __init__(self, spec: StoreSpec, *, catalog: str, unmanaged_options: bool = False) -> None:
+        """``unmanaged_options`` (V1 only): one product with options in four gets
+        ``manageVariants: false`` (see ``syncd.emulator.variants``)."""
         self.spec = spec
         self.catalog = catalog
+        self.unmanaged_options = unmanaged_options and catalog == "v1"
         self.location_id = spec.location_id
         self.products: list[ProductState] = []
         self.numeric_ids: list[int] = []
@@ -158,7 +168,8 @@ class Store:
 
     def reset(self) -> None:
         """Throw away every change and rebuild the state from the spec."""
-        self.products = [ProductState(p, catalog=self.catalog)
+        self.products = [ProductState(p, catalog=self.catalog,
+                                      unmanaged=self.unmanaged_options and p.numeric_id % 4 == 0)
                          for p in sorted(self.spec.products, key=lambda p: p.numeric_id)]
         self.numeric_ids = [p.numeric_id for p in self.products]
         self.by_id = {p.id: p for p in self.products}
@@ -358,6 +369,7 @@ def _row(
         "in_stock": in_stock,
         "hidden": not product.visible,
         "product_name": product.name,
+        "shared_sku": not product.manage_variants,
         "revision": revision,
         "location_id": location_id,
     }

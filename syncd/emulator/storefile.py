@@ -26,9 +26,12 @@ The format, with every key (only ``products`` and each product's ``name`` are re
             id: 7a1d...              # optional GUID; default derived from the choices
             inventory_item: false    # V3 only: the variant has no inventory item yet
 
-A product with options gets its SKUs on the variants (V1 ``manageVariants: true``); an
-option-less product has exactly one variant (V1: the nil GUID) carrying the product's SKU,
-quantity and in_stock. Unknown keys are errors, so a typo never silently changes a store.
+A product with options gets its SKUs on the variants (V1 ``manageVariants: true``), unless
+it says ``manage_variants: false``: then its own ``sku`` is the SKU of every variant (V1
+``manageVariants: false``; each variant keeps its own stock, one reading of a point the
+contract leaves open). An option-less product has exactly one variant (V1: the nil GUID)
+carrying the product's SKU, quantity and in_stock. Unknown keys are errors, so a typo never
+silently changes a store.
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ DEFAULT_PRICE = 10.0
 
 PRODUCT_KEYS = frozenset(
     {"name", "sku", "quantity", "in_stock", "track", "visible", "price", "description", "id",
-     "options", "variants"}
+     "options", "variants", "manage_variants"}
 )
 VARIANT_KEYS = frozenset(
     {"choices", "sku", "quantity", "in_stock", "price", "visible", "id", "inventory_item"}
@@ -122,14 +125,15 @@ def _parse_product(
     product_id = _guid(raw, where) or derived_id("product", name + occurrence)
     price = _number(raw, "price", where, default=DEFAULT_PRICE)
     options = _parse_options(raw.get("options"), where)
+    manage_variants = _flag(raw, "manage_variants", where, default=True)
     if options:
-        for key in ("sku", "quantity", "in_stock"):
+        for key in ("quantity", "in_stock", *(("sku",) if manage_variants else ())):
             if key in raw:
                 raise ConfigError(
                     f"{where}.{key}: a product with options keeps '{key}' on its variants"
                 )
         variants = _parse_variants(raw.get("variants"), options, product_id, price, where)
-        sku = ""
+        sku = "" if manage_variants else _text(raw, "sku", where, max_len=MAX_SKU)
     else:
         if "variants" in raw:
             raise ConfigError(f"{where}.variants: only products with options have variants")
@@ -158,6 +162,7 @@ def _parse_product(
         variants=variants,
         inventory_item_id=derived_id("inventory", product_id),
         description=_text(raw, "description", where, max_len=8000),
+        manage_variants=manage_variants,
     )
 
 

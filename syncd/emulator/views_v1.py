@@ -105,6 +105,16 @@ def product_json(product: ProductState, *, include_variants: bool) -> str:
     return full
 
 
+def product_json_without_stock(product: ProductState) -> str:
+    """A V1 ``Product`` with ``variants`` that carry no ``stock`` (not cached)."""
+    variants = []
+    for variant in product.variants:
+        data = variant_dict(variant)
+        del data["stock"]
+        variants.append(data)
+    return dumps({**product_dict(product), "variants": variants})
+
+
 def _option(product: ProductState, index: int) -> dict[str, Any]:
     option = product.options[index]
     in_stock: dict[str, bool] = {}

@@ -4,13 +4,17 @@ A site runs exactly one catalog and the two APIs are not interchangeable, so the
 chosen from ``GET /stores/v3/provision/version``. Wix says a site upgraded to V3 is never
 downgraded; the answer is cached on the ``CatalogDetector`` (one per site, owned by whoever
 owns the site's client). A long-running process that must notice a V1 -> V3 upgrade calls
-``detect(refresh=True)``, e.g. after V1 calls start failing with 428.
+``detect(refresh=True)``, e.g. after V1 calls start failing with a 4xx (Wix documents 428 for
+V3 calls on a V1 site; what V1 calls on a V3 site answer is unconfirmed).
+
+Get Catalog Version needs a V3 read permission that a key made for Catalog V1 may lack: its
+403 says that ``catalog: v1`` (or ``v3``) in the site's configuration skips the call.
 """
 
 from __future__ import annotations
 
 from syncd.config.client import CatalogChoice
-from syncd.errors import WixClientError, WixError
+from syncd.errors import WixAuthError, WixClientError, WixError
 from syncd.model import Catalog
 from syncd.wix.http import WixClient
 
@@ -37,7 +41,16 @@ class CatalogDetector:
         """The site's catalog; raises ``WixClientError`` (code STORES_NOT_INSTALLED) if none."""
         if self._cached is not None and (self._forced or not refresh):
             return self._cached
-        data = await self._client.request("GET", VERSION_PATH, endpoint="catalog.version")
+        try:
+            data = await self._client.request("GET", VERSION_PATH, endpoint="catalog.version")
+        except WixAuthError as exc:
+            if exc.status != 403:
+                raise
+            raise WixAuthError(
+                f"{exc}. The API key may not read the catalog version (a permission a key "
+                "made for Catalog V1 can lack): set 'catalog: v1' (or 'v3') for the site to "
+                "skip this call", status=exc.status, code=exc.code, endpoint=exc.endpoint,
+            ) from exc
         version = data.get("catalogVersion")
         if version == "STORES_NOT_INSTALLED":
             raise WixClientError(

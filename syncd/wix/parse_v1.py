@@ -8,7 +8,14 @@ Wix may leave out any field that has its default value, so every field is option
 - Tracked = the variant's ``stock.trackQuantity``, else the product's ``stock.trackInventory``
   (V1 tracking is one flag per product); Inventory V2 calls it ``trackQuantity``.
 - Hidden = the product is not visible, or the variant itself is marked not visible.
-- ``inStock`` missing on a tracked variant is derived from ``quantity > 0``.
+- Wix may leave out fields holding their default (proto3 JSON): a tracked variant without
+  ``quantity`` holds 0, and a missing ``inStock`` is false on an untracked variant (derived
+  from ``quantity > 0`` on a tracked one). Reading a missing quantity as "unknown" would make
+  the differ rewrite every such variant on every cycle.
+- A variant without a SKU of its own on a product whose ``manageVariants`` is not true takes
+  the product's SKU, shared by all its variants (``StoreVariant.shared_sku``): a row naming
+  that SKU sets every variant of the product, whichever of the two unconfirmed inventory
+  layouts (per variant, or only the nil-GUID variant) the product reports.
 """
 
 from __future__ import annotations
@@ -65,13 +72,26 @@ def product_variants(
                 inventory_item_id=str(product.get("inventoryItemId") or ""),
                 sku=str(details.get("sku") or product.get("sku") or ""),
                 tracked=tracked,
-                quantity=int_or_none(stock.get("quantity")),
+                quantity=_quantity(stock, tracked=tracked),
                 in_stock=_in_stock(stock, tracked=tracked),
                 hidden=product_hidden or details.get("visible") is False,
                 product_name=str(product.get("name") or ""),
+                shared_sku=_shared_sku(product, details),
             )
         )
     return rows
+
+
+def _shared_sku(product: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+    """The variant shows the product's SKU (``manageVariants`` is not true)."""
+    return not details.get("sku") and bool(product.get("sku")) \
+        and product.get("manageVariants") is not True
+
+
+def _quantity(stock: Mapping[str, Any], *, tracked: bool) -> int | None:
+    """A tracked variant's missing quantity is its default, 0; untracked ones may omit it."""
+    quantity = int_or_none(stock.get("quantity"))
+    return 0 if quantity is None and tracked else quantity
 
 
 def seed_variant(
@@ -89,10 +109,11 @@ def seed_variant(
         inventory_item_id=str(product.get("inventoryItemId") or ""),
         sku=str(details.get("sku") or product.get("sku") or ""),
         tracked=tracked,
-        quantity=int_or_none(stock.get("quantity")),
+        quantity=_quantity(stock, tracked=tracked),
         in_stock=_in_stock(stock, tracked=tracked),
         hidden=product.get("visible") is False or details.get("visible") is False,
         product_name=str(product.get("name") or ""),
+        shared_sku=_shared_sku(product, details),
     )
 
 

@@ -141,10 +141,13 @@ class LimiterPool:
     def __init__(self) -> None:
         self._limiters: dict[tuple[object, ...], SiteRateLimiter] = {}
 
-    def get(self, settings: WixSettings, site_id: str) -> SiteRateLimiter:
-        """The store's limiter, created on first use."""
-        key = (settings.base_url.rstrip("/"), site_id, settings.rate_limit,
-               settings.rate_period_s, settings.rate_margin_s, settings.max_in_flight)
+    def get(self, settings: WixSettings, site_id: str, *,
+            budget: str | None = None) -> SiteRateLimiter:
+        """The store's limiter, created on first use. Stores naming the same ``budget``
+        (e.g. one derived from a shared API key) share one limiter instead."""
+        where = (settings.base_url.rstrip("/"), site_id) if budget is None else ("budget", budget)
+        key = (*where, settings.rate_limit, settings.rate_period_s, settings.rate_margin_s,
+               settings.max_in_flight)
         limiter = self._limiters.get(key)
         if limiter is None:
             limiter = self._limiters[key] = SiteRateLimiter(settings)

@@ -152,6 +152,8 @@ def item_variant(item: Mapping[str, Any]) -> StoreVariant:
     tracked = item.get("trackQuantity")
     if not isinstance(tracked, bool):
         tracked = quantity is not None  # one-of: a quantity means quantity tracking
+    if tracked and quantity is None:
+        quantity = 0  # left out because it holds its default (proto3 JSON)
     status = item.get("availabilityStatus")
     if tracked:
         # The derived inStock of a tracked item is not documented; the status is.

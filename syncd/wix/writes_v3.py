@@ -5,9 +5,19 @@ with its new revision and the next write needs no re-read. A stale revision is r
 without applying the write; how Wix says so is undocumented (contract gotcha 14), so:
 
 - single Update: 409 or 428 -> ``WixConflict`` (raised by the client's error mapping);
-- Bulk Update: a failed item -> ``ItemWriteResult(conflict=True)``; a whole-request 409/428
-  -> every item of that request marked ``conflict=True``; an item with no result at all
-  (``undetailedFailures``) -> ``conflict=True`` as well, since its fate is unknown.
+- Bulk Update: a failed item -> ``ItemWriteResult(conflict=True)`` unless its code is a
+  documented business rejection; an item with no result at all (``undetailedFailures``) ->
+  ``conflict=True`` as well, since its fate is unknown.
+- Bulk Update failing as a whole (any 4xx but auth, e.g. a 409/428 for one stale or invalid
+  item; whether Wix does this instead of per-item results is unconfirmed): nothing was
+  applied, so the batch is split in halves and each half sent again, down to the single
+  item that fails. One bad item among n costs about 2 * log2(n) extra calls instead of
+  dragging the whole batch through re-reads; the item itself gets the outcome its own code
+  says (a conflict to re-read, or a permanent failure).
+
+Results are matched to writes by ``itemMetadata.id`` (then ``originalIndex``, then position
+when the counts agree): Wix may leave out ``originalIndex: 0`` as a default value, and the
+order of results is not documented.
 
 ``conflict=True`` means "re-read this item (``V3Reader.refresh(item_ids=...)``), re-plan,
 retry". Failures with a documented business code (quantity must not go negative, pre-order
@@ -22,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from syncd.errors import WixConflict
+from syncd.errors import WixAuthError, WixClientError, WixConflict
 from syncd.model import MAX_QUANTITY, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.walk_v3 import item_variant
@@ -71,32 +81,49 @@ async def bulk_update_inventory_items(
     counter: CallCounter | None = None,
 ) -> tuple[ItemWriteResult, ...]:
     """Write every item in calls of up to 1000; one result per write, in the same order."""
-    bodies = [{"inventoryItem": _item_body(write)} for write in writes]
+    for write in writes:
+        _item_body(write)  # refuse a bad write before anything is sent
     results: list[ItemWriteResult] = []
     for start in range(0, len(writes), BULK_LIMIT):
         chunk = writes[start : start + BULK_LIMIT]
-        body: JSONObject = {
-            "inventoryItems": bodies[start : start + BULK_LIMIT],
-            "returnEntity": True,
-        }
-        if reason is not None:
-            body["reason"] = reason
-        try:
-            data = await client.request(
-                "POST",
-                "/stores/v3/bulk/inventory-items/update",
-                endpoint="v3.inventory_items.bulk_update",
-                body=body,
-                counter=counter,
-            )
-        except WixConflict as exc:
-            results.extend(
-                ItemWriteResult(w.item_id, False, True, error_code=exc.code, error=str(exc))
-                for w in chunk
-            )
-            continue
-        results.extend(_bulk_results(chunk, data))
+        results.extend(await _send_or_split(client, chunk, reason=reason, counter=counter))
     return tuple(results)
+
+
+async def _send_or_split(
+    client: WixClient, chunk: Sequence[ItemStock], *, reason: str | None,
+    counter: CallCounter | None,
+) -> list[ItemWriteResult]:
+    """One Bulk Update; when it fails as a whole, the halves again (see the docstring)."""
+    body: JSONObject = {
+        "inventoryItems": [{"inventoryItem": _item_body(write)} for write in chunk],
+        "returnEntity": True,
+    }
+    if reason is not None:
+        body["reason"] = reason
+    try:
+        data = await client.request(
+            "POST",
+            "/stores/v3/bulk/inventory-items/update",
+            endpoint="v3.inventory_items.bulk_update",
+            body=body,
+            counter=counter,
+        )
+    except WixAuthError:
+        raise
+    except WixClientError as exc:
+        if len(chunk) > 1:
+            client.log.warning("wix_bulk_rejected_whole", items=len(chunk), status=exc.status,
+                               code=exc.code, action="split")
+            half = len(chunk) // 2
+            return [*await _send_or_split(client, chunk[:half], reason=reason,
+                                          counter=counter),
+                    *await _send_or_split(client, chunk[half:], reason=reason,
+                                          counter=counter)]
+        conflict = isinstance(exc, WixConflict) and exc.code not in PERMANENT_CODES
+        return [ItemWriteResult(chunk[0].item_id, False, conflict, error_code=exc.code,
+                                error=str(exc))]
+    return _bulk_results(chunk, data)
 
 
 async def update_inventory_item(
@@ -137,12 +164,32 @@ def _item_body(write: ItemStock) -> JSONObject:
 
 
 def _bulk_results(chunk: Sequence[ItemStock], data: Mapping[str, Any]) -> list[ItemWriteResult]:
-    by_index: dict[int, Mapping[str, Any]] = {}
+    """Each write's result: by item id, else ``originalIndex``, else position (only when
+    every write has a result); a write no result can be tied to has an unknown fate."""
     raw = [r for r in data.get("results") or [] if isinstance(r, dict)]
-    for position, result in enumerate(raw):
-        index = _obj(result.get("itemMetadata")).get("originalIndex", position)
-        by_index[int(index)] = result
-    return [_item_result(write, by_index.get(index)) for index, write in enumerate(chunk)]
+    ids = [write.item_id for write in chunk]
+    unique_ids = len(set(ids)) == len(ids)
+    by_id: dict[str, Mapping[str, Any]] = {}
+    by_index: dict[int, Mapping[str, Any]] = {}
+    loose: list[Mapping[str, Any]] = []
+    for result in raw:
+        meta = _obj(result.get("itemMetadata"))
+        item_id = meta.get("id") or _obj(result.get("item")).get("id")
+        index = meta.get("originalIndex")
+        if unique_ids and item_id:
+            by_id[str(item_id)] = result
+        elif isinstance(index, int) and not isinstance(index, bool):
+            by_index[index] = result
+        else:
+            loose.append(result)
+    positional = len(loose) == len(raw) == len(chunk) and not by_id and not by_index
+    matched = []
+    for index, write in enumerate(chunk):
+        found: Mapping[str, Any] | None = by_id.get(write.item_id) or by_index.get(index)
+        if found is None and positional:
+            found = loose[index]
+        matched.append(_item_result(write, found))
+    return matched
 
 
 def _item_result(write: ItemStock, result: Mapping[str, Any] | None) -> ItemWriteResult:

@@ -2,7 +2,8 @@
 
 Starts ``python -m syncd emulator`` in a subprocess (so client and server do not share an
 event loop or a core), walks the store once per catalog, and prints calls used, the minimum
-the contract allows (V1: ceil(P/100) pages + 1 version call; V3: ceil(I/1000) + 1), variants
+the contract allows (V1: ceil(P/100) pages + 1 version call, one page more when P is a
+multiple of 100 since a crawl may not end on a short page; V3: ceil(I/1000) + 1), variants
 read and wall time. Not collected by pytest. Example:
 
     .venv/bin/python tests/bench/bench_walk.py --products 12000 --seed 7

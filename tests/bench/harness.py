@@ -45,14 +45,16 @@ def emulator_process(
     seed: int,
     rate_limit: str,
     latency_ms: int = 0,
+    variants: str = "none",
     startup_timeout_s: float = 120.0,
 ) -> Iterator[str]:
-    """Serve a generated store from ``syncd emulator`` on a free loopback port; yield its URL."""
+    """Serve a generated store from ``syncd emulator`` on a free loopback port; yield its URL.
+    ``variants`` is the ``--wix-variants`` profile (``none``, ``all`` or a comma list)."""
     command = [
         sys.executable, "-m", "syncd", "emulator", "--host", "127.0.0.1", "--port", "0",
         "--catalog", catalog, "--generate-products", str(products), "--seed", str(seed),
         "--rate-limit", rate_limit, "--latency-ms", str(latency_ms),
-        "--api-key", KEY, "--site-id", SITE,
+        "--api-key", KEY, "--site-id", SITE, "--wix-variants", variants,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                text=True)
@@ -161,12 +163,44 @@ def write_csv(path: Path, desired: Mapping[str, int]) -> None:
 
 
 def minimum_calls(catalog: str, rows: Sequence[Row], drift: Drift) -> int:
-    """V1: 1 + ceil(P/100) + K.  V3: 1 + ceil(I/1000) + ceil(C/1000)."""
+    """V1: 1 + ceil(P/100) + K, plus the empty page §9 adds when P is a multiple of 100 (a
+    crawl may not end on a short page).  V3: 1 + ceil(I/1000) + ceil(C/1000)."""
     if catalog == "v1":
         products = len({r["product_id"] for r in rows})
-        return 1 + math.ceil(products / 100) + drift.changed_products
+        return 1 + v1_read_calls(products) + drift.changed_products
     items = sum(1 for r in rows if r["inventory_item_id"])
     return 1 + math.ceil(items / 1000) + math.ceil(drift.changed_variants / 1000)
+
+
+def v1_read_calls(products: int) -> int:
+    """Contract §9: ceil(P/100) pages, +1 empty page when P is a multiple of 100."""
+    return math.ceil(products / 100) + (1 if products % 100 == 0 else 0)
+
+
+WINDOW_PAGES = 20
+"""syncd's V1 offset window (``WalkSettings.window_pages``)."""
+
+
+def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> int:
+    """Upper bound of the calls syncd's safe readings add to the minimum of one full cycle
+    when the emulator plays ``variants`` (``syncd.emulator.variants``); 0 by default.
+
+    V1 only (V3's safe readings cost nothing unless a bulk write fails): a page cut short
+    inside an offset window leaves a gap that costs one call (at most one per page);
+    a lower offset limit costs one window's refused pages, once per process; missing
+    ``variants[].stock`` costs a Query Inventory crawl, ceil((P + 1) / 100).
+    """
+    if catalog != "v1":
+        return 0
+    pages = v1_read_calls(products)
+    extra = 0
+    if "short_pages" in variants:
+        extra += pages
+    if "low_offset_cap" in variants:
+        extra += WINDOW_PAGES
+    if "no_variant_stock" in variants:
+        extra += pages + 1
+    return extra
 
 
 def budget_floor_s(calls: int, limit: tuple[int, float] | None) -> float:

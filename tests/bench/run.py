@@ -14,9 +14,15 @@ quantity (the *drift*), runs ``syncd sync --output json`` once as a user would, 
 compares:
 
 - **calls** (counted by the emulator) with the minimum of the API contract (wix-api.md
-  section 9): V1 = 1 + ceil(P/100) + K, V3 = 1 + ceil(I/1000) + ceil(C/1000), where P is
+  section 9): V1 = 1 + ceil(P/100) + K (+1 empty page when P is a multiple of 100: a crawl
+  may not end on a short page), V3 = 1 + ceil(I/1000) + ceil(C/1000), where P is
   products (hidden ones included), I inventory items, C changed variants, K products with
-  at least one changed variant;
+  at least one changed variant. The ``wix`` column is the emulator's profile: ``dflt``
+  (its default answers; target calls/min <= 1.02) or ``all`` (``--wix-variants all``: the
+  other answer of every unconfirmed point, see ``syncd.emulator.variants``). ``safe`` is
+  what syncd's safe readings may add there (``harness.safe_reading_calls``: a gap crawl
+  per page cut short inside an offset window, one window of refused offsets once, a Query
+  Inventory crawl when ``variants[].stock`` is missing); target calls <= min + safe;
 - **time** with the time the rate budget allows. Under a sliding window of R requests per
   W seconds (the emulator's limit, and syncd's budget) the N-th request cannot be sent
   before floor((N-1)/R) * W: that is the *budget* column. The ratio (``c/bud``) divides
@@ -45,6 +51,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime
 import os
 import platform
@@ -89,14 +96,18 @@ class Scenario:
     quick: bool = False
     peer: bool = False
     """Run the seed-flow peer (and syncd beside it) instead of syncd alone."""
+    variants: str = "none"
+    """The emulator's ``--wix-variants`` profile: ``none`` (the default answers) or ``all``
+    (the other answer of every unconfirmed point)."""
 
     def describe(self) -> str:
         limit = "off" if self.limit is None else f"{self.limit[0]}/{self.limit[1]:g}s"
         extra = f", latency {self.latency_ms} ms" if self.latency_ms else ""
         force = ", --force" if self.force else ""
         what = "seed peer vs syncd" if self.peer else "syncd sync"
+        profile = f", Wix variants {self.variants}" if self.variants != "none" else ""
         return (f"{what}: {self.catalog}, {self.products:,} products, drift "
-                f"{self.drift:.0%}, limit {limit}{extra}{force}")
+                f"{self.drift:.0%}, limit {limit}{extra}{force}{profile}")
 
 
 SCENARIOS = (
@@ -114,6 +125,10 @@ SCENARIOS = (
     Scenario("v3-12k-5", "v3", 12_000, 0.05, COMPRESSED),
     Scenario("v3-12k-100", "v3", 12_000, 1.00, COMPRESSED, force=True),
     Scenario("v3-12k-5-lat300", "v3", 12_000, 0.05, COMPRESSED, latency_ms=300),
+    Scenario("v1-1k-5-var", "v1", 1_000, 0.05, COMPRESSED, quick=True, variants="all"),
+    Scenario("v3-1k-5-var", "v3", 1_000, 0.05, COMPRESSED, quick=True, variants="all"),
+    Scenario("v1-12k-5-var", "v1", 12_000, 0.05, COMPRESSED, variants="all"),
+    Scenario("v3-12k-5-var", "v3", 12_000, 0.05, COMPRESSED, variants="all"),
 )
 
 
@@ -128,6 +143,8 @@ class Outcome:
     drift: harness.Drift
     calls: int
     minimum: int
+    safe: int
+    """Calls the safe readings may add under the scenario's variant profile (0 by default)."""
     wall_s: float
     """The whole process (or the peer's function), start-up included."""
     cycle_s: float | None
@@ -140,6 +157,11 @@ class Outcome:
     @property
     def calls_ratio(self) -> float:
         return self.calls / self.minimum
+
+    @property
+    def within_safe(self) -> bool:
+        """Calls within the minimum plus what the safe readings cost."""
+        return self.calls <= self.minimum + self.safe
 
     @property
     def rate_bound(self) -> bool:
@@ -183,6 +205,9 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
     products = len({r["product_id"] for r in before})
     minimum = harness.minimum_calls(scenario.catalog, before, drift)
     outcomes = [_run_syncd(url, scenario, directory, source, before, drift, products, minimum)]
+    if scenario.variants != "none":
+        outcomes[0] = dataclasses.replace(outcomes[0], safe=harness.safe_reading_calls(
+            scenario.catalog, _profile_names(scenario.variants), products))
     if scenario.peer:
         harness.reset(url, rate_limit=limit_text, latency_ms=scenario.latency_ms)
         peer = asyncio.run(seed_sync(url, api_key=harness.KEY, site_id=harness.SITE,
@@ -191,7 +216,7 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
         end = harness.compare_end_state(before, harness.state(url), drift.desired)
         outcomes.append(Outcome(
             scenario, "seed peer", products, len(before), drift, int(stats["requests_total"]),
-            minimum, peer.wall_s, None, harness.budget_floor_s(peer.calls, scenario.limit),
+            minimum, 0, peer.wall_s, None, harness.budget_floor_s(peer.calls, scenario.limit),
             int(stats["rate_limited"]), end,
             note=f"saw {peer.products_seen:,} of {products:,} products"))
     return outcomes
@@ -208,7 +233,7 @@ def _run_syncd(url: str, scenario: Scenario, directory: Path, source: Path,
     note = "" if run.exit_code == 0 else f"exit {run.exit_code}: {run.stderr.strip()[:120]}"
     if run.document is not None and run.document.get("result", {}).get("api_calls") != calls:
         note += f" (syncd counted {run.document['result']['api_calls']} calls)"
-    return Outcome(scenario, "syncd", products, len(before), drift, calls, minimum,
+    return Outcome(scenario, "syncd", products, len(before), drift, calls, minimum, 0,
                    run.wall_s, run.cycle_s,
                    harness.budget_floor_s(calls, scenario.limit),
                    int(stats["rate_limited"]), end, note=note.strip())
@@ -217,13 +242,14 @@ def _run_syncd(url: str, scenario: Scenario, directory: Path, source: Path,
 def run_all(scenarios: Iterable[Scenario], *, emit: Callable[[Outcome], None]) -> list[Outcome]:
     """Scenarios grouped by store, one emulator process per store."""
     outcomes: list[Outcome] = []
-    groups: dict[tuple[str, int], list[Scenario]] = {}
+    groups: dict[tuple[str, int, str], list[Scenario]] = {}
     for scenario in scenarios:
-        groups.setdefault((scenario.catalog, scenario.products), []).append(scenario)
+        groups.setdefault((scenario.catalog, scenario.products, scenario.variants),
+                          []).append(scenario)
     with tempfile.TemporaryDirectory(prefix="syncd-bench-") as tmp:
-        for (catalog, products), members in groups.items():
+        for (catalog, products, variants), members in groups.items():
             with harness.emulator_process(catalog=catalog, products=products, seed=SEED,
-                                          rate_limit="off") as url:
+                                          rate_limit="off", variants=variants) as url:
                 for scenario in members:
                     for outcome in run_scenario(url, scenario, Path(tmp)):
                         outcomes.append(outcome)
@@ -260,12 +286,18 @@ def run_diff_bench(quick: bool) -> list[str]:
     return lines
 
 
+def _profile_names(profile: str) -> list[str]:
+    from syncd.emulator.variants import WixVariants
+
+    return list(WixVariants.parse(profile).active)
+
+
 # -- printing ---------------------------------------------------------------------------------
 
-HEADER = (f"{'scenario':<16} {'who':<9} {'cat':<3} {'products':>8} {'variants':>8} "
+HEADER = (f"{'scenario':<16} {'who':<9} {'cat':<3} {'wix':<4} {'products':>8} {'variants':>8} "
           f"{'limit':>8} {'lat':>5} {'drift':>5} {'C/K':>11} {'calls':>6} {'min':>6} "
-          f"{'c/min':>6} {'wall s':>7} {'cycle s':>7} {'budget s':>8} {'c/bud':>6} {'@60s':>6} "
-          f"{'429':>4}  end state")
+          f"{'safe':>5} {'c/min':>6} {'wall s':>7} {'cycle s':>7} {'budget s':>8} {'c/bud':>6} "
+          f"{'@60s':>6} {'429':>4}  end state")
 
 
 def format_row(o: Outcome) -> str:
@@ -277,10 +309,12 @@ def format_row(o: Outcome) -> str:
     budget = f"{o.budget_s:.0f}" if s.limit is not None else "-"
     force = "*" if s.force else ""
     cycle = f"{o.cycle_s:.1f}" if o.cycle_s is not None else "-"
-    line = (f"{s.name + force:<16} {o.who:<9} {s.catalog:<3} {o.products:>8,} {o.variants:>8,} "
-            f"{limit:>8} {s.latency_ms:>5} {s.drift:>5.0%} {ck:>11} {o.calls:>6,} "
-            f"{o.minimum:>6,} {o.calls_ratio:>6.2f} {o.wall_s:>7.1f} {cycle:>7} {budget:>8} "
-            f"{wall_ratio:>6} {wix_ratio:>6} {o.rate_limited:>4}  {o.end.describe()}")
+    profile = "dflt" if s.variants == "none" else s.variants[:4]
+    line = (f"{s.name + force:<16} {o.who:<9} {s.catalog:<3} {profile:<4} {o.products:>8,} "
+            f"{o.variants:>8,} {limit:>8} {s.latency_ms:>5} {s.drift:>5.0%} {ck:>11} "
+            f"{o.calls:>6,} {o.minimum:>6,} {o.safe:>5,} {o.calls_ratio:>6.2f} "
+            f"{o.wall_s:>7.1f} {cycle:>7} {budget:>8} {wall_ratio:>6} {wix_ratio:>6} "
+            f"{o.rate_limited:>4}  {o.end.describe()}")
     return line + (f"  [{o.note}]" if o.note else "")
 
 
@@ -307,11 +341,16 @@ def peer_lines(outcomes: list[Outcome]) -> list[str]:
 def verdicts(outcomes: list[Outcome]) -> tuple[list[str], list[str]]:
     """The targets (each with the rows that miss it), and informational notes."""
     ours = [o for o in outcomes if o.who == "syncd"]
+    default = [o for o in ours if o.scenario.variants == "none"]
     checks = [
-        (f"calls / minimum <= {CALLS_TARGET}", [o for o in ours if o.calls_ratio > CALLS_TARGET]),
+        (f"calls / minimum <= {CALLS_TARGET} on the default profile",
+         [o for o in default if o.calls_ratio > CALLS_TARGET]),
+        ("calls <= minimum + safe-reading cost under the variant profile",
+         [o for o in ours if o.scenario.variants != "none" and not o.within_safe]),
         (f"cycle / budget <= {WALL_TARGET} where rate-bound, at Wix's 60 s window (measured, "
-         "or projected from a compressed run)",
-         [o for o in ours if o.wix_ratio is not None and o.wix_ratio > WALL_TARGET]),
+         "or projected from a compressed run), on the default profile (the variant profile "
+         "spends its extra calls, and the time they take, on purpose)",
+         [o for o in default if o.wix_ratio is not None and o.wix_ratio > WALL_TARGET]),
         ("no 429 with the budget equal to the limit", [o for o in ours if o.rate_limited]),
         ("end state exact", [o for o in ours if not o.end.ok]),
     ]

@@ -107,7 +107,8 @@ class TestIntrospection:
         assert len(answer.body) == v1.emu.store.variant_count
         assert set(answer.body[0]) == {"sku", "product_id", "variant_id", "inventory_item_id",
                                        "tracked", "quantity", "in_stock", "hidden",
-                                       "product_name", "revision", "location_id"}
+                                       "product_name", "revision", "location_id",
+                                       "shared_sku"}
 
     async def test_stats_count_writes_and_variants_written(self, v1: Wix):
         """writes counts successful write calls and the variants they changed."""

@@ -53,3 +53,13 @@ async def test_a_site_without_stores_gives_a_clear_error(client):
 def test_an_unknown_forced_catalog_is_refused(client):
     with pytest.raises(ValueError, match="auto, v1 or v3"):
         CatalogDetector(client, force="v2")  # type: ignore[arg-type]
+
+
+async def test_a_forbidden_catalog_version_says_that_a_forced_catalog_skips_it(client):
+    from syncd.errors import WixAuthError
+
+    with aioresponses() as mock:
+        mock.get(VERSION, status=403, payload={"message": "missing permission"})
+        with pytest.raises(WixAuthError, match="set 'catalog: v1'") as caught:
+            await open_store(client)
+    assert caught.value.status == 403

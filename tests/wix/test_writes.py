@@ -138,6 +138,45 @@ class TestV3Writes:
             results = await bulk_update_inventory_items(client, [ItemStock("a", "1", quantity=2)])
         assert [(r.success, r.conflict) for r in results] == [(False, True)]
 
+    async def test_a_whole_bulk_rejection_is_split_down_to_the_one_bad_item(self, client):
+        def answer(url, **kwargs):
+            ids = [e["inventoryItem"]["id"] for e in kwargs["json"]["inventoryItems"]]
+            if "bad" in ids:
+                return CallbackResult(status=428, payload={"message": "negative", "details": {
+                    "applicationError": {
+                        "code": "REQUESTED_QUANTITY_MUST_BE_NON_NEGATIVE_DECREASING"}}})
+            return CallbackResult(payload={"results": [
+                {"itemMetadata": {"id": i, "success": True}} for i in ids]})
+
+        ids = [f"i{n}" for n in range(7)] + ["bad"] + [f"j{n}" for n in range(8)]
+        with aioresponses() as mock:
+            mock.post(BULK, callback=answer, repeat=True)
+            results = await bulk_update_inventory_items(
+                client, [ItemStock(i, "1", quantity=1) for i in ids])
+            calls = len(_sent(mock, "POST", "/stores/v3/bulk/inventory-items/update"))
+        outcome = {r.item_id: (r.success, r.conflict) for r in results}
+        assert outcome.pop("bad") == (False, False), "a permanent code is no conflict"
+        assert all(o == (True, False) for o in outcome.values())
+        assert calls == 1 + 2 * 4, "log2(16) halvings, two calls each"
+
+    async def test_bulk_results_without_index_and_out_of_order_are_matched_by_id(
+        self, client
+    ):
+        def answer(url, **kwargs):
+            ids = [e["inventoryItem"]["id"] for e in kwargs["json"]["inventoryItems"]]
+            return CallbackResult(payload={"results": [
+                {"itemMetadata": {"id": i, "success": i != "b"},
+                 **({"item": {"id": i, "revision": "5", "quantity": 2,
+                              "trackQuantity": True}} if i != "b" else {})}
+                for i in reversed(ids)]})
+
+        with aioresponses() as mock:
+            mock.post(BULK, callback=answer)
+            results = await bulk_update_inventory_items(
+                client, [ItemStock(i, "1", quantity=2) for i in "abc"])
+        assert [(r.item_id, r.success, r.conflict) for r in results] == [
+            ("a", True, False), ("b", False, True), ("c", True, False)]
+
     @pytest.mark.parametrize("status", [409, 428])
     async def test_single_update_with_stale_revision_raises_conflict(self, client, status):
         with aioresponses() as mock:

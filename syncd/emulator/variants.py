@@ -1,0 +1,220 @@
+"""Switches that make the emulator play the *other* plausible answer of an unconfirmed point.
+
+The contract (``wix-api.md``) leaves several behaviours open. By default the emulator plays
+one reading of each; every switch here plays another, so a client that relies on one reading
+fails a test instead of failing on a real store. ``--wix-variants all`` (or a comma list of
+names, see ``NAMES``) turns them on; tests set ``EmulatorConfig(variants=...)``.
+
+- ``sparse_json``: 2xx answers leave out every field holding its default (``false``, ``0``,
+  ``""``, empty lists), as proto3 JSON does; objects stay, even empty (message presence).
+- ``short_pages``: V1 offset pages come back shorter than the limit mid-stream (about one in
+  three pages, cut by a deterministic amount; the cut items are *not* skipped: the next
+  page by numericId or by ``offset + received`` returns them).
+- ``visible_totals``: ``totalResults`` counts visible products only, even with
+  ``includeHiddenProducts``.
+- ``strict_numeric_bound``: a ``numericId`` bound sent as a JSON string matches nothing
+  (Wix compares by type).
+- ``mismatch_status``: V1/V2 calls on a V3 site answer 404 instead of 428.
+- ``whole_bulk_errors``: V3 Bulk Update fails as a whole (409 for a stale revision, 428 for
+  the documented business codes) and applies nothing, instead of per-item results.
+- ``bulk_results_unordered``: bulk results carry no ``originalIndex`` and come back in
+  reverse order.
+- ``low_offset_cap``: offsets from ``LOW_OFFSET_CAP`` on fail (400), not from 10,000.
+- ``no_variant_stock``: Query Products leaves ``variants[].stock`` out.
+- ``unmanaged_options``: on a V1 site, one product with options in four has
+  ``manageVariants: false``: one SKU, on the product, shared by all its variants (each
+  variant keeps its own stock, the per-variant reading of gotcha 8).
+- ``strict_fields``: a request body with a field the endpoint does not know is a 400 (so a
+  typo such as ``includeHiddenProduct`` is caught).
+- ``rate_per_key``: the request budget is counted per API key, not per site (one key used
+  for several sites shares one budget; see ``serve(..., limiter=)`` to share it between two
+  emulated sites).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+NAMES = (
+    "sparse_json", "short_pages", "visible_totals", "strict_numeric_bound", "mismatch_status",
+    "whole_bulk_errors", "bulk_results_unordered", "low_offset_cap", "no_variant_stock",
+    "unmanaged_options", "strict_fields", "rate_per_key",
+)
+"""Every switch, in the order ``--wix-variants`` documents them."""
+
+LOW_OFFSET_CAP = 500
+"""Offsets at or past this fail under ``low_offset_cap``."""
+
+MISMATCH_STATUS = 404
+"""Status of a V1/V2 call on a V3 site under ``mismatch_status`` (default answer: 428)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WixVariants:
+    """Which unconfirmed behaviours play their alternative answer (all off = the default)."""
+
+    sparse_json: bool = False
+    """Leave default-valued fields out of 2xx answers."""
+    short_pages: bool = False
+    """Return V1 offset pages shorter than the limit mid-stream."""
+    visible_totals: bool = False
+    """``totalResults`` counts visible products only."""
+    strict_numeric_bound: bool = False
+    """A string ``numericId`` bound matches nothing."""
+    mismatch_status: bool = False
+    """V1/V2 calls on a V3 site answer ``MISMATCH_STATUS`` instead of 428."""
+    whole_bulk_errors: bool = False
+    """Bulk Update fails whole (409/428) when any item would fail; nothing applied."""
+    bulk_results_unordered: bool = False
+    """Bulk results without ``originalIndex``, in reverse order."""
+    low_offset_cap: bool = False
+    """Offsets from ``LOW_OFFSET_CAP`` on fail."""
+    no_variant_stock: bool = False
+    """Query Products leaves ``variants[].stock`` out."""
+    unmanaged_options: bool = False
+    """V1: some products with options have ``manageVariants: false``."""
+    strict_fields: bool = False
+    """Unknown request body fields are a 400."""
+    rate_per_key: bool = False
+    """The request budget is counted per API key instead of per site."""
+
+    @classmethod
+    def parse(cls, text: str) -> WixVariants:
+        """``"all"``, ``"none"``/``""`` or a comma list of ``NAMES``; ValueError otherwise."""
+        words = [w.strip().replace("-", "_") for w in text.split(",") if w.strip()]
+        if words in ([], ["none"]):
+            return cls()
+        if words == ["all"]:
+            return cls.all()
+        unknown = sorted(set(words) - set(NAMES))
+        if unknown:
+            raise ValueError(f"unknown Wix variant(s) {', '.join(unknown)}; "
+                             f"choose from all, none, {', '.join(NAMES)}")
+        return cls(**dict.fromkeys(words, True))
+
+    @classmethod
+    def all(cls) -> WixVariants:
+        """Every switch on."""
+        return cls(**dict.fromkeys(NAMES, True))
+
+    @property
+    def active(self) -> tuple[str, ...]:
+        """Names of the switches that are on."""
+        return tuple(f.name for f in fields(self) if getattr(self, f.name))
+
+    @property
+    def offset_cap(self) -> int:
+        """The first offset that fails."""
+        return LOW_OFFSET_CAP if self.low_offset_cap else 10_000
+
+
+def strip_defaults(value: Any) -> Any:
+    """``value`` without default-valued fields (proto3 JSON): ``false``, ``0``, ``""`` and
+    empty lists leave objects; objects themselves stay. List elements are kept."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if item is False or item == "" or item == [] or (
+                    isinstance(item, int | float) and not isinstance(item, bool) and item == 0):
+                continue
+            out[key] = strip_defaults(item)
+        return out
+    if isinstance(value, list):
+        return [strip_defaults(item) for item in value]
+    return value
+
+
+def sparse_body(raw: bytes) -> bytes:
+    """A JSON answer body with its default-valued fields left out."""
+    return json.dumps(strip_defaults(json.loads(raw)), separators=(",", ":")).encode()
+
+
+def short_length(first_numeric_id: int, limit: int) -> int:
+    """How many of a full page of ``limit`` to return under ``short_pages`` (deterministic
+    per page content, so asking again gives the same page)."""
+    if limit < 3 or (first_numeric_id // 7) % 3:
+        return limit
+    return limit - 1 - (first_numeric_id // 11) % (limit // 3)
+
+
+def has_string_bound(filter_doc: Any) -> bool:
+    """True when a ``numericId`` condition anywhere in a V1 filter compares with a string."""
+    if isinstance(filter_doc, list):
+        return any(has_string_bound(part) for part in filter_doc)
+    if not isinstance(filter_doc, dict):
+        return False
+    for key, cond in filter_doc.items():
+        if key == "numericId":
+            values = cond.values() if isinstance(cond, dict) else [cond]
+            for value in values:
+                items = value if isinstance(value, list) else [value]
+                if any(isinstance(v, str) for v in items):
+                    return True
+        elif key in ("$and", "$or", "$not"):
+            if has_string_bound(cond):
+                return True
+    return False
+
+
+_PAGING = {"limit": None, "offset": None}
+_V1_QUERY = {"filter": None, "sort": None, "paging": _PAGING}
+_CURSOR = {"limit": None, "cursor": None}
+_V3_QUERY = {"filter": None, "sort": None, "cursorPaging": _CURSOR}
+_V3_ITEM = {"id": None, "revision": None, "quantity": None, "inStock": None,
+            "preorderInfo": None}
+
+KNOWN_FIELDS: dict[str, dict[str, Any]] = {
+    "POST /v1/products/query": {"query": _V1_QUERY, "includeVariants": None,
+                                "includeHiddenProducts": None,
+                                "includeMerchantSpecificData": None},
+    "POST /v2/inventoryItems/query": {"query": _V1_QUERY},
+    "POST /v2/inventoryItems/{inventoryId}/getVariants": {
+        "inventoryId": None, "productId": None, "externalId": None, "variantIds": None},
+    "POST /v1/products/{id}/variants/query": {
+        "choices": None, "variantIds": None, "paging": _PAGING,
+        "includeMerchantSpecificData": None},
+    "PATCH /stores/v2/inventoryItems/product/{productId}": {"inventoryItem": {
+        "id": None, "productId": None, "externalId": None, "trackQuantity": None,
+        "variants": [{"variantId": None, "inStock": None, "quantity": None}],
+        "preorderInfo": None}},
+    "POST /stores/v3/inventory-items/query": {"query": _V3_QUERY},
+    "POST /stores/v3/products/query": {"query": _V3_QUERY, "fields": None},
+    "POST /stores/v3/bulk/inventory-items/update": {
+        "inventoryItems": [{"inventoryItem": _V3_ITEM}], "returnEntity": None, "reason": None},
+    "PATCH /stores/v3/inventory-items/{inventoryItemId}": {"inventoryItem": _V3_ITEM,
+                                                           "reason": None},
+}
+"""Request fields per route (``None``: any value; a dict: its fields are checked too; a list
+of one dict: every element is checked). V1/V2 reads are keyed without their prefix."""
+
+
+def known_fields(method: str, template: str) -> dict[str, Any] | None:
+    """The field schema of a route, or None when this one is not checked."""
+    for prefix in ("/stores-reader", "/stores"):
+        if template.startswith((prefix + "/v1/", prefix + "/v2/")):
+            schema = KNOWN_FIELDS.get(f"{method} {template[len(prefix):]}")
+            if schema is not None:
+                return schema
+    return KNOWN_FIELDS.get(f"{method} {template}")
+
+
+def unknown_field(body: Any, schema: Any, where: str = "") -> str | None:
+    """The dotted name of the first field of ``body`` that ``schema`` does not know."""
+    if isinstance(schema, list) and isinstance(body, list):
+        for index, item in enumerate(body):
+            found = unknown_field(item, schema[0], f"{where}[{index}]")
+            if found:
+                return found
+        return None
+    if not isinstance(schema, dict) or not isinstance(body, dict):
+        return None
+    for key, value in body.items():
+        name = f"{where}.{key}" if where else key
+        if key not in schema:
+            return name
+        found = unknown_field(value, schema[key], name)
+        if found:
+            return found
+    return None
