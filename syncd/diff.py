@@ -240,6 +240,8 @@ class StockChange:
                 text += f", capped at {self.capped_at}"
         elif row is not None:
             text += f": source in_stock {'true' if row.in_stock else 'false'}"
+        if row is not None and row.note:
+            text += f" (rule {row.note})"
         return text
 
 

@@ -73,6 +73,8 @@ class DesiredStock:
     in_stock: bool | None
     source: str
     line: int
+    note: str = ""
+    """The quantity rules that set the value (``values: 'In stock' = 10``), for the plan."""
 
     @property
     def key(self) -> str:

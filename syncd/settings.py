@@ -43,6 +43,7 @@ from cronsim import CronSim, CronSimError
 
 from syncd.diff import Policy, Unmatched, Untracked
 from syncd.errors import ConfigError
+from syncd.feeds import config as remote
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
 from syncd.sources import Columns, OnInvalidRow, SourceFormat, SourceSettings, yamlnodes
@@ -287,7 +288,7 @@ _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
-                "ignore_columns")
+                "ignore_columns", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
                 "max_zeroed", "max_source_shrink")
 
@@ -295,7 +296,7 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     top.check_keys(_TOP_KEYS)
     base = file.parent
-    source = _source_fields(top.mapping("source"), base)
+    source = _source_fields(top.mapping("source"), base, env)
     policy = _policy_fields(top.mapping("policy"))
     site_nodes = top.sequence("sites")
     if not site_nodes:
@@ -350,7 +351,8 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds"))
     source_settings = _site_source(
-        m, {**source, **_source_fields(m.mapping("source"), base)}, env)
+        m, remote.merge_source_fields(source, _source_fields(m.mapping("source"), base, env)),
+        env)
     return SiteSettings(
         name=name,
         site_id=site_id,
@@ -422,13 +424,13 @@ def _expand_env(m: MapReader, text: str, env: Mapping[str, str]) -> str:
     return _ENV_REF.sub(value, text)
 
 
-def _source_fields(m: MapReader, base: Path) -> dict[str, Any]:
+def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The source keys given in one mapping, as SourceSettings fields (absent keys left out,
     so that a site's mapping overrides the top level key by key)."""
     m.check_keys(_SOURCE_KEYS)
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = remote.source_fields(m, base, env)
     path = m.string("path")
-    if path is not None:
+    if path is not None and not remote.is_remote(path):
         fields["path"] = base / path
     if m.given("format"):
         fields["format"] = m.choice("format", SourceFormat, SourceFormat.CSV)
@@ -473,7 +475,11 @@ def _site_source(m: MapReader, fields: dict[str, Any],
     and then the format follows its extension when that implies one."""
     env_path = env.get(ENV_SOURCE_PATH)
     if env_path:
+        fields.pop(remote.URL_FIELD, None)
         fields["path"] = Path(env_path)
+        if remote.is_remote(env_path):
+            fields[remote.URL_FIELD] = env_path
+    remote.finish_source_fields(m, fields)
     path = fields.pop("path", None)
     if not isinstance(path, Path):
         raise m.error(None, "source.path",
@@ -484,7 +490,7 @@ def _site_source(m: MapReader, fields: dict[str, Any],
         if implied is None:
             raise m.error(None, "source.format",
                           f"cannot tell the format of {path.name!r} from its extension: "
-                          "set source.format to csv or yaml")
+                          "set source.format to csv, yaml, xlsx or jsonl")
         fields["format"] = implied
     return replace(SourceSettings(path=path), **fields)
 

@@ -28,6 +28,8 @@ from syncd.apply import ApplyReport, apply_plan
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.diff import Plan, plan_changes
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
+from syncd.feeds.copy import FeedCopies
+from syncd.feeds.source import feed_directory, read_source
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
@@ -72,9 +74,14 @@ class SiteSync:
         session: aiohttp.ClientSession | None = None,
         metrics: Metrics | None = None,
         limiters: LimiterPool | None = None,
+        feeds: FeedCopies | None = None,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
+        self.feeds = feeds or FeedCopies(feed_directory(state_dir))
+        self._feed_checked_by_poller = feeds is not None
+        """A daemon's poller keeps shared feed copies fresh: a cycle re-checks only a copy
+        older than the poll interval. One-shot commands always check."""
         wix_settings = site.wix_settings()
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
@@ -127,7 +134,9 @@ class SiteSync:
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
         """
         if source is None:
-            source = await asyncio.to_thread(self.load_source)
+            feed = self.site.source.feed
+            max_age_s = feed.poll_s if feed and self._feed_checked_by_poller else 0.0
+            source = await read_source(self.site.source, self.feeds, max_age_s=max_age_s)
         store = await self.store()
         policy = self.site.policy
         fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
@@ -352,22 +361,25 @@ def _first_line(exc: BaseException) -> str:
 @asynccontextmanager
 async def open_site_syncs(
     settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
-    limiters: LimiterPool | None = None,
+    limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
 ) -> AsyncIterator[dict[str, SiteSync]]:
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
-    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
+    ``feeds`` are the feed copies a daemon's pollers keep fresh."""
     wanted = set(site_names)
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters)
+                                  metrics=metrics, limiters=limiters, feeds=feeds)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs
 
 
 @asynccontextmanager
 async def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None
+    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None,
+    feeds: FeedCopies | None = None,
 ) -> AsyncIterator[SyncCycleRunner]:
     """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``)."""
-    async with open_site_syncs(settings, metrics=metrics, limiters=limiters) as syncs:
+    async with open_site_syncs(settings, metrics=metrics, limiters=limiters,
+                               feeds=feeds) as syncs:
         yield SyncCycleRunner(syncs)

@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.cycle import CycleRunner, NamedSite
 from syncd.daemon.http import DEFAULT_LISTEN_ADDRESS, ListenAddress
+from syncd.daemon.polling import PollerFactory
 from syncd.daemon.schedule import Schedule
 from syncd.daemon.siteloop import FAST_LANE_MAX_KEYS
 from syncd.errors import ConfigError
@@ -104,6 +105,8 @@ class WatchedSource:
     path: Path
     sites: tuple[str, ...]
     tracker: SourceTracker[Any] | None = None
+    poller: PollerFactory | None = None
+    """Set for a remote feed: polled on its own interval instead of watched as a file."""
 
 
 @dataclass(frozen=True, slots=True)

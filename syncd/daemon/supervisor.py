@@ -40,6 +40,7 @@ from syncd.daemon.health import SiteStatus
 from syncd.daemon.http import HealthView, HttpServer, ListenAddress, build_app
 from syncd.daemon.lock import acquire_site_lock, lock_path
 from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
+from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
@@ -175,7 +176,7 @@ class Daemon(Generic[SiteT]):
 
     async def _make_watchers(
         self, setup: DaemonSetup[SiteT], loops: Sequence[SiteLoop[SiteT]]
-    ) -> list[SourceWatcher]:
+    ) -> list[SourceWatcher | Poller]:
         """One watcher per source file, telling its sites' ``loops`` (filled in later)."""
         if not setup.config.watch_source:
             return []
@@ -184,7 +185,7 @@ class Daemon(Generic[SiteT]):
 
     async def _make_watcher(
         self, source: WatchedSource, loops: Sequence[SiteLoop[SiteT]], *, settle_s: float
-    ) -> SourceWatcher:
+    ) -> SourceWatcher | Poller:
         tracker = source.tracker
         sites = set(source.sites)
 
@@ -199,9 +200,19 @@ class Daemon(Generic[SiteT]):
             else:
                 tell_loops(None)  # no reader for the fast lane: a full cycle
 
+        def on_health(error: str | None) -> None:
+            for name in sites:
+                if name in self._statuses:
+                    self._statuses[name].source_error = error
+
+        poller = source.poller(on_settled, on_health) if source.poller is not None else None
+        if poller is not None:
+            await poller.prime()  # the first copy of the feed, before the tracker reads it
         if tracker is not None:
             await tracker.prime()
             tracker.subscribe(tell_loops)
+        if poller is not None:
+            return poller
         return SourceWatcher(source.path, settle_s=settle_s, on_settled=on_settled)
 
     async def _wait_for_stop_or_reload(

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from syncd.feeds.options import FeedSettings
+from syncd.sources.rules import QuantityRules
+
 FIELDS: tuple[str, ...] = ("sku", "product_id", "variant_id", "quantity", "in_stock")
 """The fields a row may give, in the order messages list them."""
 
@@ -19,6 +22,8 @@ class SourceFormat(StrEnum):
 
     CSV = "csv"
     YAML = "yaml"
+    XLSX = "xlsx"
+    JSONL = "jsonl"
 
     @classmethod
     def for_path(cls, path: Path) -> SourceFormat | None:
@@ -28,6 +33,10 @@ class SourceFormat(StrEnum):
             return cls.CSV
         if suffix in (".yaml", ".yml"):
             return cls.YAML
+        if suffix in (".xlsx", ".xlsm"):
+            return cls.XLSX
+        if suffix in (".jsonl", ".ndjson"):
+            return cls.JSONL
         return None
 
 
@@ -97,3 +106,17 @@ class SourceSettings:
     """Lower-cased CSV columns (or YAML record keys) to ignore, such as ``name`` or ``price``
     in a spreadsheet export. Any other unknown column is an error, because a misspelt
     ``quantity`` column must not read as "no quantities"."""
+
+    sheet: str | None = None
+    """XLSX: the sheet to read; None reads the first one."""
+
+    rules: QuantityRules = field(default_factory=QuantityRules)
+    """How supplier values ("In stock", "5+") become quantities (``syncd.sources.rules``)."""
+
+    feed: FeedSettings | None = None
+    """Set when ``path`` is a URL: how the feed is fetched. ``path`` is then only a name."""
+
+    @property
+    def name(self) -> str:
+        """How messages, plans and logs name the source (a URL without credentials)."""
+        return self.feed.display if self.feed is not None else str(self.path)

@@ -19,6 +19,7 @@ from syncd.diff import decode_value, encode_value
 from syncd.errors import SourceError
 from syncd.model import MAX_QUANTITY, DesiredStock, RowError
 from syncd.sources.options import OnInvalidRow
+from syncd.sources.rules import QuantityRules, apply_number_rules, apply_text_rules
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _TRUE = frozenset({"true", "yes", "1"})
@@ -37,7 +38,7 @@ class DesiredRows(Sequence[DesiredStock]):
     ``from_rows``) and read-only afterwards.
     """
 
-    __slots__ = ("_ids", "_lines", "_skus", "_values", "source")
+    __slots__ = ("_ids", "_lines", "_notes", "_skus", "_values", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -46,6 +47,8 @@ class DesiredRows(Sequence[DesiredStock]):
         self._lines = array("i")
         self._ids: dict[int, tuple[str, str | None]] = {}
         """Row index -> (product id, variant id), for the few rows that target by ids."""
+        self._notes: dict[int, str] = {}
+        """Row index -> the quantity rules that set its value (``syncd.sources.rules``)."""
 
     @classmethod
     def from_rows(cls, source: str, rows: Iterable[DesiredStock]) -> DesiredRows:
@@ -59,6 +62,8 @@ class DesiredRows(Sequence[DesiredStock]):
         """Add a row (readers only)."""
         if row.sku is None:
             self._ids[len(self._skus)] = (row.product_id or "", row.variant_id)
+        if row.note:
+            self._notes[len(self._skus)] = row.note
         self._skus.append(row.sku)
         self._values.append(encode_value(row.quantity, row.in_stock))
         self._lines.append(row.line)
@@ -100,7 +105,7 @@ class DesiredRows(Sequence[DesiredStock]):
         quantity, in_stock = decode_value(self._values[index])
         return DesiredStock(sku=sku, product_id=product_id, variant_id=variant_id,
                             quantity=quantity, in_stock=in_stock, source=self.source,
-                            line=self._lines[index])
+                            line=self._lines[index], note=self._notes.get(index, ""))
 
     def __iter__(self) -> Iterator[DesiredStock]:
         return (self[i] for i in range(len(self._skus)))
@@ -108,8 +113,9 @@ class DesiredRows(Sequence[DesiredStock]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DesiredRows):
             return NotImplemented
-        return (self.source, self._skus, self._values, self._lines, self._ids) == (
-            other.source, other._skus, other._values, other._lines, other._ids)
+        return (self.source, self._skus, self._values, self._lines, self._ids,
+                self._notes) == (other.source, other._skus, other._values, other._lines,
+                                 other._ids, other._notes)
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -187,8 +193,9 @@ class RowCollector:
     streaming reader keeps memory proportional to the result, not to the file.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, rules: QuantityRules | None = None) -> None:
         self.source = source
+        self.rules = rules if rules is not None and rules.active else None
         self._table = DesiredRows(source)
         self._index: dict[_Key, int] = {}
         """Target -> its row's position in the table."""
@@ -226,11 +233,14 @@ class RowCollector:
 
         quantity: int | None = None
         in_stock: bool | None = None
+        note = ""
+        if self.rules is not None:
+            cells, note = self._rewrite(cells)
         q_text, s_text = cells.get("quantity"), cells.get("in_stock")
         if q_text is not None and s_text is not None:
             self.error(at("in_stock"), "in_stock", "give quantity or in_stock, not both")
         elif q_text is not None:
-            parsed_q = parse_quantity(q_text)
+            parsed_q, note = self._quantity(q_text, note)
             if isinstance(parsed_q, str):
                 self.error(at("quantity"), "quantity", parsed_q)
             else:
@@ -252,7 +262,7 @@ class RowCollector:
             self._index[key] = len(self._table)
             self._table.append(DesiredStock(
                 sku=sku, product_id=product_id, variant_id=variant_id, quantity=quantity,
-                in_stock=in_stock, source=self.source, line=line))
+                in_stock=in_stock, source=self.source, line=line, note=note))
             return
         first = self._table[position]
         if first.quantity != quantity or first.in_stock != in_stock:
@@ -264,6 +274,29 @@ class RowCollector:
             self.error(line, field, f"{first.key} again with {value}, but line "
                        f"{first.line} says {describe_value(first)}; neither row is used")
         # The same target with the same value again is harmless: keep the first.
+
+    def _quantity(self, text: str, note: str) -> tuple[int | str, str]:
+        """The quantity (or why it is none), after quantity rules 3-5, and the rule note."""
+        parsed = parse_quantity(text)
+        if isinstance(parsed, str) or self.rules is None:
+            return parsed, note
+        quantity, more = apply_number_rules(self.rules, parsed)
+        return quantity, "; ".join(n for n in (note, more) if n)
+
+    def _rewrite(self, cells: dict[str, str]) -> tuple[dict[str, str], str]:
+        """Quantity rules 1-2 (``syncd.sources.rules``) on the value cells of a row."""
+        assert self.rules is not None
+        out = {k: v for k, v in cells.items() if k not in ("quantity", "in_stock")}
+        notes = []
+        for field in ("quantity", "in_stock"):
+            text = cells.get(field)
+            if text is None:
+                continue
+            target, value, note = apply_text_rules(self.rules, field, text)
+            out[target] = value
+            if note:
+                notes.append(note)
+        return out, "; ".join(notes)
 
     def finish(self, on_invalid_row: OnInvalidRow) -> DesiredSource:
         """The source, or SourceError when it must not be used."""

@@ -1,0 +1,54 @@
+"""Reading a source that may be remote, for the cycle and for the daemon's poller.
+
+``read_source`` is what a cycle calls: a local file is read as before; a feed is first
+renewed (a conditional fetch, skipped when the daemon's poller checked it within the last
+``max_age_s``) and then its complete local copy is read. ``feed_source`` is the daemon's
+``WatchedSource`` for a feed: a poller plus a fast-lane tracker reading the same copy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+
+from syncd.daemon.changes import SourceTracker
+from syncd.daemon.config import WatchedSource
+from syncd.daemon.polling import OnChanged, OnHealth, Poller
+from syncd.feeds.copy import FeedCopies
+from syncd.feeds.poller import FeedPoller
+from syncd.metrics import Metrics
+from syncd.sources import DesiredSource, SourceSettings, changed_keys, load_desired
+
+
+def feed_directory(state_dir: Path) -> Path:
+    """Where the local copies of remote feeds are kept."""
+    return state_dir / "feeds"
+
+
+async def read_source(source: SourceSettings, feeds: FeedCopies, *,
+                      max_age_s: float = 0.0) -> DesiredSource:
+    """The source's rows; raises ``SourceError`` (``FeedError`` for a failing feed)."""
+    if source.feed is None:
+        return await asyncio.to_thread(load_desired, source)
+    copy = feeds.get(source.feed)
+    await copy.ensure(max_age_s=max_age_s)
+    return await asyncio.to_thread(load_desired, source, file=copy.body)
+
+
+def feed_source(source: SourceSettings, sites: tuple[str, ...], *, copies: FeedCopies,
+                metrics: Metrics | None) -> WatchedSource:
+    """The daemon's view of a remote source: polled, and read from its local copy."""
+    assert source.feed is not None
+    copy = copies.get(source.feed)
+
+    def make_poller(on_changed: OnChanged, on_health: OnHealth) -> Poller:
+        return FeedPoller(copy, on_changed=on_changed, on_health=on_health, metrics=metrics)
+
+    return WatchedSource(
+        path=Path(source.name),
+        sites=sites,
+        tracker=SourceTracker(load=functools.partial(load_desired, source, file=copy.body),
+                              diff=changed_keys, name=source.name),
+        poller=make_poller,
+    )
