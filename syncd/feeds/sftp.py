@@ -14,7 +14,7 @@ the server's key is checked against ``known_hosts`` (default ``~/.ssh/known_host
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 from syncd.feeds.copy import Sink, Validators
@@ -63,7 +63,7 @@ async def fetch_sftp(feed: FeedSettings, previous: Validators | None,
             sink.check_announced(before.size)
             async with sftp.open(path, "rb", encoding=None) as f:
                 while chunk := await f.read(_CHUNK):
-                    await sink.write(chunk)
+                    await sink.write(cast(bytes, chunk))
             after = await sftp.stat(path)
     except FeedError:
         raise
