@@ -102,7 +102,8 @@ class WatchedSource:
     settled change then runs a full cycle of its sites).
     """
 
-    path: Path
+    path: Path | str
+    """The file, or the URL (without credentials) of a polled feed."""
     sites: tuple[str, ...]
     tracker: SourceTracker[Any] | None = None
     poller: PollerFactory | None = None

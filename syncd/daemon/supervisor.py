@@ -213,7 +213,7 @@ class Daemon(Generic[SiteT]):
             tracker.subscribe(tell_loops)
         if poller is not None:
             return poller
-        return SourceWatcher(source.path, settle_s=settle_s, on_settled=on_settled)
+        return SourceWatcher(Path(source.path), settle_s=settle_s, on_settled=on_settled)
 
     async def _wait_for_stop_or_reload(
         self, config: DaemonConfig[SiteT]

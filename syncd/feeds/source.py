@@ -9,12 +9,12 @@ renewed (a conditional fetch, skipped when the daemon's poller checked it within
 from __future__ import annotations
 
 import asyncio
-import functools
 from pathlib import Path
 
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import WatchedSource
 from syncd.daemon.polling import OnChanged, OnHealth, Poller
+from syncd.errors import SourceError
 from syncd.feeds.copy import FeedCopies
 from syncd.feeds.poller import FeedPoller
 from syncd.metrics import Metrics
@@ -45,10 +45,14 @@ def feed_source(source: SourceSettings, sites: tuple[str, ...], *, copies: FeedC
     def make_poller(on_changed: OnChanged, on_health: OnHealth) -> Poller:
         return FeedPoller(copy, on_changed=on_changed, on_health=on_health, metrics=metrics)
 
+    def load() -> DesiredSource:
+        if not copy.body.exists():
+            raise SourceError(f"{source.name}: no complete copy of the feed yet")
+        return load_desired(source, file=copy.body)
+
     return WatchedSource(
-        path=Path(source.name),
+        path=source.name,
         sites=sites,
-        tracker=SourceTracker(load=functools.partial(load_desired, source, file=copy.body),
-                              diff=changed_keys, name=source.name),
+        tracker=SourceTracker(load=load, diff=changed_keys, name=source.name),
         poller=make_poller,
     )
