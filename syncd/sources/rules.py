@@ -74,7 +74,7 @@ def apply_text_rules(rules: QuantityRules, field: str, text: str) -> tuple[str, 
 def apply_number_rules(rules: QuantityRules, quantity: int) -> tuple[int, str]:
     """Rules 4 and 5 on a parsed quantity: the quantity offered and the note."""
     notes = []
-    if rules.threshold and quantity < rules.threshold:
+    if 0 < quantity < rules.threshold:
         notes.append(f"threshold {rules.threshold}: {quantity} -> 0")
         quantity = 0
     if rules.percent != 100 and quantity:
