@@ -47,6 +47,8 @@ from syncd.feeds import config as remote
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
 from syncd.sources import Columns, OnInvalidRow, SourceFormat, SourceSettings, yamlnodes
+from syncd.sources.matching import MatchRules
+from syncd.sources.merge import MergeRule
 from syncd.sources.yamlnodes import MapReader
 from syncd.wix.settings import DEFAULT_BASE_URL, WalkSettings, WixSettings
 
@@ -175,6 +177,20 @@ class SiteSettings:
     location_id: str | None = None
     """Catalog V3: the stock location to sync; None = every location (one item each)."""
 
+    more_sources: tuple[SourceSettings, ...] = ()
+    """Further sources after ``source`` (``source`` given as a list), merged by ``merge``."""
+
+    merge: MergeRule = MergeRule.FIRST
+    """How several sources naming one target combine: first, sum, min or max."""
+
+    match: MatchRules = field(default_factory=MatchRules)
+    """How source SKUs are matched to store SKUs (case, prefixes, suffixes)."""
+
+    @property
+    def sources(self) -> tuple[SourceSettings, ...]:
+        """Every source of the site, in the configured order."""
+        return (self.source, *self.more_sources)
+
     def wix_settings(self) -> WixSettings:
         """The Wix client's tunables for this site (other tunables keep their defaults)."""
         return WixSettings(base_url=self.base_url, timeout_s=self.timeout_s,
@@ -286,7 +302,8 @@ class Settings:
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log")
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
-              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
+              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
+              "merge", "match")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
@@ -350,13 +367,15 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
         raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds"))
-    source_settings = _site_source(
-        m, remote.merge_source_fields(source, _source_fields(m.mapping("source"), base, env)),
-        env)
+    sources = [_site_source(m, remote.merge_source_fields(source, _source_fields(r, base, env)),
+                            env) for r in remote.source_readers(m)]
     return SiteSettings(
         name=name,
         site_id=site_id,
-        source=source_settings,
+        source=sources[0],
+        more_sources=tuple(sources[1:]),
+        merge=m.choice("merge", MergeRule, MergeRule.FIRST),
+        match=remote.match_rules(m.mapping("match")),
         policy=replace(Policy(), **{**policy, **_policy_fields(m.mapping("policy"))}),
         api_key=api_key,
         api_key_origin=origin,

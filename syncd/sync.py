@@ -29,7 +29,7 @@ from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.diff import Plan, plan_changes
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
 from syncd.feeds.copy import FeedCopies
-from syncd.feeds.source import feed_directory, read_source
+from syncd.feeds.source import feed_directory, read_site_source
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
@@ -37,6 +37,7 @@ from syncd.model import Catalog, StoreSnapshot
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.settings import Settings, SiteSettings
 from syncd.sources import DesiredSource, load_desired
+from syncd.sources.matching import store_view
 from syncd.state import RunState, read_state, write_state
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
 
@@ -134,12 +135,13 @@ class SiteSync:
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
         """
         if source is None:
-            feed = self.site.source.feed
-            max_age_s = feed.poll_s if feed and self._feed_checked_by_poller else 0.0
-            source = await read_source(self.site.source, self.feeds, max_age_s=max_age_s)
+            source = await read_site_source(self.site, self.feeds,
+                                            polled=self._feed_checked_by_poller)
         store = await self.store()
         policy = self.site.policy
-        fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
+        # Match keys and locations need the whole store: such sites always walk it all.
+        fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
+                and not self.site.match.active and not source.located)
         try:
             if fast:
                 assert changed_keys is not None
@@ -155,6 +157,7 @@ class SiteSync:
             self._store = None
             self._products_by_key = None
             raise
+        snapshot = store_view(snapshot, self.site.match, located=source.located)
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
         if not fast:
             self._managed = plan.managed

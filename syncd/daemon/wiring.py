@@ -55,7 +55,8 @@ def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
     feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
     groups: dict[SourceSettings, list[str]] = defaultdict(list)
     for site in settings.sites:
-        groups[site.source].append(site.name)
+        for source in site.sources:
+            groups[source].append(site.name)
     return tuple(
         feed_source(source, tuple(names), copies=feeds, metrics=metrics)
         if source.feed is not None else WatchedSource(

@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import yaml
+
 from syncd.feeds.options import FeedScheme, FeedSettings, is_remote
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
 from syncd.sources import yamlnodes
+from syncd.sources.matching import MatchRules
 from syncd.sources.rules import QuantityRules
 from syncd.sources.yamlnodes import MapReader
 
-__all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote",
-           "merge_source_fields", "rules_fields", "source_fields"]
+__all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote", "match_rules",
+           "merge_source_fields", "rules_fields", "source_fields", "source_readers"]
 
 FEED_KEYS = ("poll_seconds", "timeout_seconds", "max_bytes", "max_redirects", "auth_header",
              "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region")
@@ -162,3 +165,40 @@ def finish_source_fields(m: MapReader, fields: dict[str, Any]) -> None:
         return
     fields["path"] = Path(urlsplit(url).path)
     fields["feed"] = FeedSettings(url=url, **feed)
+
+
+def source_readers(m: MapReader) -> list[MapReader]:
+    """A site's ``source``: one mapping (or none: the top level's), or a list of them."""
+    node = m.node("source")
+    if isinstance(node, yaml.SequenceNode):
+        if not node.value:
+            raise m.error(node, "source", "an empty list: give at least one source")
+        return [MapReader(m.file, item, f"{m.key_path('source')}[{i}]")
+                for i, item in enumerate(node.value)]
+    return [m.mapping("source")]
+
+
+def match_rules(m: MapReader) -> MatchRules:
+    """``match``: case_insensitive, strip_prefix/strip_suffix (source SKUs) and
+    store_strip_prefix/store_strip_suffix (store SKUs)."""
+    m.check_keys(("case_insensitive", "strip_prefix", "strip_suffix", "store_strip_prefix",
+                  "store_strip_suffix"))
+
+    def texts(key: str) -> tuple[str, ...]:
+        if not m.given(key):
+            return ()
+        node = m.node(key)
+        assert node is not None
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        out = []
+        for item in items:
+            text = yamlnodes.scalar_text(item)
+            if not text:
+                raise m.error(item, key, "expected a text or a list of texts")
+            out.append(text)
+        return tuple(out)
+
+    return MatchRules(case_insensitive=m.boolean("case_insensitive", False),
+                      strip_prefix=texts("strip_prefix"), strip_suffix=texts("strip_suffix"),
+                      store_strip_prefix=texts("store_strip_prefix"),
+                      store_strip_suffix=texts("store_strip_suffix"))

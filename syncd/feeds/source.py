@@ -18,7 +18,10 @@ from syncd.errors import SourceError
 from syncd.feeds.copy import FeedCopies
 from syncd.feeds.poller import FeedPoller
 from syncd.metrics import Metrics
+from syncd.settings import SiteSettings
 from syncd.sources import DesiredSource, SourceSettings, changed_keys, load_desired
+from syncd.sources.matching import match_source
+from syncd.sources.merge import merge_sources
 
 
 def feed_directory(state_dir: Path) -> Path:
@@ -34,6 +37,26 @@ async def read_source(source: SourceSettings, feeds: FeedCopies, *,
     copy = feeds.get(source.feed)
     await copy.ensure(max_age_s=max_age_s)
     return await asyncio.to_thread(load_desired, source, file=copy.body)
+
+
+async def read_site_source(site: SiteSettings, feeds: FeedCopies, *,
+                           polled: bool = False) -> DesiredSource:
+    """Every source of ``site`` read (at once), merged by ``site.merge`` and matched by
+    ``site.match``. ``polled``: a daemon's pollers keep the feeds fresh, so a feed checked
+    within its poll interval is not fetched again."""
+    # Every read has its own deadline, so waiting for all of them is bounded; the first
+    # failure (in the configured order) is the one reported.
+    results = await asyncio.gather(*(read_source(
+        s, feeds, max_age_s=s.feed.poll_s if s.feed is not None and polled else 0.0)
+        for s in site.sources), return_exceptions=True)
+    loaded: list[DesiredSource] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        loaded.append(result)
+    on_invalid_row = site.source.on_invalid_row
+    merged = merge_sources(loaded, site.merge, on_invalid_row)
+    return match_source(merged, site.match, on_invalid_row)
 
 
 def feed_source(source: SourceSettings, sites: tuple[str, ...], *, copies: FeedCopies,

@@ -13,7 +13,8 @@ from pathlib import Path
 from syncd.feeds.options import FeedSettings
 from syncd.sources.rules import QuantityRules
 
-FIELDS: tuple[str, ...] = ("sku", "product_id", "variant_id", "quantity", "in_stock")
+FIELDS: tuple[str, ...] = ("sku", "product_id", "variant_id", "quantity", "in_stock",
+                           "location")
 """The fields a row may give, in the order messages list them."""
 
 
@@ -72,6 +73,9 @@ class Columns:
 
     in_stock: str = "in_stock"
     """Availability without a number: true/false/yes/no/1/0."""
+
+    location: str = "location"
+    """Catalog V3: the stock location (its id) a row's SKU is written to; optional."""
 
     def field_for(self) -> dict[str, str]:
         """Lower-cased column name -> field name."""

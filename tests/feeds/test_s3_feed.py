@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -14,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from syncd.feeds.copy import FeedCopy, FetchResult
 from syncd.feeds.errors import FeedError
 from syncd.feeds.options import FeedSettings
+from tests.feeds.silent import silent_server
 
 BUCKET = "supplier"
 SECRET_KEY = "s3-secret-key-0d8e44a9b1"
@@ -93,16 +93,10 @@ async def test_a_server_that_hangs_fails_by_the_deadline(tmp_path, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
 
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    feed = FeedSettings(url=f"s3://{BUCKET}/stock.csv", endpoint_url=f"http://127.0.0.1:{port}",
-                        region="us-east-1", timeout_s=0.5)
-    try:
+    async with silent_server() as port:
+        feed = FeedSettings(url=f"s3://{BUCKET}/stock.csv",
+                            endpoint_url=f"http://127.0.0.1:{port}",
+                            region="us-east-1", timeout_s=0.5)
         with pytest.raises(FeedError) as caught:
             await FeedCopy(feed, tmp_path / "feeds").refresh()
         assert caught.value.kind == "timeout"
-    finally:
-        server.close()

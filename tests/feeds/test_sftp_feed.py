@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +15,7 @@ from syncd.feeds.copy import FeedCopy, FetchResult
 from syncd.feeds.errors import FeedError
 from syncd.feeds.options import FeedSettings
 from syncd.settings import Secret
+from tests.feeds.silent import silent_server
 
 PASSWORD = "sftp-pass-7c2e90d4a1"
 
@@ -129,16 +129,9 @@ async def test_a_wrong_password_is_an_auth_failure_that_never_quotes_it(
 
 
 async def test_a_server_that_never_answers_fails_by_the_deadline(tmp_path):
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)
-
-    server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
-    feed = FeedSettings(url=f"sftp://erp@127.0.0.1:{port}/stock.csv", timeout_s=0.5,
-                        secret=Secret(PASSWORD))
-    try:
+    async with silent_server() as port:
+        feed = FeedSettings(url=f"sftp://erp@127.0.0.1:{port}/stock.csv", timeout_s=0.5,
+                            secret=Secret(PASSWORD))
         with pytest.raises(FeedError) as caught:
             await FeedCopy(feed, tmp_path / "feeds").refresh()
         assert caught.value.kind == "timeout"
-    finally:
-        server.close()
