@@ -19,7 +19,12 @@ from syncd.feeds.copy import FeedCopies
 from syncd.feeds.poller import FeedPoller
 from syncd.metrics import Metrics
 from syncd.settings import SiteSettings
-from syncd.sources import DesiredSource, SourceSettings, changed_keys, load_desired
+from syncd.sources import (
+    DesiredSource,
+    SourceSettings,
+    changed_keys,
+    load_desired,
+)
 from syncd.sources.matching import match_source
 from syncd.sources.merge import merge_sources
 
@@ -41,8 +46,8 @@ async def read_source(source: SourceSettings, feeds: FeedCopies, *,
 
 async def read_site_source(site: SiteSettings, feeds: FeedCopies, *,
                            polled: bool = False) -> DesiredSource:
-    """Every source of ``site`` read (at once), merged by ``site.merge`` and matched by
-    ``site.match``. ``polled``: a daemon's pollers keep the feeds fresh, so a feed checked
+    """Every source of ``site`` read (at once), matched by ``site.match`` and merged by
+    ``site.merge``. ``polled``: a daemon's pollers keep the feeds fresh, so a feed checked
     within its poll interval is not fetched again."""
     # Every read has its own deadline, so waiting for all of them is bounded; the first
     # failure (in the configured order) is the one reported.
@@ -50,13 +55,12 @@ async def read_site_source(site: SiteSettings, feeds: FeedCopies, *,
         s, feeds, max_age_s=s.feed.poll_s if s.feed is not None and polled else 0.0)
         for s in site.sources), return_exceptions=True)
     loaded: list[DesiredSource] = []
-    for result in results:
+    for source, result in zip(site.sources, results, strict=True):
         if isinstance(result, BaseException):
             raise result
-        loaded.append(result)
-    on_invalid_row = site.source.on_invalid_row
-    merged = merge_sources(loaded, site.merge, on_invalid_row)
-    return match_source(merged, site.match, on_invalid_row)
+        # Match keys first, so that sources writing one SKU differently still merge.
+        loaded.append(match_source(result, site.match, source.on_invalid_row))
+    return merge_sources(loaded, site.merge, site.source.on_invalid_row)
 
 
 def feed_source(source: SourceSettings, sites: tuple[str, ...], *, copies: FeedCopies,
