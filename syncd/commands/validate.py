@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from syncd.commands import add_config_option
 from syncd.errors import ConfigError, SourceError
+from syncd.feeds.source import fetch_copy
 from syncd.settings import ScheduleSettings, Settings, SiteSettings
 from syncd.sources import InvalidRowsError, OnInvalidRow, SourceSettings, load_desired
 from syncd.state import read_state
@@ -78,11 +80,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     checked: dict[SourceSettings, int] = {}
     for site in sites:
         _print_site(site, out)
-        if site.source not in checked:
-            checked[site.source] = _check_source(site.source, strict=args.strict, out=out)
-        else:
-            print("  source: checked above", file=out)
-        problems += checked[site.source]
+        for source in site.sources:
+            if source not in checked:
+                checked[source] = _check_source(source, strict=args.strict, out=out,
+                                                state_dir=settings.state_dir)
+            else:
+                print("  source: checked above", file=out)
+            problems += checked[source]
         try:
             state = read_state(settings.state_dir, site.name)
         except ConfigError as e:
@@ -112,11 +116,13 @@ def _print_site(site: SiteSettings, out: TextIO) -> None:
           f"{p.max_source_shrink:.0%}", file=out)
 
 
-def _check_source(source: SourceSettings, *, strict: bool, out: TextIO) -> int:
+def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
+                  state_dir: Path) -> int:
     """Print what the source holds; returns 1 when it would stop a sync, else 0."""
-    head = f"  source {source.path} ({source.format}, on invalid rows: {source.on_invalid_row})"
+    head = f"  source {source.name} ({source.format}, on invalid rows: {source.on_invalid_row})"
     try:
-        desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP)
+        desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP,
+                               file=fetch_copy(source, state_dir))
     except InvalidRowsError as e:
         print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
         for error in e.errors:

@@ -83,3 +83,13 @@ def feed_source(source: SourceSettings, sites: tuple[str, ...], *, copies: FeedC
         tracker=SourceTracker(load=load, diff=changed_keys, name=source.name),
         poller=make_poller,
     )
+
+
+def fetch_copy(source: SourceSettings, state_dir: Path) -> Path | None:
+    """For synchronous commands (``syncd validate``): the complete local copy of a remote
+    source, fetched now (None for a local file). Raises ``FeedError``."""
+    if source.feed is None:
+        return None
+    copy = FeedCopies(feed_directory(state_dir)).get(source.feed)
+    asyncio.run(copy.refresh())
+    return copy.body

@@ -170,3 +170,33 @@ async def test_a_feed_reaches_the_store(emulator, feed_server: FeedServer, tmp_p
     assert result.applied is not None and result.applied.written == 1
     assert result.planned.source.path == f"{feed_server.url}/stock.csv"
     assert [r["quantity"] for r in emu.state() if r["sku"] == sku] == [4321]
+
+
+async def test_validate_fetches_a_feed_and_reports_its_rows_or_its_failure(
+        feed_server: FeedServer, tmp_path, monkeypatch):
+    import asyncio
+    import io
+    from argparse import Namespace
+
+    from syncd.commands import validate
+
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "sites: [{name: shop, site_id: s, api_key_env: KEY}]\n"
+        f"source: {{path: '{feed_server.url}/stock.csv'}}\n")
+    args = Namespace(config=str(config), site=None, strict=False)
+
+    monkeypatch.setenv("KEY", API_KEY)
+
+    def run() -> tuple[int, str]:
+        out = io.StringIO()
+        return validate.run(args, out=out), out.getvalue()
+
+    code, text = await asyncio.to_thread(run)
+    assert code == 0, text
+    assert f"source {feed_server.url}/stock.csv (csv, on invalid rows: fail): 2 valid rows" in text
+    feed_server.token = "needed"
+    feed_server.body = b"sku,quantity\nA,1\n"
+    code, text = await asyncio.to_thread(run)
+    assert code == 1
+    assert "feed not used (auth)" in text
