@@ -313,7 +313,7 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     top.check_keys(_TOP_KEYS)
     base = file.parent
-    source = _source_fields(top.mapping("source"), base, env)
+    source = [_source_fields(r, base, env) for r in remote.source_readers(top)]
     policy = _policy_fields(top.mapping("policy"))
     site_nodes = top.sequence("sites")
     if not site_nodes:
@@ -349,7 +349,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     )
 
 
-def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, Any],
+def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[str, Any],
           env: Mapping[str, str]) -> SiteSettings:
     m.check_keys(_SITE_KEYS)
     name = m.string("name", required="a short name for logs and state files") or ""
@@ -367,8 +367,8 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
         raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds"))
-    sources = [_site_source(m, remote.merge_source_fields(source, _source_fields(r, base, env)),
-                            env) for r in remote.source_readers(m)]
+    sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
+        m, source, lambda r: _source_fields(r, base, env))]
     return SiteSettings(
         name=name,
         site_id=site_id,

@@ -9,7 +9,7 @@ registered with the log redaction, and are never quoted in an error message.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,7 +25,8 @@ from syncd.sources.rules import QuantityRules
 from syncd.sources.yamlnodes import MapReader
 
 __all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote", "match_rules",
-           "merge_source_fields", "rules_fields", "source_fields", "source_readers"]
+           "merge_source_fields", "rules_fields", "site_source_fields", "source_fields",
+           "source_readers"]
 
 FEED_KEYS = ("poll_seconds", "timeout_seconds", "max_bytes", "max_redirects", "auth_header",
              "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region")
@@ -168,7 +169,7 @@ def finish_source_fields(m: MapReader, fields: dict[str, Any]) -> None:
 
 
 def source_readers(m: MapReader) -> list[MapReader]:
-    """A site's ``source``: one mapping (or none: the top level's), or a list of them."""
+    """A ``source`` key: one mapping (or none), or a list of them."""
     node = m.node("source")
     if isinstance(node, yaml.SequenceNode):
         if not node.value:
@@ -176,6 +177,19 @@ def source_readers(m: MapReader) -> list[MapReader]:
         return [MapReader(m.file, item, f"{m.key_path('source')}[{i}]")
                 for i, item in enumerate(node.value)]
     return [m.mapping("source")]
+
+
+def site_source_fields(
+    m: MapReader, top: list[dict[str, Any]],
+    read: Callable[[MapReader], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The fields of each source of a site. A site without ``source`` takes the top level's
+    (one or a list); a site's own sources are read over the top-level mapping key by key,
+    or replace a top-level list entirely."""
+    if m.node("source") is None:
+        return top
+    base = top[0] if len(top) == 1 else {}
+    return [merge_source_fields(base, read(r)) for r in source_readers(m)]
 
 
 def match_rules(m: MapReader) -> MatchRules:
