@@ -187,7 +187,7 @@ def site_source_fields(
     (one or a list); a site's own sources are read over the top-level mapping key by key,
     or replace a top-level list entirely."""
     if m.node("source") is None:
-        return top
+        return [dict(fields) for fields in top]  # each site fills in its own copy
     base = top[0] if len(top) == 1 else {}
     return [merge_source_fields(base, read(r)) for r in source_readers(m)]
 
