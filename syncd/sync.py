@@ -76,12 +76,13 @@ class SiteSync:
         metrics: Metrics | None = None,
         limiters: LimiterPool | None = None,
         feeds: FeedCopies | None = None,
+        polled_feeds: bool = False,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
         self.feeds = feeds or FeedCopies(feed_directory(state_dir))
-        self._feed_checked_by_poller = feeds is not None
-        """A daemon's poller keeps shared feed copies fresh: a cycle re-checks only a copy
+        self._feed_checked_by_poller = polled_feeds
+        """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
         older than the poll interval. One-shot commands always check."""
         wix_settings = site.wix_settings()
         self.client = WixClient(
@@ -370,9 +371,12 @@ async def open_site_syncs(
     the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
     ``feeds`` are the feed copies a daemon's pollers keep fresh."""
     wanted = set(site_names)
+    polled = feeds is not None
+    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters, feeds=feeds)
+                                  metrics=metrics, limiters=limiters, feeds=feeds,
+                                  polled_feeds=polled)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs
 

@@ -163,8 +163,10 @@ class FeedCopy:
         feed = self.feed
         await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
         previous = await asyncio.to_thread(self.validators)
-        sink = Sink(self.body.with_suffix(f".part{os.getpid()}"), feed=feed.display,
-                    max_bytes=feed.max_bytes)
+        # A name of its own: another process (a one-shot command beside the daemon) may be
+        # fetching the same feed into the same directory.
+        sink = Sink(self.body.with_suffix(f".part{os.getpid()}-{id(self):x}"),
+                    feed=feed.display, max_bytes=feed.max_bytes)
         fetch = self._fetcher or _fetcher_for(feed.scheme)
         try:
             try:
@@ -194,7 +196,7 @@ class FeedCopy:
             with contextlib.suppress(FileNotFoundError):
                 self._meta.unlink()
             part.replace(self.body)
-        tmp = self._meta.with_suffix(".json.tmp")
+        tmp = self._meta.with_suffix(f".json.{os.getpid()}-{id(self):x}")
         tmp.write_text(json.dumps(meta), encoding="utf-8")
         tmp.replace(self._meta)
 
