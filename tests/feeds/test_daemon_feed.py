@@ -127,3 +127,22 @@ async def test_a_failing_feed_shows_in_readyz_and_metrics_and_writes_nothing(
 
 def _csv(stock: dict[str, int]) -> bytes:
     return ("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in stock.items())).encode()
+
+
+def test_every_source_of_a_site_is_watched_or_polled(tmp_path):
+    from syncd.daemon.wiring import watched_sources
+
+    config = tmp_path / "syncd.yaml"
+    config.write_text(yaml.safe_dump({
+        "sites": [{"name": "a", "site_id": "A", "api_key_env": "KEY",
+                   "source": [{"path": "local.csv"},
+                              {"path": "https://feeds.example/a.csv?token=x"}]},
+                  {"name": "b", "site_id": "B", "api_key_env": "KEY",
+                   "source": {"path": "local.csv"}}]}))
+    settings = Settings.from_file(config, env={"KEY": API_KEY})
+    sources = {str(s.path): s for s in watched_sources(settings)}
+    assert set(sources) == {str(tmp_path / "local.csv"), "https://feeds.example/a.csv"}
+    assert sources[str(tmp_path / "local.csv")].sites == ("a", "b")
+    assert sources[str(tmp_path / "local.csv")].poller is None
+    feed = sources["https://feeds.example/a.csv"]
+    assert feed.sites == ("a",) and feed.poller is not None
