@@ -23,7 +23,7 @@ _CHUNK = 1 << 16
 async def fetch_http(feed: FeedSettings, previous: Validators | None,
                      sink: Sink) -> Validators | None:
     """Fetch ``feed`` into ``sink``; None when the server answers 304 Not Modified."""
-    headers = {"Accept-Encoding": "identity"}
+    headers: dict[str, str] = {}
     if previous is not None:
         if previous.etag:
             headers["If-None-Match"] = previous.etag
@@ -34,7 +34,7 @@ async def fetch_http(feed: FeedSettings, previous: Validators | None,
     timeout = aiohttp.ClientTimeout(total=feed.timeout_s)
     url = feed.url
     try:
-        async with aiohttp.ClientSession(timeout=timeout, auto_decompress=False) as session:
+        async with aiohttp.ClientSession(timeout=timeout) as session:
             for _ in range(feed.max_redirects + 1):
                 sent = dict(headers)
                 if secret is not None and urlsplit(url).netloc == origin:
@@ -72,7 +72,12 @@ async def _answer(feed: FeedSettings, resp: aiohttp.ClientResponse,
         raise FeedError(feed.display, "not_found", "HTTP 404: no such feed")
     if status != 200:
         raise FeedError(feed.display, "http_error", f"HTTP {status} {resp.reason or ''}".strip())
-    length = resp.content_length
+    # A compressed body is decompressed on the way in; its Content-Length counts the
+    # compressed bytes, so only an uncompressed one is checked against it (a cut-off
+    # compressed body fails in aiohttp's decoder instead). The size cap counts the bytes
+    # written, after decompression.
+    compressed = resp.headers.get("Content-Encoding", "identity").lower() != "identity"
+    length = None if compressed else resp.content_length
     sink.check_announced(length)
     async for chunk in resp.content.iter_chunked(_CHUNK):
         await sink.write(chunk)

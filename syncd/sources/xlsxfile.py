@@ -26,10 +26,18 @@ def read_xlsx(source: SourceSettings, collector: RowCollector) -> None:
     except ImportError:
         raise SourceError(f"{name}: reading XLSX needs openpyxl: pip install "
                           "'syncd[xlsx]'") from None
-    try:
-        book = openpyxl.load_workbook(source.path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError) as e:
-        raise SourceError(f"{name}: not an XLSX workbook ({e})") from e
+    # Opened as a file object: openpyxl judges a path by its extension, and the local copy
+    # of a remote feed has none it knows.
+    with source.path.open("rb") as f:
+        try:
+            book = openpyxl.load_workbook(f, read_only=True, data_only=True)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
+            raise SourceError(f"{name}: not an XLSX workbook ({e})") from e
+        _read_book(book, source, collector)
+
+
+def _read_book(book: Any, source: SourceSettings, collector: RowCollector) -> None:
+    name = collector.source
     try:
         if source.sheet is not None:
             if source.sheet not in book.sheetnames:

@@ -200,3 +200,48 @@ async def test_validate_fetches_a_feed_and_reports_its_rows_or_its_failure(
     code, text = await asyncio.to_thread(run)
     assert code == 1
     assert "feed not used (auth)" in text
+
+
+async def test_a_workbook_feed_is_read_from_its_local_copy(feed_server: FeedServer, tmp_path):
+    import io
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["sku", "quantity"])
+    book.active.append(["A-1", 12])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    feed_server.body = buffer.getvalue()
+    copy = _copy(tmp_path, f"{feed_server.url}/stock.csv")
+    await copy.refresh()
+    source = SourceSettings(path=copy.body, format=SourceFormat.XLSX, feed=copy.feed)
+    assert {r.key: r.quantity for r in load_desired(source, file=copy.body).rows} == {"A-1": 12}
+
+
+async def test_a_compressed_feed_is_decompressed_and_its_size_capped_after(tmp_path):
+    import gzip
+
+    from aiohttp import web
+
+    body = b"sku,quantity\n" + b"".join(b"G-%d,1\n" % i for i in range(20000))
+
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(body=gzip.compress(body), headers={"Content-Encoding": "gzip"})
+
+    app = web.Application()
+    app.router.add_get("/stock.csv", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    url = f"http://127.0.0.1:{runner.addresses[0][1]}/stock.csv"
+    try:
+        copy = _copy(tmp_path, url)
+        assert await copy.refresh() is FetchResult.CHANGED
+        assert copy.body.read_bytes() == body
+        with pytest.raises(FeedError) as caught:
+            await _copy(tmp_path / "capped", url, max_bytes=len(body) - 1).refresh()
+        assert caught.value.kind == "too_large"
+    finally:
+        await runner.cleanup()
