@@ -67,6 +67,10 @@ async def fetch_sftp(feed: FeedSettings, previous: Validators | None,
             after = await sftp.stat(path)
     except FeedError:
         raise
+    except asyncssh.HostKeyNotVerifiable:
+        raise FeedError(feed.display, "auth", "the server's host key is not in "
+                        f"{feed.known_hosts or '~/.ssh/known_hosts'} (source.feed.known_hosts)"
+                        ) from None
     except asyncssh.PermissionDenied:
         raise FeedError(feed.display, "auth", "the server refused the credential "
                         f"({feed.secret_origin or feed.key_file or 'none configured'})") from None

@@ -22,6 +22,8 @@ class FeedServer:
     cut_at: int | None = None
     """Announce the whole body, send only this many bytes, then drop the connection (the
     file replaced while it was being sent)."""
+    redirect_to: str | None = None
+    """When set, answer every request with a redirect to this URL."""
     statuses: Counter[int] = field(default_factory=Counter)
     auth_headers: list[str] = field(default_factory=list)
     url: str = ""
@@ -33,6 +35,8 @@ class FeedServer:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.auth_headers.append(request.headers.get("Authorization", ""))
+        if self.redirect_to is not None:
+            raise web.HTTPFound(self.redirect_to)
         if self.hang_s:
             await asyncio.sleep(self.hang_s)
         if self.token is not None and request.headers.get("Authorization") != (

@@ -12,12 +12,23 @@ import asyncssh
 PASSWORD = "sftp-pass-7c2e90d4a1"
 
 
+CLIENT_KEY = asyncssh.generate_private_key("ssh-ed25519")
+"""The key ``erp`` may log in with instead of the password."""
+
+
 class _Server(asyncssh.SSHServer):
     def begin_auth(self, username: str) -> bool:
         return True
 
     def password_auth_supported(self) -> bool:
         return True
+
+    def public_key_auth_supported(self) -> bool:
+        return True
+
+    def validate_public_key(self, username: str, key: asyncssh.SSHKey) -> bool:
+        return username == "erp" and (key.export_public_key()
+                                      == CLIENT_KEY.export_public_key())
 
     def validate_password(self, username: str, password: str) -> bool:
         return username == "erp" and password == PASSWORD

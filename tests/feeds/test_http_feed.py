@@ -245,3 +245,14 @@ async def test_a_compressed_feed_is_decompressed_and_its_size_capped_after(tmp_p
         assert caught.value.kind == "too_large"
     finally:
         await runner.cleanup()
+
+
+async def test_the_credential_is_not_sent_on_to_another_host(feed_server: FeedServer, tmp_path):
+    front = await FeedServer(redirect_to=f"{feed_server.url}/stock.csv").start()
+    try:
+        copy = _copy(tmp_path, f"{front.url}/stock.csv", secret=Secret(f"Bearer {TOKEN}"))
+        assert await copy.refresh() is FetchResult.CHANGED
+        assert front.auth_headers == [f"Bearer {TOKEN}"]
+        assert feed_server.auth_headers == [""]
+    finally:
+        await front.stop()

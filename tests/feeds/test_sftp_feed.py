@@ -80,3 +80,27 @@ async def test_a_server_that_never_answers_fails_by_the_deadline(tmp_path):
         with pytest.raises(FeedError) as caught:
             await FeedCopy(feed, tmp_path / "feeds").refresh()
         assert caught.value.kind == "timeout"
+
+
+async def test_a_private_key_logs_in_without_a_password(sftp_server: SftpServer, tmp_path):
+    from tests.feeds.sftpserver import CLIENT_KEY
+
+    key_file = tmp_path / "id_ed25519"
+    key_file.write_bytes(CLIENT_KEY.export_private_key())
+    feed = FeedSettings(url=sftp_server.url(), known_hosts=str(sftp_server.known_hosts),
+                        key_file=str(key_file), timeout_s=10)
+    copy = FeedCopy(feed, tmp_path / "feeds")
+    assert await copy.refresh() is FetchResult.CHANGED
+    assert copy.body.read_text() == "sku,quantity\nA-1,5\n"
+
+
+async def test_an_unknown_host_key_is_refused(sftp_server: SftpServer, tmp_path):
+    other = tmp_path / "other_known_hosts"
+    other.write_text(f"[127.0.0.1]:{sftp_server.port} ssh-ed25519 "
+                     "AAAAC3NzaC1lZDI1NTE5AAAAIBq5gTn8Wq1Ukk6fVqzrVQ0Xx2mT1Jd5X0f4G2dWQk7b\n")
+    feed = FeedSettings(url=sftp_server.url(), known_hosts=str(other),
+                        secret=Secret(PASSWORD), timeout_s=10)
+    with pytest.raises(FeedError) as caught:
+        await FeedCopy(feed, tmp_path / "feeds").refresh()
+    assert caught.value.kind == "auth"
+    assert "host key is not in" in str(caught.value)
