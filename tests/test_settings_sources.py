@@ -143,3 +143,14 @@ def test_an_unknown_merge_rule_is_an_error(tmp_path):
     source: {path: stock.csv}
     """)
     assert "merge: must be one of first | sum | min | max" in message
+
+
+def test_a_credential_is_not_sent_over_plain_http_to_another_host(tmp_path):
+    message = error_of(tmp_path, SITE + """\
+    source: {path: "http://feeds.example/a.csv", feed: {secret_env: FEED_TOKEN}}
+    """)
+    assert "a credential is sent over https only" in message
+    local = load(tmp_path, SITE + """\
+    source: {path: "http://127.0.0.1:8080/a.csv", feed: {secret_env: FEED_TOKEN}}
+    """)
+    assert local.sites[0].source.feed is not None

@@ -164,8 +164,17 @@ def finish_source_fields(m: MapReader, fields: dict[str, Any]) -> None:
         if feed:
             raise m.error(None, "source.feed", "only applies when source.path is a URL")
         return
-    fields["path"] = Path(urlsplit(url).path)
+    parts = urlsplit(url)
+    if (parts.scheme.lower() == "http" and "secret" in feed
+            and parts.hostname not in _LOOPBACK):
+        raise m.error(None, "source.feed.secret_env",
+                      "a credential is sent over https only (plain http only to 127.0.0.1 "
+                      "or localhost)")
+    fields["path"] = Path(parts.path)
     fields["feed"] = FeedSettings(url=url, **feed)
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 
 
 def source_readers(m: MapReader) -> list[MapReader]:

@@ -35,7 +35,9 @@ class Validators:
     """What the server said identifies this version of the feed."""
 
     etag: str | None = None
+    """HTTP/S3: the ETag as sent; SFTP: the file's ``size-mtime`` stamp."""
     last_modified: str | None = None
+    """HTTP: the Last-Modified header as sent; S3: the object's modification time."""
     sha256: str = ""
     """Digest of the body, so a server without validators still skips an unchanged body."""
 
