@@ -146,8 +146,13 @@ class Daemon(Generic[SiteT]):
         async with setup.open_runner() as runner:
             loops: list[SiteLoop[SiteT]] = []
             watchers = await self._make_watchers(setup, loops)
-            settled = {site: w.settled for w, src in zip(watchers, setup.sources, strict=False)
-                       for site in src.sites}
+            # A site gated by a watched file's settle wait; a polled feed (always settled)
+            # never takes a file's place for a site that reads both.
+            settled: dict[str, asyncio.Event] = {}
+            for w, src in zip(watchers, setup.sources, strict=False):
+                for site_name in src.sites:
+                    if isinstance(w, SourceWatcher) or site_name not in settled:
+                        settled[site_name] = w.settled
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
