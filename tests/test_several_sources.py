@@ -157,3 +157,12 @@ async def test_two_sources_summed_reach_the_store(emulator, tmp_path):
         result = await sync.sync()
     assert result.applied is not None and result.applied.written == 1
     assert [r["quantity"] for r in emu.state() if r["sku"] == sku] == [42]
+
+
+def test_locations_on_a_v1_store_are_refused(tmp_path):
+    from syncd.errors import SourceError
+
+    src = _load(tmp_path / "a.csv", "sku,location,quantity\nA,loc-1,4\n")
+    store = StoreSnapshot(Catalog.V1, (_variant("A"),))
+    with pytest.raises(SourceError, match="Catalog V1, which has none"):
+        store_view(store, MatchRules(), located=src.located)

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from syncd.model import RowError, StoreSnapshot
+from syncd.errors import SourceError
+from syncd.model import Catalog, RowError, StoreSnapshot
 from syncd.sources.options import OnInvalidRow
 from syncd.sources.rows import (
     LOCATION_SEPARATOR,
@@ -134,5 +135,9 @@ def locate_snapshot(snapshot: StoreSnapshot) -> StoreSnapshot:
 def store_view(snapshot: StoreSnapshot, rules: MatchRules, *, located: bool) -> StoreSnapshot:
     """The store as the differ must see it: SKUs turned into match keys, and qualified by
     location when the source routes rows to locations."""
+    if located and snapshot.catalog is not Catalog.V3:
+        raise SourceError("the source's rows name stock locations, but the store runs "
+                          f"Catalog {snapshot.catalog.value.upper()}, which has none; "
+                          "nothing was written")
     snapshot = match_snapshot(snapshot, rules)
     return locate_snapshot(snapshot) if located else snapshot
