@@ -75,6 +75,8 @@ class Daemon(Generic[SiteT]):
         self.started = asyncio.Event()
         self._force = asyncio.Event()
         self._statuses: dict[str, SiteStatus] = {}
+        self._source_errors: dict[str, dict[str, str]] = {}
+        """Site -> remote source -> why it is failing (shown by /readyz)."""
         self._locks: dict[Path, contextlib.ExitStack] = {}
         self._view = HealthView(statuses=self._statuses.values, ready_max_age_s=3600.0,
                                 started_at_s=time.time())
@@ -141,6 +143,9 @@ class Daemon(Generic[SiteT]):
         """Run one configuration; returns the next one after a reload, None after a stop."""
         config = setup.config
         self._adopt_statuses(config)
+        self._source_errors.clear()  # this generation's pollers report afresh
+        for status in self._statuses.values():
+            status.source_error = None
         self._view.ready_max_age_s = config.ready_max_age_s
         generation_stop = asyncio.Event()
         async with setup.open_runner() as runner:
@@ -206,9 +211,15 @@ class Daemon(Generic[SiteT]):
                 tell_loops(None)  # no reader for the fast lane: a full cycle
 
         def on_health(error: str | None) -> None:
+            # Per site and source, so that one good feed does not hide another failing one.
             for name in sites:
+                errors = self._source_errors.setdefault(name, {})
+                if error is None:
+                    errors.pop(str(source.path), None)
+                else:
+                    errors[str(source.path)] = error
                 if name in self._statuses:
-                    self._statuses[name].source_error = error
+                    self._statuses[name].source_error = next(iter(errors.values()), None)
 
         poller = source.poller(on_settled, on_health) if source.poller is not None else None
         if poller is not None:

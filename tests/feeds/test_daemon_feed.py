@@ -33,13 +33,14 @@ async def _until(check: Callable[[], bool], *, timeout_s: float, what: str) -> f
 
 
 @asynccontextmanager
-async def _daemon(tmp_path: Path, emu, feed_url: str) -> AsyncIterator[Daemon[object]]:
+async def _daemon(tmp_path: Path, emu, *feed_urls: str) -> AsyncIterator[Daemon[object]]:
     config = tmp_path / "syncd.yaml"
     config.write_text(yaml.safe_dump({
         "sites": [{"name": "shop", "site_id": emu.config.site_id, "api_key_env": "KEY",
                    "base_url": emu.url, "catalog": "v1",
                    "rate_limit": {"requests": 100_000, "per_seconds": 1}}],
-        "source": {"path": feed_url, "feed": {"poll_seconds": POLL_S, "timeout_seconds": 2}},
+        "source": [{"path": url, "feed": {"poll_seconds": POLL_S, "timeout_seconds": 2}}
+                   for url in feed_urls],
         "policy": {"max_changed_fraction": 1.0},
         "schedule": {"interval_seconds": 3600, "jitter_seconds": 0},
         "http": {"listen": "127.0.0.1:0"},
@@ -123,6 +124,26 @@ async def test_a_failing_feed_shows_in_readyz_and_metrics_and_writes_nothing(
             assert emu.stats()["writes"]["calls"] == 0
     finally:
         await server.stop()
+
+
+async def test_one_failing_feed_of_two_keeps_the_site_unready(emulator, tmp_path):
+    emu = await emulator(catalog="v1", generate_products=10, seed=7, rate_limit=None,
+                         api_key=API_KEY)
+    sku = next(str(r["sku"]) for r in emu.state() if r["tracked"] and r["sku"])
+    good = await FeedServer(body=f"sku,quantity\n{sku},4444\n".encode()).start()
+    bad = await FeedServer(body=b"sku,quantity\nX,1\n", token="required").start()
+    try:
+        async with _daemon(tmp_path, emu, f"{good.url}/stock.csv",
+                           f"{bad.url}/stock.csv") as daemon:
+            status = daemon._statuses["shop"]
+            await _until(lambda: good.statuses[304] >= 3 and bad.statuses[401] >= 3,
+                         timeout_s=30, what="polls of both feeds")
+            assert status.source_error is not None
+            assert f"{bad.url}/stock.csv" in status.source_error
+            assert emu.stats()["writes"]["calls"] == 0
+    finally:
+        await good.stop()
+        await bad.stop()
 
 
 def _csv(stock: dict[str, int]) -> bytes:
