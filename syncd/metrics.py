@@ -138,6 +138,12 @@ class Metrics:
             "syncd_rate_limiter_wait_seconds",
             "Seconds requests spent waiting for the client's own rate limiter.",
             ["site"], registry=r)
+        self.feed_fetches = Counter(
+            "syncd_feed_fetches", "Checks of remote feeds, by result (changed|not_modified|"
+            "timeout|auth|too_large|truncated|empty|...).", ["source", "result"], registry=r)
+        self.feed_ok = Gauge(
+            "syncd_feed_ok", "1 when the last check of the remote feed succeeded, else 0.",
+            ["source"], registry=r)
 
     def observe_request(
         self, site: str, endpoint: str, status: int | str, duration_s: float
@@ -179,6 +185,12 @@ class Metrics:
             self.variants_out_of_sync.labels(site).set(out_of_sync)
         if outcome.result == "ok":
             self.last_success.labels(site).set(time.time() if now_s is None else now_s)
+
+    def observe_feed(self, source: str, result: str) -> None:
+        """A remote feed was checked; ``source`` is its URL without credentials."""
+        self.feed_fetches.labels(_label(source), _label(result)).inc()
+        self.feed_ok.labels(_label(source)).set(
+            1 if result in ("changed", "not_modified") else 0)
 
     def for_site(self, site: str) -> SiteApiMetrics:
         """An ``ApiObserver`` bound to ``site``, for that site's Wix client."""

@@ -20,6 +20,10 @@ MAX_QUANTITY = 99_999
 """Highest stock quantity Wix accepts (V1 ``@max 99999``; V3 allows -99999..99999)."""
 
 
+LOCATION_SEPARATOR = " @ "
+"""Joins a SKU and a stock location id into one target key (``SKU-1 @ loc-id``)."""
+
+
 class Catalog(StrEnum):
     """Which Wix catalog a site runs; a site runs exactly one, forever."""
 
@@ -78,6 +82,8 @@ class DesiredStock:
     in_stock: bool | None
     source: str
     line: int
+    note: str = ""
+    """The quantity rules that set the value (``values: 'In stock' = 10``), for the plan."""
 
     @property
     def key(self) -> str:

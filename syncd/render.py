@@ -58,6 +58,8 @@ def explain_change(change: StockChange) -> str:
             text += f", capped at {change.capped_at}"
     elif row is not None:
         text += f": source in_stock {'true' if row.in_stock else 'false'}"
+    if row is not None and row.note:
+        text += f" (rule {row.note})"
     return text
 
 

@@ -30,6 +30,7 @@ from syncd.apply import ApplyReport, apply_plan
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
 from syncd.errors import SyncdError, WixClientError
+from syncd.feeds.copy import FeedCopies
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
@@ -37,6 +38,8 @@ from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
+from syncd.sources.matching import store_view
+from syncd.sources.remote import feed_directory, read_site_source
 from syncd.state import RunState, read_state, write_state
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
 
@@ -83,9 +86,15 @@ class SiteSync:
         session: aiohttp.ClientSession | None = None,
         metrics: Metrics | None = None,
         limiters: LimiterPool | None = None,
+        feeds: FeedCopies | None = None,
+        polled_feeds: bool = False,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
+        self.feeds = feeds or FeedCopies(feed_directory(state_dir))
+        self._feed_checked_by_poller = polled_feeds
+        """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
+        older than the poll interval. One-shot commands always check."""
         wix_settings = site.wix_settings()
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
@@ -139,10 +148,13 @@ class SiteSync:
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
         """
         if source is None:
-            source = await asyncio.to_thread(self.load_source)
+            source = await read_site_source(self.site, self.feeds,
+                                            polled=self._feed_checked_by_poller)
         store = await self.store()
         policy = self.site.policy
-        fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
+        # Match keys and locations need the whole store: such sites always walk it all.
+        fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
+                and not self.site.match.active and not source.located)
         try:
             if fast:
                 assert changed_keys is not None
@@ -160,6 +172,7 @@ class SiteSync:
             self._store = None
             self._products_by_key = None
             raise
+        snapshot = store_view(snapshot, self.site.match, located=source.located)
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
         if not fast:
             self._managed = plan.managed
@@ -317,14 +330,18 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
 @asynccontextmanager
 async def open_site_syncs(
     settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
-    limiters: LimiterPool | None = None,
+    limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
 ) -> AsyncIterator[dict[str, SiteSync]]:
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
-    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
+    ``feeds`` are the feed copies a daemon's pollers keep fresh."""
     wanted = set(site_names)
     limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
+    polled = feeds is not None
+    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters)
+                                  metrics=metrics, limiters=limiters, feeds=feeds,
+                                  polled_feeds=polled)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

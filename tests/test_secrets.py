@@ -104,10 +104,12 @@ async def test_sync_logs_and_metrics_never_show_the_key(emulator, tmp_path, capt
     assert KEY not in _files_text(tmp_path / "state")
 
 
-async def _run_syncd(config: Path, *args: str, env_key: bool = True) -> tuple[int, str]:
+async def _run_syncd(config: Path, *args: str, env_key: bool = True,
+                     extra_env: dict[str, str] | None = None) -> tuple[int, str]:
     env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
     if env_key:
         env[KEY_ENV] = KEY
+    env.update(extra_env or {})
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "syncd", *args, "--config", str(config),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
@@ -157,3 +159,96 @@ async def test_successful_sync_and_plan_print_no_key(emulator, tmp_path):
     journal = tmp_path / "state" / "journal" / "shop.jsonl"
     assert journal.exists() and KEY not in journal.read_text(encoding="utf-8")
     assert KEY not in _files_text(tmp_path)
+
+
+FEED_TOKEN = "feed-bearer-5e1c0a77d2"
+S3_SECRET = "s3-secret-access-9a4f13b6"
+
+
+async def test_no_source_secret_reaches_logs_metrics_plan_or_journal(emulator, tmp_path):
+    """An HTTP feed with a bearer token, an SFTP feed with a password and an S3 object with
+    AWS credentials, merged into one site: the plan, the sync, a refused token, the state
+    and journal files and the feed metrics never show any of the secrets."""
+    from moto.server import ThreadedMotoServer
+
+    from syncd.daemon.feedpoller import FeedPoller
+    from syncd.feeds.copy import FeedCopy
+    from tests.feeds.httpfeed import FeedServer
+    from tests.feeds.sftpserver import PASSWORD, sftp_server_at
+
+    emu = await emulator(catalog="v1", generate_products=20, api_key=KEY, site_id=SITE_ID,
+                         rate_limit=None, seed=4)
+    skus = [str(r["sku"]) for r in emu.state() if r["tracked"] and r["sku"]][:3]
+    http = await FeedServer(body=f"sku,quantity\n{skus[0]},501\n".encode(),
+                            token=FEED_TOKEN).start()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    aws = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": S3_SECRET,
+           "AWS_DEFAULT_REGION": "us-east-1"}
+    try:
+        async with sftp_server_at(tmp_path) as sftp:
+            (sftp.root / "stock.csv").write_text(f"sku,quantity\n{skus[1]},502\n")
+            await _put_s3(f"http://{host}:{port}", aws, f"sku,quantity\n{skus[2]},503\n")
+            (tmp_path / "sftp.pass").write_text(PASSWORD + "\n")
+            config = _write_config(tmp_path, url=emu.url)
+            config.write_text(config.read_text().replace(
+                "source: {path: stock.csv}\n",
+                "source:\n"
+                f"  - {{path: '{http.url}/stock.csv', feed: {{secret_env: FEED_TOKEN}}}}\n"
+                f"  - {{path: '{sftp.url()}', feed: {{secret_file: sftp.pass, "
+                f"known_hosts: '{sftp.known_hosts}'}}}}\n"
+                f"  - {{path: 's3://supplier/stock.csv', feed: {{endpoint_url: "
+                f"'http://{host}:{port}', region: us-east-1}}}}\n"))
+            env = {"FEED_TOKEN": f"Bearer {FEED_TOKEN}", **aws}
+            plan_code, plan_output = await _run_syncd(config, "plan", "--log-level", "debug",
+                                                      extra_env=env)
+            sync_code, sync_output = await _run_syncd(
+                config, "sync", "--log-level", "debug", "--output", "json", "--force",
+                extra_env=env)
+            refused_code, refused_output = await _run_syncd(
+                config, "sync", "--log-level", "debug",
+                extra_env={**env, "FEED_TOKEN": f"Bearer wrong-{FEED_TOKEN}"})
+
+            metrics = Metrics()
+            settings = Settings.from_file(config, env={KEY_ENV: KEY, **env})
+            feed = settings.sites[0].source.feed
+            assert feed is not None
+            poller = FeedPoller(FeedCopy(feed, tmp_path / "poll"), on_changed=_nothing,
+                                on_health=lambda error: None, metrics=metrics)
+            await poller.check(notify=False)
+            http.token = "rotated"
+            await poller.check(notify=False)
+    finally:
+        await http.stop()
+        moto.stop()
+
+    assert (plan_code, sync_code, refused_code) == (2, 0, 1), (plan_output, sync_output,
+                                                               refused_output)
+    assert {r["sku"]: r["quantity"] for r in emu.state() if r["sku"] in skus} == dict(
+        zip(skus, (501, 502, 503), strict=True))
+    assert "feed not used (auth)" in refused_output
+    exposition = metrics.exposition().decode()
+    assert 'result="auth"' in exposition and 'result="changed"' in exposition
+    everything = "".join((plan_output, sync_output, refused_output, exposition,
+                          _files_text(tmp_path / "state")))
+    journal = tmp_path / "state" / "journal" / "shop.jsonl"
+    assert journal.exists()
+    for secret in (FEED_TOKEN, PASSWORD, S3_SECRET, KEY):
+        assert secret not in everything
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _put_s3(endpoint: str, aws: dict[str, str], body: str) -> None:
+    from aiobotocore.session import get_session
+
+    session = get_session()
+    async with session.create_client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1",
+            aws_access_key_id=aws["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=aws["AWS_SECRET_ACCESS_KEY"]) as s3:
+        await s3.create_bucket(Bucket="supplier")
+        await s3.put_object(Bucket="supplier", Key="stock.csv", Body=body.encode())

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 from syncd.commands.common import ExitCode, add_config_option
 from syncd.config import OnInvalidRow, ScheduleSettings, Settings, SiteSettings, SourceSettings
 from syncd.errors import ConfigError, SourceError, StateError
 from syncd.sources import InvalidRowsError, load_desired
+from syncd.sources.remote import fetch_copy
 from syncd.state import read_state
 
 DESCRIPTION = """\
@@ -79,11 +81,13 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     checked: dict[SourceSettings, int] = {}
     for site in sites:
         _print_site(site, out)
-        if site.source not in checked:
-            checked[site.source] = _check_source(site.source, strict=args.strict, out=out)
-        else:
-            print("  source: checked above", file=out)
-        problems += checked[site.source]
+        for source in site.sources:
+            if source not in checked:
+                checked[source] = _check_source(source, strict=args.strict, out=out,
+                                                state_dir=settings.state_dir)
+            else:
+                print("  source: checked above", file=out)
+            problems += checked[source]
         try:
             state = read_state(settings.state_dir, site.name)
         except StateError as e:
@@ -113,11 +117,13 @@ def _print_site(site: SiteSettings, out: TextIO) -> None:
           f"{p.max_source_shrink:.0%}", file=out)
 
 
-def _check_source(source: SourceSettings, *, strict: bool, out: TextIO) -> int:
+def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
+                  state_dir: Path) -> int:
     """Print what the source holds; returns 1 when it would stop a sync, else 0."""
-    head = f"  source {source.path} ({source.format}, on invalid rows: {source.on_invalid_row})"
+    head = f"  source {source.name} ({source.format}, on invalid rows: {source.on_invalid_row})"
     try:
-        desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP)
+        desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP,
+                               file=fetch_copy(source, state_dir))
     except InvalidRowsError as e:
         print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
         for error in e.errors:

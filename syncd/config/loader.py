@@ -30,7 +30,7 @@ import codecs
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from typing import Any
 from cronsim import CronSim, CronSimError
 
 from syncd import yamlnodes
+from syncd.config import sourcekeys as remote
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.config.reader import MapReader
 from syncd.config.schema import (
@@ -51,7 +52,13 @@ from syncd.config.schema import (
     SiteSettings,
 )
 from syncd.config.secrets import resolve_api_key
-from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.config.source import (
+    Columns,
+    MergeRule,
+    OnInvalidRow,
+    SourceFormat,
+    SourceSettings,
+)
 from syncd.errors import ConfigError
 from syncd.model import MAX_QUANTITY
 from syncd.policy import Policy, Unmatched, Untracked
@@ -73,6 +80,7 @@ _SCHEDULE = ScheduleSettings()
 _HTTP = HttpSettings()
 _LOG = LogSettings()
 _SOURCE = SourceSettings(path=Path())
+_SITE_MERGE = MergeRule(str(next(f.default for f in fields(SiteSettings) if f.name == "merge")))
 _SETTINGS_DEFAULTS = Settings(path=Path(), sites=(), state_dir=Path())
 
 
@@ -96,9 +104,10 @@ def load_settings(path: str | os.PathLike[str], *,
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log")
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
-              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
+              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
+              "merge", "match")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
-                "ignore_columns")
+                "ignore_columns", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
                 "max_zeroed", "max_source_shrink")
 
@@ -106,7 +115,7 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     top.check_keys(_TOP_KEYS)
     base = file.parent
-    source = _source_fields(top.mapping("source"), base)
+    source = [_source_fields(r, base, env) for r in remote.source_readers(top)]
     policy = _policy_fields(top.mapping("policy"))
     site_nodes = top.sequence("sites")
     if not site_nodes:
@@ -142,7 +151,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     )
 
 
-def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, Any],
+def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[str, Any],
           env: Mapping[str, str]) -> SiteSettings:
     m.check_keys(_SITE_KEYS)
     name = m.string("name", required="a short name for logs and state files") or ""
@@ -160,8 +169,8 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
         raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
-    source_settings = _site_source(
-        m, {**source, **_source_fields(m.mapping("source"), base)}, env)
+    sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
+        m, source, lambda r: _source_fields(r, base, env))]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
@@ -173,7 +182,10 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
     return SiteSettings(
         name=name,
         site_id=site_id,
-        source=source_settings,
+        source=sources[0],
+        more_sources=tuple(sources[1:]),
+        merge=m.choice("merge", MergeRule, _SITE_MERGE),
+        match=remote.match_rules(m.mapping("match")),
         policy=replace(Policy(), **{**policy, **_policy_fields(m.mapping("policy"))}),
         api_key=api_key,
         api_key_origin=origin,
@@ -183,13 +195,13 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
     )
 
 
-def _source_fields(m: MapReader, base: Path) -> dict[str, Any]:
+def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """The source keys given in one mapping, as SourceSettings fields (absent keys left out,
     so that a site's mapping overrides the top level key by key)."""
     m.check_keys(_SOURCE_KEYS)
-    fields: dict[str, Any] = {}
+    fields: dict[str, Any] = remote.source_fields(m, base, env)
     path = m.string("path")
-    if path is not None:
+    if path is not None and not remote.is_remote(path):
         fields["path"] = base / path
     if m.given("format"):
         fields["format"] = m.choice("format", SourceFormat, _SOURCE.format)
@@ -235,7 +247,11 @@ def _site_source(m: MapReader, fields: dict[str, Any],
     and then the format follows its extension when that implies one."""
     env_path = env.get(ENV_SOURCE_PATH)
     if env_path:
+        fields.pop(remote.URL_FIELD, None)
         fields["path"] = Path(env_path)
+        if remote.is_remote(env_path):
+            fields[remote.URL_FIELD] = env_path
+    remote.finish_source_fields(m, fields)
     path = fields.pop("path", None)
     if not isinstance(path, Path):
         raise m.error(None, "source.path",
@@ -246,7 +262,7 @@ def _site_source(m: MapReader, fields: dict[str, Any],
         if implied is None:
             raise m.error(None, "source.format",
                           f"cannot tell the format of {path.name!r} from its extension: "
-                          "set source.format to csv or yaml")
+                          "set source.format to csv, yaml, xlsx or jsonl")
         fields["format"] = implied
     return replace(SourceSettings(path=path), **fields)
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.config.secrets import Secret
-from syncd.config.source import SourceSettings
+from syncd.config.source import MatchRules, MergeRule, SourceSettings
 from syncd.errors import ConfigError
 from syncd.policy import Policy
 
@@ -109,6 +109,20 @@ class SiteSettings:
     walk: WalkSettings = field(default_factory=WalkSettings)
     """How the store is read: resolver ``workers`` (= ``concurrency``) and, on Catalog V3,
     the stock ``location_id`` to sync (None = every location, one item each)."""
+
+    more_sources: tuple[SourceSettings, ...] = ()
+    """Further sources after ``source`` (``source`` given as a list), merged by ``merge``."""
+
+    merge: MergeRule = MergeRule.FIRST
+    """How several sources naming one target combine: first, sum, min or max."""
+
+    match: MatchRules = field(default_factory=MatchRules)
+    """How source SKUs are matched to store SKUs (case, prefixes, suffixes)."""
+
+    @property
+    def sources(self) -> tuple[SourceSettings, ...]:
+        """Every source of the site, in the configured order."""
+        return (self.source, *self.more_sources)
 
     @property
     def base_url(self) -> str:

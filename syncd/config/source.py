@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-FIELDS: tuple[str, ...] = ("sku", "product_id", "variant_id", "quantity", "in_stock")
+from syncd.config.feed import FeedSettings
+from syncd.model import LOCATION_SEPARATOR
+
+FIELDS: tuple[str, ...] = ("sku", "product_id", "variant_id", "quantity", "in_stock",
+                           "location")
 """The fields a row may give, in the order messages list them."""
 
 
@@ -19,6 +23,8 @@ class SourceFormat(StrEnum):
 
     CSV = "csv"
     YAML = "yaml"
+    XLSX = "xlsx"
+    JSONL = "jsonl"
 
     @classmethod
     def for_path(cls, path: Path) -> SourceFormat | None:
@@ -28,6 +34,10 @@ class SourceFormat(StrEnum):
             return cls.CSV
         if suffix in (".yaml", ".yml"):
             return cls.YAML
+        if suffix in (".xlsx", ".xlsm"):
+            return cls.XLSX
+        if suffix in (".jsonl", ".ndjson"):
+            return cls.JSONL
         return None
 
 
@@ -64,9 +74,89 @@ class Columns:
     in_stock: str = "in_stock"
     """Availability without a number: true/false/yes/no/1/0."""
 
+    location: str = "location"
+    """Catalog V3: the stock location (its id) a row's SKU is written to; optional."""
+
     def field_for(self) -> dict[str, str]:
         """Lower-cased column name -> field name."""
         return {getattr(self, name).strip().lower(): name for name in FIELDS}
+
+
+@dataclass(frozen=True, slots=True)
+class QuantityRules:
+    """The rules of one source; the defaults change nothing."""
+
+    values: tuple[tuple[str, int | bool], ...] = ()
+    """Lower-cased cell text -> quantity (int) or availability (bool)."""
+
+    plus: bool = False
+    """Read ``5+`` and ``>5`` as 5."""
+
+    threshold: int = 0
+    """Quantities below this read as 0."""
+
+    percent: int = 100
+    """Offer this percentage of each quantity, rounded down (1..100)."""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.values) or self.plus or self.threshold > 0 or self.percent != 100
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRules:
+    """How source and store SKUs are compared; the defaults compare them exactly."""
+
+    case_insensitive: bool = False
+    """``abc-01`` matches ``ABC-01``."""
+
+    strip_prefix: tuple[str, ...] = ()
+    """Prefixes removed from source SKUs (the first that matches)."""
+
+    strip_suffix: tuple[str, ...] = ()
+    """Suffixes removed from source SKUs (the first that matches)."""
+
+    store_strip_prefix: tuple[str, ...] = ()
+    """Prefixes removed from store SKUs."""
+
+    store_strip_suffix: tuple[str, ...] = ()
+    """Suffixes removed from store SKUs."""
+
+    @property
+    def active(self) -> bool:
+        return (self.case_insensitive or bool(self.strip_prefix) or bool(self.strip_suffix)
+                or bool(self.store_strip_prefix) or bool(self.store_strip_suffix))
+
+    def source_key(self, sku: str) -> str:
+        return self._key(sku, self.strip_prefix, self.strip_suffix)
+
+    def store_key(self, sku: str) -> str:
+        return self._key(sku, self.store_strip_prefix, self.store_strip_suffix)
+
+    def _key(self, sku: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> str:
+        sku, separator, location = sku.partition(LOCATION_SEPARATOR)
+        return self._sku_key(sku, prefixes, suffixes) + separator + location
+
+    def _sku_key(self, sku: str, prefixes: tuple[str, ...], suffixes: tuple[str, ...]) -> str:
+        fold = str.casefold if self.case_insensitive else str
+        for prefix in prefixes:
+            if fold(sku).startswith(fold(prefix)) and len(sku) > len(prefix):
+                sku = sku[len(prefix):]
+                break
+        for suffix in suffixes:
+            if fold(sku).endswith(fold(suffix)) and len(sku) > len(suffix):
+                sku = sku[:len(sku) - len(suffix)]
+                break
+        return fold(sku)
+
+
+class MergeRule(StrEnum):
+    """How a site combines the rows of several sources naming one target."""
+
+    FIRST = "first"
+    SUM = "sum"
+    MIN = "min"
+    MAX = "max"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,3 +187,17 @@ class SourceSettings:
     """Lower-cased CSV columns (or YAML record keys) to ignore, such as ``name`` or ``price``
     in a spreadsheet export. Any other unknown column is an error, because a misspelt
     ``quantity`` column must not read as "no quantities"."""
+
+    sheet: str | None = None
+    """XLSX: the sheet to read; None reads the first one."""
+
+    rules: QuantityRules = field(default_factory=QuantityRules)
+    """How supplier values ("In stock", "5+") become quantities (``syncd.sources.rules``)."""
+
+    feed: FeedSettings | None = None
+    """Set when ``path`` is a URL: how the feed is fetched. ``path`` is then only a name."""
+
+    @property
+    def name(self) -> str:
+        """How messages, plans and logs name the source (a URL without credentials)."""
+        return self.feed.display if self.feed is not None else str(self.path)

@@ -19,6 +19,7 @@ from syncd.config import HttpSettings, ListenAddress, ScheduleSettings, Settings
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.cycle import CycleRunner, NamedSite
+from syncd.daemon.polling import PollerFactory
 from syncd.daemon.schedule import Schedule
 from syncd.daemon.siteloop import FAST_LANE_MAX_KEYS
 from syncd.errors import ConfigError
@@ -97,9 +98,12 @@ class WatchedSource:
     settled change then runs a full cycle of its sites).
     """
 
-    path: Path
+    path: Path | str
+    """The file, or the URL (without credentials) of a polled feed."""
     sites: tuple[str, ...]
     tracker: SourceTracker[Any] | None = None
+    poller: PollerFactory | None = None
+    """Set for a remote feed: polled on its own interval instead of watched as a file."""
 
 
 @dataclass(frozen=True, slots=True)

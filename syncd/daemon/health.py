@@ -32,6 +32,8 @@ class SiteStatus:
     in_cycle: bool = False
     next_due_at_s: float | None = None
     retry_at_s: float | None = None
+    source_error: str | None = None
+    """Why the site's remote feed cannot be used right now (None: it can)."""
 
     @property
     def full_cycle_succeeded(self) -> bool:
@@ -89,9 +91,15 @@ class Readiness:
 
 
 def judge_site(status: SiteStatus, *, max_age_s: float, now_s: float) -> SiteReadiness:
-    """Ready when the last successful cycle ended at most ``max_age_s`` seconds ago."""
+    """Ready when the last successful cycle ended at most ``max_age_s`` seconds ago and the
+    site's feed (if remote) can be fetched."""
     last = status.last_outcome
     last_result = None if last is None else str(last.result)
+    if status.source_error is not None:
+        age = None if status.last_success_at_s is None else max(
+            0.0, now_s - status.last_success_at_s)
+        return SiteReadiness(status.site, False, f"source failing: {status.source_error}",
+                             age, last_result, status.consecutive_failures)
     if status.last_success_at_s is None:
         if last is None:
             reason = "no cycle has finished yet"

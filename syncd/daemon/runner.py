@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from syncd.config import Settings, SiteSettings
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
+from syncd.feeds.copy import FeedCopies
 from syncd.metrics import Metrics
 from syncd.sync import SiteSync, open_site_syncs
 from syncd.wix import LimiterPool
@@ -79,8 +80,11 @@ def _first_line(exc: BaseException) -> str:
 
 @asynccontextmanager
 async def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None
+    settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None,
+    feeds: FeedCopies | None = None,
 ) -> AsyncIterator[SyncCycleRunner]:
-    """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``)."""
-    async with open_site_syncs(settings, metrics=metrics, limiters=limiters) as syncs:
+    """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``);
+    ``feeds`` are the feed copies the daemon's pollers keep fresh."""
+    async with open_site_syncs(settings, metrics=metrics, limiters=limiters,
+                               feeds=feeds) as syncs:
         yield SyncCycleRunner(syncs)

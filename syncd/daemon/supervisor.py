@@ -40,6 +40,7 @@ from syncd.daemon.cycle import CycleOutcome, NamedSite
 from syncd.daemon.health import SiteStatus
 from syncd.daemon.http import HealthView, HttpServer, build_app
 from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
+from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
@@ -75,6 +76,8 @@ class Daemon(Generic[SiteT]):
         self.started = asyncio.Event()
         self._force = asyncio.Event()
         self._statuses: dict[str, SiteStatus] = {}
+        self._source_errors: dict[str, dict[str, str]] = {}
+        """Site -> remote source -> why it is failing (shown by /readyz)."""
         self._locks: dict[Path, contextlib.ExitStack] = {}
         self._view = HealthView(statuses=self._statuses.values,
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
@@ -142,13 +145,21 @@ class Daemon(Generic[SiteT]):
         """Run one configuration; returns the next one after a reload, None after a stop."""
         config = setup.config
         self._adopt_statuses(config)
+        self._source_errors.clear()  # this generation's pollers report afresh
+        for status in self._statuses.values():
+            status.source_error = None
         self._view.ready_max_age_s = config.ready_max_age_s
         generation_stop = asyncio.Event()
         async with setup.open_runner() as runner:
             loops: list[SiteLoop[SiteT]] = []
             watchers = await self._make_watchers(setup, loops)
-            settled = {site: w.settled for w, src in zip(watchers, setup.sources, strict=False)
-                       for site in src.sites}
+            # A site gated by a watched file's settle wait; a polled feed (always settled)
+            # never takes a file's place for a site that reads both.
+            settled: dict[str, asyncio.Event] = {}
+            for w, src in zip(watchers, setup.sources, strict=False):
+                for site_name in src.sites:
+                    if isinstance(w, SourceWatcher) or site_name not in settled:
+                        settled[site_name] = w.settled
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
@@ -177,7 +188,7 @@ class Daemon(Generic[SiteT]):
 
     async def _make_watchers(
         self, setup: DaemonSetup[SiteT], loops: Sequence[SiteLoop[SiteT]]
-    ) -> list[SourceWatcher]:
+    ) -> list[SourceWatcher | Poller]:
         """One watcher per source file, telling its sites' ``loops`` (filled in later)."""
         if not setup.config.watch_source:
             return []
@@ -186,7 +197,7 @@ class Daemon(Generic[SiteT]):
 
     async def _make_watcher(
         self, source: WatchedSource, loops: Sequence[SiteLoop[SiteT]], *, settle_s: float
-    ) -> SourceWatcher:
+    ) -> SourceWatcher | Poller:
         tracker = source.tracker
         sites = set(source.sites)
 
@@ -201,10 +212,26 @@ class Daemon(Generic[SiteT]):
             else:
                 tell_loops(None)  # no reader for the fast lane: a full cycle
 
+        def on_health(error: str | None) -> None:
+            # Per site and source, so that one good feed does not hide another failing one.
+            for name in sites:
+                errors = self._source_errors.setdefault(name, {})
+                if error is None:
+                    errors.pop(str(source.path), None)
+                else:
+                    errors[str(source.path)] = error
+                if name in self._statuses:
+                    self._statuses[name].source_error = next(iter(errors.values()), None)
+
+        poller = source.poller(on_settled, on_health) if source.poller is not None else None
+        if poller is not None:
+            await poller.prime()  # the first copy of the feed, before the tracker reads it
         if tracker is not None:
             await tracker.prime()
             tracker.subscribe(tell_loops)
-        return SourceWatcher(source.path, settle_s=settle_s, on_settled=on_settled)
+        if poller is not None:
+            return poller
+        return SourceWatcher(Path(source.path), settle_s=settle_s, on_settled=on_settled)
 
     async def _wait_for_stop_or_reload(
         self, config: DaemonConfig[SiteT]

@@ -17,10 +17,13 @@ from syncd.config import Settings, SiteSettings, SourceSettings
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleRunner
+from syncd.daemon.feedsource import feed_source
 from syncd.daemon.runner import open_cycle_runner as open_sync_runner
 from syncd.daemon.schedule import make_schedule
+from syncd.feeds.copy import FeedCopies
 from syncd.metrics import Metrics
 from syncd.sources import changed_keys, load_desired
+from syncd.sources.remote import feed_directory
 from syncd.wix import LimiterPool
 
 
@@ -41,44 +44,51 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
     )
 
 
-def watched_sources(settings: Settings) -> tuple[WatchedSource, ...]:
-    """One watched file per distinct source, with the sites reading it and a fast-lane reader.
+def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
+                    feeds: FeedCopies | None = None) -> tuple[WatchedSource, ...]:
+    """One watched file (or polled feed) per distinct source, with the sites reading it and
+    a fast-lane reader.
 
     Sites are grouped by their whole ``SourceSettings`` (not only the path): two sites
     reading one file with different columns see different rows.
     """
+    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
     groups: dict[SourceSettings, list[str]] = defaultdict(list)
     for site in settings.sites:
-        groups[site.source].append(site.name)
+        for source in site.sources:
+            groups[source].append(site.name)
     return tuple(
-        WatchedSource(
+        feed_source(source, tuple(names), copies=feeds, metrics=metrics)
+        if source.feed is not None else WatchedSource(
             path=source.path,
             sites=tuple(names),
             tracker=SourceTracker(load=functools.partial(load_desired, source),
-                                  diff=changed_keys, name=str(source.path)),
+                                  diff=changed_keys, name=source.name),
         )
         for source, names in groups.items()
     )
 
 
 def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None
+    settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None,
+    feeds: FeedCopies | None = None,
 ) -> AbstractAsyncContextManager[CycleRunner[SiteSettings]]:
     """The cycle runner for one configuration generation: ``syncd.sync``'s cycle.
 
     Entered when a generation starts and exited when it ends, so the runner holds one HTTP
     session per generation (and the fast lane's product index), closed on the way out.
     """
-    return open_sync_runner(settings, metrics=metrics, limiters=limiters)
+    return open_sync_runner(settings, metrics=metrics, limiters=limiters, feeds=feeds)
 
 
 def build_setup(settings: Settings, *, metrics: Metrics,
                 limiters: LimiterPool | None = None) -> DaemonSetup[SiteSettings]:
     """Everything the daemon runs for ``settings``; pass the same ``limiters`` to every
     generation so that a reload keeps each store's request budget."""
+    feeds = FeedCopies(feed_directory(settings.state_dir))
     return DaemonSetup(
         config=daemon_config(settings),
         open_runner=functools.partial(open_cycle_runner, settings, metrics=metrics,
-                                      limiters=limiters),
-        sources=watched_sources(settings),
+                                      limiters=limiters, feeds=feeds),
+        sources=watched_sources(settings, metrics=metrics, feeds=feeds),
     )

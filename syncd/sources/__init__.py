@@ -12,11 +12,15 @@ and an empty file is always refused rather than read as "everything is out of st
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
+from pathlib import Path
 
 from syncd.config.source import OnInvalidRow, SourceFormat, SourceSettings
 from syncd.errors import SourceError
 from syncd.sources.csvfile import read_csv
+from syncd.sources.jsonlfile import read_jsonl
 from syncd.sources.rows import DesiredRows, DesiredSource, InvalidRowsError, RowCollector
+from syncd.sources.xlsxfile import read_xlsx
 from syncd.sources.yamlfile import read_yaml
 
 __all__ = [
@@ -28,19 +32,24 @@ __all__ = [
 ]
 
 
-def load_desired(source: SourceSettings, *,
-                 on_invalid_row: OnInvalidRow | None = None) -> DesiredSource:
+_READERS = {SourceFormat.CSV: read_csv, SourceFormat.YAML: read_yaml,
+            SourceFormat.XLSX: read_xlsx, SourceFormat.JSONL: read_jsonl}
+
+
+def load_desired(source: SourceSettings, *, on_invalid_row: OnInvalidRow | None = None,
+                 file: Path | None = None) -> DesiredSource:
     """Read and check the whole source.
 
     ``on_invalid_row`` overrides the configured behaviour (``syncd validate`` uses ``skip``
-    to list every bad row). Raises ``SourceError`` (``InvalidRowsError`` when rows are at
-    fault) if the source must not be used.
+    to list every bad row). ``file`` is read instead of ``source.path`` (the local copy of a
+    remote feed), while messages still name the source. Raises ``SourceError``
+    (``InvalidRowsError`` when rows are at fault) if the source must not be used.
     """
-    name = str(source.path)
-    collector = RowCollector(name)
-    reader = read_yaml if source.format is SourceFormat.YAML else read_csv
+    name = source.name
+    collector = RowCollector(name, source.rules)
+    reader = _READERS[source.format]
     try:
-        reader(source, collector)
+        reader(source if file is None else replace(source, path=file), collector)
     except FileNotFoundError as e:
         raise SourceError(f"{name}: no such file") from e
     except OSError as e:

@@ -56,7 +56,7 @@ def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:
                           "treat an empty source as 'everything is out of stock'")
     delimiter = source.delimiter or detect_delimiter(header_line)
     header = next(csv.reader([header_line], delimiter=delimiter))
-    fields = _map_header(header, header_no, source, name)
+    fields = map_header(header, header_no, source, name)
 
     reader = csv.reader(f, delimiter=delimiter)
     width = len(header)
@@ -95,7 +95,7 @@ def _lines(f: TextIO) -> Iterator[str]:
         yield line
 
 
-def _map_header(header: list[str], line: int, source: SourceSettings,
+def map_header(header: list[str], line: int, source: SourceSettings,
                 name: str) -> list[str | None]:
     """Field name per column (None for an ignored column); header problems are fatal."""
     by_name = source.columns.field_for()

@@ -11,13 +11,21 @@ from __future__ import annotations
 import hashlib
 import re
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
 
-from syncd.config.source import OnInvalidRow
+from syncd.config.source import OnInvalidRow, QuantityRules
 from syncd.errors import SourceError
-from syncd.model import MAX_QUANTITY, DesiredStock, RowError, decode_value, encode_value
+from syncd.model import (
+    LOCATION_SEPARATOR,
+    MAX_QUANTITY,
+    DesiredStock,
+    RowError,
+    decode_value,
+    encode_value,
+)
+from syncd.sources.rules import apply_number_rules, apply_text_rules
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _TRUE = frozenset({"true", "yes", "1"})
@@ -36,7 +44,7 @@ class DesiredRows(Sequence[DesiredStock]):
     ``from_rows``) and read-only afterwards.
     """
 
-    __slots__ = ("_ids", "_lines", "_skus", "_values", "source")
+    __slots__ = ("_ids", "_lines", "_notes", "_origins", "_skus", "_values", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -45,19 +53,30 @@ class DesiredRows(Sequence[DesiredStock]):
         self._lines = array("i")
         self._ids: dict[int, tuple[str, str | None]] = {}
         """Row index -> (product id, variant id), for the few rows that target by ids."""
+        self._notes: dict[int, str] = {}
+        """Row index -> the quantity rules that set its value (``syncd.sources.rules``)."""
+        self._origins: dict[int, str] = {}
+        """Row index -> its file, for rows merged in from another source than ``source``."""
 
     @classmethod
-    def from_rows(cls, source: str, rows: Iterable[DesiredStock]) -> DesiredRows:
-        """A table holding ``rows`` (their own ``source`` is replaced by ``source``)."""
+    def from_rows(cls, source: str, rows: Iterable[DesiredStock], *,
+                  keep_origin: bool = False) -> DesiredRows:
+        """A table holding ``rows``; their own ``source`` is replaced by ``source`` unless
+        ``keep_origin`` (rows merged from several files keep their file)."""
         table = cls(source)
         for row in rows:
-            table.append(row)
+            table.append(row, keep_origin=keep_origin)
         return table
 
-    def append(self, row: DesiredStock) -> None:
-        """Add a row (readers only)."""
+    def append(self, row: DesiredStock, *, keep_origin: bool = True) -> None:
+        """Add a row (readers only); a row from another file than ``source`` keeps its file
+        unless ``keep_origin`` is False."""
+        if keep_origin and row.source != self.source:
+            self._origins[len(self._skus)] = row.source
         if row.sku is None:
             self._ids[len(self._skus)] = (row.product_id or "", row.variant_id)
+        if row.note:
+            self._notes[len(self._skus)] = row.note
         self._skus.append(row.sku)
         self._values.append(encode_value(row.quantity, row.in_stock))
         self._lines.append(row.line)
@@ -98,8 +117,9 @@ class DesiredRows(Sequence[DesiredStock]):
         product_id, variant_id = self._ids[index] if sku is None else (None, None)
         quantity, in_stock = decode_value(self._values[index])
         return DesiredStock(sku=sku, product_id=product_id, variant_id=variant_id,
-                            quantity=quantity, in_stock=in_stock, source=self.source,
-                            line=self._lines[index])
+                            quantity=quantity, in_stock=in_stock,
+                            source=self._origins.get(index, self.source),
+                            line=self._lines[index], note=self._notes.get(index, ""))
 
     def __iter__(self) -> Iterator[DesiredStock]:
         return (self[i] for i in range(len(self._skus)))
@@ -107,13 +127,17 @@ class DesiredRows(Sequence[DesiredStock]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DesiredRows):
             return NotImplemented
-        return (self.source, self._skus, self._values, self._lines, self._ids) == (
-            other.source, other._skus, other._values, other._lines, other._ids)
+        return (self.source, self._skus, self._values, self._lines, self._ids,
+                self._notes, self._origins) == (
+            other.source, other._skus, other._values, other._lines, other._ids,
+            other._notes, other._origins)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"DesiredRows({self.source!r}, {len(self)} rows)"
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +147,9 @@ class DesiredSource:
     path: str
     rows: DesiredRows
     errors: tuple[RowError, ...] = ()
+    located: bool = False
+    """True when rows name stock locations: their SKUs are then ``SKU @ location`` keys,
+    matched against the store's items per location (``syncd.sources.matching``)."""
 
     def digest(self) -> str:
         """A SHA-256 of the rows' targets and values, independent of their order and of
@@ -186,8 +213,9 @@ class RowCollector:
     streaming reader keeps memory proportional to the result, not to the file.
     """
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, rules: QuantityRules | None = None) -> None:
         self.source = source
+        self.rules = rules if rules is not None and rules.active else None
         self._table = DesiredRows(source)
         self._index: dict[_Key, int] = {}
         """Target -> its row's position in the table."""
@@ -195,6 +223,10 @@ class RowCollector:
         self._errors: list[RowError] = []
         self.data_rows = 0
         """Rows seen, valid or not (blank lines excluded)."""
+        self.located = False
+        """True once a row named a stock location."""
+        self._unlocated = array("i")
+        """Lines of SKU rows without a location (an error once any row has one)."""
 
     def error(self, line: int, field: str, reason: str) -> None:
         """Record a rejected row."""
@@ -223,35 +255,26 @@ class RowCollector:
         elif sku is not None and variant_id is not None:
             self.error(at("variant_id"), "variant_id", "only with product_id, not with sku")
 
-        quantity: int | None = None
-        in_stock: bool | None = None
-        q_text, s_text = cells.get("quantity"), cells.get("in_stock")
-        if q_text is not None and s_text is not None:
-            self.error(at("in_stock"), "in_stock", "give quantity or in_stock, not both")
-        elif q_text is not None:
-            parsed_q = parse_quantity(q_text)
-            if isinstance(parsed_q, str):
-                self.error(at("quantity"), "quantity", parsed_q)
-            else:
-                quantity = parsed_q
-        elif s_text is not None:
-            parsed_s = parse_in_stock(s_text)
-            if isinstance(parsed_s, str):
-                self.error(at("in_stock"), "in_stock", parsed_s)
-            else:
-                in_stock = parsed_s
-        else:
-            self.error(line, "quantity", "missing: give quantity or in_stock")
-
+        quantity, in_stock, note = self._value(cells, line, at)
         if len(self._errors) > before:
             return
+        location = cells.get("location")
+        if location is not None:
+            if sku is None:
+                self.error(at("location"), "location", "needs a sku: rows by product id "
+                           "cannot be sent to a location")
+                return
+            self.located = True
+            sku = f"{sku}{LOCATION_SEPARATOR}{location}"
+        elif sku is not None:
+            self._unlocated.append(line)
         key: _Key = sku if sku is not None else (product_id or "", variant_id)
         position = self._index.get(key)
         if position is None:
             self._index[key] = len(self._table)
             self._table.append(DesiredStock(
                 sku=sku, product_id=product_id, variant_id=variant_id, quantity=quantity,
-                in_stock=in_stock, source=self.source, line=line))
+                in_stock=in_stock, source=self.source, line=line, note=note))
             return
         first = self._table[position]
         if first.quantity != quantity or first.in_stock != in_stock:
@@ -264,8 +287,62 @@ class RowCollector:
                        f"{first.line} says {describe_value(first)}; neither row is used")
         # The same target with the same value again is harmless: keep the first.
 
+    def _value(self, cells: dict[str, str], line: int,
+               at: Callable[[str], int]) -> tuple[int | None, bool | None, str]:
+        """The row's quantity or availability (errors recorded) and its quantity-rule note."""
+        note = ""
+        if self.rules is not None:
+            cells, note = self._rewrite(cells)
+        q_text, s_text = cells.get("quantity"), cells.get("in_stock")
+        if q_text is not None and s_text is not None:
+            self.error(at("in_stock"), "in_stock", "give quantity or in_stock, not both")
+        elif q_text is not None:
+            parsed_q, note = self._quantity(q_text, note)
+            if isinstance(parsed_q, str):
+                self.error(at("quantity"), "quantity", parsed_q)
+            else:
+                return parsed_q, None, note
+        elif s_text is not None:
+            parsed_s = parse_in_stock(s_text)
+            if isinstance(parsed_s, str):
+                self.error(at("in_stock"), "in_stock", parsed_s)
+            else:
+                return None, parsed_s, note
+        else:
+            self.error(line, "quantity", "missing: give quantity or in_stock")
+        return None, None, note
+
+    def _quantity(self, text: str, note: str) -> tuple[int | str, str]:
+        """The quantity (or why it is none), after quantity rules 3-5, and the rule note."""
+        parsed = parse_quantity(text)
+        if isinstance(parsed, str) or self.rules is None:
+            return parsed, note
+        quantity, more = apply_number_rules(self.rules, parsed)
+        return quantity, "; ".join(n for n in (note, more) if n)
+
+    def _rewrite(self, cells: dict[str, str]) -> tuple[dict[str, str], str]:
+        """Quantity rules 1-2 (``syncd.sources.rules``) on the value cells of a row."""
+        assert self.rules is not None
+        out = {k: v for k, v in cells.items() if k not in ("quantity", "in_stock")}
+        notes = []
+        for field in ("quantity", "in_stock"):
+            text = cells.get(field)
+            if text is None:
+                continue
+            target, value, note = apply_text_rules(self.rules, field, text)
+            out[target] = value
+            if note:
+                notes.append(note)
+        return out, "; ".join(notes)
+
     def finish(self, on_invalid_row: OnInvalidRow) -> DesiredSource:
         """The source, or SourceError when it must not be used."""
+        if self.located and self._unlocated:
+            unlocated = set(self._unlocated)
+            for line in self._unlocated:
+                self.error(line, "location", "empty, but other rows name a location: give "
+                           "every row one")
+            self._conflicted |= {i for i, row in enumerate(self._table) if row.line in unlocated}
         errors = tuple(sorted(self._errors, key=lambda e: e.line))
         rows = self._table
         if self._conflicted:
@@ -282,4 +359,4 @@ class RowCollector:
             raise SourceError(
                 f"{self.source}: no data rows; refusing to treat an empty source as "
                 "'everything is out of stock'")
-        return DesiredSource(path=self.source, rows=rows, errors=errors)
+        return DesiredSource(path=self.source, rows=rows, errors=errors, located=self.located)
