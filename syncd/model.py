@@ -48,6 +48,9 @@ class StoreVariant:
     product_name: str = ""
     revision: str | None = None
     location_id: str | None = None
+    managed_variant: bool | None = None
+    """V1: the product's ``manageVariants`` (variants carry their own SKU and stock); None
+    when the store did not say (V3 has no such flag)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,9 @@ class ProductSpec:
     variants: tuple[VariantSpec, ...]
     inventory_item_id: str
     description: str = ""
+    manage_variants: bool | None = None
+    """V1 ``manageVariants``; None: true exactly when the product has options. False on a
+    product with options is the case where Wix keeps SKU and stock on the product."""
 
     @property
     def has_options(self) -> bool:

@@ -78,7 +78,8 @@ class ProductState:
         self.description = spec.description
         self.visible = spec.visible
         self.sku = spec.sku
-        self.manage_variants = spec.has_options
+        self.manage_variants = (spec.has_options if spec.manage_variants is None
+                                else spec.manage_variants)
         self.track = spec.track
         self.price = spec.price
         self.options = spec.options

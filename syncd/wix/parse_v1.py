@@ -69,6 +69,7 @@ def product_variants(
                 in_stock=_in_stock(stock, tracked=tracked),
                 hidden=product_hidden or details.get("visible") is False,
                 product_name=str(product.get("name") or ""),
+                managed_variant=_bool_or_none(product.get("manageVariants")),
             )
         )
     return rows
@@ -93,6 +94,7 @@ def seed_variant(
         in_stock=_in_stock(stock, tracked=tracked),
         hidden=product.get("visible") is False or details.get("visible") is False,
         product_name=str(product.get("name") or ""),
+        managed_variant=_bool_or_none(product.get("manageVariants")),
     )
 
 
@@ -112,6 +114,10 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _bool_or_none(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _obj(value: Any) -> Mapping[str, Any]:
