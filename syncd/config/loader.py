@@ -39,6 +39,7 @@ from cronsim import CronSim, CronSimError
 
 from syncd import yamlnodes
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.config.console import read_console
 from syncd.config.reader import MapReader
 from syncd.config.schema import (
     HttpSettings,
@@ -94,7 +95,7 @@ def load_settings(path: str | os.PathLike[str], *,
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
-             "shutdown_grace_seconds", "log")
+             "shutdown_grace_seconds", "log", "console")
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
@@ -138,6 +139,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         schedule=_schedule(top.mapping("schedule")),
         http=_http(top.mapping("http"), env),
         log=_log(top.mapping("log"), env),
+        console=read_console(top.mapping("console"), base, env),
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
     )
 
