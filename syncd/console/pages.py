@@ -7,6 +7,8 @@ statuses and the journal: no I/O here. Every value is escaped by ``syncd.console
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import quote
 
 from syncd.apply import ApplyReport
 from syncd.console.auth import CSRF_FIELD, Viewer
@@ -141,14 +143,16 @@ def _latest_plan(board: SiteBoard, now_s: float) -> Html:
                  'planned yet.</p></section>')
     plan = planned.plan
     rows = join(h('<tr><td><a href="/ui/site/{}/sku/{}">{}</a></td><td>{}</td>'
-                  '<td class="num">{}</td><td class="num">{}</td><td>{}</td><td>{}</td></tr>',
-                  board.site.name, c.variant.sku, c.variant.sku or "(no SKU)",
+                  '<td class="num">{}</td><td class="num">{}</td><td>{}</td>'
+                  '<td title="{}">{}</td></tr>',
+                  board.site.name, quote(c.variant.sku, safe=""), c.variant.sku or "(no SKU)",
                   c.variant.product_name, state_before(c), state_after(c), explain_change(c),
-                  f"{c.row.source}:{c.row.line}" if c.row is not None else "")
+                  c.row.source if c.row is not None else "",
+                  f"{Path(c.row.source).name}:{c.row.line}" if c.row is not None else "")
                 for c in plan.changes[:MAX_CHANGES])
     more = (h('<p class="muted">{} more not listed.</p>', len(plan.changes) - MAX_CHANGES)
             if len(plan.changes) > MAX_CHANGES else Html(""))
-    notes = h('<p class="muted">{} kind {} &middot; {} store variants, {} source rows, '
+    notes = h('<p class="muted">{} {} &middot; {} store variants, {} source rows, '
               '{} matched &middot; {} ambiguous SKU(s), {} unmatched row(s), '
               '{} skipped row(s) &middot; planned {}</p>',
               planned.kind.value, "walk", plan.store_variants, plan.source_rows, plan.matched,

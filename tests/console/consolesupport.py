@@ -27,6 +27,8 @@ class Setup:
     outlet: RunningEmulator
     source: Path
     tmp: Path
+    shop_initial: list[dict[str, Any]]
+    """The shop's store before the daemon's first cycle."""
 
     @property
     def url(self) -> str:
@@ -55,6 +57,7 @@ async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.
             catalog="v1", api_key=KEY, rate_limit=None)))
         outlet = await stack.enter_async_context(serve(EmulatorConfig(
             catalog="v3", api_key=KEY, rate_limit=None)))
+        shop_initial = shop.state()
         site = {"site_id": "demo-site", "api_key_file": str(key_file)}
         config: dict[str, Any] = {
             "sites": [
@@ -84,7 +87,7 @@ async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.
         await daemon.wait_for("daemon_started")
         for name in ("shop", "outlet"):
             await daemon.wait_for("cycle_finished", site=name)
-        yield Setup(daemon, shop, outlet, source, tmp)
+        yield Setup(daemon, shop, outlet, source, tmp, shop_initial)
 
 
 def client() -> aiohttp.ClientSession:
