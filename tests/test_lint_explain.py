@@ -25,6 +25,8 @@ from syncd.cli import main
 from syncd.commands.common import ExitCode
 from syncd.emulator import EmulatorConfig, RunningEmulator, StoreSpec, generate_store, serve
 from syncd.emulator.spec import ProductSpec, VariantSpec
+from syncd.lint import Problem, lint_store
+from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncsupport import API_KEY, write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,3 +264,31 @@ async def test_lint_counts_every_problem_planted_in_a_generated_store(
         relevant.add("multi_location_unconfigured")
     assert all(expected[k] >= PLANTED for k in relevant), expected
     assert all(len(found[k]["examples"]) == min(5, expected[k]) for k in relevant)
+
+
+# -- the pure checks ----------------------------------------------------------------------
+
+def _item(product: str, variant: str, sku: str, location: str) -> StoreVariant:
+    return StoreVariant(product, variant, f"{product}{variant}{location}", sku, True, 1, True,
+                        False, product_name=product, location_id=location)
+
+
+def test_several_locations_are_a_problem_only_without_a_configured_location():
+    snapshot = StoreSnapshot(Catalog.V3, (
+        _item("p1", "v1", "A", "L1"), _item("p1", "v1", "A", "L2"), _item("p2", "v1", "B", "L1")))
+    unconfigured = {f.problem: f for f in lint_store(snapshot).findings}
+    assert unconfigured[Problem.MULTI_LOCATION].count == 1
+    # one SKU at two locations is one variant, not a duplicate SKU
+    assert unconfigured[Problem.DUPLICATE_SKU].count == 0
+    configured = {f.problem: f for f in lint_store(snapshot, location_id="L1").findings}
+    assert configured[Problem.MULTI_LOCATION].count == 0
+    assert "L1 is configured" in configured[Problem.MULTI_LOCATION].note
+
+
+def test_checks_a_catalog_cannot_make_say_so_instead_of_reporting_zero():
+    v1 = {f.problem: f for f in lint_store(StoreSnapshot(Catalog.V1, ())).findings}
+    assert not v1[Problem.NO_INVENTORY_ITEM].checked
+    assert not v1[Problem.MULTI_LOCATION].checked
+    v3 = {f.problem: f for f in lint_store(StoreSnapshot(Catalog.V3, ())).findings}
+    assert not v3[Problem.OPTIONS_NOT_MANAGED].checked
+    assert not v3[Problem.NO_INVENTORY_ITEM].checked  # Query Variants was not read
