@@ -248,13 +248,30 @@ async def test_lint_counts_every_problem_planted_in_a_generated_store(
     untracked_skus = {v.sku for p in spec.products if not p.track and not p.options
                       for v in p.variants if v.sku}
     tracked_skus = [v.sku for p in spec.products if p.track for v in p.variants if v.sku][:20]
-    source = {s: 5 for s in [*sorted(untracked_skus), *tracked_skus]}
+    counts = Counter(v.sku for p in spec.products for v in p.variants if v.sku)
+    duplicate = next(v.sku for p in spec.products if p.options and p.manage_variants is None
+                     for v in p.variants if counts[v.sku] == 2 and p.track)
+    untracked = sorted(s for s in untracked_skus if counts[s] == 1)[0]
+    source = {s: 5 for s in [*sorted(untracked_skus), *tracked_skus, duplicate]}
     async with _store(catalog, spec) as emu:
         multi = await _add_items_elsewhere(emu, spec) if catalog == "v3" else 0
         config = write_config(tmp_path, url=emu.url, source=_csv(tmp_path, source))
         code, out = await _cli(capsys, "lint", "-c", str(config), "--output", "json")
+        explained = {}
+        for sku in (duplicate, untracked):
+            _, text = await _cli(capsys, "explain", sku, "-c", str(config), "--output", "json")
+            [explained[sku]] = json.loads(text)
     found = _findings(out)
     expected = _expected(spec, source, catalog=catalog, multi_location=multi)
+    # explain on the same store: the planted duplicate is never written by SKU, and the
+    # untracked product's quantity only decides availability
+    dup = explained[duplicate]
+    assert len(dup["variants"]) == counts[duplicate] >= 2 and not dup["will_write"]
+    assert all(f"{counts[duplicate]} store variants carry SKU" in v["why"]
+               for v in dup["variants"])
+    [untracked_variant] = explained[untracked]["variants"]
+    assert not untracked_variant["tracked"]
+    assert explained[untracked]["rows"][0]["quantity"] == 5
     assert {k: found[k]["count"] for k in expected} == expected
     assert code == ExitCode.PROBLEMS
     # every planted kind is there (the generator's own odd data only adds to it)
