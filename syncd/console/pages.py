@@ -85,7 +85,11 @@ def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus]
 
 
 def _first_line(text: str) -> str:
-    return text.splitlines()[0] if text else ""
+    """The headline of an error; a headline ending in ':' keeps its first detail line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return f"{lines[0]} {lines[1]}" if lines[0].endswith(":") and len(lines) > 1 else lines[0]
 
 
 def _action(url: str, label: str, viewer: Viewer, *, confirm: str = "",

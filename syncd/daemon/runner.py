@@ -51,12 +51,15 @@ class SyncCycleRunner:
         forced = self._board is not None and self._board.take_approval(site.name)
         if forced:
             log.warning("cycle_forced_by_approval", site=site.name)
+        calls = self._sites[site.name].client.calls
+        calls_before = calls.total
         async with self._busy[site.name]:
             outcome, planned, result = await self._cycle(site, kind, changed_keys, stop, forced)
         if self._board is not None:
+            # Counted here, not from the result: a refused or failed cycle spent calls too.
             self._board.record(outcome, planned=planned, forced=forced,
                                run_id=result.run_id if result is not None else None,
-                               api_calls=result.api_calls if result is not None else 0,
+                               api_calls=calls.total - calls_before,
                                refused=outcome.result is CycleResult.REFUSED)
         return outcome
 
