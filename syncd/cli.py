@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from syncd import __version__
-from syncd.commands import demo, emulator, rollback, run, sync, validate
+from syncd.commands import demo, emulator, explain, lint, rollback, run, sync, validate
 from syncd.commands.common import EXIT_STATUS_HELP, ExitCode
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run)
+COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run,
+                                           explain, lint)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\
@@ -33,6 +34,8 @@ typical use:
   syncd sync --config syncd.yaml            plan, check the safety guards, write, journal
   syncd rollback --config syncd.yaml        undo the last sync, from its journal
   syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
+  syncd explain SKU --config syncd.yaml     why a SKU says what it says, what a sync will do
+  syncd lint --config syncd.yaml            what in the store will stop or confuse a sync
 
 exit status (the same meaning in every command; each command's --help says which it uses):
 """ + EXIT_STATUS_HELP + """

@@ -50,6 +50,8 @@ class GuardRefused(SyncdError):
     def __init__(self, guard: str, message: str) -> None:
         super().__init__(message)
         self.guard = guard
+        self.refused: object | None = None
+        """The refused plan (``syncd.sync.PlanResult``) when the cycle attached it."""
 
 
 class WixError(SyncdError):

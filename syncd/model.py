@@ -56,6 +56,10 @@ class StoreVariant:
     """V1: the SKU is the product's (``manageVariants`` false), shared by all its variants,
     which a row naming it sets together; a SKU shared across products stays ambiguous."""
 
+    managed_variant: bool | None = None
+    """V1: the product's ``manageVariants`` (variants carry their own SKU and stock); None
+    when the store did not say (V3 has no such flag)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StoreSnapshot:

@@ -29,7 +29,7 @@ import structlog
 from syncd.apply import ApplyReport, apply_plan
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
-from syncd.errors import SyncdError, WixClientError
+from syncd.errors import GuardRefused, SyncdError, WixClientError
 from syncd.feeds.copy import FeedCopies
 from syncd.guards import GuardResult, check_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
@@ -180,9 +180,15 @@ class SiteSync:
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
         previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
-        guards = check_guards(guarded, policy,
-                              previous_source_rows=previous.source_rows if previous else None,
-                              force=force)
+        previous_rows = previous.source_rows if previous else None
+        try:
+            guards = check_guards(guarded, policy, previous_source_rows=previous_rows,
+                                  force=force)
+        except GuardRefused as exc:  # keep the plan for whoever is asked to approve it
+            exc.refused = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                                     guards=check_guards(guarded, policy, force=True,
+                                                         previous_source_rows=previous_rows))
+            raise
         return PlanResult(source=source, snapshot=snapshot, plan=plan, guards=guards, kind=kind)
 
     async def sync(

@@ -40,6 +40,10 @@ class ExitCode(IntEnum):
     """Another syncd process holds a site's lock (``<state_dir>/<site>.lock`` names its
     pid)."""
 
+    PROBLEMS = 5
+    """``lint``: the store has problems that stop (or, with ``--fail-on warning``, confuse)
+    a sync."""
+
     CONFIG = 78
     """The configuration cannot be used, or the daemon's HTTP address cannot be bound
     (``EX_CONFIG`` of sysexits.h): restarting cannot help, so the systemd unit lists it in
@@ -52,6 +56,7 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.PENDING: "plan or --dry-run: changes are pending",
     ExitCode.REFUSED: "a safety guard refused a plan: nothing was written to that site",
     ExitCode.LOCKED: "another syncd process holds a site's lock",
+    ExitCode.PROBLEMS: "lint found problems in the store",
     ExitCode.CONFIG: "invalid configuration or HTTP address: restarting cannot help",
 }
 

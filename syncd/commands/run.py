@@ -100,7 +100,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_command(args: argparse.Namespace) -> int:
     """``syncd run``: returns the process exit status."""
     # Imported here so that ``syncd --help`` and ``syncd healthcheck`` stay light.
+    from aiohttp import web
+
     from syncd.config import Settings, SiteSettings
+    from syncd.console import mount_console
+    from syncd.daemon.board import Board
     from syncd.daemon.config import DaemonSetup
     from syncd.daemon.supervisor import Daemon
     from syncd.daemon.wiring import build_setup
@@ -113,15 +117,22 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         settings = Settings.from_file(path)
         configure_logging(level=str(settings.log.level), json=_json_logs(str(settings.log.format)))
-        setup = build_setup(settings, metrics=metrics, limiters=limiters)
+        board = Board(history=settings.console.history)
+        setup = build_setup(settings, metrics=metrics, limiters=limiters, board=board)
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
         return ExitCode.CONFIG
 
     def reload() -> DaemonSetup[SiteSettings]:
-        return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters)
+        return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters,
+                           board=board)
 
-    daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env())
+    def console_routes(app: web.Application) -> None:
+        if settings.console.enabled:
+            mount_console(app, board=board, control=daemon, settings=settings)
+
+    daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
+                    http_routes=console_routes)
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:

@@ -40,6 +40,7 @@ from cronsim import CronSim, CronSimError
 from syncd import yamlnodes
 from syncd.config import sourcekeys as remote
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.config.console import read_console
 from syncd.config.reader import MapReader
 from syncd.config.schema import (
     HttpSettings,
@@ -102,7 +103,7 @@ def load_settings(path: str | os.PathLike[str], *,
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
-             "shutdown_grace_seconds", "log")
+             "shutdown_grace_seconds", "log", "console")
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
               "merge", "match")
@@ -147,6 +148,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         schedule=_schedule(top.mapping("schedule")),
         http=_http(top.mapping("http"), env),
         log=_log(top.mapping("log"), env),
+        console=read_console(top.mapping("console"), base, env),
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
     )
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.config.console import ConsoleSettings
 from syncd.config.secrets import Secret
 from syncd.config.source import MatchRules, MergeRule, SourceSettings
 from syncd.errors import ConfigError
@@ -234,6 +235,7 @@ class Settings:
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     log: LogSettings = field(default_factory=LogSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     shutdown_grace_s: float = 20.0
     """After SIGTERM, in-flight writes get this long to finish before they are cancelled.

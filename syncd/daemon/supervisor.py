@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Generic, TypeVar
 
 import structlog
+from aiohttp import web
 
 from syncd.config import HttpSettings, ListenAddress
 from syncd.daemon.aio import wait_for_any
@@ -66,6 +67,7 @@ class Daemon(Generic[SiteT]):
         metrics: Metrics,
         notifier: SystemdNotifier | None = None,
         env: Mapping[str, str] | None = None,
+        http_routes: Callable[[web.Application], None] | None = None,
     ) -> None:
         self._load = load
         self._metrics = metrics
@@ -83,6 +85,9 @@ class Daemon(Generic[SiteT]):
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
                                 started_at_s=time.time())
         self.http_address: ListenAddress | None = None
+        self._http_routes = http_routes
+        """Adds routes (the web console) to the HTTP endpoint before it starts."""
+        self._loops: dict[str, SiteLoop[SiteT]] = {}
 
     # -- requests (signal handlers, tests) -------------------------------------------------
 
@@ -101,6 +106,20 @@ class Daemon(Generic[SiteT]):
         log.info("reload_requested", reason=reason)
         self.reload.set()
 
+    def request_cycle(self, site: str, reason: str) -> bool:
+        """Run a full cycle of ``site`` as soon as it is free; False for an unknown site."""
+        loop = self._loops.get(site)
+        if loop is None:
+            return False
+        log.info("cycle_requested", site=site, reason=reason)
+        loop.request_full_cycle(reason)
+        return True
+
+    @property
+    def statuses(self) -> Mapping[str, SiteStatus]:
+        """The live status of every site, by name."""
+        return self._statuses
+
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self, setup: DaemonSetup[SiteT]) -> None:
@@ -109,8 +128,10 @@ class Daemon(Generic[SiteT]):
             try:
                 self._take_locks(setup.config)
                 self._view.ready_max_age_s = setup.config.ready_max_age_s
-                server = HttpServer(build_app(self._view, metrics=self._metrics),
-                                    setup.config.listen)
+                app = build_app(self._view, metrics=self._metrics)
+                if self._http_routes is not None:
+                    self._http_routes(app)
+                server = HttpServer(app, setup.config.listen)
                 self.http_address = await server.start()
                 try:
                     with self._signal_handlers():
@@ -172,6 +193,7 @@ class Daemon(Generic[SiteT]):
                          on_outcome=self._report)
                 for site in config.sites
             )
+            self._loops = {loop.name: loop for loop in loops}
             async with asyncio.TaskGroup() as tg:
                 site_tasks = [tg.create_task(loop.run(generation_stop), name=f"site {loop.name}")
                               for loop in loops]

@@ -14,6 +14,7 @@ from collections import defaultdict
 from contextlib import AbstractAsyncContextManager
 
 from syncd.config import Settings, SiteSettings, SourceSettings
+from syncd.daemon.board import Board
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleRunner
@@ -72,23 +73,25 @@ def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
 def open_cycle_runner(
     settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None,
     feeds: FeedCopies | None = None,
+    board: Board | None = None,
 ) -> AbstractAsyncContextManager[CycleRunner[SiteSettings]]:
     """The cycle runner for one configuration generation: ``syncd.sync``'s cycle.
 
     Entered when a generation starts and exited when it ends, so the runner holds one HTTP
     session per generation (and the fast lane's product index), closed on the way out.
     """
-    return open_sync_runner(settings, metrics=metrics, limiters=limiters, feeds=feeds)
+    return open_sync_runner(settings, metrics=metrics, limiters=limiters, feeds=feeds,
+                            board=board)
 
 
-def build_setup(settings: Settings, *, metrics: Metrics,
-                limiters: LimiterPool | None = None) -> DaemonSetup[SiteSettings]:
+def build_setup(settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None,
+                board: Board | None = None) -> DaemonSetup[SiteSettings]:
     """Everything the daemon runs for ``settings``; pass the same ``limiters`` to every
     generation so that a reload keeps each store's request budget."""
     feeds = FeedCopies(feed_directory(settings.state_dir))
     return DaemonSetup(
         config=daemon_config(settings),
         open_runner=functools.partial(open_cycle_runner, settings, metrics=metrics,
-                                      limiters=limiters, feeds=feeds),
+                                      limiters=limiters, feeds=feeds, board=board),
         sources=watched_sources(settings, metrics=metrics, feeds=feeds),
     )

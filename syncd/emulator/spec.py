@@ -72,9 +72,10 @@ class ProductSpec:
     variants: tuple[VariantSpec, ...]
     inventory_item_id: str
     description: str = ""
-    manage_variants: bool = True
-    """V1: False for a product with options whose SKU (``sku``) is the product's, shared by
-    every variant (``manageVariants: false``); each variant keeps its own stock."""
+    manage_variants: bool | None = None
+    """V1 ``manageVariants``; None: true exactly when the product has options. False on a
+    product with options: its SKU (``sku``) is the product's, shared by every variant, and
+    each variant keeps its own stock."""
 
     @property
     def has_options(self) -> bool:

@@ -80,7 +80,8 @@ class ProductState:
         self.description = spec.description
         self.visible = spec.visible
         self.sku = spec.sku
-        self.manage_variants = spec.has_options
+        self.manage_variants = (spec.has_options if spec.manage_variants is None
+                                else spec.manage_variants)
         self.track = spec.track
         self.price = spec.price
         self.options = spec.options
@@ -98,7 +99,8 @@ class ProductState:
             for v in spec.variants
         ]
         self.variants_by_id = {v.id: v for v in self.variants}
-        if (unmanaged or not spec.manage_variants) and spec.has_options and catalog == "v1":
+        if ((unmanaged or spec.manage_variants is False) and spec.has_options
+                and catalog == "v1"):
             self.manage_variants = False
             self.sku = spec.sku or next((v.sku for v in spec.variants if v.sku), "")
             for variant in self.variants:

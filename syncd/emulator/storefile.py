@@ -9,6 +9,7 @@ The format, with every key (only ``products`` and each product's ``name`` are re
         in_stock: true               # what an untracked product reports (default true)
         track: true                  # false: quantities are not tracked, in_stock decides
         visible: true                # false: a hidden product
+        manage_variants: false       # V1, products with options: SKU and stock on the product
         price: 12.5                  # default 10
         description: Stoneware, 350 ml
         id: 3f0c...                  # optional GUID; default derived from the name
@@ -162,7 +163,7 @@ def _parse_product(
         variants=variants,
         inventory_item_id=derived_id("inventory", product_id),
         description=_text(raw, "description", where, max_len=8000),
-        manage_variants=manage_variants,
+        manage_variants=(manage_variants if "manage_variants" in raw else None),
     )
 
 

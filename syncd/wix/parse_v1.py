@@ -77,6 +77,7 @@ def product_variants(
                 hidden=product_hidden or details.get("visible") is False,
                 product_name=str(product.get("name") or ""),
                 shared_sku=_shared_sku(product, details),
+                managed_variant=_bool_or_none(product.get("manageVariants")),
             )
         )
     return rows
@@ -114,6 +115,7 @@ def seed_variant(
         hidden=product.get("visible") is False or details.get("visible") is False,
         product_name=str(product.get("name") or ""),
         shared_sku=_shared_sku(product, details),
+        managed_variant=_bool_or_none(product.get("manageVariants")),
     )
 
 
@@ -133,6 +135,10 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _bool_or_none(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
 
 
 def _obj(value: Any) -> Mapping[str, Any]:

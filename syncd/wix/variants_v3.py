@@ -1,0 +1,64 @@
+"""Every variant of a Catalog V3 store, whether or not it has an inventory item.
+
+The sync walk reads inventory items only (``walk_v3``): a variant without an item is
+invisible to it, and so is a hidden product unless the extra visibility pass is on. Query
+Variants (read-only variants, up to 1000 per page) lists every variant with its product's
+visibility, at ceil(V/1000) calls, but carries no quantity and is eventually consistent
+with the Products API. ``syncd lint`` reads it to find variants a sync cannot write; the
+sync itself never does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from syncd.wix.http import CallCounter, JSONObject, WixClient
+
+QUERY_VARIANTS = "/stores/v3/products/query-variants"
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogVariant:
+    """One variant as Query Variants lists it (no stock quantity)."""
+
+    product_id: str
+    variant_id: str
+    sku: str
+    product_name: str
+    product_visible: bool
+    """False for a hidden product (``productData.visible``)."""
+
+
+def catalog_variant(data: Mapping[str, Any]) -> CatalogVariant:
+    """One ``ReadOnlyVariant`` (pure)."""
+    product = data.get("productData")
+    if not isinstance(product, dict):
+        product = {}
+    return CatalogVariant(
+        product_id=str(product.get("productId") or ""),
+        variant_id=str(data.get("variantId") or data.get("id") or ""),
+        sku=str(data.get("sku") or ""),
+        product_name=str(product.get("name") or ""),
+        product_visible=product.get("visible") is not False,
+    )
+
+
+async def read_catalog_variants(client: WixClient) -> tuple[list[CatalogVariant], int]:
+    """Every variant of the store and the number of calls it took."""
+    counter = CallCounter()
+    query: JSONObject = {"cursorPaging": {"limit": PAGE_SIZE}}
+    variants: list[CatalogVariant] = []
+    while True:
+        data = await client.request("POST", QUERY_VARIANTS, endpoint="v3.products.query_variants",
+                                    body={"query": query}, counter=counter)
+        variants.extend(catalog_variant(v) for v in data.get("variants") or []
+                        if isinstance(v, dict))
+        paging = data.get("pagingMetadata")
+        cursors = paging.get("cursors") if isinstance(paging, dict) else None
+        cursor = cursors.get("next") if isinstance(cursors, dict) else None
+        if not cursor:
+            return variants, counter.total
+        query = {"cursorPaging": {"limit": PAGE_SIZE, "cursor": str(cursor)}}

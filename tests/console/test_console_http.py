@@ -1,0 +1,89 @@
+"""The console over plain HTTP: who may look, who may act, and what an action does.
+
+The browser tests (``test_console_browser.py``) drive the same pages in Chromium; these
+need no browser and run everywhere.
+"""
+
+from __future__ import annotations
+
+from .consolesupport import TOKEN, client, console_daemon, sign_in
+
+
+async def test_overview_lists_every_site_without_signing_in_on_loopback(tmp_path):
+    async with console_daemon(tmp_path) as s, client() as http:
+        async with http.get(f"{s.url}/ui/") as resp:
+            text = await resp.text()
+            assert resp.status == 200
+    assert 'data-site="shop"' in text and 'data-site="outlet"' in text
+    assert "<form" not in text  # read-only: no action forms
+
+
+async def test_no_action_without_the_token(tmp_path):
+    async with console_daemon(tmp_path) as s, client() as http:
+        cycles = len([e for e in s.daemon.events if e.get("event") == "cycle_finished"])
+        for path in ("/ui/site/shop/cycle", "/ui/site/shop/approve",
+                     "/ui/site/shop/rollback"):
+            async with http.post(f"{s.url}{path}", data={"run": "x"}) as resp:
+                assert resp.status == 403, path
+        async with http.get(f"{s.url}/ui/site/shop/rollback") as resp:
+            assert resp.status == 403
+        async with http.post(f"{s.url}/ui/login", data={"token": "wrong-token-123456789"},
+                             allow_redirects=False) as resp:
+            assert resp.status == 403
+        assert s.daemon.find("console_action", action="cycle", allowed=False) is not None
+        assert len([e for e in s.daemon.events
+                    if e.get("event") == "cycle_finished"]) == cycles
+
+
+async def test_an_action_needs_the_sessions_csrf_token(tmp_path):
+    async with console_daemon(tmp_path) as s, client() as http:
+        csrf = await sign_in(http, s.url)
+        async with http.post(f"{s.url}/ui/site/shop/cycle", data={"csrf": "forged"},
+                             allow_redirects=False) as resp:
+            assert resp.status == 403
+            assert "CSRF" in await resp.text()
+        async with http.post(f"{s.url}/ui/site/shop/cycle", data={"csrf": csrf},
+                             allow_redirects=False) as resp:
+            assert resp.status == 303
+        await s.daemon.wait_for("cycle_requested", site="shop", reason="console")
+        await s.daemon.wait_for("console_action", action="cycle", allowed=True)
+
+
+async def test_a_bearer_token_acts_without_a_session(tmp_path):
+    async with console_daemon(tmp_path) as s, client() as http:
+        async with http.post(f"{s.url}/ui/site/outlet/cycle", allow_redirects=False,
+                             headers={"Authorization": f"Bearer {TOKEN}"}) as resp:
+            assert resp.status == 303
+        await s.daemon.wait_for("cycle_requested", site="outlet")
+
+
+async def test_actions_are_off_when_no_token_is_configured(tmp_path):
+    async with console_daemon(tmp_path, token=False) as s, client() as http:
+        async with http.post(f"{s.url}/ui/site/shop/cycle",
+                             headers={"Authorization": "Bearer anything-at-all-here"}) as resp:
+            assert resp.status == 403
+            assert "no console token is configured" in await resp.text()
+        async with http.get(f"{s.url}/ui/site/shop") as resp:
+            assert resp.status == 200  # loopback: the read-only pages stay open
+
+
+async def test_views_need_the_token_when_the_listener_is_not_loopback(tmp_path):
+    async with console_daemon(tmp_path, listen="0.0.0.0:0") as s, \
+            client() as http:
+        async with http.get(f"{s.url}/ui/site/shop", allow_redirects=False) as resp:
+            assert resp.status == 303
+            assert resp.headers["Location"] == "/ui/login"
+        await sign_in(http, s.url)
+        async with http.get(f"{s.url}/ui/site/shop") as resp:
+            assert resp.status == 200
+        async with http.get(f"{s.url}/metrics") as resp:
+            assert resp.status == 200  # the scrape endpoints are not the console's
+
+
+async def test_sku_page_explains_from_the_latest_plan(tmp_path):
+    async with console_daemon(tmp_path) as s, client() as http:
+        async with http.get(f"{s.url}/ui/site/shop/sku/TSHIRT-VINTAGE-L") as resp:
+            text = await resp.text()
+    assert resp.status == 200
+    assert "2 store variants carry SKU TSHIRT-VINTAGE-L" in text
+    assert "stock.csv:16" in text

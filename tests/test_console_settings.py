@@ -1,0 +1,60 @@
+"""The ``console:`` section: the token from a variable or a file, never from the file itself."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from syncd.config import Settings
+from syncd.errors import ConfigError
+from syncd.logs import SECRETS
+
+KEY = "k3y-very-secret-value"
+TOKEN = "console-token-abcdefgh"
+BASE = """\
+sites:
+  - name: demo
+    site_id: demo-site
+    api_key_env: WIX_API_KEY
+source:
+  path: stock.csv
+"""
+
+
+def load(tmp_path: Path, console: str, **env: str) -> Settings:
+    path = tmp_path / "syncd.yaml"
+    path.write_text(BASE + console)
+    return Settings.from_file(path, env={"WIX_API_KEY": KEY, **env})
+
+
+def test_without_a_console_section_the_console_is_on_and_read_only(tmp_path):
+    console = load(tmp_path, "").console
+    assert console.enabled and console.token is None and console.history == 20
+
+
+def test_token_from_an_environment_variable_is_registered_for_redaction(tmp_path):
+    console = load(tmp_path, "console: {token_env: CONSOLE_TOKEN}\n",
+                   CONSOLE_TOKEN=TOKEN).console
+    assert console.token is not None and console.token.reveal() == TOKEN
+    assert TOKEN not in SECRETS.redact(f"token={TOKEN}")
+
+
+def test_token_from_a_file_next_to_the_configuration(tmp_path):
+    (tmp_path / "console-token").write_text(TOKEN + "\n")
+    console = load(tmp_path, "console: {token_file: console-token, history: 5}\n").console
+    assert console.token is not None and console.token.reveal() == TOKEN
+    assert console.history == 5
+
+
+@pytest.mark.parametrize(("section", "env", "message"), [
+    ("console: {token_env: MISSING}\n", {}, "console.token_env: the environment variable "
+                                            "MISSING is not set"),
+    ("console: {token_env: SHORT}\n", {"SHORT": "abc"}, "at least 16 characters"),
+    ("console: {token_env: A, token_file: b}\n", {"A": TOKEN}, "at most one of"),
+    ("console: {token_file: nope}\n", {}, "console.token_file: cannot read"),
+    ("console: {tokn_env: A}\n", {}, "tokn_env"),
+])
+def test_bad_console_settings_name_the_key(tmp_path, section, env, message):
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load(tmp_path, section, **env)
