@@ -6,12 +6,15 @@ pyproject.toml, checked by ``lint-imports``, fail on an import that points up):
     model, errors, logs, yamlnodes     values, the exception tree, redaction, YAML nodes
     plan, policy                       what a plan holds; how a source is applied
     config                             the configuration schema, secrets and loader
+    feeds                              fetching remote sources into local copies
     sources, diff, guards, wix         readers, the pure planner, guards, the Wix client
                                        (none of them imports another)
     journal, state, metrics            the write journal, run state and lock, metrics
-    apply, rollback                    making a plan's writes; planning an undo
+    apply, rollback, explain, lint     making a plan's writes; planning an undo; why a SKU
+                                       says what it says; what in a store stops a sync
     sync                               one sync cycle: walk -> plan -> guard -> apply
     daemon, render                     the long-running loop; plans as text and JSON
+    console                            the daemon's web console
     commands, cli                      the sub-commands and the parser that wires them
     emulator                           an offline Wix Stores emulator (imports nothing
                                        above model and errors; only commands start it)
