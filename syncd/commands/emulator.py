@@ -24,6 +24,7 @@ from syncd.emulator.config import (
     format_rate_limit,
     parse_rate_limit,
 )
+from syncd.emulator.timestamps import STOCK_TIMESTAMPS
 from syncd.errors import ConfigError
 from syncd.logs import configure_logging
 
@@ -125,6 +126,10 @@ def register(subparsers: Any) -> None:
     faults.add_argument("--stale-status", type=int, choices=STALE_STATUSES, default=409,
                         help="status of a V3 Update with a stale revision (default 409; Wix "
                              "documents neither)")
+    faults.add_argument("--stock-timestamps", choices=STOCK_TIMESTAMPS, default="move",
+                        help="move: stock changes move V1 lastUpdated / V3 updatedDate "
+                             "(default); ignore: they leave them alone (Wix does not confirm "
+                             "either for every path)")
     parser.set_defaults(func=run)
 
 
@@ -146,6 +151,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         latency_ms=args.latency_ms,
         shopper_rate=args.shopper_rate,
         stale_status=args.stale_status,
+        stock_timestamps=args.stock_timestamps,
     )
 
 

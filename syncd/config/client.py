@@ -126,10 +126,16 @@ class WalkSettings:
     lists hidden products (Query Products ``visible = false``, one call per 100 hidden
     products, run alongside the item pages) and marks their variants hidden."""
 
+    v3_segments: int = 16
+    """V3 only: the full walk reads this many ``productId`` ranges side by side instead of
+    one sequential cursor (1 = one cursor). Costs up to one partly filled page per segment
+    more; falls back to one cursor when Wix refuses the range filter."""
+
     refresh_chunk: int = 100
     """Ids per targeted query (``$hasSome``/``$in``). Wix documents no list limit; 100 matches
     the V1 page size and keeps request bodies small."""
 
     def __post_init__(self) -> None:
-        if self.workers < 1 or self.queue_size < 1 or self.refresh_chunk < 1:
-            raise ValueError("workers, queue_size and refresh_chunk must be >= 1")
+        if (self.workers < 1 or self.queue_size < 1 or self.refresh_chunk < 1
+                or self.v3_segments < 1):
+            raise ValueError("workers, queue_size, refresh_chunk and v3_segments must be >= 1")

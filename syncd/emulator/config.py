@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from syncd.emulator.timestamps import check_stock_timestamps
+
 CATALOGS = ("v1", "v3", "none")
 """``none`` emulates a site without Wix Stores (catalog version ``STORES_NOT_INSTALLED``)."""
 
@@ -56,6 +58,9 @@ class EmulatorConfig:
     """Simulated orders per second, each taking one unit of tracked stock."""
     stale_status: int = 409
     """Status of a V3 Update with a stale revision: 409 (default) or 428."""
+    stock_timestamps: str = "move"
+    """``move``: stock changes move ``lastUpdated``/``updatedDate``; ``ignore``: they do not
+    (see ``syncd.emulator.timestamps``)."""
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -72,6 +77,7 @@ class EmulatorConfig:
             raise ValueError("generate_products must not be negative")
         if self.stale_status not in STALE_STATUSES:
             raise ValueError(f"stale_status must be 409 or 428, not {self.stale_status}")
+        check_stock_timestamps(self.stock_timestamps)
         check_faults(
             fail_rate=self.fail_rate,
             drop_rate=self.drop_rate,

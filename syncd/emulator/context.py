@@ -45,6 +45,7 @@ class Emulator:
         self.spec = spec if spec is not None else load_spec(config)
         # A site without Stores still needs a store object; it is never reached.
         self.store = Store(self.spec, catalog="v3" if config.catalog == "v3" else "v1")
+        self.store.stock_moves_timestamps = config.stock_timestamps == "move"
         self.stats = Stats()
         self.settings = FaultSettings.from_config(config)
         self.limiter = SlidingWindowLimiter(self.settings.rate_limit)

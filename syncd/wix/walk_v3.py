@@ -5,12 +5,13 @@ location, SKU (``product.variantSku``), visibility, stock and revision: a whole 
 ceil(I/1000) calls and needs no per-product resolution. The first request carries the filter;
 follow-ups send only ``cursorPaging`` (a cursor sent with a filter is rejected).
 
-Cursor paging is inherently sequential (each cursor comes from the previous answer) and Wix
-offers no filter that splits the items into even, stable ranges, so the full walk keeps one
-request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms latency, about the
-200-per-minute budget anyway. Splitting by a filter (tracking, availability) would let items
-that change that field mid-walk be missed or read twice, so it is not done. Targeted reads
-(``$in`` lists of ids) are independent of each other and run concurrently.
+Cursor paging is inherently sequential (each cursor comes from the previous answer), so one
+cursor keeps one request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms
+latency. The full walk therefore reads ``WalkSettings.v3_segments`` immutable ``productId``
+ranges side by side (``syncd.wix.segments_v3``), falling back to the one cursor when Wix
+refuses range filters on ``productId``. Splitting by a mutable field (tracking,
+availability) would let items that change it mid-walk be missed or read twice, so it is
+not done. Targeted reads (``$in`` lists of ids) are independent and run concurrently.
 
 Variants without an inventory item do not appear here (see the contract's gotcha 18); the
 walk reports the items that exist. ``hidden`` comes from ``product.variantVisible``, which
@@ -28,6 +29,7 @@ from syncd.config.client import WalkSettings
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import int_or_none
+from syncd.wix.segments_v3 import SegmentedQuery
 from syncd.wix.tasks import task_group
 
 PAGE_SIZE = 1000
@@ -47,6 +49,8 @@ class V3Reader:
         self._client = client
         self._settings = settings
         self._log = client.log.bind(catalog="v3")
+        self._segments = SegmentedQuery(client, path=QUERY_ITEMS,
+                                        endpoint="v3.inventory_items.query", page_size=PAGE_SIZE)
 
     async def walk(self) -> StoreSnapshot:
         """Every inventory item (of ``location_id`` when set), hidden variants included."""
@@ -54,7 +58,7 @@ class V3Reader:
         hidden: set[str] = set()
         async with task_group() as group:
             items_task = group.create_task(
-                self._query(self._with_location({}), counter),
+                self._all_items(counter),
                 name=f"wix v3 walk items site={self._client.site_id}",
             )
             if self._settings.v3_product_visibility:
@@ -117,6 +121,13 @@ class V3Reader:
             if not cursor:
                 return
             query = {"cursorPaging": {"limit": PRODUCTS_PAGE_SIZE, "cursor": cursor}}
+
+    async def _all_items(self, counter: CallCounter) -> list[JSONObject]:
+        items = await self._segments.run(self._with_location({}), self._settings.v3_segments,
+                                         counter)
+        if items is None:
+            items = await self._query(self._with_location({}), counter)
+        return items
 
     def _with_location(self, query_filter: JSONObject) -> JSONObject:
         if self._settings.location_id is not None:
