@@ -30,9 +30,10 @@ from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
 from syncd.errors import SyncdError, WixConflict
 from syncd.guards import GuardResult, check_guards
+from syncd.incremental import Fallback, Informer
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
-from syncd.model import Catalog, StoreSnapshot
+from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
@@ -47,6 +48,9 @@ class CycleKind(StrEnum):
     """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
     FAST = "fast"
     """Re-read and write only the products of a few changed source rows (the targeted walk)."""
+    INCREMENTAL = "incremental"
+    """Read only what changed in the store since the last read (``syncd.incremental``) and
+    plan the whole source against the snapshot kept up to date that way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +86,7 @@ class SiteSync:
         session: aiohttp.ClientSession | None = None,
         metrics: Metrics | None = None,
         limiters: LimiterPool | None = None,
+        incremental: bool = False,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
@@ -96,6 +101,12 @@ class SiteSync:
         self._products_by_key: dict[str, frozenset[str]] | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
+        self.informer: Informer | None = None
+        """Keeps the store's snapshot between cycles for incremental ones (None: off)."""
+        if incremental:
+            self.informer = Informer(overlap_s=site.walk_settings().change_overlap_s,
+                                     on_fallback=_fallback_observer(metrics, site.name),
+                                     log=self.log)
         if metrics is not None:
             self.client.subscribe(_metrics_observer(metrics, site.name))
 
@@ -141,13 +152,17 @@ class SiteSync:
         store = await self.store()
         policy = self.site.policy
         fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
+        informer = self.informer
         try:
             if fast:
                 assert changed_keys is not None
                 snapshot = await self._refresh_for(store, changed_keys)
+            elif (kind is CycleKind.INCREMENTAL and informer is not None
+                  and (changed := await informer.incremental(store)) is not None):
+                snapshot = changed
             else:
                 kind = CycleKind.FULL
-                snapshot = await store.walk()
+                snapshot = await (informer.full(store) if informer else store.walk())
                 self._index(snapshot)
         except WixConflict:
             # A read has no revision to conflict on: Wix answers 428 when the site now runs
@@ -155,6 +170,8 @@ class SiteSync:
             self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value)
             self._store = None
             self._products_by_key = None
+            if informer is not None:
+                informer.reset()
             raise
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
         if not fast:
@@ -198,6 +215,8 @@ class SiteSync:
             async with journal:
                 applied = await apply_plan(plan, store=await self.store(), journal=journal,
                                            stop=stop, log=log, progress=progress)
+            if self.informer is not None:
+                self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:
                 await asyncio.to_thread(
                     write_state, self.state_dir, self.site.name,
@@ -286,6 +305,19 @@ class SiteSync:
         return sorted(products)
 
 
+def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:
+    """The variants of the products whose every planned write landed (the canary's list)."""
+    whole = {a.product_id for a in applied.products
+             if a.written and not a.failed and not a.not_attempted}
+    return [c.variant for c in planned.plan.changes if c.variant.product_id in whole]
+
+
+def _fallback_observer(metrics: Metrics | None, site: str) -> Callable[[Fallback], None] | None:
+    if metrics is None:
+        return None
+    return lambda reason: metrics.observe_incremental_fallback(site, str(reason))
+
+
 def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:
     api = metrics.for_site(site)
 
@@ -305,13 +337,14 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
 @asynccontextmanager
 async def open_site_syncs(
     settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
-    limiters: LimiterPool | None = None,
+    limiters: LimiterPool | None = None, incremental: bool = False,
 ) -> AsyncIterator[dict[str, SiteSync]]:
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
-    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads).
+    ``incremental`` gives each an informer, for ``CycleKind.INCREMENTAL`` cycles."""
     wanted = set(site_names)
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters)
+                                  metrics=metrics, limiters=limiters, incremental=incremental)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

@@ -271,7 +271,7 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
 
 def _schedule(m: MapReader) -> ScheduleSettings:
     m.check_keys(("interval_seconds", "cron", "jitter_seconds", "watch_source",
-                  "settle_seconds", "full_every_seconds"))
+                  "settle_seconds", "full_every_seconds", "incremental", "resync_seconds"))
     interval = m.optional_number("interval_seconds", positive=True)
     cron = m.string("cron")
     if interval is not None and cron is not None:
@@ -289,6 +289,8 @@ def _schedule(m: MapReader) -> ScheduleSettings:
         watch_source=m.boolean("watch_source", _SCHEDULE.watch_source),
         settle_s=m.number("settle_seconds", _SCHEDULE.settle_s),
         full_every_s=m.optional_number("full_every_seconds", positive=True),
+        incremental=m.boolean("incremental", _SCHEDULE.incremental),
+        resync_s=m.number("resync_seconds", _SCHEDULE.resync_s, positive=True),
     )
 
 

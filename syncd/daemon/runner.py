@@ -82,5 +82,6 @@ async def open_cycle_runner(
     settings: Settings, *, metrics: Metrics | None = None, limiters: LimiterPool | None = None
 ) -> AsyncIterator[SyncCycleRunner]:
     """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``)."""
-    async with open_site_syncs(settings, metrics=metrics, limiters=limiters) as syncs:
+    async with open_site_syncs(settings, metrics=metrics, limiters=limiters,
+                               incremental=settings.schedule.incremental) as syncs:
         yield SyncCycleRunner(syncs)

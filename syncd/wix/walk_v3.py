@@ -7,11 +7,15 @@ follow-ups send only ``cursorPaging`` (a cursor sent with a filter is rejected).
 
 Cursor paging is inherently sequential (each cursor comes from the previous answer), so one
 cursor keeps one request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms
-latency. The full walk therefore reads ``WalkSettings.v3_segments`` immutable ``productId``
-ranges side by side (``syncd.wix.segments_v3``), falling back to the one cursor when Wix
-refuses range filters on ``productId``. Splitting by a mutable field (tracking,
-availability) would let items that change it mid-walk be missed or read twice, so it is
-not done. Targeted reads (``$in`` lists of ids) are independent and run concurrently.
+latency. Later full walks therefore read up to ``WalkSettings.v3_segments`` immutable
+``productId`` ranges side by side (``syncd.wix.segments_v3``), falling back to the one
+cursor when Wix refuses range filters on ``productId``. Each segment ends on a partly filled
+page, so the number of segments is sized from the previous walk (about
+``SEGMENT_PAGES`` pages each): the first walk of a process, which knows no size, and small
+stores keep the one cursor and its minimum of ceil(I/1000) calls. Splitting by a mutable
+field (tracking, availability) would let items that change it mid-walk be missed or read
+twice, so it is not done. Targeted reads (``$in`` lists of ids) are independent and run
+concurrently.
 
 Variants without an inventory item do not appear here (see the contract's gotcha 18); the
 walk reports the items that exist. ``hidden`` comes from ``product.variantVisible``, which
@@ -38,6 +42,9 @@ PAGE_SIZE = 1000
 QUERY_ITEMS = "/stores/v3/inventory-items/query"
 QUERY_PRODUCTS = "/stores/v3/products/query"
 
+SEGMENT_PAGES = 4
+"""Pages per segment the segment count aims at: at most one wasted call per four."""
+
 PRODUCTS_PAGE_SIZE = 100
 """Query Products (V3) maximum page size."""
 
@@ -51,6 +58,7 @@ class V3Reader:
         self._log = client.log.bind(catalog="v3")
         self._segments = SegmentedQuery(client, path=QUERY_ITEMS,
                                         endpoint="v3.inventory_items.query", page_size=PAGE_SIZE)
+        self._last_items: int | None = None
 
     async def walk(self) -> StoreSnapshot:
         """Every inventory item (of ``location_id`` when set), hidden variants included."""
@@ -70,6 +78,7 @@ class V3Reader:
             replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
             for v in map(item_variant, items_task.result())
         )
+        self._last_items = len(variants)
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
         return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total)
 
@@ -123,11 +132,17 @@ class V3Reader:
             query = {"cursorPaging": {"limit": PRODUCTS_PAGE_SIZE, "cursor": cursor}}
 
     async def _all_items(self, counter: CallCounter) -> list[JSONObject]:
-        items = await self._segments.run(self._with_location({}), self._settings.v3_segments,
-                                         counter)
+        items = await self._segments.run(self._with_location({}), self.segments(), counter)
         if items is None:
             items = await self._query(self._with_location({}), counter)
         return items
+
+    def segments(self) -> int:
+        """Segments for the next full walk: sized from the last one, 1 before any."""
+        if self._last_items is None:
+            return 1
+        wanted = -(-self._last_items // (PAGE_SIZE * SEGMENT_PAGES))
+        return max(1, min(self._settings.v3_segments, wanted))
 
     def _with_location(self, query_filter: JSONObject) -> JSONObject:
         if self._settings.location_id is not None:

