@@ -12,9 +12,9 @@ sort on a field that changes while we page (an item sold between two pages moves
 end) may skip items whose position shifts; a fresh query cannot, because every request sees
 the items as they are at that moment and an item that changes meanwhile only moves to a
 later stamp, which a later request reads. Items stamped exactly at a page boundary are read
-twice and de-duplicated by the caller. Should a whole page share one timestamp (a bulk
-write of more than a page), the rest of that timestamp is read by cursor (V3) or offset
-(V1), which is safe because those items no longer move past each other.
+twice and de-duplicated. Should a whole page share one timestamp (a bulk write of more than
+a page), all of that timestamp is read by cursor (V3) or offset (V1), which is safe because
+those items cannot move past each other, and the next request starts after it.
 
 Whether a stock change moves these timestamps at all is not confirmed for every path; the
 sync layer's informer (``syncd.incremental``) checks that with its canary.
@@ -127,92 +127,82 @@ class ChangeReader:
         """Every unit stamped at or after ``since`` (keyset paging, see the module doc)."""
         counter = CallCounter()
         read = ChangeRead()
-        floor = since
+        floor, inclusive = since, True
         while True:
             if self._catalog is Catalog.V3:
-                full, last = await self._v3_keyset(floor, read, counter)
+                full, first, last = await self._v3_keyset(floor, inclusive, read, counter)
             else:
-                full, last = await self._v1_keyset(floor, read, counter)
-            if not full or last is None:
+                full, first, last = await self._v1_keyset(floor, inclusive, read, counter)
+            if not full or first is None or last is None:
                 break
-            if last <= floor:
-                # A whole page at one timestamp: read the rest of it by position.
-                await self._same_stamp(floor, read, counter)
-                floor = floor + timedelta(milliseconds=1)
-                continue
-            floor = last
+            if first == last:
+                # A whole page at one timestamp: read all of it by position, then go past it.
+                await self._same_stamp(last, read, counter)
+                floor, inclusive = last, False
+            else:
+                floor, inclusive = last, True
         read.api_calls = counter.total
         return read
 
     # -- V3 ----------------------------------------------------------------------------------
 
-    def _v3_filter(self, since: datetime | None, *, exact: bool = False) -> JSONObject:
+    def _v3_filter(self, since: datetime | None, *, op: str = "$gte") -> JSONObject:
         query_filter: JSONObject = {}
         if since is not None:
-            op = "$eq" if exact else "$gte"
             query_filter["updatedDate"] = {op: format_stamp(since)}
         if self._settings.location_id is not None:
             query_filter["locationId"] = {"$eq": self._settings.location_id}
         return query_filter
 
     async def _v3_page(self, since: datetime | None, page: int, counter: CallCounter, *,
-                       limit: int | None = None, descending: bool = False) -> JSONObject:
+                       limit: int | None = None, descending: bool = False,
+                       op: str = "$gte") -> JSONObject:
         query: JSONObject = {
             "sort": [{"fieldName": "updatedDate", "order": "DESC" if descending else "ASC"}],
             "cursorPaging": {"limit": limit or page},
         }
-        query_filter = self._v3_filter(since)
+        query_filter = self._v3_filter(since, op=op)
         if query_filter:
             query["filter"] = query_filter
         return await self._client.request("POST", V3_QUERY_ITEMS,
                                           endpoint="v3.inventory_items.query",
                                           body={"query": query}, counter=counter)
 
-    async def _v3_keyset(self, floor: datetime, read: ChangeRead, counter: CallCounter
-                         ) -> tuple[bool, datetime | None]:
-        data = await self._v3_page(floor, V3_PAGE, counter)
+    async def _v3_keyset(self, floor: datetime, inclusive: bool, read: ChangeRead,
+                         counter: CallCounter) -> tuple[bool, datetime | None, datetime | None]:
+        data = await self._v3_page(floor, V3_PAGE, counter, op="$gte" if inclusive else "$gt")
         items = _objects(data.get("inventoryItems"))
-        last = None
-        for item in items:
-            unit = _v3_unit(item)
-            if unit is not None:
-                read.add(unit)
-                last = unit.stamp if last is None or unit.stamp > last else last
-        return len(items) >= V3_PAGE, last
+        units = [u for u in map(_v3_unit, items) if u is not None]
+        return (len(items) >= V3_PAGE, *_span(units, read))
 
     # -- V1 ----------------------------------------------------------------------------------
 
     async def _v1_page(self, since: datetime | None, counter: CallCounter, *, limit: int,
-                       descending: bool = False, exact: bool = False,
+                       descending: bool = False, op: str = "$gte",
                        offset: int = 0) -> JSONObject:
         query: JSONObject = {
             "sort": json.dumps([{"lastUpdated": "desc" if descending else "asc"}]),
             "paging": {"limit": limit, "offset": offset},
         }
         if since is not None:
-            op = "$eq" if exact else "$gte"
             query["filter"] = json.dumps({"lastUpdated": {op: format_stamp(since)}})
         return await self._client.request(
             "POST", V1_QUERY_PRODUCTS, endpoint="v1.products.query",
             body={"query": query, "includeVariants": True, "includeHiddenProducts": True},
             counter=counter)
 
-    async def _v1_keyset(self, floor: datetime, read: ChangeRead, counter: CallCounter
-                         ) -> tuple[bool, datetime | None]:
-        data = await self._v1_page(floor, counter, limit=V1_PAGE)
+    async def _v1_keyset(self, floor: datetime, inclusive: bool, read: ChangeRead,
+                         counter: CallCounter) -> tuple[bool, datetime | None, datetime | None]:
+        data = await self._v1_page(floor, counter, limit=V1_PAGE,
+                                   op="$gte" if inclusive else "$gt")
         products = _objects(data.get("products"))
-        last = None
-        for product in products:
-            unit = _v1_unit(product)
-            if unit is not None:
-                read.add(unit)
-                last = unit.stamp if last is None or unit.stamp > last else last
-        return len(products) >= V1_PAGE, last
+        units = [u for u in map(_v1_unit, products) if u is not None]
+        return (len(products) >= V1_PAGE, *_span(units, read))
 
     async def _same_stamp(self, stamp: datetime, read: ChangeRead, counter: CallCounter
                           ) -> None:
         if self._catalog is Catalog.V3:
-            query: JSONObject = {"filter": self._v3_filter(stamp, exact=True),
+            query: JSONObject = {"filter": self._v3_filter(stamp, op="$eq"),
                                  "cursorPaging": {"limit": V3_PAGE}}
             while True:
                 data = await self._client.request("POST", V3_QUERY_ITEMS,
@@ -227,7 +217,7 @@ class ChangeReader:
                 query = {"cursorPaging": {"limit": V3_PAGE, "cursor": cursor}}
         offset = 0
         while True:
-            data = await self._v1_page(stamp, counter, limit=V1_PAGE, exact=True, offset=offset)
+            data = await self._v1_page(stamp, counter, limit=V1_PAGE, op="$eq", offset=offset)
             products = _objects(data.get("products"))
             for product in products:
                 if (unit := _v1_unit(product)) is not None:
@@ -235,6 +225,16 @@ class ChangeReader:
             offset += len(products)
             if len(products) < V1_PAGE:
                 return
+
+
+def _span(units: list[Changed], read: ChangeRead) -> tuple[datetime | None, datetime | None]:
+    """Add ``units`` to ``read``; the oldest and newest stamps among them."""
+    for unit in units:
+        read.add(unit)
+    if not units:
+        return None, None
+    stamps = [u.stamp for u in units]
+    return min(stamps), max(stamps)
 
 
 def incomplete_products(read: ChangeRead) -> list[str]:
