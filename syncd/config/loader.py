@@ -95,8 +95,10 @@ def load_settings(path: str | os.PathLike[str], *,
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log")
+_WALK = WalkSettings()
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
-              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
+              "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
+              "change_overlap_seconds", "v3_segments")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns")
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
@@ -178,7 +180,10 @@ def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, An
         api_key_origin=origin,
         catalog=m.choice("catalog", CatalogChoice, CatalogChoice.AUTO),
         wix=wix,
-        walk=WalkSettings(workers=wix.max_in_flight, location_id=m.string("location_id")),
+        walk=WalkSettings(
+            workers=wix.max_in_flight, location_id=m.string("location_id"),
+            change_overlap_s=m.number("change_overlap_seconds", _WALK.change_overlap_s),
+            v3_segments=m.integer("v3_segments", _WALK.v3_segments, minimum=1, maximum=256)),
     )
 
 
