@@ -22,6 +22,7 @@ from syncd.emulator.fields import (
     V3_READONLY_VARIANT_FIELDS,
 )
 from syncd.emulator.jsontext import dumps
+from syncd.emulator.matchcache import only_immutable
 from syncd.emulator.paging import Page, cursor_paging, paging_metadata
 from syncd.emulator.query import Resolver, check_sort, compile_filter, parse_sort_list, sort_records
 from syncd.emulator.respond import json_response, json_text_response
@@ -80,8 +81,12 @@ def _run_query(
             matches = sort_records(matches, sort or default_sort or [], fields)
         return matches
 
-    matches = (compute() if store is None else
-               store.match_cache.get(records, (page.filter, page.sort), store.changes, compute))
+    if store is None:
+        matches = compute()
+    else:
+        counter = (store.creations if only_immutable(page.filter, page.sort)
+                   else store.changes)
+        matches = store.match_cache.get(records, (page.filter, page.sort), counter, compute)
     return matches[page.offset : page.offset + page.limit], len(matches)
 
 

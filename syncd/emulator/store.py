@@ -157,6 +157,8 @@ class Store:
         self._stock_units: list[VariantState] | list[ItemState] = []
         self.changes = 0
         """Bumped by every change: query matches cached for an older count are stale."""
+        self.creations = 0
+        """Bumped when items are created (or the store reset): membership changes."""
         self.match_cache = MatchCache()
         self.stock_moves_timestamps = True
         """False: stock changes leave ``lastUpdated``/``updatedDate`` alone (``timestamps``)."""
@@ -165,6 +167,7 @@ class Store:
     def reset(self) -> None:
         """Throw away every change and rebuild the state from the spec."""
         self.changes += 1
+        self.creations += 1
         self.products = [ProductState(p, catalog=self.catalog)
                          for p in sorted(self.spec.products, key=lambda p: p.numeric_id)]
         self.numeric_ids = [p.numeric_id for p in self.products]
@@ -272,6 +275,7 @@ class Store:
         )
         variant.product.touch(now)
         self.changes += 1
+        self.creations += 1
         return item
 
     def _add_item(

@@ -13,8 +13,9 @@ end) may skip items whose position shifts; a fresh query cannot, because every r
 the items as they are at that moment and an item that changes meanwhile only moves to a
 later stamp, which a later request reads. Items stamped exactly at a page boundary are read
 twice and de-duplicated. Should a whole page share one timestamp (a bulk write of more than
-a page), all of that timestamp is read by cursor (V3) or offset (V1), which is safe because
-those items cannot move past each other, and the next request starts after it.
+a page), all of that timestamp is read by cursor (V3) or by numericId (V1, whose offsets
+fail from 10,000 on), which is safe because those items cannot move past each other, and
+the next request starts after it.
 
 Whether a stock change moves these timestamps at all is not confirmed for every path; the
 sync layer's informer (``syncd.incremental``) checks that with its canary.
@@ -178,11 +179,10 @@ class ChangeReader:
     # -- V1 ----------------------------------------------------------------------------------
 
     async def _v1_page(self, since: datetime | None, counter: CallCounter, *, limit: int,
-                       descending: bool = False, op: str = "$gte",
-                       offset: int = 0) -> JSONObject:
+                       descending: bool = False, op: str = "$gte") -> JSONObject:
         query: JSONObject = {
             "sort": json.dumps([{"lastUpdated": "desc" if descending else "asc"}]),
-            "paging": {"limit": limit, "offset": offset},
+            "paging": {"limit": limit, "offset": 0},
         }
         if since is not None:
             query["filter"] = json.dumps({"lastUpdated": {op: format_stamp(since)}})
@@ -215,16 +215,26 @@ class ChangeReader:
                 if not cursor:
                     return
                 query = {"cursorPaging": {"limit": V3_PAGE, "cursor": cursor}}
-        offset = 0
+        # V1: by numericId within the timestamp (offsets fail from 10,000 on).
+        last_id: str | None = None
         while True:
-            data = await self._v1_page(stamp, counter, limit=V1_PAGE, op="$eq", offset=offset)
+            query_filter: JSONObject = {"lastUpdated": {"$eq": format_stamp(stamp)}}
+            if last_id is not None:
+                query_filter["numericId"] = {"$gt": last_id}
+            query = {"filter": json.dumps(query_filter),
+                     "sort": json.dumps([{"numericId": "asc"}]),
+                     "paging": {"limit": V1_PAGE, "offset": 0}}
+            data = await self._client.request(
+                "POST", V1_QUERY_PRODUCTS, endpoint="v1.products.query",
+                body={"query": query, "includeVariants": True, "includeHiddenProducts": True},
+                counter=counter)
             products = _objects(data.get("products"))
             for product in products:
                 if (unit := _v1_unit(product)) is not None:
                     read.add(unit)
-            offset += len(products)
-            if len(products) < V1_PAGE:
+            if len(products) < V1_PAGE or not products[-1].get("numericId"):
                 return
+            last_id = str(products[-1]["numericId"])
 
 
 def _span(units: list[Changed], read: ChangeRead) -> tuple[datetime | None, datetime | None]:

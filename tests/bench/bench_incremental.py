@@ -67,6 +67,10 @@ class CycleRow:
     written: int
     wall_s: float
     budget: int | None
+    retries: int = 0
+    """V3 items re-read and re-written after a stale revision (a sale raced the write)."""
+    budget_unit: str = "calls"
+    """What ``budget`` counts: all calls (V3) or query pages (V1)."""
 
     @property
     def within(self) -> bool:
@@ -75,8 +79,6 @@ class CycleRow:
     @property
     def measured(self) -> int:
         return self.calls if self.budget_unit == "calls" else self.pages
-
-    budget_unit: str = "calls"
 
 
 def start_emulator(args: argparse.Namespace, shopper_rate: float, window_s: float
@@ -167,7 +169,8 @@ async def one_cycle(sync: SiteSync, number: int, kind: CycleKind, catalog: str
     applied = result.applied
     return CycleRow(number, kind, ran, result.api_calls, pages, changed,
                     len(result.planned.plan.changes), applied.written if applied else 0,
-                    time.monotonic() - started, budget, unit)
+                    time.monotonic() - started, budget,
+                    applied.conflict_retries if applied else 0, unit)
 
 
 async def run(args: argparse.Namespace, url: str, directory: Path, real_cycle_s: float,
@@ -207,7 +210,8 @@ def print_row(row: CycleRow, sync: SiteSync) -> None:
     flag = "" if row.within else "  OVER BUDGET"
     print(f"{row.number:>4} {row.asked.value:>11} -> {row.ran.value:<11} calls={row.calls:<4}"
           f" pages={row.pages:<4} changed={row.changed:<5} planned={row.planned:<4}"
-          f" written={row.written:<4} {row.wall_s:6.2f}s {budget}{flag}", flush=True)
+          f" written={row.written:<4} stale={row.retries:<2} {row.wall_s:6.2f}s {budget}{flag}",
+          flush=True)
 
 
 def main() -> int:
@@ -218,7 +222,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--minutes", type=float, default=10.0, help="simulated run length")
     parser.add_argument("--cycle-s", type=float, default=15.0, help="simulated cycle interval")
-    parser.add_argument("--resync-s", type=float, default=120.0,
+    parser.add_argument("--resync-s", type=float, default=240.0,
                         help="simulated full-resync interval (the daemon's default is 3600; "
                              "shorter here so a run sees several)")
     parser.add_argument("--shopper", type=float, default=1.0, help="simulated orders/s")

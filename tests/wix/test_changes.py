@@ -203,3 +203,18 @@ async def test_a_refused_segment_query_falls_back_to_one_cursor_and_stays_there(
 def test_segments_setting_must_be_positive():
     with pytest.raises(ValueError, match="v3_segments"):
         WalkSettings(v3_segments=0)
+
+
+async def test_v1_products_sharing_one_timestamp_beyond_a_page_are_crawled_by_numeric_id():
+    config = EmulatorConfig(catalog="v1", api_key=KEY, site_id=SITE, rate_limit=None,
+                            generate_products=320, seed=8)
+    async with emulated_store(config) as (emu, store):
+        products = emu.store.products
+        for product in products[:250]:
+            product.touch("2030-03-03T03:03:03.003Z")
+        products[300].touch("2030-03-03T03:03:04.000Z")
+        emu.store.changes += 1
+        reader = ChangeReader(store.client, WalkSettings(), Catalog.V1)
+        read = await reader.since(parse_stamp("2030-03-03T03:03:00.000Z"))
+    assert set(read.units) == {p.id for p in products[:250]} | {products[300].id}
+    assert read.api_calls <= 2 + math.ceil(251 / 100)
