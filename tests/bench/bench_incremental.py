@@ -15,10 +15,11 @@ back) and one full cycle, which must plan nothing: the store equals the source. 
 reports the 429s the emulator answered and whether the canary switched the site to full
 walks (and after how many cycles). Not collected by pytest.
 
-Time can be compressed by ``--compress F``: cycles, resyncs, the run and the rate window
-(200 per 60/F s) shrink F times and the shopper sells F times faster, so each cycle sees the
-same number of changes as the real-time run would. The issue's run, compressed 5x
-(10 simulated minutes in 2, cycles every 15 simulated seconds):
+Time can be compressed by ``--compress F``: cycles, resyncs, the run, the rate window
+(200 per 60/F s) and the overlap window of incremental reads (30/F s) shrink F times and
+the shopper sells F times faster, so each cycle sees the same number of changes as the
+real-time run would. The reference runs, compressed 5x (10 simulated minutes in 2, cycles
+every 15 simulated seconds, a resync every 4 simulated minutes):
 
     .venv/bin/python tests/bench/bench_incremental.py --catalog v3 --compress 5
     .venv/bin/python tests/bench/bench_incremental.py --catalog v1 --compress 5
@@ -128,7 +129,7 @@ def write_source(rows: list[dict[str, Any]], path: Path, drift: float) -> dict[s
     return desired
 
 
-def write_config(directory: Path, url: str, window_s: float) -> Path:
+def write_config(directory: Path, url: str, window_s: float, overlap_s: float) -> Path:
     config = directory / "syncd.yaml"
     config.write_text(
         "sites:\n"
@@ -137,6 +138,7 @@ def write_config(directory: Path, url: str, window_s: float) -> Path:
         "    api_key_env: SYNCD_BENCH_API_KEY\n"
         f"    base_url: {url}\n"
         f"    rate_limit: {{requests: 200, per_seconds: {window_s:g}}}\n"
+        f"    change_overlap_seconds: {overlap_s:g}\n"
         "source:\n  path: stock.csv\n"
         "state_dir: state\n"
         "policy: {max_changed_fraction: 1.0}\n",
@@ -242,7 +244,7 @@ def main() -> int:
             directory = Path(tmp)
             time.sleep(3.0 / f)  # a live store: the shopper has sold before syncd starts
             desired = write_source(admin(url, "state"), directory / "stock.csv", args.drift)
-            write_config(directory, url, window_s)
+            write_config(directory, url, window_s, 30.0 / f)
             print(f"catalog={args.catalog} products={args.products} source_rows={len(desired)} "
                   f"stock_timestamps={args.stock_timestamps} compress={f:g} "
                   f"cycle={args.cycle_s:g}s resync={args.resync_s:g}s run={args.minutes:g}min "
