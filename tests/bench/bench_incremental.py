@@ -176,7 +176,7 @@ async def one_cycle(sync: SiteSync, number: int, kind: CycleKind, catalog: str
 
 
 async def run(args: argparse.Namespace, url: str, directory: Path, real_cycle_s: float,
-              real_resync_s: float, real_run_s: float) -> list[CycleRow]:
+              real_resync_s: float, real_run_s: float) -> tuple[list[CycleRow], str]:
     settings = Settings.from_file(directory / "syncd.yaml",
                                   env={"SYNCD_BENCH_API_KEY": KEY})
     rows: list[CycleRow] = []
@@ -204,7 +204,7 @@ async def run(args: argparse.Namespace, url: str, directory: Path, real_cycle_s:
         print_row(final, sync)
         fallback = sync.informer.fallback if sync.informer else None
         print(f"incremental fallback: {fallback or 'none'}")
-    return rows
+    return rows, str(fallback or "")
 
 
 def print_row(row: CycleRow, sync: SiteSync) -> None:
@@ -249,7 +249,7 @@ def main() -> int:
                   f"stock_timestamps={args.stock_timestamps} compress={f:g} "
                   f"cycle={args.cycle_s:g}s resync={args.resync_s:g}s run={args.minutes:g}min "
                   f"shopper={args.shopper:g}/s rate=200/60s (simulated)")
-            rows = asyncio.run(run(
+            rows, fallback = asyncio.run(run(
                 args, url, directory, args.cycle_s / f, args.resync_s / f,
                 args.minutes * 60 / f))
         stats = admin(url, "stats")
@@ -272,10 +272,12 @@ def main() -> int:
               f"changed: max={max(r.changed for r in incremental)}")
     print(f"full walk wall s: {', '.join(f'{r.wall_s:.1f}' for r in fulls)}")
     if switched is not None:
-        print(f"canary: switched to full walks at incremental cycle #{switched}")
-    resyncs = [r for r in fulls[1:-1]]
-    print(f"full resyncs during the run: {len(resyncs)}, planned at each (sales since the "
-          f"previous cycle): {[r.planned for r in resyncs]}")
+        overall = rows.index(asked_incremental[switched - 1])
+        print(f"switched to full walks ({fallback}): scheduled incremental cycle #{switched} "
+              f"(cycle {overall} overall) already walked the store")
+    resyncs = fulls[1:-1]
+    print(f"full cycles after start-up during the run: {len(resyncs)}, planned at each "
+          f"(sales since the previous cycle): {[r.planned for r in resyncs]}")
     print(f"final full cycle planned {rows[-1].planned} changes "
           f"(0 = store equals source); emulator 429s={stats['rate_limited']} "
           f"shopper sales={stats['shopper_sales']} requests={stats['requests_total']}")
