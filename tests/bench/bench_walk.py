@@ -9,6 +9,10 @@ read and wall time. Not collected by pytest. Example:
     .venv/bin/python tests/bench/bench_walk.py --products 12000 --latency-ms 300 --catalogs v1
     .venv/bin/python tests/bench/bench_walk.py --products 12000 --latency-ms 300 --catalogs v3 \
         --v3-segments 1,16
+
+Segmented V3 walks are sized from the previous walk, so a segment count above 1 walks once
+untimed, resets the emulator and times the second walk. Keep ``--rate-limit off`` (the
+default) for those: the client's own budget still counts the untimed walk's calls.
 """
 
 from __future__ import annotations
