@@ -103,7 +103,7 @@ class Metrics:
         r = self.registry
         # prometheus_client appends "_total" to counters itself.
         self.cycles = Counter(
-            "syncd_cycles", "Sync cycles run, by kind (full|fast) and result.",
+            "syncd_cycles", "Sync cycles run, by kind (full|fast|incremental) and result.",
             ["site", "kind", "result"], registry=r)
         self.api_requests = Counter(
             "syncd_api_requests", "HTTP requests made to Wix, by endpoint and status.",
@@ -134,6 +134,11 @@ class Metrics:
         self.cycle_duration = Histogram(
             "syncd_cycle_duration_seconds", "Duration of sync cycles.",
             ["site", "kind"], buckets=CYCLE_BUCKETS_S, registry=r)
+        self.incremental_fallback = Gauge(
+            "syncd_incremental_fallback",
+            "1 when a site stopped trusting incremental reads and walks the whole store every "
+            "cycle, by reason (canary_missed|resync_found_missed_changes|no_timestamps).",
+            ["site", "reason"], registry=r)
         self.limiter_wait = Counter(
             "syncd_rate_limiter_wait_seconds",
             "Seconds requests spent waiting for the client's own rate limiter.",
@@ -191,6 +196,9 @@ class Metrics:
         self.feed_fetches.labels(_label(source), _label(result)).inc()
         self.feed_ok.labels(_label(source)).set(
             1 if result in ("changed", "not_modified") else 0)
+    def observe_incremental_fallback(self, site: str, reason: str) -> None:
+        """A site fell back from incremental reads to full walks."""
+        self.incremental_fallback.labels(_label(site), _label(reason)).set(1)
 
     def for_site(self, site: str) -> SiteApiMetrics:
         """An ``ApiObserver`` bound to ``site``, for that site's Wix client."""

@@ -32,9 +32,10 @@ from syncd.diff import plan_changes
 from syncd.errors import GuardRefused, SyncdError, WixClientError
 from syncd.feeds.copy import FeedCopies
 from syncd.guards import GuardResult, check_guards
+from syncd.incremental import Fallback, Informer
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
 from syncd.metrics import Metrics
-from syncd.model import Catalog, StoreSnapshot
+from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
@@ -51,6 +52,9 @@ class CycleKind(StrEnum):
     """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
     FAST = "fast"
     """Re-read and write only the products of a few changed source rows (the targeted walk)."""
+    INCREMENTAL = "incremental"
+    """Read only what changed in the store since the last read (``syncd.incremental``) and
+    plan the whole source against the snapshot kept up to date that way."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +92,7 @@ class SiteSync:
         limiters: LimiterPool | None = None,
         feeds: FeedCopies | None = None,
         polled_feeds: bool = False,
+        incremental: bool = False,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
@@ -107,6 +112,12 @@ class SiteSync:
         self._products_by_key: dict[str, frozenset[str]] | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
+        self.informer: Informer | None = None
+        """Keeps the store's snapshot between cycles for incremental ones (None: off)."""
+        if incremental:
+            self.informer = Informer(overlap_s=site.walk_settings().change_overlap_s,
+                                     on_fallback=_fallback_observer(metrics, site.name),
+                                     log=self.log)
         if metrics is not None:
             self.client.subscribe(_metrics_observer(metrics, site.name))
 
@@ -155,13 +166,17 @@ class SiteSync:
         # Match keys and locations need the whole store: such sites always walk it all.
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
+        informer = self.informer
         try:
             if fast:
                 assert changed_keys is not None
                 snapshot = await self._refresh_for(store, changed_keys)
+            elif (kind is CycleKind.INCREMENTAL and informer is not None
+                  and (changed := await informer.incremental(store)) is not None):
+                snapshot = changed
             else:
                 kind = CycleKind.FULL
-                snapshot = await store.walk()
+                snapshot = await (informer.full(store) if informer else store.walk())
                 self._index(snapshot)
         except WixClientError as exc:
             # A read has nothing to conflict on: Wix answers 428 when the site now runs the
@@ -171,6 +186,8 @@ class SiteSync:
                              status=exc.status)
             self._store = None
             self._products_by_key = None
+            if informer is not None:
+                informer.reset()
             raise
         snapshot = store_view(snapshot, self.site.match, located=source.located)
         plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
@@ -221,6 +238,8 @@ class SiteSync:
             async with journal:
                 applied = await apply_plan(plan, store=await self.store(), journal=journal,
                                            stop=stop, log=log, progress=progress)
+            if self.informer is not None:
+                self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:
                 await asyncio.to_thread(
                     write_state, self.state_dir, self.site.name,
@@ -315,6 +334,17 @@ def key_budget(site: SiteSettings) -> str | None:
     if not site.rate_limit.shared_key:
         return None
     return hashlib.sha256(site.api_key.reveal().encode()).hexdigest()[:16]
+def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:
+    """The variants of the products whose every planned write landed (the canary's list)."""
+    whole = {a.product_id for a in applied.products
+             if a.written and not a.failed and not a.not_attempted}
+    return [c.variant for c in planned.plan.changes if c.variant.product_id in whole]
+
+
+def _fallback_observer(metrics: Metrics | None, site: str) -> Callable[[Fallback], None] | None:
+    if metrics is None:
+        return None
+    return lambda reason: metrics.observe_incremental_fallback(site, str(reason))
 
 
 def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:
@@ -337,10 +367,12 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
 async def open_site_syncs(
     settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
     limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
+    incremental: bool = False,
 ) -> AsyncIterator[dict[str, SiteSync]]:
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
     the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
-    ``feeds`` are the feed copies a daemon's pollers keep fresh."""
+    ``feeds`` are the feed copies a daemon's pollers keep fresh; ``incremental`` gives each
+    an informer, for ``CycleKind.INCREMENTAL`` cycles."""
     wanted = set(site_names)
     limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
     polled = feeds is not None
@@ -348,6 +380,6 @@ async def open_site_syncs(
     async with aiohttp.ClientSession() as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters, feeds=feeds,
-                                  polled_feeds=polled)
+                                  polled_feeds=polled, incremental=incremental)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

@@ -24,6 +24,7 @@ from syncd.emulator.config import (
     format_rate_limit,
     parse_rate_limit,
 )
+from syncd.emulator.timestamps import STOCK_TIMESTAMPS
 from syncd.emulator.variants import NAMES as VARIANT_NAMES
 from syncd.emulator.variants import WixVariants
 from syncd.errors import ConfigError
@@ -132,6 +133,10 @@ def register(subparsers: Any) -> None:
                         help="play the other plausible answer of unconfirmed Wix behaviours: "
                              "'all' or a comma list of " + ", ".join(VARIANT_NAMES)
                              + " (see syncd.emulator.variants; default none)")
+    faults.add_argument("--stock-timestamps", choices=STOCK_TIMESTAMPS, default="move",
+                        help="move: stock changes move V1 lastUpdated / V3 updatedDate "
+                             "(default); ignore: they leave them alone (Wix does not confirm "
+                             "either for every path)")
     parser.set_defaults(func=run)
 
 
@@ -154,6 +159,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         shopper_rate=args.shopper_rate,
         stale_status=args.stale_status,
         variants=WixVariants.parse(args.wix_variants),
+        stock_timestamps=args.stock_timestamps,
     )
 
 

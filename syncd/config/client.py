@@ -135,10 +135,26 @@ class WalkSettings:
     lists hidden products (Query Products ``visible = false``, one call per 100 hidden
     products, run alongside the item pages) and marks their variants hidden."""
 
+    v3_segments: int = 16
+    """V3 only: full walks after the first read up to this many ``productId`` ranges side by
+    side instead of one sequential cursor (1 = always one cursor), about four pages each.
+    Costs up to one partly filled page per segment more (113 calls instead of 107 on a
+    105,000-item store) and cut a 300 ms-latency walk of it from 42 s to 9-18 s on a shared
+    2-core machine; falls back to one cursor when Wix refuses the range filter."""
+
+    change_overlap_s: float = 30.0
+    """Incremental reads ask for changes stamped from this long before the newest timestamp
+    already seen: room for clock skew between Wix's servers and for writes committed with
+    an earlier timestamp than one already read. Re-read items are de-duplicated."""
+
     refresh_chunk: int = 100
     """Ids per targeted query (``$hasSome``/``$in``). Wix documents no list limit; 100 matches
     the V1 page size and keeps request bodies small."""
 
     def __post_init__(self) -> None:
-        if min(self.workers, self.queue_size, self.refresh_chunk, self.window_pages) < 1:
-            raise ValueError("workers, queue_size, refresh_chunk and window_pages must be >= 1")
+        if min(self.workers, self.queue_size, self.refresh_chunk, self.window_pages,
+               self.v3_segments) < 1:
+            raise ValueError("workers, queue_size, refresh_chunk, window_pages and v3_segments "
+                             "must be >= 1")
+        if self.change_overlap_s < 0:
+            raise ValueError("change_overlap_s must not be negative")

@@ -104,9 +104,10 @@ def load_settings(path: str | os.PathLike[str], *,
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log", "console")
+_WALK = WalkSettings()
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
-              "merge", "match")
+              "merge", "match", "change_overlap_seconds", "v3_segments")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
@@ -193,7 +194,10 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
         api_key_origin=origin,
         catalog=m.choice("catalog", CatalogChoice, CatalogChoice.AUTO),
         wix=wix,
-        walk=WalkSettings(workers=wix.max_in_flight, location_id=m.string("location_id")),
+        walk=WalkSettings(
+            workers=wix.max_in_flight, location_id=m.string("location_id"),
+            change_overlap_s=m.number("change_overlap_seconds", _WALK.change_overlap_s),
+            v3_segments=m.integer("v3_segments", _WALK.v3_segments, minimum=1, maximum=256)),
     )
 
 
@@ -290,7 +294,7 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
 
 def _schedule(m: MapReader) -> ScheduleSettings:
     m.check_keys(("interval_seconds", "cron", "jitter_seconds", "watch_source",
-                  "settle_seconds", "full_every_seconds"))
+                  "settle_seconds", "full_every_seconds", "incremental", "resync_seconds"))
     interval = m.optional_number("interval_seconds", positive=True)
     cron = m.string("cron")
     if interval is not None and cron is not None:
@@ -308,6 +312,8 @@ def _schedule(m: MapReader) -> ScheduleSettings:
         watch_source=m.boolean("watch_source", _SCHEDULE.watch_source),
         settle_s=m.number("settle_seconds", _SCHEDULE.settle_s),
         full_every_s=m.optional_number("full_every_seconds", positive=True),
+        incremental=m.boolean("incremental", _SCHEDULE.incremental),
+        resync_s=m.number("resync_seconds", _SCHEDULE.resync_s, positive=True),
     )
 
 

@@ -55,6 +55,12 @@ class DaemonConfig(Generic[SiteT]):
     full_every_s: float | None = None
     """Longest time between two full cycles, whatever the schedule (None: schedule only)."""
 
+    incremental: bool = _SCHEDULE.incremental
+    """Scheduled cycles read only what changed in the store; full walks every resync_s."""
+
+    resync_s: float = _SCHEDULE.resync_s
+    """With ``incremental``: the longest time between two full walks."""
+
     watch_source: bool = _SCHEDULE.watch_source
     """Run a cycle when a site's source file changes (after it settles)."""
 

@@ -128,8 +128,8 @@ async def open_cycle_runner(
     """The daemon's runner for one configuration generation (see ``syncd.daemon.wiring``);
     ``feeds`` are the feed copies the daemon's pollers keep fresh, ``board`` what the console
     shows."""
-    async with open_site_syncs(settings, metrics=metrics, limiters=limiters,
-                               feeds=feeds) as syncs:
+    async with open_site_syncs(settings, metrics=metrics, limiters=limiters, feeds=feeds,
+                               incremental=settings.schedule.incremental) as syncs:
         runner = SyncCycleRunner(syncs, board=board)
         if board is None:
             yield runner

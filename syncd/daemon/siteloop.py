@@ -4,7 +4,8 @@ Each site gets one task running ``SiteLoop.run``. Cycles of a site run one at a 
 construction: the loop awaits each cycle before it looks at its trigger again, and pulls
 made meanwhile coalesce into one more cycle. The loop wakes for the first of:
 
-- the schedule (a full cycle; the first one right at start-up),
+- the schedule (a full cycle; the first one right at start-up; with incremental reads on, an
+  incremental cycle, and a full one at start-up, every ``resync_s`` and on request),
 - its trigger (a settled source change: a fast cycle for a few rows, a full one otherwise),
 - the end of a failure backoff (a full cycle; triggers wait until then),
 - the stop event (it returns; a cycle in flight sees the same event and winds down).
@@ -53,6 +54,10 @@ class LoopOptions:
     fast_max_keys: int = FAST_LANE_MAX_KEYS
     full_every_s: float | None = None
     """Longest time between two full cycles, whatever the schedule says (None: no bound)."""
+    incremental: bool = False
+    """Scheduled cycles read only what changed; full ones run every ``resync_s``."""
+    resync_s: float = 3600.0
+    """With ``incremental``: longest time between two full cycles."""
 
 
 def _now() -> datetime:
@@ -114,10 +119,14 @@ class SiteLoop(Generic[SiteT]):
 
     async def _loop(self, stop: asyncio.Event) -> None:
         next_full_due = self._clock()  # the first full cycle runs at once
+        next_tick: datetime | None = None  # the next incremental cycle (incremental only)
         retry_at: datetime | None = None
-        log.info("site_loop_started", schedule=self._options.schedule.describe())
+        log.info("site_loop_started", schedule=self._options.schedule.describe(),
+                 incremental=self._options.incremental,
+                 resync_s=self._options.resync_s if self._options.incremental else None)
         while not stop.is_set():
-            wake_at = retry_at or next_full_due
+            wake_at = retry_at or (min(next_full_due, next_tick) if next_tick
+                                   else next_full_due)
             self._status.next_due_at_s = wake_at.timestamp()
             # While backing off, triggers stay pending but do not wake the loop: retrying
             # a failing store sooner because a file changed would defeat the backoff.
@@ -128,23 +137,30 @@ class SiteLoop(Generic[SiteT]):
             now = self._clock()
             if retry_at is not None or now >= next_full_due:
                 self._full_pending = True
+            tick = next_tick is not None and now >= next_tick
             reasons = self.trigger.take()
-            if not self._full_pending and not self._pending_keys:
+            if not self._full_pending and not self._pending_keys and not tick:
                 continue  # a pull whose work an earlier cycle already covered
             if not await self._wait_for_settled_source(stop):
                 break
-            kind, keys = self._next_cycle()
+            kind, keys = self._next_cycle(tick=tick)
             started = self._clock()
             outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
-            if kind is CycleKind.FULL:
+            if outcome.kind is CycleKind.FULL:
                 next_full_due = self._next_full_due(started)
+            if self._options.incremental:
+                next_tick = add_jitter(self._options.schedule.next_after(started),
+                                       jitter_s=self._options.jitter_s, rng=self._rng)
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
 
     def _next_full_due(self, started: datetime) -> datetime:
         # Counted from the start of the cycle so the cadence stays steady.
-        due = add_jitter(self._options.schedule.next_after(started),
-                         jitter_s=self._options.jitter_s, rng=self._rng)
+        if self._options.incremental:
+            due = started + timedelta(seconds=self._options.resync_s)
+        else:
+            due = add_jitter(self._options.schedule.next_after(started),
+                             jitter_s=self._options.jitter_s, rng=self._rng)
         if self._options.full_every_s is not None:
             due = min(due, started + timedelta(seconds=self._options.full_every_s))
         return due
@@ -152,17 +168,21 @@ class SiteLoop(Generic[SiteT]):
     def _seconds_until(self, when: datetime) -> float:
         return max(0.0, (when - self._clock()).total_seconds())
 
-    def _next_cycle(self) -> tuple[CycleKind, frozenset[str] | None]:
-        """FAST for a few changed rows once a full walk has mapped the store, FULL otherwise."""
+    def _next_cycle(self, *, tick: bool = False) -> tuple[CycleKind, frozenset[str] | None]:
+        """FAST for a few changed rows once a full walk has mapped the store, INCREMENTAL on
+        an incremental tick (it plans the whole source, so it covers changed rows too), FULL
+        otherwise."""
         keys = frozenset(self._pending_keys)
         self._pending_keys.clear()
         if (
             self._full_pending
             or not self._status.full_cycle_succeeded
-            or len(keys) > self._options.fast_max_keys
+            or (len(keys) > self._options.fast_max_keys and not tick)
         ):
             self._full_pending = False
             return CycleKind.FULL, None
+        if tick:
+            return CycleKind.INCREMENTAL, None
         return CycleKind.FAST, keys
 
     def _after_cycle(

@@ -3,7 +3,7 @@
 ``Daemon.run`` takes the site locks, starts the HTTP endpoint, tells systemd it is ready and
 then runs *generations*: one generation is one configuration, with one named task per site
 (and one for the source watcher) owned by a ``TaskGroup``. A generation ends on SIGTERM/SIGINT
-or on an accepted SIGHUP reload:
+or on an accepted SIGHUP reload (SIGUSR1 asks every site for a full walk next cycle):
 
 - The signal handlers only set events. The site loops see the stop event at once: no new
   cycle starts, and a cycle in flight sees the same event and stops between products.
@@ -115,6 +115,12 @@ class Daemon(Generic[SiteT]):
         loop.request_full_cycle(reason)
         return True
 
+    def request_resync(self, reason: str = "request") -> None:
+        """Walk every site's whole store in its next cycle (SIGUSR1)."""
+        log.info("resync_requested", reason=reason)
+        for loop in self._loops.values():
+            loop.request_full_cycle(reason)
+
     @property
     def statuses(self) -> Mapping[str, SiteStatus]:
         """The live status of every site, by name."""
@@ -185,7 +191,9 @@ class Daemon(Generic[SiteT]):
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
                                              fast_max_keys=config.fast_max_keys,
-                                             full_every_s=config.full_every_s),
+                                             full_every_s=config.full_every_s,
+                                             incremental=config.incremental,
+                                             resync_s=config.resync_s),
                          status=self._statuses[site.name], metrics=self._metrics,
                          backoff=Backoff(initial_s=config.backoff_initial_s,
                                          max_s=config.backoff_max_s),
@@ -348,6 +356,7 @@ class Daemon(Generic[SiteT]):
             signal.SIGTERM: lambda: self.request_stop("SIGTERM"),
             signal.SIGINT: lambda: self.request_stop("SIGINT"),
             signal.SIGHUP: lambda: self.request_reload("SIGHUP"),
+            signal.SIGUSR1: lambda: self.request_resync("SIGUSR1"),
         }
         for sig, handler in handlers.items():
             loop.add_signal_handler(sig, handler)

@@ -37,6 +37,8 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         schedule=make_schedule(interval_s=schedule.interval_s, cron=schedule.cron),
         jitter_s=schedule.jitter_s,
         full_every_s=schedule.full_every_s,
+        incremental=schedule.incremental,
+        resync_s=schedule.resync_s,
         watch_source=schedule.watch_source,
         settle_s=schedule.settle_s,
         listen=settings.http.listen,

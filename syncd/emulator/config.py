@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from syncd.emulator.timestamps import check_stock_timestamps
 from syncd.emulator.variants import WixVariants
 
 CATALOGS = ("v1", "v3", "none")
@@ -60,6 +61,9 @@ class EmulatorConfig:
     """Status of a V3 Update with a stale revision: 409 (default) or 428."""
     variants: WixVariants = field(default_factory=WixVariants)
     """Unconfirmed behaviours played the other way (``syncd.emulator.variants``)."""
+    stock_timestamps: str = "move"
+    """``move``: stock changes move ``lastUpdated``/``updatedDate``; ``ignore``: they do not
+    (see ``syncd.emulator.timestamps``)."""
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -76,6 +80,7 @@ class EmulatorConfig:
             raise ValueError("generate_products must not be negative")
         if self.stale_status not in STALE_STATUSES:
             raise ValueError(f"stale_status must be 409 or 428, not {self.stale_status}")
+        check_stock_timestamps(self.stock_timestamps)
         check_faults(
             fail_rate=self.fail_rate,
             drop_rate=self.drop_rate,

@@ -127,8 +127,16 @@ def compile_filter(
 
 def _compile_and(doc: dict[str, Any], fields: Resolver[T], where: str) -> Predicate[T]:
     parts = [_compile_entry(key, value, fields, where) for key, value in doc.items()]
+    return _all_of(parts)
+
+
+def _all_of(parts: list[Predicate[T]]) -> Predicate[T]:
+    """Conjunction; one and two parts avoid a generator per record (hot on big stores)."""
     if len(parts) == 1:
         return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda record: first(record) and second(record)
     return lambda record: all(p(record) for p in parts)
 
 
@@ -144,9 +152,7 @@ def _compile_entry(key: str, value: Any, fields: Resolver[T], where: str) -> Pre
         parts = [_compile_op(key, spec, op, arg, where) for op, arg in value.items()]
     else:
         parts = [_compile_op(key, spec, "$eq", value, where)]
-    if len(parts) == 1:
-        return parts[0]
-    return lambda record: all(p(record) for p in parts)
+    return _all_of(parts)
 
 
 def _compile_logical(op: str, value: Any, fields: Resolver[T], where: str) -> Predicate[T]:

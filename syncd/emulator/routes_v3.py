@@ -22,10 +22,11 @@ from syncd.emulator.fields import (
     V3_READONLY_VARIANT_FIELDS,
 )
 from syncd.emulator.jsontext import dumps
+from syncd.emulator.matchcache import only_immutable
 from syncd.emulator.paging import Page, cursor_paging, paging_metadata
 from syncd.emulator.query import Resolver, check_sort, compile_filter, parse_sort_list, sort_records
 from syncd.emulator.respond import json_response, json_text_response
-from syncd.emulator.store import ItemState
+from syncd.emulator.store import ItemState, Store
 from syncd.emulator.views_v3 import (
     inventory_item_dict,
     inventory_item_json,
@@ -62,7 +63,7 @@ async def get_catalog_version(request: web.Request) -> web.Response:
 
 def _run_query(
     records: list[T], page: Page, fields: Resolver[T], *, where: str,
-    default_sort: list[tuple[str, bool]] | None = None,
+    default_sort: list[tuple[str, bool]] | None = None, store: Store | None = None,
 ) -> tuple[list[T], int]:
     """``(page of matches, total matches)`` for an object filter and sort."""
     if page.filter is not None and not isinstance(page.filter, dict):
@@ -71,9 +72,21 @@ def _run_query(
     predicate = compile_filter(page.filter, fields, field=f"{where}.filter")
     sort = parse_sort_list(page.sort or [], field=f"{where}.sort")
     check_sort(sort, fields, field=f"{where}.sort")
-    matches = records if predicate is None else [r for r in records if predicate(r)]
-    if sort or default_sort:
-        matches = sort_records(matches, sort or default_sort or [], fields)
+    if predicate is None and not (sort or default_sort):
+        return records[page.offset : page.offset + page.limit], len(records)
+
+    def compute() -> list[T]:
+        matches = records if predicate is None else [r for r in records if predicate(r)]
+        if sort or default_sort:
+            matches = sort_records(matches, sort or default_sort or [], fields)
+        return matches
+
+    if store is None:
+        matches = compute()
+    else:
+        counter = (store.creations if only_immutable(page.filter, page.sort)
+                   else store.changes)
+        matches = store.match_cache.get(records, (page.filter, page.sort), counter, compute)
     return matches[page.offset : page.offset + page.limit], len(matches)
 
 
@@ -129,7 +142,8 @@ async def query_inventory_items(request: web.Request) -> web.Response:
     query = get_dict(body, "query", "")
     page = cursor_paging(query, kind="v3-items-query", where="query", max_limit=1000,
                          default_limit=100)
-    chunk, total = _run_query(emu.store.items, page, V3_INVENTORY_FIELDS, where="query")
+    chunk, total = _run_query(emu.store.items, page, V3_INVENTORY_FIELDS, where="query",
+                              store=emu.store)
     # Query's paging metadata has no hasNext in the SDK type; clients stop on a null cursor.
     meta = paging_metadata(page, kind="v3-items-query", total=total, returned=len(chunk),
                            has_next_field=False)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+from syncd.emulator.matchcache import MatchCache
 from syncd.emulator.spec import BASE_TIMESTAMP, ProductSpec, StoreSpec, VariantSpec
 from syncd.model import MAX_QUANTITY, NIL_GUID
 
@@ -166,10 +167,19 @@ class Store:
         self.items: list[ItemState] = []
         self.items_by_id: dict[str, ItemState] = {}
         self._stock_units: list[VariantState] | list[ItemState] = []
+        self.changes = 0
+        """Bumped by every change: query matches cached for an older count are stale."""
+        self.creations = 0
+        """Bumped when items are created (or the store reset): membership changes."""
+        self.match_cache = MatchCache()
+        self.stock_moves_timestamps = True
+        """False: stock changes leave ``lastUpdated``/``updatedDate`` alone (``timestamps``)."""
         self.reset()
 
     def reset(self) -> None:
         """Throw away every change and rebuild the state from the spec."""
+        self.changes += 1
+        self.creations += 1
         self.products = [ProductState(p, catalog=self.catalog,
                                       unmanaged=self.unmanaged_options and p.numeric_id % 4 == 0)
                          for p in sorted(self.spec.products, key=lambda p: p.numeric_id)]
@@ -209,7 +219,7 @@ class Store:
         product.track = track
         for variant in product.variants:
             variant.json = None
-        product.touch(now_iso())
+        self._stock_touch(product)
 
     def set_variant_stock(
         self, variant: VariantState, *, quantity: int | None, in_stock: bool | None
@@ -220,13 +230,13 @@ class Store:
         if in_stock is not None:
             variant.in_stock = in_stock
         variant.json = None
-        variant.product.touch(now_iso())
+        self._stock_touch(variant.product)
 
     def adjust_variant(self, variant: VariantState, delta: int) -> None:
         """Add ``delta`` to a V1 variant's quantity (range checked by the caller)."""
         variant.quantity += delta
         variant.json = None
-        variant.product.touch(now_iso())
+        self._stock_touch(variant.product)
 
     # -- V3 inventory items -------------------------------------------------------------
 
@@ -277,6 +287,8 @@ class Store:
             quantity=quantity or 0, in_stock=bool(in_stock), created=now,
         )
         variant.product.touch(now)
+        self.changes += 1
+        self.creations += 1
         return item
 
     def _add_item(
@@ -291,11 +303,19 @@ class Store:
         return item
 
     def _bump(self, item: ItemState) -> None:
-        now = now_iso()
         item.revision += 1
-        item.updated = now
         item.json = None
-        item.product.touch(now)
+        if self.stock_moves_timestamps:
+            item.updated = now_iso()
+        self._stock_touch(item.product, item.updated)
+
+    def _stock_touch(self, product: ProductState, now: str | None = None) -> None:
+        """A stock change of ``product``: stamp it, unless stock changes move no timestamps."""
+        self.changes += 1
+        if self.stock_moves_timestamps:
+            product.touch(now or now_iso())
+        else:
+            product.cache.clear()
 
     # -- the simulated shopper ----------------------------------------------------------
 

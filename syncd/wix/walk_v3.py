@@ -5,12 +5,17 @@ location, SKU (``product.variantSku``), visibility, stock and revision: a whole 
 ceil(I/1000) calls and needs no per-product resolution. The first request carries the filter;
 follow-ups send only ``cursorPaging`` (a cursor sent with a filter is rejected).
 
-Cursor paging is inherently sequential (each cursor comes from the previous answer) and Wix
-offers no filter that splits the items into even, stable ranges, so the full walk keeps one
-request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms latency, about the
-200-per-minute budget anyway. Splitting by a filter (tracking, availability) would let items
-that change that field mid-walk be missed or read twice, so it is not done. Targeted reads
-(``$in`` lists of ids) are independent of each other and run concurrently.
+Cursor paging is inherently sequential (each cursor comes from the previous answer), so one
+cursor keeps one request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms
+latency. Later full walks therefore read up to ``WalkSettings.v3_segments`` immutable
+``productId`` ranges side by side (``syncd.wix.segments_v3``), falling back to the one
+cursor when Wix refuses range filters on ``productId``. Each segment ends on a partly filled
+page, so the number of segments is sized from the previous walk (about
+``SEGMENT_PAGES`` pages each): the first walk of a process, which knows no size, and small
+stores keep the one cursor and its minimum of ceil(I/1000) calls. Splitting by a mutable
+field (tracking, availability) would let items that change it mid-walk be missed or read
+twice, so it is not done. Targeted reads (``$in`` lists of ids) are independent and run
+concurrently.
 
 Variants without an inventory item do not appear here (see the contract's gotcha 18); the
 walk reports the items that exist. ``hidden`` comes from ``product.variantVisible``, which
@@ -28,6 +33,7 @@ from syncd.config.client import WalkSettings
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import int_or_none
+from syncd.wix.segments_v3 import SegmentedQuery
 from syncd.wix.tasks import task_group
 
 PAGE_SIZE = 1000
@@ -35,6 +41,9 @@ PAGE_SIZE = 1000
 
 QUERY_ITEMS = "/stores/v3/inventory-items/query"
 QUERY_PRODUCTS = "/stores/v3/products/query"
+
+SEGMENT_PAGES = 4
+"""Pages per segment the segment count aims at: at most one wasted call per four."""
 
 PRODUCTS_PAGE_SIZE = 100
 """Query Products (V3) maximum page size."""
@@ -47,6 +56,9 @@ class V3Reader:
         self._client = client
         self._settings = settings
         self._log = client.log.bind(catalog="v3")
+        self._segments = SegmentedQuery(client, path=QUERY_ITEMS,
+                                        endpoint="v3.inventory_items.query", page_size=PAGE_SIZE)
+        self._last_items: int | None = None
 
     async def walk(self) -> StoreSnapshot:
         """Every inventory item (of ``location_id`` when set), hidden variants included."""
@@ -54,7 +66,7 @@ class V3Reader:
         hidden: set[str] = set()
         async with task_group() as group:
             items_task = group.create_task(
-                self._query(self._with_location({}), counter),
+                self._all_items(counter),
                 name=f"wix v3 walk items site={self._client.site_id}",
             )
             if self._settings.v3_product_visibility:
@@ -66,6 +78,7 @@ class V3Reader:
             replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
             for v in map(item_variant, items_task.result())
         )
+        self._last_items = len(variants)
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
         return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total)
 
@@ -117,6 +130,19 @@ class V3Reader:
             if not cursor:
                 return
             query = {"cursorPaging": {"limit": PRODUCTS_PAGE_SIZE, "cursor": cursor}}
+
+    async def _all_items(self, counter: CallCounter) -> list[JSONObject]:
+        items = await self._segments.run(self._with_location({}), self.segments(), counter)
+        if items is None:
+            items = await self._query(self._with_location({}), counter)
+        return items
+
+    def segments(self) -> int:
+        """Segments for the next full walk: sized from the last one, 1 before any."""
+        if self._last_items is None:
+            return 1
+        wanted = -(-self._last_items // (PAGE_SIZE * SEGMENT_PAGES))
+        return max(1, min(self._settings.v3_segments, wanted))
 
     def _with_location(self, query_filter: JSONObject) -> JSONObject:
         if self._settings.location_id is not None:

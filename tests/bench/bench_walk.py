@@ -8,6 +8,12 @@ read and wall time. Not collected by pytest. Example:
 
     .venv/bin/python tests/bench/bench_walk.py --products 12000 --seed 7
     .venv/bin/python tests/bench/bench_walk.py --products 12000 --latency-ms 300 --catalogs v1
+    .venv/bin/python tests/bench/bench_walk.py --products 12000 --latency-ms 300 --catalogs v3 \
+        --v3-segments 1,16
+
+Segmented V3 walks are sized from the previous walk, so a segment count above 1 walks once
+untimed, resets the emulator and times the second walk. Keep ``--rate-limit off`` (the
+default) for those: the client's own budget still counts the untimed walk's calls.
 """
 
 from __future__ import annotations
@@ -66,22 +72,31 @@ def emulator_stats(url: str) -> dict[str, object]:
     return stats
 
 
-async def walk(url: str, *, parallel_pages: bool, rate_limit: int) -> tuple[int, float]:
+async def walk(url: str, *, parallel_pages: bool, rate_limit: int,
+               segments: int = 1) -> tuple[int, float]:
     settings = WixSettings(base_url=url, rate_limit=rate_limit)
     async with WixClient(api_key=KEY, site_id=SITE, settings=settings) as client:
         store = await open_store(client, settings=WalkSettings(parallel_pages=parallel_pages,
-                                                               v3_product_visibility=False))
+                                                               v3_product_visibility=False,
+                                                               v3_segments=segments))
+        if segments > 1:
+            # Segments are sized from the previous walk: walk once untimed to learn the size.
+            await store.walk()
+            await asyncio.to_thread(urllib.request.urlopen,
+                                    urllib.request.Request(f"{url}/__emulator/reset",
+                                                           method="POST", data=b"{}"))
         started = time.perf_counter()
         snapshot = await store.walk()
         return len(snapshot.variants), time.perf_counter() - started
 
 
-def bench(catalog: str, args: argparse.Namespace, *, parallel_pages: bool) -> Result:
+def bench(catalog: str, args: argparse.Namespace, *, parallel_pages: bool,
+          segments: int = 1) -> Result:
     process, url = start_emulator(catalog, args)
     try:
         budget = 10**9 if args.rate_limit == "off" else int(args.rate_limit.split("/")[0])
         variants, wall_s = asyncio.run(walk(url, parallel_pages=parallel_pages,
-                                            rate_limit=budget))
+                                            rate_limit=budget, segments=segments))
         stats = emulator_stats(url)
     finally:
         process.terminate()
@@ -92,7 +107,7 @@ def bench(catalog: str, args: argparse.Namespace, *, parallel_pages: bool) -> Re
         label = f"v1 {'offset windows' if parallel_pages else 'sequential crawl'}"
     else:
         minimum = math.ceil(variants / 1000) + 1
-        label = "v3 cursor pages"
+        label = "v3 one cursor" if segments <= 1 else f"v3 {segments} segments"
     return Result(label, calls, minimum, variants, wall_s,
                   int(stats["rate_limited"]))  # type: ignore[call-overload]
 
@@ -107,12 +122,18 @@ def main() -> int:
     parser.add_argument("--rate-limit", default="off",
                         help="emulator rate limit N/S, or off (the client uses the same N)")
     parser.add_argument("--catalogs", default="v1,v3", help="comma-separated: v1, v3")
+    parser.add_argument("--v3-segments", default="1,16",
+                        help="V3: comma-separated segment counts to time (1 = one cursor)")
     parser.add_argument("--sequential-too", action="store_true",
                         help="V1: also time the strictly sequential numericId crawl")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     results = []
     for catalog in args.catalogs.split(","):
+        if catalog == "v3":
+            for segments in (int(n) for n in args.v3_segments.split(",")):
+                results.append(bench(catalog, args, parallel_pages=True, segments=segments))
+            continue
         results.append(bench(catalog, args, parallel_pages=True))
         if catalog == "v1" and args.sequential_too:
             results.append(bench(catalog, args, parallel_pages=False))
