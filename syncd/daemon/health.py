@@ -32,6 +32,8 @@ class SiteStatus:
     in_cycle: bool = False
     next_due_at_s: float | None = None
     retry_at_s: float | None = None
+    last_start_delay_s: float | None = None
+    """How late the last scheduled cycle started against its schedule, in seconds."""
 
     @property
     def full_cycle_succeeded(self) -> bool:

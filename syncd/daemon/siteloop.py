@@ -75,6 +75,7 @@ class SiteLoop(Generic[SiteT]):
         on_outcome: Callable[[CycleOutcome], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = _now,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.site = site
         self.trigger = Trigger()
@@ -89,6 +90,8 @@ class SiteLoop(Generic[SiteT]):
         self._clock = clock
         self._full_pending = True  # the start-up cycle is a full one
         self._pending_keys: set[str] = set()
+        self._slots = slots
+        """Shared by every site: how many cycles may run at once across the process."""
 
     @property
     def name(self) -> str:
@@ -106,6 +109,10 @@ class SiteLoop(Generic[SiteT]):
             return
         self._pending_keys |= keys
         self.trigger.pull("source_changed")
+
+    def use_source_gate(self, settled: asyncio.Event | None) -> None:
+        """Follow a new source watcher's "settled" event (after a reload kept this loop)."""
+        self._source_settled = settled
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run cycles until ``stop`` is set; returns after the cycle in flight ends."""
@@ -133,13 +140,31 @@ class SiteLoop(Generic[SiteT]):
                 continue  # a pull whose work an earlier cycle already covered
             if not await self._wait_for_settled_source(stop):
                 break
-            kind, keys = self._next_cycle()
-            started = self._clock()
-            outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
+            scheduled = retry_at is None and now >= next_full_due
+            if self._slots is not None:
+                await self._slots.acquire()
+            try:
+                if stop.is_set():
+                    break
+                kind, keys = self._next_cycle()
+                started = self._clock()
+                if scheduled:
+                    self._record_start_delay((started - wake_at).total_seconds())
+                outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
+            finally:
+                if self._slots is not None:
+                    self._slots.release()
             if kind is CycleKind.FULL:
-                next_full_due = self._next_full_due(started)
+                # A late start (all slots busy) does not shift the schedule.
+                next_full_due = self._next_full_due(wake_at if scheduled else started)
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
+
+    def _record_start_delay(self, delay_s: float) -> None:
+        """How late a scheduled cycle started (waiting for a free slot, a busy loop)."""
+        delay_s = max(0.0, delay_s)
+        self._status.last_start_delay_s = delay_s
+        self._metrics.observe_start_delay(self.name, delay_s)
 
     def _next_full_due(self, started: datetime) -> datetime:
         # Counted from the start of the cycle so the cadence stays steady.
