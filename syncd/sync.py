@@ -39,6 +39,8 @@ from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState, read_state, write_state
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
 
+REPLICA_HEADER = "x-syncd-replica"
+
 
 class CycleKind(StrEnum):
     """How much of the store a cycle reads."""
@@ -310,7 +312,13 @@ async def open_site_syncs(
     """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
     the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads)."""
     wanted = set(site_names)
-    async with aiohttp.ClientSession() as session:
+    # Every request names the replica that sent it: an emulator (or a proxy) can then show
+    # that no store was ever written by two replicas at once.
+    headers = {REPLICA_HEADER: settings.fleet.replica_id} if settings.fleet.replica_id else None
+    # No pool-wide cap on connections: each site's client already bounds its own requests
+    # in flight, and a shared cap would let one slow store's requests queue up the others.
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters)
                  for s in settings.sites if not wanted or s.name in wanted}

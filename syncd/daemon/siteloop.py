@@ -155,8 +155,7 @@ class SiteLoop(Generic[SiteT]):
                 if self._slots is not None:
                     self._slots.release()
             if kind is CycleKind.FULL:
-                # A late start (all slots busy) does not shift the schedule.
-                next_full_due = self._next_full_due(wake_at if scheduled else started)
+                next_full_due = self._next_full_due(started)
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
 
