@@ -148,9 +148,11 @@ class SiteLoop(Generic[SiteT]):
                     break
                 kind, keys = self._next_cycle()
                 started = self._clock()
+                late_s = None
                 if scheduled:
-                    self._record_start_delay((started - wake_at).total_seconds())
-                outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
+                    late_s = self._record_start_delay((started - wake_at).total_seconds())
+                outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons,
+                                                late_s=late_s)
             finally:
                 if self._slots is not None:
                     self._slots.release()
@@ -159,11 +161,12 @@ class SiteLoop(Generic[SiteT]):
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
 
-    def _record_start_delay(self, delay_s: float) -> None:
+    def _record_start_delay(self, delay_s: float) -> float:
         """How late a scheduled cycle started (waiting for a free slot, a busy loop)."""
         delay_s = max(0.0, delay_s)
         self._status.last_start_delay_s = delay_s
         self._metrics.observe_start_delay(self.name, delay_s)
+        return delay_s
 
     def _next_full_due(self, started: datetime) -> datetime:
         # Counted from the start of the cycle so the cadence stays steady.
@@ -227,11 +230,13 @@ class SiteLoop(Generic[SiteT]):
         *,
         stop: asyncio.Event,
         reasons: frozenset[str],
+        late_s: float | None = None,
     ) -> CycleOutcome:
         cycle_id = uuid.uuid4().hex[:12]
         with structlog.contextvars.bound_contextvars(cycle=cycle_id):
             log.info("cycle_started", kind=str(kind), reasons=sorted(reasons) or ["schedule"],
-                     changed_keys=None if keys is None else len(keys))
+                     changed_keys=None if keys is None else len(keys),
+                     late_s=None if late_s is None else round(late_s, 3))
             self._status.in_cycle = True
             started_s = time.monotonic()
             try:
