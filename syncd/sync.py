@@ -26,17 +26,18 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
+from syncd.backend import LocalBackend, StateBackend, open_backend
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
 from syncd.errors import SyncdError, WixConflict
 from syncd.guards import GuardResult, check_guards
-from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
+from syncd.journal import new_run_id, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
-from syncd.state import RunState, read_state, write_state
+from syncd.state import RunState
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
 
 REPLICA_HEADER = "x-syncd-replica"
@@ -84,9 +85,11 @@ class SiteSync:
         session: aiohttp.ClientSession | None = None,
         metrics: Metrics | None = None,
         limiters: LimiterPool | None = None,
+        backend: StateBackend | None = None,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
+        self.backend: StateBackend = backend or LocalBackend(state_dir)
         wix_settings = site.wix_settings()
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
@@ -164,7 +167,7 @@ class SiteSync:
         # A fast cycle sees a handful of products; its changes are measured against what
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
-        previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
+        previous = await self.backend.read_state(self.site.name)
         guards = check_guards(guarded, policy,
                               previous_source_rows=previous.source_rows if previous else None,
                               force=force)
@@ -196,13 +199,13 @@ class SiteSync:
                  walk_calls=planned.snapshot.api_calls)
         applied: ApplyReport | None = None
         if not dry_run:
-            journal = Journal.for_site(self.state_dir, self.site.name, run_id=run_id)
+            journal = self.backend.journal(self.site.name, run_id=run_id)
             async with journal:
                 applied = await apply_plan(plan, store=await self.store(), journal=journal,
                                            stop=stop, log=log, progress=progress)
             if applied.complete:
-                await asyncio.to_thread(
-                    write_state, self.state_dir, self.site.name,
+                await self.backend.write_state(
+                    self.site.name,
                     RunState(last_success_at=datetime.now(UTC),
                              source_rows=len(planned.source.rows),
                              source_digest=planned.source.digest()))
@@ -224,12 +227,12 @@ class SiteSync:
         run wrote, and journals the restoring writes as a run of their own (so a rollback
         can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
         """
-        path = journal_path(self.state_dir, self.site.name)
-        entries = await asyncio.to_thread(lambda: list(read_journal(path)))
+        entries = await self.backend.read_journal(self.site.name)
         points = rollback_points(entries, run_id=run_id)
         if not points:
             which = f"run {run_id}" if run_id else "any run"
-            raise SyncdError(f"{path}: no applied write of {which} to roll back")
+            raise SyncdError(f"{self.backend.where(self.site.name)}: no applied write of "
+                             f"{which} to roll back")
         target = next(iter(points.values())).run_id
         store = await self.store()
         if store.catalog is Catalog.V1:
@@ -245,7 +248,7 @@ class SiteSync:
         if dry_run or not planned.plan.changes:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
-        journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run)
+        journal = self.backend.journal(self.site.name, run_id=new_run)
         async with journal:
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))
@@ -318,8 +321,9 @@ async def open_site_syncs(
     # No pool-wide cap on connections: each site's client already bounds its own requests
     # in flight, and a shared cap would let one slow store's requests queue up the others.
     connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+    async with open_backend(settings) as backend, \
+            aiohttp.ClientSession(headers=headers, connector=connector) as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters)
+                                  metrics=metrics, limiters=limiters, backend=backend)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

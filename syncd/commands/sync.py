@@ -27,7 +27,7 @@ from syncd.commands.common import (
 from syncd.config import Settings
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
 from syncd.render import apply_text, plan_dict, plan_text, to_json
-from syncd.state.lock import SiteLocked, acquire_site_lock
+from syncd.state.lock import SiteLocked
 from syncd.sync import SiteSync, open_site_syncs
 
 PLAN_DESCRIPTION = """\
@@ -157,9 +157,8 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 if stop.is_set():
                     break
                 try:
-                    with acquire_site_lock(settings.state_dir, name):
-                        async with site:
-                            site_code, doc = await _sync_site(name, site, args, stop)
+                    async with site.backend.site_lock(name), site:
+                        site_code, doc = await _sync_site(name, site, args, stop)
                 except SiteLocked as exc:
                     print_site_error(name, exc)
                     site_code, doc = ExitCode.LOCKED, None
