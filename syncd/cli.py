@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from syncd import __version__
-from syncd.commands import demo, emulator, rollback, run, sync, validate
+from syncd.commands import db, demo, emulator, rollback, run, sync, validate
 from syncd.commands.common import EXIT_STATUS_HELP, ExitCode
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run)
+COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run, db)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\

@@ -10,7 +10,6 @@ rolled back too. ``--list`` shows the runs the journal knows.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections import Counter
 from typing import Any
@@ -22,6 +21,7 @@ from syncd.commands.common import (
     load_command_settings,
     print_site_error,
 )
+from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.journal import JournalEntry, Outcome
@@ -76,8 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(settings, ExitCode):
         return settings
     if args.list:
-        return asyncio.run(_list_runs(settings, args))
-    return asyncio.run(_rollback(settings, args))
+        return run_on_state(_list_runs(settings, args))
+    return run_on_state(_rollback(settings, args))
 
 
 async def _list_runs(settings: Settings, args: argparse.Namespace) -> int:

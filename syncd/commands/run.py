@@ -21,8 +21,11 @@ from pathlib import Path
 import structlog
 
 from syncd.commands.common import ExitCode
+from syncd.config import Settings
+from syncd.config.fleet import StateBackendKind
 from syncd.config.schema import DEFAULT_LISTEN, ListenAddress
 from syncd.daemon.notify import SystemdNotifier
+from syncd.daemon.ownership import Ownership
 from syncd.errors import ConfigError, ListenError, StateError, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import Metrics
@@ -100,7 +103,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run_command(args: argparse.Namespace) -> int:
     """``syncd run``: returns the process exit status."""
     # Imported here so that ``syncd --help`` and ``syncd healthcheck`` stay light.
-    from syncd.config import Settings, SiteSettings
+    from syncd.config import SiteSettings
     from syncd.daemon.config import DaemonSetup
     from syncd.daemon.supervisor import Daemon
     from syncd.daemon.wiring import build_setup
@@ -121,7 +124,8 @@ def run_command(args: argparse.Namespace) -> int:
     def reload() -> DaemonSetup[SiteSettings]:
         return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters)
 
-    daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env())
+    daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
+                    ownership=_ownership(settings))
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:
@@ -143,6 +147,18 @@ def run_command(args: argparse.Namespace) -> int:
         log.exception("daemon_crashed")
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def _ownership(settings: Settings) -> Ownership | None:
+    """Replicas on PostgreSQL share the sites out; a local daemon owns all of them."""
+    fleet = settings.fleet
+    if fleet.backend is not StateBackendKind.POSTGRES or fleet.database_url is None:
+        return None
+    from syncd.backend.leases import PgOwnership
+    from syncd.backend.postgres import connect
+
+    dsn = fleet.database_url.reveal()
+    return PgOwnership(lambda: connect(dsn), replica=fleet.replica_id, ttl_s=fleet.lease_ttl_s)
 
 
 def _json_logs(log_format: str) -> bool | None:
