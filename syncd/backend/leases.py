@@ -116,11 +116,12 @@ class PgOwnership:
         await conn.execute(
             "INSERT INTO syncd_replicas (replica, heartbeat_at) VALUES ($1, now()) "
             "ON CONFLICT (replica) DO UPDATE SET heartbeat_at = now()", self.replica)
-        await conn.execute("DELETE FROM syncd_replicas WHERE heartbeat_at < now() - $1::interval",
-                           f"{self.ttl_s * 20} seconds")
+        await conn.execute("DELETE FROM syncd_replicas "
+                           "WHERE heartbeat_at < now() - make_interval(secs => $1)",
+                           self.ttl_s * 20)
         live = [r["replica"] for r in await conn.fetch(
-            "SELECT replica FROM syncd_replicas WHERE heartbeat_at > now() - $1::interval",
-            f"{self.ttl_s} seconds")]
+            "SELECT replica FROM syncd_replicas "
+            "WHERE heartbeat_at > now() - make_interval(secs => $1)", self.ttl_s)]
         if self.replica not in live:
             live.append(self.replica)
         mine = {s for s in self._sites if owner_of(s, live) == self.replica}
