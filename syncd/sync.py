@@ -35,6 +35,7 @@ from syncd.journal import new_run_id, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
+from syncd.productindex import ProductIndex
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState
@@ -98,7 +99,7 @@ class SiteSync:
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
-        self._products_by_key: dict[str, frozenset[str]] | None = None
+        self._products_by_key: ProductIndex | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
         if metrics is not None:
@@ -256,12 +257,7 @@ class SiteSync:
 
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""
-        index: dict[str, set[str]] = {}
-        for v in snapshot.variants:
-            for key in (v.sku, f"{v.product_id}/{v.variant_id}", v.product_id):
-                if key:
-                    index.setdefault(key, set()).add(v.product_id)
-        self._products_by_key = {k: frozenset(p) for k, p in index.items()}
+        self._products_by_key = ProductIndex(snapshot.variants)
 
     async def _refresh_for(self, store: StoreAdapter, keys: Iterable[str]) -> StoreSnapshot:
         """The variants the fast lane must see for ``keys``: on V3, every item carrying a
@@ -277,7 +273,7 @@ class SiteSync:
 
     def _is_product_id(self, key: str) -> bool:
         assert self._products_by_key is not None
-        return self._products_by_key.get(key) == frozenset({key})
+        return self._products_by_key.is_product_id(key)
 
     def _products_for(self, keys: Iterable[str]) -> list[str]:
         """Products to re-read for ``keys``: every product that held the key at the last
@@ -285,7 +281,7 @@ class SiteSync:
         assert self._products_by_key is not None
         products: set[str] = set()
         for key in keys:
-            products |= self._products_by_key.get(key, frozenset())
+            products |= self._products_by_key.products_for(key)
             if "/" in key:  # a product/variant key of a product the walk did not see
                 products.add(key.split("/", 1)[0])
         return sorted(products)
