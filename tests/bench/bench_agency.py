@@ -35,7 +35,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agencysupport import KEY, cycles_by_site, proc_usage, stock_of, write_fleet  # noqa: E402
+from agencysupport import (
+    KEY,
+    Cycle,
+    cycles_by_site,
+    proc_usage,
+    stock_of,
+    write_fleet,
+)
 
 
 def http_json(url: str, data: dict[str, object] | None = None) -> object:
@@ -96,8 +103,11 @@ def main() -> None:
                     stdout=subprocess.DEVNULL, stderr=log_file, cwd=work,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
                 rounds = run_rounds(daemon.pid, log_path, healthy, args)
-            report(args, rounds, daemon.pid if daemon.poll() is None else None,
-                   cycles_by_site(read_events(log_path)), healthy, throttled, unreachable)
+                PEAK["rss"] = max(PEAK["rss"], proc_usage(daemon.pid)[1])
+                daemon.terminate()
+                daemon.wait(timeout=60)
+            report(args, rounds, cycles_by_site(read_events(log_path)), healthy, throttled,
+                   unreachable)
     finally:
         for proc in (daemon, emulator):
             if proc is not None and proc.poll() is None:
@@ -137,11 +147,9 @@ def run_rounds(pid: int, log_path: Path, healthy: set[str],
     return ends
 
 
-def report(args: argparse.Namespace, ends: list[tuple[float, float]], pid: int | None,
-           cycles: dict[str, list[object]], healthy: set[str], throttled: str,
+def report(args: argparse.Namespace, ends: list[tuple[float, float]],
+           cycles: dict[str, list[Cycle]], healthy: set[str], throttled: str,
            unreachable: str) -> None:
-    if pid is not None:
-        PEAK["rss"] = max(PEAK["rss"], proc_usage(pid)[1])
     print()
     print(f"sites {args.sites} x {args.products} products, full cycle every "
           f"{args.interval:g} s, max {args.max_concurrent} cycles at once, 200/60 s per site")
@@ -157,7 +165,7 @@ def report(args: argparse.Namespace, ends: list[tuple[float, float]], pid: int |
               f"{cpu - previous_cpu:.1f} | {max(late or [0]):.2f} | {p99:.2f} | {bad} |")
         previous_cpu = cpu
     for name, site in (("rate limited 10/min", throttled), ("unreachable", unreachable)):
-        results = [c.result for c in cycles.get(site, [])]  # type: ignore[attr-defined]
+        results = [c.result for c in cycles.get(site, [])]
         print(f"{site} ({name}): cycles {results}")
 
 
