@@ -20,6 +20,7 @@ policy:
   buffer: 1
 sites_dir: sites.d
 """
+MAIN_SITE = "sites:\n  - {{name: {name}, site_id: site-m, api_key_env: WIX_API_KEY}}\n"
 
 
 def write(path: Path, text: str) -> Path:
@@ -55,7 +56,7 @@ def test_each_file_of_the_sites_dir_is_a_site_with_its_own_source_and_policy(tmp
 
 
 def test_main_file_sites_and_directory_sites_add_up(tmp_path):
-    main = write(tmp_path / "syncd.yaml", MAIN + "sites:\n  - {name: main, site_id: site-m, api_key_env: WIX_API_KEY}\n")
+    main = write(tmp_path / "syncd.yaml", MAIN + MAIN_SITE.format(name="main"))
     write(tmp_path / "sites.d" / "alpha.yaml", "site_id: site-a\napi_key_env: WIX_API_KEY\n")
     assert [s.name for s in Settings.from_file(main, env=ENV).sites] == ["main", "alpha"]
 
@@ -74,7 +75,7 @@ def test_a_bad_key_in_a_site_file_names_that_file_and_line(tmp_path):
 
 
 def test_a_name_used_twice_across_the_main_file_and_the_directory_is_refused(tmp_path):
-    main = write(tmp_path / "syncd.yaml", MAIN + "sites:\n  - {name: alpha, site_id: site-m, api_key_env: WIX_API_KEY}\n")
+    main = write(tmp_path / "syncd.yaml", MAIN + MAIN_SITE.format(name="alpha"))
     write(tmp_path / "sites.d" / "alpha.yaml", "site_id: site-a\napi_key_env: WIX_API_KEY\n")
     with pytest.raises(ConfigError, match=r"alpha.yaml:1: site.name: 'alpha' is also the "
                                           r"name of sites\[0\]"):

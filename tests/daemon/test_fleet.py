@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from syncd.daemon.cycle import CycleOutcome, CycleResult
@@ -98,7 +99,7 @@ async def test_a_hanging_and_a_crashing_site_do_not_delay_the_others(tmp_path):
         # the crashing one backing off, the other slot enough for the rest
         for i in range(6):
             starts = runner.started_at[f"s{i}"]
-            gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+            gaps = [b - a for a, b in itertools.pairwise(starts)]
             assert max(gaps) < 0.2 + 2.0, (f"s{i}", gaps)
             assert statuses[f"s{i}"].last_start_delay_s is not None
         assert statuses["broken"].consecutive_failures >= 1
