@@ -106,7 +106,17 @@ class PgOwnership:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.poll_s)
         finally:
+            await self._leave()
             await self._close()
+
+    async def _leave(self) -> None:
+        """A replica stopping on purpose leaves the live set at once, so that the others
+        take its sites now rather than after the TTL (its locks are released already)."""
+        if self._conn is None:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._conn.execute(
+                "DELETE FROM syncd_replicas WHERE replica = $1", self.replica), timeout=5)
 
     async def _round(self) -> None:
         if self._conn is None:
