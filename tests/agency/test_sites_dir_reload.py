@@ -52,5 +52,5 @@ async def test_sighup_starts_an_added_site_and_stops_a_removed_one_alone(tmp_pat
 
 async def _until(predicate, timeout_s: float = 60) -> None:
     async with asyncio.timeout(timeout_s):
-        while not predicate():
+        while not predicate():  # noqa: ASYNC110 - polls the child's parsed log
             await asyncio.sleep(0.2)
