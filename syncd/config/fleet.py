@@ -58,7 +58,8 @@ class FleetSettings:
     """The PostgreSQL DSN (from ``SYNCD_DATABASE_URL``); required with ``postgres``."""
 
     replica_id: str = ""
-    """This process's name among the replicas (``SYNCD_REPLICA_ID``, else host:pid)."""
+    """This process's name among the replicas (``SYNCD_REPLICA_ID``; with ``postgres``
+    host:pid by default), sent as ``x-syncd-replica`` with every request when set."""
 
     lease_ttl_s: float = 15.0
     """A replica that stops heartbeating loses its sites after this long: kill -9 of a
@@ -88,7 +89,8 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
                                         defaults.max_concurrent_cycles, minimum=1),
         backend=backend,
         database_url=Secret(url) if url else None,
-        replica_id=env.get(ENV_REPLICA_ID) or default_replica_id(),
+        replica_id=env.get(ENV_REPLICA_ID) or (
+            default_replica_id() if backend is StateBackendKind.POSTGRES else ""),
         lease_ttl_s=m.number("lease_ttl_seconds", defaults.lease_ttl_s, positive=True),
     )
 
