@@ -119,10 +119,12 @@ async def test_three_replicas_share_the_stores_and_take_over_from_a_killed_one(
                         await replica.kill()
         print(f"r1 held {len(orphans)} stores; taken over {took_s:.1f} s after kill -9")
         assert orphans and took_s <= FAILOVER_S
-        # No store was ever written by two replicas at the same time, r1 did write, and each
-        # of its stores got the new quantities from another replica after the kill.
+        # No store was ever written by two replicas at the same time, the stores were
+        # written by several replicas, and each of r1's stores got the new quantities from
+        # another replica after the kill.
         assert running.emulator.overlapping_writes() == {}
-        assert any(w.replica == "r1" for ws in running.emulator.writes.values() for w in ws)
+        writers = {w.replica for ws in running.emulator.writes.values() for w in ws}
+        assert len(writers) >= 2, writers
         for site_id in orphans:
             after = {w.replica for w in running.emulator.writes.get(site_id, [])
                      if w.started_s > killed_at}
