@@ -87,10 +87,7 @@ async def test_three_replicas_share_the_stores_and_take_over_from_a_killed_one(
             assert min(shares.values()) >= SITES // 3 - 6, shares  # a fair share each
 
             # New quantities everywhere, then kill r1 in the middle of one of its cycles.
-            for site_id, stock in stocks.items():
-                for sku in list(stock)[:3]:
-                    stock[sku] += 2
-                write_source(tmp_path / "sources" / f"{site_id}.csv", stock)
+            bump(tmp_path, stocks, stocks, skus=3, by=2)
             victim = replicas["r1"]
             seen = len(victim.events)
             await eventually(lambda: _async(any(e.get("event") == "cycle_started"
@@ -106,11 +103,7 @@ async def test_three_replicas_share_the_stores_and_take_over_from_a_killed_one(
 
             await eventually(taken_over, timeout_s=FAILOVER_S, what="r1's stores taken over")
             took_s = time.monotonic() - killed_at
-            for site_id in orphans:  # work that only the new owners can do
-                stock = stocks[site_id]
-                for sku in list(stock)[:2]:
-                    stock[sku] += 1
-                write_source(tmp_path / "sources" / f"{site_id}.csv", stock)
+            bump(tmp_path, stocks, orphans, skus=2, by=1)  # only the new owners can do it
             await eventually(in_sync, timeout_s=60, what="every store converged after kill")
         finally:
             for _name, replica in replicas.items():
@@ -136,6 +129,15 @@ async def test_three_replicas_share_the_stores_and_take_over_from_a_killed_one(
         assert all(replicas & {"r2", "r3"} for replicas in after.values()), after
         emulator_written = {i: running.site(i).stats.variants_written for i in ids}
     await check_journal(pg_dsn, emulator_written)
+
+
+def bump(work, stocks, sites, *, skus: int, by: int) -> None:
+    """New quantities for the first ``skus`` rows of each of ``sites``' sources."""
+    for site_id in sites:
+        stock = stocks[site_id]
+        for sku in list(stock)[:skus]:
+            stock[sku] += by
+        write_source(work / "sources" / f"{site_id}.csv", stock)
 
 
 async def _async(value: bool) -> bool:
