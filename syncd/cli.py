@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from syncd import __version__
-from syncd.commands import demo, emulator, explain, lint, rollback, run, sync, validate
+from syncd.commands import db, demo, emulator, explain, lint, rollback, run, sync, validate
 from syncd.commands.common import EXIT_STATUS_HELP, ExitCode
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run,
-                                           explain, lint)
+                                           explain, lint, db)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\

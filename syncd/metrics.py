@@ -139,6 +139,10 @@ class Metrics:
             "1 when a site stopped trusting incremental reads and walks the whole store every "
             "cycle, by reason (canary_missed|resync_found_missed_changes|no_timestamps).",
             ["site", "reason"], registry=r)
+        self.start_delay = Gauge(
+            "syncd_cycle_start_delay_seconds",
+            "How late the last scheduled cycle started against its schedule.",
+            ["site"], registry=r)
         self.limiter_wait = Counter(
             "syncd_rate_limiter_wait_seconds",
             "Seconds requests spent waiting for the client's own rate limiter.",
@@ -170,6 +174,10 @@ class Metrics:
         """The client-side rate limiter delayed a request by ``wait_s`` seconds."""
         if wait_s > 0:
             self.limiter_wait.labels(_label(site)).inc(wait_s)
+
+    def observe_start_delay(self, site: str, delay_s: float) -> None:
+        """A scheduled cycle started ``delay_s`` seconds after it was due."""
+        self.start_delay.labels(_label(site)).set(max(0.0, delay_s))
 
     def observe_cycle(self, outcome: CycleRecord, *, now_s: float | None = None) -> None:
         """Record a finished cycle: counts, duration, writes, planned, freshness."""
@@ -206,7 +214,8 @@ class Metrics:
 
     def forget_site(self, site: str) -> None:
         """Drop the gauges of a site removed by a reload (counters keep their history)."""
-        for gauge in (self.planned_changes, self.variants_out_of_sync, self.last_success):
+        for gauge in (self.planned_changes, self.variants_out_of_sync, self.last_success,
+                      self.start_delay):
             try:
                 gauge.remove(_label(site))
             except KeyError:

@@ -27,22 +27,26 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
+from syncd.backend import LocalBackend, StateBackend, open_backend
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
 from syncd.errors import GuardRefused, SyncdError, WixClientError
 from syncd.feeds.copy import FeedCopies
 from syncd.guards import GuardResult, check_guards
 from syncd.incremental import Fallback, Informer
-from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
+from syncd.journal import new_run_id, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import Plan
+from syncd.productindex import ProductIndex
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
 from syncd.sources.matching import store_view
 from syncd.sources.remote import feed_directory, read_site_source
-from syncd.state import RunState, read_state, write_state
+from syncd.state import RunState
 from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
+
+REPLICA_HEADER = "x-syncd-replica"
 
 
 class CycleKind(StrEnum):
@@ -93,9 +97,11 @@ class SiteSync:
         feeds: FeedCopies | None = None,
         polled_feeds: bool = False,
         incremental: bool = False,
+        backend: StateBackend | None = None,
     ) -> None:
         self.site = site
         self.state_dir = state_dir
+        self.backend: StateBackend = backend or LocalBackend(state_dir)
         self.feeds = feeds or FeedCopies(feed_directory(state_dir))
         self._feed_checked_by_poller = polled_feeds
         """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
@@ -109,7 +115,7 @@ class SiteSync:
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
-        self._products_by_key: dict[str, frozenset[str]] | None = None
+        self._products_by_key: ProductIndex | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
         self.informer: Informer | None = None
@@ -196,7 +202,7 @@ class SiteSync:
         # A fast cycle sees a handful of products; its changes are measured against what
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
-        previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
+        previous = await self.backend.read_state(self.site.name)
         previous_rows = previous.source_rows if previous else None
         try:
             guards = check_guards(guarded, policy, previous_source_rows=previous_rows,
@@ -234,15 +240,15 @@ class SiteSync:
                  walk_calls=planned.snapshot.api_calls)
         applied: ApplyReport | None = None
         if not dry_run:
-            journal = Journal.for_site(self.state_dir, self.site.name, run_id=run_id)
+            journal = self.backend.journal(self.site.name, run_id=run_id)
             async with journal:
                 applied = await apply_plan(plan, store=await self.store(), journal=journal,
                                            stop=stop, log=log, progress=progress)
             if self.informer is not None:
                 self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:
-                await asyncio.to_thread(
-                    write_state, self.state_dir, self.site.name,
+                await self.backend.write_state(
+                    self.site.name,
                     RunState(last_success_at=datetime.now(UTC),
                              source_rows=len(planned.source.rows),
                              source_digest=planned.source.digest()))
@@ -264,12 +270,12 @@ class SiteSync:
         run wrote, and journals the restoring writes as a run of their own (so a rollback
         can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
         """
-        path = journal_path(self.state_dir, self.site.name)
-        entries = await asyncio.to_thread(lambda: list(read_journal(path)))
+        entries = await self.backend.read_journal(self.site.name)
         points = rollback_points(entries, run_id=run_id)
         if not points:
             which = f"run {run_id}" if run_id else "any run"
-            raise SyncdError(f"{path}: no applied write of {which} to roll back")
+            raise SyncdError(f"{self.backend.where(self.site.name)}: no applied write of "
+                             f"{which} to roll back")
         target = next(iter(points.values())).run_id
         store = await self.store()
         if store.catalog is Catalog.V1:
@@ -285,7 +291,7 @@ class SiteSync:
         if dry_run or not planned.plan.changes:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
-        journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run)
+        journal = self.backend.journal(self.site.name, run_id=new_run)
         async with journal:
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))
@@ -293,12 +299,7 @@ class SiteSync:
 
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""
-        index: dict[str, set[str]] = {}
-        for v in snapshot.variants:
-            for key in (v.sku, f"{v.product_id}/{v.variant_id}", v.product_id):
-                if key:
-                    index.setdefault(key, set()).add(v.product_id)
-        self._products_by_key = {k: frozenset(p) for k, p in index.items()}
+        self._products_by_key = ProductIndex(snapshot.variants)
 
     async def _refresh_for(self, store: StoreAdapter, keys: Iterable[str]) -> StoreSnapshot:
         """The variants the fast lane must see for ``keys``: on V3, every item carrying a
@@ -314,7 +315,7 @@ class SiteSync:
 
     def _is_product_id(self, key: str) -> bool:
         assert self._products_by_key is not None
-        return self._products_by_key.get(key) == frozenset({key})
+        return self._products_by_key.is_product_id(key)
 
     def _products_for(self, keys: Iterable[str]) -> list[str]:
         """Products to re-read for ``keys``: every product that held the key at the last
@@ -322,7 +323,7 @@ class SiteSync:
         assert self._products_by_key is not None
         products: set[str] = set()
         for key in keys:
-            products |= self._products_by_key.get(key, frozenset())
+            products |= self._products_by_key.products_for(key)
             if "/" in key:  # a product/variant key of a product the walk did not see
                 products.add(key.split("/", 1)[0])
         return sorted(products)
@@ -377,9 +378,17 @@ async def open_site_syncs(
     limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
     polled = feeds is not None
     feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
-    async with aiohttp.ClientSession() as session:
+    # Every request names the replica that sent it: an emulator (or a proxy) can then show
+    # that no store was ever written by two replicas at once.
+    headers = {REPLICA_HEADER: settings.fleet.replica_id} if settings.fleet.replica_id else None
+    # No pool-wide cap on connections: each site's client already bounds its own requests
+    # in flight, and a shared cap would let one slow store's requests queue up the others.
+    connector = aiohttp.TCPConnector(limit=0)
+    async with open_backend(settings) as backend, \
+            aiohttp.ClientSession(headers=headers, connector=connector) as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters, feeds=feeds,
-                                  polled_feeds=polled, incremental=incremental)
+                                  polled_feeds=polled, incremental=incremental,
+                                  backend=backend)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

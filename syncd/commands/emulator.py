@@ -24,6 +24,7 @@ from syncd.emulator.config import (
     format_rate_limit,
     parse_rate_limit,
 )
+from syncd.emulator.multisite import MultiSiteConfig, describe, serve_multisite
 from syncd.emulator.timestamps import STOCK_TIMESTAMPS
 from syncd.emulator.variants import NAMES as VARIANT_NAMES
 from syncd.emulator.variants import WixVariants
@@ -72,6 +73,7 @@ examples:
   syncd emulator --catalog v3 --generate-products 2000 --seed 7
   syncd emulator --rate-limit off --fail-rate 0.05 --latency-ms 80
   syncd emulator --wix-variants all                 the other answer of every unconfirmed point
+  syncd emulator --sites 1000 --generate-products 300     site-0001 .. site-1000
   curl -H 'Authorization: demo-key' -H 'wix-site-id: demo-site' \\
        http://127.0.0.1:8787/stores/v3/provision/version
 """
@@ -105,6 +107,12 @@ def register(subparsers: Any) -> None:
                              "the packaged demo store)")
     source.add_argument("--generate-products", type=int, default=0, metavar="N",
                         help="generate a realistic store of N products instead")
+    site.add_argument("--sites", type=int, default=0, metavar="N",
+                      help="serve N sites at once (site-0001 ..), each with its own store, "
+                           "budget and faults, routed by wix-site-id (default: one site)")
+    site.add_argument("--key-per-site", action="store_true",
+                      help="with --sites: site-0001 takes the key key-site-0001 instead of "
+                           "sharing --api-key")
     site.add_argument("--seed", type=int, default=1,
                       help="seed for the generator, faults and shopper (default 1)")
     faults = parser.add_argument_group("limits and faults")
@@ -175,8 +183,13 @@ def run(args: argparse.Namespace) -> int:
         log.warning("emulator_not_loopback", host=config.host,
                     hint="anyone who can reach this address can use the well-known API key")
     try:
-        asyncio.run(_serve_until_stopped(config))
-    except ConfigError as e:
+        if args.sites:
+            asyncio.run(serve_sites_until_stopped(
+                MultiSiteConfig(sites=args.sites, template=config,
+                                key_per_site=args.key_per_site)))
+        else:
+            asyncio.run(_serve_until_stopped(config))
+    except (ConfigError, ValueError) as e:
         print(f"syncd emulator: {e}", file=sys.stderr)
         return ExitCode.CONFIG
     except OSError as e:
@@ -200,6 +213,17 @@ async def _serve_until_stopped(config: EmulatorConfig) -> None:
                  rate_limit=emulator.emulator.settings.as_dict()["rate_limit"])
         await stop.wait()
         log.info("emulator_stopping")
+
+
+async def serve_sites_until_stopped(config: MultiSiteConfig) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serve_multisite(config) as running:
+        print(f"syncd emulator: serving catalog {config.template.catalog} on {running.url}; "
+              + "; ".join(describe(config)), flush=True)
+        await stop.wait()
 
 
 def _is_loopback(host: str) -> bool:

@@ -10,22 +10,23 @@ rolled back too. ``--list`` shows the runs the journal knows.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections import Counter
 from typing import Any
 
+from syncd.backend import open_backend
 from syncd.commands.common import (
     ExitCode,
     add_site_options,
     load_command_settings,
     print_site_error,
 )
+from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
 from syncd.errors import SyncdError
-from syncd.journal import Outcome, journal_path, read_journal
+from syncd.journal import JournalEntry, Outcome
 from syncd.render import rollback_text
-from syncd.state.lock import SiteLocked, acquire_site_lock
+from syncd.state.lock import SiteLocked
 from syncd.sync import open_site_syncs
 
 DESCRIPTION = """\
@@ -75,28 +76,33 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(settings, ExitCode):
         return settings
     if args.list:
-        return _list_runs(settings, args)
-    return asyncio.run(_rollback(settings, args))
+        return run_on_state(_list_runs(settings, args))
+    return run_on_state(_rollback(settings, args))
 
 
-def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
-    for site in settings.sites:
-        if args.site and site.name not in args.site:
-            continue
-        path = journal_path(settings.state_dir, site.name)
-        if not path.exists():
-            print(f"site {site.name}: no journal yet ({path})")
-            continue
-        applied: Counter[str] = Counter()
-        started: dict[str, str] = {}
-        for entry in read_journal(path):
-            started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
-            if entry.outcome is Outcome.APPLIED:
-                applied[entry.run_id] += 1
-        print(f"site {site.name}: {len(started)} runs in {path}")
-        for run_id, when in started.items():
-            print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
+async def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
+    async with open_backend(settings) as backend:
+        for site in settings.sites:
+            if args.site and site.name not in args.site:
+                continue
+            _print_runs(site.name, backend.where(site.name),
+                        await backend.read_journal(site.name))
     return ExitCode.OK
+
+
+def _print_runs(site: str, path: str, entries: list[JournalEntry]) -> None:
+    if not entries:
+        print(f"site {site}: no journal yet ({path})")
+        return
+    applied: Counter[str] = Counter()
+    started: dict[str, str] = {}
+    for entry in entries:
+        started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
+        if entry.outcome is Outcome.APPLIED:
+            applied[entry.run_id] += 1
+    print(f"site {site}: {len(started)} runs in {path}")
+    for run_id, when in started.items():
+        print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
 
 
 async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
@@ -104,11 +110,10 @@ async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
-                with acquire_site_lock(settings.state_dir, name):
-                    async with site:
-                        planned, applied = await site.rollback(
-                            run_id=args.run, include_drifted=args.include_drifted,
-                            dry_run=args.dry_run)
+                async with site.backend.site_lock(name), site:
+                    planned, applied = await site.rollback(
+                        run_id=args.run, include_drifted=args.include_drifted,
+                        dry_run=args.dry_run)
             except SiteLocked as exc:
                 print_site_error(name, exc)
                 locked = True

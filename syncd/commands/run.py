@@ -21,8 +21,11 @@ from pathlib import Path
 import structlog
 
 from syncd.commands.common import ExitCode
+from syncd.config import Settings
+from syncd.config.fleet import StateBackendKind
 from syncd.config.schema import DEFAULT_LISTEN, ListenAddress
 from syncd.daemon.notify import SystemdNotifier
+from syncd.daemon.ownership import Ownership
 from syncd.errors import ConfigError, ListenError, StateError, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import Metrics
@@ -102,7 +105,7 @@ def run_command(args: argparse.Namespace) -> int:
     # Imported here so that ``syncd --help`` and ``syncd healthcheck`` stay light.
     from aiohttp import web
 
-    from syncd.config import Settings, SiteSettings
+    from syncd.config import SiteSettings
     from syncd.console import mount_console
     from syncd.daemon.board import Board
     from syncd.daemon.config import DaemonSetup
@@ -132,7 +135,7 @@ def run_command(args: argparse.Namespace) -> int:
             mount_console(app, board=board, control=daemon, settings=settings)
 
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
-                    http_routes=console_routes)
+                    http_routes=console_routes, ownership=_ownership(settings))
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:
@@ -154,6 +157,18 @@ def run_command(args: argparse.Namespace) -> int:
         log.exception("daemon_crashed")
         return ExitCode.FAILED
     return ExitCode.OK
+
+
+def _ownership(settings: Settings) -> Ownership | None:
+    """Replicas on PostgreSQL share the sites out; a local daemon owns all of them."""
+    fleet = settings.fleet
+    if fleet.backend is not StateBackendKind.POSTGRES or fleet.database_url is None:
+        return None
+    from syncd.backend.leases import PgOwnership
+    from syncd.backend.postgres import connect
+
+    dsn = fleet.database_url.reveal()
+    return PgOwnership(lambda: connect(dsn), replica=fleet.replica_id, ttl_s=fleet.lease_ttl_s)
 
 
 def _json_logs(log_format: str) -> bool | None:

@@ -24,10 +24,11 @@ from syncd.commands.common import (
     load_command_settings,
     print_site_error,
 )
+from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
 from syncd.render import apply_text, plan_dict, plan_text, to_json
-from syncd.state.lock import SiteLocked, acquire_site_lock
+from syncd.state.lock import SiteLocked
 from syncd.sync import SiteSync, open_site_syncs
 
 PLAN_DESCRIPTION = """\
@@ -112,7 +113,7 @@ def run_plan(args: argparse.Namespace) -> int:
     settings = load_command_settings(args, sys.stderr)
     if isinstance(settings, ExitCode):
         return settings
-    return asyncio.run(_plan(settings, args))
+    return run_on_state(_plan(settings, args))
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
@@ -144,7 +145,7 @@ def run_sync(args: argparse.Namespace) -> int:
     settings = load_command_settings(args, sys.stderr)
     if isinstance(settings, ExitCode):
         return settings
-    return asyncio.run(_sync(settings, args))
+    return run_on_state(_sync(settings, args))
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
@@ -157,9 +158,8 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                 if stop.is_set():
                     break
                 try:
-                    with acquire_site_lock(settings.state_dir, name):
-                        async with site:
-                            site_code, doc = await _sync_site(name, site, args, stop)
+                    async with site.backend.site_lock(name), site:
+                        site_code, doc = await _sync_site(name, site, args, stop)
                 except SiteLocked as exc:
                     print_site_error(name, exc)
                     site_code, doc = ExitCode.LOCKED, None

@@ -41,6 +41,7 @@ from syncd import yamlnodes
 from syncd.config import sourcekeys as remote
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.config.console import read_console
+from syncd.config.fleet import FLEET_KEYS, read_fleet, read_sites_dir
 from syncd.config.reader import MapReader
 from syncd.config.schema import (
     HttpSettings,
@@ -103,7 +104,7 @@ def load_settings(path: str | os.PathLike[str], *,
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
-             "shutdown_grace_seconds", "log", "console")
+             "shutdown_grace_seconds", "log", "console", *FLEET_KEYS)
 _WALK = WalkSettings()
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
@@ -119,26 +120,35 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     base = file.parent
     source = [_source_fields(r, base, env) for r in remote.source_readers(top)]
     policy = _policy_fields(top.mapping("policy"))
+    fleet = read_fleet(top, base, env)
     site_nodes = top.sequence("sites")
-    if not site_nodes:
-        raise top.error(top.node("sites"), "sites", "required: at least one site to sync")
-    sites = tuple(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env)
-                  for i, node in enumerate(site_nodes))
-    seen: dict[str, int] = {}
-    stores: dict[tuple[str, str], int] = {}
-    for i, site in enumerate(sites):
-        line = yamlnodes.line_of(site_nodes[i])
+    if not site_nodes and fleet.sites_dir is None:
+        raise top.error(top.node("sites"), "sites",
+                        "required: at least one site to sync (or a sites_dir)")
+    # (site, "file:line: key path", what to call it in a message about another entry)
+    placed = [(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env),
+               f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
+              for i, node in enumerate(site_nodes)]
+    if fleet.sites_dir is not None:
+        placed += [(site, f"{where}: site", where.rsplit(":", 1)[0])
+                   for site, where in read_sites_dir(
+                       fleet.sites_dir,
+                       lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem))]
+    sites = tuple(site for site, _, _ in placed)
+    seen: dict[str, str] = {}
+    stores: dict[tuple[str, str], str] = {}
+    for site, where, label in placed:
         if site.name in seen:
-            raise ConfigError(f"{top.file}:{line}: sites[{i}].name: "
-                              f"{site.name!r} is also the name of sites[{seen[site.name]}]")
-        seen[site.name] = i
+            raise ConfigError(f"{where}.name: {site.name!r} is also the name of "
+                              f"{seen[site.name]}")
+        seen[site.name] = label
         # Two entries for one store would each get a budget and a lock of their own: twice
         # Wix's rate limit, and two writers fighting over every change.
         store = (site.base_url.rstrip("/"), site.site_id)
         if store in stores:
-            raise ConfigError(f"{top.file}:{line}: sites[{i}].site_id: {site.site_id!r} at "
-                              f"{site.base_url} is also the store of sites[{stores[store]}]")
-        stores[store] = i
+            raise ConfigError(f"{where}.site_id: {site.site_id!r} at {site.base_url} is "
+                              f"also the store of {stores[store]}")
+        stores[store] = label
 
     state_env = env.get(ENV_STATE_DIR)
     state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
@@ -151,13 +161,16 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         log=_log(top.mapping("log"), env),
         console=read_console(top.mapping("console"), base, env),
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
+        fleet=fleet,
     )
 
 
 def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[str, Any],
-          env: Mapping[str, str]) -> SiteSettings:
+          env: Mapping[str, str], *, default_name: str | None = None) -> SiteSettings:
     m.check_keys(_SITE_KEYS)
-    name = m.string("name", required="a short name for logs and state files") or ""
+    name = m.string("name", default_name,
+                    required="" if default_name else "a short name for logs and state files")
+    name = name or ""
     if not _SITE_NAME.fullmatch(name):
         raise m.error(m.node("name"), "name",
                       "use letters, digits, '_', '.' and '-' (it names state files)")

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.config.console import ConsoleSettings
+from syncd.config.fleet import FleetSettings
 from syncd.config.secrets import Secret
 from syncd.config.source import MatchRules, MergeRule, SourceSettings
 from syncd.errors import ConfigError
@@ -253,6 +254,9 @@ class Settings:
     """After SIGTERM, in-flight writes get this long to finish before they are cancelled.
     systemd's TimeoutStopSec and Docker's stop timeout must be longer (the shipped files
     use 30 s)."""
+
+    fleet: FleetSettings = field(default_factory=FleetSettings)
+    """Many sites (``sites_dir``, ``max_concurrent_cycles``) and the state backend."""
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *,

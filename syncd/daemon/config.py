@@ -85,6 +85,13 @@ class DaemonConfig(Generic[SiteT]):
     backoff_max_s: float = _BACKOFF.max_s
     """Longest wait between failed cycles: a Wix outage costs one attempt per 5 minutes."""
 
+    keep_unchanged_on_reload: bool = False
+    """A reload starts and stops only the sites it adds, removes or changes; the others'
+    loops run on undisturbed. False: a reload restarts every loop with a full cycle."""
+
+    max_concurrent_cycles: int | None = None
+    """Cycles running at once across every site (None: no limit)."""
+
     def __post_init__(self) -> None:
         # Site names are unique: the loader refuses a duplicate with its file and line.
         if self.shutdown_grace_s < 0 or self.settle_s < 0 or self.jitter_s < 0:

@@ -34,6 +34,8 @@ class SiteStatus:
     retry_at_s: float | None = None
     source_error: str | None = None
     """Why the site's remote feed cannot be used right now (None: it can)."""
+    last_start_delay_s: float | None = None
+    """How late the last scheduled cycle started against its schedule, in seconds."""
 
     @property
     def full_cycle_succeeded(self) -> bool:

@@ -80,6 +80,7 @@ class SiteLoop(Generic[SiteT]):
         on_outcome: Callable[[CycleOutcome], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = _now,
+        slots: asyncio.Semaphore | None = None,
     ) -> None:
         self.site = site
         self.trigger = Trigger()
@@ -94,6 +95,8 @@ class SiteLoop(Generic[SiteT]):
         self._clock = clock
         self._full_pending = True  # the start-up cycle is a full one
         self._pending_keys: set[str] = set()
+        self._slots = slots
+        """Shared by every site: how many cycles may run at once across the process."""
 
     @property
     def name(self) -> str:
@@ -111,6 +114,10 @@ class SiteLoop(Generic[SiteT]):
             return
         self._pending_keys |= keys
         self.trigger.pull("source_changed")
+
+    def use_source_gate(self, settled: asyncio.Event | None) -> None:
+        """Follow a new source watcher's "settled" event (after a reload kept this loop)."""
+        self._source_settled = settled
 
     async def run(self, stop: asyncio.Event) -> None:
         """Run cycles until ``stop`` is set; returns after the cycle in flight ends."""
@@ -143,9 +150,22 @@ class SiteLoop(Generic[SiteT]):
                 continue  # a pull whose work an earlier cycle already covered
             if not await self._wait_for_settled_source(stop):
                 break
-            kind, keys = self._next_cycle(tick=tick)
-            started = self._clock()
-            outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons)
+            scheduled = retry_at is None and (now >= next_full_due or tick)
+            if self._slots is not None:
+                await self._slots.acquire()
+            try:
+                if stop.is_set():
+                    break
+                kind, keys = self._next_cycle(tick=tick)
+                started = self._clock()
+                late_s = None
+                if scheduled:
+                    late_s = self._record_start_delay((started - wake_at).total_seconds())
+                outcome = await self._run_cycle(kind, keys, stop=stop, reasons=reasons,
+                                                late_s=late_s)
+            finally:
+                if self._slots is not None:
+                    self._slots.release()
             if outcome.kind is CycleKind.FULL:
                 next_full_due = self._next_full_due(started)
             if self._options.incremental:
@@ -153,6 +173,13 @@ class SiteLoop(Generic[SiteT]):
                                        jitter_s=self._options.jitter_s, rng=self._rng)
             retry_at = self._after_cycle(outcome, keys)
         log.info("site_loop_stopped")
+
+    def _record_start_delay(self, delay_s: float) -> float:
+        """How late a scheduled cycle started (waiting for a free slot, a busy loop)."""
+        delay_s = max(0.0, delay_s)
+        self._status.last_start_delay_s = delay_s
+        self._metrics.observe_start_delay(self.name, delay_s)
+        return delay_s
 
     def _next_full_due(self, started: datetime) -> datetime:
         # Counted from the start of the cycle so the cadence stays steady.
@@ -223,11 +250,13 @@ class SiteLoop(Generic[SiteT]):
         *,
         stop: asyncio.Event,
         reasons: frozenset[str],
+        late_s: float | None = None,
     ) -> CycleOutcome:
         cycle_id = uuid.uuid4().hex[:12]
         with structlog.contextvars.bound_contextvars(cycle=cycle_id):
             log.info("cycle_started", kind=str(kind), reasons=sorted(reasons) or ["schedule"],
-                     changed_keys=None if keys is None else len(keys))
+                     changed_keys=None if keys is None else len(keys),
+                     late_s=None if late_s is None else round(late_s, 3))
             self._status.in_cycle = True
             started_s = time.monotonic()
             try:

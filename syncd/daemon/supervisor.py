@@ -38,9 +38,11 @@ from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleOutcome, NamedSite
+from syncd.daemon.fleetrun import run_fleet
 from syncd.daemon.health import SiteStatus
 from syncd.daemon.http import HealthView, HttpServer, build_app
 from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
+from syncd.daemon.ownership import Ownership
 from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
@@ -68,8 +70,10 @@ class Daemon(Generic[SiteT]):
         notifier: SystemdNotifier | None = None,
         env: Mapping[str, str] | None = None,
         http_routes: Callable[[web.Application], None] | None = None,
+        ownership: Ownership | None = None,
     ) -> None:
         self._load = load
+        self._ownership = ownership
         self._metrics = metrics
         self._notifier = notifier or SystemdNotifier(None)
         self._env = env if env is not None else os.environ
@@ -155,6 +159,9 @@ class Daemon(Generic[SiteT]):
                  listen=str(self.http_address), schedule=config.schedule.describe(),
                  watch=[str(s.path) for s in setup.sources] if config.watch_source else [])
         self._notifier.ready(status=f"{len(config.sites)} site(s), first cycles starting")
+        if self._ownership is None:  # every site is this process's from the start
+            for site in config.sites:
+                self._statuses.setdefault(site.name, SiteStatus(site.name))
         self.started.set()
         async with asyncio.TaskGroup() as tg:
             interval_s = watchdog_interval_s(self._env)
@@ -162,9 +169,12 @@ class Daemon(Generic[SiteT]):
             if interval_s is not None and self._notifier.enabled:
                 watchdog = tg.create_task(run_watchdog(self._notifier, interval_s=interval_s),
                                           name="systemd watchdog")
-            current: DaemonSetup[SiteT] | None = setup
-            while current is not None:
-                current = await self._run_generation(current)
+            if setup.config.keep_unchanged_on_reload or self._ownership is not None:
+                await run_fleet(self, setup, tg)
+            else:
+                current: DaemonSetup[SiteT] | None = setup
+                while current is not None:
+                    current = await self._run_generation(current)
             if watchdog is not None:
                 watchdog.cancel()
 
@@ -270,23 +280,29 @@ class Daemon(Generic[SiteT]):
             await wait_for_any(self.stop, self.reload, timeout_s=None)
             if self.stop.is_set():
                 return None
-            self.reload.clear()
-            self._notifier.reloading()
-            try:
-                new = await asyncio.to_thread(self._load)
-                self._take_locks(new.config)
-            except Exception as e:  # any failure to load keeps the running configuration
-                log.error("config_reload_rejected", error=f"{e}", error_type=type(e).__name__)
-                self._notifier.ready(status=f"reload rejected, old configuration kept: {e}")
-                continue
-            if self.stop.is_set():
-                return None  # stopped while the new file was read: no need to start it
-            if new.config.listen != config.listen:
-                log.warning("http_listen_change_needs_restart", listen=str(self.http_address),
-                            configured=str(new.config.listen))
-            log.info("config_reloaded", sites=[s.name for s in new.config.sites])
-            self._notifier.ready(status="configuration reloaded")
-            return new
+            new = await self._reload(config)
+            if new is not None or self.stop.is_set():
+                return new
+
+    async def _reload(self, config: DaemonConfig[SiteT]) -> DaemonSetup[SiteT] | None:
+        """Load the configuration again; None when rejected (or stopped meanwhile)."""
+        self.reload.clear()
+        self._notifier.reloading()
+        try:
+            new = await asyncio.to_thread(self._load)
+            self._take_locks(new.config)
+        except Exception as e:  # any failure to load keeps the running configuration
+            log.error("config_reload_rejected", error=f"{e}", error_type=type(e).__name__)
+            self._notifier.ready(status=f"reload rejected, old configuration kept: {e}")
+            return None
+        if self.stop.is_set():
+            return None  # stopped while the new file was read: no need to start it
+        if new.config.listen != config.listen:
+            log.warning("http_listen_change_needs_restart", listen=str(self.http_address),
+                        configured=str(new.config.listen))
+        log.info("config_reloaded", sites=[s.name for s in new.config.sites])
+        self._notifier.ready(status="configuration reloaded")
+        return new
 
     async def _drain(self, tasks: Sequence[asyncio.Task[None]], *, grace_s: float) -> None:
         """Let the site loops finish their cycles for up to ``grace_s``, then cancel them."""
@@ -313,7 +329,9 @@ class Daemon(Generic[SiteT]):
     # -- bookkeeping -----------------------------------------------------------------------
 
     def _adopt_statuses(self, config: DaemonConfig[SiteT]) -> None:
-        names = {site.name for site in config.sites}
+        self._adopt_names({site.name for site in config.sites})
+
+    def _adopt_names(self, names: set[str]) -> None:
         for name in list(self._statuses):
             if name not in names:
                 del self._statuses[name]
@@ -328,7 +346,10 @@ class Daemon(Generic[SiteT]):
         self._notifier.status(f"{outcome.site}: {summary} ({outcome.duration_s:.1f}s)")
 
     def _take_locks(self, config: DaemonConfig[SiteT]) -> None:
-        """Hold the lock of every site of ``config``; on failure release what this call took."""
+        """Hold the lock of every site of ``config``; on failure release what this call took.
+        Replicas sharing the sites hold leases instead (``Ownership``)."""
+        if self._ownership is not None:
+            return
         taken: list[Path] = []
         try:
             for site in config.sites:

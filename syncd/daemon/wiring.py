@@ -44,6 +44,8 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         listen=settings.http.listen,
         ready_max_age_s=settings.http.ready_max_age_s,
         shutdown_grace_s=settings.shutdown_grace_s,
+        keep_unchanged_on_reload=True,
+        max_concurrent_cycles=settings.fleet.max_concurrent_cycles,
     )
 
 

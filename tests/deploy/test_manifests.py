@@ -185,3 +185,64 @@ def test_shipped_configurations_load(tmp_path, name, text):
     settings = Settings.from_file(file, env={"SYNCD_STATE_DIR": str(tmp_path / "state")})
     assert settings.shutdown_grace_s == GRACE_S
     assert settings.schedule.watch_source
+
+
+def agency() -> dict[str, dict]:
+    docs = yaml.safe_load_all((DEPLOY / "kubernetes" / "agency.yaml").read_text())
+    return {f"{d['kind']}/{d['metadata']['name']}": d for d in docs if d}
+
+
+class TestAgencyKubernetes:
+    def pod(self) -> dict:
+        return agency()["Deployment/syncd"]["spec"]["template"]["spec"]
+
+    def test_several_replicas_whose_database_dsn_comes_from_a_secret(self):
+        spec = agency()["Deployment/syncd"]["spec"]
+        assert spec["replicas"] >= 2
+        for container in [*self.pod()["initContainers"], *self.pod()["containers"]]:
+            env = {e["name"]: e for e in container["env"]}
+            assert env["SYNCD_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+                "name": "syncd-database", "key": "url"}
+        assert "Secret/syncd-database" not in agency()  # never a password in the repository
+
+    def test_each_replica_is_named_after_its_pod(self):
+        env = {e["name"]: e for e in self.pod()["containers"][0]["env"]}
+        assert env["SYNCD_REPLICA_ID"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+
+    def test_the_schema_is_migrated_before_the_daemon_starts(self):
+        assert self.pod()["initContainers"][0]["args"] == ["db", "migrate"]
+
+    def test_readiness_from_readyz_and_one_pod_disrupted_at_a_time(self):
+        container = self.pod()["containers"][0]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        pdb = agency()["PodDisruptionBudget/syncd"]["spec"]
+        labels = agency()["Deployment/syncd"]["spec"]["template"]["metadata"]["labels"]
+        assert pdb["maxUnavailable"] == 1
+        assert pdb["selector"]["matchLabels"].items() <= labels.items()
+
+    def test_termination_grace_outlasts_the_shutdown_grace_period(self):
+        assert self.pod()["terminationGracePeriodSeconds"] > GRACE_S
+
+    def test_the_configuration_and_site_files_load_with_the_postgres_backend(self, tmp_path):
+        from syncd.config.fleet import StateBackendKind
+
+        manifests = agency()
+        key = tmp_path / "key"
+        key.write_text("example-api-key-123\n")
+        sites = tmp_path / "sites"
+        sites.mkdir()
+        for name, text in manifests["ConfigMap/syncd-sites"]["data"].items():
+            site = yaml.safe_load(text)
+            site["api_key_file"] = str(key)
+            site["source"]["path"] = str(tmp_path / Path(site["source"]["path"]).name)
+            (sites / name).write_text(yaml.safe_dump(site))
+        config = yaml.safe_load(manifests["ConfigMap/syncd-agency-config"]["data"]["syncd.yaml"])
+        config["sites_dir"] = str(sites)
+        file = tmp_path / "syncd.yaml"
+        file.write_text(yaml.safe_dump(config))
+        settings = Settings.from_file(
+            file, env={"SYNCD_DATABASE_URL": "postgresql://syncd@db/syncd"})
+        assert settings.fleet.backend is StateBackendKind.POSTGRES
+        assert [s.name for s in settings.sites] == ["shop-one", "shop-two"]
+        assert settings.shutdown_grace_s == GRACE_S

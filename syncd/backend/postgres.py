@@ -1,0 +1,145 @@
+"""The PostgreSQL backend: the journal, run state and site locks of every replica in one
+database (asyncpg; ``pip install 'syncd[postgres]'``).
+
+The journal is one row per journal line (``syncd_journal``, the line's JSON in ``entry``),
+inserted in one transaction per batch before the batch is sent, exactly where the local
+journal appends and fsyncs; a committed insert is as durable as an fsynced line. A
+``(site, write_id, outcome)`` unique key makes a duplicated line impossible. Site locks
+are session advisory locks, keyed by a 64-bit hash of the site name: the server drops
+them when their connection dies, even when the process holding them was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from syncd.backend.schema import check_version
+from syncd.journal import BadLine, Journal, JournalEntry
+from syncd.state import RunState, SiteLocked
+
+CONNECT_TIMEOUT_S = 10.0
+COMMAND_TIMEOUT_S = 30.0
+
+
+def site_key(site: str) -> int:
+    """The advisory-lock key of a site: a signed 64-bit hash of its name."""
+    digest = hashlib.blake2b(f"syncd-site:{site}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PgJournal(Journal):
+    """A run's journal whose lines are rows; the local journal's batching and locking."""
+
+    def __init__(self, pool: Any, *, site: str, run_id: str) -> None:
+        super().__init__(Path("postgres") / site, site=site, run_id=run_id)
+        self._pool = pool
+
+    def open(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    async def __aenter__(self) -> PgJournal:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None
+
+    def append(self, entries: Sequence[JournalEntry]) -> None:
+        raise RuntimeError("the PostgreSQL journal is written asynchronously only")
+
+    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
+        if not entries:
+            return
+        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json()) for e in entries]
+        async with self._pool.acquire() as conn, conn.transaction():
+            await conn.executemany(
+                "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry) "
+                "VALUES ($1, $2, $3, $4, $5)", rows)
+
+
+class PostgresBackend:
+    """``StateBackend`` on a connection pool."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def journal(self, site: str, *, run_id: str) -> Journal:
+        return PgJournal(self.pool, site=site, run_id=run_id)
+
+    async def read_journal(self, site: str,
+                           bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
+        entries = []
+        for row in rows:
+            try:
+                entries.append(JournalEntry.from_json(row["entry"]))
+            except (ValueError, KeyError, TypeError) as e:
+                if bad_lines is not None:
+                    bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
+        return entries
+
+    def where(self, site: str) -> str:
+        return f"the syncd_journal table (site {site!r})"
+
+    async def read_state(self, site: str) -> RunState | None:
+        row = await self.pool.fetchrow(
+            "SELECT last_success_at, source_rows, source_digest FROM syncd_run_state "
+            "WHERE site = $1", site)
+        if row is None:
+            return None
+        return RunState(last_success_at=row["last_success_at"].astimezone(UTC),
+                        source_rows=row["source_rows"], source_digest=row["source_digest"])
+
+    async def write_state(self, site: str, state: RunState) -> None:
+        await self.pool.execute(
+            "INSERT INTO syncd_run_state (site, last_success_at, source_rows, source_digest) "
+            "VALUES ($1, $2, $3, $4) ON CONFLICT (site) DO UPDATE SET "
+            "last_success_at = EXCLUDED.last_success_at, source_rows = EXCLUDED.source_rows, "
+            "source_digest = EXCLUDED.source_digest, updated_at = now()",
+            site, state.last_success_at, state.source_rows, state.source_digest)
+
+    @contextlib.asynccontextmanager
+    async def site_lock(self, site: str) -> AsyncIterator[object]:
+        key = site_key(site)
+        async with self.pool.acquire() as conn:
+            if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                raise SiteLocked(
+                    f"site {site!r} is being synced by another syncd (a replica holds its "
+                    f"PostgreSQL advisory lock {key}); two writers would fight over the "
+                    "same store", site=site, lock_path=Path(f"pg-advisory-lock:{key}"),
+                    pid=None)
+            try:
+                yield key
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+async def connect(dsn: str) -> Any:
+    """One connection (migrations, leases)."""
+    return await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT_S,
+                                 command_timeout=COMMAND_TIMEOUT_S)
+
+
+@contextlib.asynccontextmanager
+async def open_postgres(dsn: str) -> AsyncIterator[PostgresBackend]:
+    """A pool on ``dsn`` whose schema is this syncd's (``StateError`` otherwise)."""
+    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, timeout=CONNECT_TIMEOUT_S,
+                                     command_timeout=COMMAND_TIMEOUT_S)
+    try:
+        async with pool.acquire() as conn:
+            await check_version(conn)
+        yield PostgresBackend(pool)
+    finally:
+        await pool.close()

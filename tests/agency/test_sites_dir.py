@@ -1,0 +1,98 @@
+"""A directory of one file per site, besides ``sites:`` in the main file."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from syncd.config import Settings
+from syncd.config.fleet import StateBackendKind
+from syncd.errors import ConfigError
+
+ENV = {"WIX_API_KEY": "k3y-secret-value", "OTHER_KEY": "other-secret-value"}
+
+MAIN = """\
+source:
+  path: stock.csv
+policy:
+  buffer: 1
+sites_dir: sites.d
+"""
+MAIN_SITE = "sites:\n  - {{name: {name}, site_id: site-m, api_key_env: WIX_API_KEY}}\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_each_file_of_the_sites_dir_is_a_site_with_its_own_source_and_policy(tmp_path):
+    main = write(tmp_path / "syncd.yaml", MAIN)
+    write(tmp_path / "sites.d" / "alpha.yaml", """\
+        site_id: site-a
+        api_key_env: WIX_API_KEY
+        """)
+    write(tmp_path / "sites.d" / "beta.yml", """\
+        name: beta-store
+        site_id: site-b
+        api_key_env: OTHER_KEY
+        source: {path: beta.yaml}
+        policy: {cap: 5}
+        """)
+    write(tmp_path / "sites.d" / ".alpha.yaml.swp", "not: [yaml")
+    write(tmp_path / "sites.d" / "README.txt", "ignored")
+    settings = Settings.from_file(main, env=ENV)
+    by_name = {s.name: s for s in settings.sites}
+    assert sorted(by_name) == ["alpha", "beta-store"]
+    assert by_name["alpha"].source.path == tmp_path / "stock.csv"
+    assert by_name["alpha"].policy.buffer == 1
+    assert by_name["beta-store"].source.path == tmp_path / "sites.d" / "beta.yaml"
+    assert (by_name["beta-store"].policy.buffer, by_name["beta-store"].policy.cap) == (1, 5)
+    assert by_name["beta-store"].api_key.reveal() == "other-secret-value"
+    assert settings.fleet.backend is StateBackendKind.LOCAL
+
+
+def test_main_file_sites_and_directory_sites_add_up(tmp_path):
+    main = write(tmp_path / "syncd.yaml", MAIN + MAIN_SITE.format(name="main"))
+    write(tmp_path / "sites.d" / "alpha.yaml", "site_id: site-a\napi_key_env: WIX_API_KEY\n")
+    assert [s.name for s in Settings.from_file(main, env=ENV).sites] == ["main", "alpha"]
+
+
+def test_a_bad_key_in_a_site_file_names_that_file_and_line(tmp_path):
+    main = write(tmp_path / "syncd.yaml", MAIN)
+    bad = write(tmp_path / "sites.d" / "alpha.yaml", """\
+        site_id: site-a
+        api_key_env: WIX_API_KEY
+        rate_limit:
+          requests: -3
+        """)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_file(main, env=ENV)
+    assert str(info.value).startswith(f"{bad}:4: rate_limit.requests")
+
+
+def test_a_name_used_twice_across_the_main_file_and_the_directory_is_refused(tmp_path):
+    main = write(tmp_path / "syncd.yaml", MAIN + MAIN_SITE.format(name="alpha"))
+    write(tmp_path / "sites.d" / "alpha.yaml", "site_id: site-a\napi_key_env: WIX_API_KEY\n")
+    with pytest.raises(ConfigError, match=r"alpha.yaml:1: site.name: 'alpha' is also the "
+                                          r"name of sites\[0\]"):
+        Settings.from_file(main, env=ENV)
+
+
+def test_a_missing_sites_dir_is_an_error_naming_the_key(tmp_path):
+    main = write(tmp_path / "syncd.yaml", MAIN)
+    with pytest.raises(ConfigError, match=r"syncd.yaml:5: sites_dir: .* is not a directory"):
+        Settings.from_file(main, env=ENV)
+
+
+def test_postgres_backend_needs_the_dsn_in_the_environment(tmp_path):
+    (tmp_path / "sites.d").mkdir()
+    main = write(tmp_path / "syncd.yaml", MAIN + "state_backend: postgres\n")
+    with pytest.raises(ConfigError, match="SYNCD_DATABASE_URL"):
+        Settings.from_file(main, env=ENV)
+    settings = Settings.from_file(main, env={**ENV, "SYNCD_DATABASE_URL": "postgresql://x/y"})
+    assert settings.fleet.backend is StateBackendKind.POSTGRES
+    assert "postgresql" not in repr(settings.fleet)

@@ -1,0 +1,101 @@
+"""Shared by the agency tests and benchmark: a fleet of sites on the multi-site emulator.
+
+``write_fleet`` writes a main configuration with a ``sites_dir`` of one file per site and
+a CSV source per site (the store's tracked SKUs, a few of them drifted so that the first
+cycle writes); ``cycles_by_site`` reads a daemon's JSON log back into per-site cycles.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KEY = "agency-shared-key-0001"
+"""One key for every emulated site (one Wix app installed on many sites)."""
+
+
+def stock_of(rows: Iterable[Mapping[str, Any]], *, drift: int = 5) -> dict[str, int]:
+    """Source quantities for a store's state rows: every tracked, unique SKU, with the
+    first ``drift`` of them moved up by 3 so that the first cycle has writes to make."""
+    rows = list(rows)
+    counts = Counter(r["sku"] for r in rows)
+    stock = {r["sku"]: int(r["quantity"]) for r in rows
+             if r["tracked"] and r["sku"] and counts[r["sku"]] == 1}
+    for sku in list(stock)[:drift]:
+        stock[sku] += 3
+    return stock
+
+
+def write_source(path: Path, stock: Mapping[str, int]) -> None:
+    path.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in stock.items()))
+
+
+def write_fleet(directory: Path, *, url: str, stocks: Mapping[str, Mapping[str, int]],
+                interval_s: float, extra: Mapping[str, Any] | None = None,
+                level: str = "info") -> Path:
+    """``directory/syncd.yaml`` with ``sites.d/<site>.yaml`` and ``sources/<site>.csv``."""
+    (directory / "sites.d").mkdir(parents=True, exist_ok=True)
+    (directory / "sources").mkdir(exist_ok=True)
+    key_file = directory / "key"
+    key_file.write_text(KEY)
+    for site_id, stock in stocks.items():
+        source = directory / "sources" / f"{site_id}.csv"
+        write_source(source, stock)
+        (directory / "sites.d" / f"{site_id}.yaml").write_text(yaml.safe_dump({
+            "site_id": site_id, "api_key_file": str(key_file), "base_url": url,
+            "catalog": "v1", "source": {"path": str(source)}}))
+    config: dict[str, Any] = {
+        "sites_dir": "sites.d",
+        "policy": {"max_changed_fraction": 1.0, "max_zeroed": 100000},
+        "schedule": {"interval_seconds": interval_s, "jitter_seconds": 0,
+                     "watch_source": False},
+        "http": {"listen": "127.0.0.1:0", "ready_max_age_seconds": 3600},
+        "shutdown_grace_seconds": 10,
+        "log": {"level": level, "format": "json"},
+        **(extra or {}),
+    }
+    path = directory / "syncd.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@dataclass(frozen=True)
+class Cycle:
+    site: str
+    late_s: float | None
+    result: str | None
+    started_at: str
+
+
+def cycles_by_site(events: Sequence[Mapping[str, Any]]) -> dict[str, list[Cycle]]:
+    """Each site's cycles from a daemon's log, in order (result None: still running)."""
+    started: dict[str, Mapping[str, Any]] = {}
+    out: dict[str, list[Cycle]] = {}
+    for e in events:
+        cycle = e.get("cycle")
+        if e.get("event") == "cycle_started" and cycle:
+            started[cycle] = e
+        elif e.get("event") == "cycle_finished" and cycle in started:
+            s = started.pop(cycle)
+            out.setdefault(str(e["site"]), []).append(Cycle(
+                site=str(e["site"]), late_s=s.get("late_s"), result=str(e["result"]),
+                started_at=str(s.get("timestamp", ""))))
+    return out
+
+
+def proc_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds (user + system) and peak RSS in bytes of a running process."""
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    cpu_s = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    peak = 0
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            peak = int(line.split()[1]) * 1024
+    return cpu_s, peak
