@@ -6,6 +6,8 @@
     ├── ListenError            the daemon's HTTP address cannot be bound
     ├── SourceError            the source of truth cannot be used (bad rows, empty, unreadable)
     ├── GuardRefused           a safety guard stopped a plan before any write
+    ├── NoMatch                the source matched nothing, or far less than the last good run
+    ├── StopRequested          a stop was asked for before this request was sent
     └── WixError               anything that went wrong talking to Wix
         ├── WixClientError     4xx: permanent, never retried
         │   ├── WixAuthError       401/403
@@ -50,6 +52,23 @@ class GuardRefused(SyncdError):
     def __init__(self, guard: str, message: str) -> None:
         super().__init__(message)
         self.guard = guard
+        self.result: object | None = None
+        """The refused plan (``syncd.sync.PlanResult``), when the cycle had one to show."""
+
+
+class NoMatch(SyncdError):
+    """The source matched no store variant, or far fewer than at the last good run: most
+    likely the wrong store or a changed SKU column. Nothing was written."""
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        """The plan (``syncd.sync.PlanResult``) that matched too little."""
+
+
+class StopRequested(SyncdError):
+    """A stop (SIGINT/SIGTERM, a daemon shutdown) was requested before this request left:
+    it was never sent."""
 
 
 class WixError(SyncdError):

@@ -47,6 +47,9 @@ class Outcome(StrEnum):
     """Sent, but no answer said whether it landed (a timeout or 5xx after every retry, a
     cancelled shutdown, a batch cut short by another product's error): the store holds
     either the before- or the after-value."""
+    NOT_SENT = "not_sent"
+    """Never sent: a stop was requested while the write waited for the budget. The store
+    still holds the before-value."""
 
 
 @dataclass(frozen=True, slots=True)

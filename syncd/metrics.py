@@ -136,8 +136,15 @@ class Metrics:
             ["site", "kind"], buckets=CYCLE_BUCKETS_S, registry=r)
         self.limiter_wait = Counter(
             "syncd_rate_limiter_wait_seconds",
-            "Seconds requests spent waiting for the client's own rate limiter.",
+            "Seconds requests spent waiting for the client's own rate limiter (counted "
+            "while they wait, every second of a cycle).",
             ["site"], registry=r)
+        self.cycle_writes = Gauge(
+            "syncd_cycle_writes", "Writes of the cycle in flight (or the last one), by "
+            "state: planned, done.", ["site", "state"], registry=r)
+        self.limiter_waiting = Gauge(
+            "syncd_rate_limiter_waiting_requests",
+            "Requests waiting for the site's rate budget right now.", ["site"], registry=r)
 
     def observe_request(
         self, site: str, endpoint: str, status: int | str, duration_s: float
@@ -159,6 +166,13 @@ class Metrics:
         """The client-side rate limiter delayed a request by ``wait_s`` seconds."""
         if wait_s > 0:
             self.limiter_wait.labels(_label(site)).inc(wait_s)
+
+    def observe_progress(self, site: str, *, planned: int, done: int, waiting: int) -> None:
+        """The cycle in flight: writes planned and done, requests waiting for the budget."""
+        label = _label(site)
+        self.cycle_writes.labels(label, "planned").set(planned)
+        self.cycle_writes.labels(label, "done").set(done)
+        self.limiter_waiting.labels(label).set(waiting)
 
     def observe_cycle(self, outcome: CycleRecord, *, now_s: float | None = None) -> None:
         """Record a finished cycle: counts, duration, writes, planned, freshness."""

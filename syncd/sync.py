@@ -14,6 +14,7 @@ is what the source-shrink guard compares the next source against.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -28,12 +29,14 @@ import structlog
 from syncd.apply import ApplyReport, apply_plan
 from syncd.config import Settings, SiteSettings
 from syncd.diff import plan_changes
-from syncd.errors import SyncdError, WixConflict
-from syncd.guards import GuardResult, check_guards
+from syncd.errors import GuardRefused, NoMatch, SyncdError, WixConflict
+from syncd.guards import GuardResult, check_guards, evaluate_guards
 from syncd.journal import Journal, journal_path, new_run_id, read_journal, rollback_points
+from syncd.matching import match_problem, matched_rows
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
+from syncd.progress import SyncProgress, publish_progress
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
 from syncd.state import RunState, read_state, write_state
@@ -58,6 +61,8 @@ class PlanResult:
     plan: Plan
     guards: tuple[GuardResult, ...]
     kind: CycleKind
+    match_problem: str | None = None
+    """Why the source does not look like this store's (``syncd.matching``), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +101,7 @@ class SiteSync:
         self._products_by_key: dict[str, frozenset[str]] | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
+        self._metrics = metrics
         if metrics is not None:
             self.client.subscribe(_metrics_observer(metrics, site.name))
 
@@ -163,10 +169,21 @@ class SiteSync:
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
         previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
-        guards = check_guards(guarded, policy,
-                              previous_source_rows=previous.source_rows if previous else None,
-                              force=force)
-        return PlanResult(source=source, snapshot=snapshot, plan=plan, guards=guards, kind=kind)
+        previous_rows = previous.source_rows if previous else None
+        problem = None if fast else match_problem(
+            plan, policy, previous_matched=previous.matched_rows if previous else None)
+        result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                            guards=evaluate_guards(guarded, policy,
+                                                   previous_source_rows=previous_rows),
+                            match_problem=problem)
+        if problem is not None and not force:
+            raise NoMatch(problem, result)
+        try:
+            check_guards(guarded, policy, previous_source_rows=previous_rows, force=force)
+        except GuardRefused as exc:
+            exc.result = result
+            raise
+        return result
 
     async def sync(
         self,
@@ -177,10 +194,31 @@ class SiteSync:
         changed_keys: Iterable[str] | None = None,
         stop: asyncio.Event | None = None,
         progress: Callable[[int, int], None] | None = None,
+        on_plan: Callable[[PlanResult], None] | None = None,
     ) -> SyncResult:
-        """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``,
+        """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``, ``NoMatch``,
         ``GuardRefused`` or ``WixError`` before any write; after the first write, failures
-        are reported in the result instead."""
+        are reported in the result instead.
+
+        Once ``stop`` is set no request is sent any more: those on the wire finish, those
+        waiting for the budget give up (``StopRequested`` before the plan; journaled
+        ``not_sent`` after). ``on_plan`` sees the plan before the first write."""
+        async with _halt_on(stop, self.client), self._publishing(on_plan, progress) as hooks:
+            return await self._sync(dry_run=dry_run, force=force, kind=kind,
+                                    changed_keys=changed_keys, stop=stop,
+                                    progress=hooks[1], on_plan=hooks[0])
+
+    async def _sync(
+        self,
+        *,
+        dry_run: bool,
+        force: bool,
+        kind: CycleKind,
+        changed_keys: Iterable[str] | None,
+        stop: asyncio.Event | None,
+        progress: Callable[[int, int], None] | None,
+        on_plan: Callable[[PlanResult], None] | None,
+    ) -> SyncResult:
         started = time.monotonic()
         calls_before = self.client.calls.total
         run_id = new_run_id(datetime.now(UTC))
@@ -192,6 +230,8 @@ class SiteSync:
                  unmatched_rows=len(plan.unmatched_rows), ambiguous_skus=len(plan.ambiguous),
                  hidden_changes=plan.hidden_changes,
                  walk_calls=planned.snapshot.api_calls)
+        if on_plan is not None:
+            on_plan(planned)
         applied: ApplyReport | None = None
         if not dry_run:
             journal = Journal.for_site(self.state_dir, self.site.name, run_id=run_id)
@@ -199,11 +239,15 @@ class SiteSync:
                 applied = await apply_plan(plan, store=await self.store(), journal=journal,
                                            stop=stop, log=log, progress=progress)
             if applied.complete:
+                previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
+                full = planned.kind is CycleKind.FULL
                 await asyncio.to_thread(
                     write_state, self.state_dir, self.site.name,
                     RunState(last_success_at=datetime.now(UTC),
                              source_rows=len(planned.source.rows),
-                             source_digest=planned.source.digest()))
+                             source_digest=planned.source.digest(),
+                             matched_rows=matched_rows(plan) if full else
+                             previous.matched_rows if previous else None))
         return SyncResult(planned=planned, applied=applied,
                           api_calls=self.client.calls.total - calls_before,
                           duration_s=time.monotonic() - started, run_id=run_id)
@@ -244,10 +288,42 @@ class SiteSync:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
         journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run)
-        async with journal:
+        async with journal, _halt_on(stop, self.client):
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))
         return planned, applied
+
+    @asynccontextmanager
+    async def _publishing(
+        self, on_plan: Callable[[PlanResult], None] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> AsyncIterator[tuple[Callable[[PlanResult], None] | None,
+                             Callable[[int, int], None] | None]]:
+        """With metrics (the daemon), keep the live progress gauges current during the
+        cycle; yields the callbacks to use."""
+        if self._metrics is None:
+            yield on_plan, progress
+            return
+        tracker = SyncProgress(self.site.name, self.client)
+
+        def planned(result: PlanResult) -> None:
+            tracker.start_writing(result.plan)
+            if on_plan is not None:
+                on_plan(result)
+
+        def advanced(done: int, total: int) -> None:
+            tracker(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        task = asyncio.create_task(publish_progress(tracker, self._metrics),
+                                   name=f"progress metrics {self.site.name}")
+        try:
+            yield planned, advanced
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""
@@ -286,6 +362,26 @@ class SiteSync:
         return sorted(products)
 
 
+@asynccontextmanager
+async def _halt_on(stop: asyncio.Event | None, client: WixClient) -> AsyncIterator[None]:
+    """Halt ``client`` (no new request leaves) as soon as ``stop`` is set."""
+    if stop is None:
+        yield
+        return
+
+    async def watch() -> None:
+        await stop.wait()
+        client.halt()
+
+    task = asyncio.create_task(watch(), name="halt on stop")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:
     api = metrics.for_site(site)
 
@@ -294,8 +390,6 @@ def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], N
                             else (event.error or "error"), event.duration_s)
         if event.attempt > 1:
             api.observe_retry(event.endpoint)
-        if event.wait_s:
-            api.observe_limiter_wait(event.wait_s)
         if event.status == 429:
             api.observe_rate_limited()
 

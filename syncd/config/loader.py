@@ -100,7 +100,8 @@ _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "cat
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns")
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
-                "max_zeroed", "max_source_shrink")
+                "max_zeroed", "max_source_shrink", "fail_on_no_match",
+                "min_matched_fraction")
 
 
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
@@ -261,7 +262,9 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
         fields["buffer"] = m.integer("buffer", 0, maximum=MAX_QUANTITY)
     if m.given("cap"):
         fields["cap"] = m.integer("cap", 0, maximum=MAX_QUANTITY)
-    for key in ("max_changed_fraction", "max_source_shrink"):
+    if m.given("fail_on_no_match"):
+        fields["fail_on_no_match"] = m.boolean("fail_on_no_match", _POLICY.fail_on_no_match)
+    for key in ("max_changed_fraction", "max_source_shrink", "min_matched_fraction"):
         if m.given(key):
             fields[key] = m.number(key, 0.0, maximum=1.0)
     if m.given("max_zeroed"):

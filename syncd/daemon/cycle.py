@@ -29,6 +29,9 @@ class CycleResult(StrEnum):
     """A safety guard refused the plan; nothing was written."""
     INVALID_SOURCE = "invalid_source"
     """The source of truth could not be used; nothing was written."""
+    NO_MATCH = "no_match"
+    """The source matched no store variant (or far fewer than at the last good run): a
+    wrong store or a changed SKU column; nothing was written and the site is not ready."""
     SKIPPED = "skipped"
     """The cycle did not run, or stopped early because a stop was requested."""
 

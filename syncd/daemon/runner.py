@@ -14,7 +14,14 @@ from contextlib import asynccontextmanager
 
 from syncd.config import Settings, SiteSettings
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
+from syncd.errors import (
+    GuardRefused,
+    NoMatch,
+    SourceError,
+    StopRequested,
+    SyncdError,
+    WixError,
+)
 from syncd.metrics import Metrics
 from syncd.sync import SiteSync, open_site_syncs
 from syncd.wix import LimiterPool
@@ -48,9 +55,14 @@ class SyncCycleRunner:
         except SourceError as exc:
             return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
                            summary=f"source refused: {_first_line(exc)}")
+        except NoMatch as exc:
+            return outcome(CycleResult.NO_MATCH, error=str(exc),
+                           summary=f"source matches too little: {_first_line(exc)}")
         except GuardRefused as exc:
             return outcome(CycleResult.REFUSED, error=str(exc),
                            summary=f"refused by guard {exc.guard}")
+        except StopRequested:
+            return outcome(CycleResult.SKIPPED, summary="stopped before any write")
         except (WixError, SyncdError) as exc:
             return outcome(CycleResult.FAILED, error=str(exc),
                            summary=f"failed: {type(exc).__name__}: {_first_line(exc)}")

@@ -133,6 +133,14 @@ class WixClient:
         self.calls = CallCounter()
         """Every request this client has sent."""
         self._observers: list[Observer] = []
+        self.halted = asyncio.Event()
+        """Set by ``halt``: requests not yet on the wire give up with ``StopRequested``."""
+
+    def halt(self) -> None:
+        """Stop sending: requests waiting for the budget (or a retry pause) give up at once
+        with ``StopRequested``; requests already on the wire finish, bounded by their
+        timeout. Permanent for this client."""
+        self.halted.set()
 
     def __repr__(self) -> str:
         return (
@@ -199,6 +207,7 @@ class WixClient:
             limiter=self.limiter,
             sleep=self._sleep,
             log=self.log,
+            halted=self.halted,
         )
 
     async def _send(
@@ -215,7 +224,7 @@ class WixClient:
         if self._session is None:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
         url = self._base_url + path
-        async with self.limiter.slot() as wait_s:
+        async with self.limiter.slot(self.halted) as wait_s:
             started = self._clock()
             status: int | None = None
             error: str | None = None
