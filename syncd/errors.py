@@ -12,7 +12,8 @@
         ├── WixClientError     4xx: permanent, never retried
         │   ├── WixAuthError       401/403
         │   ├── WixNotFound        404
-        │   └── WixConflict        409/428 or a failed bulk item: stale revision, re-read and retry
+        │   ├── WixConflict        409/428 or a failed bulk item: stale revision, re-read and retry
+        │   └── WixForeignAnswer   not Wix's answer (HTML, non-JSON 200, 501): wrong base_url?
         ├── WixRateLimited     429: carries ``retry_after_s`` when Wix sent one
         ├── WixServerError     5xx: transient, retried with backoff
         └── WixUnavailable     timeout, refused or dropped connection: transient
@@ -102,6 +103,11 @@ class WixNotFound(WixClientError):
 
 class WixConflict(WixClientError):
     """A stale revision (409, 428 or a failed bulk item): re-read, re-plan, retry."""
+
+
+class WixForeignAnswer(WixClientError):
+    """The answer cannot be Wix's (an HTML page, a 200 that is not JSON, a 501): most
+    likely a wrong ``base_url``. Permanent, never retried."""
 
 
 class WixRateLimited(WixError):

@@ -15,6 +15,7 @@ from typing import TextIO
 from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS, configure_logging
+from syncd.textsafe import safe_text
 
 DEFAULT_CONFIG = "syncd.yaml"
 ENV_CONFIG = "SYNCD_CONFIG"
@@ -124,4 +125,4 @@ def load_command_settings(args: argparse.Namespace, out: TextIO) -> Settings | E
 
 def print_site_error(site: str, exc: BaseException | str) -> None:
     """``syncd: site NAME: message`` on stderr, with every known secret redacted."""
-    print(f"syncd: site {site}: {SECRETS.redact(str(exc))}", file=sys.stderr)
+    print(f"syncd: site {site}: {safe_text(SECRETS.redact(str(exc)))}", file=sys.stderr)

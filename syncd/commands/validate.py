@@ -18,6 +18,7 @@ from syncd.errors import ConfigError, SourceError, StateError
 from syncd.sources import InvalidRowsError, load_desired
 from syncd.state import read_state
 from syncd.state.check import state_dir_problem
+from syncd.textsafe import safe_text
 
 DESCRIPTION = """\
 Check a syncd configuration file and the stock files it names, without contacting Wix:
@@ -125,16 +126,16 @@ def _check_source(source: SourceSettings, *, strict: bool, out: TextIO) -> int:
     except InvalidRowsError as e:
         print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
         for error in e.errors:
-            print(f"    {error}", file=out)
+            print(f"    {safe_text(str(error))}", file=out)
         return 1
     except SourceError as e:
-        print(f"{head}: {e}", file=out)
+        print(f"{head}: {safe_text(str(e))}", file=out)
         return 1
     errors = desired.errors
     print(f"{head}: {_plural(len(desired.rows), 'valid row')}" + (
         f", {len(errors)} invalid:" if errors else ""), file=out)
     for error in errors:
-        print(f"    {error}", file=out)
+        print(f"    {safe_text(str(error))}", file=out)
     fatal = bool(errors) and (strict or source.on_invalid_row is OnInvalidRow.FAIL)
     if fatal:
         print("  a sync would refuse this source: fix the rows above" + (

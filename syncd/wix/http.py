@@ -46,6 +46,7 @@ from syncd.errors import (
     WixUnavailable,
 )
 from syncd.logs import SECRETS
+from syncd.wix.foreign import foreign_answer
 from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
 from syncd.wix.retry import RetryPolicy, call_with_retries
 
@@ -239,6 +240,10 @@ class WixClient:
                 ) as response:
                     status = response.status
                     raw = await response.read()
+                    foreign = foreign_answer(self._base_url, status, raw, endpoint=endpoint,
+                                             limit=self.settings.error_body_max_chars)
+                    if foreign is not None:
+                        raise foreign
                     if status >= 400:
                         cause = _response_error(response, method)
                         limit = self.settings.error_body_max_chars
