@@ -287,7 +287,8 @@ class SiteSync:
         if dry_run or not planned.plan.changes:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
-        journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run)
+        journal = Journal.for_site(self.state_dir, self.site.name, run_id=new_run,
+                                   rollback_of=target)
         async with journal, _halt_on(stop, self.client):
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))

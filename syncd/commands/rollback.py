@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections import Counter
 from typing import Any
@@ -89,13 +90,19 @@ def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
             continue
         applied: Counter[str] = Counter()
         started: dict[str, str] = {}
+        undoes: dict[str, str] = {}
         for entry in read_journal(path):
             started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
+            if entry.rollback_of is not None:
+                undoes[entry.run_id] = entry.rollback_of
             if entry.outcome is Outcome.APPLIED:
                 applied[entry.run_id] += 1
-        print(f"site {site.name}: {len(started)} runs in {path}")
+        print(f"site {site.name}: {len(started)} run{'' if len(started) == 1 else 's'} "
+              f"in {path}")
         for run_id, when in started.items():
-            print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
+            n = applied[run_id]
+            mark = f"  rollback of {undoes[run_id]}" if run_id in undoes else ""
+            print(f"  {run_id}  {when}  {n} write{'' if n == 1 else 's'} applied{mark}")
     return ExitCode.OK
 
 
@@ -104,7 +111,10 @@ async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
-                with acquire_site_lock(settings.state_dir, name):
+                # A dry run only reads: it takes no lock, so it works beside a daemon.
+                lock = (contextlib.nullcontext() if args.dry_run
+                        else acquire_site_lock(settings.state_dir, name))
+                with lock:
                     async with site:
                         planned, applied = await site.rollback(
                             run_id=args.run, include_drifted=args.include_drifted,
