@@ -27,7 +27,7 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
-from syncd.config import Settings, SiteSettings
+from syncd.config import Settings, SiteSettings, SourceMode
 from syncd.diff import plan_changes
 from syncd.errors import GuardRefused, NoMatch, SyncdError, WixConflict
 from syncd.guards import GuardResult, check_guards, evaluate_guards
@@ -36,6 +36,7 @@ from syncd.matching import match_problem, matched_rows
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot
 from syncd.plan import Plan
+from syncd.policy import Unmatched
 from syncd.progress import SyncProgress, publish_progress
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.sources import DesiredSource, load_desired
@@ -145,7 +146,10 @@ class SiteSync:
         if source is None:
             source = await asyncio.to_thread(self.load_source)
         store = await self.store()
-        policy = self.site.policy
+        partial = self.site.source.mode is SourceMode.PARTIAL
+        # A partial source speaks only for its rows: what it does not list is never zeroed.
+        policy = replace(self.site.policy, unmatched=Unmatched.IGNORE) if partial \
+            else self.site.policy
         fast = kind is CycleKind.FAST and changed_keys is not None and self.has_index
         try:
             if fast:
@@ -168,7 +172,12 @@ class SiteSync:
         # A fast cycle sees a handful of products; its changes are measured against what
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
+        if partial:
+            # Nearly every row of a file of changes changes: measure against the store.
+            guarded = replace(guarded, managed=max(guarded.managed, plan.store_variants))
         previous = await asyncio.to_thread(read_state, self.state_dir, self.site.name)
+        if partial:
+            previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
         problem = None if fast else match_problem(
             plan, policy, previous_matched=previous.matched_rows if previous else None)

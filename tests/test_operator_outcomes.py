@@ -159,3 +159,25 @@ async def test_an_unusable_state_dir_is_one_line_and_its_own_exit_code(emulator,
     assert emu.stats()["writes"]["calls"] == 0
     code, out, err = await _syncd("validate", "--config", str(config))
     assert code != 0 and "state_dir" in out + err
+
+
+async def test_a_partial_source_of_two_changed_rows_is_applied_and_zeroes_nothing(
+        emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    rows = [r for r in emu.state() if r["sku"] and r["tracked"]][:2]
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\n" + "".join(
+        f"{r['sku']},{int(r['quantity'] or 0) + 5}\n" for r in rows))
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"unmatched": "zero"})
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.REFUSED, "a full source of two rows would zero the store"
+    text = config.read_text().replace("source:\n", "source:\n  mode: partial\n")
+    config.write_text(text)
+    assert "mode: partial" in text
+    before = {r["variant_id"]: (r["quantity"], r["in_stock"]) for r in emu.state()}
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.OK, err
+    after = {r["variant_id"]: (r["quantity"], r["in_stock"]) for r in emu.state()}
+    changed = {v for v in after if after[v] != before[v]}
+    assert changed == {r["variant_id"] for r in rows}, "only the listed rows may change"

@@ -51,7 +51,7 @@ from syncd.config.schema import (
     SiteSettings,
 )
 from syncd.config.secrets import resolve_api_key
-from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceMode, SourceSettings
 from syncd.errors import ConfigError
 from syncd.model import MAX_QUANTITY
 from syncd.policy import Policy, Unmatched, Untracked
@@ -98,7 +98,7 @@ _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
-                "ignore_columns")
+                "ignore_columns", "mode")
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
                 "max_zeroed", "max_source_shrink", "fail_on_no_match",
                 "min_matched_fraction")
@@ -196,6 +196,8 @@ def _source_fields(m: MapReader, base: Path) -> dict[str, Any]:
     if m.given("on_invalid_row"):
         fields["on_invalid_row"] = m.choice("on_invalid_row", OnInvalidRow,
                                             _SOURCE.on_invalid_row)
+    if m.given("mode"):
+        fields["mode"] = m.choice("mode", SourceMode, _SOURCE.mode)
     encoding = m.string("encoding")
     if encoding is not None:
         try:
