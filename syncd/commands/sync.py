@@ -36,6 +36,7 @@ from syncd.errors import (
 from syncd.progress import SyncProgress
 from syncd.render import apply_text, plan_text, to_json
 from syncd.sources import InvalidRowsError
+from syncd.state.approve import request_forced_cycle
 from syncd.state.check import state_dir_problem
 from syncd.state.lock import SiteLocked, acquire_site_lock
 from syncd.sync import PlanResult, SiteSync, open_site_syncs
@@ -82,7 +83,8 @@ exit status:
   1  error, or some writes failed (see the per-product account)
   2  with --dry-run: changes are pending (as `syncd plan`)
   3  a safety guard refused a site's plan: nothing was written to that site
-  4  another syncd process (a daemon?) holds a site's lock
+  4  another syncd process (a daemon?) holds a site's lock (with --force: 0 after
+     asking that daemon to run one forced cycle itself)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
   6  the source matches no store variant (or far fewer than at the last good run)
   73 the state directory cannot be created or written
@@ -213,12 +215,30 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                         async with site:
                             outcomes.append(await _sync_site(name, site, args, stop))
                 except SiteLocked as exc:
-                    print_site_error(name, exc)
-                    outcomes.append(SiteOutcome(name, ExitCode.LOCKED, str(exc)))
+                    outcomes.append(_locked(name, exc, settings, args))
                 except StateError as exc:
                     print_site_error(name, exc)
                     outcomes.append(SiteOutcome(name, ExitCode.STATE, str(exc)))
     return _finish("sync", outcomes, args)
+
+
+def _locked(name: str, exc: SiteLocked, settings: Settings,
+            args: argparse.Namespace) -> SiteOutcome:
+    """A daemon holds the site: with --force, ask it to run the forced cycle instead."""
+    if args.force and exc.pid:
+        try:
+            request_forced_cycle(settings.state_dir, name, exc.pid)
+        except OSError as e:
+            print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
+            return SiteOutcome(name, ExitCode.LOCKED, str(exc))
+        text = (f"a daemon (pid {exc.pid}) syncs this site: asked it to run one cycle with "
+                "the safety guards overridden; its log (cycle_forced, cycle_finished) and "
+                "/readyz say how it went")
+        if args.output == "text":
+            print(f"syncd: site {name}: {text}", file=sys.stderr)
+        return SiteOutcome(name, ExitCode.OK, text, outcome="delegated")
+    print_site_error(name, exc)
+    return SiteOutcome(name, ExitCode.LOCKED, str(exc))
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,

@@ -40,6 +40,7 @@ class SyncCycleRunner:
         kind: CycleKind,
         changed_keys: frozenset[str] | None,
         stop: asyncio.Event,
+        force: bool = False,
     ) -> CycleOutcome:
         sync = self._sites[site.name]
         started = time.monotonic()
@@ -51,7 +52,8 @@ class SyncCycleRunner:
         if kind is CycleKind.FAST and not sync.has_index:
             kind = CycleKind.FULL
         try:
-            result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop)
+            result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop,
+                                     force=force)
         except SourceError as exc:
             return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
                            summary=f"source refused: {_first_line(exc)}")
@@ -60,7 +62,10 @@ class SyncCycleRunner:
                            summary=f"source matches too little: {_first_line(exc)}")
         except GuardRefused as exc:
             return outcome(CycleResult.REFUSED, error=str(exc),
-                           summary=f"refused by guard {exc.guard}")
+                           summary=f"refused by guard {exc.guard}; to approve this plan "
+                           f"without stopping the daemon: check it with `syncd plan --site "
+                           f"{site.name}`, then run `syncd sync --force --site {site.name}` "
+                           "(it asks this daemon to run one forced cycle)")
         except StopRequested:
             return outcome(CycleResult.SKIPPED, summary="stopped before any write")
         except (WixError, SyncdError) as exc:

@@ -43,6 +43,7 @@ from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
+from syncd.state.approve import APPROVE_SIGNAL, take_approval
 from syncd.state.lock import acquire_site_lock, lock_path
 
 log = structlog.get_logger("syncd.daemon")
@@ -76,6 +77,9 @@ class Daemon(Generic[SiteT]):
         self._force = asyncio.Event()
         self._statuses: dict[str, SiteStatus] = {}
         self._locks: dict[Path, contextlib.ExitStack] = {}
+        self._loops: Sequence[SiteLoop[SiteT]] = ()
+        """The site loops of the running configuration (for approval requests)."""
+        self._state_dir: Path | None = None
         self._view = HealthView(statuses=self._statuses.values,
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
                                 started_at_s=time.time())
@@ -92,6 +96,16 @@ class Daemon(Generic[SiteT]):
         log.info("shutdown_requested", reason=reason)
         self._notifier.stopping()
         self.stop.set()
+
+    def take_approvals(self) -> None:
+        """Run one forced cycle of every site an approval was requested for
+        (``syncd.state.approve``)."""
+        if self._state_dir is None:
+            return
+        for loop in self._loops:
+            if take_approval(self._state_dir, loop.name):
+                log.warning("forced_cycle_requested", site=loop.name)
+                loop.request_forced_cycle("approved")
 
     def request_reload(self, reason: str = "request") -> None:
         """Re-read the configuration; the running one stays if the new one is invalid."""
@@ -149,6 +163,7 @@ class Daemon(Generic[SiteT]):
             watchers = await self._make_watchers(setup, loops)
             settled = {site: w.settled for w, src in zip(watchers, setup.sources, strict=False)
                        for site in src.sites}
+            self._loops, self._state_dir = loops, config.state_dir
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
@@ -299,6 +314,7 @@ class Daemon(Generic[SiteT]):
             signal.SIGTERM: lambda: self.request_stop("SIGTERM"),
             signal.SIGINT: lambda: self.request_stop("SIGINT"),
             signal.SIGHUP: lambda: self.request_reload("SIGHUP"),
+            APPROVE_SIGNAL: self.take_approvals,
         }
         for sig, handler in handlers.items():
             loop.add_signal_handler(sig, handler)

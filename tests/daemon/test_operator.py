@@ -129,3 +129,54 @@ async def test_run_with_an_unusable_state_dir_exits_73_in_one_line(tmp_path):
     unit = await asyncio.to_thread(UNIT.read_text)
     assert "73" in next(line for line in unit.splitlines()
                         if line.startswith("RestartPreventExitStatus")).split("=")[1].split()
+
+
+async def _readyz(port: int, until: str, *, timeout_s: float = 30) -> dict[str, object]:
+    body: dict[str, object] = {}
+    async with aiohttp.ClientSession() as http:
+        for _ in range(int(timeout_s / 0.2)):
+            await asyncio.sleep(0.2)
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/readyz") as r:
+                    body = await r.json(content_type=None)
+            except aiohttp.ClientError:
+                continue
+            if body["sites"]["shop"]["last_result"] == until:  # type: ignore[index]
+                return body
+    raise AssertionError(f"readyz never said {until}: {body}")
+
+
+async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.5)
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"max_changed_fraction": 0.05})
+    port = _free_port()
+    _daemon_config(config, port)
+    proc = await _start(config, tmp_path)
+    try:
+        await _readyz(port, "refused")
+        assert emu.stats()["writes"]["calls"] == 0
+        env = {**os.environ, "WIX_API_KEY": API_KEY}
+        for command in (["plan"], ["rollback", "--dry-run"]):  # read-only: no lock needed
+            cli = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "syncd", *command, "--config", str(config), env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            _, err = await asyncio.wait_for(cli.communicate(), timeout=60)
+            assert cli.returncode != ExitCode.LOCKED, err.decode()
+        cli = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "syncd", "sync", "--force", "--config", str(config),
+            env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        _, err = await asyncio.wait_for(cli.communicate(), timeout=60)
+        assert cli.returncode == ExitCode.OK, err.decode()
+        assert "asked it to run one cycle" in err.decode()
+        await _readyz(port, "ok")
+        assert emu.stats()["writes"]["calls"] > 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, log = await asyncio.wait_for(proc.communicate(), timeout=30)
+    events = [json.loads(line) for line in log.decode().splitlines() if line.startswith("{")]
+    refused = next(e for e in events if e.get("result") == "refused")
+    assert "syncd sync --force" in refused["summary"]
+    assert any(e["event"] == "cycle_forced" for e in events)
