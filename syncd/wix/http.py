@@ -270,6 +270,9 @@ class WixClient:
                 self._record(event, counter)
 
     def _record(self, event: RequestEvent, counter: CallCounter | None) -> None:
+        self.log.debug("wix_request", endpoint=event.endpoint, method=event.method,
+                       status=event.status, error=event.error, attempt=event.attempt,
+                       duration_s=round(event.duration_s, 3), wait_s=round(event.wait_s, 3))
         self.calls.record(event)
         if counter is not None:
             counter.record(event)
