@@ -29,12 +29,13 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import yaml
 from cronsim import CronSim, CronSimError
 
 from syncd import yamlnodes
@@ -55,6 +56,7 @@ from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceMode,
 from syncd.errors import ConfigError
 from syncd.model import MAX_QUANTITY
 from syncd.policy import Policy, Unmatched, Untracked
+from syncd.textpos import bad_bytes_message
 
 ENV_STATE_DIR = "SYNCD_STATE_DIR"
 ENV_SOURCE_PATH = "SYNCD_SOURCE_PATH"
@@ -84,7 +86,9 @@ def load_settings(path: str | os.PathLike[str], *,
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{file}: {bad_bytes_message(file, 'utf-8-sig')}") from e
+    except OSError as e:
         raise ConfigError(f"{file}: cannot read: {e}") from e
     try:
         root = yamlnodes.compose(text)
@@ -105,15 +109,27 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 
 
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
-    top.check_keys(_TOP_KEYS)
+    # Every independent part is checked even after one fails, so that one run of
+    # `syncd validate` lists every mistake of the file, not only the first.
+    errors = _Errors()
+    errors.run(lambda: top.check_keys(_TOP_KEYS))
     base = file.parent
-    source = _source_fields(top.mapping("source"), base)
-    policy = _policy_fields(top.mapping("policy"))
-    site_nodes = top.sequence("sites")
-    if not site_nodes:
-        raise top.error(top.node("sites"), "sites", "required: at least one site to sync")
-    sites = tuple(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env)
-                  for i, node in enumerate(site_nodes))
+    source = errors.run(lambda: _source_fields(top.mapping("source"), base)) or {}
+    policy = errors.run(lambda: _policy_fields(top.mapping("policy"))) or {}
+    site_nodes = errors.run(lambda: top.sequence("sites")) or []
+    if not site_nodes and not errors.messages:
+        errors.run(lambda: _raise(top.error(top.node("sites"), "sites",
+                                            "required: at least one site to sync")))
+
+    def site_at(i: int, node: yaml.Node) -> Callable[[], SiteSettings]:
+        return lambda: _site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env)
+
+    built = [errors.run(site_at(i, node)) for i, node in enumerate(site_nodes)]
+    schedule = errors.run(lambda: _schedule(top.mapping("schedule")))
+    http = errors.run(lambda: _http(top.mapping("http"), env))
+    log_settings = errors.run(lambda: _log(top.mapping("log"), env))
+    errors.raise_if_any()
+    sites = tuple(site for site in built if site is not None)
     seen: dict[str, int] = {}
     stores: dict[tuple[str, str], int] = {}
     for i, site in enumerate(sites):
@@ -136,11 +152,40 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         path=file,
         sites=sites,
         state_dir=state_dir,
-        schedule=_schedule(top.mapping("schedule")),
-        http=_http(top.mapping("http"), env),
-        log=_log(top.mapping("log"), env),
+        schedule=schedule,  # type: ignore[arg-type]
+        http=http,  # type: ignore[arg-type]
+        log=log_settings,  # type: ignore[arg-type]
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
     )
+
+
+T = TypeVar("T")
+
+
+class _Errors:
+    """The configuration errors found so far, raised together as one ``ConfigError``."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def run(self, check: Callable[[], T]) -> T | None:
+        """``check()``, or None after recording the ``ConfigError`` it raised."""
+        try:
+            return check()
+        except ConfigError as e:
+            self.messages.append(str(e))
+            return None
+
+    def raise_if_any(self) -> None:
+        if len(self.messages) == 1:
+            raise ConfigError(self.messages[0])
+        if self.messages:
+            raise ConfigError(f"{len(self.messages)} errors:\n" + "\n".join(
+                f"  {m}" for m in self.messages))
+
+
+def _raise(error: ConfigError) -> None:
+    raise error
 
 
 def _site(m: MapReader, base: Path, source: dict[str, Any], policy: dict[str, Any],
