@@ -180,3 +180,36 @@ async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, 
     refused = next(e for e in events if e.get("result") == "refused")
     assert "syncd sync --force" in refused["summary"]
     assert any(e["event"] == "cycle_forced" for e in events)
+
+
+async def test_cycles_started_by_a_source_change_are_counted(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(emu.state(), source, drift=0)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    port = _free_port()
+    _daemon_config(config, port)
+    doc = yaml.safe_load(config.read_text())
+    doc["schedule"] = {"interval_seconds": 3600, "watch_source": True, "settle_seconds": 0.2}
+    config.write_text(yaml.safe_dump(doc))
+    proc = await _start(config, tmp_path)
+    try:
+        await _readyz(port, "ok")
+        sku = next(iter(desired))
+        text = source.read_text().replace(f"{sku},{desired[sku]}\n",
+                                          f"{sku},{desired[sku] + 3}\n")
+        source.write_text(text)
+        samples = ""
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                await asyncio.sleep(0.2)
+                async with http.get(f"http://127.0.0.1:{port}/metrics") as r:
+                    samples = await r.text()
+                total = sum(float(line.rsplit(" ", 1)[1]) for line in samples.splitlines()
+                            if line.startswith("syncd_cycles_total{"))
+                if total >= 2:
+                    break
+        assert total >= 2, samples
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(proc.communicate(), timeout=30)
