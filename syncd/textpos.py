@@ -11,8 +11,9 @@ from pathlib import Path
 
 
 def bad_bytes_message(path: Path, encoding: str) -> str:
-    """``line L, column C: 'utf-8' cannot decode byte 0xe9`` for the first undecodable byte
-    of ``path`` (a plain description when the file now decodes or cannot be read)."""
+    """``L: column C: byte 0xe9 is not utf-8 (...)`` for the first undecodable byte of
+    ``path``, to follow ``file:`` as every located message does (a plain description when
+    the file now decodes or cannot be read)."""
     try:
         data = path.read_bytes()
         data.decode(encoding)
@@ -20,7 +21,7 @@ def bad_bytes_message(path: Path, encoding: str) -> str:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
         bad = data[e.start:e.end].hex(" ")
-        return f"line {line}, column {column}: byte 0x{bad} is not {encoding} ({e.reason})"
+        return f"{line}: column {column}: byte 0x{bad} is not {encoding} ({e.reason})"
     except OSError as e:
-        return f"cannot read ({e.strerror or e})"
-    return f"not {encoding} text"
+        return f" cannot read ({e.strerror or e})"
+    return f" not {encoding} text"

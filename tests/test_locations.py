@@ -33,7 +33,7 @@ def test_bad_bytes_are_reported_at_their_line_and_column(tmp_path: Path, fmt, na
     with pytest.raises(SourceError) as caught:
         load_desired(SourceSettings(path=path, format=fmt))
     line = body.count("\n") + 1
-    assert f"line {line}, column 4" in str(caught.value)
+    assert f"{path}:{line}: column 4: " in str(caught.value)
     assert "byte 0xe9" in str(caught.value)
 
 

@@ -87,7 +87,7 @@ def load_settings(path: str | os.PathLike[str], *,
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file") from None
     except UnicodeDecodeError as e:
-        raise ConfigError(f"{file}: {bad_bytes_message(file, 'utf-8-sig')}") from e
+        raise ConfigError(f"{file}:{bad_bytes_message(file, 'utf-8-sig')}") from e
     except OSError as e:
         raise ConfigError(f"{file}: cannot read: {e}") from e
     try:

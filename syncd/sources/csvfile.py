@@ -46,7 +46,7 @@ def read_csv(source: SourceSettings, collector: RowCollector) -> None:
     except UnicodeDecodeError as e:
         where = bad_bytes_message(source.path, python_encoding(source.encoding))
         raise SourceError(
-            f"{name}: {where}; set source.encoding (for example latin-1 or cp1252)") from e
+            f"{name}:{where}; set source.encoding (for example latin-1 or cp1252)") from e
 
 
 def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:

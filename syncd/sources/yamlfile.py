@@ -36,7 +36,7 @@ def read_yaml(source: SourceSettings, collector: RowCollector) -> None:
         text = source.path.read_text(encoding=python_encoding(source.encoding))
     except UnicodeDecodeError as e:
         where = bad_bytes_message(source.path, python_encoding(source.encoding))
-        raise SourceError(f"{name}: {where}; set source.encoding") from e
+        raise SourceError(f"{name}:{where}; set source.encoding") from e
     try:
         root = yamlnodes.compose(text)
         if root is None or yamlnodes.is_null(root):
