@@ -31,12 +31,15 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     traceback."""
     loop = asyncio.get_running_loop()
 
+    def abort(*_: object) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            print(ABORTING, file=sys.stderr, flush=True)
+            sys.stdout.flush()
+        os._exit(ExitCode.ABORTED)
+
     def request_stop() -> None:
         if stop.is_set():
-            with contextlib.suppress(OSError, ValueError):
-                print(ABORTING, file=sys.stderr, flush=True)
-                sys.stdout.flush()
-            os._exit(ExitCode.ABORTED)
+            abort()
         with contextlib.suppress(OSError, ValueError):
             print(STOPPING, file=sys.stderr, flush=True)
         stop.set()
@@ -48,6 +51,19 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+            if stop.is_set():
+                # Still winding down (the account, closing connections): a second signal
+                # must quit at once here too, not raise KeyboardInterrupt.
+                signal.signal(sig, abort)
+
+
+def quit_quietly_on_signals() -> None:
+    """Once the run is over and the process only has to exit: ignore further signals, so
+    that a late Ctrl-C neither prints a traceback nor kills the interpreter half-way
+    through its exit (Python resets its own handlers to the default while finalising;
+    an ignored signal stays ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ from syncd.commands.common import (
     load_command_settings,
     print_site_error,
 )
-from syncd.commands.live import progress_display, stop_on_signals
+from syncd.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
 from syncd.commands.outcome import SiteOutcome, overall_code, run_document
 from syncd.config import Settings
 from syncd.errors import (
@@ -192,7 +192,10 @@ def run_sync(args: argparse.Namespace) -> int:
     settings = load_command_settings(args, sys.stderr)
     if isinstance(settings, ExitCode):
         return settings
-    return asyncio.run(_sync(settings, args))
+    try:
+        return asyncio.run(_sync(settings, args))
+    finally:
+        quit_quietly_on_signals()
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
