@@ -85,3 +85,11 @@ async def test_escape_codes_in_a_source_do_not_reach_the_terminal(emulator, tmp_
     assert "\x1b" not in out + err and "\x00" not in out + err
     assert "\\x1b[31mcolour" in out + err
     assert max(len(line) for line in err.splitlines()) <= 500
+
+
+async def test_counts_of_one_are_singular(tmp_path):
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\nA,1\n")
+    config = write_config(tmp_path, url="http://127.0.0.1:9", source=source)
+    _, out, _ = await _run("validate", "--config", str(config))
+    assert "1 valid row" in out and "1 valid rows" not in out
