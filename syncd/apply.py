@@ -6,8 +6,10 @@ Inventory Variants call each, sent concurrently under the site's budget); on V3 
 ``pending`` (flushed and fsynced) *before* the batch is sent, and its outcome after, so a
 crash at any point leaves a journal that says what may have landed.
 
-Between batches the applier checks the ``stop`` event: once it is set no new batch starts,
-while the batch in flight is allowed to finish. A V1 product is written by exactly one call
+Between batches the applier checks the ``stop`` event: once it is set no new batch starts.
+Within the batch in flight, requests already on the wire finish (bounded by their
+timeout), while those still waiting for the site's budget are abandoned by the client (the
+caller halts it) and journaled ``not_sent``. A V1 product is written by exactly one call
 and a V3 item by exactly one entry of one call, so no product is ever half-written by a
 shutdown.
 
@@ -194,6 +196,8 @@ async def _write_batch(
         tally = tallies[change.variant.product_id]
         if outcome.success:
             tally.written += 1
+        elif outcome.not_sent:
+            tally.not_attempted += 1
         elif outcome.conflict and change.variant.revision is not None:
             conflicts.append(change)
         else:
@@ -207,7 +211,9 @@ def _settlement(entry: JournalEntry, outcome: WriteOutcome) -> Settlement:
     if outcome.success:
         revision = outcome.stored.revision if outcome.stored is not None else None
         return Settlement(entry, Outcome.APPLIED, revision=revision)
-    if outcome.conflict:
+    if outcome.not_sent:
+        kind = Outcome.NOT_SENT
+    elif outcome.conflict:
         kind = Outcome.CONFLICT
     elif outcome.uncertain:
         kind = Outcome.UNKNOWN

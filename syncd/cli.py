@@ -8,6 +8,7 @@ wires them together, so adding a command never touches another command's code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -67,5 +68,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if func is None:
         parser.print_help(sys.stderr)
         return ExitCode.FAILED
-    code: int = func(args)
+    try:
+        code: int = func(args)
+    except BrokenPipeError:
+        # The reader went away (`syncd plan --output json | head`): end quietly, and keep
+        # the interpreter's final flush from complaining about the same pipe.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return ExitCode.FAILED
     return int(code)

@@ -6,11 +6,14 @@
     ├── ListenError            the daemon's HTTP address cannot be bound
     ├── SourceError            the source of truth cannot be used (bad rows, empty, unreadable)
     ├── GuardRefused           a safety guard stopped a plan before any write
+    ├── NoMatch                the source matched nothing, or far less than the last good run
+    ├── StopRequested          a stop was asked for before this request was sent
     └── WixError               anything that went wrong talking to Wix
         ├── WixClientError     4xx: permanent, never retried
         │   ├── WixAuthError       401/403
         │   ├── WixNotFound        404
-        │   └── WixConflict        409/428 or a failed bulk item: stale revision, re-read and retry
+        │   ├── WixConflict        409/428 or a failed bulk item: stale revision, re-read and retry
+        │   └── WixForeignAnswer   not Wix's answer (HTML, non-JSON 200, 501): wrong base_url?
         ├── WixRateLimited     429: carries ``retry_after_s`` when Wix sent one
         ├── WixServerError     5xx: transient, retried with backoff
         └── WixUnavailable     timeout, refused or dropped connection: transient
@@ -50,8 +53,23 @@ class GuardRefused(SyncdError):
     def __init__(self, guard: str, message: str) -> None:
         super().__init__(message)
         self.guard = guard
-        self.refused: object | None = None
-        """The refused plan (``syncd.sync.PlanResult``) when the cycle attached it."""
+        self.result: object | None = None
+        """The refused plan (``syncd.sync.PlanResult``), when the cycle had one to show."""
+
+
+class NoMatch(SyncdError):
+    """The source matched no store variant, or far fewer than at the last good run: most
+    likely the wrong store or a changed SKU column. Nothing was written."""
+
+    def __init__(self, message: str, result: object | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+        """The plan (``syncd.sync.PlanResult``) that matched too little."""
+
+
+class StopRequested(SyncdError):
+    """A stop (SIGINT/SIGTERM, a daemon shutdown) was requested before this request left:
+    it was never sent."""
 
 
 class WixError(SyncdError):
@@ -85,6 +103,11 @@ class WixNotFound(WixClientError):
 
 class WixConflict(WixClientError):
     """A stale revision (409, 428 or a failed bulk item): re-read, re-plan, retry."""
+
+
+class WixForeignAnswer(WixClientError):
+    """The answer cannot be Wix's (an HTML page, a 200 that is not JSON, a 501): most
+    likely a wrong ``base_url``. Permanent, never retried."""
 
 
 class WixRateLimited(WixError):

@@ -47,6 +47,9 @@ class Outcome(StrEnum):
     """Sent, but no answer said whether it landed (a timeout or 5xx after every retry, a
     cancelled shutdown, a batch cut short by another product's error): the store holds
     either the before- or the after-value."""
+    NOT_SENT = "not_sent"
+    """Never sent: a stop was requested while the write waited for the budget. The store
+    still holds the before-value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +89,13 @@ class JournalEntry:
     time: datetime
     error: str | None = None
     location_id: str | None = None
+    rollback_of: str | None = None
+    """For the writes of a rollback: the run it undid (a plain rollback never undoes a
+    rollback, and ``rollback --list`` marks these runs)."""
 
     @classmethod
     def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
-                at: datetime) -> JournalEntry:
+                at: datetime, rollback_of: str | None = None) -> JournalEntry:
         """The ``pending`` entry for a planned change."""
         v = change.variant
         return cls(
@@ -98,7 +104,8 @@ class JournalEntry:
             before=StockState(quantity=v.quantity, in_stock=v.in_stock, tracked=v.tracked),
             after=StockState(quantity=change.quantity, in_stock=change.in_stock,
                              tracked=change.track),
-            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id)
+            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id,
+            rollback_of=rollback_of)
 
     def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
                 revision: str | None = None) -> JournalEntry:
@@ -118,6 +125,8 @@ class JournalEntry:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.rollback_of is not None:
+            data["rollback_of"] = self.rollback_of
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -131,7 +140,8 @@ class JournalEntry:
             before=StockState.from_dict(d["before"]), after=StockState.from_dict(d["after"]),
             revision=d.get("revision"), outcome=Outcome(d["outcome"]),
             time=datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
-            error=d.get("error"), location_id=d.get("location_id"))
+            error=d.get("error"), location_id=d.get("location_id"),
+            rollback_of=d.get("rollback_of"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,10 +183,12 @@ class Journal:
     """
 
     def __init__(self, path: Path, *, site: str, run_id: str,
-                 clock: Callable[[], datetime] = _utc_now) -> None:
+                 clock: Callable[[], datetime] = _utc_now,
+                 rollback_of: str | None = None) -> None:
         self.path = path
         self.site = site
         self.run_id = run_id
+        self.rollback_of = rollback_of
         self._clock = clock
         self._file: BinaryIO | None = None
         self._count = 0
@@ -184,8 +196,10 @@ class Journal:
 
     @classmethod
     def for_site(cls, state_dir: Path, site: str, *, run_id: str,
-                 clock: Callable[[], datetime] = _utc_now) -> Journal:
-        return cls(journal_path(state_dir, site), site=site, run_id=run_id, clock=clock)
+                 clock: Callable[[], datetime] = _utc_now,
+                 rollback_of: str | None = None) -> Journal:
+        return cls(journal_path(state_dir, site), site=site, run_id=run_id, clock=clock,
+                   rollback_of=rollback_of)
 
     def open(self) -> None:
         """Open for appending (creating the file and its directory), terminating a torn
@@ -251,7 +265,8 @@ class Journal:
         for change in changes:
             self._count += 1
             entries.append(JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
-                                                run_id=self.run_id, site=self.site, at=at))
+                                                run_id=self.run_id, site=self.site, at=at,
+                                                rollback_of=self.rollback_of))
         return entries
 
     async def write_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
@@ -360,7 +375,10 @@ def rollback_points(entries: Iterable[JournalEntry], *,
     landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.PENDING)
     writes = [e for e in pending if final[e.write_id] in landed]
     if run_id is None:
-        run_id = writes[-1].run_id if writes else None
+        # A plain rollback undoes the last sync, never a rollback (that would redo the
+        # sync); a rollback is undone only when named with --run.
+        syncs = [e for e in writes if e.rollback_of is None]
+        run_id = syncs[-1].run_id if syncs else None
     points: dict[VariantKey, RollbackPoint] = {}
     for e in writes:
         if e.run_id != run_id:

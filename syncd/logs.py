@@ -43,12 +43,21 @@ class SecretRegistry:
         if not self._secrets:
             return event_dict
         for key, value in list(event_dict.items()):
-            if isinstance(value, str):
-                event_dict[key] = self.redact(value)
-            elif isinstance(value, BaseException | list | tuple | dict):
-                event_dict[key] = self.redact(repr(value) if not isinstance(
-                    value, BaseException) else f"{type(value).__name__}: {value}")
+            event_dict[key] = self._redacted(value)
         return event_dict
+
+    def _redacted(self, value: Any) -> Any:
+        """``value`` with secrets redacted, keeping lists and mappings as such (a JSON log
+        line shows ``"sites": ["demo"]``, not the string ``"['demo']"``)."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, BaseException):
+            return self.redact(f"{type(value).__name__}: {value}")
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._redacted(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): self._redacted(v) for k, v in value.items()}
+        return value
 
 
 class _CurrentStderr:

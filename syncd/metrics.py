@@ -145,7 +145,8 @@ class Metrics:
             ["site"], registry=r)
         self.limiter_wait = Counter(
             "syncd_rate_limiter_wait_seconds",
-            "Seconds requests spent waiting for the client's own rate limiter.",
+            "Seconds requests spent waiting for the client's own rate limiter (counted "
+            "while they wait, every second of a cycle).",
             ["site"], registry=r)
         self.feed_fetches = Counter(
             "syncd_feed_fetches", "Checks of remote feeds, by result (changed|not_modified|"
@@ -153,6 +154,12 @@ class Metrics:
         self.feed_ok = Gauge(
             "syncd_feed_ok", "1 when the last check of the remote feed succeeded, else 0.",
             ["source"], registry=r)
+        self.cycle_writes = Gauge(
+            "syncd_cycle_writes", "Writes of the cycle in flight (or the last one), by "
+            "state: planned, done.", ["site", "state"], registry=r)
+        self.limiter_waiting = Gauge(
+            "syncd_rate_limiter_waiting_requests",
+            "Requests waiting for the site's rate budget right now.", ["site"], registry=r)
 
     def observe_request(
         self, site: str, endpoint: str, status: int | str, duration_s: float
@@ -178,6 +185,12 @@ class Metrics:
     def observe_start_delay(self, site: str, delay_s: float) -> None:
         """A scheduled cycle started ``delay_s`` seconds after it was due."""
         self.start_delay.labels(_label(site)).set(max(0.0, delay_s))
+    def observe_progress(self, site: str, *, planned: int, done: int, waiting: int) -> None:
+        """The cycle in flight: writes planned and done, requests waiting for the budget."""
+        label = _label(site)
+        self.cycle_writes.labels(label, "planned").set(planned)
+        self.cycle_writes.labels(label, "done").set(done)
+        self.limiter_waiting.labels(label).set(waiting)
 
     def observe_cycle(self, outcome: CycleRecord, *, now_s: float | None = None) -> None:
         """Record a finished cycle: counts, duration, writes, planned, freshness."""

@@ -60,12 +60,21 @@ class Policy:
     """Guard: refuse when the source has lost more than this fraction of its rows since the
     last successful run (a cut-off download looks exactly like that)."""
 
+    fail_on_no_match: bool = True
+    """A full run whose source rows match no store variant (or far fewer than at the last
+    good run, see ``min_matched_fraction``) is an error, not "nothing to change": a wrong
+    store, or SKUs in another case, must not look like success."""
+
+    min_matched_fraction: float = 0.5
+    """With ``fail_on_no_match``: fail when fewer source rows match than this fraction of
+    those that matched at the last good run; 0 checks only for "nothing matched"."""
+
     def __post_init__(self) -> None:
         if not 0 <= self.buffer <= MAX_QUANTITY:
             raise ValueError(f"buffer must be within 0..{MAX_QUANTITY}")
         if self.cap is not None and not 0 <= self.cap <= MAX_QUANTITY:
             raise ValueError(f"cap must be within 0..{MAX_QUANTITY}")
-        for name in ("max_changed_fraction", "max_source_shrink"):
+        for name in ("max_changed_fraction", "max_source_shrink", "min_matched_fraction"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be within 0..1")
         if self.max_zeroed < 0:

@@ -17,6 +17,7 @@ from syncd.journal import StockState
 from syncd.plan import ChangeReason, Plan, StockChange
 from syncd.rollback import RollbackPlan
 from syncd.sync import PlanResult, SyncResult
+from syncd.textsafe import safe_text
 
 MAX_LISTED = 20
 """Items listed per report section before the rest is summarised as a count."""
@@ -119,18 +120,17 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
                      "with the source.")
     lines.extend(_notes(plan))
     lines.extend(_guard_lines(result.guards))
-    return "\n".join(lines)
+    return safe_text("\n".join(lines))
 
 
 def _notes(plan: Plan) -> list[str]:
     lines: list[str] = []
     if plan.unmatched_rows:
-        lines.append(f"Not in the store ({len(plan.unmatched_rows)} source rows, nothing "
-                     "written for them):")
+        lines.append(f"Not in the store ({_plural(len(plan.unmatched_rows), 'source row')}, "
+                     "nothing written for them):")
         lines.extend(f"  {row.source}:{row.line}: {row.key}"
                      for row in plan.unmatched_rows[:MAX_LISTED])
-        if len(plan.unmatched_rows) > MAX_LISTED:
-            lines.append(f"  ... and {len(plan.unmatched_rows) - MAX_LISTED} more")
+        lines.extend(_more(len(plan.unmatched_rows)))
     if plan.ambiguous:
         lines.append(f"Ambiguous SKUs ({len(plan.ambiguous)}; never written by SKU: give "
                      "product_id and variant_id instead):")
@@ -138,19 +138,28 @@ def _notes(plan: Plan) -> list[str]:
             where = ", ".join(f"{v.product_name or v.product_id}" for v in amb.variants[:4])
             rows = f"; source rows {', '.join(str(r.line) for r in amb.rows)}" if amb.rows else ""
             lines.append(f"  {amb.sku}: {len(amb.variants)} variants ({where}){rows}")
+        lines.extend(_more(len(plan.ambiguous)))
     if plan.skipped:
         lines.append(f"Skipped rows ({len(plan.skipped)}):")
         lines.extend(f"  {s.row.source}:{s.row.line}: {s.row.key}: {s.detail}"
                      for s in plan.skipped[:MAX_LISTED])
+        lines.extend(_more(len(plan.skipped)))
     if plan.tracking_blocked:
         lines.append(f"Products left untracked ({len(plan.tracking_blocked)}): some variants "
                      "have no quantity in the source")
         lines.extend(f"  {t.product_name or t.product_id}" for t in
                      plan.tracking_blocked[:MAX_LISTED])
+        lines.extend(_more(len(plan.tracking_blocked)))
     if plan.invalid_rows:
         lines.append(f"Invalid rows skipped ({len(plan.invalid_rows)}):")
         lines.extend(f"  {e}" for e in plan.invalid_rows[:MAX_LISTED])
+        lines.extend(_more(len(plan.invalid_rows)))
     return lines
+
+
+def _more(total: int) -> list[str]:
+    """The "... and N more" line of a list cut at ``MAX_LISTED``."""
+    return [f"  ... and {total - MAX_LISTED} more"] if total > MAX_LISTED else []
 
 
 def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
@@ -187,7 +196,7 @@ def rollback_text(site: str, rollback: RollbackPlan, applied: ApplyReport | None
         lines.append(f"restored {applied.written}, failed {applied.failed}, not sent "
                      f"{applied.not_attempted}")
         lines.extend(_failures(applied))
-    return "\n".join(lines)
+    return safe_text("\n".join(lines))
 
 
 def _state(state: StockState) -> str:
@@ -208,7 +217,7 @@ def apply_text(site: str, result: SyncResult) -> str:
         f"(run {result.run_id})"
     ]
     lines.extend(_failures(applied))
-    return "\n".join(lines)
+    return safe_text("\n".join(lines))
 
 
 def _failures(applied: ApplyReport) -> list[str]:

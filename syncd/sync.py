@@ -14,7 +14,7 @@ is what the source-shrink guard compares the next source against.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -28,23 +28,27 @@ import structlog
 
 from syncd.apply import ApplyReport, apply_plan
 from syncd.backend import LocalBackend, StateBackend, open_backend
-from syncd.config import Settings, SiteSettings
+from syncd.config import Settings, SiteSettings, SourceMode
+from syncd.coverage import match_problem, matched_rows
 from syncd.diff import plan_changes
-from syncd.errors import GuardRefused, SyncdError, WixClientError
+from syncd.errors import GuardRefused, NoMatch, SyncdError, WixClientError
 from syncd.feeds.copy import FeedCopies
-from syncd.guards import GuardResult, check_guards
-from syncd.incremental import Fallback, Informer
+from syncd.guards import GuardResult, check_guards, evaluate_guards
+from syncd.incremental import Informer
 from syncd.journal import new_run_id, rollback_points
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import Plan
+from syncd.policy import Unmatched
 from syncd.productindex import ProductIndex
+from syncd.progress import SyncProgress, publish_progress
 from syncd.rollback import RollbackPlan, plan_rollback
+from syncd.siteclient import fallback_observer, halt_on, key_budget, metrics_observer
 from syncd.sources import DesiredSource, load_desired
 from syncd.sources.matching import store_view
 from syncd.sources.remote import feed_directory, read_site_source
 from syncd.state import RunState
-from syncd.wix import LimiterPool, RequestEvent, StoreAdapter, WixClient, open_store
+from syncd.wix import LimiterPool, StoreAdapter, WixClient, open_store
 
 REPLICA_HEADER = "x-syncd-replica"
 
@@ -70,6 +74,8 @@ class PlanResult:
     plan: Plan
     guards: tuple[GuardResult, ...]
     kind: CycleKind
+    match_problem: str | None = None
+    """Why the source does not look like this store's (``syncd.coverage``), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,10 +128,11 @@ class SiteSync:
         """Keeps the store's snapshot between cycles for incremental ones (None: off)."""
         if incremental:
             self.informer = Informer(overlap_s=site.walk_settings().change_overlap_s,
-                                     on_fallback=_fallback_observer(metrics, site.name),
+                                     on_fallback=fallback_observer(metrics, site.name),
                                      log=self.log)
+        self._metrics = metrics
         if metrics is not None:
-            self.client.subscribe(_metrics_observer(metrics, site.name))
+            self.client.subscribe(metrics_observer(metrics, site.name))
 
     async def __aenter__(self) -> SiteSync:
         await self.client.__aenter__()
@@ -168,7 +175,10 @@ class SiteSync:
             source = await read_site_source(self.site, self.feeds,
                                             polled=self._feed_checked_by_poller)
         store = await self.store()
-        policy = self.site.policy
+        partial = self.site.source.mode is SourceMode.PARTIAL
+        # A partial source speaks only for its rows: what it does not list is never zeroed.
+        policy = replace(self.site.policy, unmatched=Unmatched.IGNORE) if partial \
+            else self.site.policy
         # Match keys and locations need the whole store: such sites always walk it all.
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
@@ -202,17 +212,27 @@ class SiteSync:
         # A fast cycle sees a handful of products; its changes are measured against what
         # the last full cycle managed, so a bad file is refused on either lane.
         guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
+        if partial:
+            # Nearly every row of a file of changes changes: measure against the store.
+            guarded = replace(guarded, managed=max(guarded.managed, plan.store_variants))
         previous = await self.backend.read_state(self.site.name)
+        if partial:
+            previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
+        problem = None if fast else match_problem(
+            plan, policy, previous_matched=previous.matched_rows if previous else None)
+        result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                            guards=evaluate_guards(guarded, policy,
+                                                   previous_source_rows=previous_rows),
+                            match_problem=problem)
+        if problem is not None and not force:
+            raise NoMatch(problem, result)
         try:
-            guards = check_guards(guarded, policy, previous_source_rows=previous_rows,
-                                  force=force)
+            check_guards(guarded, policy, previous_source_rows=previous_rows, force=force)
         except GuardRefused as exc:  # keep the plan for whoever is asked to approve it
-            exc.refused = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
-                                     guards=check_guards(guarded, policy, force=True,
-                                                         previous_source_rows=previous_rows))
+            exc.result = result
             raise
-        return PlanResult(source=source, snapshot=snapshot, plan=plan, guards=guards, kind=kind)
+        return result
 
     async def sync(
         self,
@@ -223,10 +243,31 @@ class SiteSync:
         changed_keys: Iterable[str] | None = None,
         stop: asyncio.Event | None = None,
         progress: Callable[[int, int], None] | None = None,
+        on_plan: Callable[[PlanResult], None] | None = None,
     ) -> SyncResult:
-        """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``,
+        """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``, ``NoMatch``,
         ``GuardRefused`` or ``WixError`` before any write; after the first write, failures
-        are reported in the result instead."""
+        are reported in the result instead.
+
+        Once ``stop`` is set no request is sent any more: those on the wire finish, those
+        waiting for the budget give up (``StopRequested`` before the plan; journaled
+        ``not_sent`` after). ``on_plan`` sees the plan before the first write."""
+        async with halt_on(stop, self.client), self._publishing(on_plan, progress) as hooks:
+            return await self._sync(dry_run=dry_run, force=force, kind=kind,
+                                    changed_keys=changed_keys, stop=stop,
+                                    progress=hooks[1], on_plan=hooks[0])
+
+    async def _sync(
+        self,
+        *,
+        dry_run: bool,
+        force: bool,
+        kind: CycleKind,
+        changed_keys: Iterable[str] | None,
+        stop: asyncio.Event | None,
+        progress: Callable[[int, int], None] | None,
+        on_plan: Callable[[PlanResult], None] | None,
+    ) -> SyncResult:
         started = time.monotonic()
         calls_before = self.client.calls.total
         run_id = new_run_id(datetime.now(UTC))
@@ -238,6 +279,8 @@ class SiteSync:
                  unmatched_rows=len(plan.unmatched_rows), ambiguous_skus=len(plan.ambiguous),
                  hidden_changes=plan.hidden_changes,
                  walk_calls=planned.snapshot.api_calls)
+        if on_plan is not None:
+            on_plan(planned)
         applied: ApplyReport | None = None
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id)
@@ -247,11 +290,15 @@ class SiteSync:
             if self.informer is not None:
                 self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:
+                previous = await self.backend.read_state(self.site.name)
+                full = planned.kind is CycleKind.FULL
                 await self.backend.write_state(
                     self.site.name,
                     RunState(last_success_at=datetime.now(UTC),
                              source_rows=len(planned.source.rows),
-                             source_digest=planned.source.digest()))
+                             source_digest=planned.source.digest(),
+                             matched_rows=matched_rows(plan) if full else
+                             previous.matched_rows if previous else None))
         return SyncResult(planned=planned, applied=applied,
                           api_calls=self.client.calls.total - calls_before,
                           duration_s=time.monotonic() - started, run_id=run_id)
@@ -291,11 +338,43 @@ class SiteSync:
         if dry_run or not planned.plan.changes:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
-        journal = self.backend.journal(self.site.name, run_id=new_run)
-        async with journal:
+        journal = self.backend.journal(self.site.name, run_id=new_run, rollback_of=target)
+        async with journal, halt_on(stop, self.client):
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))
         return planned, applied
+
+    @asynccontextmanager
+    async def _publishing(
+        self, on_plan: Callable[[PlanResult], None] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> AsyncIterator[tuple[Callable[[PlanResult], None] | None,
+                             Callable[[int, int], None] | None]]:
+        """With metrics (the daemon), keep the live progress gauges current during the
+        cycle; yields the callbacks to use."""
+        if self._metrics is None:
+            yield on_plan, progress
+            return
+        tracker = SyncProgress(self.site.name, self.client)
+
+        def planned(result: PlanResult) -> None:
+            tracker.start_writing(result.plan)
+            if on_plan is not None:
+                on_plan(result)
+
+        def advanced(done: int, total: int) -> None:
+            tracker(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        task = asyncio.create_task(publish_progress(tracker, self._metrics),
+                                   name=f"progress metrics {self.site.name}")
+        try:
+            yield planned, advanced
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""
@@ -329,39 +408,11 @@ class SiteSync:
         return sorted(products)
 
 
-def key_budget(site: SiteSettings) -> str | None:
-    """The shared budget of a site whose ``rate_limit.shared_key`` is set: named after a
-    digest of its API key (never the key itself), so sites with one key share it."""
-    if not site.rate_limit.shared_key:
-        return None
-    return hashlib.sha256(site.api_key.reveal().encode()).hexdigest()[:16]
 def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:
     """The variants of the products whose every planned write landed (the canary's list)."""
     whole = {a.product_id for a in applied.products
              if a.written and not a.failed and not a.not_attempted}
     return [c.variant for c in planned.plan.changes if c.variant.product_id in whole]
-
-
-def _fallback_observer(metrics: Metrics | None, site: str) -> Callable[[Fallback], None] | None:
-    if metrics is None:
-        return None
-    return lambda reason: metrics.observe_incremental_fallback(site, str(reason))
-
-
-def _metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:
-    api = metrics.for_site(site)
-
-    def observe(event: RequestEvent) -> None:
-        api.observe_request(event.endpoint, event.status if event.status is not None
-                            else (event.error or "error"), event.duration_s)
-        if event.attempt > 1:
-            api.observe_retry(event.endpoint)
-        if event.wait_s:
-            api.observe_limiter_wait(event.wait_s)
-        if event.status == 429:
-            api.observe_rate_limited()
-
-    return observe
 
 
 @asynccontextmanager

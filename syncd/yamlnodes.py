@@ -7,7 +7,8 @@ text the user typed. So syncd composes the node graph with the safe loader (no a
 objects) and reads scalars as text; each caller converts that text to the type it expects
 and reports a failure with the node's line.
 
-Anchors and aliases work (the composer resolves them); merge keys (``<<``) are not
+Anchors and aliases work (the composer resolves them, and content reached through an
+alias is marked at the alias, so errors name the line that uses it); merge keys (``<<``) are not
 supported and are reported by callers as unknown keys. ``syncd.config.reader`` builds the
 typed, line-aware reading of a configuration mapping on top of this module.
 """
@@ -32,10 +33,36 @@ class YamlSyntaxError(ValueError):
         self.message = message
 
 
+class _AliasLineLoader(yaml.SafeLoader):
+    """The safe loader, except that an alias (``*name``) gives a copy of its anchor's nodes
+    marked at the alias: an error in aliased content names the line that uses it."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            node = super().compose_node(parent, index)
+            return None if node is None else _marked_copy(node, mark)
+        return super().compose_node(parent, index)
+
+
+def _marked_copy(node: yaml.Node, mark: yaml.Mark) -> yaml.Node:
+    """``node`` and everything below it, copied with ``mark`` as their position."""
+    if isinstance(node, yaml.ScalarNode):
+        return yaml.ScalarNode(node.tag, node.value, mark, mark, style=node.style)
+    if isinstance(node, yaml.SequenceNode):
+        return yaml.SequenceNode(node.tag, [_marked_copy(n, mark) for n in node.value],
+                                 mark, mark, flow_style=node.flow_style)
+    if isinstance(node, yaml.MappingNode):
+        return yaml.MappingNode(node.tag, [(_marked_copy(k, mark), _marked_copy(v, mark))
+                                           for k, v in node.value],
+                                mark, mark, flow_style=node.flow_style)
+    return node
+
+
 def compose(text: str) -> yaml.Node | None:
     """The node graph of ``text`` (None for an empty document)."""
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=_AliasLineLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark is not None else None

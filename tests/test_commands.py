@@ -51,7 +51,10 @@ async def test_plan_json_lists_every_change_and_the_ambiguous_sku(emulator, tmp_
     _, config = await _demo_setup(emulator, tmp_path)
     code, out, _ = await _syncd("plan", "--config", str(config), "--output", "json")
     assert code == 2
-    [doc] = json.loads(out)
+    run = json.loads(out)
+    assert run["outcome"] == "pending" and run["exit_code"] == 2
+    [site] = run["sites"]
+    doc = site["plan"]
     assert doc["counts"]["changes"] == len(doc["changes"]) > 0
     assert {a["sku"] for a in doc["ambiguous_skus"]} == {"TSHIRT-VINTAGE-L"}
     change = doc["changes"][0]

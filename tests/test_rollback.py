@@ -149,5 +149,11 @@ async def test_rollback_command_lists_runs_previews_and_undoes(emulator, tmp_pat
     assert code == 0, err
     assert emu.state() == initial
     code, out, _ = await _syncd("rollback", "--config", config, "--dry-run")
-    # Undoing the rollback is possible too: it is the newest run now.
+    # A plain rollback never undoes a rollback: the sync is already undone.
+    assert code == 0
+    code, out, _ = await _syncd("rollback", "--config", config, "--list")
+    rollback_run = next(line.split()[0] for line in out.splitlines() if "rollback of" in line)
+    code, out, _ = await _syncd("rollback", "--config", config, "--run", rollback_run,
+                                "--dry-run")
+    # Undoing the rollback is still possible, by naming it.
     assert code == 2

@@ -23,8 +23,9 @@ from syncd.state import RunState, acquire_site_lock, read_state, write_state
 class StateBackend(Protocol):
     """What the cycle and the commands need to keep per site."""
 
-    def journal(self, site: str, *, run_id: str) -> Journal:
-        """The append side of the site's journal for one run (an async context manager)."""
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
+        """The append side of the site's journal for one run (an async context manager);
+        ``rollback_of`` marks a run that undoes another."""
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
@@ -49,8 +50,8 @@ class LocalBackend:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
 
-    def journal(self, site: str, *, run_id: str) -> Journal:
-        return Journal.for_site(self.state_dir, site, run_id=run_id)
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
+        return Journal.for_site(self.state_dir, site, run_id=run_id, rollback_of=rollback_of)
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:

@@ -38,8 +38,10 @@ def site_key(site: str) -> int:
 class PgJournal(Journal):
     """A run's journal whose lines are rows; the local journal's batching and locking."""
 
-    def __init__(self, pool: Any, *, site: str, run_id: str) -> None:
-        super().__init__(Path("postgres") / site, site=site, run_id=run_id)
+    def __init__(self, pool: Any, *, site: str, run_id: str,
+                 rollback_of: str | None = None) -> None:
+        super().__init__(Path("postgres") / site, site=site, run_id=run_id,
+                         rollback_of=rollback_of)
         self._pool = pool
 
     def open(self) -> None:
@@ -74,8 +76,8 @@ class PostgresBackend:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    def journal(self, site: str, *, run_id: str) -> Journal:
-        return PgJournal(self.pool, site=site, run_id=run_id)
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
+        return PgJournal(self.pool, site=site, run_id=run_id, rollback_of=rollback_of)
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:

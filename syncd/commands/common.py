@@ -15,6 +15,7 @@ from typing import TextIO
 from syncd.config import Settings
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS, configure_logging
+from syncd.textsafe import safe_text
 
 DEFAULT_CONFIG = "syncd.yaml"
 ENV_CONFIG = "SYNCD_CONFIG"
@@ -40,9 +41,25 @@ class ExitCode(IntEnum):
     """Another syncd process holds a site's lock (``<state_dir>/<site>.lock`` names its
     pid)."""
 
-    PROBLEMS = 5
+    STOPPED = 5
+    """A stop (Ctrl-C, SIGTERM) ended the run early: no request was sent after it; the
+    account lists what was written and what was not sent."""
+
+    NO_MATCH = 6
+    """The source matched no store variant, or far fewer than at the last good run (a wrong
+    store, SKUs in another case): nothing was written (policy ``fail_on_no_match``)."""
+
+    PROBLEMS = 7
     """``lint``: the store has problems that stop (or, with ``--fail-on warning``, confuse)
     a sync."""
+
+    STATE = 73
+    """The state directory cannot be created or written (``EX_CANTCREAT``): fix its path
+    or permissions; the systemd unit does not restart on it."""
+
+    ABORTED = 130
+    """A second Ctrl-C/SIGTERM ended the run at once: requests that were on the wire are
+    journaled ``pending`` (they may have landed)."""
 
     CONFIG = 78
     """The configuration cannot be used, or the daemon's HTTP address cannot be bound
@@ -56,7 +73,11 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.PENDING: "plan or --dry-run: changes are pending",
     ExitCode.REFUSED: "a safety guard refused a plan: nothing was written to that site",
     ExitCode.LOCKED: "another syncd process holds a site's lock",
+    ExitCode.STOPPED: "stopped by a signal: nothing sent after it, see the account",
+    ExitCode.NO_MATCH: "the source matched no (or far fewer) store variants: wrong store?",
     ExitCode.PROBLEMS: "lint found problems in the store",
+    ExitCode.STATE: "the state directory cannot be created or written",
+    ExitCode.ABORTED: "a second signal ended the run at once",
     ExitCode.CONFIG: "invalid configuration or HTTP address: restarting cannot help",
 }
 
@@ -107,6 +128,6 @@ def load_command_settings(args: argparse.Namespace, out: TextIO) -> Settings | E
     return settings
 
 
-def print_site_error(site: str, exc: BaseException) -> None:
+def print_site_error(site: str, exc: BaseException | str) -> None:
     """``syncd: site NAME: message`` on stderr, with every known secret redacted."""
-    print(f"syncd: site {site}: {SECRETS.redact(str(exc))}", file=sys.stderr)
+    print(f"syncd: site {site}: {safe_text(SECRETS.redact(str(exc)))}", file=sys.stderr)

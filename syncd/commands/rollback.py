@@ -10,6 +10,7 @@ rolled back too. ``--list`` shows the runs the journal knows.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections import Counter
 from typing import Any
@@ -96,13 +97,18 @@ def _print_runs(site: str, path: str, entries: list[JournalEntry]) -> None:
         return
     applied: Counter[str] = Counter()
     started: dict[str, str] = {}
+    undoes: dict[str, str] = {}
     for entry in entries:
         started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
+        if entry.rollback_of is not None:
+            undoes[entry.run_id] = entry.rollback_of
         if entry.outcome is Outcome.APPLIED:
             applied[entry.run_id] += 1
-    print(f"site {site}: {len(started)} runs in {path}")
+    print(f"site {site}: {len(started)} run{'' if len(started) == 1 else 's'} in {path}")
     for run_id, when in started.items():
-        print(f"  {run_id}  {when}  {applied[run_id]} writes applied")
+        n = applied[run_id]
+        mark = f"  rollback of {undoes[run_id]}" if run_id in undoes else ""
+        print(f"  {run_id}  {when}  {n} write{'' if n == 1 else 's'} applied{mark}")
 
 
 async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
@@ -110,7 +116,10 @@ async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
-                async with site.backend.site_lock(name), site:
+                # A dry run only reads: it takes no lock, so it works beside a daemon.
+                lock = (contextlib.nullcontext() if args.dry_run
+                        else site.backend.site_lock(name))
+                async with lock, site:
                     planned, applied = await site.rollback(
                         run_id=args.run, include_drifted=args.include_drifted,
                         dry_run=args.dry_run)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import structlog
 
-from syncd.commands.common import ExitCode
+from syncd.commands.common import DEFAULT_CONFIG, ENV_CONFIG, ExitCode
 from syncd.config import Settings
 from syncd.config.fleet import StateBackendKind
 from syncd.config.schema import DEFAULT_LISTEN, ListenAddress
@@ -29,6 +29,7 @@ from syncd.daemon.ownership import Ownership
 from syncd.errors import ConfigError, ListenError, StateError, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import Metrics
+from syncd.state.check import state_dir_problem
 from syncd.state.lock import SiteLocked
 
 log = structlog.get_logger("syncd.daemon")
@@ -59,6 +60,7 @@ exit status:
      of the grace period and journaled as unknown)
   1  unexpected failure (see the log)
   4  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
+  73 the state directory cannot be created or written (do not restart)
   78 invalid configuration, or the HTTP address cannot be bound (do not restart)
 
 example:
@@ -79,8 +81,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=RUN_DESCRIPTION, epilog=RUN_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument(
-        "--config", "-c", type=Path, required=True, metavar="FILE",
-        help="the YAML configuration file (sites, source, schedule, http, ...)")
+        "--config", "-c", type=Path, metavar="FILE",
+        default=Path(os.environ.get(ENV_CONFIG, DEFAULT_CONFIG)),
+        help=f"the YAML configuration file (default: ${ENV_CONFIG}, else ./{DEFAULT_CONFIG})")
     run.set_defaults(func=run_command)
 
     probe = subparsers.add_parser(
@@ -125,6 +128,10 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
         return ExitCode.CONFIG
+    problem = state_dir_problem(settings.state_dir)
+    if problem is not None:
+        log.error("state_unusable", error=problem)
+        return ExitCode.STATE
 
     def reload() -> DaemonSetup[SiteSettings]:
         return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters,

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
-from collections.abc import Callable, Iterator
 from typing import Any
 
 from syncd.commands.common import (
@@ -24,12 +21,26 @@ from syncd.commands.common import (
     load_command_settings,
     print_site_error,
 )
+from syncd.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
+from syncd.commands.outcome import SiteOutcome, overall_code, run_document
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
-from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
-from syncd.render import apply_text, plan_dict, plan_text, to_json
+from syncd.errors import (
+    GuardRefused,
+    NoMatch,
+    SourceError,
+    StateError,
+    StopRequested,
+    SyncdError,
+    WixError,
+)
+from syncd.progress import SyncProgress
+from syncd.render import apply_text, plan_text, to_json
+from syncd.sources import InvalidRowsError
+from syncd.state.approve import request_forced_cycle
+from syncd.state.check import state_dir_problem
 from syncd.state.lock import SiteLocked
-from syncd.sync import SiteSync, open_site_syncs
+from syncd.sync import PlanResult, SiteSync, open_site_syncs
 
 PLAN_DESCRIPTION = """\
 Show what `syncd sync` would write, without writing anything: read the stock file, walk
@@ -44,11 +55,12 @@ exit status:
   0  nothing to change: the store already says what the source says
   2  changes are pending
   1  error (source or Wix)
+  6  the source matches no store variant (or far fewer than at the last good run)
   78 invalid configuration
 
 examples:
   syncd plan --config syncd.yaml
-  syncd plan --config syncd.yaml --output json | jq '.[0].counts'
+  syncd plan --config syncd.yaml --output json | jq '.sites[0].plan.counts'
 """
 
 SYNC_DESCRIPTION = """\
@@ -72,8 +84,13 @@ exit status:
   1  error, or some writes failed (see the per-product account)
   2  with --dry-run: changes are pending (as `syncd plan`)
   3  a safety guard refused a site's plan: nothing was written to that site
-  4  another syncd process (a daemon?) holds a site's lock
+  4  another syncd process (a daemon?) holds a site's lock (with --force: 0 after
+     asking that daemon to run one forced cycle itself)
+  5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
+  6  the source matches no store variant (or far fewer than at the last good run)
+  73 the state directory cannot be created or written
   78 invalid configuration
+  130 a second Ctrl-C: quit at once (writes on the wire stay journaled 'pending')
 
 examples:
   syncd sync --config syncd.yaml
@@ -117,25 +134,56 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    pending = failed = False
-    documents = []
+    outcomes: list[SiteOutcome] = []
+    text = args.output == "text"
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
                 async with site:
                     result = await site.plan(force=True)
             except (SourceError, WixError, SyncdError) as exc:
-                print_site_error(name, exc)
-                failed = True
+                if text:
+                    print_site_error(name, exc)
+                outcomes.append(_error_outcome(name, exc))
                 continue  # the other sites' plans are still worth showing
-            pending |= bool(result.plan.changes)
-            if args.output == "json":
-                documents.append(plan_dict(name, result))
-            else:
+            if text:
                 print(plan_text(name, result, max_rows=args.max_rows))
+            if result.match_problem is not None:
+                if text:
+                    print_site_error(name, result.match_problem)
+                outcomes.append(SiteOutcome(name, ExitCode.NO_MATCH, result.match_problem,
+                                            planned=result))
+                continue
+            code = ExitCode.PENDING if result.plan.changes else ExitCode.OK
+            outcomes.append(SiteOutcome(name, code, planned=result))
+    return _finish("plan", outcomes, args)
+
+
+def _finish(command: str, outcomes: list[SiteOutcome], args: argparse.Namespace) -> int:
+    code = overall_code(o.code for o in outcomes)
     if args.output == "json":
-        print(to_json(documents))
-    return ExitCode.FAILED if failed else ExitCode.PENDING if pending else ExitCode.OK
+        print(to_json(run_document(command, outcomes, code)))
+    return code
+
+
+def _error_outcome(name: str, exc: BaseException) -> SiteOutcome:
+    """The outcome of a site whose cycle raised ``exc`` before writing anything."""
+    if isinstance(exc, NoMatch):
+        planned = exc.result if isinstance(exc.result, PlanResult) else None
+        return SiteOutcome(name, ExitCode.NO_MATCH, str(exc), planned=planned)
+    if isinstance(exc, GuardRefused):
+        planned = exc.result if isinstance(exc.result, PlanResult) else None
+        return SiteOutcome(name, ExitCode.REFUSED, str(exc), planned=planned)
+    if isinstance(exc, StopRequested):
+        return SiteOutcome(name, ExitCode.STOPPED, "stopped before any write")
+    if isinstance(exc, StateError):
+        return SiteOutcome(name, ExitCode.STATE, str(exc))
+    if isinstance(exc, InvalidRowsError):
+        return SiteOutcome(name, ExitCode.FAILED, str(exc), outcome="invalid_source",
+                           invalid_rows=tuple(str(e) for e in exc.errors))
+    if isinstance(exc, SourceError):
+        return SiteOutcome(name, ExitCode.FAILED, str(exc), outcome="invalid_source")
+    return SiteOutcome(name, ExitCode.FAILED, str(exc))
 
 
 def run_sync(args: argparse.Namespace) -> int:
@@ -145,85 +193,88 @@ def run_sync(args: argparse.Namespace) -> int:
     settings = load_command_settings(args, sys.stderr)
     if isinstance(settings, ExitCode):
         return settings
-    return run_on_state(_sync(settings, args))
+    try:
+        return run_on_state(_sync(settings, args))
+    finally:
+        quit_quietly_on_signals()
 
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
-    codes: set[ExitCode] = set()
-    documents = []
-    with _stop_on_signals(stop):
+    outcomes: list[SiteOutcome] = []
+    problem = state_dir_problem(settings.state_dir)
+    if problem is not None:
+        print(f"syncd: {problem}", file=sys.stderr)
+        outcomes.append(SiteOutcome("*", ExitCode.STATE, problem))
+        return _finish("sync", outcomes, args)
+    with stop_on_signals(stop):
         async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
             for name, site in syncs.items():
                 if stop.is_set():
-                    break
+                    outcomes.append(SiteOutcome(name, ExitCode.STOPPED,
+                                                "stopped before this site started"))
+                    continue
                 try:
                     async with site.backend.site_lock(name), site:
-                        site_code, doc = await _sync_site(name, site, args, stop)
+                        outcomes.append(await _sync_site(name, site, args, stop))
                 except SiteLocked as exc:
+                    outcomes.append(_locked(name, exc, settings, args))
+                except StateError as exc:
                     print_site_error(name, exc)
-                    site_code, doc = ExitCode.LOCKED, None
-                codes.add(site_code)
-                if doc is not None:
-                    documents.append(doc)
-    if args.output == "json":
-        print(to_json(documents))
-    # An error anywhere outranks a lock or a refusal, so that "3" is only ever about guards.
-    for code in (ExitCode.FAILED, ExitCode.LOCKED, ExitCode.REFUSED):
-        if code in codes:
-            return code
-    return ExitCode.OK
+                    outcomes.append(SiteOutcome(name, ExitCode.STATE, str(exc)))
+    return _finish("sync", outcomes, args)
+
+
+def _locked(name: str, exc: SiteLocked, settings: Settings,
+            args: argparse.Namespace) -> SiteOutcome:
+    """A daemon holds the site: with --force, ask it to run the forced cycle instead."""
+    if args.force and exc.pid:
+        try:
+            request_forced_cycle(settings.state_dir, name, exc.pid)
+        except OSError as e:
+            print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
+            return SiteOutcome(name, ExitCode.LOCKED, str(exc))
+        text = (f"a daemon (pid {exc.pid}) syncs this site: asked it to run one cycle with "
+                "the safety guards overridden; its log (cycle_forced, cycle_finished) and "
+                "/readyz say how it went")
+        if args.output == "text":
+            print(f"syncd: site {name}: {text}", file=sys.stderr)
+        return SiteOutcome(name, ExitCode.OK, text, outcome="delegated")
+    print_site_error(name, exc)
+    return SiteOutcome(name, ExitCode.LOCKED, str(exc))
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
-                     stop: asyncio.Event) -> tuple[ExitCode, dict[str, Any] | None]:
+                     stop: asyncio.Event) -> SiteOutcome:
     text = args.output == "text"
-    try:
-        result = await site.sync(force=args.force, stop=stop,
-                                 progress=_progress_printer(name) if text else None)
-    except GuardRefused as exc:
-        print(f"syncd: site {name}: plan refused, nothing written:\n{exc}", file=sys.stderr)
-        return ExitCode.REFUSED, None
-    except (SourceError, WixError, SyncdError) as exc:
-        print_site_error(name, exc)
-        return ExitCode.FAILED, None
+    tracker = SyncProgress(name, site.client)
+    async with progress_display(tracker) as line:
+
+        def on_plan(planned: PlanResult) -> None:
+            tracker.start_writing(planned.plan)
+            if text:
+                if line is not None:
+                    line.clear()
+                print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+
+        try:
+            result = await site.sync(force=args.force, stop=stop, progress=tracker,
+                                     on_plan=on_plan)
+        except (SourceError, WixError, SyncdError) as exc:
+            if line is not None:
+                line.clear()
+            if text:
+                print_site_error(name, exc)
+            return _error_outcome(name, exc)
     applied = result.applied
     assert applied is not None
     if text:
-        print(plan_text(name, result.planned, max_rows=args.max_rows))
         print(apply_text(name, result))
-    code = ExitCode.OK if applied.complete else ExitCode.FAILED
-    return code, plan_dict(name, result.planned, result)
-
-
-def _progress_printer(site: str) -> Callable[[int, int], None] | None:
-    """A progress line on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
-        return None
-
-    def show(done: int, total: int) -> None:
-        end = "\n" if done >= total else ""
-        print(f"\rsite {site}: written {done}/{total}", end=end, file=sys.stderr, flush=True)
-
-    return show
-
-
-@contextlib.contextmanager
-def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM finish the batch in flight, then stop (a second SIGINT kills)."""
-    loop = asyncio.get_running_loop()
-
-    def request_stop() -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
-        print("\nsyncd: stopping after the writes in flight (Ctrl-C again to abort)",
-              file=sys.stderr)
-        stop.set()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, request_stop)
-    try:
-        yield
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+    if applied.complete:
+        return SiteOutcome(name, ExitCode.OK, planned=result.planned, result=result)
+    if applied.failed:
+        return SiteOutcome(name, ExitCode.FAILED, f"{applied.failed} writes failed",
+                           planned=result.planned, result=result)
+    return SiteOutcome(name, ExitCode.STOPPED,
+                       f"stopped: {applied.not_attempted} of {len(result.planned.plan.changes)} "
+                       "writes not sent", planned=result.planned, result=result)

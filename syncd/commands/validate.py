@@ -19,6 +19,8 @@ from syncd.errors import ConfigError, SourceError, StateError
 from syncd.sources import InvalidRowsError, load_desired
 from syncd.sources.remote import fetch_copy
 from syncd.state import read_state
+from syncd.state.check import state_dir_problem
+from syncd.textsafe import safe_text
 
 DESCRIPTION = """\
 Check a syncd configuration file and the stock files it names, without contacting Wix:
@@ -97,7 +99,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             print("  run state: " + (f"last success {state.last_success_at:%Y-%m-%d %H:%M:%S} "
                                      f"UTC, {state.source_rows} source rows" if state
                                      else "no successful run yet"), file=out)
-    print(f"state_dir: {settings.state_dir}", file=out)
+    state_problem = state_dir_problem(settings.state_dir, keep=False)
+    if state_problem is not None:
+        problems += 1
+    print(f"state_dir: {state_problem or settings.state_dir}", file=out)
     print(f"schedule: {_describe_schedule(settings.schedule)}", file=out)
     print(f"http: {settings.http.listen}; log: {settings.log.level}, {settings.log.format}",
           file=out)
@@ -127,21 +132,25 @@ def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
     except InvalidRowsError as e:
         print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
         for error in e.errors:
-            print(f"    {error}", file=out)
+            print(f"    {safe_text(str(error))}", file=out)
         return 1
     except SourceError as e:
-        print(f"{head}: {e}", file=out)
+        print(f"{head}: {safe_text(str(e))}", file=out)
         return 1
     errors = desired.errors
-    print(f"{head}: {len(desired.rows)} valid rows" + (
+    print(f"{head}: {_plural(len(desired.rows), 'valid row')}" + (
         f", {len(errors)} invalid:" if errors else ""), file=out)
     for error in errors:
-        print(f"    {error}", file=out)
+        print(f"    {safe_text(str(error))}", file=out)
     fatal = bool(errors) and (strict or source.on_invalid_row is OnInvalidRow.FAIL)
     if fatal:
         print("  a sync would refuse this source: fix the rows above" + (
             "" if strict else " (or set source.on_invalid_row: skip)"), file=out)
     return 1 if fatal else 0
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def _describe_schedule(s: ScheduleSettings) -> str:

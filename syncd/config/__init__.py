@@ -30,11 +30,11 @@ from syncd.config.schema import (
     SiteSettings,
 )
 from syncd.config.secrets import Secret
-from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.config.source import Columns, OnInvalidRow, SourceFormat, SourceMode, SourceSettings
 
 __all__ = [
     "DEFAULT_BASE_URL", "CatalogChoice", "Columns", "HttpSettings", "ListenAddress",
     "LogFormat", "LogLevel", "LogSettings", "OnInvalidRow", "RateLimit", "RefreshMode",
-    "ScheduleSettings", "Secret", "Settings", "SiteSettings", "SourceFormat",
+    "ScheduleSettings", "Secret", "Settings", "SiteSettings", "SourceFormat", "SourceMode",
     "SourceSettings", "WalkSettings", "WixSettings", "load_settings",
 ]

@@ -29,18 +29,20 @@ from __future__ import annotations
 import codecs
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from cronsim import CronSim, CronSimError
 
 from syncd import yamlnodes
 from syncd.config import sourcekeys as remote
 from syncd.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.config.console import read_console
+from syncd.config.errorlist import ErrorList, raise_error
 from syncd.config.fleet import FLEET_KEYS, read_fleet, read_sites_dir
 from syncd.config.reader import MapReader
 from syncd.config.schema import (
@@ -59,11 +61,13 @@ from syncd.config.source import (
     MergeRule,
     OnInvalidRow,
     SourceFormat,
+    SourceMode,
     SourceSettings,
 )
 from syncd.errors import ConfigError
 from syncd.model import MAX_QUANTITY
 from syncd.policy import Policy, Unmatched, Untracked
+from syncd.textpos import bad_bytes_message
 
 ENV_STATE_DIR = "SYNCD_STATE_DIR"
 ENV_SOURCE_PATH = "SYNCD_SOURCE_PATH"
@@ -94,7 +98,9 @@ def load_settings(path: str | os.PathLike[str], *,
         text = file.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{file}: no such configuration file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{file}:{bad_bytes_message(file, 'utf-8-sig')}") from e
+    except OSError as e:
         raise ConfigError(f"{file}: cannot read: {e}") from e
     try:
         root = yamlnodes.compose(text)
@@ -110,30 +116,49 @@ _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "cat
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
               "merge", "match", "change_overlap_seconds", "v3_segments")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
-                "ignore_columns", *remote.SOURCE_KEYS)
+                "ignore_columns", "mode", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
-                "max_zeroed", "max_source_shrink")
+                "max_zeroed", "max_source_shrink", "fail_on_no_match",
+                "min_matched_fraction")
 
 
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
-    top.check_keys(_TOP_KEYS)
+    # Every independent part is checked even after one fails, so that one run of
+    # `syncd validate` lists every mistake of the file, not only the first.
+    errors = ErrorList()
+    errors.run(lambda: top.check_keys(_TOP_KEYS))
     base = file.parent
-    source = [_source_fields(r, base, env) for r in remote.source_readers(top)]
-    policy = _policy_fields(top.mapping("policy"))
-    fleet = read_fleet(top, base, env)
-    site_nodes = top.sequence("sites")
-    if not site_nodes and fleet.sites_dir is None:
-        raise top.error(top.node("sites"), "sites",
-                        "required: at least one site to sync (or a sites_dir)")
+    source = errors.run(lambda: [_source_fields(r, base, env)
+                                 for r in remote.source_readers(top)]) or [{}]
+    policy = errors.run(lambda: _policy_fields(top.mapping("policy"))) or {}
+    fleet = errors.run(lambda: read_fleet(top, base, env))
+    site_nodes = errors.run(lambda: top.sequence("sites")) or []
+    if not site_nodes and not errors.messages and (fleet is None or fleet.sites_dir is None):
+        errors.run(lambda: raise_error(top.error(
+            top.node("sites"), "sites", "required: at least one site to sync (or a sites_dir)")))
+
+    def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str]]:
+        return lambda: (_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy,
+                              env),
+                        f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
+
     # (site, "file:line: key path", what to call it in a message about another entry)
-    placed = [(_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy, env),
-               f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
-              for i, node in enumerate(site_nodes)]
-    if fleet.sites_dir is not None:
-        placed += [(site, f"{where}: site", where.rsplit(":", 1)[0])
-                   for site, where in read_sites_dir(
-                       fleet.sites_dir,
-                       lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem))]
+    placed = [p for p in (errors.run(site_at(i, node)) for i, node in enumerate(site_nodes))
+              if p is not None]
+    if fleet is not None and fleet.sites_dir is not None:
+        sites_dir = fleet.sites_dir
+        placed += errors.run(lambda: [
+            (site, f"{where}: site", where.rsplit(":", 1)[0])
+            for site, where in read_sites_dir(
+                sites_dir,
+                lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem))]) or []
+    schedule = errors.run(lambda: _schedule(top.mapping("schedule")))
+    http = errors.run(lambda: _http(top.mapping("http"), env))
+    log_settings = errors.run(lambda: _log(top.mapping("log"), env))
+    console = errors.run(lambda: read_console(top.mapping("console"), base, env))
+    errors.raise_if_any()
+    assert fleet is not None and schedule is not None and http is not None
+    assert log_settings is not None and console is not None
     sites = tuple(site for site, _, _ in placed)
     seen: dict[str, str] = {}
     stores: dict[tuple[str, str], str] = {}
@@ -156,10 +181,10 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         path=file,
         sites=sites,
         state_dir=state_dir,
-        schedule=_schedule(top.mapping("schedule")),
-        http=_http(top.mapping("http"), env),
-        log=_log(top.mapping("log"), env),
-        console=read_console(top.mapping("console"), base, env),
+        schedule=schedule,
+        http=http,
+        log=log_settings,
+        console=console,
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
         fleet=fleet,
     )
@@ -227,6 +252,8 @@ def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str
     if m.given("on_invalid_row"):
         fields["on_invalid_row"] = m.choice("on_invalid_row", OnInvalidRow,
                                             _SOURCE.on_invalid_row)
+    if m.given("mode"):
+        fields["mode"] = m.choice("mode", SourceMode, _SOURCE.mode)
     encoding = m.string("encoding")
     if encoding is not None:
         try:
@@ -297,7 +324,9 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
         fields["buffer"] = m.integer("buffer", 0, maximum=MAX_QUANTITY)
     if m.given("cap"):
         fields["cap"] = m.integer("cap", 0, maximum=MAX_QUANTITY)
-    for key in ("max_changed_fraction", "max_source_shrink"):
+    if m.given("fail_on_no_match"):
+        fields["fail_on_no_match"] = m.boolean("fail_on_no_match", _POLICY.fail_on_no_match)
+    for key in ("max_changed_fraction", "max_source_shrink", "min_matched_fraction"):
         if m.given(key):
             fields[key] = m.number(key, 0.0, maximum=1.0)
     if m.given("max_zeroed"):

@@ -51,6 +51,20 @@ class OnInvalidRow(StrEnum):
     """Use the valid rows, report the invalid ones."""
 
 
+class SourceMode(StrEnum):
+    """How much of the store the source speaks for."""
+
+    FULL = "full"
+    """The source lists the whole catalogue it manages (the usual export)."""
+
+    PARTIAL = "partial"
+    """The source lists only some rows, such as those that changed: only the rows present
+    are in scope, variants it does not list are never zeroed (whatever
+    ``policy.unmatched`` says), the changed-fraction guard measures against the store's
+    variants rather than the few rows listed, and the row-count comparisons with the last
+    run (source shrink, matched rows) do not apply."""
+
+
 @dataclass(frozen=True, slots=True)
 class Columns:
     """The column (CSV) or key (YAML records) that holds each field.
@@ -182,6 +196,9 @@ class SourceSettings:
 
     delimiter: str | None = None
     """CSV field delimiter; None detects it from the header among ``,`` ``;`` tab and ``|``."""
+
+    mode: SourceMode = SourceMode.FULL
+    """``full`` (default) or ``partial`` (a file of only some rows; see ``SourceMode``)."""
 
     ignore_columns: frozenset[str] = frozenset()
     """Lower-cased CSV columns (or YAML record keys) to ignore, such as ``name`` or ``price``

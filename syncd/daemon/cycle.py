@@ -29,6 +29,9 @@ class CycleResult(StrEnum):
     """A safety guard refused the plan; nothing was written."""
     INVALID_SOURCE = "invalid_source"
     """The source of truth could not be used; nothing was written."""
+    NO_MATCH = "no_match"
+    """The source matched no store variant (or far fewer than at the last good run): a
+    wrong store or a changed SKU column; nothing was written and the site is not ready."""
     SKIPPED = "skipped"
     """The cycle did not run, or stopped early because a stop was requested."""
 
@@ -83,6 +86,8 @@ class CycleRunner(Protocol[SiteT_contra]):
       planned was written anyway, ``skipped`` otherwise). A single product's write is never
       abandoned half-way because of ``stop``; the daemon cancels the call only when the
       shutdown grace period has expired.
+    - ``force=True`` (an operator approved a refused plan) overrides the safety guards for
+      this one cycle; the daemon passes it only then, so runners may leave it out.
     - Expected failures are reported in the outcome (``failed``, ``refused``,
       ``invalid_source``) rather than raised; an exception that escapes is treated as
       ``failed`` by the daemon, which logs it and backs off.
@@ -95,4 +100,5 @@ class CycleRunner(Protocol[SiteT_contra]):
         kind: CycleKind,
         changed_keys: frozenset[str] | None,
         stop: asyncio.Event,
+        force: bool = False,
     ) -> CycleOutcome: ...

@@ -122,7 +122,8 @@ async def _apply(daemon: Daemon[SiteT], fleet: Fleet[SiteT], config: DaemonConfi
     for loop in fleet.loops:
         loop.use_source_gate(settled.get(loop.name))
     daemon._adopt_names(set(fleet.names))
-    daemon._loops = {loop.name: loop for loop in fleet.loops}  # console, SIGUSR1
+    daemon._loops = {loop.name: loop for loop in fleet.loops}  # console, signals
+    daemon._state_dir = config.state_dir  # approval requests
     if own is not None:
         await own.stopped(fleet.names)
     else:

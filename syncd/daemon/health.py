@@ -51,7 +51,9 @@ class SiteStatus:
             self.consecutive_failures = 0
             if outcome.kind == "full":
                 self.last_full_success_at_s = ended_at_s
-        elif outcome.result == "failed":
+        elif outcome.result != "skipped":
+            # Any cycle that left the store unsynced for a reason (an error, a refused plan,
+            # an unusable source) counts: the last result and this count must agree.
             self.consecutive_failures += 1
 
 
@@ -111,6 +113,9 @@ def judge_site(status: SiteStatus, *, max_age_s: float, now_s: float) -> SiteRea
         return SiteReadiness(status.site, False, reason, None, last_result,
                              status.consecutive_failures)
     age_s = max(0.0, now_s - status.last_success_at_s)
+    if last is not None and last.result == "no_match":
+        return SiteReadiness(status.site, False, f"last cycle: {last.error}", age_s,
+                             last_result, status.consecutive_failures)
     if age_s > max_age_s:
         reason = f"last successful cycle {age_s:.0f}s ago, more than {max_age_s:g}s"
         if last is not None and not last.succeeded:

@@ -18,7 +18,14 @@ from syncd.apply import ApplyReport
 from syncd.config import Settings, SiteSettings
 from syncd.daemon.board import Board
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.errors import GuardRefused, SourceError, SyncdError, WixError
+from syncd.errors import (
+    GuardRefused,
+    NoMatch,
+    SourceError,
+    StopRequested,
+    SyncdError,
+    WixError,
+)
 from syncd.feeds.copy import FeedCopies
 from syncd.metrics import Metrics
 from syncd.rollback import RollbackPlan
@@ -48,8 +55,9 @@ class SyncCycleRunner:
         kind: CycleKind,
         changed_keys: frozenset[str] | None,
         stop: asyncio.Event,
+        force: bool = False,
     ) -> CycleOutcome:
-        forced = self._board is not None and self._board.take_approval(site.name)
+        forced = force or (self._board is not None and self._board.take_approval(site.name))
         if forced:
             log.warning("cycle_forced_by_approval", site=site.name)
         calls = self._sites[site.name].client.calls
@@ -89,10 +97,19 @@ class SyncCycleRunner:
         except SourceError as exc:
             return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
                            summary=f"source refused: {_first_line(exc)}"), None, None
+        except NoMatch as exc:
+            return outcome(CycleResult.NO_MATCH, error=str(exc),
+                           summary=f"source matches too little: {_first_line(exc)}"), None, None
         except GuardRefused as exc:
-            refused = exc.refused if isinstance(exc.refused, PlanResult) else None
+            refused = exc.result if isinstance(exc.result, PlanResult) else None
             return outcome(CycleResult.REFUSED, error=str(exc),
-                           summary=f"refused by guard {exc.guard}"), refused, None
+                           summary=f"refused by guard {exc.guard}; to approve this plan "
+                           f"without stopping the daemon: check it with `syncd plan --site "
+                           f"{site.name}`, then run `syncd sync --force --site {site.name}` "
+                           "(it asks this daemon to run one forced cycle), or approve it "
+                           "in the console"), refused, None
+        except StopRequested:
+            return outcome(CycleResult.SKIPPED, summary="stopped before any write"), None, None
         except (WixError, SyncdError) as exc:
             return outcome(CycleResult.FAILED, error=str(exc),
                            summary=f"failed: {type(exc).__name__}: {_first_line(exc)}"), None, None

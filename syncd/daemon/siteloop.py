@@ -94,6 +94,7 @@ class SiteLoop(Generic[SiteT]):
         self._rng = rng or random.Random()
         self._clock = clock
         self._full_pending = True  # the start-up cycle is a full one
+        self._force_next = False
         self._pending_keys: set[str] = set()
         self._slots = slots
         """Shared by every site: how many cycles may run at once across the process."""
@@ -106,6 +107,11 @@ class SiteLoop(Generic[SiteT]):
         """Ask for a full cycle as soon as the current one (if any) ends."""
         self._full_pending = True
         self.trigger.pull(reason)
+
+    def request_forced_cycle(self, reason: str) -> None:
+        """Run one full cycle with the safety guards overridden (an approved plan)."""
+        self._force_next = True
+        self.request_full_cycle(reason)
 
     def source_changed(self, keys: frozenset[str] | None) -> None:
         """The source changed in ``keys`` (None: unknown); run a cycle after the current one."""
@@ -260,7 +266,14 @@ class SiteLoop(Generic[SiteT]):
             self._status.in_cycle = True
             started_s = time.monotonic()
             try:
-                outcome = await self._runner(self.site, kind=kind, changed_keys=keys, stop=stop)
+                if self._force_next and kind is CycleKind.FULL:
+                    self._force_next = False
+                    log.warning("cycle_forced", reason="approved by syncd sync --force")
+                    outcome = await self._runner(self.site, kind=kind, changed_keys=keys,
+                                                 stop=stop, force=True)
+                else:
+                    outcome = await self._runner(self.site, kind=kind, changed_keys=keys,
+                                                 stop=stop)
             except asyncio.CancelledError:
                 log.warning("cycle_cancelled", kind=str(kind),
                             duration_s=round(time.monotonic() - started_s, 3))

@@ -47,6 +47,7 @@ from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
+from syncd.state.approve import APPROVE_SIGNAL, take_approval
 from syncd.state.lock import acquire_site_lock, lock_path
 
 log = structlog.get_logger("syncd.daemon")
@@ -85,6 +86,7 @@ class Daemon(Generic[SiteT]):
         self._source_errors: dict[str, dict[str, str]] = {}
         """Site -> remote source -> why it is failing (shown by /readyz)."""
         self._locks: dict[Path, contextlib.ExitStack] = {}
+        self._state_dir: Path | None = None
         self._view = HealthView(statuses=self._statuses.values,
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
                                 started_at_s=time.time())
@@ -92,6 +94,8 @@ class Daemon(Generic[SiteT]):
         self._http_routes = http_routes
         """Adds routes (the web console) to the HTTP endpoint before it starts."""
         self._loops: dict[str, SiteLoop[SiteT]] = {}
+        """The site loops of the running configuration, by site (approvals, the console,
+        SIGUSR1)."""
 
     # -- requests (signal handlers, tests) -------------------------------------------------
 
@@ -104,6 +108,16 @@ class Daemon(Generic[SiteT]):
         log.info("shutdown_requested", reason=reason)
         self._notifier.stopping()
         self.stop.set()
+
+    def take_approvals(self) -> None:
+        """Run one forced cycle of every site an approval was requested for
+        (``syncd.state.approve``)."""
+        if self._state_dir is None:
+            return
+        for loop in self._loops.values():
+            if take_approval(self._state_dir, loop.name):
+                log.warning("forced_cycle_requested", site=loop.name)
+                loop.request_forced_cycle("approved")
 
     def request_reload(self, reason: str = "request") -> None:
         """Re-read the configuration; the running one stays if the new one is invalid."""
@@ -197,6 +211,7 @@ class Daemon(Generic[SiteT]):
                 for site_name in src.sites:
                     if isinstance(w, SourceWatcher) or site_name not in settled:
                         settled[site_name] = w.settled
+            self._state_dir = config.state_dir
             loops.extend(
                 SiteLoop(site, runner=runner,
                          options=LoopOptions(schedule=config.schedule, jitter_s=config.jitter_s,
@@ -378,6 +393,7 @@ class Daemon(Generic[SiteT]):
             signal.SIGINT: lambda: self.request_stop("SIGINT"),
             signal.SIGHUP: lambda: self.request_reload("SIGHUP"),
             signal.SIGUSR1: lambda: self.request_resync("SIGUSR1"),
+            APPROVE_SIGNAL: self.take_approvals,
         }
         for sig, handler in handlers.items():
             loop.add_signal_handler(sig, handler)

@@ -17,6 +17,7 @@ from syncd.config.source import FIELDS, SourceSettings
 from syncd.errors import SourceError
 from syncd.model import RowError
 from syncd.sources.rows import InvalidRowsError, RowCollector
+from syncd.textpos import bad_bytes_message
 
 DELIMITERS = (",", ";", "\t", "|")
 """Candidates, in order of preference when the header contains several equally often."""
@@ -43,9 +44,9 @@ def read_csv(source: SourceSettings, collector: RowCollector) -> None:
         with source.path.open(encoding=python_encoding(source.encoding), newline="") as f:
             _read(f, source, collector)
     except UnicodeDecodeError as e:
+        where = bad_bytes_message(source.path, python_encoding(source.encoding))
         raise SourceError(
-            f"{name}: not {source.encoding} text ({e.reason} at byte {e.start}); "
-            "set source.encoding (for example latin-1 or cp1252)") from e
+            f"{name}:{where}; set source.encoding (for example latin-1 or cp1252)") from e
 
 
 def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:

@@ -26,6 +26,7 @@ from syncd.config.source import SourceSettings
 from syncd.errors import SourceError
 from syncd.sources.csvfile import python_encoding
 from syncd.sources.rows import RowCollector
+from syncd.textpos import bad_bytes_message
 
 
 def read_yaml(source: SourceSettings, collector: RowCollector) -> None:
@@ -34,8 +35,8 @@ def read_yaml(source: SourceSettings, collector: RowCollector) -> None:
     try:
         text = source.path.read_text(encoding=python_encoding(source.encoding))
     except UnicodeDecodeError as e:
-        raise SourceError(f"{name}: not {source.encoding} text ({e.reason} at byte {e.start}); "
-                          "set source.encoding") from e
+        where = bad_bytes_message(source.path, python_encoding(source.encoding))
+        raise SourceError(f"{name}:{where}; set source.encoding") from e
     try:
         root = yamlnodes.compose(text)
         if root is None or yamlnodes.is_null(root):

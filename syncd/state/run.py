@@ -36,12 +36,17 @@ class RunState:
     source_digest: str
     """``DesiredSource.digest()`` of that source: equal digests mean an unchanged source."""
 
+    matched_rows: int | None = None
+    """Source rows that named a store variant at that run (None in older state files); the
+    no-match check compares the next full run against it."""
+
     def to_json(self) -> str:
         return json.dumps({
             "version": STATE_VERSION,
             "last_success_at": self.last_success_at.isoformat(),
             "source_rows": self.source_rows,
             "source_digest": self.source_digest,
+            **({} if self.matched_rows is None else {"matched_rows": self.matched_rows}),
         }, indent=2) + "\n"
 
     @classmethod
@@ -54,7 +59,9 @@ class RunState:
         rows = data["source_rows"]
         if at.tzinfo is None or not isinstance(rows, int) or rows < 0:
             raise ValueError("bad last_success_at or source_rows")
-        return cls(last_success_at=at, source_rows=rows, source_digest=str(data["source_digest"]))
+        matched = data.get("matched_rows")
+        return cls(last_success_at=at, source_rows=rows, source_digest=str(data["source_digest"]),
+                   matched_rows=matched if isinstance(matched, int) else None)
 
 
 def state_path(state_dir: Path, site: str) -> Path:

@@ -18,6 +18,7 @@ from typing import Protocol
 
 from syncd.config.client import CatalogChoice, WalkSettings
 from syncd.errors import (
+    StopRequested,
     WixAuthError,
     WixConflict,
     WixError,
@@ -67,6 +68,8 @@ class WriteOutcome:
     uncertain: bool = False
     """No answer said whether the write landed (timeout or 5xx after every retry): the
     store holds either the old or the new value."""
+    not_sent: bool = False
+    """A stop was requested before the request left: the store is untouched."""
 
 
 class StoreAdapter(Protocol):
@@ -176,6 +179,10 @@ class V1Store:
             )
         except WixAuthError:
             raise
+        except StopRequested as exc:
+            for index, change in zip(indexes, changes, strict=True):
+                outcomes[index] = WriteOutcome(change, False, error=str(exc), not_sent=True)
+            return
         except WixError as exc:
             for index, change in zip(indexes, changes, strict=True):
                 outcomes[index] = WriteOutcome(
@@ -225,6 +232,8 @@ class V3Store:
             results = await bulk_update_inventory_items(self.client, stocks)
         except WixAuthError:
             raise
+        except StopRequested as exc:
+            return tuple(WriteOutcome(c, False, error=str(exc), not_sent=True) for c in changes)
         except WixError as exc:
             return tuple(WriteOutcome(c, False, error=str(exc), error_code=exc.code,
                                       uncertain=_uncertain(exc))

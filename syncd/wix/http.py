@@ -46,6 +46,7 @@ from syncd.errors import (
     WixUnavailable,
 )
 from syncd.logs import SECRETS
+from syncd.wix.foreign import foreign_answer
 from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
 from syncd.wix.retry import RetryPolicy, call_with_retries
 
@@ -133,6 +134,14 @@ class WixClient:
         self.calls = CallCounter()
         """Every request this client has sent."""
         self._observers: list[Observer] = []
+        self.halted = asyncio.Event()
+        """Set by ``halt``: requests not yet on the wire give up with ``StopRequested``."""
+
+    def halt(self) -> None:
+        """Stop sending: requests waiting for the budget (or a retry pause) give up at once
+        with ``StopRequested``; requests already on the wire finish, bounded by their
+        timeout. Permanent for this client."""
+        self.halted.set()
 
     def __repr__(self) -> str:
         return (
@@ -199,6 +208,7 @@ class WixClient:
             limiter=self.limiter,
             sleep=self._sleep,
             log=self.log,
+            halted=self.halted,
         )
 
     async def _send(
@@ -215,7 +225,7 @@ class WixClient:
         if self._session is None:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
         url = self._base_url + path
-        async with self.limiter.slot() as wait_s:
+        async with self.limiter.slot(self.halted) as wait_s:
             started = self._clock()
             status: int | None = None
             error: str | None = None
@@ -230,6 +240,10 @@ class WixClient:
                 ) as response:
                     status = response.status
                     raw = await response.read()
+                    foreign = foreign_answer(self._base_url, status, raw, endpoint=endpoint,
+                                             limit=self.settings.error_body_max_chars)
+                    if foreign is not None:
+                        raise foreign
                     if status >= 400:
                         cause = _response_error(response, method)
                         limit = self.settings.error_body_max_chars
@@ -256,6 +270,9 @@ class WixClient:
                 self._record(event, counter)
 
     def _record(self, event: RequestEvent, counter: CallCounter | None) -> None:
+        self.log.debug("wix_request", endpoint=event.endpoint, method=event.method,
+                       status=event.status, error=event.error, attempt=event.attempt,
+                       duration_s=round(event.duration_s, 3), wait_s=round(event.wait_s, 3))
         self.calls.record(event)
         if counter is not None:
             counter.record(event)

@@ -23,6 +23,7 @@ tests can observe it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ import structlog
 from asyncio_throttle.throttler import Throttler
 
 from syncd.config.client import WixSettings
+from syncd.errors import StopRequested
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
@@ -81,6 +83,8 @@ class SiteRateLimiter:
         """Total seconds requests spent waiting for the budget or a back-off deadline."""
         self.backoffs = 0
         """How many 429 back-offs this site has taken."""
+        self._open_waits: dict[object, float] = {}
+        """When each request now waiting for a slot started waiting."""
 
     @property
     def current_rate(self) -> int:
@@ -88,21 +92,103 @@ class SiteRateLimiter:
         return int(self._throttler.rate_limit)
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[float]:
-        """Hold one request slot; yields the seconds spent waiting for the budget."""
-        async with self._semaphore:
-            started = self._clock()
+    async def slot(self, halted: asyncio.Event | None = None) -> AsyncIterator[float]:
+        """Hold one request slot; yields the seconds spent waiting for the budget.
+
+        A request waiting for its slot is not on the wire yet: once ``halted`` is set it
+        gives up at once with ``StopRequested`` instead of waiting on.
+        """
+        started = self._clock()
+        token = object()
+        self._open_waits[token] = started
+        try:
+            sent_at = await self._acquire_unless_halted(halted)
+        finally:
+            del self._open_waits[token]
+            self.waited_s += max(0.0, self._clock() - started)
+        waited = max(0.0, self._clock() - started)
+        try:
+            yield waited
+        finally:
+            self._throttler.restamp(sent_at, time.monotonic())
+            self._semaphore.release()
+
+    async def _acquire(self) -> float:
+        """Take the concurrency slot and a place in the window; the window stamp."""
+        await self._semaphore.acquire()
+        try:
             await self._wait_for_deadline()
             self._restore_rate_if_due()
             await self._throttler.acquire()  # type: ignore[no-untyped-call]
-            # acquire() appended our stamp and returned without yielding: it is the last.
-            sent_at = self._throttler._task_logs[-1]
-            waited = max(0.0, self._clock() - started)
-            self.waited_s += waited
-            try:
-                yield waited
-            finally:
-                self._throttler.restamp(sent_at, time.monotonic())
+        except BaseException:
+            self._semaphore.release()
+            raise
+        # acquire() appended our stamp and returned without yielding: it is the last.
+        return float(self._throttler._task_logs[-1])
+
+    async def _acquire_unless_halted(self, halted: asyncio.Event | None) -> float:
+        if halted is None:
+            return await self._acquire()
+        if halted.is_set():
+            raise StopRequested("stop requested before the request was sent")
+        acquire = asyncio.ensure_future(self._acquire())
+        stopper = asyncio.ensure_future(halted.wait())
+        try:
+            await asyncio.wait((acquire, stopper), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            if not acquire.done():
+                acquire.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await acquire
+        if acquire.cancelled():
+            raise StopRequested("stop requested before the request was sent")
+        sent_at = acquire.result()
+        if halted.is_set():
+            # Got the slot in the same instant as the stop: give it back unused.
+            self._throttler.restamp(sent_at, time.monotonic())
+            self._semaphore.release()
+            raise StopRequested("stop requested before the request was sent")
+        return sent_at
+
+    def waiting_s(self) -> float:
+        """Seconds waited so far, including the waits still going on (for live metrics)."""
+        return self.waited_s + self.open_wait_s()
+
+    def open_wait_s(self) -> float:
+        """Seconds the requests waiting right now have waited so far, summed."""
+        now = self._clock()
+        return sum(max(0.0, now - t) for t in self._open_waits.values())
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a slot right now (the budget, a back-off or concurrency)."""
+        return len(self._open_waits)
+
+    def next_slot_in_s(self) -> float:
+        """Seconds until the window lets another request go (0 when one could go now)."""
+        pause = max(0.0, self._paused_until - self._clock())
+        mono = time.monotonic()
+        period = float(self._throttler.period)
+        live = sorted(t for t in self._throttler._task_logs if t > mono - period)
+        if len(live) < self.current_rate:
+            return pause
+        return max(pause, live[len(live) - self.current_rate] + period - mono)
+
+    def eta_s(self, calls: int) -> float:
+        """Rough seconds until ``calls`` more requests can have been sent under the window."""
+        if calls <= 0:
+            return 0.0
+        mono = time.monotonic()
+        period = float(self._throttler.period)
+        rate = self.current_rate
+        live = sorted(t for t in self._throttler._task_logs if t > mono - period)
+        free = rate - len(live)
+        if calls <= free:
+            return max(0.0, self._paused_until - self._clock())
+        k = calls - max(free, 0) - 1
+        base = live[k % rate] if live and k % rate < len(live) else mono
+        return max(0.0, base + period * (1 + k // rate) - mono)
 
     def back_off(self, delay_s: float) -> None:
         """A 429 arrived: hold every request of the site for ``delay_s``, then go slower."""

@@ -15,6 +15,8 @@ retry is logged as ``attempt=n/total``; the final failure is re-raised unchanged
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -22,7 +24,7 @@ from typing import TypeVar
 import structlog
 
 from syncd.config.client import WixSettings
-from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
+from syncd.errors import StopRequested, WixRateLimited, WixServerError, WixUnavailable
 from syncd.wix.ratelimit import SiteRateLimiter, Sleep
 
 T = TypeVar("T")
@@ -65,8 +67,12 @@ async def call_with_retries(
     limiter: SiteRateLimiter,
     sleep: Sleep,
     log: structlog.typing.FilteringBoundLogger,
+    halted: asyncio.Event | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds, fails permanently, or the schedule is used up."""
+    """Run ``attempt`` until it succeeds, fails permanently, or the schedule is used up.
+
+    Once ``halted`` is set, a pause before a retry ends at once with ``StopRequested``: the
+    retry would be a new request sent after a stop."""
     total = policy.attempts if idempotent else 1
     rate_limited = 0
     for number in range(1, total + 1):
@@ -88,8 +94,27 @@ async def call_with_retries(
                 raise
             delay = policy.delay_s(number)
             _log_retry(log, endpoint, number + 1, total, delay, exc)
-            await sleep(delay)
+            await _pause(sleep, delay, halted)
     raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def _pause(sleep: Sleep, delay_s: float, halted: asyncio.Event | None) -> None:
+    if halted is None:
+        await sleep(delay_s)
+        return
+    if halted.is_set():
+        raise StopRequested("stop requested before a retry was sent")
+    pause = asyncio.ensure_future(sleep(delay_s))
+    stopper = asyncio.ensure_future(halted.wait())
+    try:
+        await asyncio.wait((pause, stopper), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (pause, stopper):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pause
+    if halted.is_set():
+        raise StopRequested("stop requested before a retry was sent")
 
 
 def _log_retry(

@@ -14,6 +14,7 @@ from syncd.errors import (
     WixAuthError,
     WixClientError,
     WixConflict,
+    WixForeignAnswer,
     WixNotFound,
     WixRateLimited,
     WixServerError,
@@ -114,7 +115,8 @@ class TestErrorMapping:
                 mock.get(BASE + "/x", status=400, body="z" * 5000)
                 with pytest.raises(WixClientError) as caught:
                     await wix.request("GET", "/x", endpoint="x")
-        assert len(str(caught.value)) < 100
+        # The excerpt is cut to error_body_max_chars; the rest names base_url and status.
+        assert str(caught.value).count("z") <= 40 and len(str(caught.value)) < 160
 
     async def test_dropped_connection_maps_to_unavailable(self, client):
         with aioresponses() as mock:
@@ -135,10 +137,10 @@ class TestErrorMapping:
             with pytest.raises(WixUnavailable):
                 await client.request("GET", "/x", endpoint="x", idempotent=False)
 
-    async def test_success_that_is_not_json_is_a_server_error(self, client):
+    async def test_success_that_is_not_json_is_a_foreign_answer(self, client):
         with aioresponses() as mock:
             mock.get(BASE + "/x", body="<html>oops</html>")
-            with pytest.raises(WixServerError, match="not JSON"):
+            with pytest.raises(WixForeignAnswer, match="not Wix's JSON"):
                 await client.request("GET", "/x", endpoint="x", idempotent=False)
 
     async def test_retry_after_seconds_are_carried_by_rate_limited(self, client):

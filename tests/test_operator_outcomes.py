@@ -1,0 +1,183 @@
+"""What the operator is told when a run does not simply succeed: a source that matches
+nothing, a refused plan, invalid rows, a wrong key, an unusable state directory, and the
+one JSON object ``--output json`` always prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from syncd.commands.common import ExitCode
+from syncsupport import API_KEY, drifted_source, write_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+async def _syncd(*args: str, key: str = API_KEY) -> tuple[int, str, str]:
+    import asyncio
+    env = {**os.environ, "WIX_API_KEY": key, "SYNCD_LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", *args, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def _lower_cased(source: Path) -> None:
+    lines = source.read_text().splitlines()
+    source.write_text("\n".join([lines[0], *(line.lower() for line in lines[1:])]) + "\n")
+
+
+async def test_a_source_matching_no_store_sku_is_an_error_with_a_reason(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.1)
+    _lower_cased(source)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.NO_MATCH, err
+    assert "match a store variant" in err and "change case" in err
+    assert "No changes" not in out
+    code, out, _ = await _syncd("plan", "--config", str(config), "--output", "json")
+    assert code == ExitCode.NO_MATCH
+    run = json.loads(out)
+    assert run["outcome"] == "no_match" and "0 of" in run["reason"]
+
+
+async def test_far_fewer_matches_than_the_last_good_run_is_an_error(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0)
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"max_source_shrink": 1.0})
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.OK, err
+    lines = source.read_text().splitlines()
+    keep = max(1, (len(lines) - 1) // 4)
+    # Same number of rows, but three quarters of them now name SKUs of another store.
+    source.write_text("\n".join([lines[0], *lines[1:1 + keep],
+                                 *(f"OTHER-{i},1" for i in range(len(lines) - 1 - keep))])
+                      + "\n")
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.NO_MATCH, err
+    assert "at the last good run" in err
+
+
+async def test_no_match_check_can_be_switched_off(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0)
+    _lower_cased(source)
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"fail_on_no_match": False})
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.OK, err
+
+
+async def test_json_output_of_a_refused_plan_names_the_guard(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    config = write_config(tmp_path, url=emu.url, source=REPO / "config" / "stock.example.csv",
+                          policy={"max_changed_fraction": 0.01})
+    code, out, err = await _syncd("sync", "--config", str(config), "--output", "json")
+    assert code == ExitCode.REFUSED
+    run = json.loads(out)
+    assert run["outcome"] == "refused" and "max_changed_fraction" in run["reason"]
+    [site] = run["sites"]
+    assert [g["guard"] for g in site["guards"] if not g["passed"]] == ["max_changed_fraction"]
+    assert site["plan"]["counts"]["changes"] > 0 and site["account"] is None
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.REFUSED
+    assert err.count("nothing was written") == 1, "said once, not twice"
+    assert "nothing written" not in err
+    assert emu.stats()["writes"]["calls"] == 0
+
+
+async def test_json_output_lists_invalid_rows(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\nTSHIRT-RED-M,7\nMUG-CLASSIC,many\n")
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, _ = await _syncd("sync", "--config", str(config), "--output", "json")
+    assert code == ExitCode.FAILED
+    run = json.loads(out)
+    [site] = run["sites"]
+    assert site["outcome"] == "invalid_source"
+    assert any(":3: quantity" in row for row in site["invalid_rows"])
+
+
+async def test_json_output_of_a_wrong_key_has_a_reason(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, _ = await _syncd("sync", "--config", str(config), "--output", "json",
+                                key="wrong-key-123456")
+    assert code == ExitCode.FAILED
+    run = json.loads(out)
+    assert run["outcome"] == "failed" and "401" in run["reason"]
+    assert "wrong-key-123456" not in out
+
+
+async def test_json_output_of_a_successful_sync_has_the_account(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.2)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, err = await _syncd("sync", "--config", str(config), "--output", "json")
+    assert code == ExitCode.OK, err
+    run = json.loads(out)
+    account = run["sites"][0]["account"]
+    assert run["outcome"] == "ok" and run["reason"] is None
+    assert account["written"] == account["planned"] > 0 and account["not_sent"] == 0
+
+
+@pytest.mark.parametrize("make", ["file", "readonly"])
+async def test_an_unusable_state_dir_is_one_line_and_its_own_exit_code(emulator, tmp_path,
+                                                                        make):
+    if make == "readonly" and os.geteuid() == 0:
+        state = Path("/proc/syncd-state")  # even root cannot create it
+    elif make == "readonly":
+        state = tmp_path / "ro"
+        state.mkdir()
+        state.chmod(0o500)
+    else:
+        state = tmp_path / "afile"
+        state.write_text("x")
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.1)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    config.write_text(config.read_text().replace(str(tmp_path / "state"), str(state)))
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.STATE, err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert emu.stats()["writes"]["calls"] == 0
+    code, out, err = await _syncd("validate", "--config", str(config))
+    assert code != 0 and "state_dir" in out + err
+
+
+async def test_a_partial_source_of_two_changed_rows_is_applied_and_zeroes_nothing(
+        emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    rows = [r for r in emu.state() if r["sku"] and r["tracked"]][:2]
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\n" + "".join(
+        f"{r['sku']},{int(r['quantity'] or 0) + 5}\n" for r in rows))
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"unmatched": "zero"})
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.REFUSED, "a full source of two rows would zero the store"
+    text = config.read_text().replace("source:\n", "source:\n  mode: partial\n")
+    config.write_text(text)
+    assert "mode: partial" in text
+    before = {r["variant_id"]: (r["quantity"], r["in_stock"]) for r in emu.state()}
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.OK, err
+    after = {r["variant_id"]: (r["quantity"], r["in_stock"]) for r in emu.state()}
+    changed = {v for v in after if after[v] != before[v]}
+    assert changed == {r["variant_id"] for r in rows}, "only the listed rows may change"

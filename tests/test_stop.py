@@ -1,0 +1,81 @@
+"""Ctrl-C during a long, rate-bound sync: nothing is sent after the signal, the process
+ends promptly with the account, and the journal says what happened to every write."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+from syncd.commands.common import ExitCode
+from syncd.journal import Outcome, read_journal
+from syncsupport import API_KEY, drifted_source, write_config
+
+PRODUCTS = 1500
+RATE = (100, 4.0)
+"""A compressed window (Wix: 200 per 60 s) so the run is rate-bound within seconds."""
+CONCURRENCY = 8
+
+
+async def _start_sync(emulator, tmp_path: Path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, generate_products=PRODUCTS,
+                         rate_limit=RATE, latency_ms=40)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.3)
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=RATE,
+                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000})
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", "sync", "--config", str(config), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    # Wait until the run is writing and has met the budget at least once.
+    for _ in range(600):
+        if emu.stats()["writes"]["calls"] >= RATE[0]:
+            break
+        await asyncio.sleep(0.1)  # the emulator offers no event to wait on
+    assert emu.stats()["writes"]["calls"] >= RATE[0], "the sync never got to writing"
+    await asyncio.sleep(1.0)  # now inside a budget wait
+    return emu, proc, tmp_path / "state" / "journal" / "shop.jsonl"
+
+
+async def test_first_ctrl_c_stops_sending_at_once_and_journals_every_write(emulator,
+                                                                           tmp_path):
+    emu, proc, journal = await _start_sync(emulator, tmp_path)
+    at_signal = emu.stats()["writes"]["calls"]
+    signalled = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    took = time.monotonic() - signalled
+    assert proc.returncode == ExitCode.STOPPED, err.decode()
+    # Requests on the wire may finish (at most the site's concurrency of them, each
+    # bounded by the request timeout); nothing new leaves after the signal.
+    assert took < 2 + 10, f"took {took:.1f} s to stop"
+    at_exit = emu.stats()["writes"]
+    assert at_exit["calls"] - at_signal <= CONCURRENCY
+    await asyncio.sleep(2)
+    assert emu.stats()["writes"] == at_exit, "a write arrived after the process ended"
+    text = out.decode()
+    assert "not sent" in text and "Traceback" not in err.decode()
+    entries = list(read_journal(journal))
+    final = {e.write_id: e.outcome for e in entries}
+    pending = {e.write_id for e in entries if e.outcome is Outcome.PENDING}
+    assert all(final[w] is not Outcome.PENDING for w in pending), "a pending write has no outcome"
+    outcomes = Counter(final.values())
+    assert outcomes[Outcome.APPLIED] == at_exit["variants"], "journal and store disagree"
+    assert outcomes[Outcome.UNKNOWN] == 0
+
+
+async def test_second_ctrl_c_quits_at_once_without_a_traceback(emulator, tmp_path):
+    _, proc, _ = await _start_sync(emulator, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    await asyncio.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    signalled = time.monotonic()
+    _, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert time.monotonic() - signalled < 3
+    assert proc.returncode in (ExitCode.ABORTED, ExitCode.STOPPED), err.decode()[-3000:]
+    assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
