@@ -85,6 +85,10 @@ class JournalEntry:
     time: datetime
     error: str | None = None
     location_id: str | None = None
+    delta: int | None = None
+    """Set for an Increment (> 0) or Decrement (< 0) write: the units sent, planned from
+    ``before``, so that ``after`` is the value expected once it lands. Such a write is not
+    idempotent: it is never sent again; its outcome comes from a re-read."""
 
     @classmethod
     def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
@@ -117,6 +121,8 @@ class JournalEntry:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.delta is not None:
+            data["delta"] = self.delta
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -130,7 +136,8 @@ class JournalEntry:
             before=StockState.from_dict(d["before"]), after=StockState.from_dict(d["after"]),
             revision=d.get("revision"), outcome=Outcome(d["outcome"]),
             time=datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
-            error=d.get("error"), location_id=d.get("location_id"))
+            error=d.get("error"), location_id=d.get("location_id"),
+            delta=int(d["delta"]) if d.get("delta") is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,19 +250,25 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
 
-    def make_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
-        """``pending`` entries for ``changes`` (not yet written)."""
+    def make_pending(self, changes: Sequence[StockChange], *,
+                     deltas: Sequence[int] | None = None) -> list[JournalEntry]:
+        """``pending`` entries for ``changes`` (not yet written); ``deltas``, when given,
+        marks each as an increment/decrement of that many units."""
         at = self._clock()
         entries = []
-        for change in changes:
+        for index, change in enumerate(changes):
             self._count += 1
-            entries.append(JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
-                                                run_id=self.run_id, site=self.site, at=at))
+            entry = JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
+                                         run_id=self.run_id, site=self.site, at=at)
+            if deltas is not None:
+                entry = replace(entry, delta=deltas[index])
+            entries.append(entry)
         return entries
 
-    async def write_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
+    async def write_pending(self, changes: Sequence[StockChange], *,
+                            deltas: Sequence[int] | None = None) -> list[JournalEntry]:
         """Record ``changes`` as pending, durably; send them only after this returns."""
-        entries = self.make_pending(changes)
+        entries = self.make_pending(changes, deltas=deltas)
         await self._append_async(entries)
         return entries
 

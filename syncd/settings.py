@@ -41,7 +41,7 @@ from typing import Any
 
 from cronsim import CronSim, CronSimError
 
-from syncd.diff import Policy, Unmatched, Untracked
+from syncd.diff import Policy, Unmatched, Untracked, WriteMode
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
@@ -289,7 +289,7 @@ _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "cat
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns")
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
-                "max_zeroed", "max_source_shrink")
+                "max_zeroed", "max_source_shrink", "write_mode")
 
 
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
@@ -505,6 +505,8 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
             fields[key] = m.number(key, 0.0, maximum=1.0)
     if m.given("max_zeroed"):
         fields["max_zeroed"] = m.integer("max_zeroed", 0)
+    if m.given("write_mode"):  # Catalog V1: Increment/Decrement batches (syncd.deltas)
+        fields["write_mode"] = m.choice("write_mode", WriteMode, WriteMode.AUTO)
     return fields
 
 

@@ -25,6 +25,7 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
+from syncd.apply_deltas import apply_changes
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.diff import Plan, plan_changes
 from syncd.errors import GuardRefused, SourceError, SyncdError, WixConflict, WixError
@@ -186,8 +187,9 @@ class SiteSync:
         if not dry_run:
             journal = Journal.for_site(self.state_dir, self.site.name, run_id=run_id)
             async with journal:
-                applied = await apply_plan(plan, store=await self.store(), journal=journal,
-                                           stop=stop, log=log, progress=progress)
+                applied = await apply_changes(plan, store=await self.store(), journal=journal,
+                                              write_mode=self.site.policy.write_mode,
+                                              stop=stop, log=log, progress=progress)
             if applied.complete:
                 await asyncio.to_thread(
                     write_state, self.state_dir, self.site.name,

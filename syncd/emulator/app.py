@@ -10,7 +10,9 @@ Every request to a Wix route goes through the same gate, in this order:
    stands for time spent serving the request, not for time spent reaching the limiter;
 4. held for the injected latency, if any;
 5. faulted: dropped connection or an empty 500/503, before the handler runs, so a failed
-   request never changes the store (it has used up rate budget, as at Wix);
+   request never changes the store (it has used up rate budget, as at Wix); with
+   ``drop_after_rate`` a request is instead handled first and its connection then closed
+   without an answer (a write that landed, as far as the client can tell, or not);
 6. checked against the site's catalog: V3 calls on a V1 site and V1/V2 calls on a V3 site
    get 428; a site without Stores gets 401 (V1) or 428 (V3);
 7. handled; ``ApiError`` and query errors become Wix-style error bodies, anything
@@ -40,7 +42,7 @@ from syncd.emulator import (
 from syncd.emulator.config import EmulatorConfig, format_rate_limit
 from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import ApiError, application_error, server_error, validation_error
-from syncd.emulator.faults import draw_fault, latency_s
+from syncd.emulator.faults import draw_drop_after, draw_fault, latency_s
 from syncd.emulator.query import QueryError
 from syncd.emulator.spec import StoreSpec
 from syncd.emulator.store import Store
@@ -128,7 +130,13 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
             raise _Dropped
         raise server_error(int(fault))
     _catalog_gate(emu, request.path)
-    return await handler(request)
+    response = await handler(request)
+    if draw_drop_after(settings, emu.rng):
+        emu.stats.count_fault("drop_after")
+        if request.transport is not None:
+            request.transport.close()
+        raise _Dropped
+    return response
 
 
 @web.middleware
