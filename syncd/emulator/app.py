@@ -11,8 +11,8 @@ Every request to a Wix route goes through the same gate, in this order:
 4. held for the injected latency, if any;
 5. faulted: dropped connection or an empty 500/503, before the handler runs, so a failed
    request never changes the store (it has used up rate budget, as at Wix); with
-   ``drop_after_rate`` a request is instead handled first and its connection then closed
-   without an answer (a write that landed, as far as the client can tell, or not);
+   ``drop_after_rate`` a write is instead handled first and its connection then closed
+   without an answer (it landed, but the client cannot tell);
 6. checked against the site's catalog: V3 calls on a V1 site and V1/V2 calls on a V3 site
    get 428; a site without Stores gets 401 (V1) or 428 (V3);
 7. handled; ``ApiError`` and query errors become Wix-style error bodies, anything
@@ -86,6 +86,16 @@ def _catalog_gate(emu: Emulator, path: str) -> None:
         )
 
 
+def _is_write(request: web.Request) -> bool:
+    """True for the requests that change stock (a read whose answer is lost is just a
+    dropped read, which ``drop_rate`` already plays)."""
+    if request.method in ("PATCH", "PUT", "DELETE"):
+        return True
+    path = request.path
+    return request.method == "POST" and (
+        path.endswith(("/increment", "/decrement")) or "/bulk/" in path)
+
+
 def _authenticate(emu: Emulator, request: web.Request) -> str:
     headers = request.headers
     key = headers.get("Authorization")
@@ -131,7 +141,7 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
         raise server_error(int(fault))
     _catalog_gate(emu, request.path)
     response = await handler(request)
-    if draw_drop_after(settings, emu.rng):
+    if _is_write(request) and draw_drop_after(settings, emu.rng):
         emu.stats.count_fault("drop_after")
         if request.transport is not None:
             request.transport.close()

@@ -62,8 +62,8 @@ class EmulatorConfig:
     stale_status: int = 409
     """Status of a V3 Update with a stale revision: 409 (default) or 428."""
     drop_after_rate: float = 0.0
-    """Probability (0..1) that a request is handled (a write applied) and its connection then
-    closed without an answer: the client cannot tell it landed."""
+    """Probability (0..1) that a write is applied and its connection then closed without an
+    answer: the client cannot tell it landed."""
     adjust_bad_entry: str = "fail_call"
     """V2 Increment/Decrement with a bad entry: ``fail_call`` or ``skip_entry`` (adjust.py)."""
     adjust_below_zero: str = "refuse"
