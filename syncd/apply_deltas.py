@@ -113,10 +113,18 @@ async def apply_changes(
              calls=split.delta_calls, absolute=len(split.absolute))
     run = _Run(store=store, journal=journal, log=log)
     fallback = await _delta_rounds(run, list(split.deltas), stop=stop)
+    settled = len(split.deltas) - len(fallback)
     if progress is not None:
-        progress(len(split.deltas) - len(fallback), len(plan.changes))
+        progress(settled, len(plan.changes))
+    outer = progress
+
+    def absolute_progress(done: int, _total: int) -> None:
+        if outer is not None:
+            outer(settled + done, len(plan.changes))
+
     rest = replace(plan, changes=(*split.absolute, *fallback))
-    absolute = await apply_plan(rest, store=store, journal=journal, stop=stop, log=log)
+    absolute = await apply_plan(rest, store=store, journal=journal, stop=stop, log=log,
+                                progress=absolute_progress)
     account = DeltaAccount(**run.counts, to_absolute=len(fallback), recovered=recovered)
     log.info("deltas_done", **{k: v for k, v in run.counts.items()},
              to_absolute=len(fallback))

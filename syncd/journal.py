@@ -8,6 +8,13 @@ which writes may have reached Wix (``unsettled``), and it is what ``syncd rollba
 ``rollback_points`` gives, per variant, the value before a run's first write and the latest
 value it applied.
 
+Catalog V1 increments and decrements are journaled the same way, with the units sent
+(``delta``) beside the value read (``before``) and the value expected (``after``). They are
+not idempotent, so their outcome line never comes from the call's answer alone: it is
+written after a re-read of the product (``applied`` = confirmed, ``failed`` = not applied,
+``unknown`` = moved by something else since), by the same run or, after a crash, by the
+next one (``syncd.apply_deltas``). Rollback reads them like any other write.
+
 Writes are batched: one append + fsync per batch of changes (a V1 product call or a V3 bulk
 call), run in a worker thread (``asyncio.to_thread``) because fsync can take tens of
 milliseconds on a busy disk and must not stall the event loop; an ``asyncio.Lock`` keeps
