@@ -4,8 +4,9 @@
 left without an outcome (a kill, a shutdown, a failed re-read), then parts the plan
 (``syncd.deltas.split_plan``) and sends the deltas in rounds:
 
-1. each call's entries are journaled ``pending`` with before, delta and expected after,
-   fsynced, and only then is the call sent, once (the client never repeats it);
+1. the round's deltas are journaled ``pending`` with before, delta and expected after,
+   fsynced, and only then are the calls sent (up to 300 entries each, several at a time),
+   each once (the client never repeats them);
 2. after the round's calls, every product they touched is re-read (Query Products by
    ``id``, 100 per call) and each delta settled by what the store holds
    (``syncd.deltas.verdict``): confirmed (``applied``), not applied (``failed``), or moved
@@ -45,7 +46,11 @@ from syncd.errors import WixAuthError, WixClientError, WixError
 from syncd.journal import Journal, JournalEntry, Outcome, Settlement, read_journal, unsettled
 from syncd.model import Catalog, StoreVariant
 from syncd.wix import StoreAdapter
+from syncd.wix.tasks import task_group
 from syncd.wix.writes_delta import StockDelta, adjust_inventory
+
+CALLS_IN_FLIGHT = 8
+"""Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
 DELTA_ROUNDS = 3
 """Rounds of deltas before what still differs goes to the absolute path: a 5xx now and
@@ -139,16 +144,7 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
     for round_ in range(1, DELTA_ROUNDS + 1):
         if not pending:
             break
-        sent: list[_Sent] = []
-        batches = delta_batches(pending)
-        for index, batch in enumerate(batches):
-            if stop is not None and stop.is_set():
-                for rest in batches[index:]:
-                    for change in rest:
-                        run.tally(run.unsent, change)
-                run.log.info("deltas_stopped", unsent_calls=len(batches) - index)
-                break
-            sent.append(await _send(run, batch))
+        sent = await _send_round(run, delta_batches(pending), stop=stop)
         if not sent:
             return fallback
         pending = await _verify(run, sent, fallback)
@@ -158,12 +154,50 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
     return fallback
 
 
-async def _send(run: _Run, batch: list[StockChange]) -> _Sent:
-    """Journal one call's deltas durably, then send it once."""
-    amounts = [units(c) for c in batch]
-    entries = await run.journal.write_pending(batch, deltas=amounts)
-    deltas = [StockDelta(c.variant.product_id, c.variant.variant_id, n)
-              for c, n in zip(batch, amounts, strict=True)]
+async def _send_round(run: _Run, batches: list[list[StockChange]], *,
+                      stop: asyncio.Event | None) -> list[_Sent]:
+    """Journal every delta of the round durably (one append, one fsync), then send the
+    calls, ``CALLS_IN_FLIGHT`` at a time; a call not started when ``stop`` is set is not
+    sent at all, and its deltas are settled as such."""
+    if stop is not None and stop.is_set():
+        for batch in batches:
+            for change in batch:
+                run.tally(run.unsent, change)
+        return []
+    changes = [c for batch in batches for c in batch]
+    entries = await run.journal.write_pending(changes, deltas=[units(c) for c in changes])
+    slices: list[list[JournalEntry]] = []
+    start = 0
+    for batch in batches:
+        slices.append(entries[start:start + len(batch)])
+        start += len(batch)
+    answers: list[_Sent | None] = [None] * len(batches)
+    gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
+
+    async def send(index: int) -> None:
+        async with gate:
+            if stop is not None and stop.is_set():
+                return
+            answers[index] = await _send(run, batches[index], slices[index])
+
+    async with task_group() as group:
+        for index in range(len(batches)):
+            group.create_task(send(index), name=f"wix v1 delta call {index + 1}")
+    unsent = [i for i, answer in enumerate(answers) if answer is None]
+    if unsent:
+        run.log.info("deltas_stopped", unsent_calls=len(unsent))
+        for i in unsent:
+            for change in batches[i]:
+                run.tally(run.unsent, change)
+        await run.journal.settle([e for i in unsent for e in slices[i]], Outcome.FAILED,
+                                 error="not sent: stop requested")
+    return [answer for answer in answers if answer is not None]
+
+
+async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]) -> _Sent:
+    """Send one journaled call, once."""
+    deltas = [StockDelta(c.variant.product_id, c.variant.variant_id, e.delta or 0)
+              for c, e in zip(batch, entries, strict=True)]
     run.count("adjust_calls")
     try:
         await adjust_inventory(run.store.client, deltas)
@@ -215,7 +249,9 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
                 run.tally(run.written, change)
                 continue
             redo = replace(change, variant=now)
-            (again if step is NextStep.DELTA_AGAIN else fallback).append(redo)
+            # A delta needs a number to start from; without one, only an absolute write.
+            delta_again = step is NextStep.DELTA_AGAIN and now.quantity is not None
+            (again if delta_again else fallback).append(redo)
     await run.journal.settle_each(settlements)
     return again
 

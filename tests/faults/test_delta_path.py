@@ -4,6 +4,7 @@ calls that Wix leaves open."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime
 
@@ -279,4 +280,25 @@ async def test_a_run_made_with_deltas_rolls_back_to_the_values_before_it(emulato
         rollback, applied = await sync.rollback()
     assert rollback.run_id == result.run_id
     assert applied is not None and applied.complete
+    assert emu.state() == initial
+
+
+async def test_a_stop_request_before_the_deltas_sends_none_and_journals_none(emulator, tmp_path):
+    emu = await _v1(emulator, products=200, seed=60)
+    initial = emu.state()
+    desired = make_desired(initial, drift=0.5, seed=60)
+    files = write_site(tmp_path, url=emu.url, desired=desired, write_mode="delta")
+    settings = files.settings()
+    stop = asyncio.Event()
+    stop.set()
+    async with SiteSync(settings.sites[0], state_dir=settings.state_dir) as sync:
+        planned = await sync.plan()
+        journal = Journal.for_site(settings.state_dir, SITE, run_id=new_run_id(datetime.now(UTC)))
+        async with journal:
+            report = await apply_changes(planned.plan, store=await sync.store(),
+                                         journal=journal, write_mode=WriteMode.DELTA, stop=stop)
+    assert report.stopped and report.not_attempted == len(planned.plan.changes)
+    assert report.written == report.failed == 0
+    assert "POST /stores/v2/inventoryItems/increment" not in emu.stats()["requests"]
+    assert read_entries(files)[0] == []
     assert emu.state() == initial
