@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -99,8 +100,9 @@ class JournalEntry:
 
     @classmethod
     def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
-                at: datetime) -> JournalEntry:
-        """The ``pending`` entry for a planned change."""
+                at: datetime, delta: int | None = None) -> JournalEntry:
+        """The ``pending`` entry for a planned change (``delta``: sent as increment or
+        decrement of that many units)."""
         v = change.variant
         return cls(
             write_id=write_id, run_id=run_id, site=site, product_id=v.product_id,
@@ -108,7 +110,8 @@ class JournalEntry:
             before=StockState(quantity=v.quantity, in_stock=v.in_stock, tracked=v.tracked),
             after=StockState(quantity=change.quantity, in_stock=change.in_stock,
                              tracked=change.track),
-            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id)
+            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id,
+            delta=delta)
 
     def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
                 revision: str | None = None) -> JournalEntry:
@@ -124,7 +127,7 @@ class JournalEntry:
             "inventory_item_id": self.inventory_item_id, "location_id": self.location_id,
             "before": self.before.to_dict(), "after": self.after.to_dict(),
             "revision": self.revision, "outcome": self.outcome.value,
-            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "time": _iso_time(self.time),
         }
         if self.error is not None:
             data["error"] = self.error
@@ -155,6 +158,12 @@ class Settlement:
     outcome: Outcome
     error: str | None = None
     revision: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _iso_time(at: datetime) -> str:
+    """``at`` as the journal writes it (cached: a batch of thousands shares one time)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def journal_path(state_dir: Path, site: str) -> Path:
@@ -265,11 +274,9 @@ class Journal:
         entries = []
         for index, change in enumerate(changes):
             self._count += 1
-            entry = JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
-                                         run_id=self.run_id, site=self.site, at=at)
-            if deltas is not None:
-                entry = replace(entry, delta=deltas[index])
-            entries.append(entry)
+            entries.append(JournalEntry.pending(
+                change, write_id=f"{self.run_id}/{self._count}", run_id=self.run_id,
+                site=self.site, at=at, delta=deltas[index] if deltas is not None else None))
         return entries
 
     async def write_pending(self, changes: Sequence[StockChange], *,
