@@ -68,8 +68,9 @@ async def test_sync_under_faults_converges_to_the_source_with_no_wrong_write(
         initial = emu.state()
         desired = make_desired(initial, drift=0.3, seed=seed)
         # The client believes it may send far more than the emulator allows in "429 bursts".
+        # V1 writes one call per product here (the delta path has its own test below).
         files = write_site(tmp_path / f"seed{seed}", url=emu.url, desired=desired,
-                           rate_limit=(1000, 1.0))
+                           rate_limit=(1000, 1.0), write_mode="absolute")
         faults = dict(FAULTS[fault])
         if "rate_limit" in faults:
             faults["rate_limit"] = BURST_LIMITS[catalog]
@@ -139,7 +140,8 @@ async def test_429s_switched_on_and_off_during_a_sync_are_waited_out(
                          site_id=SITE_ID, api_key=API_KEY, rate_limit=None, retry_after_s=0.1)
     initial = emu.state()
     desired = make_desired(initial, drift=0.5, seed=21)
-    files = write_site(tmp_path, url=emu.url, desired=desired, rate_limit=(1000, 1.0))
+    files = write_site(tmp_path, url=emu.url, desired=desired, rate_limit=(1000, 1.0),
+                       write_mode="absolute")
 
     # 3 per window: any batch of writes (8 in flight) that starts while the limit is on
     # is refused in part, however slowly a loaded machine runs the sync.
