@@ -12,8 +12,9 @@ left without an outcome (a kill, a shutdown, a failed re-read), then parts the p
    (``syncd.deltas.verdict``): confirmed (``applied``), not applied (``failed``), or moved
    by a sale since (``unknown``: the journal cannot say whether it landed);
 3. what remains is planned again from the fresh value, never re-sent as it was: the
-   deltas of calls with an unknown outcome as new deltas in the next round (at most
-   ``DELTA_ROUNDS``), the deltas Wix refused or skipped by the safe, absolute path.
+   deltas of calls Wix answered with a 5xx or 429 as new deltas in the next round (at most
+   ``DELTA_ROUNDS``); those of calls that got no answer (which may still land), and those
+   Wix refused or skipped, by the safe, absolute path.
 
 Everything that is not a delta, and what the rounds hand over, goes through
 ``syncd.apply.apply_plan`` (Update Inventory Variants per product). A delta whose call
@@ -42,7 +43,7 @@ from syncd.deltas import (
     verdict,
 )
 from syncd.diff import Plan, StockChange, WriteMode
-from syncd.errors import WixAuthError, WixClientError, WixError
+from syncd.errors import WixAuthError, WixClientError, WixError, WixUnavailable
 from syncd.journal import Journal, JournalEntry, Outcome, Settlement, read_journal, unsettled
 from syncd.model import Catalog, StoreVariant
 from syncd.wix import StoreAdapter
@@ -208,7 +209,11 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
         run.log.warning("delta_call_refused", entries=len(batch), error=str(exc)[:300],
                         code=exc.code)
         return _Sent(batch, entries, Answer.REFUSED)
-    except WixError as exc:  # 5xx, timeout, lost connection, 429: it may have landed
+    except WixUnavailable as exc:  # no answer: it may have landed, or may land later
+        run.count("unknown_calls")
+        run.log.warning("delta_call_lost", entries=len(batch), error=str(exc)[:300])
+        return _Sent(batch, entries, Answer.LOST)
+    except WixError as exc:  # 5xx or 429: it may have landed
         run.count("unknown_calls")
         run.log.warning("delta_call_unknown", entries=len(batch), error=type(exc).__name__)
         return _Sent(batch, entries, Answer.UNKNOWN)

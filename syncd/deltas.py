@@ -24,7 +24,8 @@ units sent and the value expected after (``after``). Read again, the variant hol
   whether the delta landed cannot be told from the number alone. If Wix answered the call,
   the delta is taken as landed and the sale as the newer truth, left alone until the next
   cycle. If the call's outcome is unknown (5xx, timeout, lost connection), the difference
-  that remains is planned again from the fresh value, never by re-sending the call.
+  that remains is planned again from the fresh value, never by re-sending the call: as a
+  new delta after a 5xx, as an absolute write when no answer came at all.
 """
 
 from __future__ import annotations
@@ -142,7 +143,10 @@ class Answer(StrEnum):
     REFUSED = "refused"
     """A 4xx: Wix refused the call (whether in whole or in part is not documented)."""
     UNKNOWN = "unknown"
-    """5xx, timeout, lost connection, cancellation: it may or may not have landed."""
+    """A 5xx or 429: Wix answered without saying whether the call landed; having answered,
+    it is done with the call."""
+    LOST = "lost"
+    """No answer at all (timeout, lost connection): the call may still land later."""
 
 
 class Verdict(StrEnum):
@@ -189,13 +193,19 @@ def next_step(answer: Answer, found: Verdict) -> NextStep:
 
     A delta Wix accepted but did not apply (skipped silently) and the deltas of a refused
     call go to the absolute path: sending them as deltas again would likely meet the same
-    refusal. A delta whose call has an unknown outcome is planned again from what the store
-    holds, as a delta (most such calls are a passing 5xx).
+    refusal. A delta whose call Wix answered with a 5xx or 429 is planned again from what
+    the store holds, as a delta (most such calls are a passing error). One whose answer
+    never came (timeout, lost connection) goes to the absolute path: the call may still be
+    in flight, and a second delta could land beside it.
     """
     if found in (Verdict.CONFIRMED, Verdict.MISSING, Verdict.UNTRACKED):
         return NextStep.DONE
     if answer is Answer.UNKNOWN:
         return NextStep.DELTA_AGAIN
+    if answer is Answer.LOST:
+        # A call that may still be on its way must not be followed by another delta for
+        # the same variant: should both land, the units would be applied twice.
+        return NextStep.ABSOLUTE
     if found is Verdict.MOVED and answer is Answer.ACCEPTED:
         return NextStep.DONE
     return NextStep.ABSOLUTE

@@ -126,6 +126,10 @@ def test_a_reread_classifies_each_delta(before, after, now, expected):
     (Answer.UNKNOWN, Verdict.MOVED, NextStep.DELTA_AGAIN),
     (Answer.UNKNOWN, Verdict.UNTRACKED, NextStep.DONE),
     (Answer.UNKNOWN, Verdict.MISSING, NextStep.DONE),
+    (Answer.LOST, Verdict.CONFIRMED, NextStep.DONE),             # applied, answer dropped
+    (Answer.LOST, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),       # may still land later
+    (Answer.LOST, Verdict.MOVED, NextStep.ABSOLUTE),
+    (Answer.LOST, Verdict.UNTRACKED, NextStep.DONE),
 ])
 def test_what_follows_a_verdict(answer, found, step):
     assert next_step(answer, found) is step
