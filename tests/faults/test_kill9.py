@@ -84,10 +84,13 @@ async def _kill_somewhere(emu: RunningEmulator, files: SiteFiles, rng: random.Ra
         target = at_request
         await wait_for(lambda: sum(requests().values()) >= target
                        or process.returncode is not None, timeout_s=30)
+        # A little later still: requests sent together (the Increment calls go several at
+        # a time) are then caught before, while and after they land.
+        await asyncio.sleep(rng.uniform(0.0, 0.04))
         seen = requests()
         where = (f"at request {sum(seen.values())} of about {expected_writes} "
                  f"({seen.get('POST /stores/v2/inventoryItems/increment', 0)} increments "
-                 "sent)")
+                 f"sent, {emu.stats()['deltas']['entries']} deltas applied)")
     elif rng.random() < 0.25:
         delay_s = rng.uniform(0.3, 2.0)
         await wait_for(lambda: process.returncode is not None, timeout_s=delay_s)
