@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from syncd.deltas import DeltaAccount
 from syncd.journal import Journal, JournalEntry, Outcome, Settlement
 from syncd.model import Catalog, StoreVariant, holds
 from syncd.plan import Plan, StockChange
@@ -70,6 +71,8 @@ class ApplyReport:
     """Items re-read and re-written after a stale revision."""
     products: tuple[ProductAccount, ...]
     """Per-product account, in plan order."""
+    deltas: DeltaAccount | None = None
+    """The increment/decrement path's account (Catalog V1), None when it was not used."""
 
     @property
     def stopped(self) -> bool:

@@ -9,6 +9,13 @@ what ``syncd rollback`` reads:
 ``rollback_points`` gives, per variant, the value before a run's first write and the latest
 value it applied.
 
+Catalog V1 increments and decrements are journaled the same way, with the units sent
+(``delta``) beside the value read (``before``) and the value expected (``after``). They are
+not idempotent, so their outcome line never comes from the call's answer alone: it is
+written after a re-read of the product (``applied`` = confirmed, ``failed`` = not applied,
+``unknown`` = moved by something else since), by the same run or, after a crash, by the
+next one (``syncd.apply_deltas``). Rollback reads them like any other write.
+
 Writes are batched: one append + fsync per batch of changes (a V1 product call or a V3 bulk
 call), run in a worker thread (``asyncio.to_thread``) because fsync can take tens of
 milliseconds on a busy disk and must not stall the event loop; an ``asyncio.Lock`` keeps
@@ -27,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from types import TracebackType
 from typing import Any, BinaryIO
@@ -93,10 +101,17 @@ class JournalEntry:
     """For the writes of a rollback: the run it undid (a plain rollback never undoes a
     rollback, and ``rollback --list`` marks these runs)."""
 
+    delta: int | None = None
+    """Set for an Increment (> 0) or Decrement (< 0) write: the units sent, planned from
+    ``before``, so that ``after`` is the value expected once it lands. Such a write is not
+    idempotent: it is never sent again; its outcome comes from a re-read."""
+
     @classmethod
     def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
-                at: datetime, rollback_of: str | None = None) -> JournalEntry:
-        """The ``pending`` entry for a planned change."""
+                at: datetime, rollback_of: str | None = None,
+                delta: int | None = None) -> JournalEntry:
+        """The ``pending`` entry for a planned change (``delta``: sent as increment or
+        decrement of that many units)."""
         v = change.variant
         return cls(
             write_id=write_id, run_id=run_id, site=site, product_id=v.product_id,
@@ -105,7 +120,7 @@ class JournalEntry:
             after=StockState(quantity=change.quantity, in_stock=change.in_stock,
                              tracked=change.track),
             revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id,
-            rollback_of=rollback_of)
+            rollback_of=rollback_of, delta=delta)
 
     def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
                 revision: str | None = None) -> JournalEntry:
@@ -121,12 +136,14 @@ class JournalEntry:
             "inventory_item_id": self.inventory_item_id, "location_id": self.location_id,
             "before": self.before.to_dict(), "after": self.after.to_dict(),
             "revision": self.revision, "outcome": self.outcome.value,
-            "time": self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "time": _iso_time(self.time),
         }
         if self.error is not None:
             data["error"] = self.error
         if self.rollback_of is not None:
             data["rollback_of"] = self.rollback_of
+        if self.delta is not None:
+            data["delta"] = self.delta
         return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
 
     @classmethod
@@ -141,7 +158,8 @@ class JournalEntry:
             revision=d.get("revision"), outcome=Outcome(d["outcome"]),
             time=datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
             error=d.get("error"), location_id=d.get("location_id"),
-            rollback_of=d.get("rollback_of"))
+            rollback_of=d.get("rollback_of"),
+            delta=int(d["delta"]) if d.get("delta") is not None else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +170,12 @@ class Settlement:
     outcome: Outcome
     error: str | None = None
     revision: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _iso_time(at: datetime) -> str:
+    """``at`` as the journal writes it (cached: a batch of thousands shares one time)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def journal_path(state_dir: Path, site: str) -> Path:
@@ -258,20 +282,24 @@ class Journal:
         self._file.flush()
         os.fsync(self._file.fileno())
 
-    def make_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
-        """``pending`` entries for ``changes`` (not yet written)."""
+    def make_pending(self, changes: Sequence[StockChange], *,
+                     deltas: Sequence[int] | None = None) -> list[JournalEntry]:
+        """``pending`` entries for ``changes`` (not yet written); ``deltas``, when given,
+        marks each as an increment/decrement of that many units."""
         at = self._clock()
         entries = []
-        for change in changes:
+        for index, change in enumerate(changes):
             self._count += 1
-            entries.append(JournalEntry.pending(change, write_id=f"{self.run_id}/{self._count}",
-                                                run_id=self.run_id, site=self.site, at=at,
-                                                rollback_of=self.rollback_of))
+            entries.append(JournalEntry.pending(
+                change, write_id=f"{self.run_id}/{self._count}", run_id=self.run_id,
+                site=self.site, at=at, rollback_of=self.rollback_of,
+                delta=deltas[index] if deltas is not None else None))
         return entries
 
-    async def write_pending(self, changes: Sequence[StockChange]) -> list[JournalEntry]:
+    async def write_pending(self, changes: Sequence[StockChange], *,
+                            deltas: Sequence[int] | None = None) -> list[JournalEntry]:
         """Record ``changes`` as pending, durably; send them only after this returns."""
-        entries = self.make_pending(changes)
+        entries = self.make_pending(changes, deltas=deltas)
         await self._append_async(entries)
         return entries
 
@@ -328,6 +356,18 @@ def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                 if bad_lines is not None:
                     reason = "torn last line (interrupted write)" if torn else f"unreadable: {e}"
                     bad_lines.append(BadLine(number, reason, torn))
+
+
+def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
+    """Pending writes with no outcome line: after a crash, those may or may not have landed
+    (the delta path settles them by re-reading before it plans anything new)."""
+    open_writes: dict[str, JournalEntry] = {}
+    for entry in entries:
+        if entry.outcome is Outcome.PENDING:
+            open_writes[entry.write_id] = entry
+        else:
+            open_writes.pop(entry.write_id, None)
+    return list(open_writes.values())
 
 
 VariantKey = tuple[str, str, str]

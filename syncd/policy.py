@@ -29,6 +29,17 @@ class Untracked(StrEnum):
     """Switch quantity tracking on and write the quantity."""
 
 
+class WriteMode(StrEnum):
+    """How a Catalog V1 store's quantity changes are written (V3 always writes absolute)."""
+
+    AUTO = "auto"
+    """Deltas where they need fewer calls than one absolute write per product."""
+    ABSOLUTE = "absolute"
+    """One Update Inventory Variants call per changed product (idempotent, never deltas)."""
+    DELTA = "delta"
+    """Increment/Decrement for every change that can take one, however few."""
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     """How the source is applied to the store, and the limits the safety guards enforce."""
@@ -68,6 +79,11 @@ class Policy:
     min_matched_fraction: float = 0.5
     """With ``fail_on_no_match``: fail when fewer source rows match than this fraction of
     those that matched at the last good run; 0 checks only for "nothing matched"."""
+
+    write_mode: WriteMode = WriteMode.AUTO
+    """Catalog V1 only: ``auto`` (default) batches quantity changes of tracked products as
+    Increment/Decrement calls (300 entries each) when that needs fewer calls than one write
+    per product; ``absolute`` never does; ``delta`` always does where it can."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.buffer <= MAX_QUANTITY:

@@ -9,6 +9,7 @@ here does I/O beyond returning strings.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from typing import Any
 
 from syncd.apply import ApplyReport
@@ -216,6 +217,12 @@ def apply_text(site: str, result: SyncResult) -> str:
         f"{_plural(result.api_calls, 'API call')} in {result.duration_s:.1f} s "
         f"(run {result.run_id})"
     ]
+    if applied.deltas is not None:
+        d = applied.deltas
+        lines.append(f"  increment/decrement: {_plural(d.adjust_calls, 'call')}, "
+                     f"{d.confirmed} confirmed by re-read, {d.moved} moved by a sale since, "
+                     f"{d.not_applied} not applied, {d.replanned} planned again, "
+                     f"{d.to_absolute} written by the absolute path")
     lines.extend(_failures(applied))
     return safe_text("\n".join(lines))
 
@@ -281,6 +288,8 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
                           "errors": list(p.errors)} for p in a.products
                          if p.failed or p.not_attempted],
         }
+        if a.deltas is not None:
+            data["result"]["deltas"] = asdict(a.deltas)
     return data
 
 

@@ -27,6 +27,7 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
+from syncd.apply_deltas import apply_changes
 from syncd.backend import LocalBackend, StateBackend, open_backend
 from syncd.config import Settings, SiteSettings, SourceMode
 from syncd.coverage import match_problem, matched_rows
@@ -285,8 +286,9 @@ class SiteSync:
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id)
             async with journal:
-                applied = await apply_plan(plan, store=await self.store(), journal=journal,
-                                           stop=stop, log=log, progress=progress)
+                applied = await apply_changes(plan, store=await self.store(), journal=journal,
+                                              write_mode=self.site.policy.write_mode,
+                                              stop=stop, log=log, progress=progress)
             if self.informer is not None:
                 self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:

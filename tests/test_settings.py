@@ -14,7 +14,7 @@ from syncd.commands.common import ExitCode
 from syncd.config import CatalogChoice, LogLevel, OnInvalidRow, Secret, Settings, SourceFormat
 from syncd.errors import ConfigError
 from syncd.logs import SECRETS
-from syncd.policy import Unmatched
+from syncd.policy import Unmatched, WriteMode
 
 KEY = "k3y-very-secret-value"
 ENV = {"WIX_API_KEY": KEY}
@@ -83,6 +83,20 @@ class TestDefaults:
         assert b.source.path.name == "other.yaml" and b.source.format is SourceFormat.YAML
         assert b.source.on_invalid_row is OnInvalidRow.SKIP  # inherited
         assert b.policy.buffer == 2 and b.policy.unmatched is Unmatched.ZERO
+
+    def test_write_mode_defaults_to_auto_and_a_site_may_choose_another(self, tmp_path):
+        s = load(tmp_path, """\
+            sites:
+              - {name: a, site_id: A, api_key_env: WIX_API_KEY}
+              - {name: b, site_id: B, api_key_env: WIX_API_KEY, policy: {write_mode: absolute}}
+            source: {path: stock.csv}
+        """)
+        a, b = s.sites
+        assert (a.policy.write_mode, b.policy.write_mode) == (WriteMode.AUTO, WriteMode.ABSOLUTE)
+
+    def test_an_unknown_write_mode_names_the_choices(self, tmp_path):
+        message = error_of(tmp_path, MINIMAL + "policy:\n  write_mode: sometimes\n")
+        assert "syncd.yaml:8: policy.write_mode: must be one of auto | absolute | delta" in message
 
     def test_wix_settings_carry_the_site_tunables(self, tmp_path):
         s = load(tmp_path, MINIMAL.replace(

@@ -27,7 +27,8 @@ async def _start_sync(emulator, tmp_path: Path):
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.3)
     config = write_config(tmp_path, url=emu.url, source=source, rate_limit=RATE,
-                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000})
+                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000,
+                                 "write_mode": "absolute"})
     env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "syncd", "sync", "--config", str(config), env=env,

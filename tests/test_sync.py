@@ -203,8 +203,11 @@ async def test_stop_request_finishes_the_batch_in_flight_and_sends_no_more(emula
 
 
     stop = asyncio.Event()
+    # Absolute writes: a stop lands between per-product batches (the delta path's stop is
+    # tested in tests/faults/test_delta_path.py).
     async with await _site_sync(tmp_path, emu, source,
-                                policy={"max_changed_fraction": 1.0}) as sync:
+                                policy={"max_changed_fraction": 1.0,
+                                        "write_mode": "absolute"}) as sync:
         result = await sync.sync(stop=stop, progress=lambda done, total: stop.set())
     applied = result.applied
     assert applied is not None and applied.stopped
@@ -245,7 +248,9 @@ async def test_metrics_count_requests_and_retries_of_a_cycle(emulator, tmp_path)
                          api_key=API_KEY)
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.3)
-    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0))
+    # Absolute writes, which are retried like reads (a delta call never is).
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0),
+                          policy={"write_mode": "absolute"})
     settings, site = load_site(config)
     metrics = Metrics()
     emu.set_faults(fail_rate=0.25)

@@ -66,7 +66,10 @@ introspection (no auth, never rate limited or faulted):
   GET  /__emulator/state    every variant: sku, ids, tracked, quantity, in stock, revision
   POST /__emulator/reset    back to the initial store, counters and rate budget zeroed
   GET|POST /__emulator/faults   read/change fail_rate, drop_rate, latency_ms, rate_limit,
-                            retry_after_s, shopper_rate, stale_status at runtime
+                            retry_after_s, shopper_rate, stale_status at runtime;
+                            also drop_after_rate (apply a write, lose its answer) and
+                            adjust_bad_entry / adjust_below_zero / adjust_untracked
+                            (the readings of V2 Increment/Decrement, see adjust.py)
 
 examples:
   syncd emulator                                   demo store, Catalog V1, port 8787

@@ -66,7 +66,7 @@ from syncd.config.source import (
 )
 from syncd.errors import ConfigError
 from syncd.model import MAX_QUANTITY
-from syncd.policy import Policy, Unmatched, Untracked
+from syncd.policy import Policy, Unmatched, Untracked, WriteMode
 from syncd.textpos import bad_bytes_message
 
 ENV_STATE_DIR = "SYNCD_STATE_DIR"
@@ -118,7 +118,7 @@ _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "cat
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
                 "ignore_columns", "mode", *remote.SOURCE_KEYS)
 _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction",
-                "max_zeroed", "max_source_shrink", "fail_on_no_match",
+                "max_zeroed", "max_source_shrink", "write_mode", "fail_on_no_match",
                 "min_matched_fraction")
 
 
@@ -331,6 +331,8 @@ def _policy_fields(m: MapReader) -> dict[str, Any]:
             fields[key] = m.number(key, 0.0, maximum=1.0)
     if m.given("max_zeroed"):
         fields["max_zeroed"] = m.integer("max_zeroed", 0)
+    if m.given("write_mode"):  # Catalog V1: Increment/Decrement batches (syncd.deltas)
+        fields["write_mode"] = m.choice("write_mode", WriteMode, _POLICY.write_mode)
     return fields
 
 

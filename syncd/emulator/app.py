@@ -10,7 +10,9 @@ Every request to a Wix route goes through the same gate, in this order:
    stands for time spent serving the request, not for time spent reaching the limiter;
 4. held for the injected latency, if any;
 5. faulted: dropped connection or an empty 500/503, before the handler runs, so a failed
-   request never changes the store (it has used up rate budget, as at Wix);
+   request never changes the store (it has used up rate budget, as at Wix); with
+   ``drop_after_rate`` a write is instead handled first and its connection then closed
+   without an answer (it landed, but the client cannot tell);
 6. checked against the site's catalog: V3 calls on a V1 site and V1/V2 calls on a V3 site
    get 428; a site without Stores gets 401 (V1) or 428 (V3);
 7. handled; ``ApiError`` and query errors become Wix-style error bodies, anything
@@ -41,7 +43,7 @@ from syncd.emulator import (
 from syncd.emulator.config import EmulatorConfig, format_rate_limit
 from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import ApiError, application_error, server_error, validation_error
-from syncd.emulator.faults import draw_fault, latency_s
+from syncd.emulator.faults import draw_drop_after, draw_fault, latency_s
 from syncd.emulator.query import QueryError
 from syncd.emulator.ratelimit import SlidingWindowLimiter
 from syncd.emulator.spec import StoreSpec
@@ -85,6 +87,16 @@ def _catalog_gate(emu: Emulator, path: str) -> None:
             "This site runs Catalog V3: Catalog V1 and Inventory V2 endpoints are not "
             "available; use /stores/v3/ (see GET /stores/v3/provision/version)",
         )
+
+
+def _is_write(request: web.Request) -> bool:
+    """True for the requests that change stock (a read whose answer is lost is just a
+    dropped read, which ``drop_rate`` already plays)."""
+    if request.method in ("PATCH", "PUT", "DELETE"):
+        return True
+    path = request.path
+    return request.method == "POST" and (
+        path.endswith(("/increment", "/decrement")) or "/bulk/" in path)
 
 
 def _authenticate(emu: Emulator, request: web.Request) -> str:
@@ -135,6 +147,11 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
     if emu.variants.strict_fields:
         await _check_fields(request)
     response = await handler(request)
+    if _is_write(request) and draw_drop_after(settings, emu.rng):
+        emu.stats.count_fault("drop_after")
+        if request.transport is not None:
+            request.transport.close()
+        raise _Dropped
     if emu.variants.sparse_json and isinstance(response, web.Response) \
             and response.status < 300 and response.content_type == "application/json" \
             and isinstance(response.body, bytes):

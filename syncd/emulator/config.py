@@ -16,6 +16,11 @@ from syncd.emulator.variants import WixVariants
 CATALOGS = ("v1", "v3", "none")
 """``none`` emulates a site without Wix Stores (catalog version ``STORES_NOT_INSTALLED``)."""
 
+ADJUST_BAD_ENTRY = ("fail_call", "skip_entry")
+ADJUST_BELOW_ZERO = ("refuse", "clamp", "allow")
+ADJUST_UNTRACKED = ("refuse", "apply")
+"""The readings of V2 Increment/Decrement the emulator can play (``adjust.py``)."""
+
 STALE_STATUSES = (409, 428)
 """Statuses a stale V3 revision may be answered with (Wix does not document which one)."""
 
@@ -64,6 +69,15 @@ class EmulatorConfig:
     stock_timestamps: str = "move"
     """``move``: stock changes move ``lastUpdated``/``updatedDate``; ``ignore``: they do not
     (see ``syncd.emulator.timestamps``)."""
+    drop_after_rate: float = 0.0
+    """Probability (0..1) that a write is applied and its connection then closed without an
+    answer: the client cannot tell it landed."""
+    adjust_bad_entry: str = "fail_call"
+    """V2 Increment/Decrement with a bad entry: ``fail_call`` or ``skip_entry`` (adjust.py)."""
+    adjust_below_zero: str = "refuse"
+    """A V2 decrement below zero: ``refuse``, ``clamp`` (to 0) or ``allow``."""
+    adjust_untracked: str = "refuse"
+    """A V2 increment/decrement of an untracked product: ``refuse`` or ``apply``."""
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -81,9 +95,13 @@ class EmulatorConfig:
         if self.stale_status not in STALE_STATUSES:
             raise ValueError(f"stale_status must be 409 or 428, not {self.stale_status}")
         check_stock_timestamps(self.stock_timestamps)
+        check_adjust_readings(bad_entry=self.adjust_bad_entry,
+                              below_zero=self.adjust_below_zero,
+                              untracked=self.adjust_untracked)
         check_faults(
             fail_rate=self.fail_rate,
             drop_rate=self.drop_rate,
+            drop_after_rate=self.drop_after_rate,
             latency_ms=self.latency_ms,
             shopper_rate=self.shopper_rate,
             rate_limit=self.rate_limit,
@@ -91,17 +109,28 @@ class EmulatorConfig:
         )
 
 
+def check_adjust_readings(*, bad_entry: str, below_zero: str, untracked: str) -> None:
+    """ValueError naming the first Increment/Decrement reading that is not a known one."""
+    for name, value, known in (("adjust_bad_entry", bad_entry, ADJUST_BAD_ENTRY),
+                               ("adjust_below_zero", below_zero, ADJUST_BELOW_ZERO),
+                               ("adjust_untracked", untracked, ADJUST_UNTRACKED)):
+        if value not in known:
+            raise ValueError(f"{name} must be one of {', '.join(known)}, not {value!r}")
+
+
 def check_faults(
     *,
     fail_rate: float,
     drop_rate: float,
+    drop_after_rate: float = 0.0,
     latency_ms: int,
     shopper_rate: float,
     rate_limit: tuple[int, float] | None,
     retry_after_s: float | None,
 ) -> None:
     """Raise ValueError naming the first fault setting that is out of range."""
-    for name, rate in (("fail_rate", fail_rate), ("drop_rate", drop_rate)):
+    for name, rate in (("fail_rate", fail_rate), ("drop_rate", drop_rate),
+                       ("drop_after_rate", drop_after_rate)):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name} must be between 0 and 1, not {rate}")
     if latency_ms < 0:

@@ -3,7 +3,9 @@
 ``FaultSettings`` holds the knobs that may change while the emulator runs (``POST
 /__emulator/faults``). Per request, ``draw_fault`` decides whether the request fails with an
 empty 500/503 or loses its connection, and ``latency_s`` how long it is held first: uniform
-jitter between 50% and 150% of ``latency_ms``. Faults hit only Wix routes, never the
+jitter between 50% and 150% of ``latency_ms``. ``draw_drop_after`` decides whether a request
+that was handled (a write applied) loses its answer all the same: the case that makes a
+non-idempotent write dangerous to send again. Faults hit only Wix routes, never the
 ``/__emulator/`` ones.
 
 ``Shopper`` plays customers: at ``shopper_rate`` orders per second it takes one unit of a
@@ -21,6 +23,7 @@ from typing import Any
 from syncd.emulator.config import (
     STALE_STATUSES,
     EmulatorConfig,
+    check_adjust_readings,
     check_faults,
     format_rate_limit,
     parse_rate_limit,
@@ -43,6 +46,10 @@ class FaultSettings:
     rate_limit: tuple[int, float] | None = (200, 60.0)
     retry_after_s: float | None = None
     stale_status: int = 409
+    drop_after_rate: float = 0.0
+    adjust_bad_entry: str = "fail_call"
+    adjust_below_zero: str = "refuse"
+    adjust_untracked: str = "refuse"
 
     @classmethod
     def from_config(cls, config: EmulatorConfig) -> FaultSettings:
@@ -55,6 +62,10 @@ class FaultSettings:
             rate_limit=config.rate_limit,
             retry_after_s=config.retry_after_s,
             stale_status=config.stale_status,
+            drop_after_rate=config.drop_after_rate,
+            adjust_bad_entry=config.adjust_bad_entry,
+            adjust_below_zero=config.adjust_below_zero,
+            adjust_untracked=config.adjust_untracked,
         )
 
     def updated(self, changes: dict[str, Any]) -> FaultSettings:
@@ -84,10 +95,17 @@ class FaultSettings:
                 retry_after_s=None if values["retry_after_s"] is None
                 else float(values["retry_after_s"]),
                 stale_status=int(values["stale_status"]),
+                drop_after_rate=float(values["drop_after_rate"]),
+                adjust_bad_entry=str(values["adjust_bad_entry"]),
+                adjust_below_zero=str(values["adjust_below_zero"]),
+                adjust_untracked=str(values["adjust_untracked"]),
             )
         except (TypeError, ValueError) as e:
             raise ValueError(f"bad fault setting: {e}") from None
-        check_faults(fail_rate=new.fail_rate, drop_rate=new.drop_rate, latency_ms=new.latency_ms,
+        check_adjust_readings(bad_entry=new.adjust_bad_entry, below_zero=new.adjust_below_zero,
+                              untracked=new.adjust_untracked)
+        check_faults(fail_rate=new.fail_rate, drop_rate=new.drop_rate,
+                     drop_after_rate=new.drop_after_rate, latency_ms=new.latency_ms,
                      shopper_rate=new.shopper_rate, rate_limit=new.rate_limit,
                      retry_after_s=new.retry_after_s)
         if new.stale_status not in STALE_STATUSES:
@@ -106,6 +124,11 @@ def latency_s(settings: FaultSettings, rng: random.Random) -> float:
     if settings.latency_ms <= 0:
         return 0.0
     return settings.latency_ms * rng.uniform(0.5, 1.5) / 1000.0
+
+
+def draw_drop_after(settings: FaultSettings, rng: random.Random) -> bool:
+    """True when this request, once handled, loses its answer (``drop_after_rate``)."""
+    return bool(settings.drop_after_rate) and rng.random() < settings.drop_after_rate
 
 
 def draw_fault(settings: FaultSettings, rng: random.Random) -> str | None:

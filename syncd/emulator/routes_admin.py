@@ -9,7 +9,9 @@ can always look at (and steer) the emulator, however hostile it is being to clie
     GET  /__emulator/faults   current fault settings
     POST /__emulator/faults   change them: {"fail_rate", "drop_rate", "latency_ms",
                               "rate_limit": "200/60" | "off", "retry_after_s",
-                              "shopper_rate", "stale_status"} (any subset)
+                              "shopper_rate", "stale_status", "drop_after_rate",
+                              "adjust_bad_entry", "adjust_below_zero",
+                              "adjust_untracked"} (any subset)
 """
 
 from __future__ import annotations

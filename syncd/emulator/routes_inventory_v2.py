@@ -6,10 +6,8 @@ product (the SDK's warning, reproduced so a client that forgets it finds out her
 quantities must be 0..99999; Wix does not say what it does with negative ones, so the
 emulator refuses them (400), the stricter reading.
 
-Increment/Decrement take 1..300 entries across products and are all-or-nothing here: if any
-entry would fail (untracked product, stock below zero, above 99999) nothing is applied.
-Wix does not document partial failure for these calls; all-or-nothing is the behaviour a
-client can least rely on by accident.
+Increment/Decrement (1..300 entries across products) live in ``syncd.emulator.adjust``,
+with a switch for each reading Wix leaves open.
 
 The seed's endpoints (S2/S3 item tracking, S5/S6 one variant) read and write the same state,
 so both paths always agree.
@@ -17,26 +15,23 @@ so both paths always agree.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from syncd.emulator import adjust
 from syncd.emulator.bodies import get_bool, get_dict, get_int, get_list, get_str, read_request
 from syncd.emulator.context import EMULATOR
-from syncd.emulator.errors import application_error, not_found, validation_error
+from syncd.emulator.errors import not_found, validation_error
 from syncd.emulator.respond import json_response
 from syncd.emulator.store import ProductState, Store, VariantState
 from syncd.emulator.views_v1 import seed_item_dict, seed_variant_dict
 from syncd.model import MAX_QUANTITY
 
-MAX_ADJUST_ENTRIES = 300
-
 
 def add_routes(router: web.UrlDispatcher) -> None:
     """Register the V2 writes and the seed's endpoints (``/stores/`` only, as Wix has them)."""
     router.add_patch("/stores/v2/inventoryItems/product/{productId}", update_inventory_variants)
-    router.add_post("/stores/v2/inventoryItems/increment", increment_inventory)
-    router.add_post("/stores/v2/inventoryItems/decrement", decrement_inventory)
+    router.add_post("/stores/v2/inventoryItems/increment", adjust.increment_inventory)
+    router.add_post("/stores/v2/inventoryItems/decrement", adjust.decrement_inventory)
     router.add_get("/stores/v1/inventoryItems/{inventoryItemId}", get_seed_item, allow_head=False)
     router.add_patch("/stores/v1/inventoryItems/{inventoryItemId}", patch_seed_item)
     router.add_get("/stores/v1/inventoryItems/{inventoryItemId}/variant/{variantId}",
@@ -82,82 +77,6 @@ async def update_inventory_variants(request: web.Request) -> web.Response:
         store.set_variant_stock(variant, quantity=quantity, in_stock=in_stock)
     emu.stats.count_write(len(updates))
     return json_response({})
-
-
-async def increment_inventory(request: web.Request) -> web.Response:
-    """Add to tracked quantities: ``incrementData`` of 1..300 entries."""
-    return await _adjust(request, key="incrementData", amount_key="incrementBy", sign=1)
-
-
-async def decrement_inventory(request: web.Request) -> web.Response:
-    """Take from tracked quantities: ``decrementData`` of 1..300 entries."""
-    return await _adjust(request, key="decrementData", amount_key="decrementBy", sign=-1)
-
-
-async def _adjust(request: web.Request, *, key: str, amount_key: str, sign: int) -> web.Response:
-    emu = request.app[EMULATOR]
-    store = emu.store
-    body = await read_request(request)
-    entries = get_list(body, key, "", required=True)
-    if not 1 <= len(entries) <= MAX_ADJUST_ENTRIES:
-        raise validation_error(key, f"must hold 1..{MAX_ADJUST_ENTRIES} entries",
-                               rule="MAX" if entries else "MIN",
-                               data={"threshold": MAX_ADJUST_ENTRIES if entries else 1})
-    deltas: dict[int, tuple[VariantState, int]] = {}
-    for index, raw in enumerate(entries):
-        variant, amount = _adjust_entry(store, raw, f"{key}[{index}].", amount_key)
-        previous = deltas.get(id(variant), (variant, 0))[1]
-        deltas[id(variant)] = (variant, previous + sign * amount)
-    for variant, delta in deltas.values():
-        _check_adjust(variant, delta)
-    for variant, delta in deltas.values():
-        store.adjust_variant(variant, delta)
-    emu.stats.count_write(len(deltas))
-    return json_response({})
-
-
-def _adjust_entry(
-    store: Store, raw: Any, where: str, amount_key: str
-) -> tuple[VariantState, int]:
-    if not isinstance(raw, dict):
-        raise validation_error(where.rstrip("."), "must be an object", rule="FORMAT")
-    inventory_id = get_str(raw, "inventoryId", where)
-    product_id = get_str(raw, "productId", where)
-    if inventory_id is not None:
-        product = store.by_inventory_id.get(inventory_id)
-    elif product_id is not None:
-        product = store.by_id.get(product_id)
-    else:
-        raise validation_error(f"{where}inventoryId", "or productId is required",
-                               rule="REQUIRED_FIELD")
-    if product is None:
-        raise not_found("inventory item", inventory_id or product_id or "")
-    variant_id = get_str(raw, "variantId", where, required=True)
-    assert variant_id is not None
-    amount = get_int(raw, amount_key, where, low=1)
-    if amount is None:
-        raise validation_error(f"{where}{amount_key}", "is required", rule="REQUIRED_FIELD")
-    return _variant(store, product, variant_id), amount
-
-
-def _check_adjust(variant: VariantState, delta: int) -> None:
-    product = variant.product
-    if not product.track:
-        raise application_error(
-            400, "INVENTORY_QUANTITY_NOT_TRACKED",
-            f"product {product.id} does not track quantities; set trackQuantity first",
-        )
-    result = variant.quantity + delta
-    if result < 0:
-        raise application_error(
-            400, "INSUFFICIENT_INVENTORY",
-            f"variant {variant.id} of product {product.id} has {variant.quantity} in stock",
-        )
-    if result > MAX_QUANTITY:
-        raise application_error(
-            400, "MAX_QUANTITY_LIMIT_REACHED",
-            f"variant {variant.id} would exceed {MAX_QUANTITY}",
-        )
 
 
 # -- the seed's endpoints -------------------------------------------------------------------

@@ -21,6 +21,9 @@ class Stats:
     write_calls: int
     variants_written: int
     shopper_sales: int
+    deltas: dict[tuple[str, str], list[int]]
+    """(product id, variant id) -> [entries applied, units added, units removed] by V2
+    Increment/Decrement: what proves no unit was ever added or removed twice."""
 
     def __init__(self) -> None:
         self.reset()
@@ -34,6 +37,7 @@ class Stats:
         self.write_calls = 0
         self.variants_written = 0
         self.shopper_sales = 0
+        self.deltas = {}
 
     def count_request(self, endpoint: str) -> None:
         """One request reached ``endpoint`` (before auth, limits and faults)."""
@@ -54,6 +58,12 @@ class Stats:
         self.write_calls += 1
         self.variants_written += variants
 
+    def count_delta(self, product_id: str, variant_id: str, units: int) -> None:
+        """One Increment/Decrement entry applied ``units`` (signed) to a variant."""
+        row = self.deltas.setdefault((product_id, variant_id), [0, 0, 0])
+        row[0] += 1
+        row[1 if units > 0 else 2] += abs(units)
+
     def snapshot(self) -> dict[str, object]:
         """The counters as plain JSON-ready data."""
         return {
@@ -65,4 +75,10 @@ class Stats:
             "faults": dict(sorted(self.faults.items())),
             "writes": {"calls": self.write_calls, "variants": self.variants_written},
             "shopper_sales": self.shopper_sales,
+            "deltas": {
+                "entries": sum(r[0] for r in self.deltas.values()),
+                "units_added": sum(r[1] for r in self.deltas.values()),
+                "units_removed": sum(r[2] for r in self.deltas.values()),
+                "by_variant": {f"{p}/{v}": r for (p, v), r in sorted(self.deltas.items())},
+            },
         }

@@ -174,6 +174,8 @@ class Store:
         self.match_cache = MatchCache()
         self.stock_moves_timestamps = True
         """False: stock changes leave ``lastUpdated``/``updatedDate`` alone (``timestamps``)."""
+        self.sold: dict[tuple[str, str], int] = {}
+        """V1: (product id, variant id) -> units the simulated shopper took."""
         self.reset()
 
     def reset(self) -> None:
@@ -188,6 +190,7 @@ class Store:
         self.by_inventory_id = {p.inventory_item_id: p for p in self.products}
         self.items = []
         self.items_by_id = {}
+        self.sold = {}
         if self.catalog == "v3":
             specs = {p.id: p for p in self.spec.products}
             for product in self.products:
@@ -341,6 +344,8 @@ class Store:
             self.adjust_item(unit, -1)
         else:
             self.adjust_variant(unit, -1)
+            key = (unit.product.id, unit.id)
+            self.sold[key] = self.sold.get(key, 0) + 1
         return True
 
     @staticmethod

@@ -126,6 +126,10 @@ class Drift:
     """K: products with at least one changed variant."""
     changed_hidden: int
     """Changed variants on hidden products (the seed peer never sees them)."""
+    increments: int = 0
+    """C+: changed variants whose desired quantity is above the store's."""
+    decrements: int = 0
+    """C-: changed variants whose desired quantity is below the store's."""
 
 
 def drifted_source(rows: Sequence[Row], *, drift: float, seed: int) -> Drift:
@@ -142,15 +146,16 @@ def drifted_source(rows: Sequence[Row], *, drift: float, seed: int) -> Drift:
     chosen = {id(r) for r in rng.sample(eligible, round(drift * len(eligible)))}
     desired: dict[str, int] = {}
     products: set[str] = set()
-    hidden = 0
+    hidden = up = 0
     for r in eligible:
         quantity = int(r["quantity"])
         if id(r) in chosen:
+            up += quantity < 99_000
             quantity = quantity + 1 + rng.randrange(50) if quantity < 99_000 else quantity - 1
             products.add(str(r["product_id"]))
             hidden += bool(r["hidden"])
         desired[str(r["sku"])] = quantity
-    return Drift(desired, len(chosen), len(products), hidden)
+    return Drift(desired, len(chosen), len(products), hidden, up, len(chosen) - up)
 
 
 def write_csv(path: Path, desired: Mapping[str, int]) -> None:
@@ -162,12 +167,21 @@ def write_csv(path: Path, desired: Mapping[str, int]) -> None:
 # -- the minimum of the contract (wix-api.md section 9) ---------------------------------------
 
 
-def minimum_calls(catalog: str, rows: Sequence[Row], drift: Drift) -> int:
-    """V1: 1 + ceil(P/100) + K, plus the empty page §9 adds when P is a multiple of 100 (a
-    crawl may not end on a short page).  V3: 1 + ceil(I/1000) + ceil(C/1000)."""
+def minimum_calls(catalog: str, rows: Sequence[Row], drift: Drift,
+                  write_mode: str = "absolute") -> int:
+    """V1 absolute: 1 + ceil(P/100) + K, plus the empty page §9 adds when P is a multiple
+    of 100 (a crawl may not end on a short page).  V1 with deltas (every change of the
+    source is a tracked quantity, so deltas can take them all): 1 + ceil(P/100) +
+    ceil(C+/300) + ceil(C-/300) + ceil(K/100) for the verification re-read; ``auto`` takes
+    the smaller of the two write costs, as syncd does.  V3: 1 + ceil(I/1000) + ceil(C/1000)."""
     if catalog == "v1":
         products = len({r["product_id"] for r in rows})
-        return 1 + v1_read_calls(products) + drift.changed_products
+        absolute = drift.changed_products
+        deltas = (math.ceil(drift.increments / 300) + math.ceil(drift.decrements / 300)
+                  + math.ceil(drift.changed_products / 100))
+        writes = {"absolute": absolute, "delta": deltas if drift.changed_variants else 0,
+                  "auto": deltas if 0 < deltas < absolute else absolute}[write_mode]
+        return 1 + v1_read_calls(products) + writes
     items = sum(1 for r in rows if r["inventory_item_id"])
     return 1 + math.ceil(items / 1000) + math.ceil(drift.changed_variants / 1000)
 
@@ -268,7 +282,7 @@ def compare_end_state(before: Sequence[Row], after: Sequence[Row],
 
 
 def write_config(directory: Path, *, url: str, limit: tuple[int, float] | None,
-                 source: Path) -> Path:
+                 source: Path, write_mode: str = "auto") -> Path:
     """A one-site configuration for ``syncd sync`` (client budget = ``limit``)."""
     requests, window_s = limit if limit is not None else (1_000_000, 1.0)
     config = directory / "syncd.yaml"
@@ -282,6 +296,7 @@ def write_config(directory: Path, *, url: str, limit: tuple[int, float] | None,
         f"    rate_limit: {{requests: {requests}, per_seconds: {window_s:g}}}\n"
         "source:\n"
         f"  path: {source.name}\n"
+        f"policy: {{write_mode: {write_mode}}}\n"
         "state_dir: state\n"
         "log: {level: warning, format: json}\n",
         encoding="utf-8")

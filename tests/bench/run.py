@@ -14,10 +14,13 @@ quantity (the *drift*), runs ``syncd sync --output json`` once as a user would, 
 compares:
 
 - **calls** (counted by the emulator) with the minimum of the API contract (wix-api.md
-  section 9): V1 = 1 + ceil(P/100) + K (+1 empty page when P is a multiple of 100: a crawl
-  may not end on a short page), V3 = 1 + ceil(I/1000) + ceil(C/1000), where P is
-  products (hidden ones included), I inventory items, C changed variants, K products with
-  at least one changed variant. The ``wix`` column is the emulator's profile: ``dflt``
+  section 9): V1 = 1 + ceil(P/100) + K with ``write_mode: absolute`` (+1 empty page when P
+  is a multiple of 100: a crawl may not end on a short page), and with deltas
+  1 + ceil(P/100) + ceil(C+/300) + ceil(C-/300) + ceil(K/100) (the last term is the
+  re-read that verifies them; ``auto`` takes whichever write cost is smaller), V3 =
+  1 + ceil(I/1000) + ceil(C/1000), where P is products (hidden ones included), I inventory
+  items, C changed variants (C+ up, C- down), K products with at least one changed variant.
+  The ``wix`` column is the emulator's profile: ``dflt``
   (its default answers; target calls/min <= 1.02) or ``all`` (``--wix-variants all``: the
   other answer of every unconfirmed point, see ``syncd.emulator.variants``). ``safe`` is
   what syncd's safe readings may add there (``harness.safe_reading_calls``: a gap crawl
@@ -40,6 +43,9 @@ compares:
   variant is exactly as it was.
 
 The 100 % drift scenarios trip syncd's changed-fraction guard and run with ``--force``.
+The ``mode`` column is the site's ``policy.write_mode`` (``-abs`` scenarios: absolute).
+``v1-12k-5-wix`` runs the 12,000-product, 5 % row at Wix's real 200 per 60 s (about a
+minute); ``v1-12k-5-abs-wix`` is its absolute twin (about 11 minutes).
 The ``-wix`` and ``-lat300`` scenarios use Wix's real 200 per 60 s (the latter with 300 ms
 of latency, where the wait is latency, not budget). The ``peer-`` scenarios run the
 seed-flow peer (``seed_peer.py``) on the same 1,000-product store and source, beside syncd,
@@ -99,12 +105,14 @@ class Scenario:
     variants: str = "none"
     """The emulator's ``--wix-variants`` profile: ``none`` (the default answers) or ``all``
     (the other answer of every unconfirmed point)."""
+    write_mode: str = "auto"
+    """The site's ``policy.write_mode`` (Catalog V1)."""
 
     def describe(self) -> str:
         limit = "off" if self.limit is None else f"{self.limit[0]}/{self.limit[1]:g}s"
         extra = f", latency {self.latency_ms} ms" if self.latency_ms else ""
         force = ", --force" if self.force else ""
-        what = "seed peer vs syncd" if self.peer else "syncd sync"
+        what = "seed peer vs syncd" if self.peer else f"syncd sync ({self.write_mode})"
         profile = f", Wix variants {self.variants}" if self.variants != "none" else ""
         return (f"{what}: {self.catalog}, {self.products:,} products, drift "
                 f"{self.drift:.0%}, limit {limit}{extra}{force}{profile}")
@@ -120,7 +128,16 @@ SCENARIOS = (
     Scenario("peer-1k-0", "v1", 1_000, 0.00, None, peer=True),
     Scenario("peer-1k-5", "v1", 1_000, 0.05, None, peer=True, quick=True),
     Scenario("v1-12k-0", "v1", 12_000, 0.00, COMPRESSED),
+    Scenario("v1-12k-0-abs", "v1", 12_000, 0.00, COMPRESSED, write_mode="absolute"),
     Scenario("v1-12k-5", "v1", 12_000, 0.05, COMPRESSED),
+    Scenario("v1-12k-5-abs", "v1", 12_000, 0.05, COMPRESSED, write_mode="absolute"),
+    Scenario("v1-12k-25", "v1", 12_000, 0.25, COMPRESSED),
+    Scenario("v1-12k-25-abs", "v1", 12_000, 0.25, COMPRESSED, write_mode="absolute"),
+    Scenario("v1-12k-100", "v1", 12_000, 1.00, COMPRESSED, force=True),
+    Scenario("v1-12k-100-abs", "v1", 12_000, 1.00, COMPRESSED, force=True,
+             write_mode="absolute"),
+    Scenario("v1-12k-5-wix", "v1", 12_000, 0.05, WIX),
+    Scenario("v1-12k-5-abs-wix", "v1", 12_000, 0.05, WIX, write_mode="absolute"),
     Scenario("v3-12k-0", "v3", 12_000, 0.00, COMPRESSED),
     Scenario("v3-12k-5", "v3", 12_000, 0.05, COMPRESSED),
     Scenario("v3-12k-100", "v3", 12_000, 1.00, COMPRESSED, force=True),
@@ -203,7 +220,7 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
     source = directory / "stock.csv"
     harness.write_csv(source, drift.desired)
     products = len({r["product_id"] for r in before})
-    minimum = harness.minimum_calls(scenario.catalog, before, drift)
+    minimum = harness.minimum_calls(scenario.catalog, before, drift, scenario.write_mode)
     outcomes = [_run_syncd(url, scenario, directory, source, before, drift, products, minimum)]
     if scenario.variants != "none":
         outcomes[0] = dataclasses.replace(outcomes[0], safe=harness.safe_reading_calls(
@@ -225,7 +242,8 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
 def _run_syncd(url: str, scenario: Scenario, directory: Path, source: Path,
                before: list[harness.Row], drift: harness.Drift, products: int,
                minimum: int) -> Outcome:
-    config = harness.write_config(directory, url=url, limit=scenario.limit, source=source)
+    config = harness.write_config(directory, url=url, limit=scenario.limit, source=source,
+                                  write_mode=scenario.write_mode)
     run = harness.run_sync_cli(config, force=scenario.force)
     stats = harness.stats(url)
     end = harness.compare_end_state(before, harness.state(url), drift.desired)
@@ -294,7 +312,8 @@ def _profile_names(profile: str) -> list[str]:
 
 # -- printing ---------------------------------------------------------------------------------
 
-HEADER = (f"{'scenario':<16} {'who':<9} {'cat':<3} {'wix':<4} {'products':>8} {'variants':>8} "
+HEADER = (f"{'scenario':<17} {'who':<9} {'cat':<3} {'wix':<4} {'mode':<8} {'products':>8} "
+          f"{'variants':>8} "
           f"{'limit':>8} {'lat':>5} {'drift':>5} {'C/K':>11} {'calls':>6} {'min':>6} "
           f"{'safe':>5} {'c/min':>6} {'wall s':>7} {'cycle s':>7} {'budget s':>8} {'c/bud':>6} "
           f"{'@60s':>6} {'429':>4}  end state")
@@ -310,9 +329,10 @@ def format_row(o: Outcome) -> str:
     force = "*" if s.force else ""
     cycle = f"{o.cycle_s:.1f}" if o.cycle_s is not None else "-"
     profile = "dflt" if s.variants == "none" else s.variants[:4]
-    line = (f"{s.name + force:<16} {o.who:<9} {s.catalog:<3} {profile:<4} {o.products:>8,} "
-            f"{o.variants:>8,} {limit:>8} {s.latency_ms:>5} {s.drift:>5.0%} {ck:>11} "
-            f"{o.calls:>6,} {o.minimum:>6,} {o.safe:>5,} {o.calls_ratio:>6.2f} "
+    mode = s.write_mode if s.catalog == "v1" and o.who == "syncd" else "-"
+    line = (f"{s.name + force:<17} {o.who:<9} {s.catalog:<3} {profile:<4} {mode:<8} "
+            f"{o.products:>8,} {o.variants:>8,} {limit:>8} {s.latency_ms:>5} {s.drift:>5.0%} "
+            f"{ck:>11} {o.calls:>6,} {o.minimum:>6,} {o.safe:>5,} {o.calls_ratio:>6.2f} "
             f"{o.wall_s:>7.1f} {cycle:>7} {budget:>8} {wall_ratio:>6} {wix_ratio:>6} "
             f"{o.rate_limited:>4}  {o.end.describe()}")
     return line + (f"  [{o.note}]" if o.note else "")
@@ -401,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.list:
         for s in SCENARIOS:
-            print(f"{s.name:<16} {'quick ' if s.quick else '      '}{s.describe()}")
+            print(f"{s.name:<17} {'quick ' if s.quick else '      '}{s.describe()}")
         return 0
     chosen = [s for s in SCENARIOS if not args.quick or s.quick]
     if args.scenarios:

@@ -52,7 +52,8 @@ async def test_sigterm_during_a_rate_bound_cycle_sends_nothing_more(emulator, tm
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.3)
     config = write_config(tmp_path, url=emu.url, source=source, rate_limit=RATE,
-                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000})
+                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000,
+                                  "write_mode": "absolute"})
     _daemon_config(config, _free_port())
     proc = await _start(config, tmp_path)
     for _ in range(600):

@@ -39,8 +39,12 @@ async def test_sigterm_during_writes_finishes_them_and_exits_0(emulator, tmp_pat
     source.write_text(csv)
     key = tmp_path / "key"
     key.write_text("demo-key\n")
+    # Absolute writes: one call per product, so a stop lands between products (the delta
+    # path sends these 60 products in one call; tests/faults/test_delta_path.py stops it).
     config = write_config(tmp_path, emulator_url=emu.url, source=source, key_file=key,
-                          grace_s=15)
+                          grace_s=15, extra={"policy": {"max_changed_fraction": 1.0,
+                                                        "max_zeroed": 1000,
+                                                        "write_mode": "absolute"}})
     daemon = DaemonProcess([sys.executable, "-m", "syncd", "run", "--config", str(config)],
                            env=base_env(SYNCD_STATE_DIR=str(tmp_path / "state")), cwd=tmp_path)
     await daemon.start()

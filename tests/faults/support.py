@@ -77,8 +77,8 @@ class SiteFiles:
 
 
 def write_site(directory: Path, *, url: str, desired: Mapping[str, int],
-               rate_limit: tuple[int, float] | None = None, timeout_s: float = 10.0
-               ) -> SiteFiles:
+               rate_limit: tuple[int, float] | None = None, timeout_s: float = 10.0,
+               write_mode: str = "auto") -> SiteFiles:
     """Write ``stock.csv`` and ``syncd.yaml`` (guards opened wide: faults are the subject)."""
     directory.mkdir(parents=True, exist_ok=True)
     source = directory / "stock.csv"
@@ -97,7 +97,8 @@ def write_site(directory: Path, *, url: str, desired: Mapping[str, int],
         f"    timeout_seconds: {timeout_s:g}\n"
         "source:\n"
         "  path: stock.csv\n"
-        "policy: {max_changed_fraction: 1.0, max_zeroed: 100000}\n"
+        "policy: {max_changed_fraction: 1.0, max_zeroed: 100000, "
+        f"write_mode: {write_mode}}}\n"
         "state_dir: state\n"
         "log: {level: error, format: json}\n",
         encoding="utf-8")
@@ -205,6 +206,32 @@ def journal_errors(files: SiteFiles, *, initial: Sequence[Row], final: Sequence[
                 and key_of(row) not in journaled:
             errors.append(f"{row['sku']} changed from {row['quantity']} to {now['quantity']} "
                           "with no journal entry")
+    return errors
+
+
+def double_applied_errors(stats: Mapping[str, Any], initial: Sequence[Row],
+                          desired: Mapping[str, int],
+                          sold: Mapping[tuple[str, str], int] | None = None) -> list[str]:
+    """No unit added or removed twice: per variant, the units the emulator's
+    Increment/Decrement applied (added plus removed) never exceed what the variant needed,
+    ``|desired - initial|``, plus the units shoppers took from it (which a later write may
+    rightly put back). A delta applied twice moves twice the units and fails this."""
+    by_variant = stats["deltas"]["by_variant"]
+    start = {f"{r['product_id']}/{r['variant_id']}": r for r in initial}
+    errors = []
+    for key, (entries, added, removed) in by_variant.items():
+        row = start[key]
+        want = desired.get(str(row["sku"]))
+        if want is None:
+            errors.append(f"{key}: {entries} deltas applied to a variant the source does not "
+                          "name")
+            continue
+        product_id, variant_id = key.split("/", 1)
+        allowed = abs(want - int(row["quantity"] or 0)) + (sold or {}).get(
+            (product_id, variant_id), 0)
+        if added + removed > allowed:
+            errors.append(f"{row['sku']}: deltas moved {added} up and {removed} down in "
+                          f"{entries} entries; it needed {allowed}")
     return errors
 
 

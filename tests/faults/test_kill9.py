@@ -13,7 +13,13 @@ writes are in the store, writes without an outcome either landed or not, nothing
 without a journal entry). Then ``syncd sync`` runs again, as many times as it takes (at most
 three), and the store must end exactly as the source says, with the journal still agreeing.
 
-Short: 3 kills on Catalog V1. ``--long-faults``: 20 on V1 and 6 on V3.
+The V1 delta path (``write_mode: delta``) is killed the same way, at a random request of
+the run (the walk, an Increment call in flight, the re-read that verifies it, or between
+them): besides the checks above, no variant may ever receive more delta units than it
+needed (``support.double_applied_errors``), however many runs the job took.
+
+Short: 3 kills on Catalog V1 (absolute), 4 on the delta path. ``--long-faults``: 20 on V1,
+24 on the delta path and 6 on V3.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from .support import (
     KEY_ENV,
     SITE_ID,
     SiteFiles,
+    double_applied_errors,
     end_state_errors,
     journal_errors,
     make_desired,
@@ -61,15 +68,30 @@ async def _sync_to_completion(files: SiteFiles) -> tuple[int, str]:
 
 
 async def _kill_somewhere(emu: RunningEmulator, files: SiteFiles, rng: random.Random,
-                          *, expected_writes: int) -> str | None:
+                          *, expected_writes: int, at_request: int | None = None) -> str | None:
     """Start a sync and SIGKILL it at a random point; says where it was killed (None when
-    the run had already finished)."""
+    the run had already finished). ``at_request``: right after that request of the run
+    arrived at the emulator, instead of after a random number of writes."""
     process = await _start_sync(files)
 
     def writes() -> int:
         return int(emu.stats()["writes"]["calls"])  # type: ignore[index]
 
-    if rng.random() < 0.25:
+    def requests() -> dict[str, int]:
+        return emu.stats()["requests"]  # type: ignore[return-value]
+
+    if at_request is not None:
+        target = at_request
+        await wait_for(lambda: sum(requests().values()) >= target
+                       or process.returncode is not None, timeout_s=30)
+        # A little later still: requests sent together (the Increment calls go several at
+        # a time) are then caught before, while and after they land.
+        await asyncio.sleep(rng.uniform(0.0, 0.04))
+        seen = requests()
+        where = (f"at request {sum(seen.values())} of about {expected_writes} "
+                 f"({seen.get('POST /stores/v2/inventoryItems/increment', 0)} increments "
+                 f"sent, {emu.stats()['deltas']['entries']} deltas applied)")
+    elif rng.random() < 0.25:
         delay_s = rng.uniform(0.3, 2.0)
         await wait_for(lambda: process.returncode is not None, timeout_s=delay_s)
         where = f"after {delay_s:.2f} s"
@@ -85,24 +107,37 @@ async def _kill_somewhere(emu: RunningEmulator, files: SiteFiles, rng: random.Ra
     return where
 
 
-async def _kill_rounds(emulator, tmp_path: Path, *, catalog: str, kills: int, seed: int
-                       ) -> None:
+async def _kill_rounds(emulator, tmp_path: Path, *, catalog: str, kills: int, seed: int,
+                       write_mode: str = "absolute") -> None:
     emu = await emulator(catalog=catalog, generate_products=PRODUCTS, seed=seed,
                          site_id=SITE_ID, api_key=API_KEY, rate_limit=None,
                          latency_ms=LATENCY_MS)
     initial = emu.state()
-    desired = make_desired(initial, drift=0.3, seed=seed)
+    # The delta path: every named variant changes, so a run sends several Increment calls.
+    desired = make_desired(initial, drift=1.0 if write_mode == "delta" else 0.3, seed=seed)
     changed_products = len({r["product_id"] for r in initial
                             if r["sku"] in desired and desired[r["sku"]] != r["quantity"]})
     expected_writes = changed_products if catalog == "v1" else 1
-    rng = random.Random(f"kill9/{catalog}/{seed}")
+    deltas = write_mode == "delta"
+    if deltas:  # every request of the run: version, walk, increments, re-reads
+        changed = sum(1 for r in initial if r["sku"] in desired
+                      and desired[r["sku"]] != r["quantity"])
+        expected_writes = 1 + 2 * (PRODUCTS // 100 + 1) + changed // 300 + 1
+    rng = random.Random(f"kill9/{catalog}/{write_mode}/{seed}")
+    # The delta path is killed after each request of the run in turn (shuffled), so every
+    # stage is hit: the walk, each Increment call, the re-read that verifies them.
+    positions = list(range(1, expected_writes + 1))
+    rng.shuffle(positions)
     killed: list[str] = []
     for round_ in range(2 * kills):
         if len(killed) == kills:
             break
         emu.reset()
-        files = write_site(tmp_path / f"{catalog}-round{round_}", url=emu.url, desired=desired)
-        where = await _kill_somewhere(emu, files, rng, expected_writes=expected_writes)
+        files = write_site(tmp_path / f"{catalog}-round{round_}", url=emu.url, desired=desired,
+                           write_mode=write_mode)
+        where = await _kill_somewhere(
+            emu, files, rng, expected_writes=expected_writes,
+            at_request=positions[round_ % len(positions)] if deltas else None)
         if where is None:
             continue  # the run was over before the kill came: not a kill, try again
         killed.append(where)
@@ -121,8 +156,10 @@ async def _kill_rounds(emulator, tmp_path: Path, *, catalog: str, kills: int, se
         final = emu.state()
         assert end_state_errors(initial, final, desired) == [], where
         assert journal_errors(files, initial=initial, final=final, desired=desired) == [], where
+        assert double_applied_errors(emu.stats(), initial, desired) == [], where
     assert len(killed) == kills
-    print(f"\n{catalog}: {len(killed)} runs killed with SIGKILL, each resumed to the source: "
+    print(f"\n{catalog} ({write_mode}): {len(killed)} runs killed with SIGKILL, each "
+          "resumed to the source: "
           + "; ".join(killed))
 
 
@@ -131,6 +168,13 @@ async def test_sync_killed_at_random_points_resumes_to_the_source_with_a_truthfu
 ):
     await _kill_rounds(emulator, tmp_path, catalog="v1", kills=20 if long_faults else 3,
                        seed=31)
+
+
+async def test_v1_delta_sync_killed_at_random_requests_never_applies_a_delta_twice(
+    emulator, tmp_path, long_faults
+):
+    await _kill_rounds(emulator, tmp_path, catalog="v1", kills=24 if long_faults else 4,
+                       seed=33, write_mode="delta")
 
 
 async def test_v3_sync_killed_at_random_points_resumes_to_the_source(

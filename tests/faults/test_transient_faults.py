@@ -19,10 +19,12 @@ from typing import Any
 import pytest
 
 from syncd.emulator import RunningEmulator
+from syncd.sync import SyncResult
 
 from .support import (
     API_KEY,
     SITE_ID,
+    double_applied_errors,
     end_state_errors,
     journal_errors,
     make_desired,
@@ -66,8 +68,9 @@ async def test_sync_under_faults_converges_to_the_source_with_no_wrong_write(
         initial = emu.state()
         desired = make_desired(initial, drift=0.3, seed=seed)
         # The client believes it may send far more than the emulator allows in "429 bursts".
+        # V1 writes one call per product here (the delta path has its own test below).
         files = write_site(tmp_path / f"seed{seed}", url=emu.url, desired=desired,
-                           rate_limit=(1000, 1.0))
+                           rate_limit=(1000, 1.0), write_mode="absolute")
         faults = dict(FAULTS[fault])
         if "rate_limit" in faults:
             faults["rate_limit"] = BURST_LIMITS[catalog]
@@ -84,6 +87,52 @@ async def test_sync_under_faults_converges_to_the_source_with_no_wrong_write(
         _assert_fault_happened(fault, stats)
 
 
+DELTA_FAULTS: dict[str, dict[str, Any]] = {
+    "server errors": {"fail_rate": 0.1},
+    "dropped connections": {"drop_rate": 0.1},
+    "answers lost after the call applied": {"drop_after_rate": 0.2},
+    "everything at once": {"fail_rate": 0.05, "drop_rate": 0.05, "drop_after_rate": 0.1,
+                           "latency_ms": 15, "rate_limit": "25/0.5", "retry_after_s": 0.2},
+}
+
+
+@pytest.mark.parametrize("fault", list(DELTA_FAULTS))
+async def test_delta_sync_under_faults_converges_and_never_applies_a_delta_twice(
+    emulator, tmp_path, long_faults, fault
+):
+    """The V1 delta path: a call that fails or loses its answer is settled by a re-read
+    and what remains planned again, never sent again; stores are synced (seed after seed)
+    until the fault has hit Increment calls themselves."""
+    hit_calls = 0
+    # Short: seed after seed until the fault hits an Increment call (usually the first or
+    # second store). Long: eight bigger stores, and more if none was hit.
+    for number, seed in enumerate(range(61, 81)):
+        emu = await emulator(catalog="v1", generate_products=400 if long_faults else 150,
+                             seed=seed, site_id=SITE_ID, api_key=API_KEY, rate_limit=None)
+        initial = emu.state()
+        desired = make_desired(initial, drift=1.0, seed=seed)
+        files = write_site(tmp_path / f"seed{seed}", url=emu.url, desired=desired,
+                           rate_limit=(1000, 1.0), write_mode="delta")
+        emu.set_faults(**DELTA_FAULTS[fault])
+
+        runs = await sync_until_converged(files, max_runs=6)
+
+        stats = emu.stats()
+        emu.set_faults(fail_rate=0.0, drop_rate=0.0, drop_after_rate=0.0, latency_ms=0,
+                       rate_limit="off")
+        final = emu.state()
+        assert end_state_errors(initial, final, desired) == []
+        assert journal_errors(files, initial=initial, final=final, desired=desired) == []
+        assert double_applied_errors(stats, initial, desired) == []
+        assert stats["deltas"]["entries"] > 0
+        hit_calls += sum(r.applied.deltas.unknown_calls for r in runs
+                         if isinstance(r, SyncResult) and r.applied is not None
+                         and r.applied.deltas is not None)
+        if hit_calls and (not long_faults or number >= 7):
+            break
+    assert hit_calls > 0, "the fault never hit an Increment call: the test proved nothing"
+
+
 async def test_429s_switched_on_and_off_during_a_sync_are_waited_out(
     emulator, tmp_path, long_faults
 ):
@@ -91,7 +140,8 @@ async def test_429s_switched_on_and_off_during_a_sync_are_waited_out(
                          site_id=SITE_ID, api_key=API_KEY, rate_limit=None, retry_after_s=0.1)
     initial = emu.state()
     desired = make_desired(initial, drift=0.5, seed=21)
-    files = write_site(tmp_path, url=emu.url, desired=desired, rate_limit=(1000, 1.0))
+    files = write_site(tmp_path, url=emu.url, desired=desired, rate_limit=(1000, 1.0),
+                       write_mode="absolute")
 
     # 3 per window: any batch of writes (8 in flight) that starts while the limit is on
     # is refused in part, however slowly a loaded machine runs the sync.
