@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import signal
 import sys
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 import structlog
 
 from syncd.commands.common import ExitCode
+from syncd.config.schema import is_loopback_host
 from syncd.emulator.app import serve
 from syncd.emulator.config import (
     STALE_STATUSES,
@@ -182,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"syncd emulator: {e}", file=sys.stderr)
         return ExitCode.CONFIG
-    if not _is_loopback(config.host):
+    if not is_loopback_host(config.host):
         log.warning("emulator_not_loopback", host=config.host,
                     hint="anyone who can reach this address can use the well-known API key")
     try:
@@ -227,12 +227,3 @@ async def serve_sites_until_stopped(config: MultiSiteConfig) -> None:
         print(f"syncd emulator: serving catalog {config.template.catalog} on {running.url}; "
               + "; ".join(describe(config)), flush=True)
         await stop.wait()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

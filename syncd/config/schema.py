@@ -10,6 +10,7 @@ and ``shutdown_grace_s``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,16 @@ class RateLimit:
     """Shared with every site that uses the same API key (``rate_limit.shared_key``)."""
 
 
+def is_loopback_host(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True, slots=True)
 class ListenAddress:
     """A ``host:port`` to listen on (``[v6]:port`` for IPv6)."""
@@ -62,6 +73,11 @@ class ListenAddress:
 
     def __str__(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    @property
+    def is_loopback(self) -> bool:
+        """Only this machine can reach the address."""
+        return is_loopback_host(self.host)
 
     @classmethod
     def parse(cls, value: str) -> ListenAddress:

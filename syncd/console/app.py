@@ -27,7 +27,7 @@ from aiohttp import web
 
 from syncd.config import Settings
 from syncd.console import pages
-from syncd.console.auth import COOKIE, CSRF_FIELD, ConsoleAuth, Viewer, is_loopback
+from syncd.console.auth import COOKIE, CSRF_FIELD, ConsoleAuth, Viewer
 from syncd.console.html import Html
 from syncd.daemon.board import Board, SiteBoard
 from syncd.daemon.health import SiteStatus
@@ -73,7 +73,7 @@ class Console:
         self.state_dir = settings.state_dir
         token = settings.console.token
         self.auth = ConsoleAuth(token.reveal() if token is not None else None,
-                                loopback=is_loopback(settings.http.listen.host))
+                                loopback=settings.http.listen.is_loopback)
 
     def routes(self, app: web.Application) -> None:
         r = app.router

@@ -15,7 +15,6 @@ out) and are capped in number.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import secrets
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -25,16 +24,6 @@ from aiohttp import web
 COOKIE = "syncd_console"
 MAX_SESSIONS = 64
 CSRF_FIELD = "csrf"
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @dataclass(frozen=True, slots=True)

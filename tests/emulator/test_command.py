@@ -11,7 +11,8 @@ import pytest
 
 from syncd.cli import build_parser
 from syncd.commands.common import ExitCode
-from syncd.commands.emulator import _is_loopback, config_from_args
+from syncd.commands.emulator import config_from_args
+from syncd.config.schema import is_loopback_host
 
 
 def test_help_explains_every_option_and_the_store_format(capsys: pytest.CaptureFixture[str]):
@@ -77,4 +78,4 @@ async def test_command_prints_its_url_serves_and_exits_cleanly_on_sigterm():
     ("192.168.1.4", False), ("example.com", False)])
 def test_only_loopback_hosts_count_as_safe(host: str, loopback: bool):
     """Binding anything else is warned about."""
-    assert _is_loopback(host) is loopback
+    assert is_loopback_host(host) is loopback
