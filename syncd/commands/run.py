@@ -128,7 +128,8 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
         return ExitCode.CONFIG
-    problem = state_dir_problem(settings.state_dir)
+    problem = (state_dir_problem(settings.state_dir)  # a database backend keeps no files
+               if settings.fleet.backend is StateBackendKind.LOCAL else None)
     if problem is not None:
         log.error("state_unusable", error=problem)
         return ExitCode.STATE

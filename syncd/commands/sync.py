@@ -25,6 +25,7 @@ from syncd.commands.live import progress_display, quit_quietly_on_signals, stop_
 from syncd.commands.outcome import SiteOutcome, overall_code, run_document
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
+from syncd.config.fleet import StateBackendKind
 from syncd.errors import (
     GuardRefused,
     NoMatch,
@@ -202,7 +203,8 @@ def run_sync(args: argparse.Namespace) -> int:
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     outcomes: list[SiteOutcome] = []
-    problem = state_dir_problem(settings.state_dir)
+    problem = (state_dir_problem(settings.state_dir)  # a database backend keeps no files
+               if settings.fleet.backend is StateBackendKind.LOCAL else None)
     if problem is not None:
         print(f"syncd: {problem}", file=sys.stderr)
         outcomes.append(SiteOutcome("*", ExitCode.STATE, problem))

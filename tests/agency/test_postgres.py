@@ -71,7 +71,7 @@ async def test_plan_sync_and_rollback_work_against_postgres(pg_dsn, tmp_path):
             assert all(store[sku] == q for sku, q in stocks[i].items())
         assert not (tmp_path / "state").exists()  # nothing went to the local directory
         code, out, _ = await run("rollback", "--list")
-        assert code == 0 and f"site {ids[0]}: 1 runs in the syncd_journal table" in out
+        assert code == 0 and f"site {ids[0]}: 1 run in the syncd_journal table" in out
         code, out, err = await run("rollback", "--site", ids[0])
         assert code == 0, err
         store = {r["sku"]: r["quantity"] for r in running.site(ids[0]).store.state_rows()}
