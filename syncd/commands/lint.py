@@ -38,7 +38,7 @@ Nothing is written.
 EPILOG = """\
 exit status:
   0  nothing at or above --fail-on was found
-  5  problems at or above --fail-on were found (see the report)
+  7  problems at or above --fail-on were found (see the report)
   1  error (the source, Wix)
   78 invalid configuration
 
@@ -58,7 +58,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--output", choices=("text", "json"), default="text",
                         help="text for people (default), json for scripts")
     parser.add_argument("--fail-on", choices=("error", "warning"), default="error",
-                        help="exit 5 when a problem of this severity or worse is found "
+                        help="exit 7 when a problem of this severity or worse is found "
                              "(default: error)")
     parser.add_argument("--no-catalog", action="store_true",
                         help="V3: skip the Query Variants pass (no check for variants "
