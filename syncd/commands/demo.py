@@ -20,6 +20,7 @@ import yaml
 
 from syncd.commands.common import ExitCode
 from syncd.config import Settings
+from syncd.deltas import split_plan
 from syncd.emulator import EmulatorConfig, serve
 from syncd.logs import configure_logging
 from syncd.render import apply_text, plan_text
@@ -100,10 +101,12 @@ async def _demo(source: Path, catalog: str) -> int:
                 print(f"\njournal: {lines} lines "
                       "(each write as pending, then its outcome)")
         stats = emu.stats()
-        changed_products = len({c.variant.product_id for c in first.plan.changes})
+        split = split_plan(first.plan, settings.sites[0].policy.write_mode)
+        v1_writes = (split.delta_calls + len({c.variant.product_id for c in split.absolute})
+                     if split.deltas else len(first.plan.by_product()))
         products = len({v.product_id for v in first.snapshot.variants})
         minimum = _minimum_calls(catalog, products, len(first.snapshot.variants),
-                                 changed_products, len(first.plan.changes))
+                                 v1_writes, len(first.plan.changes))
         requests = stats["requests"]
         assert isinstance(requests, dict)
         print(f"\nAPI requests the emulator served ({stats['requests_total']} in all, "
@@ -112,7 +115,7 @@ async def _demo(source: Path, catalog: str) -> int:
             print(f"  {count:>4}  {endpoint}")
         print(f"The least any sync of this store can make is {minimum} calls (catalog version, "
               f"one read per {'100 products' if catalog == 'v1' else '1000 items'}, "
-              f"{'one write per changed product' if catalog == 'v1' else 'one bulk write'}); "
+              f"{_write_words(catalog, bool(split.deltas))}); "
               f"this sync made {result.api_calls}, the catalog version having been asked "
               "once by the first plan.")
         applied = result.applied
@@ -121,9 +124,19 @@ async def _demo(source: Path, catalog: str) -> int:
         return ExitCode.OK if ok else ExitCode.FAILED
 
 
-def _minimum_calls(catalog: str, products: int, items: int, changed_products: int,
+def _write_words(catalog: str, deltas: bool) -> str:
+    if catalog == "v3":
+        return "one bulk write"
+    if deltas:
+        return ("Increment/Decrement batches of 300 and their verifying re-read, plus one write "
+                "per product they cannot take")
+    return "one write per changed product"
+
+
+def _minimum_calls(catalog: str, products: int, items: int, v1_writes: int,
                    changed: int) -> int:
-    """The fewest calls one sync can make (contract section 9)."""
+    """The fewest calls one sync can make (contract section 9); a V1 walk reads on to an
+    empty page, one more when the product count is a multiple of 100."""
     if catalog == "v1":
-        return 1 + math.ceil(products / 100) + changed_products
+        return 1 + math.ceil((products + 1) / 100) + v1_writes
     return 1 + math.ceil(items / 1000) + math.ceil(changed / 1000)
