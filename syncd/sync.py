@@ -45,7 +45,7 @@ from syncd.productindex import ProductIndex
 from syncd.progress import SyncProgress, publish_progress
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.siteclient import fallback_observer, halt_on, key_budget, metrics_observer
-from syncd.sources import DesiredSource, load_desired
+from syncd.sources import DesiredSource
 from syncd.sources.matching import store_view
 from syncd.sources.remote import feed_directory, read_site_source
 from syncd.state import RunState
@@ -155,9 +155,11 @@ class SiteSync:
             self.log.info("catalog_detected", catalog=self._store.catalog.value)
         return self._store
 
-    def load_source(self) -> DesiredSource:
-        """Read and check the site's source (raises ``SourceError``)."""
-        return load_desired(self.site.source)
+    async def load_source(self) -> DesiredSource:
+        """Read, check, match and merge every source of the site, fetching remote feeds
+        (raises ``SourceError``)."""
+        return await read_site_source(self.site, self.feeds,
+                                      polled=self._feed_checked_by_poller)
 
     async def plan(
         self,
@@ -173,8 +175,7 @@ class SiteSync:
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
         """
         if source is None:
-            source = await read_site_source(self.site, self.feeds,
-                                            polled=self._feed_checked_by_poller)
+            source = await self.load_source()
         store = await self.store()
         partial = self.site.source.mode is SourceMode.PARTIAL
         # A partial source speaks only for its rows: what it does not list is never zeroed.

@@ -22,7 +22,6 @@ from syncd.commands.common import (
 from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.explain import Explanation, explain_sku
-from syncd.journal import JournalEntry, journal_path, read_journal
 from syncd.render import to_json
 from syncd.sync import open_site_syncs
 
@@ -74,7 +73,7 @@ async def _explain(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 async with site:
                     planned = await site.plan(force=True)
-                entries = await asyncio.to_thread(_journal, settings, name)
+                entries = await site.backend.read_journal(name)
             except SyncdError as exc:
                 print_site_error(name, exc)
                 failed = True
@@ -92,11 +91,6 @@ async def _explain(settings: Settings, args: argparse.Namespace) -> int:
     if failed:
         return ExitCode.FAILED
     return ExitCode.PENDING if pending else ExitCode.OK
-
-
-def _journal(settings: Settings, site: str) -> list[JournalEntry]:
-    path = journal_path(settings.state_dir, site)
-    return list(read_journal(path)) if path.exists() else []
 
 
 def explanation_text(site: str, e: Explanation) -> str:

@@ -80,7 +80,7 @@ async def _lint(settings: Settings, args: argparse.Namespace) -> int:
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         for name, site in syncs.items():
             try:
-                source = await asyncio.to_thread(site.load_source)
+                source = await site.load_source()
                 async with site:
                     store = await site.store()
                     snapshot = await store.walk()
