@@ -56,3 +56,14 @@ class ProductIndex:
         """True when ``key`` names a product and no other product's SKU."""
         hit = self._by_sku.get(key)
         return key in self._products and (hit is None or hit == key)
+
+    def products_to_read(self, keys: Iterable[str]) -> list[str]:
+        """Products to re-read for ``keys``, sorted: every product that held a key at the
+        last full walk (so a SKU shared by two products is still seen as ambiguous), and
+        the product of a ``product/variant`` key the walk did not see."""
+        products: set[str] = set()
+        for key in keys:
+            products |= self.products_for(key)
+            if "/" in key:
+                products.add(key.split("/", 1)[0])
+        return sorted(products)

@@ -46,6 +46,7 @@ from syncd.progress import SyncProgress, publish_progress
 from syncd.rollback import RollbackPlan, plan_rollback
 from syncd.siteclient import fallback_observer, halt_on, key_budget, metrics_observer
 from syncd.sources import DesiredSource
+from syncd.sources.cache import SourceCache
 from syncd.sources.matching import store_view
 from syncd.sources.remote import feed_directory, read_site_source
 from syncd.state import RunState
@@ -113,6 +114,8 @@ class SiteSync:
         self._feed_checked_by_poller = polled_feeds
         """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
         older than the poll interval. One-shot commands always check."""
+        self.source_cache = SourceCache()
+        """The site's parsed sources, kept while their files do not change."""
         wix_settings = site.wix_settings()
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
@@ -159,7 +162,8 @@ class SiteSync:
         """Read, check, match and merge every source of the site, fetching remote feeds
         (raises ``SourceError``)."""
         return await read_site_source(self.site, self.feeds,
-                                      polled=self._feed_checked_by_poller)
+                                      polled=self._feed_checked_by_poller,
+                                      cache=self.source_cache)
 
     async def plan(
         self,
@@ -388,27 +392,13 @@ class SiteSync:
         changed SKU now (a SKU copied to another product since the last full walk is then
         seen as ambiguous); on V1, which cannot query variants by SKU, every product that
         held the key at the last full walk, the next full cycle catching later copies."""
-        keys = list(keys)
+        keys, index = list(keys), self._products_by_key
+        assert index is not None
         if store.catalog is Catalog.V1:
-            return await store.refresh(product_ids=self._products_for(keys))
-        by_ids = {k for k in keys if "/" in k or self._is_product_id(k)}
+            return await store.refresh(product_ids=index.products_to_read(keys))
+        by_ids = {k for k in keys if "/" in k or index.is_product_id(k)}
         skus = [k for k in keys if k not in by_ids]
-        return await store.refresh(product_ids=self._products_for(by_ids), skus=skus)
-
-    def _is_product_id(self, key: str) -> bool:
-        assert self._products_by_key is not None
-        return self._products_by_key.is_product_id(key)
-
-    def _products_for(self, keys: Iterable[str]) -> list[str]:
-        """Products to re-read for ``keys``: every product that held the key at the last
-        full walk, so a SKU shared by two products is still seen as ambiguous."""
-        assert self._products_by_key is not None
-        products: set[str] = set()
-        for key in keys:
-            products |= self._products_by_key.products_for(key)
-            if "/" in key:  # a product/variant key of a product the walk did not see
-                products.add(key.split("/", 1)[0])
-        return sorted(products)
+        return await store.refresh(product_ids=index.products_to_read(by_ids), skus=skus)
 
 
 def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:

@@ -379,3 +379,23 @@ async def test_a_stores_budget_outlives_the_clients_of_a_reload(emulator, tmp_pa
         with pytest.raises(TimeoutError):
             async with asyncio.timeout(1.0):
                 await second["shop"].plan()
+
+
+async def test_a_cycle_of_an_unchanged_source_reuses_its_parsed_rows(emulator, tmp_path):
+    emu = await emulator(catalog="v1", generate_products=30, seed=9, rate_limit=None,
+                         api_key=API_KEY)
+    before = emu.state()
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(before, source, drift=0.3)
+    async with await _site_sync(tmp_path, emu, source) as sync:
+        await sync.sync()
+        again = await sync.sync()
+        assert sync.source_cache.hits == 1
+        assert again.planned.plan.changes == ()
+        sku = next(iter(desired))
+        desired[sku] += 5
+        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()))
+        edited = await sync.sync()
+    assert sync.source_cache.hits == 1
+    assert [c.variant.sku for c in edited.planned.plan.changes] == [sku]
+    _assert_converged(before, emu.state(), desired)

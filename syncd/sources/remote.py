@@ -14,6 +14,7 @@ from pathlib import Path
 from syncd.config import SiteSettings, SourceSettings
 from syncd.feeds.copy import FeedCopies
 from syncd.sources import DesiredSource, load_desired
+from syncd.sources.cache import SourceCache
 from syncd.sources.matching import match_source
 from syncd.sources.merge import merge_sources
 
@@ -24,25 +25,33 @@ def feed_directory(state_dir: Path) -> Path:
 
 
 async def read_source(source: SourceSettings, feeds: FeedCopies, *,
-                      max_age_s: float = 0.0) -> DesiredSource:
-    """The source's rows; raises ``SourceError`` (``FeedError`` for a failing feed)."""
-    if source.feed is None:
-        return await asyncio.to_thread(load_desired, source)
-    copy = feeds.get(source.feed)
-    await copy.ensure(max_age_s=max_age_s)
-    return await asyncio.to_thread(load_desired, source, file=copy.body)
+                      max_age_s: float = 0.0, cache: SourceCache | None = None
+                      ) -> DesiredSource:
+    """The source's rows; raises ``SourceError`` (``FeedError`` for a failing feed).
+    With a ``cache``, a file whose bytes did not change since its last read is not parsed
+    again."""
+    file: Path | None = None
+    if source.feed is not None:
+        copy = feeds.get(source.feed)
+        await copy.ensure(max_age_s=max_age_s)
+        file = copy.body
+    if cache is None:
+        return await asyncio.to_thread(load_desired, source, file=file)
+    return await asyncio.to_thread(cache.read, file or source.path,
+                                   lambda: load_desired(source, file=file))
 
 
 async def read_site_source(site: SiteSettings, feeds: FeedCopies, *,
-                           polled: bool = False) -> DesiredSource:
+                           polled: bool = False, cache: SourceCache | None = None
+                           ) -> DesiredSource:
     """Every source of ``site`` read (at once), matched by ``site.match`` and merged by
     ``site.merge``. ``polled``: a daemon's pollers keep the feeds fresh, so a feed checked
-    within its poll interval is not fetched again."""
+    within its poll interval is not fetched again. ``cache``: see ``read_source``."""
     # Every read has its own deadline, so waiting for all of them is bounded; the first
     # failure (in the configured order) is the one reported.
     results = await asyncio.gather(*(read_source(
-        s, feeds, max_age_s=s.feed.poll_s if s.feed is not None and polled else 0.0)
-        for s in site.sources), return_exceptions=True)
+        s, feeds, max_age_s=s.feed.poll_s if s.feed is not None and polled else 0.0,
+        cache=cache) for s in site.sources), return_exceptions=True)
     loaded: list[DesiredSource] = []
     for source, result in zip(site.sources, results, strict=True):
         if isinstance(result, BaseException):

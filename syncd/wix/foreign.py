@@ -11,8 +11,6 @@ be a proxy's passing trouble and stays a retried ``WixServerError``, with the sa
 
 from __future__ import annotations
 
-import json
-
 from syncd.errors import WixError, WixForeignAnswer, WixServerError
 from syncd.textsafe import safe_value
 
@@ -20,20 +18,13 @@ EXCERPT_CHARS = 80
 """Characters of the body quoted in the message."""
 
 
-def _is_json(body: bytes) -> bool:
-    try:
-        json.loads(body)
-    except ValueError:
-        return False
-    return True
-
-
-def foreign_answer(base_url: str, status: int, body: bytes, *, endpoint: str,
+def foreign_answer(base_url: str, status: int, body: bytes, *, is_json: bool, endpoint: str,
                    limit: int = EXCERPT_CHARS) -> WixError | None:
     """The error for an answer Wix would not give, or None when it may be Wix's; the body
-    is quoted up to ``min(limit, EXCERPT_CHARS)`` characters."""
+    is quoted up to ``min(limit, EXCERPT_CHARS)`` characters. ``is_json``: the body was
+    decoded as JSON (the caller decodes each answer once)."""
     stripped = body.strip()
-    if status != 501 and (not stripped or _is_json(stripped)):
+    if status != 501 and (not stripped or is_json):
         return None
     excerpt = safe_value(" ".join(stripped.decode("utf-8", errors="replace").split()),
                          min(limit, EXCERPT_CHARS))

@@ -240,7 +240,9 @@ class WixClient:
                 ) as response:
                     status = response.status
                     raw = await response.read()
-                    foreign = foreign_answer(self._base_url, status, raw, endpoint=endpoint,
+                    data, is_json = _load(raw)
+                    foreign = foreign_answer(self._base_url, status, raw, is_json=is_json,
+                                             endpoint=endpoint,
                                              limit=self.settings.error_body_max_chars)
                     if foreign is not None:
                         raise foreign
@@ -248,7 +250,7 @@ class WixClient:
                         cause = _response_error(response, method)
                         limit = self.settings.error_body_max_chars
                         raise map_error(cause, endpoint=endpoint, body=raw, limit=limit) from cause
-                    return _decode(raw, endpoint=endpoint, status=status)
+                    return _object(data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
                 raise
@@ -347,13 +349,18 @@ def _response_error(response: aiohttp.ClientResponse, method: str) -> aiohttp.Cl
     )
 
 
-def _decode(raw: bytes, *, endpoint: str, status: int) -> JSONObject:
+def _load(raw: bytes) -> tuple[object, bool]:
+    """The decoded body (``{}`` when empty) and whether it was JSON; each answer is decoded
+    once, since decoding is most of what a walk costs the client's CPU."""
     if not raw.strip():
-        return {}
+        return {}, True
     try:
-        data = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise map_error(exc, endpoint=endpoint) from exc
+        return json.loads(raw), True
+    except ValueError:
+        return None, False
+
+
+def _object(data: object, *, endpoint: str, status: int) -> JSONObject:
     if not isinstance(data, dict):
         raise WixServerError(
             f"{endpoint}: expected a JSON object, got {type(data).__name__}",

@@ -122,7 +122,7 @@ def main() -> None:
                     [sys.executable, "-m", "syncd", "run", "--config", str(path)],
                     stdout=subprocess.DEVNULL, stderr=log_file, cwd=work,
                     env={**os.environ, "PYTHONUNBUFFERED": "1"})
-                rounds = run_rounds(daemon.pid, log_path, healthy, args)
+                rounds = run_rounds(daemon.pid, emulator.pid, log_path, healthy, args)
                 PEAK["rss"] = max(PEAK["rss"], proc_usage(daemon.pid)[1])
                 daemon.terminate()
                 daemon.wait(timeout=60)
@@ -148,42 +148,49 @@ def read_events(path: Path) -> list[dict[str, object]]:
 PEAK: dict[str, int] = {"rss": 0}
 
 
-def run_rounds(pid: int, log_path: Path, healthy: set[str],
-               args: argparse.Namespace) -> list[tuple[float, float]]:
-    """(wall seconds, CPU seconds) at the end of each round of every healthy site."""
+def run_rounds(pid: int, emulator_pid: int, log_path: Path, healthy: set[str],
+               args: argparse.Namespace) -> list[tuple[float, float, float]]:
+    """(wall seconds, daemon CPU seconds, emulator CPU seconds) at the end of each round
+    of every healthy site; the emulator's CPU counts from the daemon's start (not the
+    stores' generation)."""
     started = time.monotonic()
-    ends: list[tuple[float, float]] = []
+    emulator_start_s = proc_usage(emulator_pid)[0]
+    ends: list[tuple[float, float, float]] = []
     deadline = started + args.interval * (args.rounds + 2) + 600
     while len(ends) < args.rounds and time.monotonic() < deadline:
         time.sleep(2.0)
         cpu_s, peak = proc_usage(pid)
+        emulator_cpu_s = proc_usage(emulator_pid)[0] - emulator_start_s
         PEAK["rss"] = max(PEAK["rss"], peak)
         cycles = cycles_by_site(read_events(log_path))
         done = min((len(cycles.get(s, [])) for s in healthy), default=0)
         while len(ends) < min(done, args.rounds):
-            ends.append((time.monotonic() - started, cpu_s))
+            ends.append((time.monotonic() - started, cpu_s, emulator_cpu_s))
             print(f"round {len(ends)} done after {ends[-1][0]:.0f} s, daemon CPU "
-                  f"{cpu_s:.1f} s, peak RSS {peak / 2**20:.0f} MB", flush=True)
+                  f"{cpu_s:.1f} s, emulator CPU {emulator_cpu_s:.1f} s, peak RSS "
+                  f"{peak / 2**20:.0f} MB", flush=True)
     return ends
 
 
-def report(args: argparse.Namespace, ends: list[tuple[float, float]],
+def report(args: argparse.Namespace, ends: list[tuple[float, float, float]],
            cycles: dict[str, list[Cycle]], healthy: set[str], throttled: str,
            unreachable: str) -> None:
     print()
     print(f"sites {args.sites} x {args.products} products, full cycle every "
           f"{args.interval:g} s, max {args.max_concurrent} cycles at once, 200/60 s per site")
     print(f"peak RSS of the daemon: {PEAK['rss'] / 2**20:.0f} MB")
-    print("| round | ended at (s) | daemon CPU (s) | worst late (s) | p99 late (s) | not ok |")
-    print("|---|---|---|---|---|---|")
-    previous_cpu = 0.0
-    for i, (wall, cpu) in enumerate(ends):
+    print("| round | ended at (s) | daemon CPU (s) | emulator CPU (s) | worst late (s) "
+          "| p99 late (s) | not ok |")
+    print("|---|---|---|---|---|---|---|")
+    previous_cpu = previous_emulator = 0.0
+    for i, (wall, cpu, emulator_cpu) in enumerate(ends):
         late = [c.late_s or 0.0 for s in healthy for c in cycles.get(s, [])[i:i + 1]]
         bad = sum(1 for s in healthy for c in cycles.get(s, [])[i:i + 1] if c.result != "ok")
         p99 = statistics.quantiles(late, n=100)[98] if len(late) >= 2 else max(late or [0])
         print(f"| {i + 1}{' (start-up)' if i == 0 else ''} | {wall:.0f} | "
-              f"{cpu - previous_cpu:.1f} | {max(late or [0]):.2f} | {p99:.2f} | {bad} |")
-        previous_cpu = cpu
+              f"{cpu - previous_cpu:.1f} | {emulator_cpu - previous_emulator:.1f} | "
+              f"{max(late or [0]):.2f} | {p99:.2f} | {bad} |")
+        previous_cpu, previous_emulator = cpu, emulator_cpu
     for name, site in (("rate limited 10/min", throttled), ("unreachable", unreachable)):
         results = [c.result for c in cycles.get(site, [])]
         print(f"{site} ({name}): cycles {results}")
