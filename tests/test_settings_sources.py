@@ -92,6 +92,27 @@ def test_an_unset_secret_variable_is_named(tmp_path):
     assert "the environment variable NOPE is not set or empty" in message
 
 
+def test_a_feed_secret_pasted_where_its_variable_name_goes_is_refused_unechoed(tmp_path):
+    message = error_of(tmp_path, SITE + """\
+    source: {path: "https://x.example/a.csv", feed: {secret_env: "Bearer s3cr3t-v4lue"}}
+    """)
+    assert "secret_env: must be the name of an environment variable" in message
+    assert "s3cr3t" not in message
+
+
+def test_a_feed_secret_file_may_name_the_systemd_credentials_directory(tmp_path):
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "feed-token").write_text("Bearer feed-token-123\n")
+    s = load(tmp_path, SITE + """\
+    source:
+      path: "https://x.example/a.csv"
+      feed: {secret_file: "${CREDENTIALS_DIRECTORY}/feed-token"}
+    """, env={**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
+    feed = s.sites[0].source.feed
+    assert feed is not None and feed.secret is not None
+    assert feed.secret.reveal() == "Bearer feed-token-123"
+
+
 def test_quantity_rules_are_read_with_words_and_availabilities(tmp_path):
     s = load(tmp_path, SITE + """\
     source:

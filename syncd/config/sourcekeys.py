@@ -19,7 +19,7 @@ import yaml
 from syncd import yamlnodes
 from syncd.config.feed import FeedScheme, FeedSettings, is_remote
 from syncd.config.reader import MapReader
-from syncd.config.secrets import Secret
+from syncd.config.secrets import read_secret
 from syncd.config.source import MatchRules, QuantityRules
 from syncd.logs import SECRETS
 from syncd.model import MAX_QUANTITY
@@ -52,28 +52,9 @@ def feed_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, A
         value = m.string(key)
         if value is not None:
             fields[key] = str(base / os.path.expanduser(value))
-    var, file_text = m.string("secret_env"), m.string("secret_file")
-    if var is not None and file_text is not None:
-        raise m.error(m.node("secret_file"), "secret_env",
-                      "give secret_env or secret_file, not both")
-    if var is not None:
-        value = env.get(var, "").strip()
-        if not value:
-            raise m.error(m.node("secret_env"), "secret_env",
-                          f"the environment variable {var} is not set or empty")
-        fields["secret"], fields["secret_origin"] = Secret(value), f"env {var}"
-        SECRETS.add(value)
-    elif file_text is not None:
-        path = base / file_text
-        try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as e:
-            raise m.error(m.node("secret_file"), "secret_file",
-                          f"cannot read {path}: {e.strerror or e}") from None
-        if not value:
-            raise m.error(m.node("secret_file"), "secret_file", f"{path} is empty")
-        fields["secret"], fields["secret_origin"] = Secret(value), f"file {path}"
-        SECRETS.add(value)
+    found = read_secret(m, base, env, env_key="secret_env", file_key="secret_file")
+    if found is not None:
+        fields["secret"], fields["secret_origin"] = found
     return fields
 
 
