@@ -14,6 +14,7 @@ This module imports nothing from syncd except the secret registry, so any layer 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from typing import Protocol
@@ -226,13 +227,18 @@ class Metrics:
         return SiteApiMetrics(self, site)
 
     def forget_site(self, site: str) -> None:
-        """Drop the gauges of a site removed by a reload (counters keep their history)."""
+        """Drop every gauge series of a site removed by a reload (counters keep their
+        history), whatever other labels the series has."""
+        label = _label(site)
         for gauge in (self.planned_changes, self.variants_out_of_sync, self.last_success,
-                      self.start_delay):
-            try:
-                gauge.remove(_label(site))
-            except KeyError:
-                pass
+                      self.start_delay, self.incremental_fallback, self.cycle_writes,
+                      self.limiter_waiting):
+            series = {tuple(sample.labels[name] for name in gauge._labelnames)
+                      for family in gauge.collect() for sample in family.samples
+                      if sample.labels.get("site") == label}
+            for values in series:
+                with contextlib.suppress(KeyError):
+                    gauge.remove(*values)
 
     def exposition(self) -> bytes:
         """The registry in Prometheus text format (content type ``CONTENT_TYPE_LATEST``)."""

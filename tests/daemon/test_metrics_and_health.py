@@ -71,6 +71,30 @@ class TestMetrics:
         s = samples(metrics)
         assert s[("syncd_variants_out_of_sync", (("site", "shop"),))] == 7
 
+    def test_a_site_removed_by_a_reload_leaves_no_gauge_behind(self):
+        metrics = Metrics()
+        for site in ("shop", "kept"):
+            metrics.observe_cycle(outcome(site=site), now_s=1_700_000_000.0)
+            metrics.observe_start_delay(site, 2.0)
+            metrics.observe_incremental_fallback(site, "canary_missed")
+            metrics.observe_progress(site, planned=4, done=1, waiting=2)
+        metrics.observe_rate_limited("shop")
+
+        metrics.forget_site("shop")
+
+        left = samples(metrics)
+        shop = {name for name, labels in left if ("site", "shop") in labels}
+        gauges = {"syncd_planned_changes", "syncd_variants_out_of_sync",
+                  "syncd_last_success_timestamp_seconds", "syncd_cycle_start_delay_seconds",
+                  "syncd_incremental_fallback", "syncd_cycle_writes",
+                  "syncd_rate_limiter_waiting_requests"}
+        assert shop & gauges == set()
+        assert {"syncd_cycles_total", "syncd_api_rate_limited_total"} <= shop, \
+            "counters keep their history"
+        assert ("syncd_incremental_fallback",
+                (("reason", "canary_missed"), ("site", "kept"))) in left
+        assert ("syncd_cycle_writes", (("site", "kept"), ("state", "planned"))) in left
+
     def test_two_instances_do_not_share_a_registry(self):
         a, b = Metrics(), Metrics()
         a.observe_rate_limited("shop")
