@@ -35,6 +35,20 @@ def site_key(site: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None) -> list[JournalEntry]:
+    """Every journal row of ``site``, oldest first; unreadable rows go to ``bad_lines``."""
+    rows = await pool.fetch(
+        "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
+    entries = []
+    for row in rows:
+        try:
+            entries.append(JournalEntry.from_json(row["entry"]))
+        except (ValueError, KeyError, TypeError) as e:
+            if bad_lines is not None:
+                bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
+    return entries
+
+
 class PgJournal(Journal):
     """A run's journal whose lines are rows; the local journal's batching and locking."""
 
@@ -60,6 +74,9 @@ class PgJournal(Journal):
     def append(self, entries: Sequence[JournalEntry]) -> None:
         raise RuntimeError("the PostgreSQL journal is written asynchronously only")
 
+    async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        return await read_rows(self._pool, self.site, bad_lines)
+
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
@@ -81,16 +98,7 @@ class PostgresBackend:
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        rows = await self.pool.fetch(
-            "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
-        entries = []
-        for row in rows:
-            try:
-                entries.append(JournalEntry.from_json(row["entry"]))
-            except (ValueError, KeyError, TypeError) as e:
-                if bad_lines is not None:
-                    bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
-        return entries
+        return await read_rows(self.pool, site, bad_lines)
 
     def where(self, site: str) -> str:
         return f"the syncd_journal table (site {site!r})"
