@@ -105,20 +105,23 @@ class PostgresBackend:
 
     async def read_state(self, site: str) -> RunState | None:
         row = await self.pool.fetchrow(
-            "SELECT last_success_at, source_rows, source_digest FROM syncd_run_state "
-            "WHERE site = $1", site)
+            "SELECT last_success_at, source_rows, source_digest, matched_rows "
+            "FROM syncd_run_state WHERE site = $1", site)
         if row is None:
             return None
         return RunState(last_success_at=row["last_success_at"].astimezone(UTC),
-                        source_rows=row["source_rows"], source_digest=row["source_digest"])
+                        source_rows=row["source_rows"], source_digest=row["source_digest"],
+                        matched_rows=row["matched_rows"])
 
     async def write_state(self, site: str, state: RunState) -> None:
         await self.pool.execute(
-            "INSERT INTO syncd_run_state (site, last_success_at, source_rows, source_digest) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (site) DO UPDATE SET "
+            "INSERT INTO syncd_run_state (site, last_success_at, source_rows, source_digest, "
+            "matched_rows) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site) DO UPDATE SET "
             "last_success_at = EXCLUDED.last_success_at, source_rows = EXCLUDED.source_rows, "
-            "source_digest = EXCLUDED.source_digest, updated_at = now()",
-            site, state.last_success_at, state.source_rows, state.source_digest)
+            "source_digest = EXCLUDED.source_digest, matched_rows = EXCLUDED.matched_rows, "
+            "updated_at = now()",
+            site, state.last_success_at, state.source_rows, state.source_digest,
+            state.matched_rows)
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:
