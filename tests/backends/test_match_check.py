@@ -3,25 +3,11 @@ one; the number it compares with survives in the run state of either backend."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 from syncd.backend import StateBackend
 from syncd.commands.common import ExitCode
 from syncsupport import API_KEY, drifted_source, write_config
 
-from .conftest import BackendUnderTest
-
-
-async def _syncd(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "syncd", *args,
-        env={**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json", **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+from .support import BackendUnderTest, syncd_cli
 
 
 async def test_far_fewer_matches_than_the_last_good_run_is_an_error(
@@ -33,7 +19,7 @@ async def test_far_fewer_matches_than_the_last_good_run_is_an_error(
     config = write_config(tmp_path, url=emu.url, source=source,
                           policy={"max_source_shrink": 1.0})
     config.write_text(config.read_text() + backend.config_lines())
-    code, _, err = await _syncd("sync", "--config", str(config), env=backend.env)
+    code, _, err = await syncd_cli("sync", "--config", str(config), backend=backend, key=API_KEY)
     assert code == ExitCode.OK, err
     lines = source.read_text().splitlines()
     state = await state_backend.read_state("shop")
@@ -43,6 +29,6 @@ async def test_far_fewer_matches_than_the_last_good_run_is_an_error(
     source.write_text("\n".join([lines[0], *lines[1:1 + keep],
                                  *(f"OTHER-{i},1" for i in range(len(lines) - 1 - keep))])
                       + "\n")
-    code, _, err = await _syncd("sync", "--config", str(config), env=backend.env)
+    code, _, err = await syncd_cli("sync", "--config", str(config), backend=backend, key=API_KEY)
     assert code == ExitCode.NO_MATCH, err
     assert "at the last good run" in err
