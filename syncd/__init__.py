@@ -11,7 +11,8 @@ pyproject.toml, checked by ``lint-imports``, fail on an import that points up):
                                        (none of them imports another)
     journal, state, metrics            the write journal, run state and lock, metrics
     apply, rollback, explain, lint     making a plan's writes; planning an undo; why a SKU
-                                       says what it says; what in a store stops a sync
+                                       says what it says; what in a store stops a sync;
+    journalview                        the journal by run, for the operator
     sync                               one sync cycle: walk -> plan -> guard -> apply
     daemon, render                     the long-running loop; plans as text and JSON
     console                            the daemon's web console

@@ -43,7 +43,7 @@ from syncd.deltas import (
     verdict,
 )
 from syncd.errors import WixAuthError, WixClientError, WixError, WixUnavailable
-from syncd.journal import Journal, JournalEntry, Outcome, Settlement, read_journal, unsettled
+from syncd.journal import Journal, JournalEntry, Outcome, Settlement, unsettled
 from syncd.model import Catalog, StoreVariant
 from syncd.plan import Plan, StockChange
 from syncd.policy import WriteMode
@@ -294,9 +294,10 @@ def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -
 
 async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log) -> int:
     """Settle, by a re-read, every delta an earlier run journaled but never settled (a
-    kill, a shutdown, a failed re-read); returns how many. Nothing is sent again: the
-    cycle that follows plans from what the store holds."""
-    entries = await asyncio.to_thread(lambda: list(read_journal(journal.path)))
+    kill, a shutdown, a failed re-read); returns how many. The journal is read where this
+    run writes it (``Journal.read_site``: the file, or the database). Nothing is sent
+    again: the cycle that follows plans from what the store holds."""
+    entries = await journal.read_site()
     open_deltas = [e for e in unsettled(entries)
                    if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:

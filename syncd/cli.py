@@ -14,11 +14,22 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from syncd import __version__
-from syncd.commands import db, demo, emulator, explain, lint, rollback, run, sync, validate
+from syncd.commands import (
+    db,
+    demo,
+    emulator,
+    explain,
+    journal,
+    lint,
+    rollback,
+    run,
+    sync,
+    validate,
+)
 from syncd.commands.common import EXIT_STATUS_HELP, ExitCode
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, demo, run,
-                                           explain, lint, db)
+COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, journal, demo,
+                                           run, explain, lint, db)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\
@@ -34,6 +45,7 @@ typical use:
   syncd plan --config syncd.yaml            what would change (exit 2 when changes are pending)
   syncd sync --config syncd.yaml            plan, check the safety guards, write, journal
   syncd rollback --config syncd.yaml        undo the last sync, from its journal
+  syncd journal --config syncd.yaml         the runs in the journal, their writes, open ones
   syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
   syncd explain SKU --config syncd.yaml     why a SKU says what it says, what a sync will do
   syncd lint --config syncd.yaml            what in the store will stop or confuse a sync

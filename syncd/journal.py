@@ -316,6 +316,12 @@ class Journal:
         await self._append_async(lines)
         return lines
 
+    async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        """Every entry of the site's journal, every run's, oldest first: what an earlier
+        run left open is read where this run writes (the file, or the database)."""
+        return await asyncio.to_thread(lambda: list(read_journal(self.path,
+                                                                 bad_lines=bad_lines)))
+
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from pgsupport import missing_reason, postgres_cluster
 
 from syncd.emulator import EmulatorConfig, RunningEmulator, serve
 
@@ -34,3 +36,27 @@ async def emulator() -> AsyncIterator[StartEmulator]:
             return await stack.enter_async_context(serve(EmulatorConfig(**config)))
 
         yield start
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[str]:
+    """A PostgreSQL cluster per test session (skipped, with the reason, without the
+    binaries); yields the DSN of its ``postgres`` database."""
+    reason = missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+async def pg_dsn(pg_cluster: str) -> str:
+    """The DSN of a fresh, empty database on the session's cluster."""
+    asyncpg = pytest.importorskip("asyncpg")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(pg_cluster)
+    try:
+        await conn.execute(f"CREATE DATABASE {name}")
+    finally:
+        await conn.close()
+    return pg_cluster.rsplit("/", 1)[0] + f"/{name}"

@@ -49,25 +49,6 @@ async def test_a_source_matching_no_store_sku_is_an_error_with_a_reason(emulator
     assert run["outcome"] == "no_match" and "0 of" in run["reason"]
 
 
-async def test_far_fewer_matches_than_the_last_good_run_is_an_error(emulator, tmp_path):
-    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
-    source = tmp_path / "stock.csv"
-    drifted_source(emu.state(), source, drift=0)
-    config = write_config(tmp_path, url=emu.url, source=source,
-                          policy={"max_source_shrink": 1.0})
-    code, _, err = await _syncd("sync", "--config", str(config))
-    assert code == ExitCode.OK, err
-    lines = source.read_text().splitlines()
-    keep = max(1, (len(lines) - 1) // 4)
-    # Same number of rows, but three quarters of them now name SKUs of another store.
-    source.write_text("\n".join([lines[0], *lines[1:1 + keep],
-                                 *(f"OTHER-{i},1" for i in range(len(lines) - 1 - keep))])
-                      + "\n")
-    code, _, err = await _syncd("sync", "--config", str(config))
-    assert code == ExitCode.NO_MATCH, err
-    assert "at the last good run" in err
-
-
 async def test_no_match_check_can_be_switched_off(emulator, tmp_path):
     emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
     source = tmp_path / "stock.csv"

@@ -35,6 +35,20 @@ def site_key(site: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None) -> list[JournalEntry]:
+    """Every journal row of ``site``, oldest first; unreadable rows go to ``bad_lines``."""
+    rows = await pool.fetch(
+        "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
+    entries = []
+    for row in rows:
+        try:
+            entries.append(JournalEntry.from_json(row["entry"]))
+        except (ValueError, KeyError, TypeError) as e:
+            if bad_lines is not None:
+                bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
+    return entries
+
+
 class PgJournal(Journal):
     """A run's journal whose lines are rows; the local journal's batching and locking."""
 
@@ -60,6 +74,9 @@ class PgJournal(Journal):
     def append(self, entries: Sequence[JournalEntry]) -> None:
         raise RuntimeError("the PostgreSQL journal is written asynchronously only")
 
+    async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        return await read_rows(self._pool, self.site, bad_lines)
+
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
@@ -81,36 +98,30 @@ class PostgresBackend:
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        rows = await self.pool.fetch(
-            "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
-        entries = []
-        for row in rows:
-            try:
-                entries.append(JournalEntry.from_json(row["entry"]))
-            except (ValueError, KeyError, TypeError) as e:
-                if bad_lines is not None:
-                    bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
-        return entries
+        return await read_rows(self.pool, site, bad_lines)
 
     def where(self, site: str) -> str:
         return f"the syncd_journal table (site {site!r})"
 
     async def read_state(self, site: str) -> RunState | None:
         row = await self.pool.fetchrow(
-            "SELECT last_success_at, source_rows, source_digest FROM syncd_run_state "
-            "WHERE site = $1", site)
+            "SELECT last_success_at, source_rows, source_digest, matched_rows "
+            "FROM syncd_run_state WHERE site = $1", site)
         if row is None:
             return None
         return RunState(last_success_at=row["last_success_at"].astimezone(UTC),
-                        source_rows=row["source_rows"], source_digest=row["source_digest"])
+                        source_rows=row["source_rows"], source_digest=row["source_digest"],
+                        matched_rows=row["matched_rows"])
 
     async def write_state(self, site: str, state: RunState) -> None:
         await self.pool.execute(
-            "INSERT INTO syncd_run_state (site, last_success_at, source_rows, source_digest) "
-            "VALUES ($1, $2, $3, $4) ON CONFLICT (site) DO UPDATE SET "
+            "INSERT INTO syncd_run_state (site, last_success_at, source_rows, source_digest, "
+            "matched_rows) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site) DO UPDATE SET "
             "last_success_at = EXCLUDED.last_success_at, source_rows = EXCLUDED.source_rows, "
-            "source_digest = EXCLUDED.source_digest, updated_at = now()",
-            site, state.last_success_at, state.source_rows, state.source_digest)
+            "source_digest = EXCLUDED.source_digest, matched_rows = EXCLUDED.matched_rows, "
+            "updated_at = now()",
+            site, state.last_success_at, state.source_rows, state.source_digest,
+            state.matched_rows)
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:

@@ -45,6 +45,9 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             since   timestamptz NOT NULL DEFAULT now()
         );
     """),
+    (2, "run state: source rows that matched a store variant", """
+        ALTER TABLE syncd_run_state ADD COLUMN matched_rows integer;
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]
@@ -65,15 +68,16 @@ async def current_version(conn: Any) -> int:
     return int(await conn.fetchval("SELECT coalesce(max(version), 0) FROM syncd_schema_version"))
 
 
-async def migrate(conn: Any) -> list[int]:
-    """Apply the missing migrations; returns the versions applied (empty: up to date)."""
+async def migrate(conn: Any, *, up_to: int = LATEST) -> list[int]:
+    """Apply the missing migrations (those up to version ``up_to``: an older schema, for
+    upgrade tests); returns the versions applied (empty: up to date)."""
     applied: list[int] = []
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute(_VERSION_TABLE)
         have = await current_version(conn)
         for version, about, sql in MIGRATIONS:
-            if version <= have:
+            if version <= have or version > up_to:
                 continue
             async with conn.transaction():
                 await conn.execute(sql)

@@ -4,7 +4,7 @@ Every write syncd makes is journaled with the value it replaced. This command re
 journal of a site, re-reads just the variants one run touched, and writes back their earlier
 values, skipping those the store has changed again since (a sale, a later sync) unless told
 otherwise. The restoring writes are journaled as a run of their own, so a rollback can be
-rolled back too. ``--list`` shows the runs the journal knows.
+rolled back too. ``--list`` shows the runs the journal knows (``syncd journal``'s list).
 """
 
 from __future__ import annotations
@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
-from collections import Counter
 from typing import Any
 
-from syncd.backend import open_backend
 from syncd.commands.common import (
     ExitCode,
     add_site_options,
     load_command_settings,
     print_site_error,
 )
+from syncd.commands.journal import list_runs
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
 from syncd.errors import SyncdError
-from syncd.journal import JournalEntry, Outcome
 from syncd.render import rollback_text
 from syncd.state.lock import SiteLocked
 from syncd.sync import open_site_syncs
@@ -48,6 +46,7 @@ exit status:
 
 examples:
   syncd rollback --config syncd.yaml --list             the runs the journal knows
+                                                        (syncd journal shows more)
   syncd rollback --config syncd.yaml --dry-run          what undoing the last run would write
   syncd rollback --config syncd.yaml --run 20261126T224824Z-d02dc2
 """
@@ -77,38 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if isinstance(settings, ExitCode):
         return settings
     if args.list:
-        return run_on_state(_list_runs(settings, args))
+        return run_on_state(list_runs(settings, args.site))
     return run_on_state(_rollback(settings, args))
-
-
-async def _list_runs(settings: Settings, args: argparse.Namespace) -> int:
-    async with open_backend(settings) as backend:
-        for site in settings.sites:
-            if args.site and site.name not in args.site:
-                continue
-            _print_runs(site.name, backend.where(site.name),
-                        await backend.read_journal(site.name))
-    return ExitCode.OK
-
-
-def _print_runs(site: str, path: str, entries: list[JournalEntry]) -> None:
-    if not entries:
-        print(f"site {site}: no journal yet ({path})")
-        return
-    applied: Counter[str] = Counter()
-    started: dict[str, str] = {}
-    undoes: dict[str, str] = {}
-    for entry in entries:
-        started.setdefault(entry.run_id, f"{entry.time:%Y-%m-%d %H:%M:%S} UTC")
-        if entry.rollback_of is not None:
-            undoes[entry.run_id] = entry.rollback_of
-        if entry.outcome is Outcome.APPLIED:
-            applied[entry.run_id] += 1
-    print(f"site {site}: {len(started)} run{'' if len(started) == 1 else 's'} in {path}")
-    for run_id, when in started.items():
-        n = applied[run_id]
-        mark = f"  rollback of {undoes[run_id]}" if run_id in undoes else ""
-        print(f"  {run_id}  {when}  {n} write{'' if n == 1 else 's'} applied{mark}")
 
 
 async def _rollback(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
 
 import asyncpg
 import pytest
 from agencysupport import KEY, stock_of, write_fleet
 
+from syncd.backend.postgres import open_postgres
+from syncd.backend.schema import migrate
 from syncd.emulator.config import EmulatorConfig
 from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
+from syncd.errors import StateError
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -30,14 +34,34 @@ async def cli(*args: str, dsn: str | None, cwd) -> tuple[int, str, str]:
 
 async def test_db_migrate_creates_the_schema_once(pg_dsn, tmp_path):
     code, out, _ = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
-    assert code == 0 and "applied migration(s) 1" in out
+    assert code == 0 and "applied migration(s) 1, 2" in out
     code, out, _ = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
-    assert code == 0 and "already at version 1" in out
+    assert code == 0 and "already at version 2" in out
     conn = await asyncpg.connect(pg_dsn)
     try:
-        assert await conn.fetchval("SELECT max(version) FROM syncd_schema_version") == 1
+        assert await conn.fetchval("SELECT max(version) FROM syncd_schema_version") == 2
     finally:
         await conn.close()
+
+
+async def test_db_migrate_upgrades_a_version_1_schema_and_keeps_its_run_state(pg_dsn, tmp_path):
+    conn = await asyncpg.connect(pg_dsn)
+    try:
+        assert await migrate(conn, up_to=1) == [1]
+        await conn.execute("INSERT INTO syncd_run_state (site, last_success_at, source_rows, "
+                           "source_digest) VALUES ('shop', now(), 40, 'sha256:old')")
+    finally:
+        await conn.close()
+    with pytest.raises(StateError, match="at version 1, this syncd needs 2"):
+        async with open_postgres(pg_dsn):
+            pass
+    code, out, err = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
+    assert code == 0 and "applied migration(s) 2; schema at version 2" in out, err
+    async with open_postgres(pg_dsn) as backend:
+        old = await backend.read_state("shop")
+        assert old is not None and (old.source_rows, old.matched_rows) == (40, None)
+        await backend.write_state("shop", replace(old, matched_rows=37))
+        assert await backend.read_state("shop") == replace(old, matched_rows=37)
 
 
 async def test_a_command_on_an_unmigrated_database_says_to_migrate(pg_dsn, tmp_path):
