@@ -15,7 +15,11 @@ WORKDIR /src
 RUN python -m venv /opt/syncd
 COPY pyproject.toml README.md ./
 COPY syncd ./syncd
-RUN /opt/syncd/bin/pip install --no-compile . \
+# The extras baked into the image: PostgreSQL for replicas (deploy/kubernetes/agency.yaml)
+# and the faster JSON decoder. Add xlsx, sftp or s3 for those sources:
+# docker build --build-arg SYNCD_EXTRAS=postgres,fast,xlsx .
+ARG SYNCD_EXTRAS=postgres,fast
+RUN /opt/syncd/bin/pip install --no-compile ".[${SYNCD_EXTRAS}]" \
     && /opt/syncd/bin/python -m compileall -q /opt/syncd/lib
 
 FROM ${PYTHON_IMAGE}

@@ -47,6 +47,7 @@ from syncd.errors import (
 )
 from syncd.logs import SECRETS
 from syncd.wix.foreign import foreign_answer
+from syncd.wix.jsonbody import loads
 from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
 from syncd.wix.retry import RetryPolicy, call_with_retries
 
@@ -355,7 +356,7 @@ def _load(raw: bytes) -> tuple[object, bool]:
     if not raw.strip():
         return {}, True
     try:
-        return json.loads(raw), True
+        return loads(raw), True
     except ValueError:
         return None, False
 

@@ -96,6 +96,17 @@ class TestDockerfile:
         assert set(json.loads(found["VOLUME"])) == {"/etc/syncd", "/var/lib/syncd"}
         assert found["COPY"].startswith("--from=builder /opt/syncd")
 
+    def test_the_image_carries_the_extras_the_agency_deployment_needs(self):
+        text = (ROOT / "Dockerfile").read_text()
+        builder = text.split("\nFROM ")[1]
+        extras = re.search(r"^ARG SYNCD_EXTRAS=(\S+)$", builder, re.MULTILINE)
+        assert extras is not None, "the builder stage names its extras"
+        assert {"postgres", "fast"} <= set(extras.group(1).split(","))
+        assert '".[${SYNCD_EXTRAS}]"' in builder
+        documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "agency.yaml").read_text()))
+        assert "state_backend: postgres" in yaml.safe_dump(documents), \
+            "the agency deployment runs on PostgreSQL, so the image needs asyncpg"
+
     def test_build_context_leaves_out_venvs_git_and_tests(self):
         ignore = (ROOT / ".dockerignore").read_text().split()
         assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!syncd/"]
