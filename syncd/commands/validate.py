@@ -1,32 +1,38 @@
-"""``syncd validate``: check the configuration and every source without touching the network.
+"""``syncd validate``: check the configuration and every source without contacting Wix.
 
 Meant for CI pipelines that produce the stock file and for operators editing the config:
 it loads the settings exactly as a sync would (API keys included, so a missing variable is
 caught), reads each site's source, lists every invalid row as ``file:line: field: reason``,
-checks the run-state files, and exits 0 when a sync could start, non-zero when it could not.
+checks each site's run state in the configured state backend (the state directory, or the
+PostgreSQL database), and exits 0 when a sync could start, non-zero when it could not.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from syncd.backend import open_backend
 from syncd.commands.common import ExitCode, add_config_option
 from syncd.config import OnInvalidRow, ScheduleSettings, Settings, SiteSettings, SourceSettings
 from syncd.errors import ConfigError, SourceError, StateError
+from syncd.logs import SECRETS
 from syncd.sources import InvalidRowsError, load_desired
 from syncd.sources.remote import fetch_copy
-from syncd.state import read_state
+from syncd.state import RunState
 from syncd.state.check import state_dir_problem
 from syncd.textsafe import safe_text
 
 DESCRIPTION = """\
 Check a syncd configuration file and the stock files it names, without contacting Wix:
 every key of the configuration, each site's API key source (the variable must be set or
-the file readable), every row of every source, and the run-state files. Prints what it
-found; invalid rows are listed as FILE:LINE: FIELD: REASON.
+the file readable), every row of every source, and each site's run state (in the state
+directory, or in PostgreSQL with state_backend: postgres). Prints what it found; invalid
+rows are listed as FILE:LINE: FIELD: REASON.
 """
 
 EPILOG = """\
@@ -77,6 +83,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             return ExitCode.CONFIG
         sites = tuple(s for s in sites if s.name in args.site)
 
+    states, backend_problem = _run_states(settings, sites)
     print(f"configuration {settings.path}: {len(settings.sites)} "
           f"site{'s' if len(settings.sites) != 1 else ''}", file=out)
     problems = 0
@@ -90,17 +97,19 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
             else:
                 print("  source: checked above", file=out)
             problems += checked[source]
-        try:
-            state = read_state(settings.state_dir, site.name)
-        except StateError as e:
-            print(f"  run state: {e}", file=out)
+        state = states.get(site.name)
+        if isinstance(state, StateError):
+            print(f"  run state: {state}", file=out)
             problems += 1
-        else:
+        elif site.name in states:
             print("  run state: " + (f"last success {state.last_success_at:%Y-%m-%d %H:%M:%S} "
                                      f"UTC, {state.source_rows} source rows" if state
                                      else "no successful run yet"), file=out)
     state_problem = state_dir_problem(settings.state_dir, keep=False)
     if state_problem is not None:
+        problems += 1
+    if backend_problem is not None:
+        print(f"state backend: {backend_problem}", file=out)
         problems += 1
     print(f"state_dir: {state_problem or settings.state_dir}", file=out)
     print(f"schedule: {_describe_schedule(settings.schedule)}", file=out)
@@ -108,6 +117,32 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
           file=out)
     print("valid" if not problems else "invalid", file=out)
     return ExitCode.OK if not problems else ExitCode.FAILED
+
+
+RunStates = dict[str, RunState | StateError | None]
+
+
+def _run_states(settings: Settings, sites: Sequence[SiteSettings]
+                ) -> tuple[RunStates, str | None]:
+    """Each site's run state from the configured backend (a ``StateError`` for a site
+    whose state cannot be read), or why the backend cannot be used."""
+
+    async def read() -> RunStates:
+        states: RunStates = {}
+        async with open_backend(settings) as backend:
+            for site in sites:
+                try:
+                    states[site.name] = await backend.read_state(site.name)
+                except StateError as e:
+                    states[site.name] = e
+        return states
+
+    try:
+        return asyncio.run(read()), None
+    except StateError as e:
+        return {}, SECRETS.redact(str(e))
+    except OSError as e:
+        return {}, f"unreachable: {SECRETS.redact(str(e))}"
 
 
 def _print_site(site: SiteSettings, out: TextIO) -> None:

@@ -110,3 +110,16 @@ async def test_plan_sync_and_rollback_work_against_postgres(pg_dsn, tmp_path):
     applied = {(r["site"], r["write_id"]) for r in rows if r["outcome"] == "applied"}
     assert pending == applied and len(pending) == 5 * 2 + 5  # two syncs, one rollback
     assert {r["site"]: r["source_rows"] for r in states} == {i: len(stocks[i]) for i in ids}
+
+
+async def test_validate_names_a_database_it_cannot_reach(tmp_path):
+    (tmp_path / "key").write_text(KEY)
+    (tmp_path / "stock.csv").write_text("sku,quantity\nA,1\n")
+    (tmp_path / "syncd.yaml").write_text(
+        "sites: [{name: shop, site_id: s1, api_key_file: key}]\n"
+        "source: {path: stock.csv}\nstate_backend: postgres\n")
+    code, out, err = await cli("validate", "--config", "syncd.yaml",
+                               dsn="postgresql://syncd@127.0.0.1:1/none", cwd=tmp_path)
+    assert code == 1, out + err
+    assert "state backend: unreachable" in out
+    assert out.rstrip().endswith("invalid")
