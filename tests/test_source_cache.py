@@ -94,7 +94,7 @@ def test_a_bad_source_is_read_and_refused_at_every_cycle(tmp_path):
     cache, load = SourceCache(), CountingLoader(settings(path))
 
     for _ in range(2):
-        with pytest.raises(SourceError, match="stock.csv"):
+        with pytest.raises(SourceError, match=r"stock\.csv"):
             cache.read(path, load)
     assert load.loads == 2
 
