@@ -27,7 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from syncd.model import NIL_GUID, Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.model import (
+    LOCATION_SEPARATOR,
+    NIL_GUID,
+    Catalog,
+    DesiredStock,
+    StoreSnapshot,
+    StoreVariant,
+)
 from syncd.wix.variants_v3 import CatalogVariant
 
 MAX_EXAMPLES = 5
@@ -210,7 +217,8 @@ def _untracked_given_quantities(
         if row.quantity is None:
             continue
         if row.sku is not None:
-            targets = by_sku.get(row.sku, [])
+            # A row routed to a stock location targets its SKU at that location.
+            targets = by_sku.get(row.sku.split(LOCATION_SEPARATOR, 1)[0], [])
             targets = targets if len(targets) == 1 else []
         else:
             targets = [v for v in by_product.get(row.product_id or "", [])

@@ -26,7 +26,7 @@ from syncd.commands.common import ExitCode
 from syncd.emulator import EmulatorConfig, RunningEmulator, StoreSpec, generate_store, serve
 from syncd.emulator.spec import ProductSpec, VariantSpec
 from syncd.lint import Problem, lint_store
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
 from syncsupport import API_KEY, write_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -292,6 +292,24 @@ async def test_lint_counts_every_problem_planted_in_a_generated_store(
     assert all(len(found[k]["examples"]) == min(5, expected[k]) for k in relevant)
 
 
+async def test_lint_matches_source_skus_by_the_sites_match_rules(tmp_path, capsys, key):
+    import yaml
+
+    spec = replace(generate_store(0, seed=2), products=(
+        _product("Apron", "A-1"), _product("Scarf", "SC-1", track=False)))
+    async with _store("v1", spec) as emu:
+        config = write_config(tmp_path, url=emu.url,
+                              source=_csv(tmp_path, {"a-1": 3, "sc-1": 4}))
+        doc = yaml.safe_load(config.read_text())
+        doc["sites"][0]["match"] = {"case_insensitive": True}
+        config.write_text(yaml.safe_dump(doc))
+        code, out = await _cli(capsys, "lint", "-c", str(config), "--output", "json")
+    found = _findings(out)
+    assert found["untracked_with_quantity"]["count"] == 1, out
+    assert "Scarf" in found["untracked_with_quantity"]["examples"][0]
+    assert code == ExitCode.OK, "an untracked product given a quantity is a warning"
+
+
 # -- the pure checks ----------------------------------------------------------------------
 
 def _item(product: str, variant: str, sku: str, location: str) -> StoreVariant:
@@ -318,3 +336,13 @@ def test_checks_a_catalog_cannot_make_say_so_instead_of_reporting_zero():
     v3 = {f.problem: f for f in lint_store(StoreSnapshot(Catalog.V3, ())).findings}
     assert not v3[Problem.OPTIONS_NOT_MANAGED].checked
     assert not v3[Problem.NO_INVENTORY_ITEM].checked  # Query Variants was not read
+
+
+def test_a_row_routed_to_a_location_still_finds_its_untracked_product():
+    untracked = StoreVariant("p1", "v1", "i1", "SC-1", False, None, True, False,
+                             product_name="Scarf", location_id=OTHER_LOCATION)
+    snapshot = StoreSnapshot(Catalog.V3, (untracked,))
+    row = DesiredStock(f"SC-1 @ {OTHER_LOCATION}", None, None, 4, None, "stock.csv", 2)
+    report = lint_store(snapshot, [row], location_id=OTHER_LOCATION)
+    [finding] = [f for f in report.findings if f.problem is Problem.UNTRACKED_WITH_QUANTITY]
+    assert finding.count == 1 and "Scarf" in finding.examples[0]

@@ -24,6 +24,7 @@ from syncd.errors import SyncdError
 from syncd.lint import LintReport, Severity, lint_store
 from syncd.model import Catalog
 from syncd.render import to_json
+from syncd.sources.matching import match_snapshot
 from syncd.sync import open_site_syncs
 from syncd.wix.variants_v3 import read_catalog_variants
 
@@ -92,8 +93,9 @@ async def _lint(settings: Settings, args: argparse.Namespace) -> int:
                 print_site_error(name, exc)
                 failed = True
                 continue
-            report = lint_store(snapshot, source.rows, location_id=site.site.location_id,
-                                catalog=catalog)
+            # The source's SKUs are match keys already: compare the store's the same way.
+            report = lint_store(match_snapshot(snapshot, site.site.match), source.rows,
+                                location_id=site.site.location_id, catalog=catalog)
             worst = report.worst()
             found |= worst is Severity.ERROR or (worst is not None and args.fail_on == "warning")
             if args.output == "json":
