@@ -2,8 +2,8 @@
 
 The journal records every applied write with the value it replaced, so a run can be undone
 without any other record. ``plan_rollback`` is pure, like the differ: the run's rollback
-points (``syncd.journal.rollback_points``) and a fresh read of the variants they name go
-in, a ``Plan`` of writes restoring each variant's value from before the run comes out.
+points (``rollback_points``, read from the journal) and a fresh read of the variants they
+name go in, a ``Plan`` of writes restoring each variant's value from before the run comes out.
 
 A variant is only restored while the store still holds what the run wrote. If it moved
 since (a sale, a later sync, a merchant's edit), restoring the old value would overwrite
@@ -13,12 +13,75 @@ asks for it explicitly. A variant that already holds its old value needs nothing
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from syncd.journal import RollbackPoint, StockState, VariantKey
+from syncd.journal import JournalEntry, Outcome, StockState
 from syncd.model import StoreSnapshot, StoreVariant, holds
 from syncd.plan import ChangeReason, Plan, StockChange
+
+VariantKey = tuple[str, str, str]
+"""(product id, variant id, location id or "")."""
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPoint:
+    """What one run did to one variant, as far as its applied writes tell."""
+
+    run_id: str
+    product_id: str
+    variant_id: str
+    sku: str
+    inventory_item_id: str
+    location_id: str | None
+    before: StockState
+    """The variant before the run's first applied write: what a rollback restores."""
+    after: StockState
+    """The latest value the run applied: a rollback should first check the store still
+    says this (else someone or something changed it since)."""
+    revision: str | None
+    """V3: the revision the run's latest write was based on."""
+    writes: int
+
+
+def rollback_points(entries: Iterable[JournalEntry], *,
+                    run_id: str | None = None) -> dict[VariantKey, RollbackPoint]:
+    """Per variant touched by the run (default: the last run that may have written anything),
+    its state before the run's first write that may have landed, and the latest value the
+    run may have written.
+
+    "May have landed" means applied, unknown, or pending with no outcome (a crash): a
+    rollback must not miss a write that reached Wix without an answer. That is safe because
+    ``plan_rollback`` restores a variant only while the store still holds the run's value.
+    The "before" of the first such write is used, not of the first attempt: after a
+    conflict the retry was planned on a fresh read, so its "before" is the true one.
+    """
+    final: dict[str, Outcome] = {}
+    pending: list[JournalEntry] = []
+    for e in entries:
+        if e.outcome is Outcome.PENDING:
+            pending.append(e)
+        final[e.write_id] = e.outcome
+    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.PENDING)
+    writes = [e for e in pending if final[e.write_id] in landed]
+    if run_id is None:
+        # A plain rollback undoes the last sync, never a rollback (that would redo the
+        # sync); a rollback is undone only when named with --run.
+        syncs = [e for e in writes if e.rollback_of is None]
+        run_id = syncs[-1].run_id if syncs else None
+    points: dict[VariantKey, RollbackPoint] = {}
+    for e in writes:
+        if e.run_id != run_id:
+            continue
+        key = (e.product_id, e.variant_id, e.location_id or "")
+        first = points.get(key)
+        points[key] = RollbackPoint(
+            run_id=e.run_id, product_id=e.product_id, variant_id=e.variant_id, sku=e.sku,
+            inventory_item_id=e.inventory_item_id, location_id=e.location_id,
+            before=first.before if first else e.before, after=e.after, revision=e.revision,
+            writes=(first.writes if first else 0) + 1)
+    return points
+
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,14 +36,14 @@ from syncd.errors import GuardRefused, NoMatch, SyncdError, WixClientError
 from syncd.feeds.copy import FeedCopies
 from syncd.guards import GuardResult, check_guards, evaluate_guards
 from syncd.incremental import Informer
-from syncd.journal import new_run_id, rollback_points
+from syncd.journal import new_run_id
 from syncd.metrics import Metrics
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import Plan
 from syncd.policy import Unmatched
 from syncd.productindex import ProductIndex
 from syncd.progress import SyncProgress, publish_progress
-from syncd.rollback import RollbackPlan, plan_rollback
+from syncd.rollback import RollbackPlan, plan_rollback, rollback_points
 from syncd.siteclient import fallback_observer, halt_on, key_budget, metrics_observer
 from syncd.sources import DesiredSource
 from syncd.sources.cache import SourceCache

@@ -14,10 +14,10 @@ from syncd.journal import (
     journal_path,
     new_run_id,
     read_journal,
-    rollback_points,
 )
 from syncd.model import StoreVariant
 from syncd.plan import ChangeReason, StockChange
+from syncd.rollback import rollback_points
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from syncd.errors import SyncdError
-from syncd.journal import RollbackPoint, StockState
+from syncd.journal import StockState
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.rollback import plan_rollback
+from syncd.rollback import RollbackPoint, plan_rollback
 from syncd.sync import SiteSync
 from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
 
