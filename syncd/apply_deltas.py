@@ -103,13 +103,16 @@ async def apply_changes(
     stop: asyncio.Event | None = None,
     log: Log | None = None,
     progress: Callable[[int, int], None] | None = None,
+    open_writes: OpenWrites | None = None,
 ) -> ApplyReport:
     """Write ``plan``, with deltas where ``write_mode`` says so; never raises for one
-    product's failure (``WixAuthError`` goes up, as from ``apply_plan``)."""
+    product's failure (``WixAuthError`` goes up, as from ``apply_plan``). ``open_writes``:
+    the site's tracker of unsettled writes, kept across cycles (see ``OpenWrites``)."""
     log = log or structlog.get_logger("syncd.apply")
     recovered = 0
     if store.catalog is Catalog.V1:
-        recovered = await settle_open_deltas(store=store, journal=journal, log=log)
+        recovered = await settle_open_deltas(store=store, journal=journal, log=log,
+                                             open_writes=open_writes)
     split = split_plan(plan, write_mode)
     if not split.deltas:
         report = await apply_plan(plan, store=store, journal=journal, stop=stop, log=log,
@@ -292,14 +295,39 @@ def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -
                       f"{held}")
 
 
-async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log) -> int:
+class OpenWrites:
+    """The writes of one site's journal that no outcome has settled, kept between cycles
+    by reading only what was appended since the last look (``Journal.read_since``), so a
+    daemon's cycle costs what the last cycles wrote, not the journal's whole history."""
+
+    def __init__(self) -> None:
+        self._open: dict[str, JournalEntry] = {}
+        self._position: object | None = None
+
+    async def read(self, journal: Journal) -> list[JournalEntry]:
+        """The open writes now, as ``unsettled`` over the whole journal would say."""
+        tail = await journal.read_since(self._position)
+        if tail.restarted:
+            self._open.clear()
+        for entry in tail.entries:
+            if entry.outcome is Outcome.PENDING:
+                self._open[entry.write_id] = entry
+            else:
+                self._open.pop(entry.write_id, None)
+        self._position = tail.position
+        return list(self._open.values())
+
+
+async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
+                             open_writes: OpenWrites | None = None) -> int:
     """Settle, by a re-read, every delta an earlier run journaled but never settled (a
     kill, a shutdown, a failed re-read); returns how many. The journal is read where this
-    run writes it (``Journal.read_site``: the file, or the database). Nothing is sent
-    again: the cycle that follows plans from what the store holds."""
-    entries = await journal.read_site()
-    open_deltas = [e for e in unsettled(entries)
-                   if e.delta is not None and e.run_id != journal.run_id]
+    run writes it (the file, or the database): all of it, or with ``open_writes`` what
+    was appended since the site's last cycle. Nothing is sent again: the cycle that
+    follows plans from what the store holds."""
+    entries = (await open_writes.read(journal) if open_writes is not None
+               else unsettled(await journal.read_site()))
+    open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:
         return 0
     try:

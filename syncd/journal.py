@@ -27,6 +27,7 @@ the next entry starts on a line of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -322,6 +323,11 @@ class Journal:
         return await asyncio.to_thread(lambda: list(read_journal(self.path,
                                                                  bad_lines=bad_lines)))
 
+    async def read_since(self, position: object | None) -> JournalTail:
+        """The site's entries appended after ``position`` (a ``JournalTail.position``;
+        None: from the beginning), by any run or process."""
+        return await asyncio.to_thread(read_tail, self.path, position)
+
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -362,6 +368,43 @@ def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                 if bad_lines is not None:
                     reason = "torn last line (interrupted write)" if torn else f"unreadable: {e}"
                     bad_lines.append(BadLine(number, reason, torn))
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTail:
+    """What was appended to a site's journal since an earlier read."""
+
+    entries: tuple[JournalEntry, ...]
+    position: object | None
+    """Where the next read starts (a file's inode and offset, a row id)."""
+    restarted: bool
+    """Read from the beginning (a first read, or a journal file replaced or truncated
+    since): whatever an earlier read found no longer holds."""
+
+
+def read_tail(path: Path, position: object | None) -> JournalTail:
+    """``Journal.read_since`` of the local file: complete lines only (a line still being
+    written is read next time), unreadable ones skipped (``read_journal`` reports them)."""
+    try:
+        f = path.open("rb")
+    except FileNotFoundError:
+        return JournalTail((), None, True)
+    with f:
+        stat = os.fstat(f.fileno())
+        inode = stat.st_ino
+        was_inode, offset = position if isinstance(position, tuple) else (None, -1)
+        restarted = was_inode != inode or offset > stat.st_size
+        offset = 0 if restarted else offset
+        f.seek(offset)
+        entries = []
+        for raw in f:
+            if not raw.endswith(b"\n"):
+                break
+            offset += len(raw)
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                if raw.strip():
+                    entries.append(JournalEntry.from_json(raw.decode("utf-8")))
+    return JournalTail(tuple(entries), (inode, offset), restarted)
 
 
 def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:

@@ -27,7 +27,7 @@ import aiohttp
 import structlog
 
 from syncd.apply import ApplyReport, apply_plan
-from syncd.apply_deltas import apply_changes
+from syncd.apply_deltas import OpenWrites, apply_changes
 from syncd.backend import LocalBackend, StateBackend, open_backend
 from syncd.config import Settings, SiteSettings, SourceMode
 from syncd.coverage import match_problem, matched_rows
@@ -116,6 +116,8 @@ class SiteSync:
         older than the poll interval. One-shot commands always check."""
         self.source_cache = SourceCache()
         """The site's parsed sources, kept while their files do not change."""
+        self.open_writes = OpenWrites()
+        """The site's unsettled journal entries, read as the journal grows."""
         wix_settings = site.wix_settings()
         self.client = WixClient(
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
@@ -293,7 +295,8 @@ class SiteSync:
             async with journal:
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
-                                              stop=stop, log=log, progress=progress)
+                                              stop=stop, log=log, progress=progress,
+                                              open_writes=self.open_writes)
             if self.informer is not None:
                 self.informer.wrote(landed_writes(planned, applied))
             if applied.complete:

@@ -154,3 +154,42 @@ def test_run_ids_sort_by_time_and_are_unique():
     a, b = new_run_id(T0), new_run_id(T0)
     assert a.startswith("20250301T120000Z-") and a != b
     assert new_run_id(T0 + timedelta(seconds=1)) > max(a, b)
+
+
+async def test_reading_since_a_position_returns_only_what_was_appended(tmp_path):
+    async with journal(tmp_path, "run-1") as j:
+        await j.write_pending([change("A", 5, 7), change("B", 1, 0)])
+        first = await j.read_since(None)
+        assert first.restarted and [e.sku for e in first.entries] == ["A", "B"]
+        await j.write_pending([change("C", 2, 3)])
+        second = await j.read_since(first.position)
+        assert not second.restarted and [e.sku for e in second.entries] == ["C"]
+        assert (await j.read_since(second.position)).entries == ()
+
+
+async def test_a_line_still_being_written_is_read_once_it_is_complete(tmp_path):
+    async with journal(tmp_path, "run-1") as j:
+        await j.write_pending([change("A", 5, 7)])
+        start = await j.read_since(None)
+    path = journal_path(tmp_path, "demo")
+    other = journal(tmp_path, "run-2").make_pending([change("B", 1, 0)])[0].to_json()
+    with path.open("ab") as f:
+        f.write(other[:20].encode())  # a writer in the middle of its append
+    torn = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(start.position)
+    assert torn.entries == () and torn.position == start.position
+    with path.open("ab") as f:
+        f.write(other[20:].encode() + b"\n")
+    done = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(torn.position)
+    assert [e.sku for e in done.entries] == ["B"]
+
+
+async def test_a_replaced_journal_file_is_read_again_from_its_start(tmp_path):
+    async with journal(tmp_path, "run-1") as j:
+        await j.write_pending([change("A", 5, 7), change("B", 1, 0)])
+        seen = await j.read_since(None)
+    path = journal_path(tmp_path, "demo")
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(path.read_bytes().splitlines(keepends=True)[0])
+    copy.replace(path)
+    again = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(seen.position)
+    assert again.restarted and [e.sku for e in again.entries] == ["A"]

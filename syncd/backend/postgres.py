@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from syncd.backend.schema import check_version
-from syncd.journal import BadLine, Journal, JournalEntry
+from syncd.journal import BadLine, Journal, JournalEntry, JournalTail
 from syncd.state import RunState, SiteLocked
 
 CONNECT_TIMEOUT_S = 10.0
@@ -76,6 +76,20 @@ class PgJournal(Journal):
 
     async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         return await read_rows(self._pool, self.site, bad_lines)
+
+    async def read_since(self, position: object | None) -> JournalTail:
+        # A site's rows are inserted under its lock, one holder at a time, and every
+        # insert is awaited: their ids grow in the order they were committed.
+        after = position if isinstance(position, int) else 0
+        rows = await self._pool.fetch(
+            "SELECT id, entry FROM syncd_journal WHERE site = $1 AND id > $2 ORDER BY id",
+            self.site, after)
+        entries = []
+        for row in rows:
+            with contextlib.suppress(ValueError, KeyError, TypeError):
+                entries.append(JournalEntry.from_json(row["entry"]))
+        return JournalTail(tuple(entries), int(rows[-1]["id"]) if rows else after,
+                           restarted=position is None)
 
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
