@@ -23,7 +23,7 @@ Measured 2026-11-29 with the defaults (1,000 sites x 300 products = ~2.4 M track
 variants, 5-minute schedule, the real 60 s rate window) on 2 cores shared by the daemon and
 the emulator, with the ``fast`` extra (orjson) installed; generating the stores took 84 s:
 
-| round | ended at (s) | daemon CPU (s) | emulator CPU (s) | worst late (s) | p99 late (s) | not ok |
+| round | ended (s) | daemon CPU (s) | emulator CPU (s) | worst late (s) | p99 late (s) | not ok |
 |---|---|---|---|---|---|---|
 | 1 (start-up) | 144 | 131.8 | 48.5 | 139.05 | 138.33 | 0 |
 | 2 | 443 | 109.4 | 4.4 | 2.20 | 1.78 | 0 |
