@@ -99,3 +99,24 @@ def proc_usage(pid: int) -> tuple[float, int]:
         if line.startswith("VmHWM:"):
             peak = int(line.split()[1]) * 1024
     return cpu_s, peak
+
+
+async def owners(dsn: str) -> dict[str, str]:
+    """Which replica owns each site, from the PostgreSQL backend's ownership table."""
+    import asyncpg
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        return {r["site"]: r["replica"]
+                for r in await conn.fetch("SELECT site, replica FROM syncd_site_owners")}
+    finally:
+        await conn.close()
+
+
+def converged(running: Any, stocks: Mapping[str, Mapping[str, int]]) -> bool:
+    """Every site of a multi-site emulator holds its source's stock."""
+    for site_id, stock in stocks.items():
+        store = {r["sku"]: r["quantity"] for r in running.site(site_id).store.state_rows()}
+        if any(store[sku] != q for sku, q in stock.items()):
+            return False
+    return True

@@ -33,6 +33,10 @@ async def _site_sync(tmp_path: Path, emu, source: Path, **kw) -> SiteSync:
     return SiteSync(site, state_dir=settings.state_dir)
 
 
+def _write_stock(source: Path, stock: dict[str, int]) -> None:
+    source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in stock.items()))
+
+
 def _assert_converged(before, after, desired: dict[str, int]) -> None:
     """Matched variants hold the desired quantity; every other variant is untouched."""
     unique = unique_skus(before)
@@ -230,7 +234,7 @@ async def test_fast_cycle_rereads_only_the_products_of_changed_rows(emulator, tm
         await sync.sync()
         sku = next(iter(desired))
         desired[sku] += 3
-        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()))
+        _write_stock(source, desired)
         calls = emu.stats()["requests_total"]
         result = await sync.sync(kind=CycleKind.FAST, changed_keys={sku})
     assert result.planned.kind is CycleKind.FAST
@@ -301,7 +305,7 @@ async def test_fast_cycle_is_refused_when_it_would_change_too_much_of_the_store(
     async with await _site_sync(tmp_path, emu, source) as sync:
         await sync.sync()
         wrong = {sku: q + 5 for sku, q in desired.items()}  # every row shifted
-        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in wrong.items()))
+        _write_stock(source, wrong)
         with pytest.raises(GuardRefused) as caught:
             await sync.sync(kind=CycleKind.FAST, changed_keys=set(wrong))
     assert caught.value.guard == "max_changed_fraction"
@@ -324,7 +328,7 @@ async def test_v3_fast_cycle_sees_a_sku_copied_to_another_product_since_the_full
         for item in other.items:
             item.json = None  # the emulator's cached JSON of the item is stale now
         desired[sku] += 3
-        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()))
+        _write_stock(source, desired)
         writes = emu.stats()["writes"]
         result = await sync.sync(kind=CycleKind.FAST, changed_keys={sku})
     assert result.planned.kind is CycleKind.FAST
@@ -394,7 +398,7 @@ async def test_a_cycle_of_an_unchanged_source_reuses_its_parsed_rows(emulator, t
         assert again.planned.plan.changes == ()
         sku = next(iter(desired))
         desired[sku] += 5
-        source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()))
+        _write_stock(source, desired)
         edited = await sync.sync()
     assert sync.source_cache.hits == 1
     assert [c.variant.sku for c in edited.planned.plan.changes] == [sku]

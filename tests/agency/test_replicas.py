@@ -11,7 +11,7 @@ from collections import Counter
 
 import asyncpg
 import pytest
-from agencysupport import KEY, stock_of, write_fleet, write_source
+from agencysupport import KEY, converged, owners, stock_of, write_fleet, write_source
 from deploy.daemon_process import DaemonProcess, base_env
 
 from syncd.emulator.config import EmulatorConfig
@@ -23,23 +23,6 @@ pytestmark = pytest.mark.timeout(240)
 
 SITES = 30
 FAILOVER_S = 30.0
-
-
-async def owners(dsn: str) -> dict[str, str]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return {r["site"]: r["replica"]
-                for r in await conn.fetch("SELECT site, replica FROM syncd_site_owners")}
-    finally:
-        await conn.close()
-
-
-def converged(running, stocks) -> bool:
-    for site_id, stock in stocks.items():
-        store = {r["sku"]: r["quantity"] for r in running.site(site_id).store.state_rows()}
-        if any(store[sku] != q for sku, q in stock.items()):
-            return False
-    return True
 
 
 async def eventually(predicate, *, timeout_s: float, what: str) -> None:

@@ -38,29 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from agencysupport import KEY, stock_of, write_fleet, write_source
+from agencysupport import KEY, converged, owners, stock_of, write_fleet, write_source
 from deploy.daemon_process import DaemonProcess, base_env
 from pgsupport import postgres_cluster
 
 from syncd.emulator.config import EmulatorConfig
 from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
-
-
-async def owners(dsn: str) -> dict[str, str]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return {r["site"]: r["replica"]
-                for r in await conn.fetch("SELECT site, replica FROM syncd_site_owners")}
-    finally:
-        await conn.close()
-
-
-def converged(running, stocks) -> bool:
-    for site_id, stock in stocks.items():
-        store = {r["sku"]: r["quantity"] for r in running.site(site_id).store.state_rows()}
-        if any(store[sku] != q for sku, q in stock.items()):
-            return False
-    return True
 
 
 async def until(check, *, timeout_s: float) -> float:
