@@ -311,14 +311,18 @@ class CliRun:
     wall_s: float
     """From starting the process to its exit (interpreter start-up included)."""
     document: dict[str, Any] | None
-    """The site's JSON document (None when the run printed none)."""
+    """The site's entry of the run's JSON object (None when the run printed none)."""
     stderr: str
+
+    @property
+    def account(self) -> dict[str, Any]:
+        """What the sync wrote and the calls it made (empty when it wrote nothing)."""
+        return dict((self.document or {}).get("account") or {})
 
     @property
     def cycle_s(self) -> float | None:
         """The cycle as syncd timed it: source read, walk, plan, writes (no start-up)."""
-        result = (self.document or {}).get("result") or {}
-        duration = result.get("duration_s")
+        duration = self.account.get("duration_s")
         return float(duration) if isinstance(duration, int | float) else None
 
 
@@ -334,7 +338,7 @@ def run_sync_cli(config: Path, *, force: bool = False, timeout_s: float = 1800.0
                           check=False)
     wall_s = time.perf_counter() - started
     document = None
-    with contextlib.suppress(json.JSONDecodeError, IndexError, TypeError):
-        documents = json.loads(done.stdout)
-        document = documents[0] if documents else None
+    with contextlib.suppress(json.JSONDecodeError, IndexError, TypeError, AttributeError):
+        sites = json.loads(done.stdout).get("sites")  # one object per run, a site each
+        document = sites[0] if sites else None
     return CliRun(done.returncode, wall_s, document, done.stderr)

@@ -249,8 +249,8 @@ def _run_syncd(url: str, scenario: Scenario, directory: Path, source: Path,
     end = harness.compare_end_state(before, harness.state(url), drift.desired)
     calls = int(stats["requests_total"])
     note = "" if run.exit_code == 0 else f"exit {run.exit_code}: {run.stderr.strip()[:120]}"
-    if run.document is not None and run.document.get("result", {}).get("api_calls") != calls:
-        note += f" (syncd counted {run.document['result']['api_calls']} calls)"
+    if run.account and run.account.get("api_calls") != calls:
+        note += f" (syncd counted {run.account['api_calls']} calls)"
     return Outcome(scenario, "syncd", products, len(before), drift, calls, minimum, 0,
                    run.wall_s, run.cycle_s,
                    harness.budget_floor_s(calls, scenario.limit),
