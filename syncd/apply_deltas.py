@@ -43,7 +43,14 @@ from syncd.deltas import (
     verdict,
 )
 from syncd.errors import WixAuthError, WixClientError, WixError, WixUnavailable
-from syncd.journal import Journal, JournalEntry, Outcome, Settlement, unsettled
+from syncd.journal import (
+    Journal,
+    JournalEntry,
+    Outcome,
+    Settlement,
+    follow_open,
+    unsettled,
+)
 from syncd.model import Catalog, StoreVariant
 from syncd.plan import Plan, StockChange
 from syncd.policy import WriteMode
@@ -309,11 +316,7 @@ class OpenWrites:
         tail = await journal.read_since(self._position)
         if tail.restarted:
             self._open.clear()
-        for entry in tail.entries:
-            if entry.outcome is Outcome.PENDING:
-                self._open[entry.write_id] = entry
-            else:
-                self._open.pop(entry.write_id, None)
+        follow_open(self._open, tail.entries)
         self._position = tail.position
         return list(self._open.values())
 

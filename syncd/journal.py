@@ -411,9 +411,15 @@ def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
     """Pending writes with no outcome line: after a crash, those may or may not have landed
     (the delta path settles them by re-reading before it plans anything new)."""
     open_writes: dict[str, JournalEntry] = {}
+    follow_open(open_writes, entries)
+    return list(open_writes.values())
+
+
+def follow_open(open_writes: dict[str, JournalEntry], entries: Iterable[JournalEntry]) -> None:
+    """Bring ``open_writes`` (write id -> its pending entry) up to date with ``entries``,
+    read in journal order: a pending line opens a write, any outcome line settles it."""
     for entry in entries:
         if entry.outcome is Outcome.PENDING:
             open_writes[entry.write_id] = entry
         else:
             open_writes.pop(entry.write_id, None)
-    return list(open_writes.values())

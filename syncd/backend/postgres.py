@@ -35,10 +35,12 @@ def site_key(site: str) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None) -> list[JournalEntry]:
-    """Every journal row of ``site``, oldest first; unreadable rows go to ``bad_lines``."""
-    rows = await pool.fetch(
-        "SELECT id, entry FROM syncd_journal WHERE site = $1 ORDER BY id", site)
+async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None, *,
+                    after: int = 0) -> tuple[list[JournalEntry], int]:
+    """The journal rows of ``site`` whose id is over ``after``, oldest first, and the last
+    id read (``after`` when none); unreadable rows go to ``bad_lines``."""
+    rows = await pool.fetch("SELECT id, entry FROM syncd_journal WHERE site = $1 AND id > $2 "
+                            "ORDER BY id", site, after)
     entries = []
     for row in rows:
         try:
@@ -46,7 +48,7 @@ async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None) -> li
         except (ValueError, KeyError, TypeError) as e:
             if bad_lines is not None:
                 bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
-    return entries
+    return entries, int(rows[-1]["id"]) if rows else after
 
 
 class PgJournal(Journal):
@@ -75,21 +77,14 @@ class PgJournal(Journal):
         raise RuntimeError("the PostgreSQL journal is written asynchronously only")
 
     async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        return await read_rows(self._pool, self.site, bad_lines)
+        return (await read_rows(self._pool, self.site, bad_lines))[0]
 
     async def read_since(self, position: object | None) -> JournalTail:
         # A site's rows are inserted under its lock, one holder at a time, and every
         # insert is awaited: their ids grow in the order they were committed.
-        after = position if isinstance(position, int) else 0
-        rows = await self._pool.fetch(
-            "SELECT id, entry FROM syncd_journal WHERE site = $1 AND id > $2 ORDER BY id",
-            self.site, after)
-        entries = []
-        for row in rows:
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                entries.append(JournalEntry.from_json(row["entry"]))
-        return JournalTail(tuple(entries), int(rows[-1]["id"]) if rows else after,
-                           restarted=position is None)
+        entries, last = await read_rows(self._pool, self.site, None,
+                                        after=position if isinstance(position, int) else 0)
+        return JournalTail(tuple(entries), last, restarted=position is None)
 
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
@@ -112,7 +107,7 @@ class PostgresBackend:
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        return await read_rows(self.pool, site, bad_lines)
+        return (await read_rows(self.pool, site, bad_lines))[0]
 
     def where(self, site: str) -> str:
         return f"the syncd_journal table (site {site!r})"
