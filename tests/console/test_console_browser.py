@@ -31,8 +31,10 @@ if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
     pytest.skip(f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
                 "(apt-get install chromium chromium-driver)", allow_module_level=True)
 
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 T = TypeVar("T")
 
@@ -68,7 +70,10 @@ def _sign_in(driver: Any, url: str) -> None:
     driver.get(f"{url}/ui/login")
     driver.find_element(By.NAME, "token").send_keys(TOKEN)
     driver.find_element(By.CSS_SELECTOR, "form button").click()
-    assert "signed in" in driver.find_element(By.CSS_SELECTOR, "header .who").text
+    # The click starts a navigation: the header found first may be the login page's, gone
+    # by the time its text is read. Wait for the signed-in page's (TimeoutException if not).
+    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: "signed in" in d.find_element(By.CSS_SELECTOR, "header .who").text)
 
 
 def _click_confirmed(driver: Any, label: str) -> None:
