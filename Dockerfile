@@ -13,13 +13,14 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 RUN python -m venv /opt/syncd
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY syncd ./syncd
 # The extras baked into the image: PostgreSQL for replicas (deploy/kubernetes/agency.yaml)
 # and the faster JSON decoder. Add xlsx, sftp or s3 for those sources:
 # docker build --build-arg SYNCD_EXTRAS=postgres,fast,xlsx .
 ARG SYNCD_EXTRAS=postgres,fast
-RUN /opt/syncd/bin/pip install --no-compile ".[${SYNCD_EXTRAS}]" \
+# Every dependency at the version the lock pins (constraints.txt), as the tests ran it.
+RUN /opt/syncd/bin/pip install --no-compile -c constraints.txt ".[${SYNCD_EXTRAS}]" \
     && /opt/syncd/bin/python -m compileall -q /opt/syncd/lib
 
 FROM ${PYTHON_IMAGE}
