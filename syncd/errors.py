@@ -113,9 +113,13 @@ class WixForeignAnswer(WixClientError):
 class WixRateLimited(WixError):
     """429: the site's request budget is exhausted."""
 
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **kw: object) -> None:
+    def __init__(self, message: str, *, retry_after_s: float | None = None,
+                 retry_after_ignored: str | None = None, **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after_s = retry_after_s
+        self.retry_after_ignored = retry_after_ignored
+        """The ``Retry-After`` sent, when it was not believed (too large, negative, not a
+        number or a date); ``retry_after_s`` is then None and the local schedule applies."""
 
 
 class WixServerError(WixError):

@@ -74,6 +74,9 @@ class ApiObserver(Protocol):
     def observe_limiter_wait(self, wait_s: float) -> None:
         """The client's own rate limiter held a request back for ``wait_s`` seconds."""
 
+    def observe_anomaly(self, kind: str) -> None:
+        """Wix (or a proxy) sent a hint syncd set aside as implausible (``kind``)."""
+
 
 class CycleRecord(Protocol):
     """The fields of a cycle outcome the metrics need (``syncd.daemon.cycle.CycleOutcome``)."""
@@ -118,6 +121,10 @@ class Metrics:
         self.api_retries = Counter(
             "syncd_api_retries", "Requests to Wix retried after a transient failure.",
             ["site"], registry=r)
+        self.api_anomalies = Counter(
+            "syncd_api_anomalies", "Answers from Wix whose hint was set aside as implausible, "
+            "by kind (retry_after_ignored: a Retry-After too large or unreadable).",
+            ["site", "kind"], registry=r)
         self.writes = Counter(
             "syncd_writes", "Stock writes, by outcome (written|failed).",
             ["site", "outcome"], registry=r)
@@ -182,6 +189,10 @@ class Metrics:
         """The client-side rate limiter delayed a request by ``wait_s`` seconds."""
         if wait_s > 0:
             self.limiter_wait.labels(_label(site)).inc(wait_s)
+
+    def observe_anomaly(self, site: str, kind: str) -> None:
+        """An implausible hint from Wix was set aside (``kind``, e.g. retry_after_ignored)."""
+        self.api_anomalies.labels(_label(site), _label(kind)).inc()
 
     def observe_start_delay(self, site: str, delay_s: float) -> None:
         """A scheduled cycle started ``delay_s`` seconds after it was due."""
@@ -263,3 +274,6 @@ class SiteApiMetrics:
 
     def observe_limiter_wait(self, wait_s: float) -> None:
         self._metrics.observe_limiter_wait(self.site, wait_s)
+
+    def observe_anomaly(self, kind: str) -> None:
+        self._metrics.observe_anomaly(self.site, kind)

@@ -64,5 +64,7 @@ def metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], No
             api.observe_retry(event.endpoint)
         if event.status == 429:
             api.observe_rate_limited()
+        if event.anomaly:
+            api.observe_anomaly(event.anomaly)
 
     return observe

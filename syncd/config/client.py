@@ -75,6 +75,12 @@ class WixSettings:
     """Pauses after a 429 without ``Retry-After`` (Wix does not document one). Indexed by the
     request's 429 count so far; the last entry repeats. The whole site waits, not one request."""
 
+    retry_after_max_s: float = 120.0
+    """Longest ``Retry-After`` believed (twice Wix's one-minute window). Its unit is not
+    documented: a larger value (milliseconds read as seconds, a day from a misconfigured
+    proxy, a date far ahead) is an anomaly: it is logged, counted, and the pause falls back
+    to ``rate_limited_delays_s`` instead of stalling the site for hours."""
+
     jitter: float = 0.2
     """Each pause is scaled by a random factor in ``[1 - jitter, 1 + jitter]`` so that
     concurrent requests that failed together do not retry together."""
@@ -102,6 +108,8 @@ class WixSettings:
             raise ValueError("slowdown_factor must be in (0, 1]")
         if not self.rate_limited_delays_s:
             raise ValueError("rate_limited_delays_s needs at least one delay")
+        if self.retry_after_max_s < 0:
+            raise ValueError("retry_after_max_s must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

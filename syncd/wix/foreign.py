@@ -7,6 +7,8 @@ so in one line (the ``base_url``, the status, a short escaped excerpt of the bod
 of dumping the page or reporting "Expecting value". A 501, and any non-JSON answer outside
 the 5xx range, is permanent: retrying it only burns the budget. A non-JSON 502/503/504 may
 be a proxy's passing trouble and stays a retried ``WixServerError``, with the same message.
+A 429 is never foreign: whatever its body (an edge proxy's HTML or plain text), the status
+says the budget is spent, and it is handled as Wix's 429.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ def foreign_answer(base_url: str, status: int, body: bytes, *, is_json: bool, en
     is quoted up to ``min(limit, EXCERPT_CHARS)`` characters. ``is_json``: the body was
     decoded as JSON (the caller decodes each answer once)."""
     stripped = body.strip()
-    if status != 501 and (not stripped or is_json):
+    if status == 429 or (status != 501 and (not stripped or is_json)):
         return None
     excerpt = safe_value(" ".join(stripped.decode("utf-8", errors="replace").split()),
                          min(limit, EXCERPT_CHARS))

@@ -25,8 +25,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -46,12 +44,18 @@ from syncd.errors import (
     WixUnavailable,
 )
 from syncd.logs import SECRETS
-from syncd.wix.foreign import foreign_answer
+from syncd.textsafe import safe_value
+from syncd.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.wix.jsonbody import loads
 from syncd.wix.ratelimit import Clock, SiteRateLimiter, Sleep
-from syncd.wix.retry import RetryPolicy, call_with_retries
+from syncd.wix.retry import RetryPolicy, call_with_retries, read_retry_after
 
 JSONObject = dict[str, Any]
+
+RETRY_AFTER_IGNORED = "retry_after_ignored"
+"""``RequestEvent.anomaly`` of a 429 whose ``Retry-After`` was not believed."""
+
+_DEFAULTS = WixSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,8 @@ class RequestEvent:
     """Name of the syncd exception raised for this attempt, if any."""
     attempt: int = 1
     """1 for the first try of a call, 2 and up for its retries."""
+    anomaly: str | None = None
+    """A server hint set aside as implausible (``RETRY_AFTER_IGNORED``), for metrics."""
 
 
 Observer = Callable[[RequestEvent], None]
@@ -230,6 +236,7 @@ class WixClient:
             started = self._clock()
             status: int | None = None
             error: str | None = None
+            anomaly: str | None = None
             try:
                 async with self._session.request(
                     method,
@@ -250,10 +257,18 @@ class WixClient:
                     if status >= 400:
                         cause = _response_error(response, method)
                         limit = self.settings.error_body_max_chars
-                        raise map_error(cause, endpoint=endpoint, body=raw, limit=limit) from cause
+                        raise map_error(
+                            cause, endpoint=endpoint, body=raw, limit=limit,
+                            retry_after_max_s=self.settings.retry_after_max_s) from cause
                     return _object(data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
+                if isinstance(exc, WixRateLimited) and exc.retry_after_ignored is not None:
+                    anomaly = RETRY_AFTER_IGNORED
+                    self.log.warning("wix_retry_after_ignored", endpoint=endpoint,
+                                     retry_after=exc.retry_after_ignored,
+                                     max_s=self.settings.retry_after_max_s,
+                                     fallback="rate_limited_delays_s")
                 raise
             except (aiohttp.ClientError, TimeoutError) as exc:
                 mapped = map_error(exc, endpoint=endpoint)
@@ -269,6 +284,7 @@ class WixClient:
                     wait_s=wait_s,
                     error=error,
                     attempt=attempt,
+                    anomaly=anomaly,
                 )
                 self._record(event, counter)
 
@@ -287,12 +303,14 @@ class WixClient:
 
 
 def map_error(
-    exc: BaseException, *, endpoint: str, body: bytes = b"", limit: int = 500
+    exc: BaseException, *, endpoint: str, body: bytes = b"", limit: int = 500,
+    retry_after_max_s: float | None = None,
 ) -> WixError:
     """The one place where an HTTP status or a transport failure becomes a ``WixError``.
 
     401/403 -> WixAuthError, 404 -> WixNotFound, 409/428 -> WixConflict, 429 -> WixRateLimited
-    (with ``Retry-After`` seconds when sent), other 4xx -> WixClientError, 5xx ->
+    (with ``Retry-After`` seconds when sent and believable, see ``read_retry_after``; the
+    body, JSON or not, never changes that), other 4xx -> WixClientError, 5xx ->
     WixServerError; a 2xx whose body is not JSON -> WixServerError; connection errors,
     dropped connections and timeouts -> WixUnavailable. Callers chain with ``raise ... from``.
     """
@@ -309,9 +327,14 @@ def map_error(
         if status in (409, 428):
             return WixConflict(text, status=status, code=code, endpoint=endpoint)
         if status == 429:
+            sent = exc.headers.get("Retry-After") if exc.headers else None
+            max_s = _DEFAULTS.retry_after_max_s if retry_after_max_s is None \
+                else retry_after_max_s
+            retry_after_s, believed = read_retry_after(sent, max_s=max_s)
             return WixRateLimited(
                 text,
-                retry_after_s=_retry_after_s(exc.headers),
+                retry_after_s=retry_after_s,
+                retry_after_ignored=None if believed else safe_value(sent or "", 40),
                 status=status,
                 code=code,
                 endpoint=endpoint,
@@ -379,7 +402,8 @@ def _parse_error_body(body: bytes, limit: int) -> tuple[str, str | None]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        return _truncate(text, limit), None
+        # An edge proxy's page (a 429 or 5xx in HTML or plain text): one escaped line.
+        return safe_value(" ".join(text.split()), min(limit, EXCERPT_CHARS)), None
     if not isinstance(data, dict):
         return _truncate(text, limit), None
     message = str(data.get("message") or "")
@@ -408,24 +432,3 @@ def _parse_error_body(body: bytes, limit: int) -> tuple[str, str | None]:
 
 def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
-
-
-def _retry_after_s(headers: Mapping[str, str] | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP date); None if absent."""
-    if not headers:
-        return None
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -8,6 +8,12 @@ The decision is made by exception class, never by message text:
   waits inside the limiter like every other request of the site.
 - ``WixServerError`` / ``WixUnavailable``: retried after the ``retry_delays_s`` schedule.
 
+``Retry-After`` is a hint from a server (or a proxy in front of it) whose unit Wix does not
+document: ``read_retry_after`` believes seconds or an HTTP date up to
+``WixSettings.retry_after_max_s`` and sets aside anything else (a value in milliseconds read
+as seconds, a day, a date far ahead, a negative number), so one odd header cannot stall a
+site for hours; the schedule then applies as if no header had come.
+
 Only idempotent requests are retried at all. An increment or decrement whose answer was lost
 may already have been applied, so it is surfaced to the caller, who must re-read first. Every
 retry is logged as ``attempt=n/total``; the final failure is re-raised unchanged.
@@ -17,8 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import structlog
@@ -28,6 +37,32 @@ from syncd.errors import StopRequested, WixRateLimited, WixServerError, WixUnava
 from syncd.wix.ratelimit import SiteRateLimiter, Sleep
 
 T = TypeVar("T")
+
+
+def read_retry_after(value: str | None, *, max_s: float,
+                     now: datetime | None = None) -> tuple[float | None, bool]:
+    """``(seconds to wait, believed)`` for a ``Retry-After`` value (pure but for ``now``).
+
+    Delta-seconds and HTTP dates (a past date: 0) are believed up to ``max_s``. Anything
+    else is not: ``(None, False)`` for a value that is too large, negative, infinite or
+    neither a number nor a date. ``(None, True)`` when no header was sent.
+    """
+    if value is None:
+        return None, True
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None, False
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    if not math.isfinite(seconds) or seconds < 0 or seconds > max_s:
+        return None, False
+    return seconds, True
 
 
 class RetryPolicy:
