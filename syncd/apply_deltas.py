@@ -1,7 +1,8 @@
 """Applying a plan with increment/decrement writes where they save calls (Catalog V1).
 
 ``apply_changes`` is what a sync cycle calls. It first settles the deltas an earlier run
-left without an outcome (a kill, a shutdown, a failed re-read), then parts the plan
+left without an outcome (a kill, a shutdown, a failed re-read), then checks the plan
+against what the journal says syncd wrote lately (``guard_writes``), parts it
 (``syncd.deltas.split_plan``) and sends the deltas in rounds:
 
 1. the round's deltas are journaled ``pending`` with before, delta and expected after,
@@ -10,23 +11,38 @@ left without an outcome (a kill, a shutdown, a failed re-read), then parts the p
 2. after the round's calls, every product they touched is re-read (Query Products by
    ``id``, 100 per call) and each delta settled by what the store holds
    (``syncd.deltas.verdict``): confirmed (``applied``), not applied (``failed``), or moved
-   by a sale since (``unknown``: the journal cannot say whether it landed);
-3. what remains is planned again from the fresh value, never re-sent as it was: the
-   deltas of calls Wix answered with a 5xx or 429 as new deltas in the next round (at most
-   ``DELTA_ROUNDS``); those of calls that got no answer (which may still land), and those
-   Wix refused or skipped, by the safe, absolute path.
+   by a sale since (``unknown``: the journal cannot say whether it landed). The deltas of a
+   call refused with a 429 need no re-read: nothing was applied (``failed``);
+3. what remains follows the table of ``syncd.deltas``: the deltas of a 429 go in the next
+   round as they were (at most ``DELTA_ROUNDS``); everything else that is not done goes to
+   the absolute path, never as a second delta: after a 5xx or no answer the first may have
+   landed, and a re-read showing the value before may only be stale.
 
 Everything that is not a delta, and what the rounds hand over, goes through
 ``syncd.apply.apply_plan`` (Update Inventory Variants per product). A delta whose call
 was cut short by a shutdown or whose re-read failed stays ``pending`` in the journal: the
-next run's first step re-reads it and settles it, and that run plans from the store.
+next run's first step re-reads it and settles it, and that run writes its variant only
+absolutely (the walk it planned from may predate the delta).
+
+What the journal says syncd wrote lately (``OpenWrites`` keeps it across a daemon's
+cycles; a one-shot run reads the journal whole):
+
+- a variant written less than ``RECENT_WRITE_S`` ago whose read does not show that write
+  may have been read from a lagging ``stores-reader``: it gets no delta this cycle (an
+  absolute write is right whether or not the read lags);
+- an absolute write Wix accepted (``{}``) that the walk finds not in effect, planned again
+  from the same value to the same value, is not sent again. Past ``RECENT_WRITE_S`` it is
+  taken as ignored by Wix: reported once (the log's ``write_ignored``, the metric, ``syncd
+  lint``) and marked ``ignored`` in the journal, which keeps it from being sent while the
+  source's and the store's values stay the same; either one changing sends it again.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 import structlog
 
@@ -35,6 +51,7 @@ from syncd.deltas import (
     Answer,
     DeltaAccount,
     NextStep,
+    VariantKey,
     Verdict,
     delta_batches,
     next_step,
@@ -42,12 +59,19 @@ from syncd.deltas import (
     units,
     verdict,
 )
-from syncd.errors import WixAuthError, WixClientError, WixError, WixUnavailable
+from syncd.errors import (
+    WixAuthError,
+    WixClientError,
+    WixError,
+    WixRateLimited,
+    WixUnavailable,
+)
 from syncd.journal import (
     Journal,
     JournalEntry,
     Outcome,
     Settlement,
+    StockState,
     follow_open,
     unsettled,
 )
@@ -62,11 +86,16 @@ CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
 DELTA_ROUNDS = 3
-"""Rounds of deltas before what still differs goes to the absolute path: a 5xx now and
-then costs a re-read and one more call, a store that keeps failing does not loop."""
+"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
+then costs one more call, a store that keeps refusing does not loop."""
+
+RECENT_WRITE_S = 60.0
+"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
+that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
+is seen); within this window a variant whose read does not show syncd's last write gets
+no delta, and an accepted write that a read does not show is not yet called ignored."""
 
 Log = structlog.typing.FilteringBoundLogger
-VariantKey = tuple[str, str]
 
 
 @dataclass(slots=True)
@@ -114,18 +143,29 @@ async def apply_changes(
 ) -> ApplyReport:
     """Write ``plan``, with deltas where ``write_mode`` says so; never raises for one
     product's failure (``WixAuthError`` goes up, as from ``apply_plan``). ``open_writes``:
-    the site's tracker of unsettled writes, kept across cycles (see ``OpenWrites``)."""
+    the site's record of recent and unsettled writes, kept across cycles (see
+    ``OpenWrites``); without it the journal is read whole."""
     log = log or structlog.get_logger("syncd.apply")
-    recovered = 0
+    recovered: frozenset[VariantKey] = frozenset()
+    guard = WriteGuard()
     if store.catalog is Catalog.V1:
+        history = open_writes or OpenWrites()
         recovered = await settle_open_deltas(store=store, journal=journal, log=log,
-                                             open_writes=open_writes)
-    split = split_plan(plan, write_mode)
+                                             open_writes=history)
+        guard = guard_writes(plan.changes, history.latest, now=journal.now())
+        await _hold_repeats(guard, journal=journal, log=log)
+        history.keep(guard.held_keys)
+        history.prune(journal.now())
+    if guard.held:
+        plan = replace(plan, changes=tuple(c for c in plan.changes
+                                           if _key(c) not in guard.held_keys))
+    split = split_plan(plan, write_mode, absolute_only=guard.absolute_only | recovered)
     if not split.deltas:
         report = await apply_plan(plan, store=store, journal=journal, stop=stop, log=log,
                                   progress=progress)
-        return replace(report, deltas=DeltaAccount(recovered=recovered)) if recovered \
-            else report
+        if recovered:
+            report = replace(report, deltas=DeltaAccount(recovered=len(recovered)))
+        return _with_guard(report, guard)
     log.info("deltas_planned", deltas=len(split.deltas), products=split.absolute_calls_saved,
              calls=split.delta_calls, absolute=len(split.absolute))
     run = _Run(store=store, journal=journal, log=log)
@@ -142,10 +182,100 @@ async def apply_changes(
     rest = replace(plan, changes=(*split.absolute, *fallback))
     absolute = await apply_plan(rest, store=store, journal=journal, stop=stop, log=log,
                                 progress=absolute_progress)
-    account = DeltaAccount(**run.counts, to_absolute=len(fallback), recovered=recovered)
+    account = DeltaAccount(**run.counts, to_absolute=len(fallback), recovered=len(recovered))
     log.info("deltas_done", **{k: v for k, v in run.counts.items()},
              to_absolute=len(fallback))
-    return _merge(plan, run, absolute, account)
+    return _with_guard(_merge(plan, run, absolute, account), guard)
+
+
+def _key(change: StockChange) -> VariantKey:
+    return (change.variant.product_id, change.variant.variant_id)
+
+
+def _with_guard(report: ApplyReport, guard: WriteGuard) -> ApplyReport:
+    if not guard.held:
+        return report
+    return replace(report, held=len(guard.held),
+                   ignored_found=sum(1 for h in guard.held if h.found))
+
+
+@dataclass(frozen=True, slots=True)
+class HeldWrite:
+    """A planned change not sent: the same absolute write Wix accepted before, still not
+    in effect (``entry``: the journal line of that write)."""
+
+    change: StockChange
+    entry: JournalEntry
+    found: bool
+    """True when this run is the first to call it ignored (and reports it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteGuard:
+    """What the journal's recent writes say about a plan (``guard_writes``)."""
+
+    absolute_only: frozenset[VariantKey] = frozenset()
+    """Variants whose read may not show syncd's last write yet: no delta for them."""
+    held: tuple[HeldWrite, ...] = ()
+    """Changes not sent at all: repeats of accepted absolute writes not in effect."""
+
+    @property
+    def held_keys(self) -> frozenset[VariantKey]:
+        return frozenset(_key(h.change) for h in self.held)
+
+
+def guard_writes(changes: Iterable[StockChange], latest: Mapping[VariantKey, JournalEntry],
+                 *, now: datetime, recent_s: float | None = None) -> WriteGuard:
+    """Check planned ``changes`` against ``latest`` (the last journal line per variant).
+
+    Pure. A change whose variant still holds the before-value of the absolute write Wix
+    last accepted for it, to the same after-value, is held (that write was ignored, or the
+    read lags; either way sending it again changes nothing); past ``recent_s`` it is
+    ``found`` ignored, unless the journal already says so. A variant written less than
+    ``recent_s`` ago whose read does not show that write goes to ``absolute_only``.
+    """
+    window_s = RECENT_WRITE_S if recent_s is None else recent_s
+    absolute_only: set[VariantKey] = set()
+    held: list[HeldWrite] = []
+    for change in changes:
+        key = _key(change)
+        entry = latest.get(key)
+        if entry is None:
+            continue
+        recent = (now - entry.time).total_seconds() < window_s
+        if (entry.delta is None and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
+                and _repeats(change, entry)):
+            found = entry.outcome is Outcome.APPLIED and not recent
+            held.append(HeldWrite(change, entry, found))
+        elif recent and change.variant.quantity != entry.after.quantity:
+            absolute_only.add(key)
+    return WriteGuard(frozenset(absolute_only), tuple(held))
+
+
+def _repeats(change: StockChange, entry: JournalEntry) -> bool:
+    """True when ``change`` is ``entry``'s write again, planned from the same value."""
+    v = change.variant
+    return (entry.before == StockState(v.quantity, v.in_stock, v.tracked)
+            and entry.after == StockState(change.quantity, change.in_stock, change.track))
+
+
+async def _hold_repeats(guard: WriteGuard, *, journal: Journal, log: Log) -> None:
+    """Journal and report, once, the accepted writes this run finds ignored."""
+    found = [h for h in guard.held if h.found]
+    for h in found:
+        log.warning("write_ignored", sku=h.entry.sku, product_id=h.entry.product_id,
+                    variant_id=h.entry.variant_id, before=h.entry.before.to_dict(),
+                    after=h.entry.after.to_dict(), write_id=h.entry.write_id)
+    if found:
+        await journal.settle_each(
+            Settlement(h.entry, Outcome.IGNORED,
+                       "ignored: Wix answered {} but a later read still holds the value "
+                       "before; not sent again while source and store keep these values")
+            for h in found)
+    if guard.held:
+        log.info("writes_held", writes=len(guard.held), found_ignored=len(found),
+                 reason="Wix accepted these writes before and a read does not show them: "
+                        "sending them again would change nothing")
 
 
 async def _delta_rounds(run: _Run, pending: list[StockChange], *,
@@ -224,7 +354,11 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
         run.count("unknown_calls")
         run.log.warning("delta_call_lost", entries=len(batch), error=str(exc)[:300])
         return _Sent(batch, entries, Answer.LOST)
-    except WixError as exc:  # 5xx or 429: it may have landed
+    except WixRateLimited:  # refused before any work: nothing was applied
+        run.count("rate_limited_calls")
+        run.log.info("delta_call_rate_limited", entries=len(batch))
+        return _Sent(batch, entries, Answer.RATE_LIMITED)
+    except WixError as exc:  # 5xx: a gateway may say so after the call was applied
         run.count("unknown_calls")
         run.log.warning("delta_call_unknown", entries=len(batch), error=type(exc).__name__)
         return _Sent(batch, entries, Answer.UNKNOWN)
@@ -233,27 +367,38 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
 
 async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
                   ) -> list[StockChange]:
-    """Re-read the products the calls touched, settle every delta, and sort what remains
-    into the next round (returned) and the absolute path (``fallback``)."""
-    products = sorted({c.variant.product_id for s in sent for c in s.changes})
-    try:
-        fresh = await run.store.refresh(product_ids=products)
-    except WixAuthError:
-        raise
-    except WixError as exc:
-        # Left pending in the journal: whether they landed is for the next run to read.
-        run.log.warning("delta_verify_failed", products=len(products), error=str(exc)[:300])
-        for s in sent:
-            for change in s.changes:
-                run.tally(run.failed, change, "re-read after the delta failed: outcome unknown")
-        return []
-    run.count("verify_calls", fresh.api_calls)
-    current = {(v.product_id, v.variant_id): v for v in fresh.variants}
-    settlements: list[Settlement] = []
-    again: list[StockChange] = []
-    for s in sent:
+    """Settle every delta of the round and sort what remains into the next round
+    (returned: only those of 429s, as they were) and the absolute path (``fallback``).
+    The products of the calls that got any other answer are re-read first."""
+    refused = [s for s in sent if s.answer is Answer.RATE_LIMITED]
+    again = [c for s in refused for c in s.changes]
+    settlements = [Settlement(e, Outcome.FAILED, "not applied: refused with a 429")
+                   for s in refused for e in s.entries]
+    run.count("replanned", len(again))
+    answered = [s for s in sent if s.answer is not Answer.RATE_LIMITED]
+    products = sorted({c.variant.product_id for s in answered for c in s.changes})
+    current: dict[VariantKey, StoreVariant] = {}
+    if products:
+        try:
+            fresh = await run.store.refresh(product_ids=products)
+        except WixAuthError:
+            raise
+        except WixError as exc:
+            # Left pending in the journal: the next run settles them and writes their
+            # variants only absolutely. Nothing more is sent for them in this one.
+            run.log.warning("delta_verify_failed", products=len(products),
+                            error=str(exc)[:300])
+            for s in answered:
+                for change in s.changes:
+                    run.tally(run.failed, change,
+                              "re-read after the delta failed: outcome unknown")
+            await run.journal.settle_each(settlements)
+            return again
+        run.count("verify_calls", fresh.api_calls)
+        current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+    for s in answered:
         for change, entry in zip(s.changes, s.entries, strict=True):
-            now = current.get((change.variant.product_id, change.variant.variant_id))
+            now = current.get(_key(change))
             found = verdict(entry.before.quantity, entry.after.quantity, now)
             settlements.append(_settlement(entry, found, now))
             step = next_step(s.answer, found)
@@ -264,10 +409,8 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
             if now.quantity == change.quantity:
                 run.tally(run.written, change)
                 continue
-            redo = replace(change, variant=now)
-            # A delta needs a number to start from; without one, only an absolute write.
-            delta_again = step is NextStep.DELTA_AGAIN and now.quantity is not None
-            (again if delta_again else fallback).append(redo)
+            # Idempotent: right whether or not the delta landed, whatever the read showed.
+            fallback.append(replace(change, variant=now))
     await run.journal.settle_each(settlements)
     return again
 
@@ -283,8 +426,6 @@ def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> 
     elif step is NextStep.DONE:  # moved by a sale after Wix accepted the call
         run.count("moved")
         run.tally(run.written, change)
-    elif step is NextStep.DELTA_AGAIN:
-        run.count("replanned")
     else:
         run.count("not_applied" if found is Verdict.NOT_APPLIED else "moved")
 
@@ -293,8 +434,8 @@ def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -
     if found is Verdict.CONFIRMED:
         return Settlement(entry, Outcome.APPLIED, "confirmed by re-read")
     if found is Verdict.NOT_APPLIED:
-        return Settlement(entry, Outcome.FAILED, "not applied: the re-read holds the value "
-                          "before")
+        return Settlement(entry, Outcome.FAILED, "not seen applied: the re-read holds the "
+                          "value before (or lags behind the write)")
     if found is Verdict.MISSING:
         return Settlement(entry, Outcome.FAILED, "not applied: product or variant gone")
     held = "untracked" if now is None or not now.tracked else str(now.quantity)
@@ -303,43 +444,76 @@ def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -
 
 
 class OpenWrites:
-    """The writes of one site's journal that no outcome has settled, kept between cycles
-    by reading only what was appended since the last look (``Journal.read_since``), so a
-    daemon's cycle costs what the last cycles wrote, not the journal's whole history."""
+    """What one site's journal says about recent and unsettled writes, kept between
+    cycles by reading only what was appended since the last look (``Journal.read_since``),
+    so a daemon's cycle costs what the last cycles wrote, not the journal's whole history.
+
+    Besides the open writes it keeps the last line per variant (``latest``) for the writes
+    ``guard_writes`` may still need: those of the last ``RECENT_WRITE_S``, of the last run
+    that wrote, those marked ignored, and those a cycle held back (``keep``).
+    """
 
     def __init__(self) -> None:
         self._open: dict[str, JournalEntry] = {}
         self._position: object | None = None
+        self._latest: dict[VariantKey, JournalEntry] = {}
+        self._last_run: str | None = None
+        self._kept: frozenset[VariantKey] = frozenset()
+
+    @property
+    def latest(self) -> Mapping[VariantKey, JournalEntry]:
+        """The last journal line (pending or outcome) per variant still of interest."""
+        return self._latest
 
     async def read(self, journal: Journal) -> list[JournalEntry]:
         """The open writes now, as ``unsettled`` over the whole journal would say."""
         tail = await journal.read_since(self._position)
         if tail.restarted:
             self._open.clear()
+            self._latest.clear()
         follow_open(self._open, tail.entries)
+        for entry in tail.entries:
+            self._latest[(entry.product_id, entry.variant_id)] = entry
+            if entry.outcome is Outcome.PENDING:
+                self._last_run = entry.run_id
         self._position = tail.position
         return list(self._open.values())
 
+    def keep(self, keys: frozenset[VariantKey]) -> None:
+        """Keep the lines of ``keys`` past the window (the writes a cycle held back)."""
+        self._kept = keys
+
+    def prune(self, now: datetime) -> None:
+        """Forget the lines no check needs any more, so memory follows recent writes."""
+        for key, entry in list(self._latest.items()):
+            if (entry.outcome is not Outcome.IGNORED and entry.run_id != self._last_run
+                    and key not in self._kept
+                    and (now - entry.time).total_seconds() >= RECENT_WRITE_S):
+                del self._latest[key]
+
 
 async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
-                             open_writes: OpenWrites | None = None) -> int:
+                             open_writes: OpenWrites | None = None
+                             ) -> frozenset[VariantKey]:
     """Settle, by a re-read, every delta an earlier run journaled but never settled (a
-    kill, a shutdown, a failed re-read); returns how many. The journal is read where this
-    run writes it (the file, or the database): all of it, or with ``open_writes`` what
-    was appended since the site's last cycle. Nothing is sent again: the cycle that
-    follows plans from what the store holds."""
+    kill, a shutdown, a failed re-read); returns their variants, which this run must write
+    only absolutely (whatever the re-read said, the walk this run planned from may predate
+    the delta). The journal is read where this run writes it (the file, or the database):
+    all of it, or with ``open_writes`` what was appended since the site's last cycle.
+    Nothing is sent again."""
     entries = (await open_writes.read(journal) if open_writes is not None
                else unsettled(await journal.read_site()))
     open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:
-        return 0
+        return frozenset()
+    keys = frozenset((e.product_id, e.variant_id) for e in open_deltas)
     try:
         fresh = await store.refresh(product_ids=sorted({e.product_id for e in open_deltas}))
     except WixAuthError:
         raise
     except WixError as exc:
         log.warning("open_deltas_unreadable", deltas=len(open_deltas), error=str(exc)[:300])
-        return 0
+        return keys
     current = {(v.product_id, v.variant_id): v for v in fresh.variants}
     settlements = []
     for e in open_deltas:
@@ -349,7 +523,7 @@ async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
     await journal.settle_each(settlements)
     log.info("open_deltas_settled", deltas=len(open_deltas),
              confirmed=sum(s.outcome is Outcome.APPLIED for s in settlements))
-    return len(open_deltas)
+    return keys
 
 
 def _merge(plan: Plan, run: _Run, absolute: ApplyReport, account: DeltaAccount

@@ -1,8 +1,8 @@
 """Planning increment/decrement writes for Catalog V1: which changes, how many calls, and
-what a re-read says about a delta that was sent.
+what follows an answer and a re-read of a delta that was sent.
 
-Pure, like the differ: a plan in, a split out; a journaled delta plus a fresh read in, a
-verdict out. The I/O that uses them lives in ``syncd.apply_deltas``.
+Pure, like the differ: a plan in, a split out; Wix's answer to a delta plus a fresh read
+in, the next step out. The I/O that uses them lives in ``syncd.apply_deltas``.
 
 Which changes may be deltas. On V1 a changed product costs one Update Inventory Variants
 call, however many of its variants change; Increment/Decrement take up to 300 entries
@@ -10,28 +10,45 @@ across products. Only a *quantity* change of a variant that tracks quantity, on 
 that keeps tracking, can be a delta; an availability change or a tracking switch needs
 Update Inventory Variants, and so does every other change of the same product (one
 absolute call writes the product whole anyway, so splitting it would only add calls).
+A product the caller names in ``absolute_only`` is written absolutely too: a variant of it
+was written a moment ago, or has a delta of a killed run, so the value it was read at may
+not show that write yet (``stores-reader`` may lag writes), and a delta planned from it
+could add the same units a second time.
 
 When. ``write_mode: auto`` uses deltas when they need fewer calls than the absolute
 writes they replace, counting the re-read that verifies them:
 ``ceil(C+/300) + ceil(C-/300) + ceil(K/100) < K`` over the eligible products.
 
-What a re-read says. A delta is journaled with the value read before it (``before``), the
-units sent and the value expected after (``after``). Read again, the variant holds:
+The rule. A delta is not idempotent, so it is sent **at most once per intent**. Only two
+answers say for certain what happened to it: ``{}`` (accepted) and 429 (refused before
+any work). A 5xx may come from a gateway after the service behind it applied the call; no
+answer at all (a timeout, a dropped connection) may be followed by the call landing later.
+A re-read settles the journal, but ``stores-reader`` may lag writes by seconds, so a
+re-read showing the value before may be stale rather than proof that nothing landed. What
+follows each answer, by what the re-read holds (``after``: **confirmed**; ``before``:
+**not applied**, or a stale read; anything else: **moved** by a sale or an edit, or a stale
+read of one):
 
-- ``after``: **confirmed** (the delta landed; nothing else moved it);
-- ``before``: **not applied** (refused, skipped, or never arrived);
-- anything else: **moved** by something besides syncd (a sale) since it was read, and
-  whether the delta landed cannot be told from the number alone. If Wix answered the call,
-  the delta is taken as landed and the sale as the newer truth, left alone until the next
-  cycle. If the call's outcome is unknown (5xx, timeout, lost connection), the difference
-  that remains is planned again from the fresh value, never by re-sending the call: as a
-  new delta after a 5xx, as an absolute write when no answer came at all.
+=============  ===========  ==============  ==============  =====================
+answer         confirmed    not applied     moved           untracked / missing
+=============  ===========  ==============  ==============  =====================
+accepted       done         absolute        done            done
+429            (no re-read: nothing was applied) the same delta, in the next round
+4xx            done         absolute        absolute        done
+5xx            done         absolute        absolute        done
+no answer      done         absolute        absolute        done
+=============  ===========  ==============  ==============  =====================
+
+*Absolute* is Update Inventory Variants of the planned value: idempotent, so it is right
+whether or not the delta landed, and whatever the re-read showed. Never another delta:
+that is what could apply the units twice. An accepted delta a sale moved since is done:
+the store then holds the source's level minus what sold, and the next cycle tops it up.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -44,6 +61,9 @@ MAX_ENTRIES = 300
 
 REREAD_PRODUCTS = 100
 """Products per verification read (Query Products filtered by ``id``)."""
+
+VariantKey = tuple[str, str]
+"""``(product_id, variant_id)``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +102,16 @@ def delta_call_count(changes: Iterable[StockChange]) -> int:
             + math.ceil(len(products) / REREAD_PRODUCTS))
 
 
-def split_plan(plan: Plan, mode: WriteMode) -> DeltaSplit:
-    """Part ``plan`` by ``mode``; V3 plans and ``absolute`` keep every change absolute."""
+def split_plan(plan: Plan, mode: WriteMode, *,
+               absolute_only: Collection[VariantKey] = ()) -> DeltaSplit:
+    """Part ``plan`` by ``mode``; V3 plans and ``absolute`` keep every change absolute, and
+    so does every product holding a variant of ``absolute_only``."""
     if plan.catalog is not Catalog.V1 or mode is WriteMode.ABSOLUTE or not plan.changes:
         return DeltaSplit((), plan.changes, 0, 0)
     groups = plan.by_product()
-    candidates = {pid for pid, group in groups.items() if all(eligible(c) for c in group)}
+    blocked = {pid for pid, _vid in absolute_only}
+    candidates = {pid for pid, group in groups.items()
+                  if pid not in blocked and all(eligible(c) for c in group)}
     deltas = tuple(c for c in plan.changes if c.variant.product_id in candidates)
     calls = delta_call_count(deltas)
     if not deltas or (mode is WriteMode.AUTO and calls >= len(candidates)):
@@ -125,15 +149,18 @@ class DeltaAccount:
     not_applied: int = 0
     """Deltas the re-read found not applied (written again by the absolute path)."""
     replanned: int = 0
-    """Deltas of calls with an unknown outcome, planned again from the fresh value."""
+    """Deltas of calls Wix refused with a 429 (nothing applied), sent again."""
     refused_calls: int = 0
     """Calls Wix refused with a 4xx (their entries went to the absolute path)."""
     unknown_calls: int = 0
-    """Calls with no definite answer (5xx, timeout, lost connection, 429)."""
+    """Calls with no definite answer (5xx, timeout, lost connection)."""
+    rate_limited_calls: int = 0
+    """Calls refused with a 429: nothing was applied, their deltas go in the next round."""
     to_absolute: int = 0
     """Changes handed to Update Inventory Variants after the delta rounds."""
     recovered: int = 0
-    """Deltas of earlier, interrupted runs settled by a re-read at the start of this one."""
+    """Variants with deltas of earlier, interrupted runs, settled by a re-read at the start
+    of this one (and written only absolutely by it)."""
 
 
 class Answer(StrEnum):
@@ -143,9 +170,11 @@ class Answer(StrEnum):
     """``{}``: Wix took the call (which still does not prove each entry landed)."""
     REFUSED = "refused"
     """A 4xx: Wix refused the call (whether in whole or in part is not documented)."""
+    RATE_LIMITED = "rate_limited"
+    """A 429: refused before any work, the one answer that proves nothing was applied."""
     UNKNOWN = "unknown"
-    """A 5xx or 429: Wix answered without saying whether the call landed; having answered,
-    it is done with the call."""
+    """A 5xx: a gateway may answer 500/503/504 while the service behind it applies the
+    call, so it may have landed."""
     LOST = "lost"
     """No answer at all (timeout, lost connection): the call may still land later."""
 
@@ -184,29 +213,25 @@ class NextStep(StrEnum):
     DONE = "done"
     """Nothing more this cycle."""
     DELTA_AGAIN = "delta_again"
-    """Plan the remaining difference from the fresh value as a new delta."""
+    """Send the same delta again: only after a 429, which proves nothing was applied."""
     ABSOLUTE = "absolute"
     """Write the planned value by Update Inventory Variants (the safe path)."""
 
 
-def next_step(answer: Answer, found: Verdict) -> NextStep:
-    """The rule of the module docstring, as a table.
+def next_step(answer: Answer, found: Verdict | None) -> NextStep:
+    """The table of the module docstring (``found`` is None when no re-read was made).
 
-    A delta Wix accepted but did not apply (skipped silently) and the deltas of a refused
-    call go to the absolute path: sending them as deltas again would likely meet the same
-    refusal. A delta whose call Wix answered with a 5xx or 429 is planned again from what
-    the store holds, as a delta (most such calls are a passing error). One whose answer
-    never came (timeout, lost connection) goes to the absolute path: the call may still be
-    in flight, and a second delta could land beside it.
+    Only a 429 leads to another delta. Every other answer but ``{}`` leaves the delta's
+    fate unknown, and even after ``{}`` a re-read holding the value before may be a stale
+    read of ``stores-reader``: what is left then is written by the absolute path, which is
+    correct whether or not the delta landed.
     """
+    if answer is Answer.RATE_LIMITED:
+        return NextStep.DELTA_AGAIN
+    if found is None:
+        return NextStep.ABSOLUTE
     if found in (Verdict.CONFIRMED, Verdict.MISSING, Verdict.UNTRACKED):
         return NextStep.DONE
-    if answer is Answer.UNKNOWN:
-        return NextStep.DELTA_AGAIN
-    if answer is Answer.LOST:
-        # A call that may still be on its way must not be followed by another delta for
-        # the same variant: should both land, the units would be applied twice.
-        return NextStep.ABSOLUTE
     if found is Verdict.MOVED and answer is Answer.ACCEPTED:
         return NextStep.DONE
     return NextStep.ABSOLUTE

@@ -59,6 +59,10 @@ class Outcome(StrEnum):
     NOT_SENT = "not_sent"
     """Never sent: a stop was requested while the write waited for the budget. The store
     still holds the before-value."""
+    IGNORED = "ignored"
+    """A later outcome line of an ``applied`` absolute write: Wix answered ``{}``, but a
+    later read still held the before-value (Wix ignored the entry). While the source and
+    the store keep those values, the write is not sent again (``syncd.apply_deltas``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +229,10 @@ class Journal:
                  rollback_of: str | None = None) -> Journal:
         return cls(journal_path(state_dir, site), site=site, run_id=run_id, clock=clock,
                    rollback_of=rollback_of)
+
+    def now(self) -> datetime:
+        """The time this journal stamps on its lines (its clock: tests may set one)."""
+        return self._clock()
 
     def open(self) -> None:
         """Open for appending (creating the file and its directory), terminating a torn

@@ -83,6 +83,15 @@ class TestSplitPlan:
         assert {c.variant.product_id for c in split.deltas} == {"p0", "p4"}
         assert {c.variant.product_id for c in split.absolute} == {"p1", "p2", "p3"}
 
+    def test_a_product_named_absolute_only_is_written_absolutely_whole(self):
+        """A variant whose read may predate a recent write of syncd's gets no delta: its
+        whole product goes absolute, the others stay deltas."""
+        plan = _plan([_quantity(0, 0), _quantity(0, 1), _quantity(1), _quantity(2)])
+        split = split_plan(plan, WriteMode.DELTA, absolute_only={("p0", "v1")})
+        assert {c.variant.product_id for c in split.deltas} == {"p1", "p2"}
+        assert {(c.variant.product_id, c.variant.variant_id) for c in split.absolute} == {
+            ("p0", "v0"), ("p0", "v1")}
+
 
 class TestBatches:
     def test_increments_and_decrements_go_in_separate_calls_of_at_most_300(self):
@@ -117,20 +126,23 @@ def test_a_reread_classifies_each_delta(before, after, now, expected):
 
 @pytest.mark.parametrize(("answer", "found", "step"), [
     (Answer.ACCEPTED, Verdict.CONFIRMED, NextStep.DONE),
-    (Answer.ACCEPTED, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),   # skipped silently
+    (Answer.ACCEPTED, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),   # skipped, or a stale read
     (Answer.ACCEPTED, Verdict.MOVED, NextStep.DONE),             # the sale is newer
     (Answer.REFUSED, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),    # a refused batch
     (Answer.REFUSED, Verdict.MOVED, NextStep.ABSOLUTE),
     (Answer.REFUSED, Verdict.CONFIRMED, NextStep.DONE),
+    (Answer.RATE_LIMITED, None, NextStep.DELTA_AGAIN),           # refused before any work
     (Answer.UNKNOWN, Verdict.CONFIRMED, NextStep.DONE),          # landed, answer lost
-    (Answer.UNKNOWN, Verdict.NOT_APPLIED, NextStep.DELTA_AGAIN),
-    (Answer.UNKNOWN, Verdict.MOVED, NextStep.DELTA_AGAIN),
+    (Answer.UNKNOWN, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),    # a 5xx after it landed?
+    (Answer.UNKNOWN, Verdict.MOVED, NextStep.ABSOLUTE),
     (Answer.UNKNOWN, Verdict.UNTRACKED, NextStep.DONE),
     (Answer.UNKNOWN, Verdict.MISSING, NextStep.DONE),
     (Answer.LOST, Verdict.CONFIRMED, NextStep.DONE),             # applied, answer dropped
     (Answer.LOST, Verdict.NOT_APPLIED, NextStep.ABSOLUTE),       # may still land later
     (Answer.LOST, Verdict.MOVED, NextStep.ABSOLUTE),
     (Answer.LOST, Verdict.UNTRACKED, NextStep.DONE),
+    (Answer.LOST, None, NextStep.ABSOLUTE),                      # no re-read to go by
 ])
 def test_what_follows_a_verdict(answer, found, step):
+    """Only a 429 is followed by another delta; every uncertain answer by an absolute write."""
     assert next_step(answer, found) is step
