@@ -144,6 +144,9 @@ def register(subparsers: Any) -> None:
                         help="play the other plausible answer of unconfirmed Wix behaviours: "
                              "'all' or a comma list of " + ", ".join(VARIANT_NAMES)
                              + " (see syncd.emulator.variants; default none)")
+    faults.add_argument("--read-lag", type=float, default=None, metavar="SECONDS",
+                        help="with --wix-variants read_lag: how many seconds stores-reader "
+                             "reads lag writes (default 2)")
     faults.add_argument("--stock-timestamps", choices=STOCK_TIMESTAMPS, default="move",
                         help="move: stock changes move V1 lastUpdated / V3 updatedDate "
                              "(default); ignore: they leave them alone (Wix does not confirm "
@@ -171,6 +174,7 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
         stale_status=args.stale_status,
         variants=WixVariants.parse(args.wix_variants),
         stock_timestamps=args.stock_timestamps,
+        read_lag_s=args.read_lag,
     )
 
 

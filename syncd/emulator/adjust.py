@@ -14,7 +14,9 @@ A client must be right under every reading, so the emulator can play each one
   quantity of the untracked product changes, its availability does not).
 
 Every applied entry is counted per variant (``Stats.count_delta``), so a test can check
-that no unit was ever added or removed twice.
+that no unit was ever added or removed twice. Under ``applied_5xx`` every third stock write
+call (these, and Update Inventory Variants) is answered with a 5xx after it was applied
+(``answer_applied``).
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from aiohttp import web
 
 from syncd.emulator.bodies import get_int, get_list, get_str, read_request
 from syncd.emulator.context import EMULATOR
-from syncd.emulator.errors import application_error, not_found, validation_error
+from syncd.emulator.errors import application_error, not_found, server_error, validation_error
 from syncd.emulator.respond import json_response
 from syncd.emulator.store import Store, VariantState
+from syncd.emulator.variants import WixVariants, applied_5xx_status
 from syncd.model import MAX_QUANTITY
 
 MAX_ADJUST_ENTRIES = 300
@@ -70,7 +73,7 @@ async def _adjust(request: web.Request, *, key: str, amount_key: str, sign: int)
         store.adjust_variant(variant, delta)
         emu.stats.count_delta(variant.product.id, variant.id, delta)
     emu.stats.count_write(len(applied))
-    return json_response({})
+    return answer_applied(store, emu.variants)
 
 
 def _entry(store: Store, raw: Any, where: str, amount_key: str) -> tuple[VariantState, int]:
@@ -118,3 +121,13 @@ def _outcome(variant: VariantState, delta: int, *, below_zero: str,
         if below_zero == "clamp":
             return -variant.quantity
     return delta
+
+
+def answer_applied(store: Store, variants: WixVariants) -> web.Response:
+    """``{}`` for a stock write call that was applied, or under ``applied_5xx`` for every
+    third such call a 500, 503 or 504 all the same."""
+    store.write_calls += 1
+    status = applied_5xx_status(store.write_calls) if variants.applied_5xx else None
+    if status is not None:
+        raise server_error(status)
+    return json_response({})

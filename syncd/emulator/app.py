@@ -146,7 +146,14 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
     _catalog_gate(emu, request.path)
     if emu.variants.strict_fields:
         await _check_fields(request)
-    response = await handler(request)
+    if emu.store.read_lag_s and request.path.startswith("/stores-reader/"):
+        # ``read_lag``: served from the store as it was. The body is read first, so the
+        # handler runs through without yielding while the store shows its old values.
+        await request.read()
+        with emu.store.as_read():
+            response = await handler(request)
+    else:
+        response = await handler(request)
     if _is_write(request) and draw_drop_after(settings, emu.rng):
         emu.stats.count_fault("drop_after")
         if request.transport is not None:

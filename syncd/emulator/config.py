@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from syncd.emulator.timestamps import check_stock_timestamps
-from syncd.emulator.variants import WixVariants
+from syncd.emulator.variants import READ_LAG_S, WixVariants
 
 CATALOGS = ("v1", "v3", "none")
 """``none`` emulates a site without Wix Stores (catalog version ``STORES_NOT_INSTALLED``)."""
@@ -78,6 +78,16 @@ class EmulatorConfig:
     """A V2 decrement below zero: ``refuse``, ``clamp`` (to 0) or ``allow``."""
     adjust_untracked: str = "refuse"
     """A V2 increment/decrement of an untracked product: ``refuse`` or ``apply``."""
+    read_lag_s: float | None = None
+    """Seconds ``stores-reader`` reads lag writes under the ``read_lag`` switch (None:
+    ``variants.READ_LAG_S``); ignored while the switch is off."""
+
+    @property
+    def effective_read_lag_s(self) -> float:
+        """How far reads lag writes: 0 unless the ``read_lag`` switch is on."""
+        if not self.variants.read_lag:
+            return 0.0
+        return READ_LAG_S if self.read_lag_s is None else self.read_lag_s
 
     def __post_init__(self) -> None:
         if self.catalog not in CATALOGS:
@@ -95,6 +105,8 @@ class EmulatorConfig:
         if self.stale_status not in STALE_STATUSES:
             raise ValueError(f"stale_status must be 409 or 428, not {self.stale_status}")
         check_stock_timestamps(self.stock_timestamps)
+        if self.read_lag_s is not None and not 0 <= self.read_lag_s <= 3600:
+            raise ValueError(f"read_lag_s must be 0..3600 seconds, not {self.read_lag_s}")
         check_adjust_readings(bad_entry=self.adjust_bad_entry,
                               below_zero=self.adjust_below_zero,
                               untracked=self.adjust_untracked)

@@ -50,6 +50,7 @@ class Emulator:
         self.store = Store(self.spec, catalog="v3" if config.catalog == "v3" else "v1",
                            unmanaged_options=config.variants.unmanaged_options)
         self.store.stock_moves_timestamps = config.stock_timestamps == "move"
+        self.store.read_lag_s = config.effective_read_lag_s
         self.stats = Stats()
         self.settings = FaultSettings.from_config(config)
         self.limiter = limiter or SlidingWindowLimiter(self.settings.rate_limit)

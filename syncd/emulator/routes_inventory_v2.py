@@ -9,6 +9,11 @@ emulator refuses them (400), the stricter reading.
 Increment/Decrement (1..300 entries across products) live in ``syncd.emulator.adjust``,
 with a switch for each reading Wix leaves open.
 
+Two readings of the contract's open points are played here, as ``--wix-variants``
+switches: ``ignored_writes`` (``{}`` for an entry that was not applied) and
+``applied_5xx`` (a 5xx after the write was applied: ``adjust.answer_applied``, shared
+with Increment/Decrement).
+
 The seed's endpoints (S2/S3 item tracking, S5/S6 one variant) read and write the same state,
 so both paths always agree.
 """
@@ -23,6 +28,7 @@ from syncd.emulator.context import EMULATOR
 from syncd.emulator.errors import not_found, validation_error
 from syncd.emulator.respond import json_response
 from syncd.emulator.store import ProductState, Store, VariantState
+from syncd.emulator.variants import ignores_write
 from syncd.emulator.views_v1 import seed_item_dict, seed_variant_dict
 from syncd.model import MAX_QUANTITY
 
@@ -73,10 +79,15 @@ async def update_inventory_variants(request: web.Request) -> web.Response:
     # Everything is validated before anything changes: a rejected call writes nothing.
     if product.track != track:
         store.set_tracking(product, track)
+    applied = 0
     for variant, quantity, in_stock in updates:
+        if emu.variants.ignored_writes and ignores_write(product.id, variant.id):
+            continue  # answered {} all the same
         store.set_variant_stock(variant, quantity=quantity, in_stock=in_stock)
-    emu.stats.count_write(len(updates))
-    return json_response({})
+        applied += 1
+    emu.stats.count_write(applied)
+    return adjust.answer_applied(store, emu.variants)
+
 
 
 # -- the seed's endpoints -------------------------------------------------------------------

@@ -8,11 +8,18 @@ every endpoint that reaches them, including the simulated shopper.
 
 Writes clear the product's cached JSON (``ProductState.cache``), which the V1 views fill
 lazily; that keeps full Query Products pages cheap.
+
+With ``read_lag_s`` set (the ``read_lag`` switch) every V1 stock change also keeps the
+variant's value from before it, for ``read_lag_s`` seconds: ``as_read()`` shows the store
+as it was that long ago, which is what the ``stores-reader`` routes serve.
 """
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from syncd.emulator.matchcache import MatchCache
@@ -176,6 +183,14 @@ class Store:
         """False: stock changes leave ``lastUpdated``/``updatedDate`` alone (``timestamps``)."""
         self.sold: dict[tuple[str, str], int] = {}
         """V1: (product id, variant id) -> units the simulated shopper took."""
+        self.read_lag_s = 0.0
+        """Seconds V1 reads lag writes (``as_read``); 0: reads see every write at once."""
+        self._history: dict[VariantState, list[tuple[float, int, bool]]] = {}
+        """V1 variants changed within ``read_lag_s``: (when, quantity before, in_stock
+        before) per change, oldest first."""
+        self._lagged = False
+        self.write_calls = 0
+        """Write calls handled (``applied_5xx`` answers every third with a 5xx)."""
         self.reset()
 
     def reset(self) -> None:
@@ -191,6 +206,8 @@ class Store:
         self.items = []
         self.items_by_id = {}
         self.sold = {}
+        self._history = {}
+        self.write_calls = 0
         if self.catalog == "v3":
             specs = {p.id: p for p in self.spec.products}
             for product in self.products:
@@ -228,6 +245,7 @@ class Store:
         self, variant: VariantState, *, quantity: int | None, in_stock: bool | None
     ) -> None:
         """Write a V1 variant's quantity and/or manual in-stock flag (0..99999, checked)."""
+        self._remember(variant)
         if quantity is not None:
             variant.quantity = quantity
         if in_stock is not None:
@@ -237,9 +255,60 @@ class Store:
 
     def adjust_variant(self, variant: VariantState, delta: int) -> None:
         """Add ``delta`` to a V1 variant's quantity (range checked by the caller)."""
+        self._remember(variant)
         variant.quantity += delta
         variant.json = None
         self._stock_touch(variant.product)
+
+    # -- reads that lag writes (``read_lag``) ----------------------------------------------
+
+    def _remember(self, variant: VariantState) -> None:
+        """Keep ``variant``'s value before a change, while reads may still show it."""
+        if self._lagged:
+            raise RuntimeError("a write reached the store while a lagging read was served")
+        if self.read_lag_s <= 0:
+            return
+        now = time.monotonic()
+        self._history.setdefault(variant, []).append((now, variant.quantity, variant.in_stock))
+        if len(self._history) > 1024:
+            self._forget(now - self.read_lag_s)
+
+    def _forget(self, before: float) -> None:
+        for variant, changes in list(self._history.items()):
+            kept = [c for c in changes if c[0] > before]
+            if kept:
+                self._history[variant] = kept
+            else:
+                del self._history[variant]
+
+    @contextmanager
+    def as_read(self) -> Iterator[None]:
+        """Within the block, V1 variants hold what they held ``read_lag_s`` seconds ago.
+
+        For a read handler only, and only around code that never yields to the event loop:
+        a write arriving meanwhile would land on the old values (it raises instead).
+        """
+        if self.read_lag_s <= 0:
+            yield
+            return
+        self._forget(time.monotonic() - self.read_lag_s)
+        now_values = [(v, v.quantity, v.in_stock) for v in self._history]
+        for variant, changes in self._history.items():
+            _, variant.quantity, variant.in_stock = changes[0]
+            self._uncache(variant)
+        self._lagged = True
+        try:
+            yield
+        finally:
+            self._lagged = False
+            for variant, quantity, in_stock in now_values:
+                variant.quantity, variant.in_stock = quantity, in_stock
+                self._uncache(variant)
+
+    def _uncache(self, variant: VariantState) -> None:
+        variant.json = None
+        variant.product.cache.clear()
+        self.changes += 1
 
     # -- V3 inventory items -------------------------------------------------------------
 

@@ -29,11 +29,21 @@ names, see ``NAMES``) turns them on; tests set ``EmulatorConfig(variants=...)``.
 - ``rate_per_key``: the request budget is counted per API key, not per site (one key used
   for several sites shares one budget; see ``serve(..., limiter=)`` to share it between two
   emulated sites).
+- ``read_lag``: the ``stores-reader`` read endpoints serve V1 stock as it was
+  ``EmulatorConfig.read_lag_s`` seconds ago (default ``READ_LAG_S``): a read right after a
+  write may not show it.
+- ``applied_5xx``: every third V1 stock write call (Update Inventory Variants,
+  Increment, Decrement) is applied, then answered 500, 503 or 504 in turn, as a gateway
+  does when the service behind it finished the work.
+- ``ignored_writes``: Update Inventory Variants answers ``{}`` but leaves one variant in
+  ``IGNORED_EVERY`` (a fixed subset, ``ignores_write``) as it was, as for a variant the
+  inventory item does not hold.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -41,6 +51,7 @@ NAMES = (
     "sparse_json", "short_pages", "visible_totals", "strict_numeric_bound", "mismatch_status",
     "whole_bulk_errors", "bulk_results_unordered", "low_offset_cap", "no_variant_stock",
     "unmanaged_options", "strict_fields", "rate_per_key",
+    "read_lag", "applied_5xx", "ignored_writes",
 )
 """Every switch, in the order ``--wix-variants`` documents them."""
 
@@ -49,6 +60,28 @@ LOW_OFFSET_CAP = 500
 
 MISMATCH_STATUS = 404
 """Status of a V1/V2 call on a V3 site under ``mismatch_status`` (default answer: 428)."""
+
+READ_LAG_S = 2.0
+"""How far reads lag writes under ``read_lag`` unless ``EmulatorConfig.read_lag_s`` says."""
+
+APPLIED_5XX_STATUSES = (500, 503, 504)
+"""The answers of ``applied_5xx``, in turn, to every third write call."""
+
+IGNORED_EVERY = 16
+"""``ignored_writes`` leaves about one variant in this many unwritten."""
+
+
+def applied_5xx_status(call_number: int) -> int | None:
+    """The 5xx that answers the ``call_number``-th write call (1-based) under
+    ``applied_5xx`` after it was applied, or None for a plain answer."""
+    if call_number % 3:
+        return None
+    return APPLIED_5XX_STATUSES[(call_number // 3 - 1) % len(APPLIED_5XX_STATUSES)]
+
+
+def ignores_write(product_id: str, variant_id: str) -> bool:
+    """True for the variants ``ignored_writes`` leaves as they were (the same every run)."""
+    return zlib.crc32(f"{product_id}/{variant_id}".encode()) % IGNORED_EVERY == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +112,12 @@ class WixVariants:
     """Unknown request body fields are a 400."""
     rate_per_key: bool = False
     """The request budget is counted per API key instead of per site."""
+    read_lag: bool = False
+    """``stores-reader`` reads show V1 stock as it was ``read_lag_s`` seconds ago."""
+    applied_5xx: bool = False
+    """Every third V1 stock write call is applied, then answered with a 5xx."""
+    ignored_writes: bool = False
+    """Update Inventory Variants answers ``{}`` but ignores a fixed subset of variants."""
 
     @classmethod
     def parse(cls, text: str) -> WixVariants:
