@@ -18,6 +18,9 @@ What each check sees:
 - options without managed variants: V1 only (``manageVariants``; V3 has no such flag).
 - variants without inventory items: V3 only, and only with ``catalog``.
 - several locations without a configured one: V3 only, from the items' ``locationId``.
+- writes Wix ignored: V1, from the journal (``ignored_writes``): absolute writes Wix
+  answered ``{}`` that a later read found not in effect, and that the walk still shows
+  not in effect (syncd does not send them again while nothing changes).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from syncd.journal import JournalEntry, Outcome, StockState
 from syncd.model import (
     LOCATION_SEPARATOR,
     NIL_GUID,
@@ -50,6 +54,7 @@ class Problem(StrEnum):
     OPTIONS_NOT_MANAGED = "options_not_managed"
     NO_INVENTORY_ITEM = "no_inventory_item"
     MULTI_LOCATION = "multi_location_unconfigured"
+    IGNORED_WRITE = "ignored_write"
 
 
 class Severity(StrEnum):
@@ -86,6 +91,11 @@ _ABOUT: dict[Problem, tuple[Severity, str, str]] = {
         Severity.ERROR, "variants stocked at several locations, and no location configured",
         "their SKUs name several items, so they are never written: set the site's "
         "location_id"),
+    Problem.IGNORED_WRITE: (
+        Severity.ERROR, "variants whose writes Wix accepted but did not apply",
+        "Wix answered {} to Update Inventory Variants and the variant kept its value; syncd "
+        "does not send the same write again until the source or the store changes: check "
+        "the variant's inventory in Wix (it may not hold that variant)"),
 }
 
 
@@ -148,11 +158,13 @@ def lint_store(
     *,
     location_id: str | None = None,
     catalog: Sequence[CatalogVariant] | None = None,
+    journal: Sequence[JournalEntry] | None = None,
 ) -> LintReport:
     """Every finding for ``snapshot``.
 
     ``catalog`` is every variant of a V3 store (``syncd.wix.variants_v3``); None when it
-    was not read.
+    was not read. ``journal`` is the site's journal (for the writes Wix ignored); None
+    when it was not read.
     """
     v3 = snapshot.catalog is Catalog.V3
     # One entry per (product, variant): V3 has one item per location.
@@ -191,6 +203,7 @@ def lint_store(
         _options_not_managed(variants, v3),
         _no_item(variants, catalog, v3),
         _multi_location(locations, names, location_id, v3),
+        _ignored(variants, journal, v3),
     ]
     return LintReport(snapshot.catalog, len(variants), tuple(findings))
 
@@ -281,3 +294,32 @@ def _multi_location(locations: dict[tuple[str, str], set[str]], names: dict[tupl
     several = [f"{names[key]}: {len(locs)} locations"
                for key, locs in locations.items() if len(locs) > 1]
     return _finding(Problem.MULTI_LOCATION, several)
+
+
+def ignored_writes(journal: Sequence[JournalEntry]) -> list[JournalEntry]:
+    """The writes whose variant's last journal line marks them ignored by Wix."""
+    last: dict[tuple[str, str], JournalEntry] = {}
+    for entry in journal:
+        last[(entry.product_id, entry.variant_id)] = entry
+    return [e for e in last.values() if e.outcome is Outcome.IGNORED]
+
+
+def _ignored(variants: dict[tuple[str, str], StoreVariant],
+             journal: Sequence[JournalEntry] | None, v3: bool) -> Finding:
+    if v3:
+        return _finding(Problem.IGNORED_WRITE, [], checked=False,
+                        note="V1 only: a V3 write answers with the item it stored")
+    if journal is None:
+        return _finding(Problem.IGNORED_WRITE, [], checked=False, note="journal not read")
+    found = []
+    for e in ignored_writes(journal):
+        v = variants.get((e.product_id, e.variant_id))
+        if v is not None and StockState(v.quantity, v.in_stock, v.tracked) == e.before:
+            found.append(f"{_name(v)}: {_stock(e.before)} -> {_stock(e.after)}")
+    return _finding(Problem.IGNORED_WRITE, found)
+
+
+def _stock(state: StockState) -> str:
+    if state.quantity is not None and state.tracked:
+        return str(state.quantity)
+    return "in stock" if state.in_stock else "out of stock"

@@ -128,6 +128,11 @@ class Metrics:
         self.writes = Counter(
             "syncd_writes", "Stock writes, by outcome (written|failed).",
             ["site", "outcome"], registry=r)
+        self.writes_ignored = Counter(
+            "syncd_writes_ignored", "Absolute writes Wix accepted ({}) that a later read "
+            "showed not in effect: counted once, when found; syncd does not send them again "
+            "while the source and the store keep their values (syncd lint lists them).",
+            ["site"], registry=r)
         self.planned_changes = Gauge(
             "syncd_planned_changes", "Changes planned by the last cycle.",
             ["site"], registry=r)
@@ -229,6 +234,10 @@ class Metrics:
         self.feed_fetches.labels(_label(source), _label(result)).inc()
         self.feed_ok.labels(_label(source)).set(
             1 if result in ("changed", "not_modified") else 0)
+    def observe_ignored_writes(self, site: str, found: int) -> None:
+        """A cycle found ``found`` accepted writes that Wix did not apply."""
+        self.writes_ignored.labels(_label(site)).inc(found)
+
     def observe_incremental_fallback(self, site: str, reason: str) -> None:
         """A site fell back from incremental reads to full walks."""
         self.incremental_fallback.labels(_label(site), _label(reason)).set(1)

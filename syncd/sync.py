@@ -299,6 +299,8 @@ class SiteSync:
                                               open_writes=self.open_writes)
             if self.informer is not None:
                 self.informer.wrote(landed_writes(planned, applied))
+            if self._metrics is not None and applied.ignored_found:
+                self._metrics.observe_ignored_writes(self.site.name, applied.ignored_found)
             if applied.complete:
                 previous = await self.backend.read_state(self.site.name)
                 full = planned.kind is CycleKind.FULL

@@ -94,8 +94,11 @@ async def _lint(settings: Settings, args: argparse.Namespace) -> int:
                 failed = True
                 continue
             # The source's SKUs are match keys already: compare the store's the same way.
+            journal = await site.backend.read_journal(name) \
+                if store.catalog is Catalog.V1 else None
             report = lint_store(match_snapshot(snapshot, site.site.match), source.rows,
-                                location_id=site.site.location_id, catalog=catalog)
+                                location_id=site.site.location_id, catalog=catalog,
+                                journal=journal)
             worst = report.worst()
             found |= worst is Severity.ERROR or (worst is not None and args.fail_on == "warning")
             if args.output == "json":
