@@ -109,7 +109,14 @@ class TestDockerfile:
 
     def test_build_context_leaves_out_venvs_git_and_tests(self):
         ignore = (ROOT / ".dockerignore").read_text().split()
-        assert ignore[ignore.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!syncd/"]
+        assert ignore[ignore.index("*") + 1:][:4] == [
+            "!pyproject.toml", "!README.md", "!constraints.txt", "!syncd/"]
+
+    def test_the_image_installs_the_locked_versions(self):
+        text = (ROOT / "Dockerfile").read_text()
+        builder = text.split("FROM ", 2)[1]
+        assert "constraints.txt" in builder.split("COPY ", 1)[1].splitlines()[0]
+        assert "pip install --no-compile -c constraints.txt" in builder
 
 
 class TestCompose:
