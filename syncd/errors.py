@@ -8,6 +8,7 @@
     ├── GuardRefused           a safety guard stopped a plan before any write
     ├── NoMatch                the source matched nothing, or far less than the last good run
     ├── StopRequested          a stop was asked for before this request was sent
+    │   └── LeaseLost          this replica no longer holds the site: nothing more is sent
     └── WixError               anything that went wrong talking to Wix
         ├── WixClientError     4xx: permanent, never retried
         │   ├── WixAuthError       401/403
@@ -70,6 +71,11 @@ class NoMatch(SyncdError):
 class StopRequested(SyncdError):
     """A stop (SIGINT/SIGTERM, a daemon shutdown) was requested before this request left:
     it was never sent."""
+
+
+class LeaseLost(StopRequested):
+    """The replica's lease on the site lapsed, its lease connection died, or another
+    replica took the site: the request or journal line was refused, nothing was sent."""
 
 
 class WixError(SyncdError):

@@ -3,7 +3,7 @@
 ``key_budget`` names the budget a site shares with every site on the same API key (when
 ``rate_limit.shared_key`` asks for it); the observers turn the client's request events and
 the informer's fallbacks into metrics; ``halt_on`` stops the client sending the moment a
-stop is requested.
+stop is requested or the replica's lease on the site lapses, for one cycle.
 """
 
 from __future__ import annotations
@@ -14,10 +14,15 @@ import hashlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import structlog
+
+from syncd.backend.fence import SiteLease
 from syncd.config import SiteSettings
 from syncd.incremental import Fallback
 from syncd.metrics import Metrics
 from syncd.wix import RequestEvent, WixClient
+
+log = structlog.get_logger("syncd.sync")
 
 
 def key_budget(site: SiteSettings) -> str | None:
@@ -35,23 +40,42 @@ def fallback_observer(metrics: Metrics | None, site: str) -> Callable[[Fallback]
 
 
 @asynccontextmanager
-async def halt_on(stop: asyncio.Event | None, client: WixClient) -> AsyncIterator[None]:
-    """Halt ``client`` (no new request leaves) as soon as ``stop`` is set."""
-    if stop is None:
-        yield
-        return
+async def halt_on(stop: asyncio.Event | None, client: WixClient, *,
+                  lease: SiteLease | None = None) -> AsyncIterator[None]:
+    """One cycle's hold on ``client``: it sends again (a halt of an earlier cycle is over),
+    and it halts (no new request leaves) as soon as ``stop`` is set or ``lease`` lapses.
+    With a ``lease``, every request also checks it right before it goes on the wire, so a
+    request that waited for the budget past the lease's end is never sent (``LeaseLost``).
+    """
+    client.resume()
+    watchers: list[asyncio.Task[None]] = []
 
-    async def watch() -> None:
-        await stop.wait()
+    async def halt_when_set(event: asyncio.Event) -> None:
+        await event.wait()
         client.halt()
 
-    task = asyncio.create_task(watch(), name="halt on stop")
+    async def halt_when_lapsed(lease: SiteLease) -> None:
+        reason = await lease.lapsed()
+        log.warning("lease_lapsed_sending_stopped", site=lease.site, epoch=lease.epoch,
+                    reason=reason)
+        client.halt()
+
+    if stop is not None:
+        watchers.append(asyncio.create_task(halt_when_set(stop), name="halt on stop"))
+    gate = client.gate
+    if lease is not None:
+        client.gate = lease.check
+        watchers.append(asyncio.create_task(halt_when_lapsed(lease),
+                                            name=f"halt on lease end {lease.site}"))
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        client.gate = gate
+        for task in watchers:
+            task.cancel()
+        for task in watchers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def metrics_observer(metrics: Metrics, site: str) -> Callable[[RequestEvent], None]:

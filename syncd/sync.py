@@ -29,6 +29,7 @@ import structlog
 from syncd.apply import ApplyReport, apply_plan
 from syncd.apply_deltas import OpenWrites, apply_changes
 from syncd.backend import LocalBackend, StateBackend, open_backend
+from syncd.backend.fence import SiteLease
 from syncd.config import Settings, SiteSettings, SourceMode
 from syncd.coverage import match_problem, matched_rows
 from syncd.diff import plan_changes
@@ -252,6 +253,7 @@ class SiteSync:
         stop: asyncio.Event | None = None,
         progress: Callable[[int, int], None] | None = None,
         on_plan: Callable[[PlanResult], None] | None = None,
+        lease: SiteLease | None = None,
     ) -> SyncResult:
         """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``, ``NoMatch``,
         ``GuardRefused`` or ``WixError`` before any write; after the first write, failures
@@ -259,11 +261,14 @@ class SiteSync:
 
         Once ``stop`` is set no request is sent any more: those on the wire finish, those
         waiting for the budget give up (``StopRequested`` before the plan; journaled
-        ``not_sent`` after). ``on_plan`` sees the plan before the first write."""
-        async with halt_on(stop, self.client), self._publishing(on_plan, progress) as hooks:
+        ``not_sent`` after). ``on_plan`` sees the plan before the first write. A replica
+        passes its ``lease`` on the site: once it lapses nothing more is sent or journaled
+        (``LeaseLost``, a ``StopRequested``)."""
+        async with halt_on(stop, self.client, lease=lease), \
+                self._publishing(on_plan, progress) as hooks:
             return await self._sync(dry_run=dry_run, force=force, kind=kind,
                                     changed_keys=changed_keys, stop=stop,
-                                    progress=hooks[1], on_plan=hooks[0])
+                                    progress=hooks[1], on_plan=hooks[0], lease=lease)
 
     async def _sync(
         self,
@@ -275,6 +280,7 @@ class SiteSync:
         stop: asyncio.Event | None,
         progress: Callable[[int, int], None] | None,
         on_plan: Callable[[PlanResult], None] | None,
+        lease: SiteLease | None,
     ) -> SyncResult:
         started = time.monotonic()
         calls_before = self.client.calls.total
@@ -291,7 +297,7 @@ class SiteSync:
             on_plan(planned)
         applied: ApplyReport | None = None
         if not dry_run:
-            journal = self.backend.journal(self.site.name, run_id=run_id)
+            journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
             async with journal:
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
@@ -322,6 +328,7 @@ class SiteSync:
         include_drifted: bool = False,
         dry_run: bool = False,
         stop: asyncio.Event | None = None,
+        lease: SiteLease | None = None,
     ) -> tuple[RollbackPlan, ApplyReport | None]:
         """Undo the journaled run ``run_id`` (default: the last one that wrote anything).
 
@@ -350,8 +357,9 @@ class SiteSync:
         if dry_run or not planned.plan.changes:
             return planned, None
         new_run = new_run_id(datetime.now(UTC))
-        journal = self.backend.journal(self.site.name, run_id=new_run, rollback_of=target)
-        async with journal, halt_on(stop, self.client):
+        journal = self.backend.journal(self.site.name, run_id=new_run, rollback_of=target,
+                                       lease=lease)
+        async with journal, halt_on(stop, self.client, lease=lease):
             applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
                                        log=self.log.bind(run_id=new_run, rollback_of=target))
         return planned, applied

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 
+from syncd.backend.fence import SiteLease
 from syncd.config import Settings
 from syncd.config.fleet import StateBackendKind
 from syncd.journal import BadLine, Journal, JournalEntry, journal_path, read_journal
@@ -23,9 +24,12 @@ from syncd.state import RunState, acquire_site_lock, read_state, write_state
 class StateBackend(Protocol):
     """What the cycle and the commands need to keep per site."""
 
-    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
+                lease: SiteLease | None = None) -> Journal:
         """The append side of the site's journal for one run (an async context manager);
-        ``rollback_of`` marks a run that undoes another."""
+        ``rollback_of`` marks a run that undoes another. With a ``lease`` (replicas), every
+        append first checks that this replica still holds the site in that term, and
+        raises ``LeaseLost`` instead of appending when it does not."""
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
@@ -50,7 +54,9 @@ class LocalBackend:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir
 
-    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
+                lease: SiteLease | None = None) -> Journal:
+        # One process owns the directory (its lock files): there are no leases to check.
         return Journal.for_site(self.state_dir, site, run_id=run_id, rollback_of=rollback_of)
 
     async def read_journal(self, site: str,

@@ -3,7 +3,8 @@ database (asyncpg; ``pip install 'syncd[postgres]'``).
 
 The journal is one row per journal line (``syncd_journal``, the line's JSON in ``entry``),
 inserted in one transaction per batch before the batch is sent, exactly where the local
-journal appends and fsyncs; a committed insert is as durable as an fsynced line. A
+journal appends and fsyncs; a committed insert is as durable as an fsynced line. A replica
+inserts only while its lease term is the site's (``PgJournal``). A
 ``(site, write_id, outcome)`` unique key makes a duplicated line impossible. Site locks
 are session advisory locks, keyed by a 64-bit hash of the site name: the server drops
 them when their connection dies, even when the process holding them was killed.
@@ -21,7 +22,9 @@ from typing import Any
 
 import asyncpg
 
+from syncd.backend.fence import SiteLease
 from syncd.backend.schema import check_version
+from syncd.errors import LeaseLost
 from syncd.journal import BadLine, Journal, JournalEntry, JournalTail
 from syncd.state import RunState, SiteLocked
 
@@ -52,13 +55,21 @@ async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None, *,
 
 
 class PgJournal(Journal):
-    """A run's journal whose lines are rows; the local journal's batching and locking."""
+    """A run's journal whose lines are rows; the local journal's batching and locking.
+
+    With a ``lease`` (a daemon replica), each batch of rows is inserted in a transaction
+    that first locks the site's owner row, if it still names this replica and the lease's
+    epoch (``FOR SHARE``: a replica taking the site over waits for that transaction, and
+    every later one finds the new epoch). Otherwise nothing is inserted and ``LeaseLost``
+    is raised: the batch is never sent. Rows carry the replica and epoch that wrote them.
+    """
 
     def __init__(self, pool: Any, *, site: str, run_id: str,
-                 rollback_of: str | None = None) -> None:
+                 rollback_of: str | None = None, lease: SiteLease | None = None) -> None:
         super().__init__(Path("postgres") / site, site=site, run_id=run_id,
                          rollback_of=rollback_of)
         self._pool = pool
+        self._lease = lease
 
     def open(self) -> None:
         return None
@@ -89,11 +100,26 @@ class PgJournal(Journal):
     async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
-        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json()) for e in entries]
+        lease = self._lease
+        replica, epoch = (lease.replica, lease.epoch) if lease is not None else (None, None)
+        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json(), replica, epoch)
+                for e in entries]
+        if lease is not None:
+            lease.check()  # lapsed or ended here: no need to ask the database
         async with self._pool.acquire() as conn, conn.transaction():
+            if lease is not None and await conn.fetchval(
+                    "SELECT epoch FROM syncd_site_owners WHERE site = $1 AND replica = $2 "
+                    "AND epoch = $3 FOR SHARE", self.site, replica, epoch) is None:
+                owner = await conn.fetchrow("SELECT replica, epoch FROM syncd_site_owners "
+                                            "WHERE site = $1", self.site)
+                now = f"replica {owner['replica']!r}, epoch {owner['epoch']}" if owner \
+                    else "no replica"
+                lease.end(f"the site is now held by {now}")
+                raise LeaseLost(f"site {self.site!r}: epoch {epoch} of replica {replica!r} "
+                                f"is over, the site is held by {now}: nothing journaled")
             await conn.executemany(
-                "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry) "
-                "VALUES ($1, $2, $3, $4, $5)", rows)
+                "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry, replica, "
+                "epoch) VALUES ($1, $2, $3, $4, $5, $6, $7)", rows)
 
 
 class PostgresBackend:
@@ -102,8 +128,10 @@ class PostgresBackend:
     def __init__(self, pool: Any) -> None:
         self.pool = pool
 
-    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None) -> Journal:
-        return PgJournal(self.pool, site=site, run_id=run_id, rollback_of=rollback_of)
+    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
+                lease: SiteLease | None = None) -> Journal:
+        return PgJournal(self.pool, site=site, run_id=run_id, rollback_of=rollback_of,
+                         lease=lease)
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:

@@ -48,6 +48,14 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (2, "run state: source rows that matched a store variant", """
         ALTER TABLE syncd_run_state ADD COLUMN matched_rows integer;
     """),
+    # Epochs come from one sequence: a release deletes the owner row, and an epoch must
+    # never be handed out twice for a site, even after that.
+    (3, "fencing: an epoch per ownership term, and the term of each journal row", """
+        CREATE SEQUENCE syncd_owner_epoch;
+        ALTER TABLE syncd_site_owners
+            ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
+        ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]

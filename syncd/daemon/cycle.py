@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
+from syncd.backend.fence import SiteLease
 from syncd.sync import CycleKind
 
 __all__ = ["CycleKind", "CycleOutcome", "CycleResult", "CycleRunner", "NamedSite"]
@@ -88,6 +89,9 @@ class CycleRunner(Protocol[SiteT_contra]):
       shutdown grace period has expired.
     - ``force=True`` (an operator approved a refused plan) overrides the safety guards for
       this one cycle; the daemon passes it only then, so runners may leave it out.
+    - ``lease`` is the replica's lease on the site, passed only when replicas share the
+      sites (runners without replicas may leave it out): nothing may be sent or journaled
+      once it has lapsed, and the cycle then ends ``skipped``.
     - Expected failures are reported in the outcome (``failed``, ``refused``,
       ``invalid_source``) rather than raised; an exception that escapes is treated as
       ``failed`` by the daemon, which logs it and backs off.
@@ -101,4 +105,5 @@ class CycleRunner(Protocol[SiteT_contra]):
         changed_keys: frozenset[str] | None,
         stop: asyncio.Event,
         force: bool = False,
+        lease: SiteLease | None = None,
     ) -> CycleOutcome: ...

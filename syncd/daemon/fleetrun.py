@@ -13,6 +13,7 @@ import asyncio
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
+from syncd.backend.fence import SiteLease
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.config import DaemonConfig, DaemonSetup
@@ -29,12 +30,19 @@ if TYPE_CHECKING:
 
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
+OWNERSHIP_EXIT_S = 15.0
+"""How long the ownership task may take to leave the live set and disconnect on shutdown."""
+
 
 def _loop_key(config: DaemonConfig[SiteT]) -> Hashable:
     """What besides the site's own settings makes a loop run differently."""
     return (config.schedule.describe(), config.jitter_s, config.full_every_s,
             config.fast_max_keys, config.backoff_initial_s, config.backoff_max_s,
             config.incremental, config.resync_s)
+
+
+def _term(lease: SiteLease | None) -> Hashable:
+    return None if lease is None else (lease.replica, lease.epoch)
 
 
 async def run_fleet(daemon: Daemon[SiteT], setup: DaemonSetup[SiteT],
@@ -45,7 +53,10 @@ async def run_fleet(daemon: Daemon[SiteT], setup: DaemonSetup[SiteT],
     fleet: Fleet[SiteT] = Fleet(
         tg, drain=lambda tasks, grace_s: daemon._drain(tasks, grace_s=grace_s))
     own = daemon._ownership
-    own_task = tg.create_task(own.run(daemon.stop), name="site ownership") if own else None
+    # The leases outlive the daemon's stop until the cycles in flight have drained: they
+    # keep being renewed, so that those cycles may finish their writes, fenced.
+    own_stop = asyncio.Event()
+    own_task = tg.create_task(own.run(own_stop), name="site ownership") if own else None
     current: DaemonSetup[SiteT] | None = setup
     grace_s = setup.config.shutdown_grace_s
     try:
@@ -68,10 +79,15 @@ async def run_fleet(daemon: Daemon[SiteT], setup: DaemonSetup[SiteT],
                 for task in watch_tasks:
                     task.cancel()
     finally:
+        if own is not None:
+            own.set_sites(())  # take no new site while draining
         await fleet.close(grace_s=grace_s)
         if own is not None:
             await own.stopped(frozenset())
+        own_stop.set()
         if own_task is not None:
+            # It leaves the live set and closes its connection, each within 5 s.
+            await asyncio.wait({own_task}, timeout=OWNERSHIP_EXIT_S)
             own_task.cancel()
 
 
@@ -102,7 +118,10 @@ async def _apply(daemon: Daemon[SiteT], fleet: Fleet[SiteT], config: DaemonConfi
     allowed = own.runnable() if own is not None else None
     sites: Sequence[SiteT] = [s for s in config.sites if allowed is None or s.name in allowed]
     key = _loop_key(config)
-    wanted = [(site, (site, key)) for site in sites]
+    leases = {site.name: own.lease(site.name) for site in sites} if own is not None else {}
+    # A loop runs within one ownership term: a site lost and taken back meanwhile (a new
+    # epoch) gets a new loop, fenced by the new lease.
+    wanted = [(site, (site, key, _term(leases.get(site.name)))) for site in sites]
     names = {site.name for site in sites}
     for name in names:
         daemon._statuses.setdefault(name, SiteStatus(name))
@@ -116,7 +135,8 @@ async def _apply(daemon: Daemon[SiteT], fleet: Fleet[SiteT], config: DaemonConfi
                                 incremental=config.incremental, resync_s=config.resync_s),
             status=daemon._statuses[site.name], metrics=daemon._metrics,
             backoff=Backoff(initial_s=config.backoff_initial_s, max_s=config.backoff_max_s),
-            source_settled=settled.get(site.name), on_outcome=daemon._report, slots=slots)
+            source_settled=settled.get(site.name), on_outcome=daemon._report, slots=slots,
+            lease=leases.get(site.name))
 
     await fleet.apply(wanted, grace_s=config.shutdown_grace_s, make_loop=make_loop)
     for loop in fleet.loops:

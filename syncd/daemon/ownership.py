@@ -13,6 +13,8 @@ import asyncio
 from collections.abc import Collection
 from typing import Protocol
 
+from syncd.backend.fence import SiteLease
+
 
 class Ownership(Protocol):
     """The sites this process holds, changing over time.
@@ -31,6 +33,10 @@ class Ownership(Protocol):
 
     def runnable(self) -> frozenset[str]:
         """The configured sites whose leases are held and not being given up."""
+
+    def lease(self, site: str) -> SiteLease | None:
+        """The current term's lease of a runnable ``site`` (None: not held). A site lost
+        and taken back gets a new lease, with a new epoch: its loop is restarted."""
 
     async def stopped(self, running: frozenset[str]) -> None:
         """The loops of every site not in ``running`` have ended: release their leases."""

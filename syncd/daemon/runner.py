@@ -15,11 +15,13 @@ from contextlib import asynccontextmanager
 import structlog
 
 from syncd.apply import ApplyReport
+from syncd.backend.fence import SiteLease
 from syncd.config import Settings, SiteSettings
 from syncd.daemon.board import Board
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 from syncd.errors import (
     GuardRefused,
+    LeaseLost,
     NoMatch,
     SourceError,
     StopRequested,
@@ -56,6 +58,7 @@ class SyncCycleRunner:
         changed_keys: frozenset[str] | None,
         stop: asyncio.Event,
         force: bool = False,
+        lease: SiteLease | None = None,
     ) -> CycleOutcome:
         forced = force or (self._board is not None and self._board.take_approval(site.name))
         if forced:
@@ -63,7 +66,8 @@ class SyncCycleRunner:
         calls = self._sites[site.name].client.calls
         calls_before = calls.total
         async with self._busy[site.name]:
-            outcome, planned, result = await self._cycle(site, kind, changed_keys, stop, forced)
+            outcome, planned, result = await self._cycle(site, kind, changed_keys, stop, forced,
+                                                         lease)
         if self._board is not None:
             # Counted here, not from the result: a refused or failed cycle spent calls too.
             self._board.record(outcome, planned=planned, forced=forced,
@@ -80,7 +84,7 @@ class SyncCycleRunner:
 
     async def _cycle(
         self, site: SiteSettings, kind: CycleKind, changed_keys: frozenset[str] | None,
-        stop: asyncio.Event, force: bool,
+        stop: asyncio.Event, force: bool, lease: SiteLease | None,
     ) -> tuple[CycleOutcome, PlanResult | None, SyncResult | None]:
         sync = self._sites[site.name]
         started = time.monotonic()
@@ -93,7 +97,7 @@ class SyncCycleRunner:
             kind = CycleKind.FULL
         try:
             result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop,
-                                     force=force)
+                                     force=force, lease=lease)
         except SourceError as exc:
             return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
                            summary=f"source refused: {_first_line(exc)}"), None, None
@@ -108,6 +112,12 @@ class SyncCycleRunner:
                            f"{site.name}`, then run `syncd sync --force --site {site.name}` "
                            "(it asks this daemon to run one forced cycle), or approve it "
                            "in the console"), refused, None
+        except LeaseLost as exc:
+            # Writes journaled before the lease ended stay in the journal (pending, or
+            # settled): the site's next owner settles them as after a crash.
+            log.warning("cycle_fenced", site=site.name, reason=str(exc))
+            return outcome(CycleResult.SKIPPED, error=str(exc),
+                           summary=f"stopped: {_first_line(exc)}"), None, None
         except StopRequested:
             return outcome(CycleResult.SKIPPED, summary="stopped before any write"), None, None
         except (WixError, SyncdError) as exc:

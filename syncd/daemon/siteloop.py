@@ -25,10 +25,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import structlog
 
+from syncd.backend.fence import SiteLease
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult, CycleRunner, NamedSite
@@ -81,6 +82,7 @@ class SiteLoop(Generic[SiteT]):
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = _now,
         slots: asyncio.Semaphore | None = None,
+        lease: SiteLease | None = None,
     ) -> None:
         self.site = site
         self.trigger = Trigger()
@@ -98,6 +100,9 @@ class SiteLoop(Generic[SiteT]):
         self._pending_keys: set[str] = set()
         self._slots = slots
         """Shared by every site: how many cycles may run at once across the process."""
+        self.lease = lease
+        """The replica's lease on the site for the term this loop runs in (replicas only):
+        every cycle of the loop is fenced by it."""
 
     @property
     def name(self) -> str:
@@ -266,14 +271,16 @@ class SiteLoop(Generic[SiteT]):
             self._status.in_cycle = True
             started_s = time.monotonic()
             try:
+                # Passed only when set: the seam lets runners leave them out.
+                extra: dict[str, Any] = {}
+                if self.lease is not None:
+                    extra["lease"] = self.lease
                 if self._force_next and kind is CycleKind.FULL:
                     self._force_next = False
                     log.warning("cycle_forced", reason="approved by syncd sync --force")
-                    outcome = await self._runner(self.site, kind=kind, changed_keys=keys,
-                                                 stop=stop, force=True)
-                else:
-                    outcome = await self._runner(self.site, kind=kind, changed_keys=keys,
-                                                 stop=stop)
+                    extra["force"] = True
+                outcome = await self._runner(self.site, kind=kind, changed_keys=keys,
+                                             stop=stop, **extra)
             except asyncio.CancelledError:
                 log.warning("cycle_cancelled", kind=str(kind),
                             duration_s=round(time.monotonic() - started_s, 3))

@@ -143,12 +143,21 @@ class WixClient:
         self._observers: list[Observer] = []
         self.halted = asyncio.Event()
         """Set by ``halt``: requests not yet on the wire give up with ``StopRequested``."""
+        self.gate: Callable[[], None] | None = None
+        """Called right before each request goes on the wire (after its wait for the
+        budget); raising ``StopRequested`` there keeps the request off the wire."""
 
     def halt(self) -> None:
         """Stop sending: requests waiting for the budget (or a retry pause) give up at once
         with ``StopRequested``; requests already on the wire finish, bounded by their
-        timeout. Permanent for this client."""
+        timeout. Lasts until ``resume``."""
         self.halted.set()
+
+    def resume(self) -> None:
+        """Send again after a ``halt`` (a new cycle starts). Requests halted before stay
+        halted: they hold the event that was set."""
+        if self.halted.is_set():
+            self.halted = asyncio.Event()
 
     def __repr__(self) -> str:
         return (
@@ -233,6 +242,8 @@ class WixClient:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
         url = self._base_url + path
         async with self.limiter.slot(self.halted) as wait_s:
+            if self.gate is not None:
+                self.gate()
             started = self._clock()
             status: int | None = None
             error: str | None = None
