@@ -371,10 +371,13 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
     (returned: only those of 429s, as they were) and the absolute path (``fallback``).
     The products of the calls that got any other answer are re-read first."""
     refused = [s for s in sent if s.answer is Answer.RATE_LIMITED]
-    again = [c for s in refused for c in s.changes]
-    settlements = [Settlement(e, Outcome.FAILED, "not applied: refused with a 429")
-                   for s in refused for e in s.entries]
-    run.count("replanned", len(again))
+    again: list[StockChange] = []
+    settlements: list[Settlement] = []
+    for s in refused:
+        for change, entry in zip(s.changes, s.entries, strict=True):
+            settlements.append(Settlement(entry, Outcome.FAILED, "not applied: refused with "
+                                          "a 429"))
+            _follow(run, change, next_step(s.answer, None), again, fallback)
     answered = [s for s in sent if s.answer is not Answer.RATE_LIMITED]
     products = sorted({c.variant.product_id for s in answered for c in s.changes})
     current: dict[VariantKey, StoreVariant] = {}
@@ -403,16 +406,26 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
             settlements.append(_settlement(entry, found, now))
             step = next_step(s.answer, found)
             _account(run, change, found, step)
-            if step is NextStep.DONE:
-                continue
-            assert now is not None
-            if now.quantity == change.quantity:
+            if step is not NextStep.DONE and now is not None \
+                    and now.quantity == change.quantity:
                 run.tally(run.written, change)
                 continue
-            # Idempotent: right whether or not the delta landed, whatever the read showed.
-            fallback.append(replace(change, variant=now))
+            _follow(run, change if now is None else replace(change, variant=now), step,
+                    again, fallback)
     await run.journal.settle_each(settlements)
     return again
+
+
+def _follow(run: _Run, change: StockChange, step: NextStep, again: list[StockChange],
+            fallback: list[StockChange]) -> None:
+    """Put ``change`` where ``step`` says: the next round (the same delta, planned from the
+    value it was planned from, only after a 429) or the absolute path (planned value)."""
+    if step is NextStep.DELTA_AGAIN:
+        run.count("replanned")
+        again.append(change)
+    elif step is NextStep.ABSOLUTE:
+        # Idempotent: right whether or not the delta landed, whatever the read showed.
+        fallback.append(change)
 
 
 def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> None:

@@ -1,0 +1,216 @@
+"""Properties of the delta path (``syncd.deltas`` + ``syncd.apply_deltas``) under every
+answer Wix may give, reads that lag writes, sales, and a run killed with deltas in flight.
+
+An in-memory store stands in for Wix: each Increment/Decrement call draws its answer
+(``{}``, 429, a 5xx after or before the work, no answer after or before the work), every
+read of a variant may return any value it held within the lag window (including values
+from before syncd's own writes), and units are sold between the steps. Whatever is drawn:
+
+- no variant is moved by syncd's writes by more than ``|desired - initial|`` plus the units
+  sold (a delta applied twice would break it);
+- a delta for one intent (a variant's planned change in one cycle) is sent at most once,
+  apart from re-sends after a 429, which proves nothing was applied;
+- every journal line a cycle wrote is settled by the end of that cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from syncd.apply_deltas import OpenWrites, apply_changes
+from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
+from syncd.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open
+from syncd.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.plan import ChangeReason, Plan, StockChange
+from syncd.policy import WriteMode
+from syncd.wix import StockWrite, WriteOutcome
+
+ANSWERS = ("ok", "429", "5xx_applied", "5xx_not_applied", "lost_applied", "lost_not_applied")
+KEYS = [(f"p{p}", f"v{v}") for p in range(4) for v in range(2)]
+
+
+class MemoryJournal(Journal):
+    """The journal's lines in a list shared by every run of the test."""
+
+    def __init__(self, lines: list[JournalEntry], *, run_id: str, clock: Any) -> None:
+        super().__init__(Path("memory"), site="shop", run_id=run_id, clock=clock)
+        self.lines = lines
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def append(self, entries: Sequence[JournalEntry]) -> None:
+        self.lines.extend(entries)
+
+    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
+        self.lines.extend(entries)
+
+    async def read_site(self, bad_lines: Any = None) -> list[JournalEntry]:
+        return list(self.lines)
+
+    async def read_since(self, position: object | None) -> JournalTail:
+        start = int(position) if isinstance(position, int) else 0
+        return JournalTail(tuple(self.lines[start:]), len(self.lines), position is None)
+
+
+@dataclass
+class FakeWix:
+    """The store's true values, what reads may see of them, and what syncd did to them."""
+
+    data: Any  # hypothesis' draw
+    values: dict[tuple[str, str], int]
+    lag: int
+    """How many of a variant's latest earlier values a read may still return."""
+    history: dict[tuple[str, str], list[int]] = field(default_factory=dict)
+    moved: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """Units syncd's writes moved each variant by (absolute values summed)."""
+    sold: Counter[tuple[str, str]] = field(default_factory=Counter)
+    sends: Counter[tuple[int, tuple[str, str]]] = field(default_factory=Counter)
+    """(cycle, variant) -> delta entries sent in calls not refused with a 429."""
+    cycle: int = 0
+
+    def __post_init__(self) -> None:
+        self.history = {k: [v] for k, v in self.values.items()}
+
+    def set(self, key: tuple[str, str], value: int, *, by_syncd: bool) -> None:
+        if by_syncd:
+            self.moved[key] += abs(value - self.values[key])
+        self.values[key] = value
+        self.history[key].append(value)
+
+    def read(self, key: tuple[str, str]) -> int:
+        window = self.history[key][-(self.lag + 1):]
+        return int(self.data.draw(st.sampled_from(window), label=f"read {key}"))
+
+    def variant(self, key: tuple[str, str], quantity: int) -> StoreVariant:
+        return StoreVariant(product_id=key[0], variant_id=key[1], inventory_item_id=key[0],
+                            sku=f"{key[0]}-{key[1]}", tracked=True, quantity=quantity,
+                            in_stock=quantity > 0, hidden=False)
+
+    def sell(self) -> None:
+        for key in KEYS:
+            n = self.data.draw(st.integers(0, 1), label=f"sold {key}")
+            if n and self.values[key] > 0:
+                self.sold[key] += n
+                self.set(key, self.values[key] - n, by_syncd=False)
+
+    # -- the client and the adapter the delta path uses -------------------------------
+
+    @property
+    def client(self) -> FakeWix:
+        return self
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog.V1
+
+    async def request(self, method: str, path: str, *, body: Any, idempotent: bool,
+                      **_kw: Any) -> dict[str, Any]:
+        assert not idempotent, "only deltas go through here"
+        entries = body.get("incrementData") or body.get("decrementData")
+        sign = 1 if "incrementData" in body else -1
+        answer = self.data.draw(st.sampled_from(ANSWERS), label="answer")
+        if answer == "429":
+            raise WixRateLimited("429", status=429)
+        for e in entries:
+            self.sends[(self.cycle, (e["productId"], e["variantId"]))] += 1
+        if answer in ("ok", "5xx_applied", "lost_applied"):
+            for e in entries:
+                key = (e["productId"], e["variantId"])
+                units = e.get("incrementBy") or e.get("decrementBy")
+                self.set(key, max(0, self.values[key] + sign * units), by_syncd=True)
+        if answer.startswith("5xx"):
+            raise WixServerError("503", status=503)
+        if answer.startswith("lost"):
+            raise WixUnavailable("connection lost")
+        return {}
+
+    async def refresh(self, *, product_ids: Sequence[str] = (), **_kw: Any) -> StoreSnapshot:
+        wanted = set(product_ids)
+        variants = tuple(self.variant(k, self.read(k)) for k in KEYS if k[0] in wanted)
+        return StoreSnapshot(Catalog.V1, variants, api_calls=1)
+
+    async def write(self, writes: Sequence[StockWrite]) -> list[WriteOutcome]:
+        for w in writes:
+            assert w.quantity is not None
+            self.set((w.variant.product_id, w.variant.variant_id), w.quantity, by_syncd=True)
+        return [WriteOutcome(w, success=True) for w in writes]
+
+    def walk(self, desired: dict[tuple[str, str], int]) -> Plan:
+        changes = []
+        for key in KEYS:
+            seen = self.read(key)
+            if seen != desired[key]:
+                changes.append(StockChange(self.variant(key, seen), desired[key], None, True,
+                                           ChangeReason.QUANTITY, None))
+        return Plan(catalog=Catalog.V1, changes=tuple(changes), store_variants=len(KEYS),
+                    source_rows=len(KEYS), matched=len(KEYS), managed=len(KEYS))
+
+
+quantities = st.integers(0, 9)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(initial=st.lists(quantities, min_size=len(KEYS), max_size=len(KEYS)),
+       desired=st.lists(quantities, min_size=len(KEYS), max_size=len(KEYS)),
+       lag=st.integers(0, 2), cycles=st.integers(1, 3), crashed=st.booleans(),
+       data=st.data())
+def test_no_delta_is_ever_applied_twice(initial, desired, lag, cycles, crashed, data):
+    asyncio.run(_run(initial, desired, lag, cycles, crashed, data))
+
+
+async def _run(initial: list[int], desired_list: list[int], lag: int, cycles: int,
+               crashed: bool, data: Any) -> None:
+    wix = FakeWix(data, dict(zip(KEYS, initial, strict=True)), lag)
+    desired = dict(zip(KEYS, desired_list, strict=True))
+    lines: list[JournalEntry] = []
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    clock = {"now": start}
+    history = OpenWrites()
+    if crashed:
+        # A killed run journaled deltas toward ``desired``; some landed before it died.
+        plan = wix.walk(desired)
+        # Killed a moment ago (a restart) or long ago (the next day's run).
+        clock["now"] = start - timedelta(seconds=data.draw(st.sampled_from([1, 3600]),
+                                                           label="killed before"))
+        killed = MemoryJournal(lines, run_id="killed", clock=lambda: clock["now"])
+        entries = await killed.write_pending(
+            plan.changes, deltas=[c.quantity - c.variant.quantity for c in plan.changes])
+        for change, entry in zip(plan.changes, entries, strict=True):
+            key = (change.variant.product_id, change.variant.variant_id)
+            wix.sends[(0, key)] += 1
+            if data.draw(st.booleans(), label=f"killed delta landed {key}"):
+                assert entry.delta is not None
+                wix.set(key, max(0, wix.values[key] + entry.delta), by_syncd=True)
+    for cycle in range(1, cycles + 1):
+        wix.cycle = cycle
+        clock["now"] = start + timedelta(seconds=cycle)
+        wix.sell()
+        plan = wix.walk(desired)
+        journal = MemoryJournal(lines, run_id=f"run{cycle}", clock=lambda: clock["now"])
+        first = len(lines)
+        await apply_changes(plan, store=wix, journal=journal,  # type: ignore[arg-type]
+                            write_mode=WriteMode.DELTA, open_writes=history)
+        wix.sell()
+        opened: dict[str, JournalEntry] = {}
+        follow_open(opened, lines[first:])
+        assert not opened, f"cycle {cycle} left journal lines unsettled"
+    for key in KEYS:
+        allowed = abs(desired[key] - initial[KEYS.index(key)]) + wix.sold[key]
+        assert wix.moved[key] <= allowed, (key, wix.moved[key], allowed)
+    assert all(n <= 1 for n in wix.sends.values()), wix.sends
+    assert not [e for e in lines if e.outcome is Outcome.PENDING
+                and e.write_id not in {x.write_id for x in lines
+                                       if x.outcome is not Outcome.PENDING}]
