@@ -175,6 +175,8 @@ class PgOwnership:
 
     async def _open(self) -> None:
         """Connect (bounded by the connection's own timeout) and set the lease session up."""
+        if self._conn is not None and self._conn.is_closed():
+            self._lose_connection("lease connection closed")
         if self._conn is not None:
             return
         conn = await self._connect()
