@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
-OWNERSHIP_EXIT_S = 15.0
-"""How long the ownership task may take to leave the live set and disconnect on shutdown."""
+OWNERSHIP_EXIT_S = 10.0
+"""How long the ownership task may take to leave the live set and disconnect on shutdown
+(5 s each at most); past that it is cancelled (a connection attempt to a database that
+does not answer)."""
 
 
 def _loop_key(config: DaemonConfig[SiteT]) -> Hashable:
@@ -86,7 +88,6 @@ async def run_fleet(daemon: Daemon[SiteT], setup: DaemonSetup[SiteT],
             await own.stopped(frozenset())
         own_stop.set()
         if own_task is not None:
-            # It leaves the live set and closes its connection, each within 5 s.
             await asyncio.wait({own_task}, timeout=OWNERSHIP_EXIT_S)
             own_task.cancel()
 
