@@ -40,6 +40,7 @@ cycles; a one-shot run reads the journal whole):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -88,6 +89,11 @@ CALLS_IN_FLIGHT = 8
 DELTA_ROUNDS = 3
 """Rounds of deltas before what still differs goes to the absolute path: a 429 now and
 then costs one more call, a store that keeps refusing does not loop."""
+
+SECOND_LOOK_S = 3.0
+"""Pause before the second verification read of deltas whose first re-read settled
+nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
+show them, so that lag costs a read per 100 products rather than a write per product."""
 
 RECENT_WRITE_S = 60.0
 """Seconds after syncd wrote a variant during which a read of it is not trusted to show
@@ -289,7 +295,7 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
         sent = await _send_round(run, delta_batches(pending), stop=stop)
         if not sent:
             return fallback
-        pending = await _verify(run, sent, fallback)
+        pending = await _verify(run, sent, fallback, stop=stop)
         run.log.info("delta_round_done", round=f"{round_}/{DELTA_ROUNDS}",
                      calls=len(sent), again=len(pending))
     fallback.extend(pending)
@@ -365,11 +371,12 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
     return _Sent(batch, entries, Answer.ACCEPTED)
 
 
-async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
-                  ) -> list[StockChange]:
+async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange], *,
+                  stop: asyncio.Event | None = None) -> list[StockChange]:
     """Settle every delta of the round and sort what remains into the next round
     (returned: only those of 429s, as they were) and the absolute path (``fallback``).
-    The products of the calls that got any other answer are re-read first."""
+    The products of the calls that got any other answer are re-read first, and those
+    the re-read cannot settle are read once more after ``SECOND_LOOK_S``."""
     refused = [s for s in sent if s.answer is Answer.RATE_LIMITED]
     again: list[StockChange] = []
     settlements: list[Settlement] = []
@@ -399,6 +406,7 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
             return again
         run.count("verify_calls", fresh.api_calls)
         current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+        await _second_look(run, answered, current, stop=stop)
     for s in answered:
         for change, entry in zip(s.changes, s.entries, strict=True):
             now = current.get(_key(change))
@@ -414,6 +422,47 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange]
                     again, fallback)
     await run.journal.settle_each(settlements)
     return again
+
+
+async def _second_look(run: _Run, answered: Sequence[_Sent],
+                       current: dict[VariantKey, StoreVariant], *,
+                       stop: asyncio.Event | None) -> None:
+    """Read again, after a pause, the products of deltas whose re-read settles nothing
+    (it holds the value before, or a sale's, after an answer that proves nothing), and
+    update ``current`` with what it finds. A read that lags only shows old values: if
+    this one shows a delta in place, it is; otherwise the delta still goes to the absolute
+    path. Costs one read per 100 such products instead of one write per product."""
+    products: set[str] = set()
+    for s in answered:
+        if s.answer is Answer.REFUSED:
+            continue
+        for change, entry in zip(s.changes, s.entries, strict=True):
+            found = verdict(entry.before.quantity, entry.after.quantity,
+                            current.get(_key(change)))
+            if found in (Verdict.NOT_APPLIED, Verdict.MOVED) \
+                    and next_step(s.answer, found) is NextStep.ABSOLUTE:
+                products.add(change.variant.product_id)
+    doubtful = sorted(products)
+    if not doubtful:
+        return
+    if stop is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SECOND_LOOK_S)
+        if stop.is_set():
+            return
+    else:
+        await asyncio.sleep(SECOND_LOOK_S)
+    try:
+        fresh = await run.store.refresh(product_ids=doubtful)
+    except WixAuthError:
+        raise
+    except WixError as exc:  # the first look stands: the absolute path is safe anyway
+        run.log.warning("delta_second_look_failed", products=len(doubtful),
+                        error=str(exc)[:300])
+        return
+    run.count("verify_calls", fresh.api_calls)
+    run.count("second_looks", len(doubtful))
+    current.update({(v.product_id, v.variant_id): v for v in fresh.variants})
 
 
 def _follow(run: _Run, change: StockChange, step: NextStep, again: list[StockChange],

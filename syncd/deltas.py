@@ -158,6 +158,9 @@ class DeltaAccount:
     """Calls refused with a 429: nothing was applied, their deltas go in the next round."""
     to_absolute: int = 0
     """Changes handed to Update Inventory Variants after the delta rounds."""
+    second_looks: int = 0
+    """Products read a second time, after a pause, because the first re-read could not
+    tell whether their deltas landed (it may lag the writes)."""
     recovered: int = 0
     """Variants with deltas of earlier, interrupted runs, settled by a re-read at the start
     of this one (and written only absolutely by it)."""

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import syncd.apply_deltas as apply_deltas
 from syncd.apply_deltas import OpenWrites, apply_changes
 from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
 from syncd.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open
@@ -168,7 +170,8 @@ quantities = st.integers(0, 9)
        lag=st.integers(0, 2), cycles=st.integers(1, 3), crashed=st.booleans(),
        data=st.data())
 def test_no_delta_is_ever_applied_twice(initial, desired, lag, cycles, crashed, data):
-    asyncio.run(_run(initial, desired, lag, cycles, crashed, data))
+    with patch.object(apply_deltas, "SECOND_LOOK_S", 0.0):
+        asyncio.run(_run(initial, desired, lag, cycles, crashed, data))
 
 
 async def _run(initial: list[int], desired_list: list[int], lag: int, cycles: int,

@@ -217,6 +217,33 @@ def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> 
     return extra
 
 
+def write_reading_calls(catalog: str, variants: Sequence[str], *,
+                        changed_products: int) -> int:
+    """Upper bound of the calls the write-side readings (``read_lag``, ``applied_5xx``,
+    ``ignored_writes``) add to one full V1 cycle that changes K products.
+
+    - ``read_lag``: the re-read after the deltas may show the values before them, which
+      proves nothing; their products are read once more after a pause
+      (``syncd.apply_deltas.SECOND_LOOK_S``, longer than the emulator's lag), ceil(K/100)
+      calls. Under a lag longer than that pause every such product is also written
+      absolutely, K calls more;
+    - ``applied_5xx``: every third write call is answered 5xx after it landed; an absolute
+      write is sent again by the client (idempotent), a delta never (its re-read settles
+      it): at most ceil(K/2) + 1 calls more;
+    - ``ignored_writes``: nothing; the write is sent once and not again.
+
+    V3 writes carry revisions and echo what they stored: 0 there.
+    """
+    if catalog != "v1":
+        return 0
+    extra = 0
+    if "read_lag" in variants:
+        extra += math.ceil(changed_products / 100)
+    if "applied_5xx" in variants:
+        extra += math.ceil(changed_products / 2) + 1
+    return extra
+
+
 def budget_floor_s(calls: int, limit: tuple[int, float] | None) -> float:
     """The earliest moment the last of ``calls`` requests may be sent under a sliding window
     of ``limit = (R, W)``: floor((N - 1) / R) * W. Zero without a limit."""

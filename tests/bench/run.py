@@ -21,11 +21,14 @@ compares:
   1 + ceil(I/1000) + ceil(C/1000), where P is products (hidden ones included), I inventory
   items, C changed variants (C+ up, C- down), K products with at least one changed variant.
   The ``wix`` column is the emulator's profile: ``dflt``
-  (its default answers; target calls/min <= 1.02) or ``all`` (``--wix-variants all``: the
-  other answer of every unconfirmed point, see ``syncd.emulator.variants``). ``safe`` is
+  (its default answers; target calls/min <= 1.02), ``all`` (``--wix-variants all``: the
+  other answer of every unconfirmed point, see ``syncd.emulator.variants``) or one switch
+  (``read`` for ``read_lag``: reads 2 s behind writes). ``safe`` is
   what syncd's safe readings may add there (``harness.safe_reading_calls``: a gap crawl
   per page cut short inside an offset window, one window of refused offsets once, a Query
-  Inventory crawl when ``variants[].stock`` is missing); target calls <= min + safe;
+  Inventory crawl when ``variants[].stock`` is missing; ``harness.write_reading_calls``: a
+  second look at deltas a lagging re-read does not show, a write answered 5xx sent again);
+  target calls <= min + safe;
 - **time** with the time the rate budget allows. Under a sliding window of R requests per
   W seconds (the emulator's limit, and syncd's budget) the N-th request cannot be sent
   before floor((N-1)/R) * W: that is the *budget* column. The ratio (``c/bud``) divides
@@ -145,6 +148,7 @@ SCENARIOS = (
     Scenario("v1-1k-5-var", "v1", 1_000, 0.05, COMPRESSED, quick=True, variants="all"),
     Scenario("v3-1k-5-var", "v3", 1_000, 0.05, COMPRESSED, quick=True, variants="all"),
     Scenario("v1-12k-5-var", "v1", 12_000, 0.05, COMPRESSED, variants="all"),
+    Scenario("v1-12k-5-lag", "v1", 12_000, 0.05, COMPRESSED, variants="read_lag"),
     Scenario("v3-12k-5-var", "v3", 12_000, 0.05, COMPRESSED, variants="all"),
 )
 
@@ -223,8 +227,10 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
     minimum = harness.minimum_calls(scenario.catalog, before, drift, scenario.write_mode)
     outcomes = [_run_syncd(url, scenario, directory, source, before, drift, products, minimum)]
     if scenario.variants != "none":
+        names = _profile_names(scenario.variants)
         outcomes[0] = dataclasses.replace(outcomes[0], safe=harness.safe_reading_calls(
-            scenario.catalog, _profile_names(scenario.variants), products))
+            scenario.catalog, names, products) + harness.write_reading_calls(
+            scenario.catalog, names, changed_products=drift.changed_products))
     if scenario.peer:
         harness.reset(url, rate_limit=limit_text, latency_ms=scenario.latency_ms)
         peer = asyncio.run(seed_sync(url, api_key=harness.KEY, site_id=harness.SITE,
