@@ -48,7 +48,13 @@ from syncd.emulator.query import QueryError
 from syncd.emulator.ratelimit import SlidingWindowLimiter
 from syncd.emulator.spec import StoreSpec
 from syncd.emulator.store import Store
-from syncd.emulator.variants import MISMATCH_STATUS, known_fields, sparse_body, unknown_field
+from syncd.emulator.variants import (
+    MISMATCH_STATUS,
+    known_fields,
+    retry_after_header,
+    sparse_body,
+    unknown_field,
+)
 
 log = structlog.get_logger("syncd.emulator")
 
@@ -124,8 +130,10 @@ async def _gate(emu: Emulator, request: web.Request, handler: Handler) -> web.St
     budget = emu.config.api_key if emu.variants.rate_per_key else site
     if not emu.limiter.allow(budget):
         headers = {}
-        if settings.retry_after_s is not None:
-            headers["Retry-After"] = f"{settings.retry_after_s:g}"
+        retry_after = retry_after_header(emu.variants, configured_s=settings.retry_after_s,
+                                         free_in_s=emu.limiter.free_in_s(budget))
+        if retry_after is not None:
+            headers["Retry-After"] = retry_after
         raise application_error(
             429, "RESOURCE_EXHAUSTED",
             f"Too many requests: the site's rate limit of {format_rate_limit(emu.limiter.limit)}"
@@ -200,7 +208,7 @@ async def wix_middleware(request: web.Request, handler: Handler) -> web.StreamRe
             )
         response = await _gate(emu, request, handler)
     except ApiError as e:
-        response = e.response()
+        response = e.response(as_text=emu.variants.text_429)
     except QueryError as e:
         response = validation_error(e.field, e.description).response()
     except _Dropped:
@@ -214,7 +222,7 @@ async def wix_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         return web.Response(status=499)
     except Exception:
         log.exception("emulator_handler_failed", path=request.path, method=request.method)
-        response = server_error().response()
+        response = server_error().response(as_text=emu.variants.text_429)
     emu.stats.count_status(response.status)
     return response
 

@@ -58,6 +58,8 @@ class Emulator:
         self._id_rng = random.Random(f"ids/{config.seed}")
         self.shopper = Shopper(self.store, settings=self.settings, stats=self.stats,
                                rng=random.Random(f"shopper/{config.seed}"))
+        self.expired_queries: set[str] = set()
+        """Queries whose first follow-up cursor was refused (``expiring_cursor``)."""
 
     def set_faults(self, **changes: object) -> FaultSettings:
         """Change faults/limits at runtime; ValueError leaves the old settings in place."""
@@ -74,6 +76,7 @@ class Emulator:
         self.store.reset()
         self.stats.reset()
         self.limiter.reset()
+        self.expired_queries.clear()
         self._id_rng = random.Random(f"ids/{self.config.seed}")
 
     def new_id(self) -> str:

@@ -16,6 +16,13 @@ from aiohttp import web
 
 JSON_TYPE = "application/json"
 
+PROXY_429_PAGE = ("<!DOCTYPE html>\n<html><head><title>429 Too Many Requests</title></head>\n"
+                  "<body><h1>Too Many Requests</h1><p>Rate limit exceeded.</p></body></html>\n")
+"""An edge proxy's 429 page (the ``text_429`` switch)."""
+
+PROXY_5XX_TEXT = "upstream connect error or disconnect/reset before headers\n"
+"""An edge proxy's 5xx body (the ``text_429`` switch)."""
+
 
 class ApiError(Exception):
     """An error answer: ``status``, a JSON body (None for an empty body) and extra headers."""
@@ -32,8 +39,14 @@ class ApiError(Exception):
         self.body = body
         self.headers = dict(headers or {})
 
-    def response(self) -> web.Response:
-        """The aiohttp response for this error."""
+    def response(self, *, as_text: bool = False) -> web.Response:
+        """The aiohttp response for this error; ``as_text``: a 429 or 5xx answers as an
+        edge proxy would, with an HTML page (429) or a line of plain text (5xx)."""
+        if as_text and (self.status == 429 or self.status >= 500):
+            html = self.status == 429
+            return web.Response(status=self.status, headers=self.headers,
+                                text=PROXY_429_PAGE if html else PROXY_5XX_TEXT,
+                                content_type="text/html" if html else "text/plain")
         if self.body is None or self.status >= 500:
             return web.Response(status=self.status, headers=self.headers)
         return web.Response(

@@ -130,12 +130,26 @@ def decode_cursor(cursor: object, *, kind: str, where: str) -> Page:
                                rule="FORMAT") from None
 
 
+def expire_once(page: Page, *, kind: str, where: str, expired: set[str]) -> None:
+    """The ``expiring_cursor`` switch: the first follow-up of each query (kind, filter, sort)
+    is refused as expired; the query asked again from its first page is then served."""
+    key = json.dumps([kind, page.filter, page.sort, page.extra], sort_keys=True)
+    if key in expired:
+        return
+    expired.add(key)
+    raise validation_error(where, "has expired: start the query again from its first page",
+                           rule="EXPIRED")
+
+
 def paging_metadata(
-    page: Page, *, kind: str, total: int, returned: int, has_next_field: bool
+    page: Page, *, kind: str, total: int, returned: int, has_next_field: bool,
+    keep_last_cursor: bool = False,
 ) -> dict[str, Any]:
-    """``pagingMetadata`` (V3) / the cursor part of ``metadata`` for one page."""
+    """``pagingMetadata`` (V3) / the cursor part of ``metadata`` for one page;
+    ``keep_last_cursor``: the last page still points past itself (``cursor_on_last_page``)."""
     end = page.offset + returned
-    next_cursor = encode_cursor(page, kind=kind, offset=end) if end < total else None
+    next_cursor = (encode_cursor(page, kind=kind, offset=end)
+                   if end < total or keep_last_cursor else None)
     prev_cursor = (
         encode_cursor(page, kind=kind, offset=max(0, page.offset - page.limit))
         if page.offset > 0 else None
@@ -143,7 +157,7 @@ def paging_metadata(
     meta: dict[str, Any] = {"count": returned,
                             "cursors": {"next": next_cursor, "prev": prev_cursor}}
     if has_next_field:
-        meta["hasNext"] = next_cursor is not None
+        meta["hasNext"] = end < total
     return meta
 
 

@@ -45,6 +45,16 @@ class SlidingWindowLimiter:
         log.append(now)
         return True
 
+    def free_in_s(self, key: str) -> float:
+        """Seconds until ``key`` may send again (0 when it may now)."""
+        if self.limit is None:
+            return 0.0
+        requests, window_s = self.limit
+        log = self._log.get(key)
+        if not log or len(log) < requests:
+            return 0.0
+        return max(0.0, log[len(log) - requests] + window_s - self._clock())
+
     def reset(self) -> None:
         """Forget every accepted request (a fresh budget for every site)."""
         self._log.clear()

@@ -35,7 +35,7 @@ from syncd.emulator.query import (
 )
 from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ProductState, Store
-from syncd.emulator.variants import has_string_bound, short_length
+from syncd.emulator.variants import has_number_bound, has_string_bound, short_length
 from syncd.emulator.views_v1 import (
     inventory_item_dict,
     product_json,
@@ -142,7 +142,11 @@ def _offset_page(
                                   max_offset=variants.offset_cap)
     matches = select_products(emu.store, filter_doc, sort, fields=fields,
                               include_hidden=include_hidden, where="query.filter")
-    if variants.strict_numeric_bound and has_string_bound(filter_doc):
+    if variants.numeric_bound_type_refused and has_number_bound(filter_doc):
+        raise validation_error("query.filter", "numericId is an int64 string: compare it with "
+                               "a string, not a number", rule="FORMAT")
+    if (variants.strict_numeric_bound and has_string_bound(filter_doc)) or (
+            variants.numeric_bound_string_only and has_number_bound(filter_doc)):
         matches = []
     page = matches[offset : offset + limit]
     if variants.short_pages and page and offset + limit < len(matches):

@@ -9,12 +9,12 @@ items are included.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from syncd.emulator.bodies import get_dict, read_request
-from syncd.emulator.context import EMULATOR
+from syncd.emulator.context import EMULATOR, Emulator
 from syncd.emulator.errors import not_found, validation_error
 from syncd.emulator.fields import (
     V3_INVENTORY_FIELDS,
@@ -23,7 +23,7 @@ from syncd.emulator.fields import (
 )
 from syncd.emulator.jsontext import dumps
 from syncd.emulator.matchcache import only_immutable
-from syncd.emulator.paging import Page, cursor_paging, paging_metadata
+from syncd.emulator.paging import Page, cursor_paging, expire_once, paging_metadata
 from syncd.emulator.query import Resolver, check_sort, compile_filter, parse_sort_list, sort_records
 from syncd.emulator.respond import json_response, json_text_response
 from syncd.emulator.store import ItemState, Store
@@ -53,6 +53,25 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/stores/v3/products/{productId}", get_product, allow_head=False)
     router.add_get("/stores/v3/inventory-items/{inventoryItemId}", get_inventory_item,
                    allow_head=False)
+
+
+def _cursor_page(emu: Emulator, query: dict[str, Any], *, kind: str, where: str,
+                 max_limit: int, default_limit: int, extra: Any = None) -> Page:
+    """The page a cursor query asks for, with the ``expiring_cursor`` switch applied."""
+    page = cursor_paging(query, kind=kind, where=where, max_limit=max_limit,
+                         default_limit=default_limit, extra=extra)
+    paging = query.get("cursorPaging")
+    if emu.variants.expiring_cursor and isinstance(paging, dict) and paging.get("cursor"):
+        expire_once(page, kind=kind, where=f"{where}.cursorPaging.cursor",
+                    expired=emu.expired_queries)
+    return page
+
+
+def _paging(emu: Emulator, page: Page, *, kind: str, total: int, returned: int,
+            has_next_field: bool) -> dict[str, Any]:
+    return paging_metadata(page, kind=kind, total=total, returned=returned,
+                           has_next_field=has_next_field,
+                           keep_last_cursor=emu.variants.cursor_on_last_page)
 
 
 async def get_catalog_version(request: web.Request) -> web.Response:
@@ -95,14 +114,14 @@ async def query_products(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     body = await read_request(request)
     query = get_dict(body, "query", "")
-    page = cursor_paging(query, kind="v3-products", where="query", max_limit=100,
-                         default_limit=100)
+    page = _cursor_page(emu, query, kind="v3-products", where="query", max_limit=100,
+                        default_limit=100)
     chunk, total = _run_query(emu.store.products, page, V3_PRODUCT_FIELDS, where="query")
     location = emu.store.location_id
     return json_response({
         "products": [product_dict(p, location, include_variants=False) for p in chunk],
-        "pagingMetadata": paging_metadata(page, kind="v3-products", total=total,
-                                          returned=len(chunk), has_next_field=True),
+        "pagingMetadata": _paging(emu, page, kind="v3-products", total=total,
+                                  returned=len(chunk), has_next_field=True),
     })
 
 
@@ -123,15 +142,15 @@ async def query_variants(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     body = await read_request(request)
     query = get_dict(body, "query", "")
-    page = cursor_paging(query, kind="v3-variants", where="query", max_limit=1000,
-                         default_limit=100)
+    page = _cursor_page(emu, query, kind="v3-variants", where="query", max_limit=1000,
+                        default_limit=100)
     variants = [v for p in emu.store.products for v in p.variants]
     chunk, total = _run_query(variants, page, V3_READONLY_VARIANT_FIELDS, where="query")
     location = emu.store.location_id
     return json_response({
         "variants": [readonly_variant_dict(v, location) for v in chunk],
-        "pagingMetadata": paging_metadata(page, kind="v3-variants", total=total,
-                                          returned=len(chunk), has_next_field=True),
+        "pagingMetadata": _paging(emu, page, kind="v3-variants", total=total,
+                                  returned=len(chunk), has_next_field=True),
     })
 
 
@@ -140,13 +159,13 @@ async def query_inventory_items(request: web.Request) -> web.Response:
     emu = request.app[EMULATOR]
     body = await read_request(request)
     query = get_dict(body, "query", "")
-    page = cursor_paging(query, kind="v3-items-query", where="query", max_limit=1000,
-                         default_limit=100)
+    page = _cursor_page(emu, query, kind="v3-items-query", where="query", max_limit=1000,
+                        default_limit=100)
     chunk, total = _run_query(emu.store.items, page, V3_INVENTORY_FIELDS, where="query",
                               store=emu.store)
     # Query's paging metadata has no hasNext in the SDK type; clients stop on a null cursor.
-    meta = paging_metadata(page, kind="v3-items-query", total=total, returned=len(chunk),
-                           has_next_field=False)
+    meta = _paging(emu, page, kind="v3-items-query", total=total, returned=len(chunk),
+                   has_next_field=False)
     return _items_response(chunk, meta)
 
 
@@ -159,8 +178,8 @@ async def search_inventory_items(request: web.Request) -> web.Response:
     expression = text.get("expression")
     if expression is not None and not isinstance(expression, str):
         raise validation_error("search.search.expression", "must be a string", rule="FORMAT")
-    page = cursor_paging(search, kind="v3-items-search", where="search", max_limit=1000,
-                         default_limit=100, extra={"expression": expression})
+    page = _cursor_page(emu, search, kind="v3-items-search", where="search", max_limit=1000,
+                        default_limit=100, extra={"expression": expression})
     items: list[ItemState] = emu.store.items[::-1]
     needle = (page.extra or {}).get("expression")
     if needle:
@@ -168,8 +187,8 @@ async def search_inventory_items(request: web.Request) -> web.Response:
         items = [i for i in items if _matches_text(i, needle)]
     chunk, total = _run_query(items, page, V3_INVENTORY_FIELDS, where="search",
                               default_sort=[("createdDate", True)])
-    meta = paging_metadata(page, kind="v3-items-search", total=total, returned=len(chunk),
-                           has_next_field=True)
+    meta = _paging(emu, page, kind="v3-items-search", total=total, returned=len(chunk),
+                   has_next_field=True)
     return _items_response(chunk, meta, extra=',"aggregationData":{}')
 
 

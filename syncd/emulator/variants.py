@@ -38,12 +38,31 @@ names, see ``NAMES``) turns them on; tests set ``EmulatorConfig(variants=...)``.
 - ``ignored_writes``: Update Inventory Variants answers ``{}`` but leaves one variant in
   ``IGNORED_EVERY`` (a fixed subset, ``ignores_write``) as it was, as for a variant the
   inventory item does not hold.
+- ``numeric_bound_string_only``: a ``numericId`` bound sent as a JSON number matches nothing
+  (the field is an int64 string, and Wix compares by type).
+- ``numeric_bound_type_refused``: a ``numericId`` bound sent as a JSON number is a 400.
+- ``cursor_on_last_page``: V3 cursor queries keep a ``next`` cursor on the last page
+  (``hasNext: false`` where the answer has that field); following it gives an empty page
+  that again carries a cursor.
+- ``expiring_cursor``: V3 cursors live a short time: the first time a query is followed
+  past its first page, its cursor is refused as expired (400); the query asked again from
+  its first page is served (as after a pause for the rate budget).
+- ``retry_after_ms``: a 429 carries ``Retry-After`` in milliseconds.
+- ``retry_after_huge``: a 429 carries ``Retry-After: 86400`` (overrules ``retry_after_ms``).
+- ``text_429``: 429 and 5xx answers carry an edge proxy's HTML or plain-text body, not
+  Wix's JSON.
+
+Some switches contradict another (``OVERRULES``): ``all`` leaves the overruled one off, and
+a comma list naming both plays a server no client can read completely (both numericId bound
+types matching nothing), which is how a test makes a walk fail its completeness proof.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -52,8 +71,20 @@ NAMES = (
     "whole_bulk_errors", "bulk_results_unordered", "low_offset_cap", "no_variant_stock",
     "unmanaged_options", "strict_fields", "rate_per_key",
     "read_lag", "applied_5xx", "ignored_writes",
+    "numeric_bound_string_only", "numeric_bound_type_refused", "cursor_on_last_page",
+    "expiring_cursor", "retry_after_ms", "retry_after_huge", "text_429",
 )
 """Every switch, in the order ``--wix-variants`` documents them."""
+
+OVERRULES = {
+    "numeric_bound_string_only": ("strict_numeric_bound",),
+    "numeric_bound_type_refused": ("strict_numeric_bound",),
+}
+"""Switches ``all`` leaves off because another switch contradicts them: a number bound that
+fails and a string bound that matches nothing together leave no way to filter by numericId."""
+
+RETRY_AFTER_HUGE_S = 86_400
+"""``Retry-After`` under ``retry_after_huge``: a day."""
 
 LOW_OFFSET_CAP = 500
 """Offsets at or past this fail under ``low_offset_cap``."""
@@ -118,6 +149,20 @@ class WixVariants:
     """Every third V1 stock write call is applied, then answered with a 5xx."""
     ignored_writes: bool = False
     """Update Inventory Variants answers ``{}`` but ignores a fixed subset of variants."""
+    numeric_bound_string_only: bool = False
+    """A number ``numericId`` bound matches nothing."""
+    numeric_bound_type_refused: bool = False
+    """A number ``numericId`` bound is a 400."""
+    cursor_on_last_page: bool = False
+    """V3 last pages keep a ``next`` cursor (to an empty page)."""
+    expiring_cursor: bool = False
+    """A V3 query's first follow-up cursor is refused once as expired."""
+    retry_after_ms: bool = False
+    """429s carry ``Retry-After`` in milliseconds."""
+    retry_after_huge: bool = False
+    """429s carry ``Retry-After: 86400``."""
+    text_429: bool = False
+    """429 and 5xx bodies are HTML or plain text."""
 
     @classmethod
     def parse(cls, text: str) -> WixVariants:
@@ -135,8 +180,9 @@ class WixVariants:
 
     @classmethod
     def all(cls) -> WixVariants:
-        """Every switch on."""
-        return cls(**dict.fromkeys(NAMES, True))
+        """Every switch on but those another one overrules (``OVERRULES``)."""
+        overruled = {name for names in OVERRULES.values() for name in names}
+        return cls(**dict.fromkeys((n for n in NAMES if n not in overruled), True))
 
     @property
     def active(self) -> tuple[str, ...]:
@@ -180,8 +226,18 @@ def short_length(first_numeric_id: int, limit: int) -> int:
 
 def has_string_bound(filter_doc: Any) -> bool:
     """True when a ``numericId`` condition anywhere in a V1 filter compares with a string."""
+    return _has_bound(filter_doc, lambda v: isinstance(v, str))
+
+
+def has_number_bound(filter_doc: Any) -> bool:
+    """True when a ``numericId`` condition anywhere in a V1 filter compares with a number."""
+    return _has_bound(filter_doc,
+                      lambda v: isinstance(v, int | float) and not isinstance(v, bool))
+
+
+def _has_bound(filter_doc: Any, kind: Callable[[Any], bool]) -> bool:
     if isinstance(filter_doc, list):
-        return any(has_string_bound(part) for part in filter_doc)
+        return any(_has_bound(part, kind) for part in filter_doc)
     if not isinstance(filter_doc, dict):
         return False
     for key, cond in filter_doc.items():
@@ -189,12 +245,25 @@ def has_string_bound(filter_doc: Any) -> bool:
             values = cond.values() if isinstance(cond, dict) else [cond]
             for value in values:
                 items = value if isinstance(value, list) else [value]
-                if any(isinstance(v, str) for v in items):
+                if any(kind(v) for v in items):
                     return True
         elif key in ("$and", "$or", "$not"):
-            if has_string_bound(cond):
+            if _has_bound(cond, kind):
                 return True
     return False
+
+
+def retry_after_header(variants: WixVariants, *, configured_s: float | None,
+                       free_in_s: float) -> str | None:
+    """The ``Retry-After`` of a 429: the configured seconds by default, the wait until the
+    window frees in milliseconds under ``retry_after_ms``, a day under ``retry_after_huge``."""
+    if variants.retry_after_huge:
+        return str(RETRY_AFTER_HUGE_S)
+    if variants.retry_after_ms:
+        return str(max(1, math.ceil(free_in_s * 1000)))
+    if configured_s is None:
+        return None
+    return f"{configured_s:g}"
 
 
 _PAGING = {"limit": None, "offset": None}
