@@ -17,6 +17,7 @@
         │   └── WixForeignAnswer   not Wix's answer (HTML, non-JSON 200, 501): wrong base_url?
         ├── WixRateLimited     429: carries ``retry_after_s`` when Wix sent one
         ├── WixServerError     5xx: transient, retried with backoff
+        ├── WixWalkIncomplete  a store walk could not prove it read the whole store
         └── WixUnavailable     timeout, refused or dropped connection: transient
 
 HTTP statuses are mapped to these classes in exactly one place (``syncd.wix.http``), and
@@ -126,6 +127,12 @@ class WixRateLimited(WixError):
         self.retry_after_ignored = retry_after_ignored
         """The ``Retry-After`` sent, when it was not believed (too large, negative, not a
         number or a date); ``retry_after_s`` is then None and the local schedule applies."""
+
+
+class WixWalkIncomplete(WixError):
+    """A walk could not prove it read every record (counts that do not add up, a filter
+    that stopped matching, a loop past its bound): a partial store is never returned as
+    the whole, so nothing is planned or written. The message names what did not add up."""
 
 
 class WixServerError(WixError):
