@@ -14,6 +14,8 @@ string whatever the ids look like; GUIDs spread evenly over the hex boundaries u
 Whether Wix accepts ``$gte``/``$lt`` on ``productId`` is not confirmed. When any segment's
 first page is refused (a 4xx), the walk falls back to the single cursor and remembers that
 for this reader, so a refusing server costs one failed call per process, not per walk.
+A refused follow-up (an expired cursor) is not a refusal of segments: ``cursor_v3``
+restarts that segment's query.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import itertools
 import string
 
 from syncd.errors import WixAuthError, WixClientError
+from syncd.wix.cursor_v3 import read_cursor_query
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.tasks import task_group
 
@@ -81,17 +84,6 @@ class SegmentedQuery:
         return [item for task in tasks for item in task.result()]
 
     async def _read(self, query_filter: JSONObject, counter: CallCounter) -> list[JSONObject]:
-        query: JSONObject = {"filter": query_filter, "cursorPaging": {"limit": self._page_size}}
-        items: list[JSONObject] = []
-        while True:
-            data = await self._client.request("POST", self._path, endpoint=self._endpoint,
-                                              body={"query": query}, counter=counter)
-            page = data.get("inventoryItems")
-            if isinstance(page, list):
-                items.extend(i for i in page if isinstance(i, dict))
-            paging = data.get("pagingMetadata")
-            cursors = paging.get("cursors") if isinstance(paging, dict) else None
-            cursor = cursors.get("next") if isinstance(cursors, dict) else None
-            if not cursor:
-                return items
-            query = {"cursorPaging": {"limit": self._page_size, "cursor": str(cursor)}}
+        return await read_cursor_query(
+            self._client, path=self._path, endpoint=self._endpoint, list_key="inventoryItems",
+            query_filter=query_filter, page_size=self._page_size, counter=counter)

@@ -14,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from syncd.wix.http import CallCounter, JSONObject, WixClient
+from syncd.wix.cursor_v3 import read_cursor_query
+from syncd.wix.http import CallCounter, WixClient
 
 QUERY_VARIANTS = "/stores/v3/products/query-variants"
 PAGE_SIZE = 1000
@@ -49,16 +50,15 @@ def catalog_variant(data: Mapping[str, Any]) -> CatalogVariant:
 async def read_catalog_variants(client: WixClient) -> tuple[list[CatalogVariant], int]:
     """Every variant of the store and the number of calls it took."""
     counter = CallCounter()
-    query: JSONObject = {"cursorPaging": {"limit": PAGE_SIZE}}
-    variants: list[CatalogVariant] = []
-    while True:
-        data = await client.request("POST", QUERY_VARIANTS, endpoint="v3.products.query_variants",
-                                    body={"query": query}, counter=counter)
-        variants.extend(catalog_variant(v) for v in data.get("variants") or []
-                        if isinstance(v, dict))
-        paging = data.get("pagingMetadata")
-        cursors = paging.get("cursors") if isinstance(paging, dict) else None
-        cursor = cursors.get("next") if isinstance(cursors, dict) else None
-        if not cursor:
-            return variants, counter.total
-        query = {"cursorPaging": {"limit": PAGE_SIZE, "cursor": str(cursor)}}
+    rows = await read_cursor_query(client, path=QUERY_VARIANTS,
+                                   endpoint="v3.products.query_variants", list_key="variants",
+                                   query_filter=None, page_size=PAGE_SIZE, counter=counter,
+                                   key=_variant_key)
+    return [catalog_variant(v) for v in rows], counter.total
+
+
+def _variant_key(row: Mapping[str, Any]) -> str:
+    # ``id`` alone is deprecated and not unique; the variant id within its product is.
+    product = row.get("productData")
+    product_id = product.get("productId") if isinstance(product, dict) else None
+    return f"{product_id}/{row.get('variantId') or row.get('id')}"

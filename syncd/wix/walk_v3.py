@@ -5,6 +5,9 @@ location, SKU (``product.variantSku``), visibility, stock and revision: a whole 
 ceil(I/1000) calls and needs no per-product resolution. The first request carries the filter;
 follow-ups send only ``cursorPaging`` (a cursor sent with a filter is rejected).
 
+Every cursor query is read by ``syncd.wix.cursor_v3``: it ends however Wix marks the last
+page, never repeats an item, restarts a query whose cursor expired, and is bounded.
+
 Cursor paging is inherently sequential (each cursor comes from the previous answer), so one
 cursor keeps one request in flight: 107 pages of a 105,000-item store take 37 s at 300 ms
 latency. Later full walks therefore read up to ``WalkSettings.v3_segments`` immutable
@@ -31,6 +34,7 @@ from typing import Any
 
 from syncd.config.client import WalkSettings
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.wix.cursor_v3 import read_cursor_query
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import int_or_none
 from syncd.wix.segments_v3 import SegmentedQuery
@@ -114,22 +118,11 @@ class V3Reader:
         return StoreSnapshot(Catalog.V3, tuple(variants), api_calls=counter.total)
 
     async def _hidden_products(self, hidden: set[str], counter: CallCounter) -> None:
-        query: JSONObject = {"filter": {"visible": {"$eq": False}},
-                             "cursorPaging": {"limit": PRODUCTS_PAGE_SIZE}}
-        while True:
-            data = await self._client.request(
-                "POST",
-                QUERY_PRODUCTS,
-                endpoint="v3.products.query",
-                body={"query": query},
-                counter=counter,
-            )
-            hidden.update(str(p["id"]) for p in data.get("products") or []
-                          if isinstance(p, dict) and p.get("id"))
-            cursor = _next_cursor(data)
-            if not cursor:
-                return
-            query = {"cursorPaging": {"limit": PRODUCTS_PAGE_SIZE, "cursor": cursor}}
+        products = await read_cursor_query(
+            self._client, path=QUERY_PRODUCTS, endpoint="v3.products.query",
+            list_key="products", query_filter={"visible": {"$eq": False}},
+            page_size=PRODUCTS_PAGE_SIZE, counter=counter)
+        hidden.update(str(p["id"]) for p in products if p.get("id"))
 
     async def _all_items(self, counter: CallCounter) -> list[JSONObject]:
         items = await self._segments.run(self._with_location({}), self.segments(), counter)
@@ -150,23 +143,10 @@ class V3Reader:
         return query_filter
 
     async def _query(self, query_filter: JSONObject, counter: CallCounter) -> list[JSONObject]:
-        query: JSONObject = {"cursorPaging": {"limit": PAGE_SIZE}}
-        if query_filter:
-            query["filter"] = query_filter
-        items: list[JSONObject] = []
-        while True:
-            data = await self._client.request(
-                "POST",
-                QUERY_ITEMS,
-                endpoint="v3.inventory_items.query",
-                body={"query": query},
-                counter=counter,
-            )
-            items.extend(i for i in data.get("inventoryItems") or [] if isinstance(i, dict))
-            cursor = _next_cursor(data)
-            if not cursor:
-                return items
-            query = {"cursorPaging": {"limit": PAGE_SIZE, "cursor": cursor}}
+        return await read_cursor_query(
+            self._client, path=QUERY_ITEMS, endpoint="v3.inventory_items.query",
+            list_key="inventoryItems", query_filter=query_filter, page_size=PAGE_SIZE,
+            counter=counter)
 
 
 def item_variant(item: Mapping[str, Any]) -> StoreVariant:
@@ -200,17 +180,6 @@ def item_variant(item: Mapping[str, Any]) -> StoreVariant:
         revision=None if revision is None else str(revision),
         location_id=str(item["locationId"]) if item.get("locationId") else None,
     )
-
-
-def _next_cursor(data: Mapping[str, Any]) -> str | None:
-    paging = data.get("pagingMetadata")
-    if not isinstance(paging, dict):
-        return None
-    cursors = paging.get("cursors")
-    if not isinstance(cursors, dict):
-        return None
-    cursor = cursors.get("next")
-    return str(cursor) if cursor else None
 
 
 def _chunks(ids: list[str], size: int) -> list[list[str]]:
