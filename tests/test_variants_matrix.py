@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bench.harness import safe_reading_calls, v1_read_calls, write_reading_calls
+from bench.harness import PROVOKED_429, safe_reading_calls, v1_read_calls, write_reading_calls
 
 from syncd.emulator.variants import NAMES, WixVariants, ignores_write
 from syncd.journal import Outcome, read_journal
@@ -29,6 +29,18 @@ PRODUCTS = 800
 PROFILES = [*NAMES, "all", "read_lag,applied_5xx"]
 """Each switch alone, all of them, and the delta path's worst pair: a 5xx after the
 delta landed, and a re-read that does not show it yet (``all`` writes absolutely)."""
+
+SPENT_WINDOW = (2_000, 2.0)
+"""The emulator's budget under a ``PROVOKED_429`` switch, spent before the run starts: the
+run's first requests get the 429 whose hint or body the switch shapes, and the window
+frees two seconds later, well before a believed or fallen-back pause ends."""
+
+
+def spend_budget(emu: Any) -> None:
+    """Use up the emulator's window for the site and for the key (``rate_per_key``)."""
+    for key in {emu.config.site_id, API_KEY}:
+        while emu.emulator.limiter.allow(key):
+            pass
 
 
 def desired_stock(state: list[dict[str, Any]], drift_every: int = 4) -> dict[str, int]:
@@ -105,8 +117,10 @@ def minimum_calls(catalog: str, before: list[dict[str, Any]], changed: list[Any]
 async def test_a_full_sync_is_exact_whichever_way_wix_answers(emulator, tmp_path, catalog,
                                                                profile):
     variants = WixVariants.parse(profile)
+    provoked = any(name in PROVOKED_429 for name in variants.active)
     emu = await emulator(catalog=catalog, generate_products=PRODUCTS, seed=21,
-                         rate_limit=None, api_key=API_KEY, variants=variants)
+                         rate_limit=SPENT_WINDOW if provoked else None, api_key=API_KEY,
+                         variants=variants)
     before = emu.state()
     desired = desired_stock(before)
     source = tmp_path / "stock.csv"
@@ -119,6 +133,8 @@ async def test_a_full_sync_is_exact_whichever_way_wix_answers(emulator, tmp_path
     config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0),
                           policy=policy)
     settings, site = load_site(config)
+    if provoked:
+        spend_budget(emu)
     async with SiteSync(site, state_dir=settings.state_dir) as sync:
         first = await sync.sync(force=True)
         writes_after_first = emu.stats()["writes"]
@@ -156,6 +172,8 @@ async def test_a_full_sync_is_exact_whichever_way_wix_answers(emulator, tmp_path
                                                            for c in changes}))
                + first.applied.conflict_retries)
     assert first.api_calls <= allowed, (first.api_calls, allowed)
+    if provoked:
+        assert emu.stats()["rate_limited"] >= 1, "the run must have met the shaped 429"
     if variants.unmanaged_options and catalog == "v1":
         shared = {c.variant.sku for c in changes if c.variant.shared_sku}
         assert shared, "products with options but manageVariants false must be written"

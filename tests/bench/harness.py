@@ -199,13 +199,14 @@ def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> 
     """Upper bound of the calls syncd's safe readings add to the minimum of one full cycle
     when the emulator plays ``variants`` (``syncd.emulator.variants``); 0 by default.
 
-    V1 only (V3's safe readings cost nothing unless a bulk write fails): a page cut short
-    inside an offset window leaves a gap that costs one call (at most one per page);
+    V1 (V3's safe readings cost nothing unless a bulk write fails, or a switch priced by
+    ``_proof_and_hint_calls`` is on, on either catalog): a page cut short inside an offset
+    window leaves a gap that costs one call (at most one per page);
     a lower offset limit costs one window's refused pages, once per process; missing
     ``variants[].stock`` costs a Query Inventory crawl, ceil((P + 1) / 100).
     """
     if catalog != "v1":
-        return 0
+        return _proof_and_hint_calls(catalog, variants)
     pages = v1_read_calls(products)
     extra = 0
     if "short_pages" in variants:
@@ -214,6 +215,38 @@ def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> 
         extra += WINDOW_PAGES
     if "no_variant_stock" in variants:
         extra += pages + 1
+    return extra + _proof_and_hint_calls(catalog, variants)
+
+
+PROVOKED_429 = ("retry_after_ms", "retry_after_huge", "text_429")
+"""Switches that shape a 429: a run under them starts on a spent budget so that one comes."""
+
+REFUSED_BURST = 8
+"""Requests a spent budget refuses before the back-off holds the site: at most the ones in
+flight together (``concurrency``, 8 by default)."""
+
+
+def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
+    """What learning the numericId bound type, reading V3 cursors to a safe end and a
+    provoked 429 add to one full cycle:
+
+    - a bound type that fails (``numeric_bound_string_only``, ``numeric_bound_type_refused``):
+      one second look per crawled V1 endpoint, learned for the process: Query Products, and
+      Query Inventory too when ``no_variant_stock`` sends the walk there;
+    - ``cursor_on_last_page``: V3 follows the kept cursor once, to an empty page (one
+      cursor query on a first walk);
+    - ``expiring_cursor``: V3's refused follow-up and the first page asked again;
+    - a provoked 429 (``PROVOKED_429``): the requests it refuses, ``REFUSED_BURST`` at most.
+    """
+    extra = REFUSED_BURST if any(v in PROVOKED_429 for v in variants) else 0
+    if catalog == "v1":
+        if {"numeric_bound_string_only", "numeric_bound_type_refused"} & set(variants):
+            extra += 2 if "no_variant_stock" in variants else 1
+        return extra
+    if "cursor_on_last_page" in variants:
+        extra += 1
+    if "expiring_cursor" in variants:
+        extra += 2
     return extra
 
 
