@@ -31,6 +31,7 @@ from typing import Any
 
 from syncd.config.client import WalkSettings
 from syncd.model import Catalog, StoreVariant
+from syncd.wix.cursor_v3 import read_cursor_query
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.wix.walk_v3 import item_variant
@@ -202,19 +203,15 @@ class ChangeReader:
     async def _same_stamp(self, stamp: datetime, read: ChangeRead, counter: CallCounter
                           ) -> None:
         if self._catalog is Catalog.V3:
-            query: JSONObject = {"filter": self._v3_filter(stamp, op="$eq"),
-                                 "cursorPaging": {"limit": V3_PAGE}}
-            while True:
-                data = await self._client.request("POST", V3_QUERY_ITEMS,
-                                                  endpoint="v3.inventory_items.query",
-                                                  body={"query": query}, counter=counter)
-                for item in _objects(data.get("inventoryItems")):
-                    if (unit := _v3_unit(item)) is not None:
-                        read.add(unit)
-                cursor = _next_cursor(data)
-                if not cursor:
-                    return
-                query = {"cursorPaging": {"limit": V3_PAGE, "cursor": cursor}}
+            # One cursor query, read to an end however Wix marks it (``cursor_v3``).
+            items = await read_cursor_query(
+                self._client, path=V3_QUERY_ITEMS, endpoint="v3.inventory_items.query",
+                list_key="inventoryItems", query_filter=self._v3_filter(stamp, op="$eq"),
+                page_size=V3_PAGE, counter=counter)
+            for item in items:
+                if (unit := _v3_unit(item)) is not None:
+                    read.add(unit)
+            return
         # V1: by numericId within the timestamp (offsets fail from 10,000 on).
         last_id: str | None = None
         while True:
@@ -274,13 +271,6 @@ def _v1_unit(product: JSONObject) -> Changed | None:
 
 def _objects(value: Any) -> list[JSONObject]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def _next_cursor(data: Mapping[str, Any]) -> str | None:
-    paging = data.get("pagingMetadata")
-    cursors = paging.get("cursors") if isinstance(paging, dict) else None
-    cursor = cursors.get("next") if isinstance(cursors, dict) else None
-    return str(cursor) if cursor else None
 
 
 def unit_keys(variants: Sequence[StoreVariant], catalog: Catalog) -> list[str]:
