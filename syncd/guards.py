@@ -10,7 +10,7 @@ number of the plan with a limit from the policy and refuses the plan when it is 
 * ``max_source_shrink``: rows lost since the last successful run (needs that run's state).
 
 Pure and synchronous like the differ: the caller passes the previous row count (from
-``syncd.state``) and the operator's ``--force``. A refusal raises ``GuardRefused`` naming
+``syncd.backend``) and the operator's ``--force``. A refusal raises ``GuardRefused`` naming
 the guard, the numbers, and both ways out (``--force`` once, or the policy key).
 """
 

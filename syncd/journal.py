@@ -1,11 +1,10 @@
 """The write journal: every stock write, recorded before it is sent and confirmed after.
 
-One JSON-lines file per site (``<state_dir>/journal/<site>.jsonl``), only ever appended to.
-Each write is appended with outcome ``pending`` *before* the request leaves, flushed and
-fsynced, and a second line with the same ``write_id`` records ``applied``, ``failed`` or
-``conflict`` once the answer is known. After a crash the journal therefore says exactly
-which writes may have reached Wix (a ``pending`` line with no outcome line), and it is
-what ``syncd rollback`` reads:
+A site's journal is an append-only sequence of lines (``JournalEntry``). Each write is
+recorded with outcome ``pending`` *before* the request leaves, durably, and a second line
+with the same ``write_id`` records ``applied``, ``failed`` or ``conflict`` once the answer
+is known. After a crash the journal therefore says exactly which writes may have reached
+Wix (a ``pending`` line with no outcome line), and it is what ``syncd rollback`` reads:
 ``rollback_points`` gives, per variant, the value before a run's first write and the latest
 value it applied.
 
@@ -16,34 +15,28 @@ written after a re-read of the product (``applied`` = confirmed, ``failed`` = no
 ``unknown`` = moved by something else since), by the same run or, after a crash, by the
 next one (``syncd.apply_deltas``). Rollback reads them like any other write.
 
-Writes are batched: one append + fsync per batch of changes (a V1 product call or a V3 bulk
-call), run in a worker thread (``asyncio.to_thread``) because fsync can take tens of
-milliseconds on a busy disk and must not stall the event loop; an ``asyncio.Lock`` keeps
-batches from interleaving. A crash in the middle of an append leaves a torn last line:
-``read_journal`` skips it and reports it, and reopening the journal terminates it so that
-the next entry starts on a line of its own.
+This module holds the lines and one run's ``Journal`` (its write ids, its clock, batches
+that never interleave). Where the lines are kept is a ``JournalStore`` that a state backend
+provides (``syncd.backend``): a JSON-lines file per site, or rows in PostgreSQL. Writes are
+batched: one durable append per batch of changes (a V1 product call or a V3 bulk call).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
-from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, Protocol
 
 from syncd.plan import StockChange
 
 _ERROR_MAX_CHARS = 500
-
 
 class Outcome(StrEnum):
     PENDING = "pending"
@@ -183,8 +176,6 @@ def _iso_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def journal_path(state_dir: Path, site: str) -> Path:
-    return state_dir / "journal" / f"{site}.jsonl"
 
 
 def new_run_id(now: datetime) -> str:
@@ -192,104 +183,86 @@ def new_run_id(now: datetime) -> str:
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
+    """Now, aware, in UTC: a journal's default clock."""
     return datetime.now(UTC)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A journal line that could not be read."""
+
+    line: int
+    """The line number in a file, the row id in a table."""
+    reason: str
+    torn: bool
+    """True for a last line without its newline: a crash in the middle of an append."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTail:
+    """What was appended to a site's journal since an earlier read."""
+
+    entries: tuple[JournalEntry, ...]
+    position: object | None
+    """Where the next read starts (a file's inode and offset, a row id)."""
+    restarted: bool
+    """Read from the beginning (a first read, or a journal file replaced or truncated
+    since): whatever an earlier read found no longer holds."""
+
+
+class JournalStore(Protocol):
+    """Where one site's journal lines are kept (a file, a table): what a ``Journal`` needs
+    of its backend."""
+
+    async def open(self) -> None:
+        """Get ready to append (once per run, before the first append)."""
+
+    async def close(self) -> None:
+        """Let go of what ``open`` took."""
+
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Keep ``entries`` as one block, durably, before returning (the caller sends the
+        writes they record only then). May raise ``LeaseLost`` (a fenced replica)."""
+
+    async def read_all(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        """Every entry of the site, every run's, oldest first; unreadable lines are skipped
+        and, when ``bad_lines`` is given, reported in it."""
+
+    async def read_since(self, position: object | None) -> JournalTail:
+        """The site's entries kept after ``position`` (a ``JournalTail.position``; None:
+        from the beginning), by any run or process."""
 
 
 class Journal:
-    """The append side of one site's journal, for one run.
+    """The append side of one site's journal, for one run; use as an async context manager.
 
-    Use as a context manager (sync or async). ``write_pending`` and ``settle`` are the
-    async API for the applier; ``append`` is the synchronous core they run in a thread.
+    ``write_pending`` and ``settle`` are what the applier calls; the lines go to ``store``
+    one batch at a time (an ``asyncio.Lock`` keeps batches from interleaving).
     """
 
-    def __init__(self, path: Path, *, site: str, run_id: str,
-                 clock: Callable[[], datetime] = _utc_now,
+    def __init__(self, store: JournalStore, *, site: str, run_id: str,
+                 clock: Callable[[], datetime] = utc_now,
                  rollback_of: str | None = None) -> None:
-        self.path = path
+        self.store = store
         self.site = site
         self.run_id = run_id
         self.rollback_of = rollback_of
         self._clock = clock
-        self._file: BinaryIO | None = None
         self._count = 0
         self._lock: asyncio.Lock | None = None
-
-    @classmethod
-    def for_site(cls, state_dir: Path, site: str, *, run_id: str,
-                 clock: Callable[[], datetime] = _utc_now,
-                 rollback_of: str | None = None) -> Journal:
-        return cls(journal_path(state_dir, site), site=site, run_id=run_id, clock=clock,
-                   rollback_of=rollback_of)
 
     def now(self) -> datetime:
         """The time this journal stamps on its lines (its clock: tests may set one)."""
         return self._clock()
 
-    def open(self) -> None:
-        """Open for appending (creating the file and its directory), terminating a torn
-        last line left by a crash so that it cannot swallow the next entry."""
-        if self._file is not None:
-            return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        f = self.path.open("ab")
-        if created:
-            # The file's lines are fsynced, but its name lives in the directory: without
-            # this a power cut after the first run could lose the whole journal.
-            _fsync_dir(self.path.parent)
-        try:
-            if f.tell() > 0:
-                with self.path.open("rb") as r:
-                    r.seek(-1, os.SEEK_END)
-                    if r.read(1) != b"\n":
-                        f.write(b"\n")
-                        f.flush()
-                        os.fsync(f.fileno())
-        except BaseException:
-            f.close()
-            raise
-        self._file = f
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def __enter__(self) -> Journal:
-        self.open()
-        return self
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.close()
-
     async def __aenter__(self) -> Journal:
-        await asyncio.to_thread(self.open)
+        await self.store.open()
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        await asyncio.to_thread(self.close)
-
-    def append(self, entries: Sequence[JournalEntry]) -> None:
-        """Append ``entries`` as one block, flushed and fsynced before returning."""
-        if not entries:
-            return
-        if self._file is None:
-            raise RuntimeError("the journal is not open")
-        block = "".join(entry.to_json() + "\n" for entry in entries).encode()
-        self._file.write(block)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        await self.store.close()
 
     def make_pending(self, changes: Sequence[StockChange], *,
                      deltas: Sequence[int] | None = None) -> list[JournalEntry]:
@@ -309,7 +282,7 @@ class Journal:
                             deltas: Sequence[int] | None = None) -> list[JournalEntry]:
         """Record ``changes`` as pending, durably; send them only after this returns."""
         entries = self.make_pending(changes, deltas=deltas)
-        await self._append_async(entries)
+        await self.append(entries)
         return entries
 
     async def settle(self, entries: Sequence[JournalEntry], outcome: Outcome, *,
@@ -322,97 +295,27 @@ class Journal:
         at = self._clock()
         lines = [s.entry.settled(s.outcome, at=at, error=s.error, revision=s.revision)
                  for s in settlements]
-        await self._append_async(lines)
+        await self.append(lines)
         return lines
+
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Keep ``entries`` as one block, after any batch already being kept."""
+        if not entries:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self.store.append(entries)
 
     async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         """Every entry of the site's journal, every run's, oldest first: what an earlier
         run left open is read where this run writes (the file, or the database)."""
-        return await asyncio.to_thread(lambda: list(read_journal(self.path,
-                                                                 bad_lines=bad_lines)))
+        return await self.store.read_all(bad_lines)
 
     async def read_since(self, position: object | None) -> JournalTail:
         """The site's entries appended after ``position`` (a ``JournalTail.position``;
         None: from the beginning), by any run or process."""
-        return await asyncio.to_thread(read_tail, self.path, position)
-
-    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
-        if self._lock is None:
-            self._lock = asyncio.Lock()
-        async with self._lock:
-            await asyncio.to_thread(self.append, entries)
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    """A journal line that could not be read."""
-
-    line: int
-    reason: str
-    torn: bool
-    """True for a last line without its newline: a crash in the middle of an append."""
-
-
-def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
-                 ) -> Iterator[JournalEntry]:
-    """Every readable entry, in file order; a missing file has none.
-
-    Unreadable lines (a torn last line after a crash, or a line a repair left behind) are
-    skipped and, when ``bad_lines`` is given, appended to it for the caller to report.
-    """
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return
-    with f:
-        for number, raw in enumerate(f, start=1):
-            torn = not raw.endswith(b"\n")
-            text = raw.strip()
-            if not text:
-                continue
-            try:
-                yield JournalEntry.from_json(text.decode("utf-8"))
-            except (ValueError, KeyError, TypeError) as e:
-                if bad_lines is not None:
-                    reason = "torn last line (interrupted write)" if torn else f"unreadable: {e}"
-                    bad_lines.append(BadLine(number, reason, torn))
-
-
-@dataclass(frozen=True, slots=True)
-class JournalTail:
-    """What was appended to a site's journal since an earlier read."""
-
-    entries: tuple[JournalEntry, ...]
-    position: object | None
-    """Where the next read starts (a file's inode and offset, a row id)."""
-    restarted: bool
-    """Read from the beginning (a first read, or a journal file replaced or truncated
-    since): whatever an earlier read found no longer holds."""
-
-
-def read_tail(path: Path, position: object | None) -> JournalTail:
-    """``Journal.read_since`` of the local file: complete lines only (a line still being
-    written is read next time), unreadable ones skipped (``read_journal`` reports them)."""
-    try:
-        f = path.open("rb")
-    except FileNotFoundError:
-        return JournalTail((), None, True)
-    with f:
-        stat = os.fstat(f.fileno())
-        inode = stat.st_ino
-        was_inode, offset = position if isinstance(position, tuple) else (None, -1)
-        restarted = was_inode != inode or offset > stat.st_size
-        offset = 0 if restarted else offset
-        f.seek(offset)
-        entries = []
-        for raw in f:
-            if not raw.endswith(b"\n"):
-                break
-            offset += len(raw)
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                if raw.strip():
-                    entries.append(JournalEntry.from_json(raw.decode("utf-8")))
-    return JournalTail(tuple(entries), (inode, offset), restarted)
+        return await self.store.read_since(position)
 
 
 def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:

@@ -7,8 +7,8 @@ daemon keeps one per site for a configuration generation (``syncd.daemon.runner`
 
 A cycle never writes before every check has passed: the source is read and validated
 whole, the plan is computed from a complete walk, and the safety guards see the plan
-first. Only a cycle whose writes all landed updates the run state (``syncd.state``), which
-is what the source-shrink guard compares the next source against.
+first. Only a cycle whose writes all landed updates the run state (kept by the state
+backend), which is what the source-shrink guard compares the next source against.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import structlog
 
 from syncd.apply import ApplyReport, apply_plan
 from syncd.apply_deltas import OpenWrites, apply_changes
-from syncd.backend import LocalBackend, StateBackend, open_backend
+from syncd.backend import LocalBackend, RunState, StateBackend, backend_for
 from syncd.backend.fence import SiteLease
 from syncd.config import Settings, SiteSettings, SourceMode
 from syncd.coverage import match_problem, matched_rows
@@ -50,7 +50,6 @@ from syncd.sources import DesiredSource
 from syncd.sources.cache import SourceCache
 from syncd.sources.matching import store_view
 from syncd.sources.remote import feed_directory, read_site_source
-from syncd.state import RunState
 from syncd.wix import LimiterPool, StoreAdapter, WixClient, open_store
 
 REPLICA_HEADER = "x-syncd-replica"
@@ -441,7 +440,7 @@ async def open_site_syncs(
     # No pool-wide cap on connections: each site's client already bounds its own requests
     # in flight, and a shared cap would let one slow store's requests queue up the others.
     connector = aiohttp.TCPConnector(limit=0)
-    async with open_backend(settings) as backend, \
+    async with backend_for(settings) as backend, \
             aiohttp.ClientSession(headers=headers, connector=connector) as session:
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters, feeds=feeds,

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from syncd.apply import V1_PRODUCTS_PER_BATCH, apply_plan
+from syncd.backend.local.journal import file_journal, read_journal
 from syncd.errors import WixAuthError
-from syncd.journal import Journal, Outcome, read_journal
+from syncd.journal import Outcome
 from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.plan import ChangeReason, Plan, StockChange
 from syncd.wix import StockWrite, WriteOutcome
@@ -63,33 +64,33 @@ class FakeStore:
 
 async def test_every_write_is_journaled_as_pending_before_it_is_sent(tmp_path):
     plan = _plan(products=3)
-    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
-    store = FakeStore(journal.path)
+    journal = file_journal(tmp_path / "j.jsonl", site="s", run_id="r")
+    store = FakeStore(journal.store.path)
     async with journal:
         report = await apply_plan(plan, store=store, journal=journal)  # type: ignore[arg-type]
     assert store.pending_seen == [6]
     assert report.written == 6 and report.complete
-    entries = list(read_journal(journal.path))
+    entries = list(read_journal(journal.store.path))
     assert [e.outcome for e in entries] == [Outcome.PENDING] * 6 + [Outcome.APPLIED] * 6
     assert entries[0].before.quantity == 1 and entries[0].after.quantity == 5
 
 
 async def test_one_failing_product_does_not_stop_the_others(tmp_path):
     plan = _plan(products=4)
-    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
-    store = FakeStore(journal.path, failing={"p1"})
+    journal = file_journal(tmp_path / "j.jsonl", site="s", run_id="r")
+    store = FakeStore(journal.store.path, failing={"p1"})
     async with journal:
         report = await apply_plan(plan, store=store, journal=journal)  # type: ignore[arg-type]
     assert report.written == 6 and report.failed == 2 and not report.complete
     failed = [p for p in report.products if p.failed]
     assert [(p.product_id, p.errors) for p in failed] == [("p1", ("500 after retries",))]
-    outcomes = {(e.product_id, e.outcome) for e in read_journal(journal.path)}
+    outcomes = {(e.product_id, e.outcome) for e in read_journal(journal.store.path)}
     assert ("p1", Outcome.FAILED) in outcomes and ("p2", Outcome.APPLIED) in outcomes
 
 
 async def test_write_without_a_definite_answer_is_journaled_as_unknown(tmp_path):
     plan = _plan(products=2)
-    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
+    journal = file_journal(tmp_path / "j.jsonl", site="s", run_id="r")
 
     class TimingOut(FakeStore):
         async def write(self, changes):
@@ -98,18 +99,18 @@ async def test_write_without_a_definite_answer_is_journaled_as_unknown(tmp_path)
                          for c in changes)
 
     async with journal:
-        report = await apply_plan(plan, store=TimingOut(journal.path),  # type: ignore[arg-type]
+        report = await apply_plan(plan, store=TimingOut(journal.store.path),  # type: ignore[arg-type]
                                   journal=journal)
     assert report.failed == 4
-    settled = {(e.product_id, e.outcome) for e in read_journal(journal.path)
+    settled = {(e.product_id, e.outcome) for e in read_journal(journal.store.path)
                if e.outcome is not Outcome.PENDING}
     assert settled == {("p0", Outcome.UNKNOWN), ("p1", Outcome.FAILED)}
 
 
 async def test_v1_batches_hold_whole_products(tmp_path):
     plan = _plan(products=V1_PRODUCTS_PER_BATCH + 3, variants=3)
-    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
-    store = FakeStore(journal.path)
+    journal = file_journal(tmp_path / "j.jsonl", site="s", run_id="r")
+    store = FakeStore(journal.store.path)
     async with journal:
         await apply_plan(plan, store=store, journal=journal)  # type: ignore[arg-type]
     assert [len(set(call)) for call in store.calls] == [V1_PRODUCTS_PER_BATCH, 3]
@@ -120,10 +121,10 @@ async def test_auth_error_stops_the_run_after_journaling_the_batch_as_unknown(tm
     """Other products of the batch may have landed before the error: the journal must not
     claim they failed (a rollback would then skip them)."""
     plan = _plan(products=2)
-    journal = Journal(tmp_path / "j.jsonl", site="s", run_id="r")
-    store = FakeStore(journal.path, auth_error=True)
+    journal = file_journal(tmp_path / "j.jsonl", site="s", run_id="r")
+    store = FakeStore(journal.store.path, auth_error=True)
     async with journal:
         with pytest.raises(WixAuthError):
             await apply_plan(plan, store=store, journal=journal)  # type: ignore[arg-type]
-    outcomes = [e.outcome for e in read_journal(journal.path)]
+    outcomes = [e.outcome for e in read_journal(journal.store.path)]
     assert outcomes == [Outcome.PENDING] * 4 + [Outcome.UNKNOWN] * 4

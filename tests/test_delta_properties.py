@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
@@ -40,31 +39,31 @@ ANSWERS = ("ok", "429", "5xx_applied", "5xx_not_applied", "lost_applied", "lost_
 KEYS = [(f"p{p}", f"v{v}") for p in range(4) for v in range(2)]
 
 
-class MemoryJournal(Journal):
+class MemoryStore:
     """The journal's lines in a list shared by every run of the test."""
 
-    def __init__(self, lines: list[JournalEntry], *, run_id: str, clock: Any) -> None:
-        super().__init__(Path("memory"), site="shop", run_id=run_id, clock=clock)
+    def __init__(self, lines: list[JournalEntry]) -> None:
         self.lines = lines
 
-    def open(self) -> None:
+    async def open(self) -> None:
         pass
 
-    def close(self) -> None:
+    async def close(self) -> None:
         pass
 
-    def append(self, entries: Sequence[JournalEntry]) -> None:
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
         self.lines.extend(entries)
 
-    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
-        self.lines.extend(entries)
-
-    async def read_site(self, bad_lines: Any = None) -> list[JournalEntry]:
+    async def read_all(self, bad_lines: Any = None) -> list[JournalEntry]:
         return list(self.lines)
 
     async def read_since(self, position: object | None) -> JournalTail:
         start = int(position) if isinstance(position, int) else 0
         return JournalTail(tuple(self.lines[start:]), len(self.lines), position is None)
+
+
+def memory_journal(lines: list[JournalEntry], *, run_id: str, clock: Any) -> Journal:
+    return Journal(MemoryStore(lines), site="shop", run_id=run_id, clock=clock)
 
 
 @dataclass
@@ -188,7 +187,7 @@ async def _run(initial: list[int], desired_list: list[int], lag: int, cycles: in
         # Killed a moment ago (a restart) or long ago (the next day's run).
         clock["now"] = start - timedelta(seconds=data.draw(st.sampled_from([1, 3600]),
                                                            label="killed before"))
-        killed = MemoryJournal(lines, run_id="killed", clock=lambda: clock["now"])
+        killed = memory_journal(lines, run_id="killed", clock=lambda: clock["now"])
         entries = await killed.write_pending(
             plan.changes, deltas=[c.quantity - c.variant.quantity for c in plan.changes])
         for change, entry in zip(plan.changes, entries, strict=True):
@@ -202,7 +201,7 @@ async def _run(initial: list[int], desired_list: list[int], lag: int, cycles: in
         clock["now"] = start + timedelta(seconds=cycle)
         wix.sell()
         plan = wix.walk(desired)
-        journal = MemoryJournal(lines, run_id=f"run{cycle}", clock=lambda: clock["now"])
+        journal = memory_journal(lines, run_id=f"run{cycle}", clock=lambda: clock["now"])
         first = len(lines)
         await apply_changes(plan, store=wix, journal=journal,  # type: ignore[arg-type]
                             write_mode=WriteMode.DELTA, open_writes=history)

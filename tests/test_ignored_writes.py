@@ -10,8 +10,9 @@ import pytest
 from structlog.testing import capture_logs
 
 import syncd.apply_deltas as apply_deltas
+from syncd.backend.local.journal import read_journal
 from syncd.emulator.variants import WixVariants, ignores_write
-from syncd.journal import Outcome, read_journal
+from syncd.journal import Outcome
 from syncd.lint import Problem, lint_store
 from syncd.metrics import Metrics
 from syncd.sync import SiteSync

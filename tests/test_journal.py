@@ -5,16 +5,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from syncd.journal import (
-    BadLine,
-    Journal,
-    Outcome,
-    Settlement,
-    StockState,
-    journal_path,
-    new_run_id,
-    read_journal,
-)
+from syncd.backend.local.journal import FileJournal, file_journal, journal_path, read_journal
+from syncd.journal import BadLine, Journal, Outcome, Settlement, StockState, new_run_id
 from syncd.model import StoreVariant
 from syncd.plan import ChangeReason, StockChange
 from syncd.rollback import rollback_points
@@ -40,7 +32,7 @@ def change(sku: str, before: int, after: int, *, variant: str | None = None,
 
 
 def journal(tmp_path, run_id: str = "run-1") -> Journal:
-    return Journal.for_site(tmp_path, "demo", run_id=run_id, clock=Clock())
+    return file_journal(journal_path(tmp_path, "demo"), site="demo", run_id=run_id, clock=Clock())
 
 
 async def test_pending_is_durable_before_the_write_and_applied_follows(tmp_path):
@@ -103,8 +95,12 @@ def test_missing_journal_reads_as_empty(tmp_path):
 
 
 def test_synchronous_append_works_without_an_event_loop(tmp_path):
-    with journal(tmp_path) as j:
-        j.append(j.make_pending([change("A", 5, 7)]))
+    store = FileJournal(journal_path(tmp_path, "demo"))
+    store.open_sync()
+    try:
+        store.append_sync(journal(tmp_path).make_pending([change("A", 5, 7)]))
+    finally:
+        store.close_sync()
     assert [e.sku for e in read_journal(journal_path(tmp_path, "demo"))] == ["A"]
 
 
@@ -175,11 +171,11 @@ async def test_a_line_still_being_written_is_read_once_it_is_complete(tmp_path):
     other = journal(tmp_path, "run-2").make_pending([change("B", 1, 0)])[0].to_json()
     with path.open("ab") as f:
         f.write(other[:20].encode())  # a writer in the middle of its append
-    torn = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(start.position)
+    torn = await journal(tmp_path, "x").read_since(start.position)
     assert torn.entries == () and torn.position == start.position
     with path.open("ab") as f:
         f.write(other[20:].encode() + b"\n")
-    done = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(torn.position)
+    done = await journal(tmp_path, "x").read_since(torn.position)
     assert [e.sku for e in done.entries] == ["B"]
 
 
@@ -191,5 +187,5 @@ async def test_a_replaced_journal_file_is_read_again_from_its_start(tmp_path):
     copy = tmp_path / "copy.jsonl"
     copy.write_bytes(path.read_bytes().splitlines(keepends=True)[0])
     copy.replace(path)
-    again = await Journal.for_site(tmp_path, "demo", run_id="x").read_since(seen.position)
+    again = await journal(tmp_path, "x").read_since(seen.position)
     assert again.restarted and [e.sku for e in again.entries] == ["A"]

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from test_journal import Clock, change
 
-from syncd.journal import Journal, Outcome, Settlement, read_journal
+from syncd.backend.local.journal import file_journal, journal_path, read_journal
+from syncd.journal import Outcome, Settlement
 from syncd.journalview import open_writes, run_writes, runs
 
 
 async def test_runs_count_each_write_once_under_its_latest_outcome(tmp_path):
-    a = Journal.for_site(tmp_path, "demo", run_id="run-a", clock=Clock())
+    a = file_journal(journal_path(tmp_path, "demo"), site="demo", run_id="run-a", clock=Clock())
     async with a:
         w1, w2, w3, w4, w5 = await a.write_pending(
             [change(s, 1, 2) for s in ("S1", "S2", "S3", "S4", "S5")], deltas=[1] * 5)
         await a.settle_each([Settlement(w1, Outcome.CONFLICT), Settlement(w2, Outcome.UNKNOWN),
                              Settlement(w3, Outcome.NOT_SENT)])
         await a.settle([w1], Outcome.APPLIED)  # the same write, answered later
-    b = Journal.for_site(tmp_path, "demo", run_id="run-b", clock=Clock(),
+    b = file_journal(journal_path(tmp_path, "demo"), site="demo", run_id="run-b", clock=Clock(),
                          rollback_of="run-a")
     async with b:
         await b.settle([w4], Outcome.FAILED)  # a later run settles run-a's open delta

@@ -7,8 +7,8 @@ import asyncio
 import os
 import sys
 
+from syncd.backend.local.lock import acquire_site_lock
 from syncd.commands.common import ExitCode
-from syncd.state.lock import acquire_site_lock
 from syncsupport import API_KEY, drifted_source, write_config
 
 

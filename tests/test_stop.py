@@ -11,8 +11,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from syncd.backend.local.journal import read_journal
 from syncd.commands.common import ExitCode
-from syncd.journal import Outcome, read_journal
+from syncd.journal import Outcome
 from syncsupport import API_KEY, drifted_source, write_config
 
 PRODUCTS = 1500

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from syncd.apply import apply_plan
+from syncd.backend.local.journal import file_journal, journal_path, read_journal
 from syncd.daemon.cycle import CycleKind
 from syncd.errors import GuardRefused, SourceError
-from syncd.journal import Journal, Outcome, read_journal
+from syncd.journal import Outcome
 from syncd.model import Catalog
 from syncd.sync import SiteSync
 from syncsupport import (
@@ -188,13 +189,13 @@ async def test_v3_stale_revision_is_reread_and_written_again(emulator, tmp_path)
         item = next(i for p in emu.store.products for v in p.variants for i in v.items
                     if i.id == victim.inventory_item_id)
         emu.store.write_item(item, quantity=1, in_stock=None)
-        journal = Journal.for_site(sync.state_dir, "shop", run_id="r1")
+        journal = file_journal(journal_path(sync.state_dir, "shop"), site="shop", run_id="r1")
         async with journal:
             report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
     assert report.complete
     assert report.conflict_retries == 1
     _assert_converged(before, emu.state(), desired)
-    outcomes = [e.outcome for e in read_journal(journal.path)
+    outcomes = [e.outcome for e in read_journal(journal.store.path)
                 if e.inventory_item_id == victim.inventory_item_id]
     assert outcomes == [Outcome.PENDING, Outcome.CONFLICT, Outcome.PENDING, Outcome.APPLIED]
 
@@ -284,11 +285,11 @@ async def test_v3_conflict_found_already_in_place_is_journaled_for_rollback(emul
         item = next(i for p in emu.store.products for v in p.variants for i in v.items
                     if i.id == change.variant.inventory_item_id)
         emu.store.write_item(item, quantity=change.quantity, in_stock=None)
-        journal = Journal.for_site(sync.state_dir, "shop", run_id="r1")
+        journal = file_journal(journal_path(sync.state_dir, "shop"), site="shop", run_id="r1")
         async with journal:
             report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
     assert report.complete and report.conflict_retries == 1
-    lines = [e for e in read_journal(journal.path)
+    lines = [e for e in read_journal(journal.store.path)
              if e.inventory_item_id == change.variant.inventory_item_id]
     assert [e.outcome for e in lines] == [Outcome.PENDING, Outcome.CONFLICT, Outcome.PENDING,
                                          Outcome.APPLIED]

@@ -11,12 +11,13 @@ import yaml
 from bench.bench_hidden_walk import hidden_walk
 
 from syncd.apply import apply_plan
+from syncd.backend.local.journal import file_journal, journal_path, read_journal
 from syncd.config import Settings
 from syncd.emulator import EmulatorConfig, serve
 from syncd.emulator.ratelimit import SlidingWindowLimiter
 from syncd.emulator.variants import WixVariants
 from syncd.errors import WixNotFound
-from syncd.journal import Journal, Outcome, read_journal
+from syncd.journal import Outcome
 from syncd.sync import SiteSync, open_site_syncs
 from syncd.wix import V1Store, V3Store
 from syncsupport import API_KEY, drifted_source, load_site, write_config
@@ -41,7 +42,7 @@ async def test_a_stale_item_in_a_bulk_rejected_whole_is_isolated_and_written_aga
         item = emu.store.items_by_id[victim.inventory_item_id]
         emu.store.write_item(item, quantity=1, in_stock=None)  # a sale in between
         calls = emu.stats()["requests_total"]
-        journal = Journal.for_site(sync.state_dir, "shop", run_id="r1")
+        journal = file_journal(journal_path(sync.state_dir, "shop"), site="shop", run_id="r1")
         async with journal:
             report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
     assert report.complete and report.conflict_retries == 1
@@ -50,7 +51,7 @@ async def test_a_stale_item_in_a_bulk_rejected_whole_is_isolated_and_written_aga
     changes = len(planned.plan.changes)
     # 1 rejected call, two halves per level down to the stale item, then 1 re-read + 1 write.
     assert emu.stats()["requests_total"] - calls <= 1 + 2 * math.ceil(math.log2(changes)) + 2
-    outcomes = [e.outcome for e in read_journal(journal.path)
+    outcomes = [e.outcome for e in read_journal(journal.store.path)
                 if e.inventory_item_id == victim.inventory_item_id]
     assert outcomes == [Outcome.PENDING, Outcome.CONFLICT, Outcome.PENDING, Outcome.APPLIED]
 

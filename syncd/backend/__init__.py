@@ -1,14 +1,19 @@
-"""Where a site's journal, run state and ownership live: a local directory or PostgreSQL.
+"""Where a site's journal, run state, lock, approvals and ownership live: a local directory
+or PostgreSQL. Nothing else in syncd reaches them but through a ``StateBackend``.
 
-    base       the ``StateBackend`` interface and the local-directory backend (the default)
+    base       the ``StateBackend`` interface (and ``SiteLocked``)
+    select     ``backend_for(settings)``: the one place that decides which backend is used
+    local      the local-directory backend (the default): journal files, state files, locks
+    runstate   the run state of the last successful sync, as both backends keep it
     postgres   the PostgreSQL backend (asyncpg, the ``postgres`` extra)
     schema     its versioned schema and ``migrate`` (``syncd db migrate``)
     leases     site ownership shared among replicas (advisory locks and heartbeats)
-
-``open_backend(settings)`` gives the configured one; the cycle (``syncd.sync``), the
-one-shot commands and the daemon see only the interface.
+    fence      a replica's lease on one site, checked by every journal insert and send
 """
 
-from syncd.backend.base import LocalBackend, StateBackend, open_backend
+from syncd.backend.base import SiteLocked, StateBackend
+from syncd.backend.local import LocalBackend
+from syncd.backend.runstate import RunState
+from syncd.backend.select import backend_for
 
-__all__ = ["LocalBackend", "StateBackend", "open_backend"]
+__all__ = ["LocalBackend", "RunState", "SiteLocked", "StateBackend", "backend_for"]

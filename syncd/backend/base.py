@@ -1,28 +1,57 @@
-"""The state backend interface, and the local directory that implements it by default.
+"""The state backend interface: the one way to a site's journal, run state, lock, approvals
+and ownership.
 
 A backend keeps, per site: the write journal (appended to by the applier, read by
-``rollback``), the run state of the last successful sync (with the source digest), and
-the site lock that keeps one writer per store. The local backend is today's state
-directory: ``journal/<site>.jsonl``, ``<site>.state.json`` and ``<site>.lock``.
+``rollback``, ``journal``, ``explain`` and the console), the run state of the last
+successful sync (with the source digest), the site lock that keeps one writer per store,
+the approvals that ask a daemon holding a site for one forced cycle, and, among replicas,
+who owns which site. ``syncd.backend.local`` keeps them in a directory of one machine,
+``syncd.backend.postgres`` in a database shared by replicas; ``syncd.backend.select``
+decides which one a configuration uses.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
 
 from syncd.backend.fence import SiteLease
-from syncd.config import Settings
-from syncd.config.fleet import StateBackendKind
-from syncd.journal import BadLine, Journal, JournalEntry, journal_path, read_journal
-from syncd.state import RunState, acquire_site_lock, read_state, write_state
+from syncd.backend.runstate import RunState
+from syncd.errors import SyncdError
+from syncd.journal import BadLine, Journal, JournalEntry
+
+if TYPE_CHECKING:
+    from syncd.backend.leases import PgOwnership
+
+
+class SiteLocked(SyncdError):
+    """Another process holds the site's lock; ``pid`` is its pid when the lock names one."""
+
+    def __init__(self, message: str, *, site: str, lock_path: Path, pid: int | None) -> None:
+        super().__init__(message)
+        self.site = site
+        self.lock_path = lock_path
+        self.pid = pid
 
 
 class StateBackend(Protocol):
-    """What the cycle and the commands need to keep per site."""
+    """What the cycle, the commands, the daemon and the console keep per site.
+
+    Use as an async context manager (``async with backend_for(settings) as backend``):
+    a database backend connects on entry and disconnects on exit. ``problem`` and
+    ``ownership`` may be asked before that."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None: ...
+
+    def problem(self) -> str | None:
+        """Why this backend cannot be used, asked before a run depends on it (a state
+        directory that cannot be written), or None. Reaching a database is checked on
+        entry instead (``StateError``, ``OSError``)."""
 
     def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
                 lease: SiteLease | None = None) -> Journal:
@@ -33,7 +62,11 @@ class StateBackend(Protocol):
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        """Every entry of the site's journal, oldest first."""
+        """Every entry of the site's journal, oldest first; unreadable lines are skipped and
+        reported in ``bad_lines`` when given."""
+
+    async def read_recent(self, site: str, limit: int) -> list[JournalEntry]:
+        """The last ``limit`` readable entries of the site's journal, oldest first."""
 
     def where(self, site: str) -> str:
         """Where the site's journal lives, for messages."""
@@ -47,46 +80,13 @@ class StateBackend(Protocol):
     def site_lock(self, site: str) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold the site's lock (``SiteLocked`` when another process holds it)."""
 
+    def request_approval(self, site: str, holder: SiteLocked) -> None:
+        """Ask ``holder``, the daemon holding the site's lock, to run one forced cycle of
+        it (``syncd sync --force`` beside a daemon). Raises ``OSError`` when it cannot."""
 
-class LocalBackend:
-    """The state directory of one machine."""
+    def take_approval(self, site: str) -> bool:
+        """True (once) when a forced cycle of ``site`` was requested."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-
-    def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
-                lease: SiteLease | None = None) -> Journal:
-        # One process owns the directory (its lock files): there are no leases to check.
-        return Journal.for_site(self.state_dir, site, run_id=run_id, rollback_of=rollback_of)
-
-    async def read_journal(self, site: str,
-                           bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        path = journal_path(self.state_dir, site)
-        return await asyncio.to_thread(lambda: list(read_journal(path, bad_lines=bad_lines)))
-
-    def where(self, site: str) -> str:
-        return str(journal_path(self.state_dir, site))
-
-    async def read_state(self, site: str) -> RunState | None:
-        return await asyncio.to_thread(read_state, self.state_dir, site)
-
-    async def write_state(self, site: str, state: RunState) -> None:
-        await asyncio.to_thread(write_state, self.state_dir, site, state)
-
-    @contextlib.asynccontextmanager
-    async def site_lock(self, site: str) -> AsyncIterator[object]:
-        with acquire_site_lock(self.state_dir, site) as lock:
-            yield lock
-
-
-@contextlib.asynccontextmanager
-async def open_backend(settings: Settings) -> AsyncIterator[StateBackend]:
-    """The configured backend, open for the ``async with`` block."""
-    fleet = settings.fleet
-    if fleet.backend is StateBackendKind.LOCAL or fleet.database_url is None:
-        yield LocalBackend(settings.state_dir)
-        return
-    from syncd.backend.postgres import open_postgres  # asyncpg is an optional extra
-
-    async with open_postgres(fleet.database_url.reveal()) as backend:
-        yield backend
+    def ownership(self) -> PgOwnership | None:
+        """How replicas share the sites out, for a daemon (None: this process owns every
+        site it is configured with, and holds their locks)."""

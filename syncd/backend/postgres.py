@@ -4,7 +4,8 @@ database (asyncpg; ``pip install 'syncd[postgres]'``).
 The journal is one row per journal line (``syncd_journal``, the line's JSON in ``entry``),
 inserted in one transaction per batch before the batch is sent, exactly where the local
 journal appends and fsyncs; a committed insert is as durable as an fsynced line. A replica
-inserts only while its lease term is the site's (``PgJournal``). A
+inserts only while its lease term is the site's (``PgJournal``). Approvals are the
+console's on a replica: ``syncd sync --force`` cannot signal a process on another machine. A
 ``(site, write_id, outcome)`` unique key makes a duplicated line impossible. Site locks
 are session advisory locks, keyed by a 64-bit hash of the site name: the server drops
 them when their connection dies, even when the process holding them was killed.
@@ -18,15 +19,19 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
+from syncd.backend.base import SiteLocked
 from syncd.backend.fence import SiteLease
+from syncd.backend.runstate import RunState
 from syncd.backend.schema import check_version
-from syncd.errors import LeaseLost
+from syncd.errors import LeaseLost, StateError
 from syncd.journal import BadLine, Journal, JournalEntry, JournalTail
-from syncd.state import RunState, SiteLocked
+
+if TYPE_CHECKING:
+    from syncd.backend.leases import PgOwnership
 
 CONNECT_TIMEOUT_S = 10.0
 COMMAND_TIMEOUT_S = 30.0
@@ -44,6 +49,10 @@ async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None, *,
     id read (``after`` when none); unreadable rows go to ``bad_lines``."""
     rows = await pool.fetch("SELECT id, entry FROM syncd_journal WHERE site = $1 AND id > $2 "
                             "ORDER BY id", site, after)
+    return _entries(rows, bad_lines), int(rows[-1]["id"]) if rows else after
+
+
+def _entries(rows: Sequence[Any], bad_lines: list[BadLine] | None) -> list[JournalEntry]:
     entries = []
     for row in rows:
         try:
@@ -51,11 +60,11 @@ async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None, *,
         except (ValueError, KeyError, TypeError) as e:
             if bad_lines is not None:
                 bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
-    return entries, int(rows[-1]["id"]) if rows else after
+    return entries
 
 
-class PgJournal(Journal):
-    """A run's journal whose lines are rows; the local journal's batching and locking.
+class PgJournal:
+    """A ``JournalStore`` whose lines are rows of one site.
 
     With a ``lease`` (a daemon replica), each batch of rows is inserted in a transaction
     that first locks the site's owner row, if it still names this replica and the lease's
@@ -64,30 +73,18 @@ class PgJournal(Journal):
     is raised: the batch is never sent. Rows carry the replica and epoch that wrote them.
     """
 
-    def __init__(self, pool: Any, *, site: str, run_id: str,
-                 rollback_of: str | None = None, lease: SiteLease | None = None) -> None:
-        super().__init__(Path("postgres") / site, site=site, run_id=run_id,
-                         rollback_of=rollback_of)
+    def __init__(self, pool: Any, *, site: str, lease: SiteLease | None = None) -> None:
         self._pool = pool
+        self.site = site
         self._lease = lease
 
-    def open(self) -> None:
+    async def open(self) -> None:
         return None
 
-    def close(self) -> None:
+    async def close(self) -> None:
         return None
 
-    async def __aenter__(self) -> PgJournal:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        return None
-
-    def append(self, entries: Sequence[JournalEntry]) -> None:
-        raise RuntimeError("the PostgreSQL journal is written asynchronously only")
-
-    async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+    async def read_all(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         return (await read_rows(self._pool, self.site, bad_lines))[0]
 
     async def read_since(self, position: object | None) -> JournalTail:
@@ -97,7 +94,7 @@ class PgJournal(Journal):
                                         after=position if isinstance(position, int) else 0)
         return JournalTail(tuple(entries), last, restarted=position is None)
 
-    async def _append_async(self, entries: Sequence[JournalEntry]) -> None:
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
         lease = self._lease
@@ -123,19 +120,59 @@ class PgJournal(Journal):
 
 
 class PostgresBackend:
-    """``StateBackend`` on a connection pool."""
+    """``StateBackend`` on a connection pool, opened by ``async with``."""
 
-    def __init__(self, pool: Any) -> None:
-        self.pool = pool
+    def __init__(self, dsn: str, *, replica: str = "", lease_ttl_s: float = 15.0) -> None:
+        self._dsn = dsn
+        self.replica = replica
+        """This process's replica id (its ``ownership``)."""
+        self.lease_ttl_s = lease_ttl_s
+        self._pool: Any = None
+
+    @property
+    def pool(self) -> Any:
+        """The open pool (``StateError`` outside ``async with``)."""
+        if self._pool is None:
+            raise StateError("the PostgreSQL backend is used before it was opened")
+        return self._pool
+
+    async def __aenter__(self) -> PostgresBackend:
+        """Connect, and check the schema is this syncd's (``StateError`` otherwise)."""
+        pool = await asyncpg.create_pool(self._dsn, min_size=1, max_size=10,
+                                         timeout=CONNECT_TIMEOUT_S,
+                                         command_timeout=COMMAND_TIMEOUT_S)
+        try:
+            async with pool.acquire() as conn:
+                await check_version(conn)
+        except BaseException:
+            await pool.close()
+            raise
+        self._pool = pool
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def problem(self) -> str | None:
+        return None  # a database keeps no files; reaching it is checked on entry
 
     def journal(self, site: str, *, run_id: str, rollback_of: str | None = None,
                 lease: SiteLease | None = None) -> Journal:
-        return PgJournal(self.pool, site=site, run_id=run_id, rollback_of=rollback_of,
-                         lease=lease)
+        return Journal(PgJournal(self.pool, site=site, lease=lease), site=site, run_id=run_id,
+                       rollback_of=rollback_of)
 
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         return (await read_rows(self.pool, site, bad_lines))[0]
+
+    async def read_recent(self, site: str, limit: int) -> list[JournalEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
+            "ORDER BY id DESC LIMIT $2) AS recent ORDER BY id", site, limit)
+        return _entries(rows, None)
 
     def where(self, site: str) -> str:
         return f"the syncd_journal table (site {site!r})"
@@ -175,6 +212,19 @@ class PostgresBackend:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
+    def request_approval(self, site: str, holder: SiteLocked) -> None:
+        raise OSError("a replica holds the site: approve its refused plan in the console")
+
+    def take_approval(self, site: str) -> bool:
+        return False
+
+    def ownership(self) -> PgOwnership:
+        from syncd.backend.leases import PgOwnership  # leases imports this module
+
+        dsn = self._dsn
+        return PgOwnership(lambda: connect(dsn), replica=self.replica,
+                           ttl_s=self.lease_ttl_s)
+
 
 async def connect(dsn: str) -> Any:
     """One connection (migrations, leases)."""
@@ -182,14 +232,7 @@ async def connect(dsn: str) -> Any:
                                  command_timeout=COMMAND_TIMEOUT_S)
 
 
-@contextlib.asynccontextmanager
-async def open_postgres(dsn: str) -> AsyncIterator[PostgresBackend]:
-    """A pool on ``dsn`` whose schema is this syncd's (``StateError`` otherwise)."""
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=10, timeout=CONNECT_TIMEOUT_S,
-                                     command_timeout=COMMAND_TIMEOUT_S)
-    try:
-        async with pool.acquire() as conn:
-            await check_version(conn)
-        yield PostgresBackend(pool)
-    finally:
-        await pool.close()
+def open_postgres(dsn: str) -> PostgresBackend:
+    """The backend on ``dsn``, to open with ``async with`` (``StateError`` when its schema
+    is not this syncd's)."""
+    return PostgresBackend(dsn)

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from syncd.backend import backend_for
 from syncd.commands.common import ExitCode
 from syncd.config import Settings
 from syncd.deltas import split_plan
@@ -84,7 +85,8 @@ async def _demo(source: Path, catalog: str) -> int:
             }))
             settings = Settings.from_file(config, env={"WIX_API_KEY": api_key})
             site = settings.sites[0]
-            async with SiteSync(site, state_dir=settings.state_dir) as sync:
+            async with backend_for(settings) as backend, \
+                    SiteSync(site, state_dir=settings.state_dir, backend=backend) as sync:
                 print(f"\n== syncd plan  (source {source.name})\n")
                 first = await sync.plan(force=True)
                 print(plan_text("demo", first))
@@ -96,8 +98,7 @@ async def _demo(source: Path, catalog: str) -> int:
                 print("\n== syncd plan again: the store now says what the file says\n")
                 second = await sync.plan()
                 print(plan_text("demo", second))
-                journal = settings.state_dir / "journal" / "demo.jsonl"
-                lines = len(journal.read_text().splitlines())
+                lines = len(await backend.read_journal(site.name))
                 print(f"\njournal: {lines} lines "
                       "(each write as pending, then its outcome)")
         stats = emu.stats()

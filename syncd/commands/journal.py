@@ -12,7 +12,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from syncd.backend import StateBackend, open_backend
+from syncd.backend import StateBackend, backend_for
 from syncd.commands.common import ExitCode, add_site_options, load_command_settings
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
@@ -104,7 +104,7 @@ class _Site:
 
 async def _read(settings: Settings, only: Sequence[str] | None) -> list[_Site]:
     sites = []
-    async with open_backend(settings) as backend:
+    async with backend_for(settings) as backend:
         for site in settings.sites:
             if only and site.name not in only:
                 continue

@@ -14,6 +14,7 @@ import contextlib
 import sys
 from typing import Any
 
+from syncd.backend import SiteLocked
 from syncd.commands.common import (
     ExitCode,
     add_site_options,
@@ -25,7 +26,6 @@ from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
 from syncd.errors import SyncdError
 from syncd.render import rollback_text
-from syncd.state.lock import SiteLocked
 from syncd.sync import open_site_syncs
 
 DESCRIPTION = """\

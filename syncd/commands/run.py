@@ -20,17 +20,14 @@ from pathlib import Path
 
 import structlog
 
+from syncd.backend import SiteLocked, backend_for
 from syncd.commands.common import DEFAULT_CONFIG, ENV_CONFIG, ExitCode
 from syncd.config import Settings
-from syncd.config.fleet import StateBackendKind
 from syncd.config.schema import DEFAULT_LISTEN, ListenAddress
 from syncd.daemon.notify import SystemdNotifier
-from syncd.daemon.ownership import Ownership
 from syncd.errors import ConfigError, ListenError, StateError, SyncdError
 from syncd.logs import configure_logging
 from syncd.metrics import Metrics
-from syncd.state.check import state_dir_problem
-from syncd.state.lock import SiteLocked
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -128,8 +125,8 @@ def run_command(args: argparse.Namespace) -> int:
     except ConfigError as e:
         log.error("config_invalid", error=str(e))
         return ExitCode.CONFIG
-    problem = (state_dir_problem(settings.state_dir)  # a database backend keeps no files
-               if settings.fleet.backend is StateBackendKind.LOCAL else None)
+    backend = backend_for(settings)
+    problem = backend.problem()
     if problem is not None:
         log.error("state_unusable", error=problem)
         return ExitCode.STATE
@@ -143,7 +140,7 @@ def run_command(args: argparse.Namespace) -> int:
             mount_console(app, board=board, control=daemon, settings=settings)
 
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
-                    http_routes=console_routes, ownership=_ownership(settings))
+                    http_routes=console_routes, ownership=backend.ownership())
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:
@@ -165,18 +162,6 @@ def run_command(args: argparse.Namespace) -> int:
         log.exception("daemon_crashed")
         return ExitCode.FAILED
     return ExitCode.OK
-
-
-def _ownership(settings: Settings) -> Ownership | None:
-    """Replicas on PostgreSQL share the sites out; a local daemon owns all of them."""
-    fleet = settings.fleet
-    if fleet.backend is not StateBackendKind.POSTGRES or fleet.database_url is None:
-        return None
-    from syncd.backend.leases import PgOwnership
-    from syncd.backend.postgres import connect
-
-    dsn = fleet.database_url.reveal()
-    return PgOwnership(lambda: connect(dsn), replica=fleet.replica_id, ttl_s=fleet.lease_ttl_s)
 
 
 def _json_logs(log_format: str) -> bool | None:

@@ -15,6 +15,7 @@ import asyncio
 import sys
 from typing import Any
 
+from syncd.backend import SiteLocked, StateBackend, backend_for
 from syncd.commands.common import (
     ExitCode,
     add_site_options,
@@ -25,7 +26,6 @@ from syncd.commands.live import progress_display, quit_quietly_on_signals, stop_
 from syncd.commands.outcome import SiteOutcome, overall_code, run_document
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
-from syncd.config.fleet import StateBackendKind
 from syncd.errors import (
     GuardRefused,
     NoMatch,
@@ -38,9 +38,6 @@ from syncd.errors import (
 from syncd.progress import SyncProgress
 from syncd.render import apply_text, plan_text, to_json
 from syncd.sources import InvalidRowsError
-from syncd.state.approve import request_forced_cycle
-from syncd.state.check import state_dir_problem
-from syncd.state.lock import SiteLocked
 from syncd.sync import PlanResult, SiteSync, open_site_syncs
 
 PLAN_DESCRIPTION = """\
@@ -203,8 +200,7 @@ def run_sync(args: argparse.Namespace) -> int:
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     outcomes: list[SiteOutcome] = []
-    problem = (state_dir_problem(settings.state_dir)  # a database backend keeps no files
-               if settings.fleet.backend is StateBackendKind.LOCAL else None)
+    problem = backend_for(settings).problem()
     if problem is not None:
         print(f"syncd: {problem}", file=sys.stderr)
         outcomes.append(SiteOutcome("*", ExitCode.STATE, problem))
@@ -220,19 +216,19 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                     async with site.backend.site_lock(name), site:
                         outcomes.append(await _sync_site(name, site, args, stop))
                 except SiteLocked as exc:
-                    outcomes.append(_locked(name, exc, settings, args))
+                    outcomes.append(_locked(name, exc, site.backend, args))
                 except StateError as exc:
                     print_site_error(name, exc)
                     outcomes.append(SiteOutcome(name, ExitCode.STATE, str(exc)))
     return _finish("sync", outcomes, args)
 
 
-def _locked(name: str, exc: SiteLocked, settings: Settings,
+def _locked(name: str, exc: SiteLocked, backend: StateBackend,
             args: argparse.Namespace) -> SiteOutcome:
     """A daemon holds the site: with --force, ask it to run the forced cycle instead."""
     if args.force and exc.pid:
         try:
-            request_forced_cycle(settings.state_dir, name, exc.pid)
+            backend.request_approval(name, exc)
         except OSError as e:
             print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
             return SiteOutcome(name, ExitCode.LOCKED, str(exc))

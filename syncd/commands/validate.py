@@ -16,15 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from syncd.backend import open_backend
+from syncd.backend import RunState, backend_for
+from syncd.backend.local.check import state_dir_problem
 from syncd.commands.common import ExitCode, add_config_option
 from syncd.config import OnInvalidRow, ScheduleSettings, Settings, SiteSettings, SourceSettings
 from syncd.errors import ConfigError, SourceError, StateError
 from syncd.logs import SECRETS
 from syncd.sources import InvalidRowsError, load_desired
 from syncd.sources.remote import fetch_copy
-from syncd.state import RunState
-from syncd.state.check import state_dir_problem
 from syncd.textsafe import safe_text
 
 DESCRIPTION = """\
@@ -129,7 +128,7 @@ def _run_states(settings: Settings, sites: Sequence[SiteSettings]
 
     async def read() -> RunStates:
         states: RunStates = {}
-        async with open_backend(settings) as backend:
+        async with backend_for(settings) as backend:
             for site in sites:
                 try:
                     states[site.name] = await backend.read_state(site.name)

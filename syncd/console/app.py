@@ -1,8 +1,10 @@
 """The console's routes under ``/ui/`` on the daemon's HTTP listener.
 
 Read-only pages render what the daemon remembers (``syncd.daemon.board``), the live site
-statuses, and the tail of each site's journal (read in a worker thread). They never call
-Wix. The actions are the safe ones only, each logged with who asked and from where:
+statuses, and the tail of each site's journal, read through the configured state backend
+(``syncd.backend.backend_for``: the journal files, or PostgreSQL), which the console opens
+on its first page and closes with the HTTP endpoint. They never call Wix. The actions
+are the safe ones only, each logged with who asked and from where:
 
 - ``POST /ui/site/{site}/approve``: the site's refused plan is approved, once: the next
   cycle runs with the guards overridden, then the guards apply again.
@@ -14,30 +16,31 @@ Wix. The actions are the safe ones only, each logged with who asked and from whe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from importlib import resources
-from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
 import structlog
 from aiohttp import web
 
+from syncd.backend import StateBackend, backend_for
 from syncd.config import Settings
 from syncd.console import pages
 from syncd.console.auth import COOKIE, CSRF_FIELD, ConsoleAuth, Viewer
 from syncd.console.html import Html
 from syncd.daemon.board import Board, SiteBoard
 from syncd.daemon.health import SiteStatus
-from syncd.errors import SyncdError
+from syncd.errors import StateError, SyncdError
 from syncd.explain import explain_sku
-from syncd.journal import JournalEntry, journal_path, read_journal
+from syncd.journal import JournalEntry
 
 log = structlog.get_logger("syncd.console")
 
 JOURNAL_ROWS = 50
+EXPLAIN_ROWS = 10_000
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
@@ -48,13 +51,6 @@ class DaemonControl(Protocol):
     def statuses(self) -> Mapping[str, SiteStatus]: ...
 
     def request_cycle(self, site: str, reason: str) -> bool: ...
-
-
-def _tail(path: Path, n: int) -> list[JournalEntry]:
-    """The last ``n`` journal entries, newest first."""
-    if not path.exists():
-        return []
-    return list(reversed(deque(read_journal(path), maxlen=n)))
 
 
 def _html(body: Html, status: int = 200) -> web.Response:
@@ -70,12 +66,16 @@ class Console:
     def __init__(self, board: Board, control: DaemonControl, settings: Settings) -> None:
         self.board = board
         self.control = control
-        self.state_dir = settings.state_dir
+        self._backend = backend_for(settings)
+        self._opened: StateBackend | None = None
+        self._opening = asyncio.Lock()
+        self._state = contextlib.AsyncExitStack()
         token = settings.console.token
         self.auth = ConsoleAuth(token.reveal() if token is not None else None,
                                 loopback=settings.http.listen.is_loopback)
 
     def routes(self, app: web.Application) -> None:
+        app.cleanup_ctx.append(self._close_backend)
         r = app.router
         r.add_get("/ui", self.home)
         r.add_get("/ui/", self.overview)
@@ -92,6 +92,22 @@ class Console:
         r.add_post("/ui/site/{site}/rollback", self.rollback)
 
     # -- helpers -------------------------------------------------------------------------
+
+    async def _close_backend(self, app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self._state.aclose()
+
+    async def _recent(self, site: str, limit: int) -> list[JournalEntry]:
+        """The last ``limit`` entries of the site's journal, oldest first."""
+        async with self._opening:
+            if self._opened is None:
+                try:
+                    self._opened = await self._state.enter_async_context(self._backend)
+                except (StateError, OSError) as exc:
+                    log.warning("console_state_unavailable", error=str(exc))
+                    raise web.HTTPServiceUnavailable(
+                        text=f"syncd console: the state backend cannot be used: {exc}") from None
+        return await self._opened.read_recent(site, limit)
 
     def _viewer(self, request: web.Request) -> Viewer:
         viewer = self.auth.viewer(request)
@@ -138,10 +154,9 @@ class Console:
     async def site(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         board = self._board(request)
-        journal = await asyncio.to_thread(
-            _tail, journal_path(self.state_dir, board.site.name), JOURNAL_ROWS)
+        journal = await self._recent(board.site.name, JOURNAL_ROWS)
         return _html(pages.site_page(board, self.control.statuses.get(board.site.name),
-                                     journal, viewer, now_s=time.time(),
+                                     journal[::-1], viewer, now_s=time.time(),
                                      flash=request.query.get("done", "")))
 
     async def sku_search(self, request: web.Request) -> web.Response:
@@ -159,8 +174,7 @@ class Console:
         latest = board.latest
         if latest is None:
             return _html(pages.sku_page(board.site.name, sku, None, viewer))
-        path = journal_path(self.state_dir, board.site.name)
-        journal = await asyncio.to_thread(_tail, path, 10_000)
+        journal = await self._recent(board.site.name, EXPLAIN_ROWS)
         explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
                                   rows=latest.source.rows, policy=board.site.policy,
                                   journal=journal)

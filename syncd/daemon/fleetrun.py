@@ -14,6 +14,7 @@ from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from syncd.backend.fence import SiteLease
+from syncd.backend.local.lock import lock_path
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
 from syncd.daemon.config import DaemonConfig, DaemonSetup
@@ -23,7 +24,6 @@ from syncd.daemon.health import SiteStatus
 from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
-from syncd.state.lock import lock_path
 
 if TYPE_CHECKING:
     from syncd.daemon.supervisor import Daemon

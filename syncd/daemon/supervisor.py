@@ -33,6 +33,8 @@ from typing import Generic, TypeVar
 import structlog
 from aiohttp import web
 
+from syncd.backend.local import LocalBackend
+from syncd.backend.local.approve import APPROVE_SIGNAL, take_approval
 from syncd.config import HttpSettings, ListenAddress
 from syncd.daemon.aio import wait_for_any
 from syncd.daemon.backoff import Backoff
@@ -47,8 +49,6 @@ from syncd.daemon.polling import Poller
 from syncd.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.daemon.watcher import SourceWatcher
 from syncd.metrics import Metrics
-from syncd.state.approve import APPROVE_SIGNAL, take_approval
-from syncd.state.lock import acquire_site_lock, lock_path
 
 log = structlog.get_logger("syncd.daemon")
 
@@ -362,17 +362,20 @@ class Daemon(Generic[SiteT]):
 
     def _take_locks(self, config: DaemonConfig[SiteT]) -> None:
         """Hold the lock of every site of ``config``; on failure release what this call took.
-        Replicas sharing the sites hold leases instead (``Ownership``)."""
+        Replicas sharing the sites hold leases instead (the ``Ownership`` their backend
+        gave, ``StateBackend.ownership``); without one, the sites are this process's and
+        their locks are the local backend's lock files."""
         if self._ownership is not None:
             return
+        backend = LocalBackend(config.state_dir)
         taken: list[Path] = []
         try:
             for site in config.sites:
-                path = lock_path(config.state_dir, site.name)
+                path = backend.lock_path(site.name)
                 if path in self._locks:
                     continue
                 stack = contextlib.ExitStack()
-                stack.enter_context(acquire_site_lock(config.state_dir, site.name))
+                stack.enter_context(backend.hold_site_lock(site.name))
                 self._locks[path] = stack
                 taken.append(path)
         except BaseException:
@@ -405,4 +408,5 @@ class Daemon(Generic[SiteT]):
 
 
 def _lock_paths(config: DaemonConfig[SiteT]) -> set[Path]:
-    return {lock_path(config.state_dir, site.name) for site in config.sites}
+    backend = LocalBackend(config.state_dir)
+    return {backend.lock_path(site.name) for site in config.sites}

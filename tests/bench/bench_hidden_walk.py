@@ -30,10 +30,11 @@ if __package__ in (None, ""):  # run as a file: make syncd and the test helpers 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from syncd.backend.local.journal import read_journal
 from syncd.emulator import EmulatorConfig, serve
 from syncd.emulator.generate import generate_store
 from syncd.emulator.variants import WixVariants
-from syncd.journal import Outcome, read_journal
+from syncd.journal import Outcome
 from syncd.sync import SiteSync
 from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
 

@@ -17,8 +17,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from syncd.backend.local.journal import read_journal
 from syncd.commands.common import ExitCode
-from syncd.journal import Outcome, read_journal
+from syncd.journal import Outcome
 from syncsupport import API_KEY, drifted_source, write_config
 
 RATE = (100, 4.0)

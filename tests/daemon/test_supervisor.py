@@ -14,6 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
+from syncd.backend import SiteLocked
 from syncd.config import ListenAddress
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
@@ -23,7 +24,6 @@ from syncd.daemon.schedule import IntervalSchedule
 from syncd.daemon.supervisor import Daemon
 from syncd.errors import ConfigError, SourceError
 from syncd.metrics import Metrics
-from syncd.state.lock import SiteLocked
 
 from .conftest import FakeRunner, FakeSite, until
 
@@ -198,7 +198,7 @@ async def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path, runner
 
 
 async def test_a_reload_adding_a_site_locked_elsewhere_is_rejected(tmp_path, runner):
-    from syncd.state.lock import acquire_site_lock
+    from syncd.backend.local.lock import acquire_site_lock
 
     harness = Harness(setup_for(config(tmp_path, "eu"), runner))
     with capture_logs() as logs, acquire_site_lock(tmp_path / "state", "us"):

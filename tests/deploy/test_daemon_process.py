@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.journal import Outcome, read_journal
+from syncd.backend.local.journal import read_journal
+from syncd.journal import Outcome
 from syncsupport import unsettled
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, write_config

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.journal import read_journal
+from syncd.backend.local.journal import read_journal
 from syncsupport import unsettled
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, uid_of, write_config

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.backend.local.journal import journal_path, read_journal
 from syncd.config import Settings
 from syncd.errors import SyncdError
-from syncd.journal import BadLine, JournalEntry, Outcome, journal_path, read_journal
+from syncd.journal import BadLine, JournalEntry, Outcome
 from syncd.sync import SiteSync, SyncResult
 
 API_KEY = "faults-api-key-7c1e9a"

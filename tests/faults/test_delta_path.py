@@ -12,7 +12,8 @@ import pytest
 
 import syncd.emulator.adjust as emulator_adjust
 from syncd.apply_deltas import apply_changes
-from syncd.journal import Journal, Outcome, new_run_id
+from syncd.backend import LocalBackend
+from syncd.journal import Outcome, new_run_id
 from syncd.policy import WriteMode
 from syncd.sync import SiteSync, SyncResult
 
@@ -131,7 +132,8 @@ async def test_a_sale_between_read_and_write_is_preserved_by_a_delta(emulator, t
         variant = emu.store.by_id[change.variant.product_id].variants_by_id[
             change.variant.variant_id]
         emu.store.adjust_variant(variant, -1)  # an order after the walk read the product
-        journal = Journal.for_site(settings.state_dir, SITE, run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_changes(planned.plan, store=await sync.store(),
                                          journal=journal, write_mode=WriteMode.DELTA)
@@ -164,7 +166,8 @@ async def test_decrements_raced_below_zero_end_exact_under_every_reading(
             raced.variant.variant_id]
         emu.store.adjust_variant(variant, -3)  # three orders: the decrement now goes below 0
         sold = {(variant.product.id, variant.id): 3}
-        journal = Journal.for_site(settings.state_dir, SITE, run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_changes(planned.plan, store=await sync.store(),
                                          journal=journal, write_mode=WriteMode.DELTA)
@@ -221,7 +224,8 @@ async def test_a_product_that_stops_tracking_meanwhile_is_never_given_a_quantity
         planned = await sync.plan()
         product = emu.store.by_id[planned.plan.changes[0].variant.product_id]
         emu.store.set_tracking(product, False)  # the merchant's choice, after the walk
-        journal = Journal.for_site(settings.state_dir, SITE, run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_changes(planned.plan, store=await sync.store(),
                                          journal=journal, write_mode=WriteMode.DELTA)
@@ -245,7 +249,7 @@ async def test_deltas_left_open_by_a_crash_are_settled_from_the_journal_on_resta
         planned = await sync.plan()
     changes = [c for c in planned.plan.changes][:20]
     landed, lost = changes[:10], changes[10:]
-    journal = Journal.for_site(settings.state_dir, SITE, run_id="crashed-run")
+    journal = LocalBackend(settings.state_dir).journal(SITE, run_id="crashed-run")
     async with journal:
         await journal.write_pending(changes, deltas=[c.quantity - c.variant.quantity
                                                      for c in changes])
@@ -294,7 +298,8 @@ async def test_a_stop_request_before_the_deltas_sends_none_and_journals_none(emu
     stop.set()
     async with SiteSync(settings.sites[0], state_dir=settings.state_dir) as sync:
         planned = await sync.plan()
-        journal = Journal.for_site(settings.state_dir, SITE, run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_changes(planned.plan, store=await sync.store(),
                                          journal=journal, write_mode=WriteMode.DELTA, stop=stop)

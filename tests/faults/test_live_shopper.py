@@ -42,7 +42,8 @@ from datetime import UTC, datetime
 import pytest
 
 from syncd.apply import apply_plan
-from syncd.journal import Journal, Outcome, new_run_id
+from syncd.backend import LocalBackend
+from syncd.journal import Outcome, new_run_id
 from syncd.sync import SiteSync, SyncResult
 
 from .support import (
@@ -85,8 +86,8 @@ async def test_v3_write_on_a_stale_revision_is_rejected_then_replanned_from_fres
                 for item, row in now.items() if row["revision"] != at_plan[item]["revision"]}
         planned_items = {c.variant.inventory_item_id for c in planned.plan.changes}
         raced = planned_items & sold.keys()
-        journal = Journal.for_site(settings.state_dir, SITE,
-                                   run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
 
@@ -178,8 +179,8 @@ async def test_v1_sale_between_read_and_write_is_overwritten_as_documented(emula
             change.variant.variant_id]
         read_quantity = variant.quantity
         emu.store.adjust_variant(variant, -1)  # an order after the walk read the product
-        journal = Journal.for_site(settings.state_dir, SITE,
-                                   run_id=new_run_id(datetime.now(UTC)))
+        journal = LocalBackend(settings.state_dir).journal(
+            SITE, run_id=new_run_id(datetime.now(UTC)))
         async with journal:
             report = await apply_plan(planned.plan, store=await sync.store(), journal=journal)
 

@@ -18,17 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.backend.base import SiteLocked
 from syncd.errors import SyncdError
-
-
-class SiteLocked(SyncdError):
-    """Another process holds the site's lock; ``pid`` is its pid when the file names one."""
-
-    def __init__(self, message: str, *, site: str, lock_path: Path, pid: int | None) -> None:
-        super().__init__(message)
-        self.site = site
-        self.lock_path = lock_path
-        self.pid = pid
 
 
 @dataclass(frozen=True, slots=True)
