@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import structlog
 
+from syncd.daemon.aio import wait_for_any
 from syncd.daemon.config import DaemonSetup
 from syncd.daemon.cycle import CycleRunner, NamedSite
 from syncd.daemon.siteloop import SiteLoop
@@ -29,7 +30,6 @@ log = structlog.get_logger("syncd.daemon")
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
 MakeLoop = Callable[[SiteT, CycleRunner[SiteT]], SiteLoop[SiteT]]
-Drain = Callable[[Sequence["asyncio.Task[None]"], float], Awaitable[None]]
 
 
 @dataclass(eq=False)
@@ -49,11 +49,14 @@ class _Running(Generic[SiteT]):
 
 
 class Fleet(Generic[SiteT]):
-    """The running site loops of a daemon, owned by the daemon's task group."""
+    """The running site loops of a daemon, owned by the daemon's task group.
 
-    def __init__(self, tg: asyncio.TaskGroup, *, drain: Drain) -> None:
+    Setting ``force`` (a second SIGTERM) cuts short the grace period of every stop.
+    """
+
+    def __init__(self, tg: asyncio.TaskGroup, *, force: asyncio.Event) -> None:
         self._tg = tg
-        self._drain = drain
+        self._force = force
         self._running: dict[str, _Running[SiteT]] = {}
         self._generations: list[_Generation[SiteT]] = []
         self.loops: list[SiteLoop[SiteT]] = []
@@ -103,9 +106,8 @@ class Fleet(Generic[SiteT]):
             return
         for running in stopping:
             running.stop.set()
-        tasks = [r.task for r in stopping]
-        await self._drain(tasks, grace_s)
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._drain(stopping, grace_s=grace_s)
+        await asyncio.gather(*(r.task for r in stopping), return_exceptions=True)
         for running in stopping:
             running.generation.users.discard(running.loop.name)
             self.loops.remove(running.loop)
@@ -114,6 +116,29 @@ class Fleet(Generic[SiteT]):
         """Stop every loop, then close every runner."""
         await self.stop(list(self._running), grace_s=grace_s)
         await self._close_unused(keep_current=False)
+
+    async def _drain(self, stopping: Sequence[_Running[SiteT]], *, grace_s: float) -> None:
+        """Let the stopping loops finish their cycles for up to ``grace_s``, then cancel them."""
+        busy = [r.loop.name for r in stopping if r.loop.in_cycle]
+        if busy:
+            log.info("waiting_for_cycles", sites=busy, grace_s=grace_s)
+        tasks = [r.task for r in stopping]
+        all_done = asyncio.Event()
+
+        def check(_: object) -> None:
+            if all(t.done() for t in tasks):
+                all_done.set()
+
+        for task in tasks:
+            task.add_done_callback(check)
+        check(None)
+        await wait_for_any(all_done, self._force, timeout_s=grace_s)
+        late = [t for t in tasks if not t.done()]
+        if late:
+            log.warning("shutdown_grace_expired", cancelled=[t.get_name() for t in late],
+                        grace_s=grace_s, forced=self._force.is_set())
+            for task in late:
+                task.cancel()
 
     async def _close_unused(self, *, keep_current: bool = True) -> None:
         keep = self._generations[-1] if keep_current and self._generations else None

@@ -57,6 +57,55 @@ class SiteStatus:
             self.consecutive_failures += 1
 
 
+class SiteStatuses:
+    """The statuses of the sites this process runs, and what their feeds report.
+
+    One per daemon, outliving reloads and ownership changes: the loops write their site's
+    status, the feed pollers report through ``report_source``, the endpoint and the console
+    read ``statuses``. A feed's error is kept per site and source, so that a site that
+    starts (or is taken over) after its feed began failing is not shown ready.
+    """
+
+    def __init__(self) -> None:
+        self.statuses: dict[str, SiteStatus] = {}
+        self._source_errors: dict[str, dict[str, str]] = {}
+        """Site -> remote source -> why it is failing."""
+
+    def add(self, names: Iterable[str]) -> None:
+        """Give each of ``names`` a status unless it has one (it starts empty)."""
+        for name in sorted(set(names) - self.statuses.keys()):
+            self.statuses[name] = SiteStatus(name, source_error=self._source_error(name))
+
+    def retain(self, names: Iterable[str]) -> list[str]:
+        """Keep exactly the statuses of ``names``; returns the names dropped."""
+        wanted = set(names)
+        dropped = [name for name in self.statuses if name not in wanted]
+        for name in dropped:
+            del self.statuses[name]
+        self.add(wanted)
+        return dropped
+
+    def report_source(self, sites: Iterable[str], source: str, error: str | None) -> None:
+        """``source`` of ``sites`` fails with ``error``, or works again (None)."""
+        for name in sites:
+            errors = self._source_errors.setdefault(name, {})
+            if error is None:
+                errors.pop(source, None)
+            else:
+                errors[source] = error
+            if name in self.statuses:
+                self.statuses[name].source_error = self._source_error(name)
+
+    def forget_sources(self) -> None:
+        """Forget every feed's report: a new configuration's pollers report afresh."""
+        self._source_errors.clear()
+        for status in self.statuses.values():
+            status.source_error = None
+
+    def _source_error(self, name: str) -> str | None:
+        return next(iter(self._source_errors.get(name, {}).values()), None)
+
+
 @dataclass(frozen=True, slots=True)
 class SiteReadiness:
     """One site's verdict, as shown in the ``/readyz`` body."""

@@ -35,6 +35,7 @@ from syncd.daemon.backoff import Backoff
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult, CycleRunner, NamedSite
 from syncd.daemon.health import SiteStatus
 from syncd.daemon.schedule import Schedule, add_jitter
+from syncd.daemon.slots import CycleSlots
 from syncd.daemon.trigger import Trigger
 from syncd.metrics import Metrics
 
@@ -81,7 +82,7 @@ class SiteLoop(Generic[SiteT]):
         on_outcome: Callable[[CycleOutcome], None] | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], datetime] = _now,
-        slots: asyncio.Semaphore | None = None,
+        slots: CycleSlots | None = None,
         lease: SiteLease | None = None,
     ) -> None:
         self.site = site
@@ -107,6 +108,11 @@ class SiteLoop(Generic[SiteT]):
     @property
     def name(self) -> str:
         return self.site.name
+
+    @property
+    def in_cycle(self) -> bool:
+        """True while a cycle of this loop runs."""
+        return self._status.in_cycle
 
     def request_full_cycle(self, reason: str) -> None:
         """Ask for a full cycle as soon as the current one (if any) ends."""

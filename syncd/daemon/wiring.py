@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
-from contextlib import AbstractAsyncContextManager
 
 from syncd.config import Settings, SiteSettings, SourceSettings
 from syncd.daemon.board import Board
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
-from syncd.daemon.cycle import CycleRunner
 from syncd.daemon.feedsource import feed_source
-from syncd.daemon.runner import open_cycle_runner as open_sync_runner
-from syncd.daemon.schedule import make_schedule
+from syncd.daemon.runner import open_cycle_runner
 from syncd.feeds.copy import FeedCopies
 from syncd.metrics import Metrics
 from syncd.sources import changed_keys, load_desired
@@ -30,21 +27,12 @@ from syncd.wix import LimiterPool
 
 def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
     """The daemon's view of ``settings``; ConfigError when the values cannot be used."""
-    schedule = settings.schedule
     return DaemonConfig(
         sites=settings.sites,
         state_dir=settings.state_dir,
-        schedule=make_schedule(interval_s=schedule.interval_s, cron=schedule.cron),
-        jitter_s=schedule.jitter_s,
-        full_every_s=schedule.full_every_s,
-        incremental=schedule.incremental,
-        resync_s=schedule.resync_s,
-        watch_source=schedule.watch_source,
-        settle_s=schedule.settle_s,
-        listen=settings.http.listen,
-        ready_max_age_s=settings.http.ready_max_age_s,
+        schedule=settings.schedule,
+        http=settings.http,
         shutdown_grace_s=settings.shutdown_grace_s,
-        keep_unchanged_on_reload=True,
         max_concurrent_cycles=settings.fleet.max_concurrent_cycles,
     )
 
@@ -72,20 +60,6 @@ def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
         )
         for source, names in groups.items()
     )
-
-
-def open_cycle_runner(
-    settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None,
-    feeds: FeedCopies | None = None,
-    board: Board | None = None,
-) -> AbstractAsyncContextManager[CycleRunner[SiteSettings]]:
-    """The cycle runner for one configuration generation: ``syncd.sync``'s cycle.
-
-    Entered when a generation starts and exited when it ends, so the runner holds one HTTP
-    session per generation (and the fast lane's product index), closed on the way out.
-    """
-    return open_sync_runner(settings, metrics=metrics, limiters=limiters, feeds=feeds,
-                            board=board)
 
 
 def build_setup(settings: Settings, *, metrics: Metrics, limiters: LimiterPool | None = None,

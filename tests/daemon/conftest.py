@@ -14,6 +14,8 @@ from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 @dataclass(frozen=True)
 class FakeSite:
     name: str
+    setting: str = ""
+    """Stands for the rest of a site's settings: a reload that changes it restarts the site."""
 
 
 @dataclass

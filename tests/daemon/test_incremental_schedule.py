@@ -88,18 +88,13 @@ async def test_a_failed_cycle_is_retried_as_a_full_one():
                                                   CycleKind.FULL]
 
 
-async def test_sigusr1_asks_every_site_for_a_full_resync():
-    from syncd.daemon.supervisor import Daemon
+async def test_sigusr1_asks_every_site_for_a_full_resync(tmp_path, runner):
+    from .test_supervisor import Harness, config, setup_for
 
-    daemon: Daemon[FakeSite] = Daemon(lambda: None, metrics=Metrics())  # type: ignore[arg-type,return-value]
-    asked: list[str] = []
-
-    class Loop:
-        def request_full_cycle(self, reason: str) -> None:
-            asked.append(reason)
-
-    daemon._loops = {"a": Loop(), "b": Loop()}  # type: ignore[dict-item]
-    with daemon._signal_handlers():
+    cfg = config(tmp_path, "a", "b", interval_s=3600, incremental=True)
+    async with Harness(setup_for(cfg, runner)):
+        await until(lambda: len(runner.finished) == 2)
         signal.raise_signal(signal.SIGUSR1)
-        await asyncio.sleep(0.05)
-    assert asked == ["SIGUSR1", "SIGUSR1"]
+        await until(lambda: len(runner.finished) == 4)
+    assert sorted((c.site, c.kind) for c in runner.calls[2:]) == [
+        ("a", CycleKind.FULL), ("b", CycleKind.FULL)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import socket
@@ -15,12 +16,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
 from syncd.backend import SiteLocked
-from syncd.config import ListenAddress
+from syncd.config import HttpSettings, ListenAddress, ScheduleSettings
 from syncd.daemon.changes import SourceTracker
 from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
 from syncd.daemon.cycle import CycleKind, CycleResult
 from syncd.daemon.notify import SystemdNotifier
-from syncd.daemon.schedule import IntervalSchedule
 from syncd.daemon.supervisor import Daemon
 from syncd.errors import ConfigError, SourceError
 from syncd.metrics import Metrics
@@ -30,15 +30,23 @@ from .conftest import FakeRunner, FakeSite, until
 LOOPBACK_ANY_PORT = ListenAddress("127.0.0.1", 0)
 
 
-def config(tmp_path: Path, *names: str, **kw) -> DaemonConfig[FakeSite]:
-    kw.setdefault("schedule", IntervalSchedule(3600))
-    kw.setdefault("listen", LOOPBACK_ANY_PORT)
+SCHEDULE_FIELDS = {f.name for f in dataclasses.fields(ScheduleSettings)}
+
+
+def config(tmp_path: Path, *sites: str | FakeSite, ready_max_age_s: float = 900.0,
+           **kw) -> DaemonConfig[FakeSite]:
+    """A config of ``sites`` (names or sites); keywords naming a ``ScheduleSettings`` field
+    go to the schedule (hourly, no jitter, no watching by default), the others to
+    ``DaemonConfig``."""
+    schedule = {"interval_s": 3600.0, "jitter_s": 0.0, "watch_source": False}
+    schedule.update({key: kw.pop(key) for key in list(kw) if key in SCHEDULE_FIELDS})
     kw.setdefault("shutdown_grace_s", 5.0)
-    kw.setdefault("watch_source", False)
     kw.setdefault("backoff_initial_s", 0.01)
     kw.setdefault("backoff_max_s", 0.05)
-    return DaemonConfig(sites=tuple(FakeSite(n) for n in names or ("shop",)),
-                        state_dir=tmp_path / "state", **kw)
+    return DaemonConfig(
+        sites=tuple(FakeSite(s) if isinstance(s, str) else s for s in sites or ("shop",)),
+        state_dir=tmp_path / "state", schedule=ScheduleSettings(**schedule),
+        http=HttpSettings(listen=LOOPBACK_ANY_PORT, ready_max_age_s=ready_max_age_s), **kw)
 
 
 def setup_for(cfg: DaemonConfig[FakeSite], runner: FakeRunner, *, sources=(),
@@ -156,23 +164,27 @@ async def test_every_site_runs_in_its_own_named_task(tmp_path, runner):
     assert {c.site for c in runner.calls} == {"eu", "us"}
 
 
-async def test_sighup_with_a_valid_config_switches_sites_and_runs_full_cycles(tmp_path, runner):
-    harness = Harness(setup_for(config(tmp_path, "eu"), runner))
+async def test_sighup_with_a_valid_config_starts_the_new_site_and_leaves_the_others_be(
+        tmp_path, runner):
+    harness = Harness(setup_for(config(tmp_path, "eu", "fr"), runner))
     with capture_logs() as logs:
         async with harness:
-            await until(lambda: len(runner.finished) == 1)
+            await until(lambda: len(runner.finished) == 2)
+            eu_task = next(t for t in asyncio.all_tasks() if t.get_name() == "site eu")
             harness.next_setup = setup_for(config(tmp_path, "eu", "us"), runner)
             os.kill(os.getpid(), signal.SIGHUP)
             await until(lambda: len(runner.finished) == 3)
-            statuses = harness.daemon._statuses
+            await asyncio.sleep(0.05)
+            statuses = harness.daemon.statuses
             assert set(statuses) == {"eu", "us"}
-            assert statuses["eu"].cycles == 2  # survived the reload
+            assert statuses["eu"].cycles == 1  # its status and its loop survived the reload
+            assert not eu_task.done()
     assert "config_reloaded" in [e["event"] for e in logs]
-    assert [c.kind for c in runner.calls] == [CycleKind.FULL] * 3
+    assert [(c.site, c.kind) for c in runner.calls][2:] == [("us", CycleKind.FULL)]
 
 
 async def test_sighup_with_an_invalid_config_keeps_the_running_one(tmp_path, runner):
-    harness = Harness(setup_for(config(tmp_path, "eu", schedule=IntervalSchedule(0.05)), runner))
+    harness = Harness(setup_for(config(tmp_path, "eu", interval_s=0.05), runner))
     with capture_logs() as logs:
         async with harness:
             await until(lambda: len(runner.finished) == 1)
@@ -207,7 +219,7 @@ async def test_a_reload_adding_a_site_locked_elsewhere_is_rejected(tmp_path, run
             harness.next_setup = setup_for(config(tmp_path, "eu", "us"), runner)
             harness.daemon.request_reload("test")
             await until(lambda: any(e["event"] == "config_reload_rejected" for e in logs))
-            assert set(harness.daemon._statuses) == {"eu"}
+            assert set(harness.daemon.statuses) == {"eu"}
 
 
 async def test_readyz_and_metrics_follow_the_cycles(tmp_path):

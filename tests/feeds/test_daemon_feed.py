@@ -70,7 +70,7 @@ async def test_an_unchanged_feed_costs_304s_and_no_wix_call_then_an_edit_lands(
     server = await FeedServer(body=_csv(stock)).start()
     try:
         async with _daemon(tmp_path, emu, f"{server.url}/stock.csv") as daemon:
-            status = daemon._statuses["shop"]
+            status = daemon.statuses["shop"]
             await _until(lambda: status.last_outcome is not None, timeout_s=30,
                          what="the first cycle")
             assert status.last_outcome is not None and status.last_outcome.succeeded
@@ -104,7 +104,7 @@ async def test_a_failing_feed_shows_in_readyz_and_metrics_and_writes_nothing(
                               token="required").start()
     try:
         async with _daemon(tmp_path, emu, f"{server.url}/stock.csv") as daemon:
-            status = daemon._statuses["shop"]
+            status = daemon.statuses["shop"]
             await _until(lambda: status.last_outcome is not None, timeout_s=30,
                          what="the first cycle")
             await _until(lambda: server.statuses[401] >= 3, timeout_s=30, what="three polls")
@@ -135,7 +135,7 @@ async def test_one_failing_feed_of_two_keeps_the_site_unready(emulator, tmp_path
     try:
         async with _daemon(tmp_path, emu, f"{good.url}/stock.csv",
                            f"{bad.url}/stock.csv") as daemon:
-            status = daemon._statuses["shop"]
+            status = daemon.statuses["shop"]
             await _until(lambda: good.statuses[304] >= 3 and bad.statuses[401] >= 3,
                          timeout_s=30, what="polls of both feeds")
             assert status.source_error is not None
