@@ -1,22 +1,19 @@
-"""Plans and results as people and machines read them.
+"""Plans and sync accounts as people and machines read them (``plan``, ``sync``, ``demo``).
 
 ``plan_text`` prints a plan the way ``terraform plan`` does: one line per change (SKU,
 product, before -> after, reason), then the counts and everything the plan noticed but will
-not write. ``plan_json`` gives the same facts as one JSON document for scripts. Nothing
-here does I/O beyond returning strings.
+not write. ``plan_dict`` gives the same facts as JSON-ready data for scripts, and
+``account_dict`` what a sync wrote. Nothing here does I/O beyond returning strings.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Any
 
 from syncd.apply import ApplyReport
 from syncd.guards import GuardResult
-from syncd.journal import StockState
 from syncd.plan import ChangeReason, Plan, StockChange
-from syncd.rollback import RollbackPlan
 from syncd.sync import PlanResult, SyncResult
 from syncd.textsafe import safe_text
 
@@ -80,7 +77,7 @@ def _label(change: StockChange) -> str:
     return v.sku or f"{v.product_id}/{v.variant_id}"
 
 
-def _change_lines(plan: Plan, max_rows: int | None) -> list[str]:
+def change_lines(plan: Plan, max_rows: int | None) -> list[str]:
     """One table line per change (SKU, product, before -> after, reason)."""
     lines: list[str] = []
     changes = plan.changes if max_rows is None else plan.changes[:max_rows]
@@ -109,7 +106,7 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
         f"source {result.source.path}: {_plural(plan.source_rows, 'valid row')}",
         "",
     ]
-    lines.extend(_change_lines(plan, max_rows))
+    lines.extend(change_lines(plan, max_rows))
     products = len({c.variant.product_id for c in plan.changes})
     if plan.changes:
         hidden = f", {plan.hidden_changes} on hidden products" if plan.hidden_changes else ""
@@ -172,40 +169,6 @@ def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
     return lines
 
 
-def rollback_text(site: str, rollback: RollbackPlan, applied: ApplyReport | None, *,
-                  max_rows: int | None = None) -> str:
-    """What undoing a run will write (or wrote), and what it leaves alone."""
-    plan = rollback.plan
-    lines = [f"site {site}: rollback of run {rollback.run_id}: {len(rollback.plan.changes)} "
-             f"of {plan.matched} variants to restore", ""]
-    lines.extend(_change_lines(plan, max_rows))
-    if rollback.already_restored:
-        lines.append(f"{rollback.already_restored} variants already hold their earlier value.")
-    if rollback.drifted:
-        lines.append(f"Changed since the run ({len(rollback.drifted)}; not restored unless "
-                     "--include-drifted, which would overwrite the newer value):")
-        for d in rollback.drifted[:MAX_LISTED]:
-            now = d.current
-            value = (str(now.quantity) if now.tracked else
-                     ("in stock" if now.in_stock else "out of stock"))
-            lines.append(f"  {d.point.sku or d.point.variant_id}: run wrote "
-                         f"{_state(d.point.after)}, store now says {value}")
-    if rollback.missing:
-        lines.append(f"Gone from the store ({len(rollback.missing)}):")
-        lines.extend(f"  {p.sku or p.variant_id}" for p in rollback.missing[:MAX_LISTED])
-    if applied is not None:
-        lines.append(f"restored {applied.written}, failed {applied.failed}, not sent "
-                     f"{applied.not_attempted}")
-        lines.extend(_failures(applied))
-    return safe_text("\n".join(lines))
-
-
-def _state(state: StockState) -> str:
-    if state.quantity is not None:
-        return str(state.quantity)
-    return "in stock" if state.in_stock else "out of stock"
-
-
 def apply_text(site: str, result: SyncResult) -> str:
     """The one-line summary of a sync, plus the products that failed."""
     applied = result.applied
@@ -223,11 +186,11 @@ def apply_text(site: str, result: SyncResult) -> str:
                      f"{d.confirmed} confirmed by re-read, {d.moved} moved by a sale since, "
                      f"{d.not_applied} not applied, {d.replanned} planned again, "
                      f"{d.to_absolute} written by the absolute path")
-    lines.extend(_failures(applied))
+    lines.extend(failure_lines(applied))
     return safe_text("\n".join(lines))
 
 
-def _failures(applied: ApplyReport) -> list[str]:
+def failure_lines(applied: ApplyReport) -> list[str]:
     bad = [p for p in applied.products if p.failed or p.not_attempted]
     lines = []
     for p in bad[:MAX_LISTED]:
@@ -239,7 +202,7 @@ def _failures(applied: ApplyReport) -> list[str]:
     return lines
 
 
-def _change_dict(c: StockChange) -> dict[str, Any]:
+def change_dict(c: StockChange) -> dict[str, Any]:
     v = c.variant
     return {
         "sku": v.sku, "product_id": v.product_id, "variant_id": v.variant_id,
@@ -265,7 +228,7 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
                    "zeroed": plan.zeroed, "unmatched_rows": len(plan.unmatched_rows),
                    "ambiguous_skus": len(plan.ambiguous), "skipped_rows": len(plan.skipped),
                    "invalid_rows": len(plan.invalid_rows)},
-        "changes": [_change_dict(c) for c in plan.changes],
+        "changes": [change_dict(c) for c in plan.changes],
         "unmatched_rows": [{"key": r.key, "source": r.source, "line": r.line}
                            for r in plan.unmatched_rows],
         "ambiguous_skus": [{"sku": a.sku, "variants": [
@@ -293,6 +256,17 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
     return data
 
 
-def to_json(data: Any) -> str:
-    """Stable, readable JSON."""
-    return json.dumps(data, indent=2, ensure_ascii=False)
+def account_dict(result: SyncResult) -> dict[str, Any] | None:
+    """What a sync wrote, failed to write and did not send (None for a dry run)."""
+    a = result.applied
+    if a is None:
+        return None
+    return {
+        "run_id": result.run_id, "planned": len(result.planned.plan.changes),
+        "written": a.written, "failed": a.failed, "not_sent": a.not_attempted,
+        "conflict_retries": a.conflict_retries, "api_calls": result.api_calls,
+        "duration_s": round(result.duration_s, 3),
+        "products": [{"product_id": p.product_id, "written": p.written, "failed": p.failed,
+                      "not_sent": p.not_attempted, "errors": list(p.errors)}
+                     for p in a.products if p.failed or p.not_attempted],
+    }
