@@ -2,7 +2,8 @@
 
 One ``SiteSync`` per site for a configuration generation, one cycle per call; expected
 failures become outcomes (``invalid_source``, ``refused``, ``failed``) rather than
-exceptions, as the seam's contract asks.
+exceptions, as the seam's contract asks. How a cycle ended is decided by
+``syncd.endings.classify``, the same function the one-shot commands use.
 """
 
 from __future__ import annotations
@@ -19,15 +20,8 @@ from syncd.backend.fence import SiteLease
 from syncd.config import Settings, SiteSettings
 from syncd.daemon.board import Board
 from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.errors import (
-    GuardRefused,
-    LeaseLost,
-    NoMatch,
-    SourceError,
-    StopRequested,
-    SyncdError,
-    WixError,
-)
+from syncd.endings import CycleEnd, Ending, classify
+from syncd.errors import GuardRefused, LeaseLost, SyncdError
 from syncd.feeds.copy import FeedCopies
 from syncd.metrics import Metrics
 from syncd.rollback import RollbackPlan
@@ -89,61 +83,82 @@ class SyncCycleRunner:
         sync = self._sites[site.name]
         started = time.monotonic()
 
-        def outcome(result: CycleResult, **kw: object) -> CycleOutcome:
-            return CycleOutcome(site=site.name, kind=kind, result=result,
-                                duration_s=time.monotonic() - started, **kw)  # type: ignore[arg-type]
-
         if kind is CycleKind.FAST and not sync.has_index:
             kind = CycleKind.FULL
         try:
             result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop,
                                      force=force, lease=lease)
-        except SourceError as exc:
-            return outcome(CycleResult.INVALID_SOURCE, error=str(exc),
-                           summary=f"source refused: {_first_line(exc)}"), None, None
-        except NoMatch as exc:
-            return outcome(CycleResult.NO_MATCH, error=str(exc),
-                           summary=f"source matches too little: {_first_line(exc)}"), None, None
-        except GuardRefused as exc:
-            refused = exc.result if isinstance(exc.result, PlanResult) else None
-            return outcome(CycleResult.REFUSED, error=str(exc),
-                           summary=f"refused by guard {exc.guard}; to approve this plan "
-                           f"without stopping the daemon: check it with `syncd plan --site "
-                           f"{site.name}`, then run `syncd sync --force --site {site.name}` "
-                           "(it asks this daemon to run one forced cycle), or approve it "
-                           "in the console"), refused, None
-        except LeaseLost as exc:
-            # Writes journaled before the lease ended stay in the journal (pending, or
-            # settled): the site's next owner settles them as after a crash.
-            log.warning("cycle_fenced", site=site.name, reason=str(exc))
-            return outcome(CycleResult.SKIPPED, error=str(exc),
-                           summary=f"stopped: {_first_line(exc)}"), None, None
-        except StopRequested:
-            return outcome(CycleResult.SKIPPED, summary="stopped before any write"), None, None
-        except (WixError, SyncdError) as exc:
-            return outcome(CycleResult.FAILED, error=str(exc),
-                           summary=f"failed: {type(exc).__name__}: {_first_line(exc)}"), None, None
-        kind = result.planned.kind
-        plan = result.planned.plan
-        applied = result.applied
-        assert applied is not None
-        if applied.complete:
-            res = CycleResult.OK
-        elif applied.stopped and applied.failed == 0:
-            res = CycleResult.SKIPPED
+        except SyncdError as exc:
+            ending = classify(exc)
+            if isinstance(exc, LeaseLost):
+                # Writes journaled before the lease ended stay in the journal (pending, or
+                # settled): the site's next owner settles them as after a crash.
+                log.warning("cycle_fenced", site=site.name, reason=str(exc))
         else:
-            res = CycleResult.FAILED
-        summary = (f"{kind.value} cycle: {len(plan.changes)} planned, {applied.written} "
-                   f"written, {applied.failed} failed, {applied.not_attempted} unsent, "
-                   f"{result.api_calls} API calls")
-        return outcome(res, planned=len(plan.changes), written=applied.written,
-                       failed=applied.failed, summary=summary,
-                       out_of_sync=applied.failed + applied.not_attempted
-                       if kind is CycleKind.FULL else None), result.planned, result
+            ending = classify(result)
+        # The board is shown the plan of a cycle that wrote, or of one a guard refused.
+        shown = ending.planned if ending.result is not None or ending.end is CycleEnd.REFUSED \
+            else None
+        return (_cycle_outcome(ending, site=site.name, kind=kind, stopwatch=started), shown,
+                ending.result)
 
 
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+_RESULTS = {
+    CycleEnd.OK: CycleResult.OK,
+    CycleEnd.PENDING: CycleResult.OK,
+    CycleEnd.REFUSED: CycleResult.REFUSED,
+    CycleEnd.NO_MATCH: CycleResult.NO_MATCH,
+    CycleEnd.INVALID_SOURCE: CycleResult.INVALID_SOURCE,
+    CycleEnd.FAILED: CycleResult.FAILED,
+    CycleEnd.LOCKED: CycleResult.FAILED,
+    CycleEnd.STOPPED: CycleResult.SKIPPED,
+    CycleEnd.STATE_UNUSABLE: CycleResult.FAILED,
+}
+"""The daemon's result (its metrics label) for each way a cycle ends."""
+
+
+def _cycle_outcome(ending: Ending, *, site: str, kind: CycleKind,
+                   stopwatch: float) -> CycleOutcome:
+    """The seam's outcome of a cycle that ended as ``ending`` (see ``syncd.endings``)."""
+    duration_s = time.monotonic() - stopwatch
+    result = _RESULTS[ending.end]
+    applied = ending.result.applied if ending.result is not None else None
+    if ending.result is None or applied is None:
+        plain_stop = ending.end is CycleEnd.STOPPED and not isinstance(ending.error, LeaseLost)
+        return CycleOutcome(site=site, kind=kind, result=result, duration_s=duration_s,
+                            error=None if plain_stop else ending.reason,
+                            summary=_error_summary(ending, site))
+    kind = ending.result.planned.kind
+    plan = ending.result.planned.plan
+    summary = (f"{kind.value} cycle: {len(plan.changes)} planned, {applied.written} "
+               f"written, {applied.failed} failed, {applied.not_attempted} unsent, "
+               f"{ending.result.api_calls} API calls")
+    return CycleOutcome(site=site, kind=kind, result=result, duration_s=duration_s,
+                        planned=len(plan.changes), written=applied.written,
+                        failed=applied.failed, summary=summary,
+                        out_of_sync=applied.failed + applied.not_attempted
+                        if kind is CycleKind.FULL else None)
+
+
+def _error_summary(ending: Ending, site: str) -> str:
+    """The daemon's one line for a cycle an error ended before it wrote."""
+    exc = ending.error
+    match ending.end:
+        case CycleEnd.INVALID_SOURCE:
+            return f"source refused: {ending.summary}"
+        case CycleEnd.NO_MATCH:
+            return f"source matches too little: {ending.summary}"
+        case CycleEnd.REFUSED:
+            guard = exc.guard if isinstance(exc, GuardRefused) else "?"
+            return (f"refused by guard {guard}; to approve this plan without stopping the "
+                    f"daemon: check it with `syncd plan --site {site}`, then run `syncd sync "
+                    f"--force --site {site}` (it asks this daemon to run one forced cycle), "
+                    "or approve it in the console")
+        case CycleEnd.STOPPED if isinstance(exc, LeaseLost):
+            return f"stopped: {ending.summary}"
+        case CycleEnd.STOPPED:
+            return ending.summary
+    return f"failed: {type(exc).__name__}: {ending.summary}"
 
 
 @asynccontextmanager
