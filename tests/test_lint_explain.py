@@ -48,9 +48,14 @@ async def _store(catalog: str, spec: StoreSpec | None = None) -> AsyncIterator[R
         yield emu
 
 
+def _site(out: str) -> dict[str, Any]:
+    """The one site's entry of a command's JSON object."""
+    [doc] = json.loads(out)["sites"]
+    return doc
+
+
 def _findings(out: str) -> dict[str, dict[str, Any]]:
-    [doc] = json.loads(out)
-    return {f["problem"]: f for f in doc["findings"]}
+    return {f["problem"]: f for f in _site(out)["findings"]}
 
 
 # -- the demo store -----------------------------------------------------------------------
@@ -102,7 +107,7 @@ async def test_explain_says_why_a_duplicate_sku_is_not_written(tmp_path, capsys,
         code, out = await _cli(capsys, "explain", "TSHIRT-VINTAGE-L", "-c", str(config),
                                "--output", "json")
     assert code == ExitCode.OK
-    [doc] = json.loads(out)
+    doc = _site(out)
     assert len(doc["variants"]) == 2
     assert all("2 store variants carry SKU TSHIRT-VINTAGE-L" in v["why"]
                for v in doc["variants"])
@@ -269,7 +274,7 @@ async def test_lint_counts_every_problem_planted_in_a_generated_store(
         explained = {}
         for sku in (duplicate, untracked):
             _, text = await _cli(capsys, "explain", sku, "-c", str(config), "--output", "json")
-            [explained[sku]] = json.loads(text)
+            explained[sku] = _site(text)
     found = _findings(out)
     expected = _expected(spec, source, catalog=catalog, multi_location=multi)
     # explain on the same store: the planted duplicate is never written by SKU, and the

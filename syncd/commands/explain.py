@@ -9,21 +9,14 @@ and, in words, why each variant will or will not be written.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from typing import Any
 
-from syncd.commands.common import (
-    ExitCode,
-    add_site_options,
-    load_command_settings,
-    print_site_error,
-)
-from syncd.config import Settings
-from syncd.errors import SyncdError
-from syncd.explain import Explanation, explain_sku
-from syncd.render import to_json
-from syncd.sync import open_site_syncs
+from syncd.commands.common import ExitCode, add_site_options
+from syncd.commands.outcome import SiteOutcome
+from syncd.commands.sites import add_output_option, run_site_command
+from syncd.explain import explain_sku
+from syncd.render import explanation_text
+from syncd.sync import SiteSync
 
 DESCRIPTION = """\
 Explain one SKU: every store variant carrying it, the source rows naming it (file:line),
@@ -36,7 +29,12 @@ exit status:
   0  the next sync would not write this SKU
   2  the next sync would write it
   1  error (the source, Wix)
+  73 a site's state (its journal) cannot be read
   78 invalid configuration
+
+--output json prints one object: command, outcome, exit_code, reason, and per site its
+site, outcome, reason and the explanation (sku, summary, will_write, variants, rows,
+rules, writes).
 
 examples:
   syncd explain MUG-CLASSIC --config syncd.yaml
@@ -52,76 +50,22 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sku", metavar="SKU", help="the SKU to explain")
     add_site_options(parser)
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="text for people (default), json for scripts")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """``syncd explain``."""
-    settings = load_command_settings(args, sys.stderr)
-    if isinstance(settings, ExitCode):
-        return settings
-    return asyncio.run(_explain(settings, args))
 
+    async def explain(name: str, site: SiteSync) -> SiteOutcome:
+        async with site:
+            planned = await site.plan(force=True)
+        entries = await site.backend.read_journal(name)
+        explanation = explain_sku(
+            args.sku, plan=planned.plan, snapshot=planned.snapshot,
+            rows=planned.source.rows, policy=site.site.policy, journal=entries)
+        return SiteOutcome(name, ExitCode.PENDING if explanation.will_write else ExitCode.OK,
+                           fields=explanation.to_dict(),
+                           text=explanation_text(name, explanation))
 
-async def _explain(settings: Settings, args: argparse.Namespace) -> int:
-    failed = pending = False
-    documents: list[dict[str, object]] = []
-    async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
-        for name, site in syncs.items():
-            try:
-                async with site:
-                    planned = await site.plan(force=True)
-                entries = await site.backend.read_journal(name)
-            except SyncdError as exc:
-                print_site_error(name, exc)
-                failed = True
-                continue
-            explanation = explain_sku(
-                args.sku, plan=planned.plan, snapshot=planned.snapshot,
-                rows=planned.source.rows, policy=site.site.policy, journal=entries)
-            pending |= explanation.will_write
-            if args.output == "json":
-                documents.append({"site": name, **explanation.to_dict()})
-            else:
-                print(explanation_text(name, explanation))
-    if args.output == "json":
-        print(to_json(documents))
-    if failed:
-        return ExitCode.FAILED
-    return ExitCode.PENDING if pending else ExitCode.OK
-
-
-def explanation_text(site: str, e: Explanation) -> str:
-    """The explanation for people."""
-    lines = [f"site {site}: {e.summary}", ""]
-    lines.append(f"store variants carrying {e.sku}: {len(e.variants)}")
-    for v in e.variants:
-        sv = v.variant
-        where = f" at location {sv.location_id}" if sv.location_id else ""
-        hidden = " (hidden)" if sv.hidden else ""
-        lines.append(f"  {sv.product_name or sv.product_id}{hidden} "
-                     f"[{sv.product_id}/{sv.variant_id}{where}]")
-        lines.append(f"    now: {v.current}; source wants: {v.desired or 'nothing'}")
-        lines.append(f"    {v.why}")
-    lines.append(f"source rows naming it: {len(e.rows)}")
-    for r in e.rows:
-        value = (f"quantity {r.quantity}" if r.quantity is not None
-                 else f"in_stock {'true' if r.in_stock else 'false'}")
-        lines.append(f"  {r.source}:{r.line}: {r.key} = {value}")
-    lines.append("rules:")
-    lines.extend(f"  {rule}" for rule in e.rules)
-    lines.append(f"last writes in the journal: {len(e.writes)}")
-    for w in e.writes:
-        lines.append(f"  {w.time:%Y-%m-%d %H:%M:%S} UTC  run {w.run_id}  {w.outcome.value}: "
-                     f"{_state(w.before.quantity, w.before.in_stock)} -> "
-                     f"{_state(w.after.quantity, w.after.in_stock)}"
-                     + (f" ({w.error})" if w.error else ""))
-    return "\n".join(lines)
-
-
-def _state(quantity: int | None, in_stock: bool | None) -> str:
-    if quantity is not None:
-        return str(quantity)
-    return "in stock" if in_stock else "out of stock"
+    return run_site_command("explain", args, explain)

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
 from typing import Any
 
-from syncd.backend import StateBackend, backend_for
+from syncd.backend import backend_for
 from syncd.commands.common import ExitCode, add_site_options, load_command_settings
+from syncd.commands.outcome import SiteOutcome
+from syncd.commands.sites import add_output_option, each_site, finish
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
-from syncd.journal import BadLine, JournalEntry, Outcome
-from syncd.journalview import RunView, WriteView, open_writes, run_writes, runs, state_text
-from syncd.render import to_json
-from syncd.textsafe import safe_text, safe_value
+from syncd.journal import BadLine, JournalEntry
+from syncd.journalview import open_writes, run_writes, runs
+from syncd.render import pending_text, run_text, runs_text
+from syncd.textsafe import safe_text
 
 DESCRIPTION = """\
 Show the write journal: every stock write syncd made, recorded with the value it replaced
@@ -38,8 +40,13 @@ EPILOG = """\
 exit status:
   0  shown
   1  no such run (--run) in the journal of any selected site
+  73 a site's journal cannot be read
   78 invalid configuration, an unknown --site, or a state backend that cannot be used
      (a schema to migrate with `syncd db migrate`, a database out of reach)
+
+--output json prints one object: command, outcome, exit_code, reason, view ("runs",
+"run" or "pending"), and per site its site, outcome, reason, where, unreadable_lines and
+runs (counts per outcome), or run and writes (--run), or writes (--pending).
 
 examples:
   syncd journal --config syncd.yaml                      every site's runs
@@ -66,171 +73,92 @@ def register(subparsers: Any) -> None:
                       help="show this run's writes (run ids: the list without options)")
     view.add_argument("--pending", action="store_true",
                       help="show the writes that no outcome settled, in every run")
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="json: one object on stdout (view, sites), for scripts")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """``syncd journal``."""
+    return _journal("journal", "run" if args.run else "pending" if args.pending else "runs",
+                    args)
+
+
+def list_runs(command: str, args: argparse.Namespace) -> int:
+    """Each selected site's runs, as ``command`` (``syncd rollback --list``)."""
+    return _journal(command, "runs", args)
+
+
+def _journal(command: str, view: str, args: argparse.Namespace) -> int:
     settings = load_command_settings(args, sys.stderr)
     if isinstance(settings, ExitCode):
         return settings
-    if args.run:
-        return run_on_state(_show_run(settings, args))
-    if args.pending:
-        return run_on_state(_show_pending(settings, args))
-    return run_on_state(list_runs(settings, args.site, output=args.output))
+    return run_on_state(_show(command, view, settings, args))
 
 
-class _Site:
-    """One selected site's journal, read once."""
-
-    def __init__(self, name: str, where: str, entries: list[JournalEntry],
-                 bad: list[BadLine]) -> None:
-        self.name, self.where, self.entries, self.bad = name, where, entries, bad
-
-    def header(self) -> dict[str, Any]:
-        return {"site": self.name, "where": self.where,
-                "unreadable_lines": [{"line": b.line, "reason": b.reason} for b in self.bad]}
-
-    def bad_note(self) -> list[str]:
-        if not self.bad:
-            return []
-        first = self.bad[0]
-        return [f"  note: {len(self.bad)} unreadable line(s) skipped (line {first.line}: "
-                f"{first.reason})"]
+View = Callable[[str, str, list[JournalEntry], list[BadLine], argparse.Namespace],
+                SiteOutcome]
 
 
-async def _read(settings: Settings, only: Sequence[str] | None) -> list[_Site]:
-    sites = []
+async def _show(command: str, view: str, settings: Settings, args: argparse.Namespace) -> int:
+    text = args.output == "text"
+    names = [s.name for s in settings.sites if not args.site or s.name in args.site]
     async with backend_for(settings) as backend:
-        for site in settings.sites:
-            if only and site.name not in only:
-                continue
-            sites.append(await _read_site(backend, site.name))
-    return sites
 
+        async def show(name: str) -> SiteOutcome:
+            bad: list[BadLine] = []
+            entries = await backend.read_journal(name, bad)
+            return _VIEWS[view](name, backend.where(name), entries, bad, args)
 
-async def _read_site(backend: StateBackend, name: str) -> _Site:
-    bad: list[BadLine] = []
-    entries = await backend.read_journal(name, bad)
-    return _Site(name, backend.where(name), entries, bad)
-
-
-async def list_runs(settings: Settings, only: Sequence[str] | None, *,
-                    output: str = "text") -> int:
-    """Each selected site's runs (``syncd journal``, ``syncd rollback --list``)."""
-    sites = await _read(settings, only)
-    if output == "json":
-        print(to_json(_document("runs", [
-            {**s.header(), "runs": [r.to_dict() for r in runs(s.entries)]} for s in sites])))
-        return ExitCode.OK
-    for s in sites:
-        found = runs(s.entries)
-        if not found:
-            print(f"site {s.name}: no journal yet ({s.where})")
-        else:
-            print(f"site {s.name}: {len(found)} run{'' if len(found) == 1 else 's'} in "
-                  f"{s.where}")
-            print(safe_text("\n".join(_run_line(r) for r in found), line_limit=1000))
-        _print_lines(s.bad_note())
-    return ExitCode.OK
-
-
-def _run_line(r: RunView) -> str:
-    mark = f"  rollback of {r.rollback_of}" if r.rollback_of else ""
-    return f"  {r.run_id}  {r.started_at:%Y-%m-%d %H:%M:%S} UTC  {_counts(r)}{mark}"
-
-
-def _counts(r: RunView) -> str:
-    applied = r.count(Outcome.APPLIED)
-    counts = [f"{applied} write{'' if applied == 1 else 's'} applied",
-              f"{r.count(Outcome.FAILED)} failed", f"{r.count(Outcome.UNKNOWN)} unknown",
-              f"{r.count(Outcome.PENDING)} pending"]
-    counts += [f"{r.count(o)} {o.value.replace('_', ' ')}"
-               for o in (Outcome.CONFLICT, Outcome.NOT_SENT) if r.count(o)]
-    return ", ".join(counts)
-
-
-async def _show_run(settings: Settings, args: argparse.Namespace) -> int:
-    sites = await _read(settings, args.site)
-    shown = [(s, found) for s in sites
-             if (found := run_writes(s.entries, args.run)) is not None]
-    if not shown:
-        where = ", ".join(f"site {s.name} ({s.where})" for s in sites)
+        # One run is in one site's journal: the sites without it are not shown unless no
+        # site has it, which is the error.
+        outcomes = await each_site(names, show, text=text and view != "run")
+    if view != "run":
+        return finish(command, outcomes, output=args.output, view=view)
+    missing = [o for o in outcomes if o.fields.get("run", True) is None]
+    shown = [o for o in outcomes if o not in missing]
+    if missing and not shown:
+        where = ", ".join(f"site {o.site} ({o.fields['where']})" for o in missing)
         reason = (f"no run {args.run!r} in the journal of {where}; `syncd journal` without "
                   "--run lists the runs")
-        return _fail(args.output, "run", reason)
-    if args.output == "json":
-        print(to_json(_document("run", [
-            {**s.header(), "run": next(r for r in runs(s.entries)
-                                       if r.run_id == args.run).to_dict(),
-             "writes": [w.to_dict() for w in found]} for s, found in shown])))
-        return ExitCode.OK
-    for s, found in shown:
-        view = next(r for r in runs(s.entries) if r.run_id == args.run)
-        undid = f", rollback of {view.rollback_of}" if view.rollback_of else ""
-        print(safe_text(f"site {s.name}: run {view.run_id} (started "
-                        f"{view.started_at:%Y-%m-%d %H:%M:%S} UTC{undid}) in {s.where}: "
-                        f"{_counts(view)}"))
-        _print_lines(_table(found, args.max_rows, with_run=False))
-        _print_lines(s.bad_note())
-    return ExitCode.OK
+        print(f"syncd {command}: {safe_text(reason)}", file=sys.stderr)
+        return finish(command, missing, output=args.output, reason=reason, view=view)
+    if text:
+        for outcome in shown:
+            print(outcome.text)
+    return finish(command, shown, output=args.output, view=view)
 
 
-async def _show_pending(settings: Settings, args: argparse.Namespace) -> int:
-    sites = await _read(settings, args.site)
-    found = [(s, open_writes(s.entries)) for s in sites]
-    if args.output == "json":
-        print(to_json(_document("pending", [
-            {**s.header(), "writes": [w.to_dict() for w in ws]} for s, ws in found])))
-        return ExitCode.OK
-    for s, ws in found:
-        if not ws:
-            print(f"site {s.name}: every write is settled ({s.where})")
-        else:
-            print(f"site {s.name}: {len(ws)} write{'' if len(ws) == 1 else 's'} never "
-                  f"settled in {s.where}")
-            _print_lines(_table(ws, args.max_rows, with_run=True))
-            print("  each may or may not have reached the store: the next sync settles a "
-                  "delta by re-reading it, and plans any other from what the store holds")
-        _print_lines(s.bad_note())
-    return ExitCode.OK
+def _header(where: str, bad: list[BadLine]) -> dict[str, Any]:
+    return {"where": where,
+            "unreadable_lines": [{"line": b.line, "reason": b.reason} for b in bad]}
 
 
-def _table(ws: Sequence[WriteView], max_rows: int, *, with_run: bool) -> list[str]:
-    head = (["RUN"] if with_run else []) + ["SKU", "BEFORE", "AFTER", "DELTA", "OUTCOME",
-                                            "NOTE"]
-    rows = [head]
-    for w in ws[:max(0, max_rows)]:
-        e = w.pending
-        rows.append(([e.run_id] if with_run else []) + [
-            safe_value(e.sku or f"{e.product_id}/{e.variant_id}", 40),
-            state_text(e.before), state_text(e.after),
-            f"{e.delta:+d}" if e.delta is not None else "",
-            w.outcome.value, safe_value(w.note or "", 80)])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  " + "  ".join(c.ljust(n) for c, n in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
-    if len(ws) > max_rows:
-        lines.append(f"  ... and {len(ws) - max(0, max_rows)} more ({_MORE})")
-    return lines
+def _runs(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+          args: argparse.Namespace) -> SiteOutcome:
+    found = runs(entries)
+    return SiteOutcome(name, ExitCode.OK, text=runs_text(name, where, found, bad), fields={
+        **_header(where, bad), "runs": [r.to_dict() for r in found]})
 
 
-def _print_lines(lines: Iterable[str]) -> None:
-    for line in lines:
-        print(line)
+def _run(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+         args: argparse.Namespace) -> SiteOutcome:
+    writes = run_writes(entries, args.run)
+    if writes is None:
+        return SiteOutcome(name, ExitCode.FAILED, f"no run {args.run!r} in {where}", fields={
+            **_header(where, bad), "run": None, "writes": []})
+    view = next(r for r in runs(entries) if r.run_id == args.run)
+    return SiteOutcome(name, ExitCode.OK,
+                       text=run_text(name, where, view, writes, bad, max_rows=args.max_rows),
+                       fields={**_header(where, bad), "run": view.to_dict(),
+                               "writes": [w.to_dict() for w in writes]})
 
 
-def _document(view: str, sites: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"command": "journal", "view": view, "outcome": "ok", "exit_code": 0,
-            "sites": sites}
+def _pending(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+             args: argparse.Namespace) -> SiteOutcome:
+    writes = open_writes(entries)
+    return SiteOutcome(name, ExitCode.OK,
+                       text=pending_text(name, where, writes, bad, max_rows=args.max_rows),
+                       fields={**_header(where, bad), "writes": [w.to_dict() for w in writes]})
 
 
-def _fail(output: str, view: str, reason: str) -> int:
-    print(f"syncd journal: {safe_text(reason)}", file=sys.stderr)
-    if output == "json":
-        print(to_json({"command": "journal", "view": view, "outcome": "failed",
-                       "exit_code": int(ExitCode.FAILED), "reason": reason, "sites": []}))
-    return ExitCode.FAILED
+_VIEWS: dict[str, View] = {"runs": _runs, "run": _run, "pending": _pending}

@@ -11,22 +11,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import sys
 from typing import Any
 
-from syncd.backend import SiteLocked
-from syncd.commands.common import (
-    ExitCode,
-    add_site_options,
-    load_command_settings,
-    print_site_error,
-)
+from syncd.commands.common import ExitCode, add_site_options
 from syncd.commands.journal import list_runs
-from syncd.commands.statecheck import run_on_state
-from syncd.config import Settings
-from syncd.errors import SyncdError
-from syncd.render import rollback_text
-from syncd.sync import open_site_syncs
+from syncd.commands.outcome import SiteOutcome
+from syncd.commands.sites import add_output_option, run_site_command
+from syncd.render import rollback_dict, rollback_text
+from syncd.sync import SiteSync
 
 DESCRIPTION = """\
 Undo a sync run: put back, for every variant the run wrote, the value it had before, as
@@ -42,7 +34,13 @@ exit status:
   2  with --dry-run: writes are pending
   1  error (no such run, Wix, or failed writes)
   4  another syncd process (a daemon?) holds a site's lock
+  73 a site's state (its journal, its lock) cannot be used
   78 invalid configuration
+
+--output json prints one object: command, outcome, exit_code, reason, and per site its
+site, outcome, reason, run_id (the run undone), dry_run, counts, changes, drifted,
+missing and account (written, failed, not_sent; null for a dry run). With --list, the
+object of `syncd journal --output json` (view "runs").
 
 examples:
   syncd rollback --config syncd.yaml --list             the runs the journal knows
@@ -67,42 +65,30 @@ def register(subparsers: Any) -> None:
                         help="show what would be restored, write nothing")
     parser.add_argument("--include-drifted", action="store_true",
                         help="also restore variants the store changed after the run")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """``syncd rollback``."""
-    settings = load_command_settings(args, sys.stderr)
-    if isinstance(settings, ExitCode):
-        return settings
     if args.list:
-        return run_on_state(list_runs(settings, args.site))
-    return run_on_state(_rollback(settings, args))
+        return list_runs("rollback", args)
 
+    async def rollback(name: str, site: SiteSync) -> SiteOutcome:
+        # A dry run only reads: it takes no lock, so it works beside a daemon.
+        lock = contextlib.nullcontext() if args.dry_run else site.backend.site_lock(name)
+        async with lock, site:
+            planned, applied = await site.rollback(
+                run_id=args.run, include_drifted=args.include_drifted, dry_run=args.dry_run)
+        code, reason = ExitCode.OK, None
+        if applied is not None and applied.failed:
+            code, reason = ExitCode.FAILED, f"{applied.failed} restoring writes failed"
+        elif applied is not None and not applied.complete:
+            code, reason = ExitCode.FAILED, f"{applied.not_attempted} restoring writes not sent"
+        elif args.dry_run and planned.plan.changes:
+            code = ExitCode.PENDING
+        return SiteOutcome(name, code, reason,
+                           fields=rollback_dict(planned, applied, dry_run=args.dry_run),
+                           text=rollback_text(name, planned, applied, max_rows=args.max_rows))
 
-async def _rollback(settings: Settings, args: argparse.Namespace) -> int:
-    failed = pending = locked = False
-    async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
-        for name, site in syncs.items():
-            try:
-                # A dry run only reads: it takes no lock, so it works beside a daemon.
-                lock = (contextlib.nullcontext() if args.dry_run
-                        else site.backend.site_lock(name))
-                async with lock, site:
-                    planned, applied = await site.rollback(
-                        run_id=args.run, include_drifted=args.include_drifted,
-                        dry_run=args.dry_run)
-            except SiteLocked as exc:
-                print_site_error(name, exc)
-                locked = True
-                continue
-            except SyncdError as exc:
-                print_site_error(name, exc)
-                failed = True
-                continue
-            print(rollback_text(name, planned, applied, max_rows=args.max_rows))
-            pending |= args.dry_run and bool(planned.plan.changes)
-            failed |= applied is not None and not applied.complete
-    if failed or locked:
-        return ExitCode.FAILED if failed else ExitCode.LOCKED
-    return ExitCode.PENDING if pending else ExitCode.OK
+    return run_site_command("rollback", args, rollback)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from typing import Any
 
 from syncd.backend import SiteLocked, StateBackend, backend_for
@@ -23,21 +24,14 @@ from syncd.commands.common import (
     print_site_error,
 )
 from syncd.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
-from syncd.commands.outcome import SiteOutcome, overall_code, run_document
+from syncd.commands.outcome import SiteOutcome, cycle_error, ended
+from syncd.commands.sites import add_output_option, each_site, finish, run_on_sites
 from syncd.commands.statecheck import run_on_state
 from syncd.config import Settings
-from syncd.errors import (
-    GuardRefused,
-    NoMatch,
-    SourceError,
-    StateError,
-    StopRequested,
-    SyncdError,
-    WixError,
-)
+from syncd.endings import CycleEnd, Ending, classify
+from syncd.errors import SyncdError
 from syncd.progress import SyncProgress
-from syncd.render import apply_text, plan_text, to_json
-from syncd.sources import InvalidRowsError
+from syncd.render import apply_text, plan_text
 from syncd.sync import PlanResult, SiteSync, open_site_syncs
 
 PLAN_DESCRIPTION = """\
@@ -119,8 +113,7 @@ def register(subparsers: Any) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     add_site_options(parser)
-    parser.add_argument("--output", choices=("text", "json"), default="text",
-                        help="text for people (default), json for scripts")
+    add_output_option(parser)
 
 
 def run_plan(args: argparse.Namespace) -> int:
@@ -132,56 +125,20 @@ def run_plan(args: argparse.Namespace) -> int:
 
 
 async def _plan(settings: Settings, args: argparse.Namespace) -> int:
-    outcomes: list[SiteOutcome] = []
     text = args.output == "text"
-    async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
-        for name, site in syncs.items():
-            try:
-                async with site:
-                    result = await site.plan(force=True)
-            except (SourceError, WixError, SyncdError) as exc:
-                if text:
-                    print_site_error(name, exc)
-                outcomes.append(_error_outcome(name, exc))
-                continue  # the other sites' plans are still worth showing
-            if text:
-                print(plan_text(name, result, max_rows=args.max_rows))
-            if result.match_problem is not None:
-                if text:
-                    print_site_error(name, result.match_problem)
-                outcomes.append(SiteOutcome(name, ExitCode.NO_MATCH, result.match_problem,
-                                            planned=result))
-                continue
-            code = ExitCode.PENDING if result.plan.changes else ExitCode.OK
-            outcomes.append(SiteOutcome(name, code, planned=result))
-    return _finish("plan", outcomes, args)
 
+    async def plan(name: str, site: SiteSync) -> SiteOutcome:
+        async with site:
+            ending = classify(await site.plan(force=True))
+        if text:
+            assert ending.planned is not None
+            print(plan_text(name, ending.planned, max_rows=args.max_rows))
+            if ending.end is CycleEnd.NO_MATCH:
+                print_site_error(name, ending.reason or "")
+        return ended(name, ending)
 
-def _finish(command: str, outcomes: list[SiteOutcome], args: argparse.Namespace) -> int:
-    code = overall_code(o.code for o in outcomes)
-    if args.output == "json":
-        print(to_json(run_document(command, outcomes, code)))
-    return code
-
-
-def _error_outcome(name: str, exc: BaseException) -> SiteOutcome:
-    """The outcome of a site whose cycle raised ``exc`` before writing anything."""
-    if isinstance(exc, NoMatch):
-        planned = exc.result if isinstance(exc.result, PlanResult) else None
-        return SiteOutcome(name, ExitCode.NO_MATCH, str(exc), planned=planned)
-    if isinstance(exc, GuardRefused):
-        planned = exc.result if isinstance(exc.result, PlanResult) else None
-        return SiteOutcome(name, ExitCode.REFUSED, str(exc), planned=planned)
-    if isinstance(exc, StopRequested):
-        return SiteOutcome(name, ExitCode.STOPPED, "stopped before any write")
-    if isinstance(exc, StateError):
-        return SiteOutcome(name, ExitCode.STATE, str(exc))
-    if isinstance(exc, InvalidRowsError):
-        return SiteOutcome(name, ExitCode.FAILED, str(exc), outcome="invalid_source",
-                           invalid_rows=tuple(str(e) for e in exc.errors))
-    if isinstance(exc, SourceError):
-        return SiteOutcome(name, ExitCode.FAILED, str(exc), outcome="invalid_source")
-    return SiteOutcome(name, ExitCode.FAILED, str(exc))
+    # A site's error is printed and the other sites' plans are still worth showing.
+    return await run_on_sites("plan", settings, args, plan, on_error=cycle_error)
 
 
 def run_sync(args: argparse.Namespace) -> int:
@@ -199,47 +156,51 @@ def run_sync(args: argparse.Namespace) -> int:
 
 async def _sync(settings: Settings, args: argparse.Namespace) -> int:
     stop = asyncio.Event()
-    outcomes: list[SiteOutcome] = []
     problem = backend_for(settings).problem()
     if problem is not None:
         print(f"syncd: {problem}", file=sys.stderr)
-        outcomes.append(SiteOutcome("*", ExitCode.STATE, problem))
-        return _finish("sync", outcomes, args)
+        return finish("sync", [ended("*", Ending(CycleEnd.STATE_UNUSABLE, problem))],
+                      output=args.output)
     with stop_on_signals(stop):
         async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
-            for name, site in syncs.items():
+
+            async def sync(name: str) -> SiteOutcome:
+                site = syncs[name]
                 if stop.is_set():
-                    outcomes.append(SiteOutcome(name, ExitCode.STOPPED,
-                                                "stopped before this site started"))
-                    continue
+                    return ended(name, Ending(CycleEnd.STOPPED,
+                                              "stopped before this site started"))
                 try:
                     async with site.backend.site_lock(name), site:
-                        outcomes.append(await _sync_site(name, site, args, stop))
+                        return await _sync_site(name, site, args, stop)
                 except SiteLocked as exc:
-                    outcomes.append(_locked(name, exc, site.backend, args))
-                except StateError as exc:
-                    print_site_error(name, exc)
-                    outcomes.append(SiteOutcome(name, ExitCode.STATE, str(exc)))
-    return _finish("sync", outcomes, args)
+                    return _locked(name, exc, site.backend, args)
+
+            outcomes = await each_site(syncs, sync, text=args.output == "text",
+                                       on_error=cycle_error)
+    return finish("sync", outcomes, output=args.output)
 
 
 def _locked(name: str, exc: SiteLocked, backend: StateBackend,
             args: argparse.Namespace) -> SiteOutcome:
     """A daemon holds the site: with --force, ask it to run the forced cycle instead."""
+    text = args.output == "text"
+    locked = ended(name, classify(exc))
     if args.force and exc.pid:
         try:
             backend.request_approval(name, exc)
         except OSError as e:
-            print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
-            return SiteOutcome(name, ExitCode.LOCKED, str(exc))
-        text = (f"a daemon (pid {exc.pid}) syncs this site: asked it to run one cycle with "
-                "the safety guards overridden; its log (cycle_forced, cycle_finished) and "
-                "/readyz say how it went")
-        if args.output == "text":
-            print(f"syncd: site {name}: {text}", file=sys.stderr)
-        return SiteOutcome(name, ExitCode.OK, text, outcome="delegated")
-    print_site_error(name, exc)
-    return SiteOutcome(name, ExitCode.LOCKED, str(exc))
+            if text:
+                print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
+            return locked
+        delegated = (f"a daemon (pid {exc.pid}) syncs this site: asked it to run one cycle "
+                     "with the safety guards overridden; its log (cycle_forced, "
+                     "cycle_finished) and /readyz say how it went")
+        if text:
+            print(f"syncd: site {name}: {delegated}", file=sys.stderr)
+        return replace(ended(name, Ending(CycleEnd.OK, delegated)), outcome="delegated")
+    if text:
+        print_site_error(name, exc)
+    return locked
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
@@ -258,21 +219,10 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
         try:
             result = await site.sync(force=args.force, stop=stop, progress=tracker,
                                      on_plan=on_plan)
-        except (SourceError, WixError, SyncdError) as exc:
+        except SyncdError:
             if line is not None:
-                line.clear()
-            if text:
-                print_site_error(name, exc)
-            return _error_outcome(name, exc)
-    applied = result.applied
-    assert applied is not None
+                line.clear()  # before the error is printed
+            raise
     if text:
         print(apply_text(name, result))
-    if applied.complete:
-        return SiteOutcome(name, ExitCode.OK, planned=result.planned, result=result)
-    if applied.failed:
-        return SiteOutcome(name, ExitCode.FAILED, f"{applied.failed} writes failed",
-                           planned=result.planned, result=result)
-    return SiteOutcome(name, ExitCode.STOPPED,
-                       f"stopped: {applied.not_attempted} of {len(result.planned.plan.changes)} "
-                       "writes not sent", planned=result.planned, result=result)
+    return ended(name, classify(result))

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from syncd.backend import RunState, backend_for
 from syncd.backend.local.check import state_dir_problem
 from syncd.commands.common import ExitCode, add_config_option
+from syncd.commands.outcome import SiteOutcome, overall_code
+from syncd.commands.sites import add_output_option, finish
 from syncd.config import OnInvalidRow, ScheduleSettings, Settings, SiteSettings, SourceSettings
 from syncd.errors import ConfigError, SourceError, StateError
 from syncd.logs import SECRETS
@@ -41,6 +45,10 @@ exit status:
   1  invalid: a source or a state file must be fixed first
   78 invalid configuration
 
+--output json prints one object: command, outcome, exit_code, reason, config, state_dir
+(path, problem), state_backend (problem), and per site its site, outcome, reason, sources
+(source, rows, invalid_rows, problem) and run_state (last_success_at, source_rows, or null).
+
 examples:
   syncd validate --config /etc/syncd/syncd.yaml
   WIX_API_KEY=demo-key syncd validate -c config/syncd.example.yaml --strict
@@ -61,61 +69,98 @@ def register(subparsers: Any) -> None:
                         help="check only this site (repeatable; default: every site)")
     parser.add_argument("--strict", action="store_true",
                         help="fail on any invalid row, even with on_invalid_row: skip")
+    add_output_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Validate ``args.config``; returns the exit status."""
     out = out or sys.stdout
+    output = getattr(args, "output", "text")
+    text = out if output == "text" else io.StringIO()
     try:
         settings = Settings.from_file(args.config)
     except ConfigError as e:
-        print(f"invalid configuration: {e}", file=out)
-        return ExitCode.CONFIG
+        print(f"invalid configuration: {e}", file=text)
+        return finish("validate", [], output=output, code=ExitCode.CONFIG,
+                      reason=f"invalid configuration: {e}", out=out)
     sites = settings.sites
     if args.site:
         unknown = sorted(set(args.site) - {s.name for s in sites})
         if unknown:
             known = ", ".join(s.name for s in sites)
-            print(f"no site named {', '.join(unknown)} in {settings.path} (sites: {known})",
-                  file=out)
-            return ExitCode.CONFIG
+            reason = f"no site named {', '.join(unknown)} in {settings.path} (sites: {known})"
+            print(reason, file=text)
+            return finish("validate", [], output=output, code=ExitCode.CONFIG, reason=reason,
+                          out=out)
         sites = tuple(s for s in sites if s.name in args.site)
 
     states, backend_problem = _run_states(settings, sites)
     print(f"configuration {settings.path}: {len(settings.sites)} "
-          f"site{'s' if len(settings.sites) != 1 else ''}", file=out)
-    problems = 0
-    checked: dict[SourceSettings, int] = {}
+          f"site{'s' if len(settings.sites) != 1 else ''}", file=text)
+    outcomes: list[SiteOutcome] = []
+    checked: dict[SourceSettings, _SourceCheck] = {}
     for site in sites:
-        _print_site(site, out)
+        _print_site(site, text)
+        reasons: list[tuple[str, str]] = []
         for source in site.sources:
             if source not in checked:
-                checked[source] = _check_source(source, strict=args.strict, out=out,
+                checked[source] = _check_source(source, strict=args.strict, out=text,
                                                 state_dir=settings.state_dir)
             else:
-                print("  source: checked above", file=out)
-            problems += checked[source]
+                print("  source: checked above", file=text)
+            if (refused := checked[source].problem) is not None:
+                reasons.append(("invalid_source", refused))
         state = states.get(site.name)
         if isinstance(state, StateError):
-            print(f"  run state: {state}", file=out)
-            problems += 1
+            print(f"  run state: {state}", file=text)
+            reasons.append(("state_unusable", str(state)))
         elif site.name in states:
             print("  run state: " + (f"last success {state.last_success_at:%Y-%m-%d %H:%M:%S} "
                                      f"UTC, {state.source_rows} source rows" if state
-                                     else "no successful run yet"), file=out)
+                                     else "no successful run yet"), file=text)
+        outcomes.append(SiteOutcome(
+            site.name, ExitCode.FAILED if reasons else ExitCode.OK,
+            reasons[0][1] if reasons else None, outcome=reasons[0][0] if reasons else None,
+            fields={"sources": [checked[source].as_dict() for source in site.sources],
+                    "run_state": _state_dict(state)}))
     state_problem = state_dir_problem(settings.state_dir, keep=False)
-    if state_problem is not None:
-        problems += 1
     if backend_problem is not None:
-        print(f"state backend: {backend_problem}", file=out)
-        problems += 1
-    print(f"state_dir: {state_problem or settings.state_dir}", file=out)
-    print(f"schedule: {_describe_schedule(settings.schedule)}", file=out)
+        print(f"state backend: {backend_problem}", file=text)
+    print(f"state_dir: {state_problem or settings.state_dir}", file=text)
+    print(f"schedule: {_describe_schedule(settings.schedule)}", file=text)
     print(f"http: {settings.http.listen}; log: {settings.log.level}, {settings.log.format}",
-          file=out)
-    print("valid" if not problems else "invalid", file=out)
-    return ExitCode.OK if not problems else ExitCode.FAILED
+          file=text)
+    problem = backend_problem or state_problem
+    code = overall_code([o.code for o in outcomes]
+                        + ([ExitCode.FAILED] if problem is not None else []))
+    print("valid" if code is ExitCode.OK else "invalid", file=text)
+    return finish("validate", outcomes, output=output, code=code, reason=problem, out=out,
+                  config=str(settings.path),
+                  state_dir={"path": str(settings.state_dir), "problem": state_problem},
+                  state_backend={"problem": backend_problem})
+
+
+def _state_dict(state: RunState | StateError | None) -> dict[str, Any] | None:
+    if state is None or isinstance(state, StateError):
+        return None
+    return {"last_success_at": state.last_success_at.isoformat(),
+            "source_rows": state.source_rows}
+
+
+@dataclass(frozen=True, slots=True)
+class _SourceCheck:
+    """What checking one source found: its rows and why a sync would refuse it."""
+
+    name: str
+    rows: int
+    invalid_rows: tuple[str, ...]
+    problem: str | None
+    """Why a sync would refuse the source (None: it would not)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.name, "rows": self.rows, "invalid_rows": list(self.invalid_rows),
+                "problem": self.problem}
 
 
 RunStates = dict[str, RunState | StateError | None]
@@ -157,8 +202,8 @@ def _print_site(site: SiteSettings, out: TextIO) -> None:
 
 
 def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
-                  state_dir: Path) -> int:
-    """Print what the source holds; returns 1 when it would stop a sync, else 0."""
+                  state_dir: Path) -> _SourceCheck:
+    """Print what the source holds, and say whether it would stop a sync."""
     head = f"  source {source.name} ({source.format}, on invalid rows: {source.on_invalid_row})"
     try:
         desired = load_desired(source, on_invalid_row=OnInvalidRow.SKIP,
@@ -167,10 +212,10 @@ def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
         print(f"{head}: no usable rows, {len(e.errors)} invalid:", file=out)
         for error in e.errors:
             print(f"    {safe_text(str(error))}", file=out)
-        return 1
+        return _SourceCheck(source.name, 0, tuple(str(x) for x in e.errors), str(e))
     except SourceError as e:
         print(f"{head}: {safe_text(str(e))}", file=out)
-        return 1
+        return _SourceCheck(source.name, 0, (), str(e))
     errors = desired.errors
     print(f"{head}: {_plural(len(desired.rows), 'valid row')}" + (
         f", {len(errors)} invalid:" if errors else ""), file=out)
@@ -180,7 +225,9 @@ def _check_source(source: SourceSettings, *, strict: bool, out: TextIO,
     if fatal:
         print("  a sync would refuse this source: fix the rows above" + (
             "" if strict else " (or set source.on_invalid_row: skip)"), file=out)
-    return 1 if fatal else 0
+    return _SourceCheck(source.name, len(desired.rows), tuple(str(x) for x in errors),
+                        f"{source.name}: {_plural(len(errors), 'invalid row')}" if fatal
+                        else None)
 
 
 def _plural(n: int, word: str) -> str:
