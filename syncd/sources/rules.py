@@ -25,15 +25,6 @@ from syncd.model import MAX_QUANTITY
 _PLUS = re.compile(r"(?:>\s*)?([0-9]+)\s*\+?")
 
 
-class RuleError(ValueError):
-    """A cell no rule could turn into a value."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field = field
-        self.reason = reason
-
-
 def apply_text_rules(rules: QuantityRules, field: str, text: str) -> tuple[str, str, str]:
     """Rules 1 and 2 on one cell: ``(field, text, note)``; the field may switch between
     quantity and in_stock when ``values`` maps a word to an availability."""

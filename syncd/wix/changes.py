@@ -24,7 +24,7 @@ sync layer's informer (``syncd.incremental``) checks that with its canary.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -271,10 +271,3 @@ def _v1_unit(product: JSONObject) -> Changed | None:
 
 def _objects(value: Any) -> list[JSONObject]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
-
-
-def unit_keys(variants: Sequence[StoreVariant], catalog: Catalog) -> list[str]:
-    """The change-unit key of each variant: its inventory item (V3) or product (V1)."""
-    if catalog is Catalog.V3:
-        return [v.inventory_item_id for v in variants]
-    return [v.product_id for v in variants]
