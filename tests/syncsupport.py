@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import os
 import random
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +18,19 @@ from syncd.config import Settings, SiteSettings
 from syncd.journal import JournalEntry, Outcome
 
 API_KEY = "test-key-5f2a9c"
+
+
+async def run_syncd(*args: str, key: str = API_KEY,
+                    timeout_s: float = 90) -> tuple[int, str, str]:
+    """``python -m syncd ARGS`` as a user runs it (the API key in WIX_API_KEY, JSON logs):
+    its exit code, stdout and stderr."""
+    env = {**os.environ, "WIX_API_KEY": key, "SYNCD_LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", *args, env=env, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=timeout_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
 
 
 def write_config(tmp: Path, *, url: str, source: Path, site_id: str = "demo-site",

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
-import sys
 from pathlib import Path
 
 from syncsupport import API_KEY, drifted_source, write_config
+from syncsupport import run_syncd as _syncd
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-async def _syncd(*args: str, key: str = API_KEY) -> tuple[int, str, str]:
-    env = {**os.environ, "WIX_API_KEY": key, "SYNCD_LOG_FORMAT": "json"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "syncd", *args, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def _demo_setup(emulator, tmp_path, **policy):

@@ -6,26 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from syncd.commands.common import ExitCode
 from syncsupport import API_KEY, drifted_source, write_config
+from syncsupport import run_syncd as _syncd
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-async def _syncd(*args: str, key: str = API_KEY) -> tuple[int, str, str]:
-    import asyncio
-    env = {**os.environ, "WIX_API_KEY": key, "SYNCD_LOG_FORMAT": "json"}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "syncd", *args, env=env, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), timeout=90)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
 
 
 def _lower_cased(source: Path) -> None:

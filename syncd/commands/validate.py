@@ -46,8 +46,9 @@ exit status:
   78 invalid configuration
 
 --output json prints one object: command, outcome, exit_code, reason, config, state_dir
-(path, problem), state_backend (problem), and per site its site, outcome, reason, sources
-(source, rows, invalid_rows, problem) and run_state (last_success_at, source_rows, or null).
+(path, problem), state_backend (problem), and per site its site, outcome, reason,
+invalid_rows (of all its sources), sources (source, rows, invalid_rows, problem) and
+run_state (last_success_at, source_rows, or null).
 
 examples:
   syncd validate --config /etc/syncd/syncd.yaml
@@ -122,7 +123,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         outcomes.append(SiteOutcome(
             site.name, ExitCode.FAILED if reasons else ExitCode.OK,
             reasons[0][1] if reasons else None, outcome=reasons[0][0] if reasons else None,
-            fields={"sources": [checked[source].as_dict() for source in site.sources],
+            fields={"invalid_rows": [row for source in site.sources
+                                     for row in checked[source].invalid_rows],
+                    "sources": [checked[source].as_dict() for source in site.sources],
                     "run_state": _state_dict(state)}))
     state_problem = state_dir_problem(settings.state_dir, keep=False)
     if backend_problem is not None:
