@@ -7,5 +7,7 @@
     demo       the emulator, a plan, a sync and a second plan, in one go
     run        the daemon, and ``healthcheck``
 
-``common`` holds what they share: the exit codes and the configuration options.
+``common`` holds what they share: the exit codes and the configuration options;
+``sites`` runs a command on each configured site, and ``outcome`` is the one JSON object
+every command prints with ``--output json``.
 """
