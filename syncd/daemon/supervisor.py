@@ -106,7 +106,7 @@ class Daemon(Generic[SiteT]):
 
     def take_approvals(self) -> None:
         """Run one forced cycle of every site an approval was requested for
-        (``syncd.state.approve``)."""
+        (``syncd.backend.local.approve``)."""
         config = self._fleet.config
         if config is None:
             return
