@@ -30,7 +30,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from syncd.config.client import WalkSettings
+from syncd.errors import WixWalkIncomplete
 from syncd.model import Catalog, StoreVariant
+from syncd.wix.bounds import page_budget
+from syncd.wix.crawl_v1 import BoundType
 from syncd.wix.cursor_v3 import read_cursor_query
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import product_variants, variants_need_inventory
@@ -111,6 +114,8 @@ class ChangeReader:
         self._client = client
         self._settings = settings
         self._catalog = catalog
+        self._bound = BoundType()
+        """The JSON type Wix compares a ``numericId`` bound as, learned (``crawl_v1``)."""
 
     async def newest(self) -> tuple[datetime | None, int]:
         """``(newest timestamp in the store, calls)``; None when nothing carries one."""
@@ -212,26 +217,61 @@ class ChangeReader:
                 if (unit := _v3_unit(item)) is not None:
                     read.add(unit)
             return
-        # V1: by numericId within the timestamp (offsets fail from 10,000 on).
-        last_id: str | None = None
+        # V1: by numericId within the timestamp (offsets fail from 10,000 on). A short page
+        # may come mid-stream, so only an empty page ends the read; the bound's JSON type
+        # is learned as the crawl learns it (an empty bounded page before the type ever
+        # matched is asked again with the other type), and pages are bounded by what the
+        # distinct products read explain.
+        last_id: int | None = None
+        seen: set[str] = set()
+        pages = 0
         while True:
-            query_filter: JSONObject = {"lastUpdated": {"$eq": format_stamp(stamp)}}
-            if last_id is not None:
-                query_filter["numericId"] = {"$gt": last_id}
-            query = {"filter": json.dumps(query_filter),
-                     "sort": json.dumps([{"numericId": "asc"}]),
-                     "paging": {"limit": V1_PAGE, "offset": 0}}
-            data = await self._client.request(
-                "POST", V1_QUERY_PRODUCTS, endpoint="v1.products.query",
-                body={"query": query, "includeVariants": True, "includeHiddenProducts": True},
-                counter=counter)
-            products = _objects(data.get("products"))
+            products = await self._v1_stamp_page(stamp, last_id, counter)
+            pages += 1
+            if not products and last_id is not None and not self._bound.proven:
+                self._bound.as_string = not self._bound.as_string
+                products = await self._v1_stamp_page(stamp, last_id, counter)
+                pages += 1
+                if not products:
+                    self._bound.as_string = not self._bound.as_string
+            if products and last_id is not None:
+                self._bound.proven = True
             for product in products:
+                seen.add(str(product.get("id")))
                 if (unit := _v1_unit(product)) is not None:
                     read.add(unit)
-            if len(products) < V1_PAGE or not products[-1].get("numericId"):
+            numeric = _numeric_id(products[-1]) if products else None
+            if numeric is None or (last_id is not None and numeric <= last_id):
                 return
-            last_id = str(products[-1]["numericId"])
+            if pages > page_budget(len(seen), V1_PAGE):
+                raise WixWalkIncomplete(
+                    f"v1.products.query: products stamped {format_stamp(stamp)} kept coming "
+                    f"after {pages} pages ({len(seen)} distinct): the incremental read cannot "
+                    "end; nothing was written")
+            last_id = numeric
+
+    async def _v1_stamp_page(self, stamp: datetime, after: int | None,
+                             counter: CallCounter) -> list[JSONObject]:
+        """One page of the products stamped ``stamp``, past numericId ``after``."""
+        query_filter: JSONObject = {"lastUpdated": {"$eq": format_stamp(stamp)}}
+        if after is not None:
+            query_filter["numericId"] = {"$gt": self._bound.encode(after)}
+        query = {"filter": json.dumps(query_filter),
+                 "sort": json.dumps([{"numericId": "asc"}]),
+                 "paging": {"limit": V1_PAGE, "offset": 0}}
+        data = await self._client.request(
+            "POST", V1_QUERY_PRODUCTS, endpoint="v1.products.query",
+            body={"query": query, "includeVariants": True, "includeHiddenProducts": True},
+            counter=counter)
+        return _objects(data.get("products"))
+
+
+def _numeric_id(product: Mapping[str, Any]) -> int | None:
+    """A product's ``numericId`` as a number, None when absent or not a number."""
+    try:
+        return int(str(product.get("numericId")))
+    except ValueError:
+        return None
 
 
 def _span(units: list[Changed], read: ChangeRead) -> tuple[datetime | None, datetime | None]:

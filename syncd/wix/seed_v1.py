@@ -19,6 +19,7 @@ from syncd.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import seed_variant
 from syncd.wix.pipeline import Emit, run_pipeline
+from syncd.wix.product_variants import read_product_variants
 from syncd.wix.tasks import task_group
 
 VARIANT_PAGE = 100
@@ -86,19 +87,9 @@ class SeedReader:
         ]
 
     async def _variants(self, product_id: str, counter: CallCounter) -> list[JSONObject]:
-        found: list[JSONObject] = []
-        while True:
-            data = await self._client.request(
-                "POST",
-                f"/stores/v1/products/{_q(product_id)}/variants/query",
-                endpoint="seed.variants.query",
-                body={"paging": {"limit": VARIANT_PAGE, "offset": len(found)}},
-                counter=counter,
-            )
-            page = [v for v in data.get("variants") or [] if isinstance(v, dict)]
-            found.extend(page)
-            if len(page) < VARIANT_PAGE:
-                return found
+        return await read_product_variants(
+            self._client, path=f"/stores/v1/products/{_q(product_id)}/variants/query",
+            endpoint="seed.variants.query", page_size=VARIANT_PAGE, counter=counter)
 
     async def _variant_stock(
         self, item_id: str, variant_id: str, counter: CallCounter

@@ -30,6 +30,7 @@ from syncd.model import StoreVariant
 from syncd.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit, objects
 from syncd.wix.http import CallCounter, JSONObject, WixClient
 from syncd.wix.parse_v1 import product_variants
+from syncd.wix.product_variants import read_product_variants
 from syncd.wix.tasks import task_group
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
@@ -126,19 +127,10 @@ class StockResolver:
         self._log.info("wix_walk_product_vanished", product_id=product_id)
 
     async def _product_variants(self, product_id: str) -> list[JSONObject]:
-        found: list[JSONObject] = []
-        while True:
-            data = await self._client.request(
-                "POST",
-                f"/stores-reader/v1/products/{quote(product_id, safe='')}/variants/query",
-                endpoint="v1.product_variants.query",
-                body={"paging": {"limit": PAGE_SIZE, "offset": len(found)}},
-                counter=self._counter,
-            )
-            page = objects(data.get("variants"))
-            found.extend(page)
-            if not page:  # a short page may come mid-stream: only an empty one ends
-                return found
+        return await read_product_variants(
+            self._client,
+            path=f"/stores-reader/v1/products/{quote(product_id, safe='')}/variants/query",
+            endpoint="v1.product_variants.query", page_size=PAGE_SIZE, counter=self._counter)
 
     async def _inventory(self, product: Mapping[str, Any]) -> JSONObject:
         item_id = str(product.get("inventoryItemId") or "")
