@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from syncd.commands.common import ExitCode
+from syncd.emulator.variants import WixVariants
 from syncsupport import API_KEY, drifted_source, write_config
 from syncsupport import run_syncd as _syncd
 
@@ -151,3 +152,21 @@ async def test_a_partial_source_of_two_changed_rows_is_applied_and_zeroes_nothin
     after = {r["variant_id"]: (r["quantity"], r["in_stock"]) for r in emu.state()}
     changed = {v for v in after if after[v] != before[v]}
     assert changed == {r["variant_id"] for r in rows}, "only the listed rows may change"
+
+
+@pytest.mark.parametrize("auth_403", [False, True], ids=["401", "403"])
+async def test_a_wrong_key_fails_the_same_way_whether_wix_answers_401_or_403(
+        emulator, tmp_path, auth_403):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None,
+                         variants=WixVariants(auth_403=auth_403))
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, _ = await _syncd("sync", "--config", str(config), "--output", "json",
+                                key="wrong-key-123456")
+    assert code == ExitCode.FAILED
+    run = json.loads(out)
+    assert run["outcome"] == "failed"
+    assert ("HTTP 403" if auth_403 else "HTTP 401") in run["reason"]
+    assert "API key" in run["reason"] or "permission" in run["reason"].lower()
+    assert emu.stats()["writes"]["calls"] == 0

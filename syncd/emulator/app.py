@@ -110,7 +110,7 @@ def _authenticate(emu: Emulator, request: web.Request) -> str:
     key = headers.get("Authorization")
     if key is None or key != emu.config.api_key:
         raise application_error(
-            401, "UNAUTHENTICATED",
+            403 if emu.variants.auth_403 else 401, "UNAUTHENTICATED",
             "missing or unknown Authorization header (send the raw API key, no Bearer prefix)",
         )
     site = headers.get("wix-site-id")

@@ -13,6 +13,7 @@ for them); Get Product answers hidden products by id.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -155,6 +156,15 @@ def _offset_page(
     return page, offset, total
 
 
+def _items(emu: Emulator, query: Mapping[str, Any], page: Sequence[object]) -> int:
+    """``metadata.items`` of an offset page: the records returned, or under
+    ``items_echo_limit`` the limit asked for (what the contract leaves open)."""
+    if not emu.variants.items_echo_limit:
+        return len(page)
+    limit, _offset = offset_paging(query.get("paging"), where="query.paging")
+    return limit
+
+
 async def query_products(request: web.Request) -> web.Response:
     """Query Products: string filter/sort, offset paging, hidden products only on request."""
     body = await read_request(request)
@@ -169,7 +179,8 @@ async def query_products(request: web.Request) -> web.Response:
     else:
         products = ",".join(product_json(p, include_variants=include_variants) for p in page)
     return json_text_response(
-        f'{{"products":[{products}],"metadata":{{"items":{len(page)},"offset":{offset}}},'
+        f'{{"products":[{products}],"metadata":{{"items":{_items(emu, query, page)},'
+        f'"offset":{offset}}},'
         f'"totalResults":{total}}}'
     )
 
@@ -287,7 +298,7 @@ async def query_inventory(request: web.Request) -> web.Response:
                                        fields=V2_INVENTORY_FIELDS, include_hidden=True)
     return json_response({
         "inventoryItems": [inventory_item_dict(p) for p in page],
-        "metadata": {"items": len(page), "offset": offset},
+        "metadata": {"items": _items(request.app[EMULATOR], query, page), "offset": offset},
         "totalResults": total,
     })
 

@@ -49,6 +49,10 @@ names, see ``NAMES``) turns them on; tests set ``EmulatorConfig(variants=...)``.
   its first page is served (as after a pause for the rate budget).
 - ``retry_after_ms``: a 429 carries ``Retry-After`` in milliseconds.
 - ``retry_after_huge``: a 429 carries ``Retry-After: 86400`` (overrules ``retry_after_ms``).
+- ``auth_403``: every authentication failure answers 403 (a key Wix does not know as well
+  as a site the key may not reach), where the default answers 401 for the key.
+- ``items_echo_limit``: V1/V2 offset queries' ``metadata.items`` echoes the requested limit
+  instead of counting the records returned.
 - ``text_429``: 429 and 5xx answers carry an edge proxy's HTML or plain-text body, not
   Wix's JSON.
 
@@ -73,6 +77,7 @@ NAMES = (
     "read_lag", "applied_5xx", "ignored_writes",
     "numeric_bound_string_only", "numeric_bound_type_refused", "cursor_on_last_page",
     "expiring_cursor", "retry_after_ms", "retry_after_huge", "text_429",
+    "auth_403", "items_echo_limit",
 )
 """Every switch, in the order ``--wix-variants`` documents them."""
 
@@ -163,6 +168,10 @@ class WixVariants:
     """429s carry ``Retry-After: 86400``."""
     text_429: bool = False
     """429 and 5xx bodies are HTML or plain text."""
+    auth_403: bool = False
+    """Every authentication failure answers 403, a wrong key too."""
+    items_echo_limit: bool = False
+    """V1/V2 ``metadata.items`` echoes the requested limit."""
 
     @classmethod
     def parse(cls, text: str) -> WixVariants:

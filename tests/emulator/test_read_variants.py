@@ -116,3 +116,20 @@ async def test_text_429_answers_429_and_5xx_in_html_or_plain_text(wix: Connect):
     async with w2.session.get(w2.emu.url + VERSION, headers=AUTH) as answer:
         assert answer.status >= 500 and answer.content_type == "text/plain"
         assert (await answer.text()).strip()
+
+
+async def test_a_wrong_key_answers_403_instead_of_401_when_switched(wix: Connect):
+    for variants, status in ((WixVariants(), 401), (on("auth_403"), 403)):
+        w = await wix(catalog="v1", generate_products=3, variants=variants)
+        answer = await w.call("GET", "/stores/v3/provision/version",
+                              headers={**AUTH, "Authorization": "not-the-key"})
+        assert answer.status == status
+
+
+async def test_metadata_items_echoes_the_limit_when_switched(wix: Connect):
+    for variants, items in ((WixVariants(), 7), (on("items_echo_limit"), 100)):
+        w = await wix(catalog="v1", generate_products=7, variants=variants)
+        answer = await w.query_products(query={"paging": {"limit": 100}},
+                                        includeHiddenProducts=True)
+        assert len(answer.body["products"]) == 7
+        assert answer.body["metadata"]["items"] == items
