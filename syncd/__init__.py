@@ -9,11 +9,13 @@ pyproject.toml, checked by ``lint-imports``, fail on an import that points up):
     feeds                              fetching remote sources into local copies
     sources, diff, guards, wix         readers, the pure planner, guards, the Wix client
                                        (none of them imports another)
-    journal, state, metrics            the write journal, run state and lock, metrics
-    apply, rollback, explain, lint     making a plan's writes; planning an undo; why a SKU
-                                       says what it says; what in a store stops a sync;
-    journalview                        the journal by run, for the operator
+    journal, metrics, incremental      the write journal, metrics, timestamp reads
+    apply, rollback, explain, lint,    making a plan's writes; planning an undo; why a SKU
+    backend, journalview               says what it says; what in a store stops a sync;
+                                       the only door to state (local files or PostgreSQL);
+                                       the journal by run, for the operator
     sync                               one sync cycle: walk -> plan -> guard -> apply
+    endings                            how a cycle ended, for the daemon and the commands
     daemon, render                     the long-running loop; plans as text and JSON
     console                            the daemon's web console
     commands, cli                      the sub-commands and the parser that wires them
