@@ -15,6 +15,7 @@ WORKDIR /src
 RUN python -m venv /opt/syncd
 COPY pyproject.toml README.md constraints.txt ./
 COPY syncd ./syncd
+COPY syncd_emulator ./syncd_emulator
 # The extras baked into the image: PostgreSQL for replicas (deploy/kubernetes/agency.yaml)
 # and the faster JSON decoder. Add xlsx, sftp or s3 for those sources:
 # docker build --build-arg SYNCD_EXTRAS=postgres,fast,xlsx .

@@ -1,26 +1,19 @@
 """syncd: keep a Wix store's inventory equal to a source of truth.
 
-The package is layered so that dependencies point one way (bottom first; the contracts in
-pyproject.toml, checked by ``lint-imports``, fail on an import that points up):
+The package is layered so that dependencies point one way. Each layer is a package; a
+layer may import the layers below it, never those above (the contracts in pyproject.toml,
+checked by ``lint-imports``, fail on an import that points up; tests/test_layers.py fails
+when this map and those contracts disagree). Top first:
 
-    model, errors, logs, yamlnodes     values, the exception tree, redaction, YAML nodes
-    plan, policy                       what a plan holds; how a source is applied
-    config                             the configuration schema, secrets and loader
-    feeds                              fetching remote sources into local copies
-    sources, diff, guards, wix         readers, the pure planner, guards, the Wix client
-                                       (none of them imports another)
-    journal, metrics, incremental      the write journal, metrics, timestamp reads
-    apply, rollback, explain, lint,    making a plan's writes; planning an undo; why a SKU
-    backend, journalview               says what it says; what in a store stops a sync;
-                                       the only door to state (local files or PostgreSQL);
-                                       the journal by run, for the operator
-    sync                               one sync cycle: walk -> plan -> guard -> apply
-    endings                            how a cycle ended, for the daemon and the commands
-    daemon, render                     the long-running loop; plans as text and JSON
-    console                            the daemon's web console
-    commands, cli                      the sub-commands and the parser that wires them
-    emulator                           an offline Wix Stores emulator (imports nothing
-                                       above model and errors; only commands start it)
+    frontends    the daemon, its web console, plans as text and JSON, the sub-commands, the CLI
+    cycle        one sync cycle (walk -> plan -> guard -> apply), the site's client, progress
+    apply        making a plan's writes: the applier for every write, absolute writes, settling
+    edges        the outside world: configuration, sources and feeds, the Wix client, state
+    core         pure and synchronous: plans, policy, the planners, guards, journal records
+    base         values, the exception tree, redaction, text positions, YAML nodes
+
+The offline Wix emulator is the sibling package ``syncd_emulator``: it imports only the
+base layer, and only the commands start it.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """``python -m syncd`` is the same as the ``syncd`` console script."""
 
-from syncd.cli import main
+from syncd.frontends.cli import main
 
 raise SystemExit(main())

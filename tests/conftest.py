@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
-from pgsupport import missing_reason, postgres_cluster
 
-from syncd.emulator import EmulatorConfig, RunningEmulator, serve
+from support.pg import missing_reason, postgres_cluster
+from syncd_emulator import EmulatorConfig, RunningEmulator, serve
 
 StartEmulator = Callable[..., Awaitable[RunningEmulator]]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from syncd.apply import V1_PRODUCTS_PER_BATCH, apply_plan
-from syncd.backend.local.journal import file_journal, read_journal
-from syncd.errors import WixAuthError
-from syncd.journal import Outcome
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.plan import ChangeReason, Plan, StockChange
-from syncd.wix import StockWrite, WriteOutcome
+from syncd.apply.absolute import V1_PRODUCTS_PER_BATCH, apply_plan
+from syncd.base.errors import WixAuthError
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.journal import Outcome
+from syncd.core.plan import ChangeReason, Plan, StockChange
+from syncd.edges.backend.local.journal import file_journal, read_journal
+from syncd.edges.wix import StockWrite, WriteOutcome
 
 
 def _variant(product: int, variant: int = 0) -> StoreVariant:

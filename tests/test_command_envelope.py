@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from syncd.commands.common import ExitCode
-from syncsupport import API_KEY, run_syncd, write_config
+from support.sync import API_KEY, run_syncd, write_config
+from syncd.frontends.commands.common import ExitCode
 
 REPO = Path(__file__).resolve().parents[1]
 STOCK = REPO / "config" / "stock.example.csv"

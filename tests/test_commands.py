@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from syncsupport import API_KEY, drifted_source, write_config
-from syncsupport import run_syncd as _syncd
+from support.sync import API_KEY, drifted_source, write_config
+from support.sync import run_syncd as _syncd
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Settings
-from syncd.errors import ConfigError
-from syncd.logs import SECRETS
+from syncd.base.errors import ConfigError
+from syncd.base.logs import SECRETS
+from syncd.edges.config import Settings
 
 KEY = "k3y-very-secret-value"
 TOKEN = "console-token-abcdefgh"

@@ -1,4 +1,4 @@
-"""Properties of the delta path (``syncd.deltas`` + ``syncd.apply_deltas``) under every
+"""Properties of the delta path (``syncd.core.deltas`` + ``syncd.apply.applier``) under every
 answer Wix may give, reads that lag writes, sales, and a run killed with deltas in flight.
 
 An in-memory store stands in for Wix: each Increment/Decrement call draws its answer
@@ -26,14 +26,14 @@ from unittest.mock import patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import syncd.apply_deltas as apply_deltas
-from syncd.apply_deltas import OpenWrites, apply_changes
-from syncd.errors import WixRateLimited, WixServerError, WixUnavailable
-from syncd.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.plan import ChangeReason, Plan, StockChange
-from syncd.policy import WriteMode
-from syncd.wix import StockWrite, WriteOutcome
+import syncd.apply.applier as apply_deltas
+from syncd.apply.applier import OpenWrites, apply_changes
+from syncd.base.errors import WixRateLimited, WixServerError, WixUnavailable
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open
+from syncd.core.plan import ChangeReason, Plan, StockChange
+from syncd.core.policy import WriteMode
+from syncd.edges.wix import StockWrite, WriteOutcome
 
 ANSWERS = ("ok", "429", "5xx_applied", "5xx_not_applied", "lost_applied", "lost_not_applied")
 KEYS = [(f"p{p}", f"v{v}") for p in range(4) for v in range(2)]

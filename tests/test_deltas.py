@@ -1,11 +1,12 @@
 """Which V1 changes become increment/decrement writes, how they are batched, and what a
-re-read says about one (``syncd.deltas``: pure, tested by tables)."""
+re-read says about one (``syncd.core.deltas``: pure, tested by tables)."""
 
 from __future__ import annotations
 
 import pytest
 
-from syncd.deltas import (
+from syncd.base.model import Catalog, StoreVariant
+from syncd.core.deltas import (
     MAX_ENTRIES,
     Answer,
     NextStep,
@@ -17,9 +18,8 @@ from syncd.deltas import (
     units,
     verdict,
 )
-from syncd.model import Catalog, StoreVariant
-from syncd.plan import ChangeReason, Plan, StockChange
-from syncd.policy import WriteMode
+from syncd.core.plan import ChangeReason, Plan, StockChange
+from syncd.core.policy import WriteMode
 
 
 def _variant(product: int, variant: int = 0, *, quantity: int | None = 5,

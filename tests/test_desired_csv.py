@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Columns, OnInvalidRow, SourceFormat, SourceSettings
-from syncd.errors import SourceError
-from syncd.model import DesiredStock
-from syncd.sources import DesiredRows, InvalidRowsError, changed_keys, load_desired
+from syncd.base.errors import SourceError
+from syncd.base.model import DesiredStock
+from syncd.edges.config import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.edges.sources import DesiredRows, InvalidRowsError, changed_keys, load_desired
 
 
 def source(tmp_path: Path, content: str | bytes, **options) -> SourceSettings:

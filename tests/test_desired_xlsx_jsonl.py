@@ -7,9 +7,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from syncd.config import Columns, OnInvalidRow, SourceFormat, SourceSettings
-from syncd.errors import SourceError
-from syncd.sources import InvalidRowsError, load_desired
+from syncd.base.errors import SourceError
+from syncd.edges.config import Columns, OnInvalidRow, SourceFormat, SourceSettings
+from syncd.edges.sources import InvalidRowsError, load_desired
 
 
 def _workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:

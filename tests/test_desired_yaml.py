@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import SourceFormat, SourceSettings
-from syncd.errors import SourceError
-from syncd.sources import InvalidRowsError, load_desired
+from syncd.base.errors import SourceError
+from syncd.edges.config import SourceFormat, SourceSettings
+from syncd.edges.sources import InvalidRowsError, load_desired
 
 
 def source(tmp_path: Path, text: str) -> SourceSettings:

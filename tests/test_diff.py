@@ -8,12 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncd.diff import plan_changes
-from syncd.model import NIL_GUID, Catalog, DesiredStock, RowError, StoreSnapshot, StoreVariant
-from syncd.plan import ChangeReason, Plan, SkipReason
-from syncd.policy import Policy, Unmatched, Untracked
-from syncd.render import explain_change, state_after, state_before
-from syncd.sources import DesiredRows
+from syncd.base.model import NIL_GUID, Catalog, DesiredStock, RowError, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.plan import ChangeReason, Plan, SkipReason
+from syncd.core.policy import Policy, Unmatched, Untracked
+from syncd.edges.sources import DesiredRows
+from syncd.frontends.render import explain_change, state_after, state_before
 
 
 def variant(sku: str = "A", *, product: str = "P1", vid: str | None = None, tracked: bool = True,

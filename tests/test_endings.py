@@ -1,4 +1,4 @@
-"""How a cycle ended is decided once (``syncd.endings.classify``), and both the daemon and
+"""How a cycle ended is decided once (``syncd.cycle.endings.classify``), and both the daemon and
 the commands have a name for every ending it can decide."""
 
 from __future__ import annotations
@@ -7,13 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend import SiteLocked
-from syncd.commands.common import ExitCode
-from syncd.commands.outcome import END_CODES
-from syncd.daemon.cycle import CycleResult
-from syncd.daemon.runner import _RESULTS
-from syncd.endings import CycleEnd, classify
-from syncd.errors import (
+from syncd.base.errors import (
     GuardRefused,
     LeaseLost,
     NoMatch,
@@ -24,8 +18,14 @@ from syncd.errors import (
     WixAuthError,
     WixUnavailable,
 )
-from syncd.model import RowError
-from syncd.sources import InvalidRowsError
+from syncd.base.model import RowError
+from syncd.cycle.endings import CycleEnd, classify
+from syncd.edges.backend import SiteLocked
+from syncd.edges.sources import InvalidRowsError
+from syncd.frontends.commands.common import ExitCode
+from syncd.frontends.commands.outcome import END_CODES
+from syncd.frontends.daemon.cycle import CycleResult
+from syncd.frontends.daemon.runner import _RESULTS
 
 
 def _locked() -> SiteLocked:

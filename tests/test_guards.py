@@ -8,13 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syncd.backend import RunState
-from syncd.backend.local.statefile import read_state, state_path, write_state
-from syncd.diff import plan_changes
-from syncd.errors import GuardRefused, StateError
-from syncd.guards import Guard, check_guards, evaluate_guards
-from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
-from syncd.policy import Policy, Untracked
+from syncd.base.errors import GuardRefused, StateError
+from syncd.base.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.guards import Guard, check_guards, evaluate_guards
+from syncd.core.policy import Policy, Untracked
+from syncd.edges.backend import RunState
+from syncd.edges.backend.local.statefile import read_state, state_path, write_state
 
 
 def store(n: int, quantity: int = 5) -> StoreSnapshot:

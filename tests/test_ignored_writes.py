@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-import syncd.apply_deltas as apply_deltas
-from syncd.backend.local.journal import read_journal
-from syncd.emulator.variants import WixVariants, ignores_write
-from syncd.journal import Outcome
-from syncd.lint import Problem, lint_store
-from syncd.metrics import Metrics
-from syncd.sync import SiteSync
-from syncsupport import API_KEY, drifted_source, load_site, write_config
+import syncd.apply.applier as apply_deltas
+from support.sync import API_KEY, drifted_source, load_site, write_config
+from syncd.core.journal import Outcome
+from syncd.core.lint import Problem, lint_store
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend.local.journal import read_journal
+from syncd_emulator.variants import WixVariants, ignores_write
 
 PRODUCTS = 120
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.incremental import Fallback
-from syncd.metrics import Metrics
-from syncd.sync import CycleKind, SiteSync
-from syncsupport import API_KEY, drifted_source, load_site, unique_skus, write_config
+from support.sync import API_KEY, drifted_source, load_site, unique_skus, write_config
+from syncd.cycle.incremental import Fallback
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.sync import CycleKind, SiteSync
 
 
 async def _site_sync(tmp_path: Path, emu, source: Path, metrics: Metrics | None = None

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from syncd.backend.local.journal import FileJournal, file_journal, journal_path, read_journal
-from syncd.journal import BadLine, Journal, Outcome, Settlement, StockState, new_run_id
-from syncd.model import StoreVariant
-from syncd.plan import ChangeReason, StockChange
-from syncd.rollback import rollback_points
+from syncd.base.model import StoreVariant
+from syncd.core.journal import BadLine, Journal, Outcome, Settlement, StockState, new_run_id
+from syncd.core.plan import ChangeReason, StockChange
+from syncd.core.rollback import rollback_points
+from syncd.edges.backend.local.journal import FileJournal, file_journal, journal_path, read_journal
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from test_journal import Clock, change
 
-from syncd.backend.local.journal import file_journal, journal_path, read_journal
-from syncd.journal import Outcome, Settlement
-from syncd.journalview import open_writes, run_writes, runs
+from syncd.core.journal import Outcome, Settlement
+from syncd.core.journal_view import open_writes, run_writes, runs
+from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal
 
 
 async def test_runs_count_each_write_once_under_its_latest_outcome(tmp_path):

@@ -21,13 +21,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from syncd.cli import main
-from syncd.commands.common import ExitCode
-from syncd.emulator import EmulatorConfig, RunningEmulator, StoreSpec, generate_store, serve
-from syncd.emulator.spec import ProductSpec, VariantSpec
-from syncd.lint import Problem, lint_store
-from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
-from syncsupport import API_KEY, write_config
+from support.sync import API_KEY, write_config
+from syncd.base.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.core.lint import Problem, lint_store
+from syncd.frontends.cli import main
+from syncd.frontends.commands.common import ExitCode
+from syncd_emulator import EmulatorConfig, RunningEmulator, StoreSpec, generate_store, serve
+from syncd_emulator.spec import ProductSpec, VariantSpec
 
 REPO = Path(__file__).resolve().parents[1]
 OTHER_LOCATION = "0f0f0f0f-0000-4000-8000-0000000000aa"
@@ -153,7 +153,7 @@ async def test_explain_of_an_unknown_sku_names_the_unmatched_row(tmp_path, capsy
 # -- a generated store with every problem planted -----------------------------------------
 
 def _product(name: str, sku: str, *, track: bool = True) -> ProductSpec:
-    from syncd.emulator.spec import derived_id
+    from syncd_emulator.spec import derived_id
     pid = derived_id("product", name)
     vid = derived_id("variant", pid)
     return ProductSpec(id=pid, numeric_id=1_598_904_314_932_014 + len(name) * 7919 + ord(name[0]),

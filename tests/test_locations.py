@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Settings, SourceFormat, SourceSettings
-from syncd.errors import ConfigError, SourceError
-from syncd.sources import InvalidRowsError, load_desired
+from syncd.base.errors import ConfigError, SourceError
+from syncd.edges.config import Settings, SourceFormat, SourceSettings
+from syncd.edges.sources import InvalidRowsError, load_desired
 
 
 def test_an_aliased_yaml_row_is_reported_at_the_line_that_uses_it(tmp_path: Path):

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.commands.common import ExitCode
-from syncd.emulator.variants import WixVariants
-from syncsupport import API_KEY, drifted_source, write_config
-from syncsupport import run_syncd as _syncd
+from support.sync import API_KEY, drifted_source, write_config
+from support.sync import run_syncd as _syncd
+from syncd.frontends.commands.common import ExitCode
+from syncd_emulator.variants import WixVariants
 
 REPO = Path(__file__).resolve().parents[1]
 

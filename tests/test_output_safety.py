@@ -12,9 +12,9 @@ from contextlib import redirect_stderr
 
 import structlog
 
-from syncd.logs import SECRETS, configure_logging
-from syncd.textsafe import safe_text, safe_value
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.base.logs import SECRETS, configure_logging
+from syncd.base.textsafe import safe_text, safe_value
 
 
 def test_control_characters_are_escaped_and_long_values_cut():

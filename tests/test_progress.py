@@ -12,8 +12,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from syncd.progress import ProgressLine, ProgressView, progress_text
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.cycle.progress import ProgressLine, ProgressView, progress_text
 
 
 def _view(**kw: object) -> ProgressView:

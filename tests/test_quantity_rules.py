@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import SourceFormat, SourceSettings
-from syncd.config.source import QuantityRules
-from syncd.diff import plan_changes
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.policy import Policy
-from syncd.render import explain_change
-from syncd.sources import InvalidRowsError, load_desired
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.policy import Policy
+from syncd.edges.config import SourceFormat, SourceSettings
+from syncd.edges.config.source import QuantityRules
+from syncd.edges.sources import InvalidRowsError, load_desired
+from syncd.frontends.render import explain_change
 
 RULES = QuantityRules(values=(("in stock", 10), ("low", 2), ("out", 0), ("y", True),
                               ("n", False)),

@@ -8,12 +8,12 @@ import sys
 
 import pytest
 
-from syncd.errors import SyncdError
-from syncd.journal import StockState
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.rollback import RollbackPoint, plan_rollback
-from syncd.sync import SiteSync
-from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
+from support.sync import API_KEY, drifted_source, load_site, state_by_key, write_config
+from syncd.base.errors import SyncdError
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.journal import StockState
+from syncd.core.rollback import RollbackPoint, plan_rollback
+from syncd.cycle.sync import SiteSync
 
 
 def _variant(quantity: int | None, *, tracked: bool = True, in_stock: bool = True,

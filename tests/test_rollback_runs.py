@@ -7,9 +7,9 @@ import asyncio
 import os
 import sys
 
-from syncd.backend.local.lock import acquire_site_lock
-from syncd.commands.common import ExitCode
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.edges.backend.local.lock import acquire_site_lock
+from syncd.frontends.commands.common import ExitCode
 
 
 async def _syncd(*args: str) -> tuple[int, str, str]:

@@ -2,7 +2,7 @@
 state files, or what ``syncd sync`` prints when it succeeds or fails.
 
 The key is distinctive so that a leak cannot hide behind a common substring. Log output is
-produced with the real processor chain (``syncd.logs.configure_logging``, SECRETS redaction
+produced with the real processor chain (``syncd.base.logs.configure_logging``, SECRETS redaction
 included) and captured from stderr; the subprocess tests run the real command.
 """
 
@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 import structlog
 
-from syncd.config import Settings
-from syncd.logs import REDACTED, SECRETS, configure_logging
-from syncd.metrics import Metrics
-from syncd.sync import SiteSync
+from syncd.base.logs import REDACTED, SECRETS, configure_logging
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.sync import SiteSync
+from syncd.edges.config import Settings
 
 KEY = "wix-live-key-9f3c71d2e8b04a65"
 SITE_ID = "secret-site"
@@ -171,8 +171,8 @@ async def test_no_source_secret_reaches_logs_metrics_plan_or_journal(emulator, t
     and journal files and the feed metrics never show any of the secrets."""
     from moto.server import ThreadedMotoServer
 
-    from syncd.daemon.feedpoller import FeedPoller
-    from syncd.feeds.copy import FeedCopy
+    from syncd.edges.feeds.copy import FeedCopy
+    from syncd.frontends.daemon.feedpoller import FeedPoller
     from tests.feeds.httpfeed import FeedServer
     from tests.feeds.sftpserver import PASSWORD, sftp_server_at
 

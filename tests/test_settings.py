@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from syncd.commands import validate
-from syncd.commands.common import ExitCode
-from syncd.config import CatalogChoice, LogLevel, OnInvalidRow, Secret, Settings, SourceFormat
-from syncd.errors import ConfigError
-from syncd.logs import SECRETS
-from syncd.policy import Unmatched, WriteMode
+from syncd.base.errors import ConfigError
+from syncd.base.logs import SECRETS
+from syncd.core.policy import Unmatched, WriteMode
+from syncd.edges.config import CatalogChoice, LogLevel, OnInvalidRow, Secret, Settings, SourceFormat
+from syncd.frontends.commands import validate
+from syncd.frontends.commands.common import ExitCode
 
 KEY = "k3y-very-secret-value"
 ENV = {"WIX_API_KEY": KEY}

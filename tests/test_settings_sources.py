@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Settings, SourceFormat
-from syncd.config.source import MergeRule
-from syncd.errors import ConfigError
-from syncd.logs import SECRETS
+from syncd.base.errors import ConfigError
+from syncd.base.logs import SECRETS
+from syncd.edges.config import Settings, SourceFormat
+from syncd.edges.config.source import MergeRule
 
 ENV = {"WIX_API_KEY": "k3y-value", "FEED_TOKEN": "Bearer tok-2b7e01"}
 

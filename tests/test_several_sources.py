@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.config import OnInvalidRow, Settings, SourceFormat, SourceSettings
-from syncd.config.source import MatchRules, MergeRule
-from syncd.diff import plan_changes
-from syncd.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.policy import Policy
-from syncd.render import explain_change
-from syncd.sources import InvalidRowsError, load_desired
-from syncd.sources.matching import match_source, store_view
-from syncd.sources.merge import merge_sources
-from syncd.sync import SiteSync
-from syncsupport import API_KEY
+from support.sync import API_KEY
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.policy import Policy
+from syncd.cycle.sync import SiteSync
+from syncd.edges.config import OnInvalidRow, Settings, SourceFormat, SourceSettings
+from syncd.edges.config.source import MatchRules, MergeRule
+from syncd.edges.sources import InvalidRowsError, load_desired
+from syncd.edges.sources.matching import match_source, store_view
+from syncd.edges.sources.merge import merge_sources
+from syncd.frontends.render import explain_change
 
 
 def _load(path: Path, text: str):
@@ -157,7 +157,7 @@ async def test_two_sources_summed_reach_the_store(emulator, tmp_path):
 
 
 def test_locations_on_a_v1_store_are_refused(tmp_path):
-    from syncd.errors import SourceError
+    from syncd.base.errors import SourceError
 
     src = _load(tmp_path / "a.csv", "sku,location,quantity\nA,loc-1,4\n")
     store = StoreSnapshot(Catalog.V1, (_variant("A"),))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import SourceFormat, SourceSettings
-from syncd.errors import SourceError
-from syncd.sources import DesiredSource, load_desired
-from syncd.sources.cache import SourceCache
+from syncd.base.errors import SourceError
+from syncd.edges.config import SourceFormat, SourceSettings
+from syncd.edges.sources import DesiredSource, load_desired
+from syncd.edges.sources.cache import SourceCache
 
 
 def settings(path: Path) -> SourceSettings:

@@ -18,10 +18,10 @@ import yaml
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from syncd.config import SourceFormat, SourceSettings
-from syncd.errors import SourceError
-from syncd.model import MAX_QUANTITY
-from syncd.sources import DesiredSource, InvalidRowsError, load_desired
+from syncd.base.errors import SourceError
+from syncd.base.model import MAX_QUANTITY
+from syncd.edges.config import SourceFormat, SourceSettings
+from syncd.edges.sources import DesiredSource, InvalidRowsError, load_desired
 
 EXAMPLES = settings(max_examples=200, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])

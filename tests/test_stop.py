@@ -11,10 +11,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from syncd.backend.local.journal import read_journal
-from syncd.commands.common import ExitCode
-from syncd.journal import Outcome
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.core.journal import Outcome
+from syncd.edges.backend.local.journal import read_journal
+from syncd.frontends.commands.common import ExitCode
 
 PRODUCTS = 1500
 RATE = (100, 4.0)

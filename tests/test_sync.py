@@ -8,14 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.apply import apply_plan
-from syncd.backend.local.journal import file_journal, journal_path, read_journal
-from syncd.daemon.cycle import CycleKind
-from syncd.errors import GuardRefused, SourceError
-from syncd.journal import Outcome
-from syncd.model import Catalog
-from syncd.sync import SiteSync
-from syncsupport import (
+from support.sync import (
     API_KEY,
     drifted_source,
     load_site,
@@ -23,6 +16,13 @@ from syncsupport import (
     unique_skus,
     write_config,
 )
+from syncd.apply.absolute import apply_plan
+from syncd.base.errors import GuardRefused, SourceError
+from syncd.base.model import Catalog
+from syncd.core.journal import Outcome
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal
+from syncd.frontends.daemon.cycle import CycleKind
 
 
 async def _site_sync(tmp_path: Path, emu, source: Path, **kw) -> SiteSync:
@@ -247,7 +247,7 @@ async def test_fast_cycle_rereads_only_the_products_of_changed_rows(emulator, tm
 async def test_metrics_count_requests_and_retries_of_a_cycle(emulator, tmp_path):
     from prometheus_client.parser import text_string_to_metric_families
 
-    from syncd.metrics import Metrics
+    from syncd.cycle.metrics import Metrics
 
     emu = await emulator(catalog="v1", generate_products=30, seed=9, rate_limit=None,
                          api_key=API_KEY)
@@ -340,8 +340,8 @@ async def test_v3_fast_cycle_sees_a_sku_copied_to_another_product_since_the_full
 
 async def test_a_428_on_a_read_makes_the_next_cycle_ask_for_the_catalog_again(emulator,
                                                                               tmp_path):
-    from syncd.errors import WixConflict
-    from syncd.wix import V1Store
+    from syncd.base.errors import WixConflict
+    from syncd.edges.wix import V1Store
 
     emu = await emulator(catalog="v1", generate_products=5, rate_limit=None, api_key=API_KEY)
     source = tmp_path / "stock.csv"
@@ -366,8 +366,8 @@ async def test_a_428_on_a_read_makes_the_next_cycle_ask_for_the_catalog_again(em
 
 
 async def test_a_stores_budget_outlives_the_clients_of_a_reload(emulator, tmp_path):
-    from syncd.sync import open_site_syncs
-    from syncd.wix import LimiterPool
+    from syncd.cycle.sync import open_site_syncs
+    from syncd.edges.wix import LimiterPool
 
     emu = await emulator(catalog="v1", generate_products=5, rate_limit=None, api_key=API_KEY)
     source = tmp_path / "stock.csv"

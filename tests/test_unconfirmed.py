@@ -10,17 +10,17 @@ import pytest
 import yaml
 from bench.bench_hidden_walk import hidden_walk
 
-from syncd.apply import apply_plan
-from syncd.backend.local.journal import file_journal, journal_path, read_journal
-from syncd.config import Settings
-from syncd.emulator import EmulatorConfig, serve
-from syncd.emulator.ratelimit import SlidingWindowLimiter
-from syncd.emulator.variants import WixVariants
-from syncd.errors import WixNotFound
-from syncd.journal import Outcome
-from syncd.sync import SiteSync, open_site_syncs
-from syncd.wix import V1Store, V3Store
-from syncsupport import API_KEY, drifted_source, load_site, write_config
+from support.sync import API_KEY, drifted_source, load_site, write_config
+from syncd.apply.absolute import apply_plan
+from syncd.base.errors import WixNotFound
+from syncd.core.journal import Outcome
+from syncd.cycle.sync import SiteSync, open_site_syncs
+from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal
+from syncd.edges.config import Settings
+from syncd.edges.wix import V1Store, V3Store
+from syncd_emulator import EmulatorConfig, serve
+from syncd_emulator.ratelimit import SlidingWindowLimiter
+from syncd_emulator.variants import WixVariants
 
 
 async def _site_sync(tmp_path: Path, emu, source: Path) -> SiteSync:

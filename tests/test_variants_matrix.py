@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from bench.harness import PROVOKED_429, safe_reading_calls, v1_read_calls, write_reading_calls
 
-from syncd.backend.local.journal import read_journal
-from syncd.emulator.variants import NAMES, WixVariants, ignores_write
-from syncd.journal import Outcome
-from syncd.sync import SiteSync
-from syncsupport import API_KEY, load_site, state_by_key, unique_skus, write_config
+from support.sync import API_KEY, load_site, state_by_key, unique_skus, write_config
+from syncd.core.journal import Outcome
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend.local.journal import read_journal
+from syncd_emulator.variants import NAMES, WixVariants, ignores_write
 
 PRODUCTS = 800
 """Enough for offset windows past the lower offset cap, small enough for a quick run."""

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.commands.common import ExitCode
-from syncd.emulator.variants import WixVariants
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.frontends.commands.common import ExitCode
+from syncd_emulator.variants import WixVariants
 
 NO_BOUND_MATCHES = WixVariants.parse("strict_numeric_bound,numeric_bound_string_only")
 """A server on which a numericId filter matches nothing whatever the bound's type: only the

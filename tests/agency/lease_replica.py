@@ -9,8 +9,8 @@ import os
 import sys
 from typing import Any
 
-import syncd.backend.postgres as postgres
-from syncd.cli import main
+import syncd.edges.backend.postgres as postgres
+from syncd.frontends.cli import main
 
 _connect = postgres.connect
 

@@ -22,12 +22,12 @@ from typing import Any
 import asyncpg
 import pytest
 import yaml
-from agencysupport import KEY, owners, stock_of, write_source
 from deploy.daemon_process import DaemonProcess, base_env
 
-from syncd.backend.leases import owner_of
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import MultiSiteConfig, WriteRecord, serve_multisite
+from support.agency import KEY, owners, stock_of, write_source
+from syncd.edges.backend.leases import owner_of
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import MultiSiteConfig, WriteRecord, serve_multisite
 
 from .tcpproxy import FreezableProxy
 from .test_postgres import cli

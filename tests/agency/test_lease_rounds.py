@@ -12,14 +12,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from backends.support import migrated
 
-from syncd.backend.fence import SiteLease
-from syncd.backend.leases import PgOwnership
-from syncd.backend.postgres import connect, open_postgres, site_key
-from syncd.errors import LeaseLost
-from syncd.model import StoreVariant
-from syncd.plan import ChangeReason, StockChange
+from support.backends import migrated
+from syncd.base.errors import LeaseLost
+from syncd.base.model import StoreVariant
+from syncd.core.plan import ChangeReason, StockChange
+from syncd.edges.backend.fence import SiteLease
+from syncd.edges.backend.leases import PgOwnership
+from syncd.edges.backend.postgres import connect, open_postgres, site_key
 
 from .tcpproxy import FreezableProxy
 

@@ -9,13 +9,13 @@ from dataclasses import replace
 
 import asyncpg
 import pytest
-from agencysupport import KEY, stock_of, write_fleet
 
-from syncd.backend.postgres import open_postgres
-from syncd.backend.schema import migrate
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
-from syncd.errors import StateError
+from support.agency import KEY, stock_of, write_fleet
+from syncd.base.errors import StateError
+from syncd.edges.backend.postgres import open_postgres
+from syncd.edges.backend.schema import migrate
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import MultiSiteConfig, serve_multisite
 
 pytestmark = pytest.mark.timeout(180)
 

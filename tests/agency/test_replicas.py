@@ -11,11 +11,11 @@ from collections import Counter
 
 import asyncpg
 import pytest
-from agencysupport import KEY, converged, owners, stock_of, write_fleet, write_source
 from deploy.daemon_process import DaemonProcess, base_env
 
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
+from support.agency import KEY, converged, owners, stock_of, write_fleet, write_source
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import MultiSiteConfig, serve_multisite
 
 from .test_postgres import cli
 

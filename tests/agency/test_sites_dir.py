@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Settings
-from syncd.config.fleet import StateBackendKind
-from syncd.errors import ConfigError
+from syncd.base.errors import ConfigError
+from syncd.edges.config import Settings
+from syncd.edges.config.fleet import StateBackendKind
 
 ENV = {"WIX_API_KEY": "k3y-secret-value", "OTHER_KEY": "other-secret-value"}
 

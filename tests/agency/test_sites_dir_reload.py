@@ -8,11 +8,11 @@ import signal
 import sys
 
 import pytest
-from agencysupport import KEY, cycles_by_site, stock_of, write_fleet
 from deploy.daemon_process import DaemonProcess, base_env
 
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
+from support.agency import KEY, cycles_by_site, stock_of, write_fleet
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import MultiSiteConfig, serve_multisite
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend import LocalBackend, StateBackend
-
-from .support import BackendUnderTest, migrated
+from support.backends import BackendUnderTest, migrated
+from syncd.edges.backend import LocalBackend, StateBackend
 
 
 @pytest.fixture(params=["local", "postgres"])
@@ -35,7 +34,7 @@ async def state_backend(backend: BackendUnderTest, tmp_path: Path
     if backend.dsn is None:
         yield LocalBackend(tmp_path / "state")
         return
-    from syncd.backend.postgres import open_postgres
+    from syncd.edges.backend.postgres import open_postgres
 
     async with open_postgres(backend.dsn) as opened:
         yield opened

@@ -10,15 +10,14 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from faults.support import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
 
-from syncd.config import Settings
-from syncd.console import mount_console
-from syncd.daemon.board import Board
-from syncd.daemon.health import SiteStatus
-from syncd.sync import open_site_syncs
-
-from .support import BackendUnderTest
+from support.backends import BackendUnderTest
+from support.faults import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
+from syncd.cycle.sync import open_site_syncs
+from syncd.edges.config import Settings
+from syncd.frontends.console import mount_console
+from syncd.frontends.daemon.health import SiteStatus
+from syncd.frontends.daemon.site_board import Board
 
 
 class Control:

@@ -3,11 +3,10 @@ the store, on whichever backend holds the journal, and never sent a second time.
 
 from __future__ import annotations
 
-from faults.support import API_KEY, SITE, SITE_ID, end_state_errors, make_desired, write_site
-
-from syncd.backend import StateBackend
-from syncd.journal import Outcome
-from syncd.sync import SiteSync, SyncResult
+from support.faults import API_KEY, SITE, SITE_ID, end_state_errors, make_desired, write_site
+from syncd.core.journal import Outcome
+from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.edges.backend import StateBackend
 
 
 async def test_deltas_left_pending_by_a_killed_run_are_settled_by_a_reread_not_resent(

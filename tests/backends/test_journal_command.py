@@ -7,14 +7,13 @@ import json
 from pathlib import Path
 
 import asyncpg
-from faults.support import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
 
-from syncd.backend import StateBackend
-from syncd.commands.common import ExitCode
-from syncd.config import Settings
-from syncd.sync import SiteSync
-
-from .support import BackendUnderTest, syncd_cli
+from support.backends import BackendUnderTest, syncd_cli
+from support.faults import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend import StateBackend
+from syncd.edges.config import Settings
+from syncd.frontends.commands.common import ExitCode
 
 
 async def _site(emulator, tmp_path: Path, backend: BackendUnderTest, seed: int):

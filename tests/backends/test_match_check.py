@@ -3,11 +3,10 @@ one; the number it compares with survives in the run state of either backend."""
 
 from __future__ import annotations
 
-from syncd.backend import StateBackend
-from syncd.commands.common import ExitCode
-from syncsupport import API_KEY, drifted_source, write_config
-
-from .support import BackendUnderTest, syncd_cli
+from support.backends import BackendUnderTest, syncd_cli
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.edges.backend import StateBackend
+from syncd.frontends.commands.common import ExitCode
 
 
 async def test_far_fewer_matches_than_the_last_good_run_is_an_error(

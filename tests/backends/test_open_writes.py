@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from test_journal import change
 
-from syncd.apply_deltas import OpenWrites
-from syncd.backend import StateBackend
-from syncd.journal import Outcome, unsettled
+from syncd.apply.applier import OpenWrites
+from syncd.core.journal import Outcome, unsettled
+from syncd.edges.backend import StateBackend
 
 SITE = "shop"
 

@@ -3,11 +3,9 @@ backend it cannot use as a problem."""
 
 from __future__ import annotations
 
-from faults.support import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
-
-from syncd.commands.common import ExitCode
-
-from .support import BackendUnderTest, syncd_cli
+from support.backends import BackendUnderTest, syncd_cli
+from support.faults import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
+from syncd.frontends.commands.common import ExitCode
 
 
 async def test_validate_reads_the_run_state_a_sync_left_in_the_backend(

@@ -53,7 +53,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agencysupport import (
+from support.agency import (
     KEY,
     Cycle,
     cycles_by_site,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from syncd.emulator import EmulatorConfig, serve
+from syncd_emulator import EmulatorConfig, serve
 
 
 async def bench(*, settle_s: float, edits: int, products: int) -> list[tuple[float, int]]:

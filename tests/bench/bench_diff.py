@@ -24,10 +24,10 @@ import subprocess
 import sys
 import time
 
-from syncd.diff import plan_changes
-from syncd.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
-from syncd.policy import Policy
-from syncd.sources import DesiredRows
+from syncd.base.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.policy import Policy
+from syncd.edges.sources import DesiredRows
 
 VARIANTS_PER_PRODUCT = 10
 DRIFT = 0.05

@@ -197,8 +197,8 @@ def report(results: list[Result], print_line: Callable[[str], None] = print) -> 
 def cold_pages_per_s(products: int) -> float:
     """Query Products pages/s when no product JSON is cached yet (serialization only, no
     HTTP): the worst case right after a write to every product on the page."""
-    from syncd.emulator import Store, generate_store
-    from syncd.emulator.views_v1 import product_json
+    from syncd_emulator import Store, generate_store
+    from syncd_emulator.views_v1 import product_json
 
     store = Store(generate_store(products, seed=1), catalog="v1")
     started = time.perf_counter()

@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from syncd.config import SourceFormat, SourceSettings
-from syncd.config.feed import FeedSettings
-from syncd.feeds.copy import FeedCopy, FetchResult
-from syncd.sources import load_desired
+from syncd.edges.config import SourceFormat, SourceSettings
+from syncd.edges.config.feed import FeedSettings
+from syncd.edges.feeds.copy import FeedCopy, FetchResult
+from syncd.edges.sources import load_desired
 
 SERVER = """
 import hashlib, sys

@@ -8,7 +8,7 @@ loaded two-core machine)::
     .venv/bin/python tests/bench/bench_hidden_walk.py --products 5000 --hidden 200
 
 The emulator runs in-process with the ``short_pages`` and ``sparse_json`` switches
-(``syncd.emulator.variants``), no rate limit; a source drifted by 0.2 % is synced once,
+(``syncd_emulator.variants``), no rate limit; a source drifted by 0.2 % is synced once,
 then planned again. Prints the walk's calls, the first sync's time, variants seen against the store,
 writes planned and made, writes repeated, variants left wrong, and the second plan's
 changes (which must be 0). ``tests/test_unconfirmed.py`` runs the same check at 2,500
@@ -30,13 +30,13 @@ if __package__ in (None, ""):  # run as a file: make syncd and the test helpers 
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from syncd.backend.local.journal import read_journal
-from syncd.emulator import EmulatorConfig, serve
-from syncd.emulator.generate import generate_store
-from syncd.emulator.variants import WixVariants
-from syncd.journal import Outcome
-from syncd.sync import SiteSync
-from syncsupport import API_KEY, drifted_source, load_site, state_by_key, write_config
+from support.sync import API_KEY, drifted_source, load_site, state_by_key, write_config
+from syncd.core.journal import Outcome
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend.local.journal import read_journal
+from syncd_emulator import EmulatorConfig, serve
+from syncd_emulator.generate import generate_store
+from syncd_emulator.variants import WixVariants
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -51,8 +51,8 @@ from typing import Any
 
 import structlog
 
-from syncd.config import Settings
-from syncd.sync import CycleKind, SiteSync
+from syncd.cycle.sync import CycleKind, SiteSync
+from syncd.edges.config import Settings
 
 KEY = "bench-api-key-0001"
 SITE = "bench-site"

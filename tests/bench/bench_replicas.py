@@ -38,12 +38,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import asyncpg
-from agencysupport import KEY, converged, owners, stock_of, write_fleet, write_source
 from deploy.daemon_process import DaemonProcess, base_env
-from pgsupport import postgres_cluster
 
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import MultiSiteConfig, serve_multisite
+from support.agency import KEY, converged, owners, stock_of, write_fleet, write_source
+from support.pg import postgres_cluster
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import MultiSiteConfig, serve_multisite
 
 
 async def until(check, *, timeout_s: float) -> float:

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import structlog
 
-from syncd.config import WalkSettings, WixSettings
-from syncd.wix import WixClient, open_store
+from syncd.edges.config import WalkSettings, WixSettings
+from syncd.edges.wix import WixClient, open_store
 
 KEY = "bench-key-0001"
 SITE = "bench-site"

@@ -32,8 +32,8 @@ from aiohttp import web
 if __package__ in (None, ""):  # run as a file: make ``tests.bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from syncd.emulator import EmulatorConfig, build_app, parse_rate_limit
-from syncd.emulator.context import EMULATOR
+from syncd_emulator import EmulatorConfig, build_app, parse_rate_limit
+from syncd_emulator.context import EMULATOR
 from tests.bench import harness
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -197,7 +197,7 @@ WINDOW_PAGES = 20
 
 def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> int:
     """Upper bound of the calls syncd's safe readings add to the minimum of one full cycle
-    when the emulator plays ``variants`` (``syncd.emulator.variants``); 0 by default.
+    when the emulator plays ``variants`` (``syncd_emulator.variants``); 0 by default.
 
     V1 (V3's safe readings cost nothing unless a bulk write fails, or a switch priced by
     ``_proof_and_hint_calls`` is on, on either catalog): a page cut short inside an offset
@@ -257,7 +257,7 @@ def write_reading_calls(catalog: str, variants: Sequence[str], *,
 
     - ``read_lag``: the re-read after the deltas may show the values before them, which
       proves nothing; their products are read once more after a pause
-      (``syncd.apply_deltas.SECOND_LOOK_S``, longer than the emulator's lag), ceil(K/100)
+      (``syncd.apply.applier.SECOND_LOOK_S``, longer than the emulator's lag), ceil(K/100)
       calls. Under a lag longer than that pause every such product is also written
       absolutely, K calls more;
     - ``applied_5xx``: every third write call is answered 5xx after it landed; an absolute

@@ -22,7 +22,7 @@ compares:
   items, C changed variants (C+ up, C- down), K products with at least one changed variant.
   The ``wix`` column is the emulator's profile: ``dflt``
   (its default answers; target calls/min <= 1.02), ``all`` (``--wix-variants all``: the
-  other answer of every unconfirmed point, see ``syncd.emulator.variants``) or one switch
+  other answer of every unconfirmed point, see ``syncd_emulator.variants``) or one switch
   (``read`` for ``read_lag``: reads 2 s behind writes). ``safe`` is
   what syncd's safe readings may add there (``harness.safe_reading_calls``: a gap crawl
   per page cut short inside an offset window, one window of refused offsets once, a Query
@@ -311,7 +311,7 @@ def run_diff_bench(quick: bool) -> list[str]:
 
 
 def _profile_names(profile: str) -> list[str]:
-    from syncd.emulator.variants import WixVariants
+    from syncd_emulator.variants import WixVariants
 
     return list(WixVariants.parse(profile).active)
 

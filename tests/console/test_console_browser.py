@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from .consolesupport import TOKEN, console_daemon, write_source
+from support.console import TOKEN, console_daemon, write_source
 
 CHROMIUM = os.environ.get("SYNCD_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("SYNCD_CHROMEDRIVER", "/usr/bin/chromedriver")

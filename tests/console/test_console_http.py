@@ -6,7 +6,7 @@ need no browser and run everywhere.
 
 from __future__ import annotations
 
-from .consolesupport import TOKEN, client, console_daemon, sign_in
+from support.console import TOKEN, client, console_daemon, sign_in
 
 
 async def test_overview_lists_every_site_without_signing_in_on_loopback(tmp_path):

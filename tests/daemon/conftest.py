@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
+from syncd.frontends.daemon.cycle import CycleKind, CycleOutcome, CycleResult
 
 
 @dataclass(frozen=True)

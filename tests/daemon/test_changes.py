@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from syncd.daemon.changes import SourceTracker
-from syncd.errors import SourceError
+from syncd.base.errors import SourceError
+from syncd.frontends.daemon.source_changes import SourceTracker
 
 
 def diff(old: dict[str, int], new: dict[str, int]) -> set[str]:

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend.local.lock import acquire_site_lock
-from syncd.commands.common import ExitCode
-from syncd.config import ListenAddress
-from syncd.daemon.health import SiteStatus
-from syncd.daemon.http import HealthView, HttpServer, build_app
-from syncd.metrics import Metrics
+from syncd.cycle.metrics import Metrics
+from syncd.edges.backend.local.lock import acquire_site_lock
+from syncd.edges.config import ListenAddress
+from syncd.frontends.commands.common import ExitCode
+from syncd.frontends.daemon.health import SiteStatus
+from syncd.frontends.daemon.health_endpoint import HealthView, HttpServer, build_app
 
 
 async def syncd(*args: str, cwd: Path, env: dict[str, str] | None = None

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.daemon.health import SiteStatus
+from syncd.frontends.daemon.cycle import CycleKind, CycleOutcome, CycleResult
+from syncd.frontends.daemon.health import SiteStatus
 
 
 @pytest.mark.parametrize("result", [CycleResult.INVALID_SOURCE, CycleResult.REFUSED,

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import time
 
-from syncd.daemon.cycle import CycleOutcome, CycleResult
+from syncd.frontends.daemon.cycle import CycleOutcome, CycleResult
 
 from .conftest import FakeRunner, FakeSite, until
 from .test_supervisor import Harness, config, setup_for

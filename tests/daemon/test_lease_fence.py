@@ -12,11 +12,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from syncd.backend.fence import SiteLease
-from syncd.config.client import WixSettings
-from syncd.errors import LeaseLost, StopRequested
-from syncd.siteclient import halt_on
-from syncd.wix import WixClient
+from syncd.base.errors import LeaseLost, StopRequested
+from syncd.cycle.site_client import halt_on
+from syncd.edges.backend.fence import SiteLease
+from syncd.edges.config.client import WixSettings
+from syncd.edges.wix import WixClient
 
 SITE_ID = "site-1"
 

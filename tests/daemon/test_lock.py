@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend import SiteLocked
-from syncd.backend.local.lock import acquire_site_lock, lock_path
-from syncd.errors import SyncdError
+from syncd.base.errors import SyncdError
+from syncd.edges.backend import SiteLocked
+from syncd.edges.backend.local.lock import acquire_site_lock, lock_path
 
 
 def test_second_holder_is_refused_with_the_pid_and_lock_file(tmp_path: Path):
@@ -45,7 +45,7 @@ def test_lock_held_by_another_process_names_that_process(tmp_path: Path):
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, pathlib\n"
-         "from syncd.backend.local.lock import acquire_site_lock\n"
+         "from syncd.edges.backend.local.lock import acquire_site_lock\n"
          "with acquire_site_lock(pathlib.Path(sys.argv[1]), 'shop'):\n"
          "    print('held', flush=True)\n"
          "    sys.stdin.readline()\n",

@@ -8,13 +8,13 @@ import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.config import ListenAddress
-from syncd.daemon.cycle import CycleKind, CycleOutcome, CycleResult
-from syncd.daemon.health import SiteStatus, judge_readiness, judge_site
-from syncd.daemon.http import HealthView, HttpServer, build_app
-from syncd.errors import ConfigError, ListenError
-from syncd.logs import SECRETS
-from syncd.metrics import Metrics, endpoint_label
+from syncd.base.errors import ConfigError, ListenError
+from syncd.base.logs import SECRETS
+from syncd.cycle.metrics import Metrics, endpoint_label
+from syncd.edges.config import ListenAddress
+from syncd.frontends.daemon.cycle import CycleKind, CycleOutcome, CycleResult
+from syncd.frontends.daemon.health import SiteStatus, judge_readiness, judge_site
+from syncd.frontends.daemon.health_endpoint import HealthView, HttpServer, build_app
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
+from syncd.frontends.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
 
 
 @pytest.fixture

@@ -17,10 +17,10 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from syncd.backend.local.journal import read_journal
-from syncd.commands.common import ExitCode
-from syncd.journal import Outcome
-from syncsupport import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, write_config
+from syncd.core.journal import Outcome
+from syncd.edges.backend.local.journal import read_journal
+from syncd.frontends.commands.common import ExitCode
 
 RATE = (100, 4.0)
 UNIT = Path(__file__).resolve().parents[2] / "deploy" / "syncd.service"

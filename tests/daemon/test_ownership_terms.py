@@ -7,10 +7,10 @@ import asyncio
 import time
 from collections.abc import Collection
 
-from syncd.backend.fence import SiteLease
-from syncd.daemon.cycle import CycleOutcome
-from syncd.daemon.supervisor import Daemon
-from syncd.metrics import Metrics
+from syncd.cycle.metrics import Metrics
+from syncd.edges.backend.fence import SiteLease
+from syncd.frontends.daemon.cycle import CycleOutcome
+from syncd.frontends.daemon.supervisor import Daemon
 
 from .conftest import FakeRunner, until
 from .test_supervisor import Harness, config, setup_for

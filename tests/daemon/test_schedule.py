@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from syncd.daemon.backoff import Backoff, backoff_delay_s
-from syncd.daemon.schedule import (
+from syncd.base.errors import ConfigError
+from syncd.frontends.daemon.backoff import Backoff, backoff_delay_s
+from syncd.frontends.daemon.schedule import (
     CronSchedule,
     IntervalSchedule,
     add_jitter,
     make_schedule,
 )
-from syncd.errors import ConfigError
 
 T0 = datetime(2024, 3, 10, 12, 7, 30, tzinfo=UTC)
 

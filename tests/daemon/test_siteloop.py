@@ -8,12 +8,12 @@ import random
 import pytest
 from structlog.testing import capture_logs
 
-from syncd.daemon.backoff import Backoff
-from syncd.daemon.cycle import CycleKind, CycleResult
-from syncd.daemon.health import SiteStatus
-from syncd.daemon.schedule import IntervalSchedule
-from syncd.daemon.siteloop import LoopOptions, SiteLoop
-from syncd.metrics import Metrics
+from syncd.cycle.metrics import Metrics
+from syncd.frontends.daemon.backoff import Backoff
+from syncd.frontends.daemon.cycle import CycleKind, CycleResult
+from syncd.frontends.daemon.health import SiteStatus
+from syncd.frontends.daemon.schedule import IntervalSchedule
+from syncd.frontends.daemon.siteloop import LoopOptions, SiteLoop
 
 from .conftest import FakeRunner, FakeSite, until
 

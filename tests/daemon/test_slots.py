@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from syncd.daemon.slots import CycleSlots
+from syncd.frontends.daemon.slots import CycleSlots
 
 from .conftest import until
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from syncd.daemon.config import WatchedSource
-from syncd.daemon.fleetrun import source_gates
-from syncd.daemon.health import SiteStatuses
-from syncd.daemon.polling import OnChanged, OnHealth
-from syncd.daemon.watcher import SourceWatcher
+from syncd.frontends.daemon.config import WatchedSource
+from syncd.frontends.daemon.fleet_loop import source_gates
+from syncd.frontends.daemon.health import SiteStatuses
+from syncd.frontends.daemon.polling import OnChanged, OnHealth
+from syncd.frontends.daemon.watcher import SourceWatcher
 
 from .conftest import until
 from .test_supervisor import Harness, config, setup_for

@@ -15,15 +15,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from structlog.testing import capture_logs
 
-from syncd.backend import SiteLocked
-from syncd.config import HttpSettings, ListenAddress, ScheduleSettings
-from syncd.daemon.changes import SourceTracker
-from syncd.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
-from syncd.daemon.cycle import CycleKind, CycleResult
-from syncd.daemon.notify import SystemdNotifier
-from syncd.daemon.supervisor import Daemon
-from syncd.errors import ConfigError, SourceError
-from syncd.metrics import Metrics
+from syncd.base.errors import ConfigError, SourceError
+from syncd.cycle.metrics import Metrics
+from syncd.edges.backend import SiteLocked
+from syncd.edges.config import HttpSettings, ListenAddress, ScheduleSettings
+from syncd.frontends.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
+from syncd.frontends.daemon.cycle import CycleKind, CycleResult
+from syncd.frontends.daemon.notify import SystemdNotifier
+from syncd.frontends.daemon.source_changes import SourceTracker
+from syncd.frontends.daemon.supervisor import Daemon
 
 from .conftest import FakeRunner, FakeSite, until
 
@@ -210,7 +210,7 @@ async def test_a_second_daemon_on_the_same_state_dir_is_refused(tmp_path, runner
 
 
 async def test_a_reload_adding_a_site_locked_elsewhere_is_rejected(tmp_path, runner):
-    from syncd.backend.local.lock import acquire_site_lock
+    from syncd.edges.backend.local.lock import acquire_site_lock
 
     harness = Harness(setup_for(config(tmp_path, "eu"), runner))
     with capture_logs() as logs, acquire_site_lock(tmp_path / "state", "us"):

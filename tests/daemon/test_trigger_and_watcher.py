@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.daemon.aio import wait_for_any
-from syncd.daemon.trigger import Trigger
-from syncd.daemon.watcher import FileStamp, SettleTracker, SourceWatcher, read_stamp
+from syncd.frontends.daemon.aio import wait_for_any
+from syncd.frontends.daemon.trigger import Trigger
+from syncd.frontends.daemon.watcher import FileStamp, SettleTracker, SourceWatcher, read_stamp
 
 A = FileStamp(size=10, mtime_ns=1, ctime_ns=1, inode=7, device=1)
 B = FileStamp(size=20, mtime_ns=2, ctime_ns=2, inode=7, device=1)

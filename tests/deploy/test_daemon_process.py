@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend.local.journal import read_journal
-from syncd.journal import Outcome
-from syncsupport import unsettled
+from support.sync import unsettled
+from syncd.core.journal import Outcome
+from syncd.edges.backend.local.journal import read_journal
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, write_config
 

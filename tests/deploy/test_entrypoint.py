@@ -31,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-from syncd.backend.local.journal import read_journal
-from syncsupport import unsettled
+from support.sync import unsettled
+from syncd.edges.backend.local.journal import read_journal
 
 from .daemon_process import SIGTERM, DaemonProcess, base_env, uid_of, write_config
 
@@ -92,8 +92,9 @@ def fresh_venv() -> Iterator[Path]:
         context.mkdir()
         for name in ("pyproject.toml", "README.md"):
             shutil.copy2(ROOT / name, context / name)
-        shutil.copytree(ROOT / "syncd", context / "syncd",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        for package in ("syncd", "syncd_emulator"):
+            shutil.copytree(ROOT / package, context / package,
+                            ignore=shutil.ignore_patterns("__pycache__"))
         venv = base / "venv"
         subprocess.run([interpreter(), "-m", "venv", str(venv)], check=True, timeout=120)
         purelib = Path(sysconfig.get_path("purelib", vars={"base": str(venv)}))

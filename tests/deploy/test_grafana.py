@@ -1,6 +1,6 @@
 """The Grafana dashboard and its provisioning: every query names a metric syncd exports.
 
-The exported names are read from the registry of ``syncd.metrics.Metrics`` (after one
+The exported names are read from the registry of ``syncd.cycle.metrics.Metrics`` (after one
 observation of each kind, so every labelled series exists), never from a list kept here.
 """
 
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncd.metrics import Metrics
+from syncd.cycle.metrics import Metrics
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "syncd.json"

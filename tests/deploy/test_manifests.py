@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.commands.common import ExitCode
-from syncd.config import Settings
+from syncd.edges.config import Settings
+from syncd.frontends.commands.common import ExitCode
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -109,8 +109,8 @@ class TestDockerfile:
 
     def test_build_context_leaves_out_venvs_git_and_tests(self):
         ignore = (ROOT / ".dockerignore").read_text().split()
-        assert ignore[ignore.index("*") + 1:][:4] == [
-            "!pyproject.toml", "!README.md", "!constraints.txt", "!syncd/"]
+        assert ignore[ignore.index("*") + 1:][:5] == [
+            "!pyproject.toml", "!README.md", "!constraints.txt", "!syncd/", "!syncd_emulator/"]
 
     def test_the_image_installs_the_locked_versions(self):
         text = (ROOT / "Dockerfile").read_text()
@@ -243,7 +243,7 @@ class TestAgencyKubernetes:
         assert self.pod()["terminationGracePeriodSeconds"] > GRACE_S
 
     def test_the_configuration_and_site_files_load_with_the_postgres_backend(self, tmp_path):
-        from syncd.config.fleet import StateBackendKind
+        from syncd.edges.config.fleet import StateBackendKind
 
         manifests = agency()
         key = tmp_path / "key"

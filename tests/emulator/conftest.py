@@ -11,7 +11,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from syncd.emulator import RunningEmulator
+from syncd_emulator import RunningEmulator
 
 API_KEY = "demo-key"
 SITE_ID = "demo-site"

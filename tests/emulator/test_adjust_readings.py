@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
-from syncd.model import NIL_GUID
+from syncd.base.model import NIL_GUID
 
 from .conftest import Connect
 

@@ -9,10 +9,10 @@ import sys
 import aiohttp
 import pytest
 
-from syncd.cli import build_parser
-from syncd.commands.common import ExitCode
-from syncd.commands.emulator import config_from_args
-from syncd.config.schema import is_loopback_host
+from syncd.edges.config.schema import is_loopback_host
+from syncd.frontends.cli import build_parser
+from syncd.frontends.commands.common import ExitCode
+from syncd.frontends.commands.emulator import config_from_args
 
 
 def test_help_explains_every_option_and_the_store_format(capsys: pytest.CaptureFixture[str]):

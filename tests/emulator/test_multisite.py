@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import aiohttp
 
-from syncd.emulator.config import EmulatorConfig
-from syncd.emulator.multisite import (
+from syncd_emulator.config import EmulatorConfig
+from syncd_emulator.multisite import (
     REPLICA_HEADER,
     MultiSiteConfig,
     MultiSiteEmulator,

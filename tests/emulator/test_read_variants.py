@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from syncd.emulator.variants import RETRY_AFTER_HUGE_S, WixVariants
+from syncd_emulator.variants import RETRY_AFTER_HUGE_S, WixVariants
 
 from .conftest import AUTH, Connect
 

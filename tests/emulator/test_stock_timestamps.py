@@ -6,11 +6,11 @@ import random
 
 import pytest
 
-from syncd.cli import build_parser
-from syncd.commands.emulator import config_from_args
-from syncd.emulator import EmulatorConfig
-from syncd.emulator.context import Emulator
-from syncd.emulator.spec import BASE_TIMESTAMP
+from syncd.frontends.cli import build_parser
+from syncd.frontends.commands.emulator import config_from_args
+from syncd_emulator import EmulatorConfig
+from syncd_emulator.context import Emulator
+from syncd_emulator.spec import BASE_TIMESTAMP
 
 
 def _emulator(catalog: str, stock_timestamps: str) -> Emulator:

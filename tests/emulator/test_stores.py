@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from syncd.emulator import Store, generate_store, load_store_file
-from syncd.emulator.context import demo_store_path
-from syncd.emulator.views_v1 import product_dict, product_json, variant_dict, variant_json
-from syncd.errors import ConfigError
-from syncd.model import NIL_GUID
+from syncd.base.errors import ConfigError
+from syncd.base.model import NIL_GUID
+from syncd_emulator import Store, generate_store, load_store_file
+from syncd_emulator.context import demo_store_path
+from syncd_emulator.views_v1 import product_dict, product_json, variant_dict, variant_json
 
 from .conftest import Connect
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from syncd.model import NIL_GUID
+from syncd.base.model import NIL_GUID
 
 from .conftest import Connect, Wix
 

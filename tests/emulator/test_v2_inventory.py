@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.model import NIL_GUID
+from syncd.base.model import NIL_GUID
 
 from .conftest import Wix
 

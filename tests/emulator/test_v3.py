@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.model import NIL_GUID
+from syncd.base.model import NIL_GUID
 
 from .conftest import Connect, Wix
 

@@ -6,10 +6,10 @@ import argparse
 
 import pytest
 
-from syncd.commands.emulator import config_from_args, register
-from syncd.emulator import EmulatorConfig, serve
-from syncd.emulator.ratelimit import SlidingWindowLimiter
-from syncd.emulator.variants import NAMES, OVERRULES, WixVariants
+from syncd.frontends.commands.emulator import config_from_args, register
+from syncd_emulator import EmulatorConfig, serve
+from syncd_emulator.ratelimit import SlidingWindowLimiter
+from syncd_emulator.variants import NAMES, OVERRULES, WixVariants
 
 from .conftest import AUTH, Connect
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from syncd.emulator.variants import WixVariants, applied_5xx_status, ignores_write
+from syncd_emulator.variants import WixVariants, applied_5xx_status, ignores_write
 
 from .conftest import Connect, Wix
 

@@ -10,14 +10,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-import syncd.emulator.adjust as emulator_adjust
-from syncd.apply_deltas import apply_changes
-from syncd.backend import LocalBackend
-from syncd.journal import Outcome, new_run_id
-from syncd.policy import WriteMode
-from syncd.sync import SiteSync, SyncResult
-
-from .support import (
+import syncd_emulator.adjust as emulator_adjust
+from support.faults import (
     API_KEY,
     SITE,
     SITE_ID,
@@ -30,6 +24,11 @@ from .support import (
     sync_until_converged,
     write_site,
 )
+from syncd.apply.applier import apply_changes
+from syncd.core.journal import Outcome, new_run_id
+from syncd.core.policy import WriteMode
+from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.edges.backend import LocalBackend
 
 
 async def _v1(emulator, products: int = 300, seed: int = 51, **config):

@@ -32,9 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.emulator import RunningEmulator
-
-from .support import (
+from support.faults import (
     API_KEY,
     KEY_ENV,
     SITE_ID,
@@ -47,6 +45,7 @@ from .support import (
     wait_for,
     write_site,
 )
+from syncd_emulator import RunningEmulator
 
 pytestmark = pytest.mark.faults
 

@@ -11,7 +11,7 @@ was planned from, and Wix applies it only if the item is still at that revision.
   and the write makes the write fail as stale, nothing is written, the journal records a
   ``conflict``, syncd re-reads just those items and re-plans them from the fresh value
   (no write at all if the item now already holds the desired level), and writes again
-  with the new revision (up to ``syncd.apply.CONFLICT_ROUNDS`` rounds; an item still
+  with the new revision (up to ``syncd.apply.absolute.CONFLICT_ROUNDS`` rounds; an item still
   racing after that is reported as failed and left to the next cycle);
 - the journal's before-value of the write that landed is the post-sale level, so the sale
   is accounted for in the journal and a rollback would restore the level *after* the
@@ -41,12 +41,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from syncd.apply import apply_plan
-from syncd.backend import LocalBackend
-from syncd.journal import Outcome, new_run_id
-from syncd.sync import SiteSync, SyncResult
-
-from .support import (
+from support.faults import (
     API_KEY,
     SITE,
     SITE_ID,
@@ -58,6 +53,10 @@ from .support import (
     sync_until_converged,
     write_site,
 )
+from syncd.apply.absolute import apply_plan
+from syncd.core.journal import Outcome, new_run_id
+from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.edges.backend import LocalBackend
 
 pytestmark = pytest.mark.faults
 

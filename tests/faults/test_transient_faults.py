@@ -18,10 +18,7 @@ from typing import Any
 
 import pytest
 
-from syncd.emulator import RunningEmulator
-from syncd.sync import SyncResult
-
-from .support import (
+from support.faults import (
     API_KEY,
     SITE_ID,
     double_applied_errors,
@@ -31,6 +28,8 @@ from .support import (
     sync_until_converged,
     write_site,
 )
+from syncd.cycle.sync import SyncResult
+from syncd_emulator import RunningEmulator
 
 pytestmark = pytest.mark.faults
 

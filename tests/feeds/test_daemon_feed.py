@@ -13,11 +13,11 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from syncd.config import Settings
-from syncd.daemon.supervisor import Daemon
-from syncd.daemon.wiring import build_setup
-from syncd.metrics import Metrics
-from syncsupport import API_KEY, unique_skus
+from support.sync import API_KEY, unique_skus
+from syncd.cycle.metrics import Metrics
+from syncd.edges.config import Settings
+from syncd.frontends.daemon.supervisor import Daemon
+from syncd.frontends.daemon.wiring import build_setup
 from tests.feeds.httpfeed import FeedServer
 
 POLL_S = 0.3
@@ -151,7 +151,7 @@ def _csv(stock: dict[str, int]) -> bytes:
 
 
 def test_every_source_of_a_site_is_watched_or_polled(tmp_path):
-    from syncd.daemon.wiring import watched_sources
+    from syncd.frontends.daemon.wiring import watched_sources
 
     config = tmp_path / "syncd.yaml"
     config.write_text(yaml.safe_dump({

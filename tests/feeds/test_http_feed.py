@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.config import Secret, SourceFormat, SourceSettings
-from syncd.config.feed import FeedSettings
-from syncd.errors import SourceError
-from syncd.feeds.copy import FeedCopy, FetchResult
-from syncd.feeds.errors import FeedError
-from syncd.sources import load_desired
-from syncd.sync import SiteSync
-from syncsupport import API_KEY, load_site, write_config
+from support.sync import API_KEY, load_site, write_config
+from syncd.base.errors import SourceError
+from syncd.cycle.sync import SiteSync
+from syncd.edges.config import Secret, SourceFormat, SourceSettings
+from syncd.edges.config.feed import FeedSettings
+from syncd.edges.feeds.copy import FeedCopy, FetchResult
+from syncd.edges.feeds.feed_errors import FeedError
+from syncd.edges.sources import load_desired
 from tests.feeds.httpfeed import FeedServer
 
 TOKEN = "feed-token-3e9a61c0b7"
@@ -178,7 +178,7 @@ async def test_validate_fetches_a_feed_and_reports_its_rows_or_its_failure(
     import io
     from argparse import Namespace
 
-    from syncd.commands import validate
+    from syncd.frontends.commands import validate
 
     config = tmp_path / "syncd.yaml"
     config.write_text(

@@ -10,9 +10,9 @@ from moto import settings as moto_settings
 from moto.core.responses import ActionAuthenticatorMixin
 from moto.server import ThreadedMotoServer
 
-from syncd.config.feed import FeedSettings
-from syncd.feeds.copy import FeedCopy, FetchResult
-from syncd.feeds.errors import FeedError
+from syncd.edges.config.feed import FeedSettings
+from syncd.edges.feeds.copy import FeedCopy, FetchResult
+from syncd.edges.feeds.feed_errors import FeedError
 from tests.feeds.silent import silent_server
 
 BUCKET = "supplier"

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from syncd.config import Secret
-from syncd.config.feed import FeedSettings
-from syncd.feeds.copy import FeedCopy, FetchResult
-from syncd.feeds.errors import FeedError
+from syncd.edges.config import Secret
+from syncd.edges.config.feed import FeedSettings
+from syncd.edges.feeds.copy import FeedCopy, FetchResult
+from syncd.edges.feeds.feed_errors import FeedError
 from tests.feeds.sftpserver import PASSWORD, SftpServer, sftp_server_at
 from tests.feeds.silent import silent_server
 

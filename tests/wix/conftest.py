@@ -9,9 +9,8 @@ import aioresponses.core
 import pytest
 from aiohttp import ClientResponse
 
-from syncd.wix import WixClient
-
-from .support import API_KEY, SITE_ID, FakeTime, fast_settings
+from support.wix import API_KEY, SITE_ID, FakeTime, fast_settings
+from syncd.edges.wix import WixClient
 
 
 class _FinishedUpload:

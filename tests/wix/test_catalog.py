@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 from aioresponses import aioresponses
 
-from syncd.errors import WixClientError
-from syncd.model import Catalog
-from syncd.wix import CatalogDetector, V1Store, V3Store, open_store
-
-from .support import BASE
+from support.wix import BASE
+from syncd.base.errors import WixClientError
+from syncd.base.model import Catalog
+from syncd.edges.wix import CatalogDetector, V1Store, V3Store, open_store
 
 VERSION = BASE + "/stores/v3/provision/version"
 
@@ -56,7 +55,7 @@ def test_an_unknown_forced_catalog_is_refused(client):
 
 
 async def test_a_forbidden_catalog_version_says_that_a_forced_catalog_skips_it(client):
-    from syncd.errors import WixAuthError
+    from syncd.base.errors import WixAuthError
 
     with aioresponses() as mock:
         mock.get(VERSION, status=403, payload={"message": "missing permission"})

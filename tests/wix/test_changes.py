@@ -10,13 +10,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.config import WalkSettings
-from syncd.emulator import EmulatorConfig
-from syncd.emulator.variants import WixVariants
-from syncd.errors import WixClientError
-from syncd.incremental import _merge
-from syncd.model import Catalog
-from syncd.wix.changes import (
+from syncd.base.errors import WixClientError
+from syncd.base.model import Catalog
+from syncd.cycle.incremental import _merge
+from syncd.edges.config import WalkSettings
+from syncd.edges.wix.client import CallCounter
+from syncd.edges.wix.segments_v3 import SegmentedQuery, segment_filters
+from syncd.edges.wix.store_changes import (
     Changed,
     ChangeRead,
     ChangeReader,
@@ -24,8 +24,8 @@ from syncd.wix.changes import (
     parse_stamp,
     stamp_minus,
 )
-from syncd.wix.http import CallCounter
-from syncd.wix.segments_v3 import SegmentedQuery, segment_filters
+from syncd_emulator import EmulatorConfig
+from syncd_emulator.variants import WixVariants
 
 from .test_emulator_walk import KEY, SITE, emulated_store
 
@@ -122,7 +122,7 @@ async def test_v1_changes_come_as_whole_products_by_last_updated():
 
 
 def _unit(key: str, revision: str, stamp_s: int, quantity: int) -> Changed:
-    from syncd.model import StoreVariant
+    from syncd.base.model import StoreVariant
 
     variant = StoreVariant(product_id="p", variant_id=key, inventory_item_id=key, sku=key,
                            tracked=True, quantity=quantity, in_stock=quantity > 0,

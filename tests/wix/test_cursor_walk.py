@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import structlog
 
-from syncd.config import WalkSettings, WixSettings
-from syncd.emulator.variants import WixVariants
-from syncd.errors import WixClientError, WixWalkIncomplete
-from syncd.wix import WixClient
-from syncd.wix.bounds import PAGE_SLACK
-from syncd.wix.cursor_v3 import MAX_RESTARTS, read_cursor_query
-from syncd.wix.http import CallCounter
-from syncd.wix.variants_v3 import read_catalog_variants
+from syncd.base.errors import WixClientError, WixWalkIncomplete
+from syncd.edges.config import WalkSettings, WixSettings
+from syncd.edges.wix import WixClient
+from syncd.edges.wix.bounds import PAGE_SLACK
+from syncd.edges.wix.client import CallCounter
+from syncd.edges.wix.cursor_v3 import MAX_RESTARTS, read_cursor_query
+from syncd.edges.wix.variants_v3 import read_catalog_variants
+from syncd_emulator.variants import WixVariants
 
 from .test_emulator_walk import KEY, SITE, config, emulated_store, expected_rows, walked_rows
 

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-from syncd.config import WixSettings
-from syncd.emulator import EmulatorConfig, serve
-from syncd.wix import WixClient
+from syncd.edges.config import WixSettings
+from syncd.edges.wix import WixClient
+from syncd_emulator import EmulatorConfig, serve
 
 KEY = "emulator-key-0002"
 SITE = "rate-site"

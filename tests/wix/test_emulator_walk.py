@@ -10,10 +10,10 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-from syncd.config import WalkSettings, WixSettings
-from syncd.emulator import EmulatorConfig, RunningEmulator, serve
-from syncd.model import StoreSnapshot
-from syncd.wix import StoreAdapter, WixClient, open_store
+from syncd.base.model import StoreSnapshot
+from syncd.edges.config import WalkSettings, WixSettings
+from syncd.edges.wix import StoreAdapter, WixClient, open_store
+from syncd_emulator import EmulatorConfig, RunningEmulator, serve
 
 KEY = "emulator-key-0001"
 SITE = "emulator-site"

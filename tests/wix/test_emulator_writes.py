@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from syncd.config import WalkSettings, WixSettings
-from syncd.emulator import EmulatorConfig, serve
-from syncd.errors import WixAuthError, WixClientError, WixConflict
-from syncd.wix import StockWrite, V1Store, V3Store, WixClient, open_store
-from syncd.wix.writes_v1 import set_tracking_seed, set_variant_stock_seed
-from syncd.wix.writes_v3 import ItemStock, update_inventory_item
+from syncd.base.errors import WixAuthError, WixClientError, WixConflict
+from syncd.edges.config import WalkSettings, WixSettings
+from syncd.edges.wix import StockWrite, V1Store, V3Store, WixClient, open_store
+from syncd.edges.wix.writes_v1 import set_tracking_seed, set_variant_stock_seed
+from syncd.edges.wix.writes_v3 import ItemStock, update_inventory_item
+from syncd_emulator import EmulatorConfig, serve
 
 KEY = "emulator-key-0003"
 SITE = "write-site"

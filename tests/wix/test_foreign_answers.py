@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 from aioresponses import aioresponses
 
-from syncd.errors import WixError, WixForeignAnswer
-from syncd.wix import WixClient
-
-from .support import API_KEY, BASE, SITE_ID, fast_settings
+from support.wix import API_KEY, BASE, SITE_ID, fast_settings
+from syncd.base.errors import WixError, WixForeignAnswer
+from syncd.edges.wix import WixClient
 
 PAGE = ("<!DOCTYPE html>\n<html><head><title>Welcome to nginx!</title></head>\n<body>"
         + "<p>lorem ipsum</p>\n" * 200 + "</body></html>")

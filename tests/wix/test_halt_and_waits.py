@@ -9,12 +9,11 @@ import time
 import pytest
 from aioresponses import aioresponses
 
-from syncd.errors import StopRequested
-from syncd.metrics import Metrics
-from syncd.progress import SyncProgress, publish_progress
-from syncd.wix import WixClient
-
-from .support import API_KEY, BASE, SITE_ID, fast_settings
+from support.wix import API_KEY, BASE, SITE_ID, fast_settings
+from syncd.base.errors import StopRequested
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.progress import SyncProgress, publish_progress
+from syncd.edges.wix import WixClient
 
 
 async def test_requests_waiting_for_the_budget_give_up_at_once_when_halted():

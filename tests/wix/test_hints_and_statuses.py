@@ -14,13 +14,12 @@ import structlog
 from aioresponses import aioresponses
 from prometheus_client import CollectorRegistry
 
-from syncd.errors import WixRateLimited, WixServerError
-from syncd.metrics import Metrics
-from syncd.siteclient import metrics_observer
-from syncd.wix import WixClient
-from syncd.wix.retry import read_retry_after
-
-from .support import API_KEY, BASE, SITE_ID, FakeTime, fast_settings
+from support.wix import API_KEY, BASE, SITE_ID, FakeTime, fast_settings
+from syncd.base.errors import WixRateLimited, WixServerError
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.site_client import metrics_observer
+from syncd.edges.wix import WixClient
+from syncd.edges.wix.retry import read_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 HTML = "<!DOCTYPE html>\n<html><body><h1>429 Too Many Requests</h1>\n</body></html>"

@@ -10,7 +10,8 @@ import structlog
 from aioresponses import aioresponses
 from yarl import URL
 
-from syncd.errors import (
+from support.wix import API_KEY, BASE, SITE_ID, fast_settings
+from syncd.base.errors import (
     WixAuthError,
     WixClientError,
     WixConflict,
@@ -20,10 +21,8 @@ from syncd.errors import (
     WixServerError,
     WixUnavailable,
 )
-from syncd.logs import SECRETS
-from syncd.wix import RequestEvent, WixClient
-
-from .support import API_KEY, BASE, SITE_ID, fast_settings
+from syncd.base.logs import SECRETS
+from syncd.edges.wix import RequestEvent, WixClient
 
 
 def _calls(mock: aioresponses, method: str, path: str) -> list:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from syncd.wix import jsonbody
+from syncd.edges.wix import jsonbody
 
 BODIES = [
     b'{"products": [{"id": "p1", "stock": {"quantity": 7}}], "totalResults": 1}',

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from syncd.model import NIL_GUID
-from syncd.wix.parse_v1 import product_variants, seed_variant, variants_need_inventory
-from syncd.wix.walk_v3 import item_variant
+from syncd.base.model import NIL_GUID
+from syncd.edges.wix.parse_v1 import product_variants, seed_variant, variants_need_inventory
+from syncd.edges.wix.walk_v3 import item_variant
 
 
 def _product(**overrides):

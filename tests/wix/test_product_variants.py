@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from syncd.errors import WixWalkIncomplete
-from syncd.wix.product_variants import MAX_PRODUCT_VARIANTS, read_product_variants
+from syncd.base.errors import WixWalkIncomplete
+from syncd.edges.wix.product_variants import MAX_PRODUCT_VARIANTS, read_product_variants
 
 
 class Pages:

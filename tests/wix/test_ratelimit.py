@@ -6,9 +6,8 @@ import asyncio
 
 from aioresponses import aioresponses
 
-from syncd.wix import RequestEvent, WixClient
-
-from .support import API_KEY, BASE, SITE_ID, fast_settings
+from support.wix import API_KEY, BASE, SITE_ID, fast_settings
+from syncd.edges.wix import RequestEvent, WixClient
 
 
 async def test_reads_and_writes_draw_on_one_budget():

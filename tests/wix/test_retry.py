@@ -11,16 +11,15 @@ import structlog
 from aioresponses import aioresponses
 from yarl import URL
 
-from syncd.errors import (
+from support.wix import API_KEY, BASE, SITE_ID, FakeTime, fast_settings
+from syncd.base.errors import (
     WixClientError,
     WixNotFound,
     WixRateLimited,
     WixServerError,
     WixUnavailable,
 )
-from syncd.wix import WixClient
-
-from .support import API_KEY, BASE, SITE_ID, FakeTime, fast_settings
+from syncd.edges.wix import WixClient
 
 
 def _count(mock: aioresponses, method: str, path: str) -> int:

@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import structlog
 
-from syncd.config import WalkSettings
-from syncd.emulator.variants import WixVariants
-from syncd.errors import WixWalkIncomplete
-from syncd.wix.crawl_v1 import NumericIdCrawl, OffsetLimit
-from syncd.wix.http import CallCounter
-from syncd.wix.walk_v1 import PRODUCTS as PRODUCTS_TARGET
+from syncd.base.errors import WixWalkIncomplete
+from syncd.edges.config import WalkSettings
+from syncd.edges.wix.client import CallCounter
+from syncd.edges.wix.crawl_v1 import NumericIdCrawl, OffsetLimit
+from syncd.edges.wix.walk_v1 import PRODUCTS as PRODUCTS_TARGET
+from syncd_emulator.variants import WixVariants
 
 from .test_emulator_walk import config, emulated_store, expected_rows, walked_rows
 

@@ -9,13 +9,12 @@ import re
 import pytest
 from aioresponses import CallbackResult, aioresponses
 
-from syncd.config import WalkSettings
-from syncd.errors import WixAuthError, WixError
-from syncd.model import NIL_GUID
-from syncd.wix.walk_v1 import V1Reader
-from syncd.wix.walk_v3 import V3Reader
-
-from .support import BASE
+from support.wix import BASE
+from syncd.base.errors import WixAuthError, WixError
+from syncd.base.model import NIL_GUID
+from syncd.edges.config import WalkSettings
+from syncd.edges.wix.walk_v1 import V1Reader
+from syncd.edges.wix.walk_v3 import V3Reader
 
 QUERY = BASE + "/stores-reader/v1/products/query"
 INVENTORY = re.compile(re.escape(BASE) + r"/stores-reader/v2/inventoryItems/([^/]+)/getVariants")

@@ -8,18 +8,17 @@ import pytest
 from aioresponses import CallbackResult, aioresponses
 from yarl import URL
 
-from syncd.errors import WixAuthError, WixConflict
-from syncd.model import NIL_GUID, StoreVariant
-from syncd.wix import StockWrite, V1Store, V3Store
-from syncd.wix.writes_v1 import (
+from support.wix import BASE
+from syncd.base.errors import WixAuthError, WixConflict
+from syncd.base.model import NIL_GUID, StoreVariant
+from syncd.edges.wix import StockWrite, V1Store, V3Store
+from syncd.edges.wix.writes_v1 import (
     VariantStock,
     set_tracking_seed,
     set_variant_stock_seed,
     update_inventory_variants,
 )
-from syncd.wix.writes_v3 import ItemStock, bulk_update_inventory_items, update_inventory_item
-
-from .support import BASE
+from syncd.edges.wix.writes_v3 import ItemStock, bulk_update_inventory_items, update_inventory_item
 
 BULK = BASE + "/stores/v3/bulk/inventory-items/update"
 

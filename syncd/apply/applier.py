@@ -1,0 +1,607 @@
+"""Applying a plan with increment/decrement writes where they save calls (Catalog V1).
+
+``apply_changes`` is what a sync cycle calls. It first settles the deltas an earlier run
+left without an outcome (a kill, a shutdown, a failed re-read), then checks the plan
+against what the journal says syncd wrote lately (``guard_writes``), parts it
+(``syncd.core.deltas.split_plan``) and sends the deltas in rounds:
+
+1. the round's deltas are journaled ``pending`` with before, delta and expected after,
+   fsynced, and only then are the calls sent (up to 300 entries each, several at a time),
+   each once (the client never repeats them);
+2. after the round's calls, every product they touched is re-read (Query Products by
+   ``id``, 100 per call) and each delta settled by what the store holds
+   (``syncd.core.deltas.verdict``): confirmed (``applied``), not applied (``failed``), or moved
+   by a sale since (``unknown``: the journal cannot say whether it landed). The deltas of a
+   call refused with a 429 need no re-read: nothing was applied (``failed``);
+3. what remains follows the table of ``syncd.core.deltas``: the deltas of a 429 go in the next
+   round as they were (at most ``DELTA_ROUNDS``); everything else that is not done goes to
+   the absolute path, never as a second delta: after a 5xx or no answer the first may have
+   landed, and a re-read showing the value before may only be stale.
+
+Everything that is not a delta, and what the rounds hand over, goes through
+``syncd.apply.absolute.apply_plan`` (Update Inventory Variants per product). A delta whose call
+was cut short by a shutdown or whose re-read failed stays ``pending`` in the journal: the
+next run's first step re-reads it and settles it, and that run writes its variant only
+absolutely (the walk it planned from may predate the delta).
+
+What the journal says syncd wrote lately (``OpenWrites`` keeps it across a daemon's
+cycles; a one-shot run reads the journal whole):
+
+- a variant written less than ``RECENT_WRITE_S`` ago whose read does not show that write
+  may have been read from a lagging ``stores-reader``: it gets no delta this cycle (an
+  absolute write is right whether or not the read lags);
+- an absolute write Wix accepted (``{}``) that the walk finds not in effect, planned again
+  from the same value to the same value, is not sent again. Past ``RECENT_WRITE_S`` it is
+  taken as ignored by Wix: reported once (the log's ``write_ignored``, the metric, ``syncd
+  lint``) and marked ``ignored`` in the journal, which keeps it from being sent while the
+  source's and the store's values stay the same; either one changing sends it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+import structlog
+
+from syncd.apply.absolute import ApplyReport, ProductAccount, apply_plan
+from syncd.base.errors import (
+    WixAuthError,
+    WixClientError,
+    WixError,
+    WixRateLimited,
+    WixUnavailable,
+)
+from syncd.base.model import Catalog, StoreVariant
+from syncd.core.deltas import (
+    Answer,
+    DeltaAccount,
+    NextStep,
+    VariantKey,
+    Verdict,
+    delta_batches,
+    next_step,
+    split_plan,
+    units,
+    verdict,
+)
+from syncd.core.journal import (
+    Journal,
+    JournalEntry,
+    Outcome,
+    Settlement,
+    StockState,
+    follow_open,
+    unsettled,
+)
+from syncd.core.plan import Plan, StockChange
+from syncd.core.policy import WriteMode
+from syncd.edges.wix import StoreAdapter
+from syncd.edges.wix.tasks import task_group
+from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
+
+CALLS_IN_FLIGHT = 8
+"""Increment/Decrement calls started at once (the site's limiter paces them further)."""
+
+DELTA_ROUNDS = 3
+"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
+then costs one more call, a store that keeps refusing does not loop."""
+
+SECOND_LOOK_S = 3.0
+"""Pause before the second verification read of deltas whose first re-read settled
+nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
+show them, so that lag costs a read per 100 products rather than a write per product."""
+
+RECENT_WRITE_S = 60.0
+"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
+that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
+is seen); within this window a variant whose read does not show syncd's last write gets
+no delta, and an accepted write that a read does not show is not yet called ignored."""
+
+Log = structlog.typing.FilteringBoundLogger
+
+
+@dataclass(slots=True)
+class _Sent:
+    """One adjust call of a round: its changes, their journal entries, Wix's answer."""
+
+    changes: list[StockChange]
+    entries: list[JournalEntry]
+    answer: Answer
+
+
+@dataclass(slots=True)
+class _Run:
+    """The working state of the delta path of one apply."""
+
+    store: StoreAdapter
+    journal: Journal
+    log: Log
+    written: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    unsent: dict[str, int] = field(default_factory=dict)
+    errors: dict[str, list[str]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def tally(self, book: dict[str, int], change: StockChange, error: str | None = None) -> None:
+        pid = change.variant.product_id
+        book[pid] = book.get(pid, 0) + 1
+        if error is not None and error not in self.errors.setdefault(pid, []):
+            self.errors[pid].append(error)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+
+async def apply_changes(
+    plan: Plan,
+    *,
+    store: StoreAdapter,
+    journal: Journal,
+    write_mode: WriteMode = WriteMode.AUTO,
+    stop: asyncio.Event | None = None,
+    log: Log | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    open_writes: OpenWrites | None = None,
+) -> ApplyReport:
+    """Write ``plan``, with deltas where ``write_mode`` says so; never raises for one
+    product's failure (``WixAuthError`` goes up, as from ``apply_plan``). ``open_writes``:
+    the site's record of recent and unsettled writes, kept across cycles (see
+    ``OpenWrites``); without it the journal is read whole."""
+    log = log or structlog.get_logger("syncd.apply.absolute")
+    recovered: frozenset[VariantKey] = frozenset()
+    guard = WriteGuard()
+    if store.catalog is Catalog.V1:
+        history = open_writes or OpenWrites()
+        recovered = await settle_open_deltas(store=store, journal=journal, log=log,
+                                             open_writes=history)
+        guard = guard_writes(plan.changes, history.latest, now=journal.now())
+        await _hold_repeats(guard, journal=journal, log=log)
+        history.keep(guard.held_keys)
+        history.prune(journal.now())
+    if guard.held:
+        plan = replace(plan, changes=tuple(c for c in plan.changes
+                                           if _key(c) not in guard.held_keys))
+    split = split_plan(plan, write_mode, absolute_only=guard.absolute_only | recovered)
+    if not split.deltas:
+        report = await apply_plan(plan, store=store, journal=journal, stop=stop, log=log,
+                                  progress=progress)
+        if recovered:
+            report = replace(report, deltas=DeltaAccount(recovered=len(recovered)))
+        return _with_guard(report, guard)
+    log.info("deltas_planned", deltas=len(split.deltas), products=split.absolute_calls_saved,
+             calls=split.delta_calls, absolute=len(split.absolute))
+    run = _Run(store=store, journal=journal, log=log)
+    fallback = await _delta_rounds(run, list(split.deltas), stop=stop)
+    settled = len(split.deltas) - len(fallback)
+    if progress is not None:
+        progress(settled, len(plan.changes))
+    outer = progress
+
+    def absolute_progress(done: int, _total: int) -> None:
+        if outer is not None:
+            outer(settled + done, len(plan.changes))
+
+    rest = replace(plan, changes=(*split.absolute, *fallback))
+    absolute = await apply_plan(rest, store=store, journal=journal, stop=stop, log=log,
+                                progress=absolute_progress)
+    account = DeltaAccount(**run.counts, to_absolute=len(fallback), recovered=len(recovered))
+    log.info("deltas_done", **{k: v for k, v in run.counts.items()},
+             to_absolute=len(fallback))
+    return _with_guard(_merge(plan, run, absolute, account), guard)
+
+
+def _key(change: StockChange) -> VariantKey:
+    return (change.variant.product_id, change.variant.variant_id)
+
+
+def _with_guard(report: ApplyReport, guard: WriteGuard) -> ApplyReport:
+    if not guard.held:
+        return report
+    return replace(report, held=len(guard.held),
+                   ignored_found=sum(1 for h in guard.held if h.found))
+
+
+@dataclass(frozen=True, slots=True)
+class HeldWrite:
+    """A planned change not sent: the same absolute write Wix accepted before, still not
+    in effect (``entry``: the journal line of that write)."""
+
+    change: StockChange
+    entry: JournalEntry
+    found: bool
+    """True when this run is the first to call it ignored (and reports it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteGuard:
+    """What the journal's recent writes say about a plan (``guard_writes``)."""
+
+    absolute_only: frozenset[VariantKey] = frozenset()
+    """Variants whose read may not show syncd's last write yet: no delta for them."""
+    held: tuple[HeldWrite, ...] = ()
+    """Changes not sent at all: repeats of accepted absolute writes not in effect."""
+
+    @property
+    def held_keys(self) -> frozenset[VariantKey]:
+        return frozenset(_key(h.change) for h in self.held)
+
+
+def guard_writes(changes: Iterable[StockChange], latest: Mapping[VariantKey, JournalEntry],
+                 *, now: datetime, recent_s: float | None = None) -> WriteGuard:
+    """Check planned ``changes`` against ``latest`` (the last journal line per variant).
+
+    Pure. A change whose variant still holds the before-value of the absolute write Wix
+    last accepted for it, to the same after-value, is held (that write was ignored, or the
+    read lags; either way sending it again changes nothing); past ``recent_s`` it is
+    ``found`` ignored, unless the journal already says so. A variant written less than
+    ``recent_s`` ago whose read does not show that write goes to ``absolute_only``.
+    """
+    window_s = RECENT_WRITE_S if recent_s is None else recent_s
+    absolute_only: set[VariantKey] = set()
+    held: list[HeldWrite] = []
+    for change in changes:
+        key = _key(change)
+        entry = latest.get(key)
+        if entry is None:
+            continue
+        recent = (now - entry.time).total_seconds() < window_s
+        if (entry.delta is None and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
+                and _repeats(change, entry)):
+            found = entry.outcome is Outcome.APPLIED and not recent
+            held.append(HeldWrite(change, entry, found))
+        elif recent and change.variant.quantity != entry.after.quantity:
+            absolute_only.add(key)
+    return WriteGuard(frozenset(absolute_only), tuple(held))
+
+
+def _repeats(change: StockChange, entry: JournalEntry) -> bool:
+    """True when ``change`` is ``entry``'s write again, planned from the same value."""
+    v = change.variant
+    return (entry.before == StockState(v.quantity, v.in_stock, v.tracked)
+            and entry.after == StockState(change.quantity, change.in_stock, change.track))
+
+
+async def _hold_repeats(guard: WriteGuard, *, journal: Journal, log: Log) -> None:
+    """Journal and report, once, the accepted writes this run finds ignored."""
+    found = [h for h in guard.held if h.found]
+    for h in found:
+        log.warning("write_ignored", sku=h.entry.sku, product_id=h.entry.product_id,
+                    variant_id=h.entry.variant_id, before=h.entry.before.to_dict(),
+                    after=h.entry.after.to_dict(), write_id=h.entry.write_id)
+    if found:
+        await journal.settle_each(
+            Settlement(h.entry, Outcome.IGNORED,
+                       "ignored: Wix answered {} but a later read still holds the value "
+                       "before; not sent again while source and store keep these values")
+            for h in found)
+    if guard.held:
+        log.info("writes_held", writes=len(guard.held), found_ignored=len(found),
+                 reason="Wix accepted these writes before and a read does not show them: "
+                        "sending them again would change nothing")
+
+
+async def _delta_rounds(run: _Run, pending: list[StockChange], *,
+                        stop: asyncio.Event | None) -> list[StockChange]:
+    """Send, re-read and settle until nothing is left to send; returns what goes to the
+    absolute path."""
+    fallback: list[StockChange] = []
+    for round_ in range(1, DELTA_ROUNDS + 1):
+        if not pending:
+            break
+        sent = await _send_round(run, delta_batches(pending), stop=stop)
+        if not sent:
+            return fallback
+        pending = await _verify(run, sent, fallback, stop=stop)
+        run.log.info("delta_round_done", round=f"{round_}/{DELTA_ROUNDS}",
+                     calls=len(sent), again=len(pending))
+    fallback.extend(pending)
+    return fallback
+
+
+async def _send_round(run: _Run, batches: list[list[StockChange]], *,
+                      stop: asyncio.Event | None) -> list[_Sent]:
+    """Journal every delta of the round durably (one append, one fsync), then send the
+    calls, ``CALLS_IN_FLIGHT`` at a time; a call not started when ``stop`` is set is not
+    sent at all, and its deltas are settled as such."""
+    if stop is not None and stop.is_set():
+        for batch in batches:
+            for change in batch:
+                run.tally(run.unsent, change)
+        return []
+    changes = [c for batch in batches for c in batch]
+    entries = await run.journal.write_pending(changes, deltas=[units(c) for c in changes])
+    slices: list[list[JournalEntry]] = []
+    start = 0
+    for batch in batches:
+        slices.append(entries[start:start + len(batch)])
+        start += len(batch)
+    answers: list[_Sent | None] = [None] * len(batches)
+    gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
+
+    async def send(index: int) -> None:
+        async with gate:
+            if stop is not None and stop.is_set():
+                return
+            answers[index] = await _send(run, batches[index], slices[index])
+
+    async with task_group() as group:
+        for index in range(len(batches)):
+            group.create_task(send(index), name=f"wix v1 delta call {index + 1}")
+    unsent = [i for i, answer in enumerate(answers) if answer is None]
+    if unsent:
+        run.log.info("deltas_stopped", unsent_calls=len(unsent))
+        for i in unsent:
+            for change in batches[i]:
+                run.tally(run.unsent, change)
+        await run.journal.settle([e for i in unsent for e in slices[i]], Outcome.FAILED,
+                                 error="not sent: stop requested")
+    return [answer for answer in answers if answer is not None]
+
+
+async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]) -> _Sent:
+    """Send one journaled call, once."""
+    deltas = [StockDelta(c.variant.product_id, c.variant.variant_id, e.delta or 0)
+              for c, e in zip(batch, entries, strict=True)]
+    run.count("adjust_calls")
+    try:
+        await adjust_inventory(run.store.client, deltas)
+    except WixAuthError:
+        raise  # left pending: the next run that can read the store settles it
+    except WixClientError as exc:
+        run.count("refused_calls")
+        run.log.warning("delta_call_refused", entries=len(batch), error=str(exc)[:300],
+                        code=exc.code)
+        return _Sent(batch, entries, Answer.REFUSED)
+    except WixUnavailable as exc:  # no answer: it may have landed, or may land later
+        run.count("unknown_calls")
+        run.log.warning("delta_call_lost", entries=len(batch), error=str(exc)[:300])
+        return _Sent(batch, entries, Answer.LOST)
+    except WixRateLimited:  # refused before any work: nothing was applied
+        run.count("rate_limited_calls")
+        run.log.info("delta_call_rate_limited", entries=len(batch))
+        return _Sent(batch, entries, Answer.RATE_LIMITED)
+    except WixError as exc:  # 5xx: a gateway may say so after the call was applied
+        run.count("unknown_calls")
+        run.log.warning("delta_call_unknown", entries=len(batch), error=type(exc).__name__)
+        return _Sent(batch, entries, Answer.UNKNOWN)
+    return _Sent(batch, entries, Answer.ACCEPTED)
+
+
+async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange], *,
+                  stop: asyncio.Event | None = None) -> list[StockChange]:
+    """Settle every delta of the round and sort what remains into the next round
+    (returned: only those of 429s, as they were) and the absolute path (``fallback``).
+    The products of the calls that got any other answer are re-read first, and those
+    the re-read cannot settle are read once more after ``SECOND_LOOK_S``."""
+    refused = [s for s in sent if s.answer is Answer.RATE_LIMITED]
+    again: list[StockChange] = []
+    settlements: list[Settlement] = []
+    for s in refused:
+        for change, entry in zip(s.changes, s.entries, strict=True):
+            settlements.append(Settlement(entry, Outcome.FAILED, "not applied: refused with "
+                                          "a 429"))
+            _follow(run, change, next_step(s.answer, None), again, fallback)
+    answered = [s for s in sent if s.answer is not Answer.RATE_LIMITED]
+    products = sorted({c.variant.product_id for s in answered for c in s.changes})
+    current: dict[VariantKey, StoreVariant] = {}
+    if products:
+        try:
+            fresh = await run.store.refresh(product_ids=products)
+        except WixAuthError:
+            raise
+        except WixError as exc:
+            # Left pending in the journal: the next run settles them and writes their
+            # variants only absolutely. Nothing more is sent for them in this one.
+            run.log.warning("delta_verify_failed", products=len(products),
+                            error=str(exc)[:300])
+            for s in answered:
+                for change in s.changes:
+                    run.tally(run.failed, change,
+                              "re-read after the delta failed: outcome unknown")
+            await run.journal.settle_each(settlements)
+            return again
+        run.count("verify_calls", fresh.api_calls)
+        current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+        await _second_look(run, answered, current, stop=stop)
+    for s in answered:
+        for change, entry in zip(s.changes, s.entries, strict=True):
+            now = current.get(_key(change))
+            found = verdict(entry.before.quantity, entry.after.quantity, now)
+            settlements.append(_settlement(entry, found, now))
+            step = next_step(s.answer, found)
+            _account(run, change, found, step)
+            if step is not NextStep.DONE and now is not None \
+                    and now.quantity == change.quantity:
+                run.tally(run.written, change)
+                continue
+            _follow(run, change if now is None else replace(change, variant=now), step,
+                    again, fallback)
+    await run.journal.settle_each(settlements)
+    return again
+
+
+async def _second_look(run: _Run, answered: Sequence[_Sent],
+                       current: dict[VariantKey, StoreVariant], *,
+                       stop: asyncio.Event | None) -> None:
+    """Read again, after a pause, the products of deltas whose re-read settles nothing
+    (it holds the value before, or a sale's, after an answer that proves nothing), and
+    update ``current`` with what it finds. A read that lags only shows old values: if
+    this one shows a delta in place, it is; otherwise the delta still goes to the absolute
+    path. Costs one read per 100 such products instead of one write per product."""
+    products: set[str] = set()
+    for s in answered:
+        if s.answer is Answer.REFUSED:
+            continue
+        for change, entry in zip(s.changes, s.entries, strict=True):
+            found = verdict(entry.before.quantity, entry.after.quantity,
+                            current.get(_key(change)))
+            if found in (Verdict.NOT_APPLIED, Verdict.MOVED) \
+                    and next_step(s.answer, found) is NextStep.ABSOLUTE:
+                products.add(change.variant.product_id)
+    doubtful = sorted(products)
+    if not doubtful:
+        return
+    if stop is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SECOND_LOOK_S)
+        if stop.is_set():
+            return
+    else:
+        await asyncio.sleep(SECOND_LOOK_S)
+    try:
+        fresh = await run.store.refresh(product_ids=doubtful)
+    except WixAuthError:
+        raise
+    except WixError as exc:  # the first look stands: the absolute path is safe anyway
+        run.log.warning("delta_second_look_failed", products=len(doubtful),
+                        error=str(exc)[:300])
+        return
+    run.count("verify_calls", fresh.api_calls)
+    run.count("second_looks", len(doubtful))
+    current.update({(v.product_id, v.variant_id): v for v in fresh.variants})
+
+
+def _follow(run: _Run, change: StockChange, step: NextStep, again: list[StockChange],
+            fallback: list[StockChange]) -> None:
+    """Put ``change`` where ``step`` says: the next round (the same delta, planned from the
+    value it was planned from, only after a 429) or the absolute path (planned value)."""
+    if step is NextStep.DELTA_AGAIN:
+        run.count("replanned")
+        again.append(change)
+    elif step is NextStep.ABSOLUTE:
+        # Idempotent: right whether or not the delta landed, whatever the read showed.
+        fallback.append(change)
+
+
+def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> None:
+    if found is Verdict.CONFIRMED:
+        run.count("confirmed")
+        run.tally(run.written, change)
+    elif found is Verdict.MISSING:
+        run.tally(run.failed, change, "product or variant no longer in the store")
+    elif found is Verdict.UNTRACKED:
+        run.tally(run.failed, change, "the product stopped tracking quantity meanwhile")
+    elif step is NextStep.DONE:  # moved by a sale after Wix accepted the call
+        run.count("moved")
+        run.tally(run.written, change)
+    else:
+        run.count("not_applied" if found is Verdict.NOT_APPLIED else "moved")
+
+
+def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -> Settlement:
+    if found is Verdict.CONFIRMED:
+        return Settlement(entry, Outcome.APPLIED, "confirmed by re-read")
+    if found is Verdict.NOT_APPLIED:
+        return Settlement(entry, Outcome.FAILED, "not seen applied: the re-read holds the "
+                          "value before (or lags behind the write)")
+    if found is Verdict.MISSING:
+        return Settlement(entry, Outcome.FAILED, "not applied: product or variant gone")
+    held = "untracked" if now is None or not now.tracked else str(now.quantity)
+    return Settlement(entry, Outcome.UNKNOWN, f"moved since it was read: the re-read holds "
+                      f"{held}")
+
+
+class OpenWrites:
+    """What one site's journal says about recent and unsettled writes, kept between
+    cycles by reading only what was appended since the last look (``Journal.read_since``),
+    so a daemon's cycle costs what the last cycles wrote, not the journal's whole history.
+
+    Besides the open writes it keeps the last line per variant (``latest``) for the writes
+    ``guard_writes`` may still need: those of the last ``RECENT_WRITE_S``, of the last run
+    that wrote, those marked ignored, and those a cycle held back (``keep``).
+    """
+
+    def __init__(self) -> None:
+        self._open: dict[str, JournalEntry] = {}
+        self._position: object | None = None
+        self._latest: dict[VariantKey, JournalEntry] = {}
+        self._last_run: str | None = None
+        self._kept: frozenset[VariantKey] = frozenset()
+
+    @property
+    def latest(self) -> Mapping[VariantKey, JournalEntry]:
+        """The last journal line (pending or outcome) per variant still of interest."""
+        return self._latest
+
+    async def read(self, journal: Journal) -> list[JournalEntry]:
+        """The open writes now, as ``unsettled`` over the whole journal would say."""
+        tail = await journal.read_since(self._position)
+        if tail.restarted:
+            self._open.clear()
+            self._latest.clear()
+        follow_open(self._open, tail.entries)
+        for entry in tail.entries:
+            self._latest[(entry.product_id, entry.variant_id)] = entry
+            if entry.outcome is Outcome.PENDING:
+                self._last_run = entry.run_id
+        self._position = tail.position
+        return list(self._open.values())
+
+    def keep(self, keys: frozenset[VariantKey]) -> None:
+        """Keep the lines of ``keys`` past the window (the writes a cycle held back)."""
+        self._kept = keys
+
+    def prune(self, now: datetime) -> None:
+        """Forget the lines no check needs any more, so memory follows recent writes."""
+        for key, entry in list(self._latest.items()):
+            if (entry.outcome is not Outcome.IGNORED and entry.run_id != self._last_run
+                    and key not in self._kept
+                    and (now - entry.time).total_seconds() >= RECENT_WRITE_S):
+                del self._latest[key]
+
+
+async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
+                             open_writes: OpenWrites | None = None
+                             ) -> frozenset[VariantKey]:
+    """Settle, by a re-read, every delta an earlier run journaled but never settled (a
+    kill, a shutdown, a failed re-read); returns their variants, which this run must write
+    only absolutely (whatever the re-read said, the walk this run planned from may predate
+    the delta). The journal is read where this run writes it (the file, or the database):
+    all of it, or with ``open_writes`` what was appended since the site's last cycle.
+    Nothing is sent again."""
+    entries = (await open_writes.read(journal) if open_writes is not None
+               else unsettled(await journal.read_site()))
+    open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
+    if not open_deltas:
+        return frozenset()
+    keys = frozenset((e.product_id, e.variant_id) for e in open_deltas)
+    try:
+        fresh = await store.refresh(product_ids=sorted({e.product_id for e in open_deltas}))
+    except WixAuthError:
+        raise
+    except WixError as exc:
+        log.warning("open_deltas_unreadable", deltas=len(open_deltas), error=str(exc)[:300])
+        return keys
+    current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+    settlements = []
+    for e in open_deltas:
+        now = current.get((e.product_id, e.variant_id))
+        settlements.append(_settlement(e, verdict(e.before.quantity, e.after.quantity, now),
+                                       now))
+    await journal.settle_each(settlements)
+    log.info("open_deltas_settled", deltas=len(open_deltas),
+             confirmed=sum(s.outcome is Outcome.APPLIED for s in settlements))
+    return keys
+
+
+def _merge(plan: Plan, run: _Run, absolute: ApplyReport, account: DeltaAccount
+           ) -> ApplyReport:
+    """One report over both paths, per product in plan order."""
+    by_product = {a.product_id: a for a in absolute.products}
+    accounts: list[ProductAccount] = []
+    for pid, group in plan.by_product().items():
+        other = by_product.get(pid)
+        written = run.written.get(pid, 0) + (other.written if other else 0)
+        failed = run.failed.get(pid, 0) + (other.failed if other else 0)
+        unsent = run.unsent.get(pid, 0) + (other.not_attempted if other else 0)
+        errors = tuple(run.errors.get(pid, ())) + (other.errors if other else ())
+        accounts.append(ProductAccount(pid, group[0].variant.product_name, written, failed,
+                                       unsent, errors))
+    return ApplyReport(
+        written=sum(a.written for a in accounts), failed=sum(a.failed for a in accounts),
+        not_attempted=sum(a.not_attempted for a in accounts),
+        conflict_retries=absolute.conflict_retries, products=tuple(accounts), deltas=account)

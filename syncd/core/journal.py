@@ -1,0 +1,336 @@
+"""The write journal: every stock write, recorded before it is sent and confirmed after.
+
+A site's journal is an append-only sequence of lines (``JournalEntry``). Each write is
+recorded with outcome ``pending`` *before* the request leaves, durably, and a second line
+with the same ``write_id`` records ``applied``, ``failed`` or ``conflict`` once the answer
+is known. After a crash the journal therefore says exactly which writes may have reached
+Wix (a ``pending`` line with no outcome line), and it is what ``syncd rollback`` reads:
+``rollback_points`` gives, per variant, the value before a run's first write and the latest
+value it applied.
+
+Catalog V1 increments and decrements are journaled the same way, with the units sent
+(``delta``) beside the value read (``before``) and the value expected (``after``). They are
+not idempotent, so their outcome line never comes from the call's answer alone: it is
+written after a re-read of the product (``applied`` = confirmed, ``failed`` = not applied,
+``unknown`` = moved by something else since), by the same run or, after a crash, by the
+next one (``syncd.apply.applier``). Rollback reads them like any other write.
+
+This module holds the lines and one run's ``Journal`` (its write ids, its clock, batches
+that never interleave). Where the lines are kept is a ``JournalStore`` that a state backend
+provides (``syncd.edges.backend``): a JSON-lines file per site, or rows in PostgreSQL. Writes are
+batched: one durable append per batch of changes (a V1 product call or a V3 bulk call).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from functools import lru_cache
+from types import TracebackType
+from typing import Any, Protocol
+
+from syncd.core.plan import StockChange
+
+_ERROR_MAX_CHARS = 500
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    """Recorded, about to be sent: if nothing follows, the write may or may not have landed."""
+    APPLIED = "applied"
+    FAILED = "failed"
+    CONFLICT = "conflict"
+    """Stale revision (V3) or stock moved: nothing was written; re-read and re-plan."""
+    UNKNOWN = "unknown"
+    """Sent, but no answer said whether it landed (a timeout or 5xx after every retry, a
+    cancelled shutdown, a batch cut short by another product's error): the store holds
+    either the before- or the after-value."""
+    NOT_SENT = "not_sent"
+    """Never sent: a stop was requested while the write waited for the budget. The store
+    still holds the before-value."""
+    IGNORED = "ignored"
+    """A later outcome line of an ``applied`` absolute write: Wix answered ``{}``, but a
+    later read still held the before-value (Wix ignored the entry). While the source and
+    the store keep those values, the write is not sent again (``syncd.apply.applier``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StockState:
+    """A variant's stock as the journal records it (None where it does not apply)."""
+
+    quantity: int | None
+    in_stock: bool | None
+    tracked: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"quantity": self.quantity, "in_stock": self.in_stock, "tracked": self.tracked}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StockState:
+        return cls(quantity=data.get("quantity"), in_stock=data.get("in_stock"),
+                   tracked=data.get("tracked"))
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    """One line of the journal."""
+
+    write_id: str
+    """Shared by a write's ``pending`` line and its outcome line."""
+    run_id: str
+    site: str
+    product_id: str
+    variant_id: str
+    sku: str
+    inventory_item_id: str
+    before: StockState
+    after: StockState
+    revision: str | None
+    """V3: the item's revision the write was based on (pending), or the new one (applied)."""
+    outcome: Outcome
+    time: datetime
+    error: str | None = None
+    location_id: str | None = None
+    rollback_of: str | None = None
+    """For the writes of a rollback: the run it undid (a plain rollback never undoes a
+    rollback, and ``rollback --list`` marks these runs)."""
+
+    delta: int | None = None
+    """Set for an Increment (> 0) or Decrement (< 0) write: the units sent, planned from
+    ``before``, so that ``after`` is the value expected once it lands. Such a write is not
+    idempotent: it is never sent again; its outcome comes from a re-read."""
+
+    @classmethod
+    def pending(cls, change: StockChange, *, write_id: str, run_id: str, site: str,
+                at: datetime, rollback_of: str | None = None,
+                delta: int | None = None) -> JournalEntry:
+        """The ``pending`` entry for a planned change (``delta``: sent as increment or
+        decrement of that many units)."""
+        v = change.variant
+        return cls(
+            write_id=write_id, run_id=run_id, site=site, product_id=v.product_id,
+            variant_id=v.variant_id, sku=v.sku, inventory_item_id=v.inventory_item_id,
+            before=StockState(quantity=v.quantity, in_stock=v.in_stock, tracked=v.tracked),
+            after=StockState(quantity=change.quantity, in_stock=change.in_stock,
+                             tracked=change.track),
+            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id,
+            rollback_of=rollback_of, delta=delta)
+
+    def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
+                revision: str | None = None) -> JournalEntry:
+        """The outcome line for this pending entry."""
+        return replace(self, outcome=outcome, time=at,
+                       error=error[:_ERROR_MAX_CHARS] if error else None,
+                       revision=revision if revision is not None else self.revision)
+
+    def to_json(self) -> str:
+        data: dict[str, Any] = {
+            "write_id": self.write_id, "run_id": self.run_id, "site": self.site,
+            "product_id": self.product_id, "variant_id": self.variant_id, "sku": self.sku,
+            "inventory_item_id": self.inventory_item_id, "location_id": self.location_id,
+            "before": self.before.to_dict(), "after": self.after.to_dict(),
+            "revision": self.revision, "outcome": self.outcome.value,
+            "time": _iso_time(self.time),
+        }
+        if self.error is not None:
+            data["error"] = self.error
+        if self.rollback_of is not None:
+            data["rollback_of"] = self.rollback_of
+        if self.delta is not None:
+            data["delta"] = self.delta
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> JournalEntry:
+        """Parse one line; ValueError (or KeyError/TypeError) when it is not an entry."""
+        d = json.loads(text)
+        return cls(
+            write_id=str(d["write_id"]), run_id=str(d["run_id"]), site=str(d["site"]),
+            product_id=str(d["product_id"]), variant_id=str(d["variant_id"]),
+            sku=str(d["sku"]), inventory_item_id=str(d["inventory_item_id"]),
+            before=StockState.from_dict(d["before"]), after=StockState.from_dict(d["after"]),
+            revision=d.get("revision"), outcome=Outcome(d["outcome"]),
+            time=datetime.fromisoformat(str(d["time"]).replace("Z", "+00:00")),
+            error=d.get("error"), location_id=d.get("location_id"),
+            rollback_of=d.get("rollback_of"),
+            delta=int(d["delta"]) if d.get("delta") is not None else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """The outcome of one pending write, for ``Journal.settle_each``."""
+
+    entry: JournalEntry
+    outcome: Outcome
+    error: str | None = None
+    revision: str | None = None
+
+
+@lru_cache(maxsize=16)
+def _iso_time(at: datetime) -> str:
+    """``at`` as the journal writes it (cached: a batch of thousands shares one time)."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+
+
+def new_run_id(now: datetime) -> str:
+    """A sortable, unique run id such as ``20250101T120000Z-3fa2c1``."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def utc_now() -> datetime:
+    """Now, aware, in UTC: a journal's default clock."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    """A journal line that could not be read."""
+
+    line: int
+    """The line number in a file, the row id in a table."""
+    reason: str
+    torn: bool
+    """True for a last line without its newline: a crash in the middle of an append."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalTail:
+    """What was appended to a site's journal since an earlier read."""
+
+    entries: tuple[JournalEntry, ...]
+    position: object | None
+    """Where the next read starts (a file's inode and offset, a row id)."""
+    restarted: bool
+    """Read from the beginning (a first read, or a journal file replaced or truncated
+    since): whatever an earlier read found no longer holds."""
+
+
+class JournalStore(Protocol):
+    """Where one site's journal lines are kept (a file, a table): what a ``Journal`` needs
+    of its backend."""
+
+    async def open(self) -> None:
+        """Get ready to append (once per run, before the first append)."""
+
+    async def close(self) -> None:
+        """Let go of what ``open`` took."""
+
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Keep ``entries`` as one block, durably, before returning (the caller sends the
+        writes they record only then). May raise ``LeaseLost`` (a fenced replica)."""
+
+    async def read_all(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        """Every entry of the site, every run's, oldest first; unreadable lines are skipped
+        and, when ``bad_lines`` is given, reported in it."""
+
+    async def read_since(self, position: object | None) -> JournalTail:
+        """The site's entries kept after ``position`` (a ``JournalTail.position``; None:
+        from the beginning), by any run or process."""
+
+
+class Journal:
+    """The append side of one site's journal, for one run; use as an async context manager.
+
+    ``write_pending`` and ``settle`` are what the applier calls; the lines go to ``store``
+    one batch at a time (an ``asyncio.Lock`` keeps batches from interleaving).
+    """
+
+    def __init__(self, store: JournalStore, *, site: str, run_id: str,
+                 clock: Callable[[], datetime] = utc_now,
+                 rollback_of: str | None = None) -> None:
+        self.store = store
+        self.site = site
+        self.run_id = run_id
+        self.rollback_of = rollback_of
+        self._clock = clock
+        self._count = 0
+        self._lock: asyncio.Lock | None = None
+
+    def now(self) -> datetime:
+        """The time this journal stamps on its lines (its clock: tests may set one)."""
+        return self._clock()
+
+    async def __aenter__(self) -> Journal:
+        await self.store.open()
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        await self.store.close()
+
+    def make_pending(self, changes: Sequence[StockChange], *,
+                     deltas: Sequence[int] | None = None) -> list[JournalEntry]:
+        """``pending`` entries for ``changes`` (not yet written); ``deltas``, when given,
+        marks each as an increment/decrement of that many units."""
+        at = self._clock()
+        entries = []
+        for index, change in enumerate(changes):
+            self._count += 1
+            entries.append(JournalEntry.pending(
+                change, write_id=f"{self.run_id}/{self._count}", run_id=self.run_id,
+                site=self.site, at=at, rollback_of=self.rollback_of,
+                delta=deltas[index] if deltas is not None else None))
+        return entries
+
+    async def write_pending(self, changes: Sequence[StockChange], *,
+                            deltas: Sequence[int] | None = None) -> list[JournalEntry]:
+        """Record ``changes`` as pending, durably; send them only after this returns."""
+        entries = self.make_pending(changes, deltas=deltas)
+        await self.append(entries)
+        return entries
+
+    async def settle(self, entries: Sequence[JournalEntry], outcome: Outcome, *,
+                     error: str | None = None) -> list[JournalEntry]:
+        """Record one outcome for a whole batch (a V1 product call succeeds or fails whole)."""
+        return await self.settle_each(Settlement(e, outcome, error) for e in entries)
+
+    async def settle_each(self, settlements: Iterable[Settlement]) -> list[JournalEntry]:
+        """Record per-write outcomes (V3 bulk results), with new revisions where known."""
+        at = self._clock()
+        lines = [s.entry.settled(s.outcome, at=at, error=s.error, revision=s.revision)
+                 for s in settlements]
+        await self.append(lines)
+        return lines
+
+    async def append(self, entries: Sequence[JournalEntry]) -> None:
+        """Keep ``entries`` as one block, after any batch already being kept."""
+        if not entries:
+            return
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            await self.store.append(entries)
+
+    async def read_site(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        """Every entry of the site's journal, every run's, oldest first: what an earlier
+        run left open is read where this run writes (the file, or the database)."""
+        return await self.store.read_all(bad_lines)
+
+    async def read_since(self, position: object | None) -> JournalTail:
+        """The site's entries appended after ``position`` (a ``JournalTail.position``;
+        None: from the beginning), by any run or process."""
+        return await self.store.read_since(position)
+
+
+def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
+    """Pending writes with no outcome line: after a crash, those may or may not have landed
+    (the delta path settles them by re-reading before it plans anything new)."""
+    open_writes: dict[str, JournalEntry] = {}
+    follow_open(open_writes, entries)
+    return list(open_writes.values())
+
+
+def follow_open(open_writes: dict[str, JournalEntry], entries: Iterable[JournalEntry]) -> None:
+    """Bring ``open_writes`` (write id -> its pending entry) up to date with ``entries``,
+    read in journal order: a pending line opens a write, any outcome line settles it."""
+    for entry in entries:
+        if entry.outcome is Outcome.PENDING:
+            open_writes[entry.write_id] = entry
+        else:
+            open_writes.pop(entry.write_id, None)

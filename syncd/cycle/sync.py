@@ -1,0 +1,450 @@
+"""One sync cycle of one site: read the source, walk the store, plan, guard, apply, record.
+
+``SiteSync`` holds what a site needs across cycles (its Wix client, the catalog adapter,
+and the SKU -> product index of the last full walk that the daemon's fast lane uses). The
+one-shot commands (``syncd plan``, ``syncd sync``) make one and run a single cycle; the
+daemon keeps one per site for a configuration generation (``syncd.frontends.daemon.runner``).
+
+A cycle never writes before every check has passed: the source is read and validated
+whole, the plan is computed from a complete walk, and the safety guards see the plan
+first. Only a cycle whose writes all landed updates the run state (kept by the state
+backend), which is what the source-shrink guard compares the next source against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+import aiohttp
+import structlog
+
+from syncd.apply.absolute import ApplyReport, apply_plan
+from syncd.apply.applier import OpenWrites, apply_changes
+from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
+from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.core.diff import plan_changes
+from syncd.core.guards import GuardResult, check_guards, evaluate_guards
+from syncd.core.journal import new_run_id
+from syncd.core.match_coverage import match_problem, matched_rows
+from syncd.core.plan import Plan
+from syncd.core.policy import Unmatched
+from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
+from syncd.cycle.incremental import Informer
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.product_index import ProductIndex
+from syncd.cycle.progress import SyncProgress, publish_progress
+from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
+from syncd.edges.backend import LocalBackend, RunState, StateBackend, backend_for
+from syncd.edges.backend.fence import SiteLease
+from syncd.edges.config import Settings, SiteSettings, SourceMode
+from syncd.edges.feeds.copy import FeedCopies
+from syncd.edges.sources import DesiredSource
+from syncd.edges.sources.cache import SourceCache
+from syncd.edges.sources.matching import store_view
+from syncd.edges.sources.remote import feed_directory, read_site_source
+from syncd.edges.wix import LimiterPool, StoreAdapter, WixClient, open_store
+
+REPLICA_HEADER = "x-syncd-replica"
+
+
+class CycleKind(StrEnum):
+    """How much of the store a cycle reads."""
+
+    FULL = "full"
+    """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
+    FAST = "fast"
+    """Re-read and write only the products of a few changed source rows (the targeted walk)."""
+    INCREMENTAL = "incremental"
+    """Read only what changed in the store since the last read (``syncd.cycle.incremental``) and
+    plan the whole source against the snapshot kept up to date that way."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlanResult:
+    """A plan and what it was computed from."""
+
+    source: DesiredSource
+    snapshot: StoreSnapshot
+    plan: Plan
+    guards: tuple[GuardResult, ...]
+    kind: CycleKind
+    match_problem: str | None = None
+    """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncResult:
+    """One cycle: the plan, what applying it did (None for a dry run), and its cost."""
+
+    planned: PlanResult
+    applied: ApplyReport | None
+    api_calls: int
+    duration_s: float
+    run_id: str
+
+
+class SiteSync:
+    """Everything one site needs across cycles; use as an async context manager."""
+
+    def __init__(
+        self,
+        site: SiteSettings,
+        *,
+        state_dir: Path,
+        session: aiohttp.ClientSession | None = None,
+        metrics: Metrics | None = None,
+        limiters: LimiterPool | None = None,
+        feeds: FeedCopies | None = None,
+        polled_feeds: bool = False,
+        incremental: bool = False,
+        backend: StateBackend | None = None,
+    ) -> None:
+        self.site = site
+        self.state_dir = state_dir
+        self.backend: StateBackend = backend or LocalBackend(state_dir)
+        self.feeds = feeds or FeedCopies(feed_directory(state_dir))
+        self._feed_checked_by_poller = polled_feeds
+        """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
+        older than the poll interval. One-shot commands always check."""
+        self.source_cache = SourceCache()
+        """The site's parsed sources, kept while their files do not change."""
+        self.open_writes = OpenWrites()
+        """The site's unsettled journal entries, read as the journal grows."""
+        wix_settings = site.wix_settings()
+        self.client = WixClient(
+            api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
+            session=session,
+            limiter=limiters.get(wix_settings, site.site_id, budget=key_budget(site))
+            if limiters else None)
+        self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
+            "syncd.cycle.sync").bind(site=site.name)
+        self._store: StoreAdapter | None = None
+        self._products_by_key: ProductIndex | None = None
+        self._managed = 0
+        """Variants the last full plan managed: the fast lane's changed-fraction base."""
+        self.informer: Informer | None = None
+        """Keeps the store's snapshot between cycles for incremental ones (None: off)."""
+        if incremental:
+            self.informer = Informer(overlap_s=site.walk_settings().change_overlap_s,
+                                     on_fallback=fallback_observer(metrics, site.name),
+                                     log=self.log)
+        self._metrics = metrics
+        if metrics is not None:
+            self.client.subscribe(metrics_observer(metrics, site.name))
+
+    async def __aenter__(self) -> SiteSync:
+        await self.client.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.close()
+
+    @property
+    def has_index(self) -> bool:
+        """True once a full walk has built the index the fast lane needs."""
+        return self._products_by_key is not None
+
+    async def store(self) -> StoreAdapter:
+        """The catalog adapter, detected on first use and kept (a site never changes back)."""
+        if self._store is None:
+            self._store = await open_store(self.client, catalog=self.site.catalog,
+                                           settings=self.site.walk_settings())
+            self.log.info("catalog_detected", catalog=self._store.catalog.value)
+        return self._store
+
+    async def load_source(self) -> DesiredSource:
+        """Read, check, match and merge every source of the site, fetching remote feeds
+        (raises ``SourceError``)."""
+        return await read_site_source(self.site, self.feeds,
+                                      polled=self._feed_checked_by_poller,
+                                      cache=self.source_cache)
+
+    async def plan(
+        self,
+        *,
+        source: DesiredSource | None = None,
+        kind: CycleKind = CycleKind.FULL,
+        changed_keys: Iterable[str] | None = None,
+        force: bool = False,
+    ) -> PlanResult:
+        """Walk (all of the store, or the products behind ``changed_keys``) and plan.
+
+        The guards are evaluated and returned; with ``force=False`` a failing guard raises
+        ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
+        """
+        if source is None:
+            source = await self.load_source()
+        store = await self.store()
+        partial = self.site.source.mode is SourceMode.PARTIAL
+        # A partial source speaks only for its rows: what it does not list is never zeroed.
+        policy = replace(self.site.policy, unmatched=Unmatched.IGNORE) if partial \
+            else self.site.policy
+        # Match keys and locations need the whole store: such sites always walk it all.
+        fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
+                and not self.site.match.active and not source.located)
+        informer = self.informer
+        try:
+            if fast:
+                assert changed_keys is not None
+                snapshot = await self._refresh_for(store, changed_keys)
+            elif (kind is CycleKind.INCREMENTAL and informer is not None
+                  and (changed := await informer.incremental(store)) is not None):
+                snapshot = changed
+            else:
+                kind = CycleKind.FULL
+                snapshot = await (informer.full(store) if informer else store.walk())
+                self._index(snapshot)
+        except WixClientError as exc:
+            # A read has nothing to conflict on: Wix answers 428 when the site now runs the
+            # other catalog (an upgrade to V3), or perhaps 400, 403 or 404 (unconfirmed). Any
+            # 4xx from a walk makes the next cycle ask for the catalog again (one call).
+            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
+                             status=exc.status)
+            self._store = None
+            self._products_by_key = None
+            if informer is not None:
+                informer.reset()
+            raise
+        snapshot = store_view(snapshot, self.site.match, located=source.located)
+        plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
+        if not fast:
+            self._managed = plan.managed
+        # A fast cycle sees a handful of products; its changes are measured against what
+        # the last full cycle managed, so a bad file is refused on either lane.
+        guarded = replace(plan, managed=max(plan.managed, self._managed)) if fast else plan
+        if partial:
+            # Nearly every row of a file of changes changes: measure against the store.
+            guarded = replace(guarded, managed=max(guarded.managed, plan.store_variants))
+        previous = await self.backend.read_state(self.site.name)
+        if partial:
+            previous = None  # row counts of partial files are not comparable run to run
+        previous_rows = previous.source_rows if previous else None
+        problem = None if fast else match_problem(
+            plan, policy, previous_matched=previous.matched_rows if previous else None)
+        result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                            guards=evaluate_guards(guarded, policy,
+                                                   previous_source_rows=previous_rows),
+                            match_problem=problem)
+        if problem is not None and not force:
+            raise NoMatch(problem, result)
+        try:
+            check_guards(guarded, policy, previous_source_rows=previous_rows, force=force)
+        except GuardRefused as exc:  # keep the plan for whoever is asked to approve it
+            exc.result = result
+            raise
+        return result
+
+    async def sync(
+        self,
+        *,
+        dry_run: bool = False,
+        force: bool = False,
+        kind: CycleKind = CycleKind.FULL,
+        changed_keys: Iterable[str] | None = None,
+        stop: asyncio.Event | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        on_plan: Callable[[PlanResult], None] | None = None,
+        lease: SiteLease | None = None,
+    ) -> SyncResult:
+        """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``, ``NoMatch``,
+        ``GuardRefused`` or ``WixError`` before any write; after the first write, failures
+        are reported in the result instead.
+
+        Once ``stop`` is set no request is sent any more: those on the wire finish, those
+        waiting for the budget give up (``StopRequested`` before the plan; journaled
+        ``not_sent`` after). ``on_plan`` sees the plan before the first write. A replica
+        passes its ``lease`` on the site: once it lapses nothing more is sent or journaled
+        (``LeaseLost``, a ``StopRequested``)."""
+        async with halt_on(stop, self.client, lease=lease), \
+                self._publishing(on_plan, progress) as hooks:
+            return await self._sync(dry_run=dry_run, force=force, kind=kind,
+                                    changed_keys=changed_keys, stop=stop,
+                                    progress=hooks[1], on_plan=hooks[0], lease=lease)
+
+    async def _sync(
+        self,
+        *,
+        dry_run: bool,
+        force: bool,
+        kind: CycleKind,
+        changed_keys: Iterable[str] | None,
+        stop: asyncio.Event | None,
+        progress: Callable[[int, int], None] | None,
+        on_plan: Callable[[PlanResult], None] | None,
+        lease: SiteLease | None,
+    ) -> SyncResult:
+        started = time.monotonic()
+        calls_before = self.client.calls.total
+        run_id = new_run_id(datetime.now(UTC))
+        log = self.log.bind(run_id=run_id)
+        planned = await self.plan(kind=kind, changed_keys=changed_keys, force=force)
+        plan = planned.plan
+        log.info("plan_ready", kind=planned.kind.value, changes=len(plan.changes),
+                 matched=plan.matched, store_variants=plan.store_variants,
+                 unmatched_rows=len(plan.unmatched_rows), ambiguous_skus=len(plan.ambiguous),
+                 hidden_changes=plan.hidden_changes,
+                 walk_calls=planned.snapshot.api_calls)
+        if on_plan is not None:
+            on_plan(planned)
+        applied: ApplyReport | None = None
+        if not dry_run:
+            journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
+            async with journal:
+                applied = await apply_changes(plan, store=await self.store(), journal=journal,
+                                              write_mode=self.site.policy.write_mode,
+                                              stop=stop, log=log, progress=progress,
+                                              open_writes=self.open_writes)
+            if self.informer is not None:
+                self.informer.wrote(landed_writes(planned, applied))
+            if self._metrics is not None and applied.ignored_found:
+                self._metrics.observe_ignored_writes(self.site.name, applied.ignored_found)
+            if applied.complete:
+                previous = await self.backend.read_state(self.site.name)
+                full = planned.kind is CycleKind.FULL
+                await self.backend.write_state(
+                    self.site.name,
+                    RunState(last_success_at=datetime.now(UTC),
+                             source_rows=len(planned.source.rows),
+                             source_digest=planned.source.digest(),
+                             matched_rows=matched_rows(plan) if full else
+                             previous.matched_rows if previous else None))
+        return SyncResult(planned=planned, applied=applied,
+                          api_calls=self.client.calls.total - calls_before,
+                          duration_s=time.monotonic() - started, run_id=run_id)
+
+    async def rollback(
+        self,
+        *,
+        run_id: str | None = None,
+        include_drifted: bool = False,
+        dry_run: bool = False,
+        stop: asyncio.Event | None = None,
+        lease: SiteLease | None = None,
+    ) -> tuple[RollbackPlan, ApplyReport | None]:
+        """Undo the journaled run ``run_id`` (default: the last one that wrote anything).
+
+        Re-reads only the variants the run touched, restores those still holding what the
+        run wrote, and journals the restoring writes as a run of their own (so a rollback
+        can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
+        """
+        entries = await self.backend.read_journal(self.site.name)
+        points = rollback_points(entries, run_id=run_id)
+        if not points:
+            which = f"run {run_id}" if run_id else "any run"
+            raise SyncdError(f"{self.backend.where(self.site.name)}: no applied write of "
+                             f"{which} to roll back")
+        target = next(iter(points.values())).run_id
+        store = await self.store()
+        if store.catalog is Catalog.V1:
+            snapshot = await store.refresh(product_ids=sorted({p.product_id
+                                                               for p in points.values()}))
+        else:
+            snapshot = await store.refresh(item_ids=sorted({p.inventory_item_id
+                                                            for p in points.values()}))
+        planned = plan_rollback(target, points, snapshot, include_drifted=include_drifted)
+        self.log.info("rollback_planned", rolled_back_run=target,
+                      changes=len(planned.plan.changes), drifted=len(planned.drifted),
+                      missing=len(planned.missing), already=planned.already_restored)
+        if dry_run or not planned.plan.changes:
+            return planned, None
+        new_run = new_run_id(datetime.now(UTC))
+        journal = self.backend.journal(self.site.name, run_id=new_run, rollback_of=target,
+                                       lease=lease)
+        async with journal, halt_on(stop, self.client, lease=lease):
+            applied = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
+                                       log=self.log.bind(run_id=new_run, rollback_of=target))
+        return planned, applied
+
+    @asynccontextmanager
+    async def _publishing(
+        self, on_plan: Callable[[PlanResult], None] | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> AsyncIterator[tuple[Callable[[PlanResult], None] | None,
+                             Callable[[int, int], None] | None]]:
+        """With metrics (the daemon), keep the live progress gauges current during the
+        cycle; yields the callbacks to use."""
+        if self._metrics is None:
+            yield on_plan, progress
+            return
+        tracker = SyncProgress(self.site.name, self.client)
+
+        def planned(result: PlanResult) -> None:
+            tracker.start_writing(result.plan)
+            if on_plan is not None:
+                on_plan(result)
+
+        def advanced(done: int, total: int) -> None:
+            tracker(done, total)
+            if progress is not None:
+                progress(done, total)
+
+        task = asyncio.create_task(publish_progress(tracker, self._metrics),
+                                   name=f"progress metrics {self.site.name}")
+        try:
+            yield planned, advanced
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def _index(self, snapshot: StoreSnapshot) -> None:
+        """Remember which products hold each SKU and id key, for the fast lane."""
+        self._products_by_key = ProductIndex(snapshot.variants)
+
+    async def _refresh_for(self, store: StoreAdapter, keys: Iterable[str]) -> StoreSnapshot:
+        """The variants the fast lane must see for ``keys``: on V3, every item carrying a
+        changed SKU now (a SKU copied to another product since the last full walk is then
+        seen as ambiguous); on V1, which cannot query variants by SKU, every product that
+        held the key at the last full walk, the next full cycle catching later copies."""
+        keys, index = list(keys), self._products_by_key
+        assert index is not None
+        if store.catalog is Catalog.V1:
+            return await store.refresh(product_ids=index.products_to_read(keys))
+        by_ids = {k for k in keys if "/" in k or index.is_product_id(k)}
+        skus = [k for k in keys if k not in by_ids]
+        return await store.refresh(product_ids=index.products_to_read(by_ids), skus=skus)
+
+
+def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:
+    """The variants of the products whose every planned write landed (the canary's list)."""
+    whole = {a.product_id for a in applied.products
+             if a.written and not a.failed and not a.not_attempted}
+    return [c.variant for c in planned.plan.changes if c.variant.product_id in whole]
+
+
+@asynccontextmanager
+async def open_site_syncs(
+    settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
+    limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
+    incremental: bool = False,
+) -> AsyncIterator[dict[str, SiteSync]]:
+    """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
+    ``feeds`` are the feed copies a daemon's pollers keep fresh; ``incremental`` gives each
+    an informer, for ``CycleKind.INCREMENTAL`` cycles."""
+    wanted = set(site_names)
+    limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
+    polled = feeds is not None
+    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
+    # Every request names the replica that sent it: an emulator (or a proxy) can then show
+    # that no store was ever written by two replicas at once.
+    headers = {REPLICA_HEADER: settings.fleet.replica_id} if settings.fleet.replica_id else None
+    # No pool-wide cap on connections: each site's client already bounds its own requests
+    # in flight, and a shared cap would let one slow store's requests queue up the others.
+    connector = aiohttp.TCPConnector(limit=0)
+    async with backend_for(settings) as backend, \
+            aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
+                                  metrics=metrics, limiters=limiters, feeds=feeds,
+                                  polled_feeds=polled, incremental=incremental,
+                                  backend=backend)
+                 for s in settings.sites if not wanted or s.name in wanted}
+        yield syncs

@@ -1,0 +1,106 @@
+"""Where a remote feed lives and how it is fetched: values only, built by
+``syncd.edges.config.loader``.
+
+A source whose ``path`` is a URL (``https://``, ``http://``, ``sftp://``, ``s3://``) gets a
+``FeedSettings``. Credentials never sit in the URL the rest of syncd sees: ``display`` is the
+URL without user, password or query string, and is what logs, metrics, plans and journals
+name; secrets are held as ``syncd.edges.config.Secret`` values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from syncd.edges.config.secrets import Secret
+
+
+class FeedScheme(StrEnum):
+    """How a feed is fetched."""
+
+    HTTP = "http"
+    HTTPS = "https"
+    SFTP = "sftp"
+    S3 = "s3"
+
+
+REMOTE_SCHEMES = tuple(f"{s.value}://" for s in FeedScheme)
+"""Prefixes of ``source.path`` values that name a remote feed."""
+
+DEFAULT_POLL_S = 300.0
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+
+
+def is_remote(path: str) -> bool:
+    """True when ``path`` is a URL syncd fetches rather than a local file."""
+    return path.lower().startswith(REMOTE_SCHEMES)
+
+
+def display_url(url: str) -> str:
+    """``url`` without credentials and query string: safe for logs, metrics and plans."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """One remote feed: its URL, its credential and the limits its fetch must respect."""
+
+    url: str
+    """The URL as configured (it may carry a user name, never a password: see ``secret``)."""
+
+    poll_s: float = DEFAULT_POLL_S
+    """Seconds between two checks by the daemon; an unchanged feed costs one small request
+    (HTTP 304, an SFTP stat, an S3 304) and no Wix call."""
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    """Deadline for one whole fetch (connect, headers and body); a server that stops sending
+    fails the fetch instead of holding the cycle."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    """A feed larger than this is refused before or while it is read."""
+
+    max_redirects: int = DEFAULT_MAX_REDIRECTS
+    """HTTP redirects followed; more is an error. The auth header is dropped on a redirect
+    to another host."""
+
+    auth_header: str = "Authorization"
+    """HTTP: the header that carries ``secret`` (``Authorization``, ``X-Api-Key``...)."""
+
+    secret: Secret | None = None
+    """HTTP: the auth header's value; SFTP: the password (or the key's passphrase with
+    ``key_file``); S3: unused (credentials come from the usual AWS chain)."""
+
+    secret_origin: str = ""
+    """Where the secret came from (``env FEED_TOKEN``), for messages; never the value."""
+
+    key_file: str | None = None
+    """SFTP: a private key file."""
+
+    known_hosts: str | None = None
+    """SFTP: a known_hosts file to check the server's key against; None uses
+    ``~/.ssh/known_hosts``."""
+
+    endpoint_url: str | None = None
+    """S3: the endpoint of an S3-compatible server (MinIO, Ceph...); None for AWS."""
+
+    region: str | None = None
+    """S3: the bucket's region; None uses the AWS configuration."""
+
+    @property
+    def scheme(self) -> FeedScheme:
+        return FeedScheme(urlsplit(self.url).scheme.lower())
+
+    @property
+    def display(self) -> str:
+        """The URL to show: no credentials, no query string."""
+        return display_url(self.url)

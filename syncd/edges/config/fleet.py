@@ -1,0 +1,123 @@
+"""How a daemon runs many sites: a directory of site files, a cap on cycles at once, and
+where the state lives (a local directory, or PostgreSQL shared by several replicas).
+
+Part of the configuration schema (``Settings.fleet``); the loader takes its defaults from
+these classes. ``read_sites_dir`` reads the directory of one-file-per-site.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from syncd.base import yamlnodes
+from syncd.base.errors import ConfigError
+from syncd.edges.config.reader import MapReader
+from syncd.edges.config.secrets import Secret
+
+ENV_DATABASE_URL = "SYNCD_DATABASE_URL"
+"""The PostgreSQL DSN (``postgresql://user:pass@host/db``); never written in the file."""
+
+ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
+"""This replica's name in the lease table and logs (default: host name and pid)."""
+
+SITE_FILE_SUFFIXES = (".yaml", ".yml")
+
+FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds")
+"""The top-level keys read here."""
+
+
+class StateBackendKind(StrEnum):
+    LOCAL = "local"
+    """Journal, run state and locks in ``state_dir`` (one machine, the default)."""
+    POSTGRES = "postgres"
+    """Journal, run state and site leases in PostgreSQL, shared by every replica."""
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSettings:
+    """Many sites in one process, and several processes on one database."""
+
+    sites_dir: Path | None = None
+    """A directory of one YAML file per site (the keys of a ``sites`` entry; ``name``
+    defaults to the file's stem), read with the main file and again on every SIGHUP."""
+
+    max_concurrent_cycles: int = 32
+    """Cycles running at once across all sites. Each site is paced by its own Wix budget,
+    so most of a cycle is waiting; 32 keeps memory and CPU flat with a thousand sites while
+    a slow site only ever holds one of the slots."""
+
+    backend: StateBackendKind = StateBackendKind.LOCAL
+    """Where the journal, run state, source digests and site ownership live."""
+
+    database_url: Secret | None = field(default=None, repr=False)
+    """The PostgreSQL DSN (from ``SYNCD_DATABASE_URL``); required with ``postgres``."""
+
+    replica_id: str = ""
+    """This process's name among the replicas (``SYNCD_REPLICA_ID``; with ``postgres``
+    host:pid by default), sent as ``x-syncd-replica`` with every request when set."""
+
+    lease_ttl_s: float = 15.0
+    """A replica that stops heartbeating loses its sites after this long: kill -9 of a
+    replica hands its stores to the others within ~2 TTLs."""
+
+
+def default_replica_id() -> str:
+    return f"{os.uname().nodename}:{os.getpid()}"
+
+
+def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSettings:
+    """The ``sites_dir``, ``max_concurrent_cycles`` and ``state_backend`` keys of the top
+    level (already checked as known keys by the loader)."""
+    defaults = FleetSettings()
+    sites_dir = m.string("sites_dir")
+    directory = base / sites_dir if sites_dir is not None else None
+    if directory is not None and not directory.is_dir():
+        raise m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory")
+    backend = m.choice("state_backend", StateBackendKind, defaults.backend)
+    url = env.get(ENV_DATABASE_URL)
+    if backend is StateBackendKind.POSTGRES and not url:
+        raise m.error(m.node("state_backend"), "state_backend",
+                      f"postgres needs the database DSN in the environment {ENV_DATABASE_URL}")
+    return FleetSettings(
+        sites_dir=directory,
+        max_concurrent_cycles=m.integer("max_concurrent_cycles",
+                                        defaults.max_concurrent_cycles, minimum=1),
+        backend=backend,
+        database_url=Secret(url) if url else None,
+        replica_id=env.get(ENV_REPLICA_ID) or (
+            default_replica_id() if backend is StateBackendKind.POSTGRES else ""),
+        lease_ttl_s=m.number("lease_ttl_seconds", defaults.lease_ttl_s, positive=True),
+    )
+
+
+SiteT = TypeVar("SiteT")
+
+
+def read_sites_dir(directory: Path,
+                   build: Callable[[MapReader, Path, str], SiteT]) -> list[tuple[SiteT, str]]:
+    """Every site file of ``directory`` in name order, built by ``build(reader, base,
+    default_name)``, each with ``file:line`` for messages. Hidden files (editors' temporary
+    copies) and other suffixes are ignored."""
+    sites: list[tuple[SiteT, str]] = []
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.suffix not in SITE_FILE_SUFFIXES:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read: {e}") from e
+        try:
+            root = yamlnodes.compose(text)
+        except yamlnodes.YamlSyntaxError as e:
+            raise ConfigError(f"{path}:{e.line or 1}: {e.message}") from e
+        if root is None:
+            raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
+                              "api_key_env or api_key_file)")
+        sites.append((build(MapReader(str(path), root, ""), path.parent, path.stem),
+                      f"{path}:{yamlnodes.line_of(root)}"))
+    return sites

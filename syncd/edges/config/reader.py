@@ -1,0 +1,167 @@
+"""Configuration mappings read with their lines: typed getters that fail as ``ConfigError``.
+
+Every error names the file, the line and the key path (``syncd.yaml:7: sites[0].rate_limit:
+...``); unknown keys get a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import TypeVar
+
+import yaml
+
+from syncd.base.errors import ConfigError
+from syncd.base.yamlnodes import (
+    YamlSyntaxError,
+    is_null,
+    kind_of,
+    line_of,
+    mapping_entries,
+    scalar_text,
+)
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+_TRUE = frozenset({"true", "yes", "on"})
+_FALSE = frozenset({"false", "no", "off"})
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class MapReader:
+    """A YAML mapping being read as configuration.
+
+    Typed getters convert scalar text and, on failure, raise ``ConfigError`` as
+    ``file:line: path.to.key: reason``. ``check_keys`` rejects unknown keys with a
+    "did you mean" suggestion. Absent and null values both mean "use the default".
+    """
+
+    def __init__(self, file: str, node: yaml.Node | None, path: str, *, line: int = 1) -> None:
+        self.file, self.path = file, path
+        self.line = line_of(node) if node is not None else line
+        if node is None or is_null(node):
+            self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+            return
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, "", f"expected a mapping of keys, found {kind_of(node)}")
+        try:
+            self.entries = {k: (kn, vn) for k, kn, vn in mapping_entries(node)}
+        except YamlSyntaxError as e:
+            raise ConfigError(f"{file}:{e.line}: {path or 'top level'}: {e.message}") from e
+
+    def key_path(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path and key else (self.path or key)
+
+    def error(self, node: yaml.Node | None, key: str, message: str) -> ConfigError:
+        """A ConfigError for ``key`` (at ``node``'s line, else the mapping's)."""
+        line = line_of(node) if node is not None else self.line
+        return ConfigError(f"{self.file}:{line}: {self.key_path(key) or 'top level'}: {message}")
+
+    def check_keys(self, allowed: Iterable[str]) -> None:
+        """Every key must be one of ``allowed``."""
+        known = list(allowed)
+        for key, (key_node, _) in self.entries.items():
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise self.error(key_node, key, f"unknown key{hint} (known: {', '.join(known)})")
+
+    def given(self, key: str) -> bool:
+        """True when ``key`` is present with a non-null value."""
+        entry = self.entries.get(key)
+        return entry is not None and not is_null(entry[1])
+
+    def node(self, key: str) -> yaml.Node | None:
+        """The value node of ``key``, None when absent or null."""
+        return self.entries[key][1] if self.given(key) else None
+
+    def text(self, key: str) -> str | None:
+        """The scalar text of ``key``, None when absent or null."""
+        node = self.node(key)
+        if node is None:
+            return None
+        text = scalar_text(node)
+        if text is None:
+            raise self.error(node, key, f"expected a single value, found {kind_of(node)}")
+        return text
+
+    def string(self, key: str, default: str | None = None, *, required: str = "") -> str | None:
+        """A string; ``required`` (an explanation) makes an absent key an error."""
+        text = self.text(key)
+        if text is None:
+            if required:
+                raise self.error(None, key, f"required: {required}")
+            return default
+        if not text.strip():
+            raise self.error(self.node(key), key, "must not be empty")
+        return text.strip()
+
+    def integer(self, key: str, default: int, *, minimum: int = 0,
+                maximum: int | None = None) -> int:
+        text = self.text(key)
+        if text is None:
+            return default
+        if _INTEGER.fullmatch(text.strip()):
+            value = int(text)
+            if value >= minimum and (maximum is None or value <= maximum):
+                return value
+        if maximum is not None:
+            reason = f"must be a whole number within {minimum}..{maximum}"
+        elif minimum == 1:
+            reason = "must be a positive integer"
+        else:
+            reason = f"must be a whole number, {minimum} or more"
+        raise self.error(self.node(key), key, f"{reason}, not {text!r}")
+
+    def number(self, key: str, default: float, *, positive: bool = False,
+               maximum: float | None = None) -> float:
+        """A non-negative number (seconds, fractions); ``positive`` excludes 0."""
+        text = self.text(key)
+        if text is None:
+            return default
+        if _NUMBER.fullmatch(text.strip()):
+            value = float(text)
+            if (value > 0 if positive else value >= 0) and (maximum is None or value <= maximum):
+                return value
+        bounds = f"within 0..{maximum:g}" if maximum is not None else (
+            "above 0" if positive else "0 or more")
+        raise self.error(self.node(key), key, f"must be a number {bounds}, not {text!r}")
+
+    def optional_number(self, key: str, *, positive: bool = False) -> float | None:
+        return self.number(key, 0.0, positive=positive) if self.given(key) else None
+
+    def boolean(self, key: str, default: bool) -> bool:
+        text = self.text(key)
+        if text is None:
+            return default
+        lowered = text.strip().lower()
+        if lowered in _TRUE or lowered in _FALSE:
+            return lowered in _TRUE
+        raise self.error(self.node(key), key, f"must be true or false, not {text!r}")
+
+    def choice(self, key: str, kind: type[E], default: E) -> E:
+        text = self.text(key)
+        if text is None:
+            return default
+        try:
+            return kind(text.strip().lower())
+        except ValueError:
+            options = " | ".join(member.value for member in kind)
+            raise self.error(self.node(key), key,
+                             f"must be one of {options}, not {text!r}") from None
+
+    def mapping(self, key: str) -> MapReader:
+        """The nested mapping under ``key`` (empty when absent)."""
+        return MapReader(self.file, self.node(key), self.key_path(key), line=self.line)
+
+    def sequence(self, key: str) -> list[yaml.Node]:
+        node = self.node(key)
+        if node is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, key, f"expected a list, found {kind_of(node)}")
+        return list(node.value)

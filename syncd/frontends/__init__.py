@@ -1,0 +1,3 @@
+"""The front ends: the daemon, its web console, plans as text and JSON, the sub-commands and
+the parser that wires them. Only the commands start the emulator (``syncd_emulator``).
+"""

@@ -1,0 +1,164 @@
+"""``syncd journal``: what the write journal says, on either state backend.
+
+Read-only and lock-free, like ``rollback --list`` (which prints this module's run list):
+the runs with their counts, one run's writes, or the writes no outcome ever settled, as
+text or one JSON object. The views themselves are ``syncd.core.journal_view``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from syncd.base.textsafe import safe_text
+from syncd.core.journal import BadLine, JournalEntry
+from syncd.core.journal_view import open_writes, run_writes, runs
+from syncd.edges.backend import backend_for
+from syncd.edges.config import Settings
+from syncd.frontends.commands.common import ExitCode, add_site_options, load_command_settings
+from syncd.frontends.commands.outcome import SiteOutcome
+from syncd.frontends.commands.sites import add_output_option, each_site, finish
+from syncd.frontends.commands.statecheck import run_on_state
+from syncd.frontends.render import pending_text, run_text, runs_text
+
+DESCRIPTION = """\
+Show the write journal: every stock write syncd made, recorded with the value it replaced
+before it was sent, and its outcome once known (applied, failed, conflict, unknown,
+not_sent). Works on either state backend (the local journal files, or PostgreSQL with
+state_backend: postgres), takes no lock, and writes nothing, so it runs beside a daemon.
+
+Without --run or --pending it lists each site's runs: the run id, when it started, how
+many of its writes were applied, failed, unknown (sent, no answer said whether they
+landed) or are still pending (no outcome recorded: the run was killed), and which run a
+rollback undid. --run shows one run's writes; --pending the writes never settled, across
+runs (a delta among them is settled by the next sync's re-read, never sent again).
+"""
+
+EPILOG = """\
+exit status:
+  0  shown
+  1  no such run (--run) in the journal of any selected site
+  73 a site's journal cannot be read
+  78 invalid configuration, an unknown --site, or a state backend that cannot be used
+     (a schema to migrate with `syncd db migrate`, a database out of reach)
+
+--output json prints one object: command, outcome, exit_code, reason, view ("runs",
+"run" or "pending"), and per site its site, outcome, reason, where, unreadable_lines and
+runs (counts per outcome), or run and writes (--run), or writes (--pending).
+
+examples:
+  syncd journal --config syncd.yaml                      every site's runs
+  syncd journal --config syncd.yaml --site shop          one site's runs
+  syncd journal --config syncd.yaml --run 20261126T224824Z-d02dc2
+                                                         that run's writes: SKU, before,
+                                                         after, delta, outcome
+  syncd journal --config syncd.yaml --pending            writes a killed run left open
+  syncd journal --config syncd.yaml --pending --output json | jq '.sites[].writes | length'
+"""
+
+_MORE = "--max-rows N, or --output json for all"
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``journal`` sub-command."""
+    parser = subparsers.add_parser(
+        "journal", help="show the write journal: runs, a run's writes, unsettled writes",
+        description=DESCRIPTION, epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_site_options(parser)
+    view = parser.add_mutually_exclusive_group()
+    view.add_argument("--run", metavar="RUN_ID",
+                      help="show this run's writes (run ids: the list without options)")
+    view.add_argument("--pending", action="store_true",
+                      help="show the writes that no outcome settled, in every run")
+    add_output_option(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """``syncd journal``."""
+    return _journal("journal", "run" if args.run else "pending" if args.pending else "runs",
+                    args)
+
+
+def list_runs(command: str, args: argparse.Namespace) -> int:
+    """Each selected site's runs, as ``command`` (``syncd rollback --list``)."""
+    return _journal(command, "runs", args)
+
+
+def _journal(command: str, view: str, args: argparse.Namespace) -> int:
+    settings = load_command_settings(args, sys.stderr)
+    if isinstance(settings, ExitCode):
+        return settings
+    return run_on_state(_show(command, view, settings, args))
+
+
+View = Callable[[str, str, list[JournalEntry], list[BadLine], argparse.Namespace],
+                SiteOutcome]
+
+
+async def _show(command: str, view: str, settings: Settings, args: argparse.Namespace) -> int:
+    text = args.output == "text"
+    names = [s.name for s in settings.sites if not args.site or s.name in args.site]
+    async with backend_for(settings) as backend:
+
+        async def show(name: str) -> SiteOutcome:
+            bad: list[BadLine] = []
+            entries = await backend.read_journal(name, bad)
+            return _VIEWS[view](name, backend.where(name), entries, bad, args)
+
+        # One run is in one site's journal: the sites without it are not shown unless no
+        # site has it, which is the error.
+        outcomes = await each_site(names, show, text=text and view != "run")
+    if view != "run":
+        return finish(command, outcomes, output=args.output, view=view)
+    missing = [o for o in outcomes if o.fields.get("run", True) is None]
+    shown = [o for o in outcomes if o not in missing]
+    if missing and not shown:
+        where = ", ".join(f"site {o.site} ({o.fields['where']})" for o in missing)
+        reason = (f"no run {args.run!r} in the journal of {where}; `syncd journal` without "
+                  "--run lists the runs")
+        print(f"syncd {command}: {safe_text(reason)}", file=sys.stderr)
+        return finish(command, missing, output=args.output, reason=reason, view=view)
+    if text:
+        for outcome in shown:
+            print(outcome.text)
+    return finish(command, shown, output=args.output, view=view)
+
+
+def _header(where: str, bad: list[BadLine]) -> dict[str, Any]:
+    return {"where": where,
+            "unreadable_lines": [{"line": b.line, "reason": b.reason} for b in bad]}
+
+
+def _runs(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+          args: argparse.Namespace) -> SiteOutcome:
+    found = runs(entries)
+    return SiteOutcome(name, ExitCode.OK, text=runs_text(name, where, found, bad), fields={
+        **_header(where, bad), "runs": [r.to_dict() for r in found]})
+
+
+def _run(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+         args: argparse.Namespace) -> SiteOutcome:
+    writes = run_writes(entries, args.run)
+    if writes is None:
+        return SiteOutcome(name, ExitCode.FAILED, f"no run {args.run!r} in {where}", fields={
+            **_header(where, bad), "run": None, "writes": []})
+    view = next(r for r in runs(entries) if r.run_id == args.run)
+    return SiteOutcome(name, ExitCode.OK,
+                       text=run_text(name, where, view, writes, bad, max_rows=args.max_rows),
+                       fields={**_header(where, bad), "run": view.to_dict(),
+                               "writes": [w.to_dict() for w in writes]})
+
+
+def _pending(name: str, where: str, entries: list[JournalEntry], bad: list[BadLine],
+             args: argparse.Namespace) -> SiteOutcome:
+    writes = open_writes(entries)
+    return SiteOutcome(name, ExitCode.OK,
+                       text=pending_text(name, where, writes, bad, max_rows=args.max_rows),
+                       fields={**_header(where, bad), "writes": [w.to_dict() for w in writes]})
+
+
+_VIEWS: dict[str, View] = {"runs": _runs, "run": _run, "pending": _pending}

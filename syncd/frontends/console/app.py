@@ -1,0 +1,256 @@
+"""The console's routes under ``/ui/`` on the daemon's HTTP listener.
+
+Read-only pages render what the daemon remembers (``syncd.frontends.daemon.site_board``), the live
+site statuses, and the tail of each site's journal, read through the configured state backend
+(``syncd.edges.backend.backend_for``: the journal files, or PostgreSQL), which the console opens on
+its first page and closes with the HTTP endpoint. They never call Wix. The actions are the safe ones
+only, each logged with who asked and from where:
+
+- ``POST /ui/site/{site}/approve``: the site's refused plan is approved, once: the next
+  cycle runs with the guards overridden, then the guards apply again.
+- ``POST /ui/site/{site}/cycle``: run a full cycle of the site as soon as it is free.
+- ``GET /ui/site/{site}/rollback?run=ID``: a dry run of undoing a run (reads only the
+  variants it touched); ``POST`` the same path to write it, between the site's cycles.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Mapping
+from importlib import resources
+from typing import Protocol
+from urllib.parse import quote
+
+import structlog
+from aiohttp import web
+
+from syncd.base.errors import StateError, SyncdError
+from syncd.core.explain import explain_sku
+from syncd.core.journal import JournalEntry
+from syncd.edges.backend import StateBackend, backend_for
+from syncd.edges.config import Settings
+from syncd.frontends.console import pages
+from syncd.frontends.console.auth import COOKIE, CSRF_FIELD, ConsoleAuth, Viewer
+from syncd.frontends.console.html import Html
+from syncd.frontends.daemon.health import SiteStatus
+from syncd.frontends.daemon.site_board import Board, SiteBoard
+
+log = structlog.get_logger("syncd.frontends.console")
+
+JOURNAL_ROWS = 50
+EXPLAIN_ROWS = 10_000
+STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
+
+
+class DaemonControl(Protocol):
+    """What the console needs of the daemon (``syncd.frontends.daemon.supervisor.Daemon``)."""
+
+    @property
+    def statuses(self) -> Mapping[str, SiteStatus]: ...
+
+    def request_cycle(self, site: str, reason: str) -> bool: ...
+
+
+def _html(body: Html, status: int = 200) -> web.Response:
+    return web.Response(text=body, status=status, content_type="text/html", headers={
+        "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+        "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
+        "Referrer-Policy": "same-origin"})
+
+
+class Console:
+    """The handlers, bound to one daemon's board, control and settings."""
+
+    def __init__(self, board: Board, control: DaemonControl, settings: Settings) -> None:
+        self.board = board
+        self.control = control
+        self._backend = backend_for(settings)
+        self._opened: StateBackend | None = None
+        self._opening = asyncio.Lock()
+        self._state = contextlib.AsyncExitStack()
+        token = settings.console.token
+        self.auth = ConsoleAuth(token.reveal() if token is not None else None,
+                                loopback=settings.http.listen.is_loopback)
+
+    def routes(self, app: web.Application) -> None:
+        app.cleanup_ctx.append(self._close_backend)
+        r = app.router
+        r.add_get("/ui", self.home)
+        r.add_get("/ui/", self.overview)
+        r.add_get("/ui/static/{name}", self.static)
+        r.add_get("/ui/login", self.login_form)
+        r.add_post("/ui/login", self.login)
+        r.add_post("/ui/logout", self.logout)
+        r.add_get("/ui/site/{site}", self.site)
+        r.add_get("/ui/site/{site}/sku", self.sku_search)
+        r.add_get("/ui/site/{site}/sku/{sku}", self.sku)
+        r.add_post("/ui/site/{site}/approve", self.approve)
+        r.add_post("/ui/site/{site}/cycle", self.cycle)
+        r.add_get("/ui/site/{site}/rollback", self.rollback_preview)
+        r.add_post("/ui/site/{site}/rollback", self.rollback)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    async def _close_backend(self, app: web.Application) -> AsyncIterator[None]:
+        yield
+        await self._state.aclose()
+
+    async def _recent(self, site: str, limit: int) -> list[JournalEntry]:
+        """The last ``limit`` entries of the site's journal, oldest first."""
+        async with self._opening:
+            if self._opened is None:
+                try:
+                    self._opened = await self._state.enter_async_context(self._backend)
+                except (StateError, OSError) as exc:
+                    log.warning("console_state_unavailable", error=str(exc))
+                    raise web.HTTPServiceUnavailable(
+                        text=f"syncd console: the state backend cannot be used: {exc}") from None
+        return await self._opened.read_recent(site, limit)
+
+    def _viewer(self, request: web.Request) -> Viewer:
+        viewer = self.auth.viewer(request)
+        if viewer is None:
+            raise web.HTTPSeeOther("/ui/login") if request.path != "/ui/login" else \
+                web.HTTPForbidden(text="sign in")
+        return viewer
+
+    def _board(self, request: web.Request) -> SiteBoard:
+        board = self.board.sites.get(request.match_info["site"])
+        if board is None:
+            raise web.HTTPNotFound(text=f"no site named {request.match_info['site']}")
+        return board
+
+    async def _actor(self, request: web.Request, action: str) -> tuple[Viewer, dict[str, str]]:
+        viewer = self.auth.viewer(request)
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        reason = ("sign in with the console token first" if viewer is None
+                  else self.auth.may_act(request, viewer, form.get(CSRF_FIELD, "")))
+        log.info("console_action", action=action, site=request.match_info.get("site"),
+                 remote=request.remote, allowed=reason is None, refused=reason)
+        if reason is not None or viewer is None:
+            raise web.HTTPForbidden(text=f"syncd console: {reason}")
+        return viewer, form
+
+    # -- pages ---------------------------------------------------------------------------
+
+    async def home(self, request: web.Request) -> web.Response:
+        raise web.HTTPFound("/ui/")
+
+    async def overview(self, request: web.Request) -> web.Response:
+        viewer = self._viewer(request)
+        return _html(pages.overview(self.board.sites, self.control.statuses, viewer,
+                                    now_s=time.time()))
+
+    async def static(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if name not in STATIC:
+            raise web.HTTPNotFound()
+        static = resources.files("syncd.frontends.console").joinpath("static", name)
+        text = static.read_text("utf-8")
+        return web.Response(text=text, content_type=STATIC[name],
+                            headers={"Cache-Control": "max-age=300"})
+
+    async def site(self, request: web.Request) -> web.Response:
+        viewer = self._viewer(request)
+        board = self._board(request)
+        journal = await self._recent(board.site.name, JOURNAL_ROWS)
+        return _html(pages.site_page(board, self.control.statuses.get(board.site.name),
+                                     journal[::-1], viewer, now_s=time.time(),
+                                     flash=request.query.get("done", "")))
+
+    async def sku_search(self, request: web.Request) -> web.Response:
+        self._viewer(request)
+        board = self._board(request)
+        sku = request.query.get("sku", "").strip()
+        if not sku:
+            raise web.HTTPSeeOther(f"/ui/site/{board.site.name}")
+        raise web.HTTPSeeOther(f"/ui/site/{board.site.name}/sku/{quote(sku, safe='')}")
+
+    async def sku(self, request: web.Request) -> web.Response:
+        viewer = self._viewer(request)
+        board = self._board(request)
+        sku = request.match_info["sku"]
+        latest = board.latest
+        if latest is None:
+            return _html(pages.sku_page(board.site.name, sku, None, viewer))
+        journal = await self._recent(board.site.name, EXPLAIN_ROWS)
+        explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
+                                  rows=latest.source.rows, policy=board.site.policy,
+                                  journal=journal)
+        return _html(pages.sku_page(board.site.name, sku, explanation, viewer))
+
+    async def login_form(self, request: web.Request) -> web.Response:
+        viewer = self.auth.viewer(request) or Viewer(False, "", False)
+        return _html(pages.login_page(viewer, enabled=self.auth.actions_enabled))
+
+    async def login(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        ok = self.auth.check_token(str(form.get("token", "")))
+        log.info("console_sign_in", remote=request.remote, allowed=ok)
+        if not ok:
+            viewer = self.auth.viewer(request) or Viewer(False, "", False)
+            return _html(pages.login_page(viewer, error="That is not the console token.",
+                                          enabled=self.auth.actions_enabled), status=403)
+        response = web.HTTPSeeOther("/ui/")
+        response.set_cookie(COOKIE, self.auth.open_session(), httponly=True,
+                            samesite="Strict", path="/ui")
+        raise response
+
+    async def logout(self, request: web.Request) -> web.Response:
+        self.auth.close_session(request)
+        response = web.HTTPSeeOther("/ui/")
+        response.del_cookie(COOKIE, path="/ui")
+        raise response
+
+    # -- actions -------------------------------------------------------------------------
+
+    async def approve(self, request: web.Request) -> web.Response:
+        await self._actor(request, "approve")
+        board = self._board(request)
+        if not self.board.approve(board.site.name):
+            raise web.HTTPConflict(text="no refused plan is waiting for approval")
+        self.control.request_cycle(board.site.name, "console_approval")
+        raise web.HTTPSeeOther(f"/ui/site/{board.site.name}?done=Approved+once%3A+the+next+"
+                               "cycle+runs+with+the+guards+overridden.")
+
+    async def cycle(self, request: web.Request) -> web.Response:
+        await self._actor(request, "cycle")
+        board = self._board(request)
+        self.control.request_cycle(board.site.name, "console")
+        raise web.HTTPSeeOther(f"/ui/site/{board.site.name}?done=Cycle+requested.")
+
+    async def rollback_preview(self, request: web.Request) -> web.Response:
+        viewer = self._viewer(request)
+        if not viewer.can_act:
+            raise web.HTTPForbidden(text="syncd console: sign in to roll back a run")
+        board = self._board(request)
+        return await self._rollback(request, viewer, board, request.query.get("run"),
+                                    dry_run=True)
+
+    async def rollback(self, request: web.Request) -> web.Response:
+        viewer, form = await self._actor(request, "rollback")
+        board = self._board(request)
+        return await self._rollback(request, viewer, board, form.get("run"), dry_run=False)
+
+    async def _rollback(self, request: web.Request, viewer: Viewer, board: SiteBoard,
+                        run_id: str | None, *, dry_run: bool) -> web.Response:
+        if self.board.rollback is None:
+            raise web.HTTPServiceUnavailable(text="the daemon is between configurations")
+        try:
+            planned, applied = await self.board.rollback(board.site.name, run_id or None,
+                                                         dry_run)
+        except SyncdError as exc:
+            raise web.HTTPConflict(text=f"syncd console: {exc}") from None
+        if not dry_run:
+            log.warning("console_rollback_applied", site=board.site.name,
+                        rolled_back_run=planned.run_id, remote=request.remote,
+                        changes=len(planned.plan.changes))
+        return _html(pages.rollback_page(board.site.name, planned, applied, viewer))
+
+
+def mount_console(app: web.Application, *, board: Board, control: DaemonControl,
+                  settings: Settings) -> None:
+    """Add ``/ui/`` to the daemon's HTTP application."""
+    Console(board, control, settings).routes(app)

@@ -1,0 +1,3 @@
+"""Helpers the tests share: one module per area (``sync``, ``pg``, ``agency``, ``backends``,
+``console``, ``faults``), imported as ``support.<area>``.
+"""
