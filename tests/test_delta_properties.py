@@ -27,7 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import syncd.apply.applier as apply_deltas
-from syncd.apply.applier import OpenWrites, apply_changes
+from syncd.apply.applier import apply_changes
+from syncd.apply.recent_writes import OpenWrites
 from syncd.base.errors import WixRateLimited, WixServerError, WixUnavailable
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.core.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-import syncd.apply.applier as apply_deltas
+import syncd.apply.recent_writes as recent_writes
 from support.sync import API_KEY, drifted_source, load_site, write_config
 from syncd.core.journal import Outcome
 from syncd.core.lint import Problem, lint_store
@@ -62,7 +62,7 @@ async def test_an_ignored_write_is_reported_once_and_not_sent_again(
         assert second.applied is not None and second.applied.held == len(ignored)
         assert second.applied.ignored_found == 0
         assert not [e for e in early if e["event"] == "write_ignored"]
-        monkeypatch.setattr(apply_deltas, "RECENT_WRITE_S", 0.0)
+        monkeypatch.setattr(recent_writes, "RECENT_WRITE_S", 0.0)
         with capture_logs() as found:
             third = await sync.sync()
         with capture_logs() as later:
@@ -88,7 +88,7 @@ async def test_an_ignored_write_is_reported_once_and_not_sent_again(
 async def test_an_ignored_write_is_sent_again_once_the_source_asks_for_another_value(
     emulator, tmp_path, monkeypatch
 ):
-    monkeypatch.setattr(apply_deltas, "RECENT_WRITE_S", 0.0)
+    monkeypatch.setattr(recent_writes, "RECENT_WRITE_S", 0.0)
     emu, source, desired, settings, site = await _site(emulator, tmp_path)
     ignored = _ignored_rows(emu.state(), desired)
     async with SiteSync(site, state_dir=settings.state_dir) as sync:

@@ -11,7 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from support.sync import API_KEY, drifted_source, load_site, unique_skus, write_config
 from syncd.cycle.incremental import Fallback
 from syncd.cycle.metrics import Metrics
-from syncd.cycle.sync import CycleKind, SiteSync
+from syncd.cycle.results import CycleKind
+from syncd.cycle.sync import SiteSync
 
 
 async def _site_sync(tmp_path: Path, emu, source: Path, metrics: Metrics | None = None

@@ -366,7 +366,7 @@ async def test_a_428_on_a_read_makes_the_next_cycle_ask_for_the_catalog_again(em
 
 
 async def test_a_stores_budget_outlives_the_clients_of_a_reload(emulator, tmp_path):
-    from syncd.cycle.sync import open_site_syncs
+    from syncd.cycle.wiring import open_site_syncs
     from syncd.edges.wix import LimiterPool
 
     emu = await emulator(catalog="v1", generate_products=5, rate_limit=None, api_key=API_KEY)

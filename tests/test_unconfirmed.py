@@ -14,7 +14,8 @@ from support.sync import API_KEY, drifted_source, load_site, write_config
 from syncd.apply.absolute import apply_plan
 from syncd.base.errors import WixNotFound
 from syncd.core.journal import Outcome
-from syncd.cycle.sync import SiteSync, open_site_syncs
+from syncd.cycle.sync import SiteSync
+from syncd.cycle.wiring import open_site_syncs
 from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal
 from syncd.edges.config import Settings
 from syncd.edges.wix import V1Store, V3Store

@@ -76,7 +76,7 @@ class ApplyReport:
     held: int = 0
     """Changes not sent (Catalog V1): the same absolute write Wix accepted earlier, planned
     again from the same value, so it is not in effect (ignored, or a read that lags);
-    sending it again would change nothing (``syncd.apply.applier.guard_writes``)."""
+    sending it again would change nothing (``syncd.apply.recent_writes.guard_writes``)."""
     ignored_found: int = 0
     """Of ``held``, the writes this run was the first to find ignored by Wix: reported in
     the log (``write_ignored``), the metrics and ``syncd lint``, once."""

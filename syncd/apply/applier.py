@@ -2,7 +2,8 @@
 
 ``apply_changes`` is what a sync cycle calls. It first settles the deltas an earlier run
 left without an outcome (a kill, a shutdown, a failed re-read), then checks the plan
-against what the journal says syncd wrote lately (``guard_writes``), parts it
+against what the journal says syncd wrote lately
+(``syncd.apply.recent_writes.guard_writes``), parts it
 (``syncd.core.deltas.split_plan``) and sends the deltas in rounds:
 
 1. the round's deltas are journaled ``pending`` with before, delta and expected after,
@@ -41,13 +42,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 
 import structlog
 
 from syncd.apply.absolute import ApplyReport, ProductAccount, apply_plan
+from syncd.apply.recent_writes import (
+    Log,
+    OpenWrites,
+    WriteGuard,
+    guard_writes,
+    hold_repeats,
+    settle_open_deltas,
+    settlement_for,
+    variant_key,
+)
 from syncd.base.errors import (
     WixAuthError,
     WixClientError,
@@ -73,9 +83,6 @@ from syncd.core.journal import (
     JournalEntry,
     Outcome,
     Settlement,
-    StockState,
-    follow_open,
-    unsettled,
 )
 from syncd.core.plan import Plan, StockChange
 from syncd.core.policy import WriteMode
@@ -94,15 +101,6 @@ SECOND_LOOK_S = 3.0
 """Pause before the second verification read of deltas whose first re-read settled
 nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
 show them, so that lag costs a read per 100 products rather than a write per product."""
-
-RECENT_WRITE_S = 60.0
-"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
-that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
-is seen); within this window a variant whose read does not show syncd's last write gets
-no delta, and an accepted write that a read does not show is not yet called ignored."""
-
-Log = structlog.typing.FilteringBoundLogger
-
 
 @dataclass(slots=True)
 class _Sent:
@@ -159,12 +157,12 @@ async def apply_changes(
         recovered = await settle_open_deltas(store=store, journal=journal, log=log,
                                              open_writes=history)
         guard = guard_writes(plan.changes, history.latest, now=journal.now())
-        await _hold_repeats(guard, journal=journal, log=log)
+        await hold_repeats(guard, journal=journal, log=log)
         history.keep(guard.held_keys)
         history.prune(journal.now())
     if guard.held:
         plan = replace(plan, changes=tuple(c for c in plan.changes
-                                           if _key(c) not in guard.held_keys))
+                                           if variant_key(c) not in guard.held_keys))
     split = split_plan(plan, write_mode, absolute_only=guard.absolute_only | recovered)
     if not split.deltas:
         report = await apply_plan(plan, store=store, journal=journal, stop=stop, log=log,
@@ -194,94 +192,11 @@ async def apply_changes(
     return _with_guard(_merge(plan, run, absolute, account), guard)
 
 
-def _key(change: StockChange) -> VariantKey:
-    return (change.variant.product_id, change.variant.variant_id)
-
-
 def _with_guard(report: ApplyReport, guard: WriteGuard) -> ApplyReport:
     if not guard.held:
         return report
     return replace(report, held=len(guard.held),
                    ignored_found=sum(1 for h in guard.held if h.found))
-
-
-@dataclass(frozen=True, slots=True)
-class HeldWrite:
-    """A planned change not sent: the same absolute write Wix accepted before, still not
-    in effect (``entry``: the journal line of that write)."""
-
-    change: StockChange
-    entry: JournalEntry
-    found: bool
-    """True when this run is the first to call it ignored (and reports it)."""
-
-
-@dataclass(frozen=True, slots=True)
-class WriteGuard:
-    """What the journal's recent writes say about a plan (``guard_writes``)."""
-
-    absolute_only: frozenset[VariantKey] = frozenset()
-    """Variants whose read may not show syncd's last write yet: no delta for them."""
-    held: tuple[HeldWrite, ...] = ()
-    """Changes not sent at all: repeats of accepted absolute writes not in effect."""
-
-    @property
-    def held_keys(self) -> frozenset[VariantKey]:
-        return frozenset(_key(h.change) for h in self.held)
-
-
-def guard_writes(changes: Iterable[StockChange], latest: Mapping[VariantKey, JournalEntry],
-                 *, now: datetime, recent_s: float | None = None) -> WriteGuard:
-    """Check planned ``changes`` against ``latest`` (the last journal line per variant).
-
-    Pure. A change whose variant still holds the before-value of the absolute write Wix
-    last accepted for it, to the same after-value, is held (that write was ignored, or the
-    read lags; either way sending it again changes nothing); past ``recent_s`` it is
-    ``found`` ignored, unless the journal already says so. A variant written less than
-    ``recent_s`` ago whose read does not show that write goes to ``absolute_only``.
-    """
-    window_s = RECENT_WRITE_S if recent_s is None else recent_s
-    absolute_only: set[VariantKey] = set()
-    held: list[HeldWrite] = []
-    for change in changes:
-        key = _key(change)
-        entry = latest.get(key)
-        if entry is None:
-            continue
-        recent = (now - entry.time).total_seconds() < window_s
-        if (entry.delta is None and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
-                and _repeats(change, entry)):
-            found = entry.outcome is Outcome.APPLIED and not recent
-            held.append(HeldWrite(change, entry, found))
-        elif recent and change.variant.quantity != entry.after.quantity:
-            absolute_only.add(key)
-    return WriteGuard(frozenset(absolute_only), tuple(held))
-
-
-def _repeats(change: StockChange, entry: JournalEntry) -> bool:
-    """True when ``change`` is ``entry``'s write again, planned from the same value."""
-    v = change.variant
-    return (entry.before == StockState(v.quantity, v.in_stock, v.tracked)
-            and entry.after == StockState(change.quantity, change.in_stock, change.track))
-
-
-async def _hold_repeats(guard: WriteGuard, *, journal: Journal, log: Log) -> None:
-    """Journal and report, once, the accepted writes this run finds ignored."""
-    found = [h for h in guard.held if h.found]
-    for h in found:
-        log.warning("write_ignored", sku=h.entry.sku, product_id=h.entry.product_id,
-                    variant_id=h.entry.variant_id, before=h.entry.before.to_dict(),
-                    after=h.entry.after.to_dict(), write_id=h.entry.write_id)
-    if found:
-        await journal.settle_each(
-            Settlement(h.entry, Outcome.IGNORED,
-                       "ignored: Wix answered {} but a later read still holds the value "
-                       "before; not sent again while source and store keep these values")
-            for h in found)
-    if guard.held:
-        log.info("writes_held", writes=len(guard.held), found_ignored=len(found),
-                 reason="Wix accepted these writes before and a read does not show them: "
-                        "sending them again would change nothing")
 
 
 async def _delta_rounds(run: _Run, pending: list[StockChange], *,
@@ -409,9 +324,9 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange],
         await _second_look(run, answered, current, stop=stop)
     for s in answered:
         for change, entry in zip(s.changes, s.entries, strict=True):
-            now = current.get(_key(change))
+            now = current.get(variant_key(change))
             found = verdict(entry.before.quantity, entry.after.quantity, now)
-            settlements.append(_settlement(entry, found, now))
+            settlements.append(settlement_for(entry, found, now))
             step = next_step(s.answer, found)
             _account(run, change, found, step)
             if step is not NextStep.DONE and now is not None \
@@ -438,7 +353,7 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
             continue
         for change, entry in zip(s.changes, s.entries, strict=True):
             found = verdict(entry.before.quantity, entry.after.quantity,
-                            current.get(_key(change)))
+                            current.get(variant_key(change)))
             if found in (Verdict.NOT_APPLIED, Verdict.MOVED) \
                     and next_step(s.answer, found) is NextStep.ABSOLUTE:
                 products.add(change.variant.product_id)
@@ -490,102 +405,6 @@ def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> 
         run.tally(run.written, change)
     else:
         run.count("not_applied" if found is Verdict.NOT_APPLIED else "moved")
-
-
-def _settlement(entry: JournalEntry, found: Verdict, now: StoreVariant | None) -> Settlement:
-    if found is Verdict.CONFIRMED:
-        return Settlement(entry, Outcome.APPLIED, "confirmed by re-read")
-    if found is Verdict.NOT_APPLIED:
-        return Settlement(entry, Outcome.FAILED, "not seen applied: the re-read holds the "
-                          "value before (or lags behind the write)")
-    if found is Verdict.MISSING:
-        return Settlement(entry, Outcome.FAILED, "not applied: product or variant gone")
-    held = "untracked" if now is None or not now.tracked else str(now.quantity)
-    return Settlement(entry, Outcome.UNKNOWN, f"moved since it was read: the re-read holds "
-                      f"{held}")
-
-
-class OpenWrites:
-    """What one site's journal says about recent and unsettled writes, kept between
-    cycles by reading only what was appended since the last look (``Journal.read_since``),
-    so a daemon's cycle costs what the last cycles wrote, not the journal's whole history.
-
-    Besides the open writes it keeps the last line per variant (``latest``) for the writes
-    ``guard_writes`` may still need: those of the last ``RECENT_WRITE_S``, of the last run
-    that wrote, those marked ignored, and those a cycle held back (``keep``).
-    """
-
-    def __init__(self) -> None:
-        self._open: dict[str, JournalEntry] = {}
-        self._position: object | None = None
-        self._latest: dict[VariantKey, JournalEntry] = {}
-        self._last_run: str | None = None
-        self._kept: frozenset[VariantKey] = frozenset()
-
-    @property
-    def latest(self) -> Mapping[VariantKey, JournalEntry]:
-        """The last journal line (pending or outcome) per variant still of interest."""
-        return self._latest
-
-    async def read(self, journal: Journal) -> list[JournalEntry]:
-        """The open writes now, as ``unsettled`` over the whole journal would say."""
-        tail = await journal.read_since(self._position)
-        if tail.restarted:
-            self._open.clear()
-            self._latest.clear()
-        follow_open(self._open, tail.entries)
-        for entry in tail.entries:
-            self._latest[(entry.product_id, entry.variant_id)] = entry
-            if entry.outcome is Outcome.PENDING:
-                self._last_run = entry.run_id
-        self._position = tail.position
-        return list(self._open.values())
-
-    def keep(self, keys: frozenset[VariantKey]) -> None:
-        """Keep the lines of ``keys`` past the window (the writes a cycle held back)."""
-        self._kept = keys
-
-    def prune(self, now: datetime) -> None:
-        """Forget the lines no check needs any more, so memory follows recent writes."""
-        for key, entry in list(self._latest.items()):
-            if (entry.outcome is not Outcome.IGNORED and entry.run_id != self._last_run
-                    and key not in self._kept
-                    and (now - entry.time).total_seconds() >= RECENT_WRITE_S):
-                del self._latest[key]
-
-
-async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
-                             open_writes: OpenWrites | None = None
-                             ) -> frozenset[VariantKey]:
-    """Settle, by a re-read, every delta an earlier run journaled but never settled (a
-    kill, a shutdown, a failed re-read); returns their variants, which this run must write
-    only absolutely (whatever the re-read said, the walk this run planned from may predate
-    the delta). The journal is read where this run writes it (the file, or the database):
-    all of it, or with ``open_writes`` what was appended since the site's last cycle.
-    Nothing is sent again."""
-    entries = (await open_writes.read(journal) if open_writes is not None
-               else unsettled(await journal.read_site()))
-    open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
-    if not open_deltas:
-        return frozenset()
-    keys = frozenset((e.product_id, e.variant_id) for e in open_deltas)
-    try:
-        fresh = await store.refresh(product_ids=sorted({e.product_id for e in open_deltas}))
-    except WixAuthError:
-        raise
-    except WixError as exc:
-        log.warning("open_deltas_unreadable", deltas=len(open_deltas), error=str(exc)[:300])
-        return keys
-    current = {(v.product_id, v.variant_id): v for v in fresh.variants}
-    settlements = []
-    for e in open_deltas:
-        now = current.get((e.product_id, e.variant_id))
-        settlements.append(_settlement(e, verdict(e.before.quantity, e.after.quantity, now),
-                                       now))
-    await journal.settle_each(settlements)
-    log.info("open_deltas_settled", deltas=len(open_deltas),
-             confirmed=sum(s.outcome is Outcome.APPLIED for s in settlements))
-    return keys
 
 
 def _merge(plan: Plan, run: _Run, absolute: ApplyReport, account: DeltaAccount

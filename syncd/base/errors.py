@@ -56,7 +56,7 @@ class GuardRefused(SyncdError):
         super().__init__(message)
         self.guard = guard
         self.result: object | None = None
-        """The refused plan (``syncd.cycle.sync.PlanResult``), when the cycle had one to show."""
+        """The refused plan (``syncd.cycle.results.PlanResult``), when the cycle had one to show."""
 
 
 class NoMatch(SyncdError):
@@ -66,7 +66,7 @@ class NoMatch(SyncdError):
     def __init__(self, message: str, result: object | None = None) -> None:
         super().__init__(message)
         self.result = result
-        """The plan (``syncd.cycle.sync.PlanResult``) that matched too little."""
+        """The plan (``syncd.cycle.results.PlanResult``) that matched too little."""
 
 
 class StopRequested(SyncdError):

@@ -1,5 +1,7 @@
 """One sync cycle: walk -> plan -> guard -> apply, and how it ended.
 
-The site's client (with incremental reads), progress, metrics, the product index, the
-cycle itself (``sync``) and its endings. The front ends run it.
+``sync`` is one site's cycle (``SiteSync``), ``results`` what a cycle produces, ``wiring``
+opens every site's cycle at once; around them the site's client (``site_client``, with
+``incremental`` reads), ``progress``, ``metrics``, the ``product_index`` and the
+``endings``. The front ends run it.
 """

@@ -24,7 +24,7 @@ from syncd.base.errors import (
     StopRequested,
     SyncdError,
 )
-from syncd.cycle.sync import PlanResult, SyncResult
+from syncd.cycle.results import PlanResult, SyncResult
 from syncd.edges.backend import SiteLocked
 from syncd.edges.sources import InvalidRowsError
 

@@ -18,77 +18,39 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 import aiohttp
 import structlog
 
 from syncd.apply.absolute import ApplyReport, apply_plan
-from syncd.apply.applier import OpenWrites, apply_changes
+from syncd.apply.applier import apply_changes
+from syncd.apply.recent_writes import OpenWrites
 from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
-from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
+from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
-from syncd.core.guards import GuardResult, check_guards, evaluate_guards
+from syncd.core.guards import check_guards, evaluate_guards
 from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
-from syncd.core.plan import Plan
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
+from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
-from syncd.edges.backend import LocalBackend, RunState, StateBackend, backend_for
+from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
-from syncd.edges.config import Settings, SiteSettings, SourceMode
+from syncd.edges.config import SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredSource
 from syncd.edges.sources.cache import SourceCache
 from syncd.edges.sources.matching import store_view
 from syncd.edges.sources.remote import feed_directory, read_site_source
 from syncd.edges.wix import LimiterPool, StoreAdapter, WixClient, open_store
-
-REPLICA_HEADER = "x-syncd-replica"
-
-
-class CycleKind(StrEnum):
-    """How much of the store a cycle reads."""
-
-    FULL = "full"
-    """Walk the whole store: the scheduled cycle, which also catches drift made in Wix."""
-    FAST = "fast"
-    """Re-read and write only the products of a few changed source rows (the targeted walk)."""
-    INCREMENTAL = "incremental"
-    """Read only what changed in the store since the last read (``syncd.cycle.incremental``) and
-    plan the whole source against the snapshot kept up to date that way."""
-
-
-@dataclass(frozen=True, slots=True)
-class PlanResult:
-    """A plan and what it was computed from."""
-
-    source: DesiredSource
-    snapshot: StoreSnapshot
-    plan: Plan
-    guards: tuple[GuardResult, ...]
-    kind: CycleKind
-    match_problem: str | None = None
-    """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
-
-
-@dataclass(frozen=True, slots=True)
-class SyncResult:
-    """One cycle: the plan, what applying it did (None for a dry run), and its cost."""
-
-    planned: PlanResult
-    applied: ApplyReport | None
-    api_calls: int
-    duration_s: float
-    run_id: str
 
 
 class SiteSync:
@@ -411,40 +373,3 @@ class SiteSync:
         by_ids = {k for k in keys if "/" in k or index.is_product_id(k)}
         skus = [k for k in keys if k not in by_ids]
         return await store.refresh(product_ids=index.products_to_read(by_ids), skus=skus)
-
-
-def landed_writes(planned: PlanResult, applied: ApplyReport) -> list[StoreVariant]:
-    """The variants of the products whose every planned write landed (the canary's list)."""
-    whole = {a.product_id for a in applied.products
-             if a.written and not a.failed and not a.not_attempted}
-    return [c.variant for c in planned.plan.changes if c.variant.product_id in whole]
-
-
-@asynccontextmanager
-async def open_site_syncs(
-    settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
-    limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
-    incremental: bool = False,
-) -> AsyncIterator[dict[str, SiteSync]]:
-    """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
-    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
-    ``feeds`` are the feed copies a daemon's pollers keep fresh; ``incremental`` gives each
-    an informer, for ``CycleKind.INCREMENTAL`` cycles."""
-    wanted = set(site_names)
-    limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
-    polled = feeds is not None
-    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
-    # Every request names the replica that sent it: an emulator (or a proxy) can then show
-    # that no store was ever written by two replicas at once.
-    headers = {REPLICA_HEADER: settings.fleet.replica_id} if settings.fleet.replica_id else None
-    # No pool-wide cap on connections: each site's client already bounds its own requests
-    # in flight, and a shared cap would let one slow store's requests queue up the others.
-    connector = aiohttp.TCPConnector(limit=0)
-    async with backend_for(settings) as backend, \
-            aiohttp.ClientSession(headers=headers, connector=connector) as session:
-        syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
-                                  metrics=metrics, limiters=limiters, feeds=feeds,
-                                  polled_feeds=polled, incremental=incremental,
-                                  backend=backend)
-                 for s in settings.sites if not wanted or s.name in wanted}
-        yield syncs

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from support.backends import BackendUnderTest
 from support.faults import API_KEY, KEY_ENV, SITE, SITE_ID, make_desired, write_site
-from syncd.cycle.sync import open_site_syncs
+from syncd.cycle.wiring import open_site_syncs
 from syncd.edges.config import Settings
 from syncd.frontends.console import mount_console
 from syncd.frontends.daemon.health import SiteStatus

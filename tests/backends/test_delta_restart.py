@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from support.faults import API_KEY, SITE, SITE_ID, end_state_errors, make_desired, write_site
 from syncd.core.journal import Outcome
-from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.cycle.results import SyncResult
+from syncd.cycle.sync import SiteSync
 from syncd.edges.backend import StateBackend
 
 

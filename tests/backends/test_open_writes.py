@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from test_journal import change
 
-from syncd.apply.applier import OpenWrites
+from syncd.apply.recent_writes import OpenWrites
 from syncd.core.journal import Outcome, unsettled
 from syncd.edges.backend import StateBackend
 

@@ -51,7 +51,8 @@ from typing import Any
 
 import structlog
 
-from syncd.cycle.sync import CycleKind, SiteSync
+from syncd.cycle.results import CycleKind
+from syncd.cycle.sync import SiteSync
 from syncd.edges.config import Settings
 
 KEY = "bench-api-key-0001"

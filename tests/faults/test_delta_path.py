@@ -27,7 +27,8 @@ from support.faults import (
 from syncd.apply.applier import apply_changes
 from syncd.core.journal import Outcome, new_run_id
 from syncd.core.policy import WriteMode
-from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.cycle.results import SyncResult
+from syncd.cycle.sync import SiteSync
 from syncd.edges.backend import LocalBackend
 
 

@@ -55,7 +55,8 @@ from support.faults import (
 )
 from syncd.apply.absolute import apply_plan
 from syncd.core.journal import Outcome, new_run_id
-from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.cycle.results import SyncResult
+from syncd.cycle.sync import SiteSync
 from syncd.edges.backend import LocalBackend
 
 pytestmark = pytest.mark.faults

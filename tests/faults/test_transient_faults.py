@@ -28,7 +28,7 @@ from support.faults import (
     sync_until_converged,
     write_site,
 )
-from syncd.cycle.sync import SyncResult
+from syncd.cycle.results import SyncResult
 from syncd_emulator import RunningEmulator
 
 pytestmark = pytest.mark.faults

@@ -22,7 +22,8 @@ from typing import Any
 
 from syncd.base.errors import SyncdError
 from syncd.core.journal import BadLine, JournalEntry, Outcome
-from syncd.cycle.sync import SiteSync, SyncResult
+from syncd.cycle.results import SyncResult
+from syncd.cycle.sync import SiteSync
 from syncd.edges.backend.local.journal import journal_path, read_journal
 from syncd.edges.config import Settings
 

@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TextIO
 
 from syncd.base.errors import SyncdError
-from syncd.cycle.sync import SiteSync, open_site_syncs
+from syncd.cycle.sync import SiteSync
+from syncd.cycle.wiring import open_site_syncs
 from syncd.edges.config import Settings
 from syncd.frontends.commands.common import ExitCode, load_command_settings, print_site_error
 from syncd.frontends.commands.outcome import SiteOutcome, error_outcome, overall_code, run_document

@@ -19,7 +19,9 @@ from typing import Any
 from syncd.base.errors import SyncdError
 from syncd.cycle.endings import CycleEnd, Ending, classify
 from syncd.cycle.progress import SyncProgress
-from syncd.cycle.sync import PlanResult, SiteSync, open_site_syncs
+from syncd.cycle.results import PlanResult
+from syncd.cycle.sync import SiteSync
+from syncd.cycle.wiring import open_site_syncs
 from syncd.edges.backend import SiteLocked, StateBackend, backend_for
 from syncd.edges.config import Settings
 from syncd.frontends.commands.common import (

@@ -2,8 +2,9 @@
 
 The daemon schedules cycles and the cycle does the work (walk -> plan -> guards -> apply ->
 journal); this module is all the daemon's loops know of it: values and a Protocol. The
-cycle kinds are the cycle's own (``syncd.cycle.sync.CycleKind``); ``syncd.frontends.daemon.runner``
-adapts the cycle to this seam, and the loops are tested with fakes.
+cycle kinds are the cycle's own (``syncd.cycle.results.CycleKind``);
+``syncd.frontends.daemon.runner`` adapts the cycle to this seam, and the loops are tested
+with fakes.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from syncd.cycle.sync import CycleKind
+from syncd.cycle.results import CycleKind
 from syncd.edges.backend.fence import SiteLease
 
 __all__ = ["CycleKind", "CycleOutcome", "CycleResult", "CycleRunner", "NamedSite"]

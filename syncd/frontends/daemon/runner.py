@@ -20,7 +20,9 @@ from syncd.base.errors import GuardRefused, LeaseLost, SyncdError
 from syncd.core.rollback import RollbackPlan
 from syncd.cycle.endings import CycleEnd, Ending, classify
 from syncd.cycle.metrics import Metrics
-from syncd.cycle.sync import PlanResult, SiteSync, SyncResult, open_site_syncs
+from syncd.cycle.results import PlanResult, SyncResult
+from syncd.cycle.sync import SiteSync
+from syncd.cycle.wiring import open_site_syncs
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.config import Settings, SiteSettings
 from syncd.edges.feeds.copy import FeedCopies

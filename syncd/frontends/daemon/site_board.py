@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from syncd.apply.absolute import ApplyReport
 from syncd.core.rollback import RollbackPlan
-from syncd.cycle.sync import PlanResult
+from syncd.cycle.results import PlanResult
 from syncd.edges.config import SiteSettings
 from syncd.frontends.daemon.cycle import CycleOutcome
 

@@ -15,7 +15,7 @@ from syncd.apply.absolute import ApplyReport
 from syncd.base.textsafe import safe_text
 from syncd.core.guards import GuardResult
 from syncd.core.plan import ChangeReason, Plan, StockChange
-from syncd.cycle.sync import PlanResult, SyncResult
+from syncd.cycle.results import PlanResult, SyncResult
 
 MAX_LISTED = 20
 """Items listed per report section before the rest is summarised as a count."""

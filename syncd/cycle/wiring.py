@@ -1,0 +1,52 @@
+"""Opening the sync of every configured site at once: one HTTP session, one state backend.
+
+The one-shot commands and the daemon's cycle runner both start here; ``SiteSync``
+(``syncd.cycle.sync``) is one site's cycle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from syncd.cycle.metrics import Metrics
+from syncd.cycle.sync import SiteSync
+from syncd.edges.backend import backend_for
+from syncd.edges.config import Settings
+from syncd.edges.feeds.copy import FeedCopies
+from syncd.edges.sources.remote import feed_directory
+from syncd.edges.wix import LimiterPool
+
+REPLICA_HEADER = "x-syncd-replica"
+
+
+@asynccontextmanager
+async def open_site_syncs(
+    settings: Settings, *, metrics: Metrics | None = None, site_names: Iterable[str] = (),
+    limiters: LimiterPool | None = None, feeds: FeedCopies | None = None,
+    incremental: bool = False,
+) -> AsyncIterator[dict[str, SiteSync]]:
+    """A ``SiteSync`` per configured site (or per named one), sharing one HTTP session, and
+    the stores' budgets from ``limiters`` when given (a daemon keeps them across reloads);
+    ``feeds`` are the feed copies a daemon's pollers keep fresh; ``incremental`` gives each
+    an informer, for ``CycleKind.INCREMENTAL`` cycles."""
+    wanted = set(site_names)
+    limiters = limiters or LimiterPool()  # sites sharing an API key may share a budget
+    polled = feeds is not None
+    feeds = feeds or FeedCopies(feed_directory(settings.state_dir))
+    # Every request names the replica that sent it: an emulator (or a proxy) can then show
+    # that no store was ever written by two replicas at once.
+    headers = {REPLICA_HEADER: settings.fleet.replica_id} if settings.fleet.replica_id else None
+    # No pool-wide cap on connections: each site's client already bounds its own requests
+    # in flight, and a shared cap would let one slow store's requests queue up the others.
+    connector = aiohttp.TCPConnector(limit=0)
+    async with backend_for(settings) as backend, \
+            aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
+                                  metrics=metrics, limiters=limiters, feeds=feeds,
+                                  polled_feeds=polled, incremental=incremental,
+                                  backend=backend)
+                 for s in settings.sites if not wanted or s.name in wanted}
+        yield syncs
