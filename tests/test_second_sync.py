@@ -26,14 +26,19 @@ async def start_syncd(*args: str) -> asyncio.subprocess.Process:
         stderr=asyncio.subprocess.PIPE)
 
 
-async def test_two_forced_syncs_3_s_apart_the_first_finishes_and_the_second_exits_4(
-        emulator, tmp_path):
+async def rate_bound_site(emulator, tmp_path: Path, products: int) -> Path:
+    """A store with 40% of its variants to change, synced at 4 requests a second."""
     emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None,
-                         generate_products=120, seed=7)
+                         generate_products=products, seed=7)
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.4)
-    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(4, 1.0),
-                          policy={"write_mode": "absolute"})
+    return write_config(tmp_path, url=emu.url, source=source, rate_limit=(4, 1.0),
+                        policy={"write_mode": "absolute"})
+
+
+async def test_two_forced_syncs_3_s_apart_the_first_finishes_and_the_second_exits_4(
+        emulator, tmp_path):
+    config = await rate_bound_site(emulator, tmp_path, 120)
     first = await start_syncd("sync", "--force", "--config", str(config), "--output", "json")
     await asyncio.sleep(3)
     assert first.returncode is None, "the first sync must still be writing after 3 s"
@@ -52,12 +57,7 @@ async def test_two_forced_syncs_3_s_apart_the_first_finishes_and_the_second_exit
 
 
 async def test_a_one_shot_sync_is_not_ended_by_a_daemons_request_signals(emulator, tmp_path):
-    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None,
-                         generate_products=60, seed=8)
-    source = tmp_path / "stock.csv"
-    drifted_source(emu.state(), source, drift=0.4)
-    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(4, 1.0),
-                          policy={"write_mode": "absolute"})
+    config = await rate_bound_site(emulator, tmp_path, 60)
     proc = await start_syncd("sync", "--force", "--config", str(config), "--output", "json")
     await asyncio.sleep(2)
     proc.send_signal(signal.SIGUSR2)
