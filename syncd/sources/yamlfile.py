@@ -24,7 +24,7 @@ import yaml
 from syncd import yamlnodes
 from syncd.config.source import SourceSettings
 from syncd.errors import SourceError
-from syncd.sources.csvfile import python_encoding
+from syncd.sources.csvfile import file_encoding
 from syncd.sources.rows import RowCollector
 from syncd.textpos import bad_bytes_message
 
@@ -33,9 +33,9 @@ def read_yaml(source: SourceSettings, collector: RowCollector) -> None:
     """Feed every row of the YAML file to ``collector``."""
     name = collector.source
     try:
-        text = source.path.read_text(encoding=python_encoding(source.encoding))
+        text = source.path.read_text(encoding=file_encoding(source.path, source.encoding))
     except UnicodeDecodeError as e:
-        where = bad_bytes_message(source.path, python_encoding(source.encoding))
+        where = bad_bytes_message(source.path, file_encoding(source.path, source.encoding))
         raise SourceError(f"{name}:{where}; set source.encoding") from e
     try:
         root = yamlnodes.compose(text)
