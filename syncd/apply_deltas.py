@@ -16,13 +16,22 @@ against what the journal says syncd wrote lately (``guard_writes``), parts it
 3. what remains follows the table of ``syncd.deltas``: the deltas of a 429 go in the next
    round as they were (at most ``DELTA_ROUNDS``); everything else that is not done goes to
    the absolute path, never as a second delta: after a 5xx or no answer the first may have
-   landed, and a re-read showing the value before may only be stale.
+   landed, and a re-read showing the value before may only be stale;
+4. a delta whose call got no answer may still land, whatever the re-read shows (a read
+   that lags may hold an earlier value equal to the expected one): it stays ``pending``
+   until ``lost_settle_s`` after it was sent. After the rounds the run
+   waits until then (``delta_answer_lost_waiting``; only when there is such a delta),
+   re-reads those products and follows the table (confirmed: done; otherwise absolute),
+   so no absolute write can be followed by the delta landing on top of it. A stop request
+   ends the wait at once and leaves them ``pending``.
 
 Everything that is not a delta, and what the rounds hand over, goes through
 ``syncd.apply.apply_plan`` (Update Inventory Variants per product). A delta whose call
 was cut short by a shutdown or whose re-read failed stays ``pending`` in the journal: the
 next run's first step re-reads it and settles it, and that run writes its variant only
-absolutely (the walk it planned from may predate the delta).
+absolutely (the walk it planned from may predate the delta). A pending delta journaled
+less than ``lost_settle_s`` ago may still land: that run waits until then before it
+re-reads (``open_deltas_waiting``).
 
 What the journal says syncd wrote lately (``OpenWrites`` keeps it across a daemon's
 cycles; a one-shot run reads the journal whole):
@@ -43,7 +52,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -101,7 +110,36 @@ that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds"
 is seen); within this window a variant whose read does not show syncd's last write gets
 no delta, and an accepted write that a read does not show is not yet called ignored."""
 
+LOST_SETTLE_TIMEOUTS = 2.0
+"""How many of the client's request timeouts (``WixSettings.timeout_s``, 30 s by default)
+a delta whose call got no answer may still take to land: ``lost_settle_s``."""
+
 Log = structlog.typing.FilteringBoundLogger
+
+
+def lost_settle_s(store: StoreAdapter) -> float:
+    """Seconds after a delta's call was sent during which a call that got no answer (a
+    timeout, a dropped connection) may still land: no write of any kind follows it before.
+
+    Wix does not say how long a request may wait behind a gateway. syncd gave up on the
+    call after its request timeout; a gateway or load balancer that still holds it gives
+    up on the same order of time (theirs are set like clients', tens of seconds), and a
+    request that reached the service before that is applied within it. Twice the client's
+    timeout (60 s by default) covers one such timeout behind another; it follows the
+    setting, so a site that allows slow answers also waits longer for lost ones."""
+    return LOST_SETTLE_TIMEOUTS * store.client.settings.timeout_s
+
+
+async def _pause(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Wait ``seconds``; False, at once, when ``stop`` is set (before or during the wait)."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return True
+    if stop.is_set():
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return not stop.is_set()
 
 
 @dataclass(slots=True)
@@ -111,6 +149,18 @@ class _Sent:
     changes: list[StockChange]
     entries: list[JournalEntry]
     answer: Answer
+    settle_at: datetime | None = None
+    """With no answer: the time before which the call may still land (``lost_settle_s``
+    after the moment syncd gave up on it, which is after it was sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Lost:
+    """A delta whose call got no answer, not yet settled: it may still land."""
+
+    change: StockChange
+    entry: JournalEntry
+    settle_at: datetime
 
 
 @dataclass(slots=True)
@@ -125,6 +175,9 @@ class _Run:
     unsent: dict[str, int] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    lost: list[_Lost] = field(default_factory=list)
+    """Deltas of calls that got no answer, whose re-read did not settle them: followed
+    only after their ``settle_at`` (``_after_lost``)."""
 
     def tally(self, book: dict[str, int], change: StockChange, error: str | None = None) -> None:
         pid = change.variant.product_id
@@ -157,7 +210,7 @@ async def apply_changes(
     if store.catalog is Catalog.V1:
         history = open_writes or OpenWrites()
         recovered = await settle_open_deltas(store=store, journal=journal, log=log,
-                                             open_writes=history)
+                                             open_writes=history, stop=stop)
         guard = guard_writes(plan.changes, history.latest, now=journal.now())
         await _hold_repeats(guard, journal=journal, log=log)
         history.keep(guard.held_keys)
@@ -293,12 +346,15 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
         if not pending:
             break
         sent = await _send_round(run, delta_batches(pending), stop=stop)
-        if not sent:
-            return fallback
+        if not sent:  # stopped: what was not sent is counted so
+            pending = []
+            break
         pending = await _verify(run, sent, fallback, stop=stop)
         run.log.info("delta_round_done", round=f"{round_}/{DELTA_ROUNDS}",
                      calls=len(sent), again=len(pending))
     fallback.extend(pending)
+    if run.lost:
+        fallback.extend(await _after_lost(run, stop=stop))
     return fallback
 
 
@@ -359,7 +415,8 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
     except WixUnavailable as exc:  # no answer: it may have landed, or may land later
         run.count("unknown_calls")
         run.log.warning("delta_call_lost", entries=len(batch), error=str(exc)[:300])
-        return _Sent(batch, entries, Answer.LOST)
+        settle_at = run.journal.now() + timedelta(seconds=lost_settle_s(run.store))
+        return _Sent(batch, entries, Answer.LOST, settle_at)
     except WixRateLimited:  # refused before any work: nothing was applied
         run.count("rate_limited_calls")
         run.log.info("delta_call_rate_limited", entries=len(batch))
@@ -411,17 +468,75 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange],
         for change, entry in zip(s.changes, s.entries, strict=True):
             now = current.get(_key(change))
             found = verdict(entry.before.quantity, entry.after.quantity, now)
-            settlements.append(_settlement(entry, found, now))
-            step = next_step(s.answer, found)
-            _account(run, change, found, step)
-            if step is not NextStep.DONE and now is not None \
-                    and now.quantity == change.quantity:
-                run.tally(run.written, change)
+            if s.settle_at is not None and found not in (Verdict.MISSING,
+                                                         Verdict.UNTRACKED):
+                # No answer: it may still land, even when the re-read seems to show it (a
+                # lagging read may hold an earlier value equal to the expected one). Left
+                # pending and followed once it no longer can land (``_after_lost``).
+                run.lost.append(_Lost(change, entry, s.settle_at))
                 continue
-            _follow(run, change if now is None else replace(change, variant=now), step,
-                    again, fallback)
+            settlements.append(_conclude(run, s.answer, change, entry, now, again,
+                                         fallback))
     await run.journal.settle_each(settlements)
     return again
+
+
+def _conclude(run: _Run, answer: Answer, change: StockChange, entry: JournalEntry,
+              now: StoreVariant | None, again: list[StockChange],
+              fallback: list[StockChange]) -> Settlement:
+    """Settle one delta by what the re-read found (``now``) and put what remains where the
+    table says; returns its journal settlement."""
+    found = verdict(entry.before.quantity, entry.after.quantity, now)
+    step = next_step(answer, found)
+    _account(run, change, found, step)
+    if step is not NextStep.DONE and now is not None and now.quantity == change.quantity:
+        run.tally(run.written, change)
+    else:
+        _follow(run, change if now is None else replace(change, variant=now), step,
+                again, fallback)
+    return _settlement(entry, found, now)
+
+
+async def _after_lost(run: _Run, *, stop: asyncio.Event | None) -> list[StockChange]:
+    """Follow the deltas of calls that got no answer once they can no longer land: wait
+    until the last one's ``settle_at`` (not at all when it has passed), re-read their
+    products and follow the table; returns what goes to the absolute path. A stop request
+    ends the wait at once and leaves them ``pending`` in the journal: the next run settles
+    them (``settle_open_deltas``), no sooner than they can no longer land."""
+    lost, run.lost = run.lost, []
+    until = max(h.settle_at for h in lost)
+    wait_s = (until - run.journal.now()).total_seconds()
+    if wait_s > 0:
+        run.count("lost_waits", len(lost))
+        run.log.info("delta_answer_lost_waiting", deltas=len(lost), seconds=round(wait_s, 1),
+                     until=until.isoformat(),
+                     reason="their calls got no answer and may still land: no write "
+                            "follows them before")
+        if not await _pause(wait_s, stop):
+            run.log.info("delta_answer_lost_left_pending", deltas=len(lost),
+                         reason="stop requested: the next run settles them")
+            for h in lost:
+                run.tally(run.failed, h.change, "no answer, and stopped before it could "
+                          "settle: left pending for the next run")
+            return []
+    products = sorted({h.change.variant.product_id for h in lost})
+    try:
+        fresh = await run.store.refresh(product_ids=products)
+    except WixAuthError:
+        raise
+    except WixError as exc:  # left pending: the next run settles them
+        run.log.warning("delta_verify_failed", products=len(products), error=str(exc)[:300])
+        for h in lost:
+            run.tally(run.failed, h.change, "re-read after the delta failed: outcome unknown")
+        return []
+    run.count("verify_calls", fresh.api_calls)
+    current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+    again: list[StockChange] = []  # stays empty: only a 429 sends a delta again
+    fallback: list[StockChange] = []
+    await run.journal.settle_each(
+        [_conclude(run, Answer.LOST, h.change, h.entry, current.get(_key(h.change)), again,
+                   fallback) for h in lost])
+    return fallback
 
 
 async def _second_look(run: _Run, answered: Sequence[_Sent],
@@ -434,7 +549,7 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
     path. Costs one read per 100 such products instead of one write per product."""
     products: set[str] = set()
     for s in answered:
-        if s.answer is Answer.REFUSED:
+        if s.answer in (Answer.REFUSED, Answer.LOST):  # a lost one waits (``_after_lost``)
             continue
         for change, entry in zip(s.changes, s.entries, strict=True):
             found = verdict(entry.before.quantity, entry.after.quantity,
@@ -445,13 +560,8 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
     doubtful = sorted(products)
     if not doubtful:
         return
-    if stop is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SECOND_LOOK_S)
-        if stop.is_set():
-            return
-    else:
-        await asyncio.sleep(SECOND_LOOK_S)
+    if not await _pause(SECOND_LOOK_S, stop):
+        return
     try:
         fresh = await run.store.refresh(product_ids=doubtful)
     except WixAuthError:
@@ -555,20 +665,45 @@ class OpenWrites:
 
 
 async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
-                             open_writes: OpenWrites | None = None
-                             ) -> frozenset[VariantKey]:
+                             open_writes: OpenWrites | None = None,
+                             stop: asyncio.Event | None = None) -> frozenset[VariantKey]:
     """Settle, by a re-read, every delta an earlier run journaled but never settled (a
     kill, a shutdown, a failed re-read); returns their variants, which this run must write
     only absolutely (whatever the re-read said, the walk this run planned from may predate
     the delta). The journal is read where this run writes it (the file, or the database):
     all of it, or with ``open_writes`` what was appended since the site's last cycle.
-    Nothing is sent again."""
+    Nothing is sent again.
+
+    Such a delta's call may have got no answer, or none yet when its run died, and may
+    still land: when the youngest was journaled less than ``lost_settle_s`` ago, this run
+    first waits until then (``open_deltas_waiting``), so that nothing it writes can be
+    followed by a delta landing on top. Waiting, rather than holding those variants back,
+    keeps to one rule (every open delta is settled, by a read made when it can no longer
+    land) and costs a pause only to a run started right after one that died with deltas
+    in flight. A stop request ends the wait at once: the deltas stay ``pending`` and this
+    run sends nothing (the stop holds back every write). The time of a pending line is
+    when it was journaled, just before its call was started; a call that then waited for
+    the site's rate budget went out later than that."""
     entries = (await open_writes.read(journal) if open_writes is not None
                else unsettled(await journal.read_site()))
     open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:
         return frozenset()
     keys = frozenset((e.product_id, e.variant_id) for e in open_deltas)
+    settle_s = lost_settle_s(store)
+    until = max(e.time for e in open_deltas) + timedelta(seconds=settle_s)
+    wait_s = (until - journal.now()).total_seconds()
+    if wait_s > 0:
+        young = [e for e in open_deltas
+                 if (journal.now() - e.time).total_seconds() < settle_s]
+        log.info("open_deltas_waiting", deltas=len(young), seconds=round(wait_s, 1),
+                 until=until.isoformat(),
+                 reason="journaled by a run that ended a moment ago: their calls may "
+                        "still land, no write follows them before")
+        if not await _pause(wait_s, stop):
+            log.info("open_deltas_left_pending", deltas=len(open_deltas),
+                     reason="stop requested: the next run settles them")
+            return keys
     try:
         fresh = await store.refresh(product_ids=sorted({e.product_id for e in open_deltas}))
     except WixAuthError:
