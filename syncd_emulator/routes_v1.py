@@ -291,11 +291,13 @@ async def get_store_variant(request: web.Request) -> web.Response:
 
 
 async def query_inventory(request: web.Request) -> web.Response:
-    """Query Inventory: one item per product (hidden ones too), string filter/sort."""
+    """Query Inventory: one item per product (hidden ones too, unless
+    ``inventory_hides_hidden``), string filter/sort."""
     body = await read_request(request)
     query = get_dict(body, "query", "")
-    page, offset, total = _offset_page(request.app[EMULATOR], query,
-                                       fields=V2_INVENTORY_FIELDS, include_hidden=True)
+    emu = request.app[EMULATOR]
+    page, offset, total = _offset_page(emu, query, fields=V2_INVENTORY_FIELDS,
+                                       include_hidden=not emu.variants.inventory_hides_hidden)
     return json_response({
         "inventoryItems": [inventory_item_dict(p) for p in page],
         "metadata": {"items": _items(request.app[EMULATOR], query, page), "offset": offset},

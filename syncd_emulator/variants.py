@@ -53,6 +53,8 @@ names, see ``NAMES``) turns them on; tests set ``EmulatorConfig(variants=...)``.
   as a site the key may not reach), where the default answers 401 for the key.
 - ``items_echo_limit``: V1/V2 offset queries' ``metadata.items`` echoes the requested limit
   instead of counting the records returned.
+- ``inventory_hides_hidden``: Query Inventory leaves out the inventory items of hidden
+  products (whether it lists them is unconfirmed).
 - ``text_429``: 429 and 5xx answers carry an edge proxy's HTML or plain-text body, not
   Wix's JSON.
 
@@ -77,7 +79,7 @@ NAMES = (
     "read_lag", "applied_5xx", "ignored_writes",
     "numeric_bound_string_only", "numeric_bound_type_refused", "cursor_on_last_page",
     "expiring_cursor", "retry_after_ms", "retry_after_huge", "text_429",
-    "auth_403", "items_echo_limit",
+    "auth_403", "items_echo_limit", "inventory_hides_hidden",
 )
 """Every switch, in the order ``--wix-variants`` documents them."""
 
@@ -172,6 +174,8 @@ class WixVariants:
     """Every authentication failure answers 403, a wrong key too."""
     items_echo_limit: bool = False
     """V1/V2 ``metadata.items`` echoes the requested limit."""
+    inventory_hides_hidden: bool = False
+    """Query Inventory leaves hidden products' items out."""
 
     @classmethod
     def parse(cls, text: str) -> WixVariants:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from support.sync import API_KEY, run_syncd, write_config
 from syncd.base.errors import ConfigError
 from syncd.base.logs import SECRETS
 from syncd.edges.config import Settings
+from syncd.frontends.commands.common import ExitCode
 
 KEY = "k3y-very-secret-value"
 TOKEN = "console-token-abcdefgh"
@@ -48,13 +50,37 @@ def test_token_from_a_file_next_to_the_configuration(tmp_path):
 
 
 @pytest.mark.parametrize(("section", "env", "message"), [
-    ("console: {token_env: MISSING}\n", {}, "console.token_env: the environment variable "
-                                            "MISSING is not set"),
     ("console: {token_env: SHORT}\n", {"SHORT": "abc"}, "at least 16 characters"),
     ("console: {token_env: A, token_file: b}\n", {"A": TOKEN}, "at most one of"),
-    ("console: {token_file: nope}\n", {}, "console.token_file: cannot read"),
     ("console: {tokn_env: A}\n", {}, "tokn_env"),
 ])
 def test_bad_console_settings_name_the_key(tmp_path, section, env, message):
     with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
         load(tmp_path, section, **env)
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("console: {token_env: MISSING}\n", "console.token_env: the environment variable "
+                                        "MISSING is not set"),
+    ("console: {token_file: nope}\n", "console.token_file: cannot read"),
+])
+def test_a_token_that_cannot_be_read_stops_only_the_daemon(tmp_path, section, message):
+    console = load(tmp_path, section).console
+    assert console.token is None
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        console.require_token()
+
+
+async def test_read_only_commands_run_without_the_console_token(emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\nTSHIRT-RED-M,7\n")
+    config = write_config(tmp_path, url=emu.url, source=source)
+    config.write_text(config.read_text() + "console: {token_env: SYNCD_CONSOLE_TOKEN}\n")
+    for command in (["explain", "TSHIRT-RED-M"], ["plan"], ["validate"]):
+        code, out, err = await run_syncd(*command, "--config", str(config))
+        assert code in (ExitCode.OK, ExitCode.PENDING), (command, out, err)
+    assert "SYNCD_CONSOLE_TOKEN is not set" in out  # validate says the daemon needs it
+    code, _out, err = await run_syncd("run", "--config", str(config))
+    assert code == ExitCode.CONFIG
+    assert "SYNCD_CONSOLE_TOKEN is not set" in err

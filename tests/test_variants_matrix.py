@@ -27,9 +27,10 @@ from syncd_emulator.variants import NAMES, WixVariants, ignores_write
 PRODUCTS = 800
 """Enough for offset windows past the lower offset cap, small enough for a quick run."""
 
-PROFILES = [*NAMES, "all", "read_lag,applied_5xx"]
-"""Each switch alone, all of them, and the delta path's worst pair: a 5xx after the
-delta landed, and a re-read that does not show it yet (``all`` writes absolutely)."""
+PROFILES = [*NAMES, "all", "read_lag,applied_5xx", "no_variant_stock,inventory_hides_hidden"]
+"""Each switch alone, all of them, the delta path's worst pair (a 5xx after the delta
+landed, and a re-read that does not show it yet; ``all`` writes absolutely), and stock read
+from a Query Inventory that leaves hidden products out."""
 
 SPENT_WINDOW = (2_000, 2.0)
 """The emulator's budget under a ``PROVOKED_429`` switch, spent before the run starts: the

@@ -2,8 +2,7 @@
 
 ``apply_changes`` is what a sync cycle calls. It first settles the deltas an earlier run
 left without an outcome (a kill, a shutdown, a failed re-read), then checks the plan
-against what the journal says syncd wrote lately
-(``syncd.apply.recent_writes.guard_writes``), parts it
+against what the journal says syncd wrote lately (``guard_writes``), parts it
 (``syncd.core.deltas.split_plan``) and sends the deltas in rounds:
 
 1. the round's deltas are journaled ``pending`` with before, delta and expected after,
@@ -17,13 +16,22 @@ against what the journal says syncd wrote lately
 3. what remains follows the table of ``syncd.core.deltas``: the deltas of a 429 go in the next
    round as they were (at most ``DELTA_ROUNDS``); everything else that is not done goes to
    the absolute path, never as a second delta: after a 5xx or no answer the first may have
-   landed, and a re-read showing the value before may only be stale.
+   landed, and a re-read showing the value before may only be stale;
+4. a delta whose call got no answer may still land, whatever the re-read shows (a read
+   that lags may hold an earlier value equal to the expected one): it stays ``pending``
+   until ``lost_settle_s`` after it was sent. After the rounds the run
+   waits until then (``delta_answer_lost_waiting``; only when there is such a delta),
+   re-reads those products and follows the table (confirmed: done; otherwise absolute),
+   so no absolute write can be followed by the delta landing on top of it. A stop request
+   ends the wait at once and leaves them ``pending``.
 
 Everything that is not a delta, and what the rounds hand over, goes through
-``syncd.apply.absolute.apply_plan`` (Update Inventory Variants per product). A delta whose call
+``syncd.apply.apply_plan`` (Update Inventory Variants per product). A delta whose call
 was cut short by a shutdown or whose re-read failed stays ``pending`` in the journal: the
 next run's first step re-reads it and settles it, and that run writes its variant only
-absolutely (the walk it planned from may predate the delta).
+absolutely (the walk it planned from may predate the delta). A pending delta journaled
+less than ``lost_settle_s`` ago may still land: that run waits until then before it
+re-reads (``open_deltas_waiting``).
 
 What the journal says syncd wrote lately (``OpenWrites`` keeps it across a daemon's
 cycles; a one-shot run reads the journal whole):
@@ -41,9 +49,9 @@ cycles; a one-shot run reads the journal whole):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -54,9 +62,11 @@ from syncd.apply.recent_writes import (
     WriteGuard,
     guard_writes,
     hold_repeats,
+    lost_settle_s,
     settle_open_deltas,
     settlement_for,
     variant_key,
+    wait_unless_stopped,
 )
 from syncd.base.errors import (
     WixAuthError,
@@ -93,7 +103,12 @@ from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
+"""Increment/Decrement calls started at once (the site's limiter paces them further)."""
+
 DELTA_ROUNDS = 3
+"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
+then costs one more call, a store that keeps refusing does not loop."""
+
 """Rounds of deltas before what still differs goes to the absolute path: a 429 now and
 then costs one more call, a store that keeps refusing does not loop."""
 
@@ -102,6 +117,18 @@ SECOND_LOOK_S = 3.0
 nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
 show them, so that lag costs a read per 100 products rather than a write per product."""
 
+"""Pause before the second verification read of deltas whose first re-read settled
+nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
+show them, so that lag costs a read per 100 products rather than a write per product."""
+
+"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
+that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
+is seen); within this window a variant whose read does not show syncd's last write gets
+no delta, and an accepted write that a read does not show is not yet called ignored."""
+
+"""How many of the client's request timeouts (``WixSettings.timeout_s``, 30 s by default)
+a delta whose call got no answer may still take to land: ``lost_settle_s``."""
+
 @dataclass(slots=True)
 class _Sent:
     """One adjust call of a round: its changes, their journal entries, Wix's answer."""
@@ -109,7 +136,17 @@ class _Sent:
     changes: list[StockChange]
     entries: list[JournalEntry]
     answer: Answer
+    settle_at: datetime | None = None
+    """With no answer: the time before which the call may still land (``lost_settle_s``
+    after the moment syncd gave up on it, which is after it was sent)."""
 
+@dataclass(frozen=True, slots=True)
+class _Lost:
+    """A delta whose call got no answer, not yet settled: it may still land."""
+
+    change: StockChange
+    entry: JournalEntry
+    settle_at: datetime
 
 @dataclass(slots=True)
 class _Run:
@@ -123,6 +160,9 @@ class _Run:
     unsent: dict[str, int] = field(default_factory=dict)
     errors: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
+    lost: list[_Lost] = field(default_factory=list)
+    """Deltas of calls that got no answer, whose re-read did not settle them: followed
+    only after their ``settle_at`` (``_after_lost``)."""
 
     def tally(self, book: dict[str, int], change: StockChange, error: str | None = None) -> None:
         pid = change.variant.product_id
@@ -132,7 +172,6 @@ class _Run:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counts[name] = self.counts.get(name, 0) + n
-
 
 async def apply_changes(
     plan: Plan,
@@ -149,13 +188,13 @@ async def apply_changes(
     product's failure (``WixAuthError`` goes up, as from ``apply_plan``). ``open_writes``:
     the site's record of recent and unsettled writes, kept across cycles (see
     ``OpenWrites``); without it the journal is read whole."""
-    log = log or structlog.get_logger("syncd.apply.absolute")
+    log = log or structlog.get_logger("syncd.apply")
     recovered: frozenset[VariantKey] = frozenset()
     guard = WriteGuard()
     if store.catalog is Catalog.V1:
         history = open_writes or OpenWrites()
         recovered = await settle_open_deltas(store=store, journal=journal, log=log,
-                                             open_writes=history)
+                                             open_writes=history, stop=stop)
         guard = guard_writes(plan.changes, history.latest, now=journal.now())
         await hold_repeats(guard, journal=journal, log=log)
         history.keep(guard.held_keys)
@@ -191,13 +230,11 @@ async def apply_changes(
              to_absolute=len(fallback))
     return _with_guard(_merge(plan, run, absolute, account), guard)
 
-
 def _with_guard(report: ApplyReport, guard: WriteGuard) -> ApplyReport:
     if not guard.held:
         return report
     return replace(report, held=len(guard.held),
                    ignored_found=sum(1 for h in guard.held if h.found))
-
 
 async def _delta_rounds(run: _Run, pending: list[StockChange], *,
                         stop: asyncio.Event | None) -> list[StockChange]:
@@ -208,14 +245,16 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
         if not pending:
             break
         sent = await _send_round(run, delta_batches(pending), stop=stop)
-        if not sent:
-            return fallback
+        if not sent:  # stopped: what was not sent is counted so
+            pending = []
+            break
         pending = await _verify(run, sent, fallback, stop=stop)
         run.log.info("delta_round_done", round=f"{round_}/{DELTA_ROUNDS}",
                      calls=len(sent), again=len(pending))
     fallback.extend(pending)
+    if run.lost:
+        fallback.extend(await _after_lost(run, stop=stop))
     return fallback
-
 
 async def _send_round(run: _Run, batches: list[list[StockChange]], *,
                       stop: asyncio.Event | None) -> list[_Sent]:
@@ -256,7 +295,6 @@ async def _send_round(run: _Run, batches: list[list[StockChange]], *,
                                  error="not sent: stop requested")
     return [answer for answer in answers if answer is not None]
 
-
 async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]) -> _Sent:
     """Send one journaled call, once."""
     deltas = [StockDelta(c.variant.product_id, c.variant.variant_id, e.delta or 0)
@@ -274,7 +312,8 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
     except WixUnavailable as exc:  # no answer: it may have landed, or may land later
         run.count("unknown_calls")
         run.log.warning("delta_call_lost", entries=len(batch), error=str(exc)[:300])
-        return _Sent(batch, entries, Answer.LOST)
+        settle_at = run.journal.now() + timedelta(seconds=lost_settle_s(run.store))
+        return _Sent(batch, entries, Answer.LOST, settle_at)
     except WixRateLimited:  # refused before any work: nothing was applied
         run.count("rate_limited_calls")
         run.log.info("delta_call_rate_limited", entries=len(batch))
@@ -284,7 +323,6 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
         run.log.warning("delta_call_unknown", entries=len(batch), error=type(exc).__name__)
         return _Sent(batch, entries, Answer.UNKNOWN)
     return _Sent(batch, entries, Answer.ACCEPTED)
-
 
 async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange], *,
                   stop: asyncio.Event | None = None) -> list[StockChange]:
@@ -326,18 +364,73 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange],
         for change, entry in zip(s.changes, s.entries, strict=True):
             now = current.get(variant_key(change))
             found = verdict(entry.before.quantity, entry.after.quantity, now)
-            settlements.append(settlement_for(entry, found, now))
-            step = next_step(s.answer, found)
-            _account(run, change, found, step)
-            if step is not NextStep.DONE and now is not None \
-                    and now.quantity == change.quantity:
-                run.tally(run.written, change)
+            if s.settle_at is not None and found not in (Verdict.MISSING,
+                                                         Verdict.UNTRACKED):
+                # No answer: it may still land, even when the re-read seems to show it (a
+                # lagging read may hold an earlier value equal to the expected one). Left
+                # pending and followed once it no longer can land (``_after_lost``).
+                run.lost.append(_Lost(change, entry, s.settle_at))
                 continue
-            _follow(run, change if now is None else replace(change, variant=now), step,
-                    again, fallback)
+            settlements.append(_conclude(run, s.answer, change, entry, now, again,
+                                         fallback))
     await run.journal.settle_each(settlements)
     return again
 
+def _conclude(run: _Run, answer: Answer, change: StockChange, entry: JournalEntry,
+              now: StoreVariant | None, again: list[StockChange],
+              fallback: list[StockChange]) -> Settlement:
+    """Settle one delta by what the re-read found (``now``) and put what remains where the
+    table says; returns its journal settlement."""
+    found = verdict(entry.before.quantity, entry.after.quantity, now)
+    step = next_step(answer, found)
+    _account(run, change, found, step)
+    if step is not NextStep.DONE and now is not None and now.quantity == change.quantity:
+        run.tally(run.written, change)
+    else:
+        _follow(run, change if now is None else replace(change, variant=now), step,
+                again, fallback)
+    return settlement_for(entry, found, now)
+
+async def _after_lost(run: _Run, *, stop: asyncio.Event | None) -> list[StockChange]:
+    """Follow the deltas of calls that got no answer once they can no longer land: wait
+    until the last one's ``settle_at`` (not at all when it has passed), re-read their
+    products and follow the table; returns what goes to the absolute path. A stop request
+    ends the wait at once and leaves them ``pending`` in the journal: the next run settles
+    them (``settle_open_deltas``), no sooner than they can no longer land."""
+    lost, run.lost = run.lost, []
+    until = max(h.settle_at for h in lost)
+    wait_s = (until - run.journal.now()).total_seconds()
+    if wait_s > 0:
+        run.count("lost_waits", len(lost))
+        run.log.info("delta_answer_lost_waiting", deltas=len(lost), seconds=round(wait_s, 1),
+                     until=until.isoformat(),
+                     reason="their calls got no answer and may still land: no write "
+                            "follows them before")
+        if not await wait_unless_stopped(wait_s, stop):
+            run.log.info("delta_answer_lost_left_pending", deltas=len(lost),
+                         reason="stop requested: the next run settles them")
+            for h in lost:
+                run.tally(run.failed, h.change, "no answer, and stopped before it could "
+                          "settle: left pending for the next run")
+            return []
+    products = sorted({h.change.variant.product_id for h in lost})
+    try:
+        fresh = await run.store.refresh(product_ids=products)
+    except WixAuthError:
+        raise
+    except WixError as exc:  # left pending: the next run settles them
+        run.log.warning("delta_verify_failed", products=len(products), error=str(exc)[:300])
+        for h in lost:
+            run.tally(run.failed, h.change, "re-read after the delta failed: outcome unknown")
+        return []
+    run.count("verify_calls", fresh.api_calls)
+    current = {(v.product_id, v.variant_id): v for v in fresh.variants}
+    again: list[StockChange] = []  # stays empty: only a 429 sends a delta again
+    fallback: list[StockChange] = []
+    await run.journal.settle_each(
+        [_conclude(run, Answer.LOST, h.change, h.entry, current.get(variant_key(h.change)), again,
+                   fallback) for h in lost])
+    return fallback
 
 async def _second_look(run: _Run, answered: Sequence[_Sent],
                        current: dict[VariantKey, StoreVariant], *,
@@ -349,7 +442,7 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
     path. Costs one read per 100 such products instead of one write per product."""
     products: set[str] = set()
     for s in answered:
-        if s.answer is Answer.REFUSED:
+        if s.answer in (Answer.REFUSED, Answer.LOST):  # a lost one waits (``_after_lost``)
             continue
         for change, entry in zip(s.changes, s.entries, strict=True):
             found = verdict(entry.before.quantity, entry.after.quantity,
@@ -360,13 +453,8 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
     doubtful = sorted(products)
     if not doubtful:
         return
-    if stop is not None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), SECOND_LOOK_S)
-        if stop.is_set():
-            return
-    else:
-        await asyncio.sleep(SECOND_LOOK_S)
+    if not await wait_unless_stopped(SECOND_LOOK_S, stop):
+        return
     try:
         fresh = await run.store.refresh(product_ids=doubtful)
     except WixAuthError:
@@ -379,7 +467,6 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
     run.count("second_looks", len(doubtful))
     current.update({(v.product_id, v.variant_id): v for v in fresh.variants})
 
-
 def _follow(run: _Run, change: StockChange, step: NextStep, again: list[StockChange],
             fallback: list[StockChange]) -> None:
     """Put ``change`` where ``step`` says: the next round (the same delta, planned from the
@@ -390,7 +477,6 @@ def _follow(run: _Run, change: StockChange, step: NextStep, again: list[StockCha
     elif step is NextStep.ABSOLUTE:
         # Idempotent: right whether or not the delta landed, whatever the read showed.
         fallback.append(change)
-
 
 def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> None:
     if found is Verdict.CONFIRMED:
@@ -405,7 +491,6 @@ def _account(run: _Run, change: StockChange, found: Verdict, step: NextStep) -> 
         run.tally(run.written, change)
     else:
         run.count("not_applied" if found is Verdict.NOT_APPLIED else "moved")
-
 
 def _merge(plan: Plan, run: _Run, absolute: ApplyReport, account: DeltaAccount
            ) -> ApplyReport:

@@ -9,9 +9,11 @@ a shutdown, a failed re-read) before a run sends anything.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 
@@ -194,21 +196,76 @@ class OpenWrites:
                 del self._latest[key]
 
 
+LOST_SETTLE_TIMEOUTS = 2.0
+"""How many of the client's request timeouts (``WixSettings.timeout_s``, 30 s by default)
+a delta whose call got no answer may still take to land: ``lost_settle_s``."""
+
+
+def lost_settle_s(store: StoreAdapter) -> float:
+    """Seconds after a delta's call was sent during which a call that got no answer (a
+    timeout, a dropped connection) may still land: no write of any kind follows it before.
+
+    Wix does not say how long a request may wait behind a gateway. syncd gave up on the
+    call after its request timeout; a gateway or load balancer that still holds it gives
+    up on the same order of time (theirs are set like clients', tens of seconds), and a
+    request that reached the service before that is applied within it. Twice the client's
+    timeout (60 s by default) covers one such timeout behind another; it follows the
+    setting, so a site that allows slow answers also waits longer for lost ones."""
+    return LOST_SETTLE_TIMEOUTS * store.client.settings.timeout_s
+
+
+async def wait_unless_stopped(seconds: float, stop: asyncio.Event | None) -> bool:
+    """Wait ``seconds``; False, at once, when ``stop`` is set (before or during the wait)."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return True
+    if stop.is_set():
+        return False
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return not stop.is_set()
+
+
 async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
-                             open_writes: OpenWrites | None = None
-                             ) -> frozenset[VariantKey]:
+                             open_writes: OpenWrites | None = None,
+                             stop: asyncio.Event | None = None) -> frozenset[VariantKey]:
     """Settle, by a re-read, every delta an earlier run journaled but never settled (a
     kill, a shutdown, a failed re-read); returns their variants, which this run must write
     only absolutely (whatever the re-read said, the walk this run planned from may predate
     the delta). The journal is read where this run writes it (the file, or the database):
     all of it, or with ``open_writes`` what was appended since the site's last cycle.
-    Nothing is sent again."""
+    Nothing is sent again.
+
+    Such a delta's call may have got no answer, or none yet when its run died, and may
+    still land: when the youngest was journaled less than ``lost_settle_s`` ago, this run
+    first waits until then (``open_deltas_waiting``), so that nothing it writes can be
+    followed by a delta landing on top. Waiting, rather than holding those variants back,
+    keeps to one rule (every open delta is settled, by a read made when it can no longer
+    land) and costs a pause only to a run started right after one that died with deltas
+    in flight. A stop request ends the wait at once: the deltas stay ``pending`` and this
+    run sends nothing (the stop holds back every write). The time of a pending line is
+    when it was journaled, just before its call was started; a call that then waited for
+    the site's rate budget went out later than that."""
     entries = (await open_writes.read(journal) if open_writes is not None
                else unsettled(await journal.read_site()))
     open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:
         return frozenset()
     keys = frozenset((e.product_id, e.variant_id) for e in open_deltas)
+    settle_s = lost_settle_s(store)
+    until = max(e.time for e in open_deltas) + timedelta(seconds=settle_s)
+    wait_s = (until - journal.now()).total_seconds()
+    if wait_s > 0:
+        young = [e for e in open_deltas
+                 if (journal.now() - e.time).total_seconds() < settle_s]
+        log.info("open_deltas_waiting", deltas=len(young), seconds=round(wait_s, 1),
+                 until=until.isoformat(),
+                 reason="journaled by a run that ended a moment ago: their calls may "
+                        "still land, no write follows them before")
+        if not await wait_unless_stopped(wait_s, stop):
+            log.info("open_deltas_left_pending", deltas=len(open_deltas),
+                     reason="stop requested: the next run settles them")
+            return keys
     try:
         fresh = await store.refresh(product_ids=sorted({e.product_id for e in open_deltas}))
     except WixAuthError:

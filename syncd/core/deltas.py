@@ -36,13 +36,25 @@ accepted       done         absolute        done            done
 429            (no re-read: nothing was applied) the same delta, in the next round
 4xx            done         absolute        absolute        done
 5xx            done         absolute        absolute        done
-no answer      done         absolute        absolute        done
+no answer      wait, then:  wait, then:     wait, then:     done
+               done         absolute        absolute
 =============  ===========  ==============  ==============  =====================
 
 *Absolute* is Update Inventory Variants of the planned value: idempotent, so it is right
 whether or not the delta landed, and whatever the re-read showed. Never another delta:
 that is what could apply the units twice. An accepted delta a sale moved since is done:
 the store then holds the source's level minus what sold, and the next cycle tops it up.
+
+*Wait, then*: a call that got no answer may be queued behind a gateway and land later,
+on top of an absolute write made meanwhile (the variant would end over the target by the
+delta), and a re-read that seems to confirm it may be a lagging read of an earlier
+value equal to the expected one (which lets a later run write the variant before it
+lands). So nothing is written to its variant before ``lost_settle_s`` (twice the client's
+request timeout) has passed since it was sent: the run waits that long after its rounds
+(``delta_answer_lost_waiting``), re-reads, and then follows the row (confirmed: done;
+otherwise absolute). A stop request ends the wait and leaves the delta ``pending``; a run
+that finds a ``pending`` delta of another run journaled less than that long ago waits the
+rest before it settles it. When every call got an answer, nothing waits.
 """
 
 from __future__ import annotations
@@ -164,6 +176,9 @@ class DeltaAccount:
     recovered: int = 0
     """Variants with deltas of earlier, interrupted runs, settled by a re-read at the start
     of this one (and written only absolutely by it)."""
+    lost_waits: int = 0
+    """Deltas of calls that got no answer, whose follow-up (a re-read, then the table)
+    waited until they could no longer land (``syncd.apply_deltas.lost_settle_s``)."""
 
 
 class Answer(StrEnum):

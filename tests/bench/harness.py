@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd_emulator.generate import HIDDEN_SHARE
+
 KEY = "bench-api-key-0001"
 """The emulator's API key in every benchmark (long enough for syncd's secret redaction)."""
 SITE = "bench-site"
@@ -203,7 +205,8 @@ def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> 
     ``_proof_and_hint_calls`` is on, on either catalog): a page cut short inside an offset
     window leaves a gap that costs one call (at most one per page);
     a lower offset limit costs one window's refused pages, once per process; missing
-    ``variants[].stock`` costs a Query Inventory crawl, ceil((P + 1) / 100).
+    ``variants[].stock`` costs a Query Inventory crawl, ceil((P + 1) / 100), and where that
+    crawl leaves hidden products out, one Get Inventory Variants per hidden product.
     """
     if catalog != "v1":
         return _proof_and_hint_calls(catalog, variants)
@@ -215,7 +218,16 @@ def safe_reading_calls(catalog: str, variants: Sequence[str], products: int) -> 
         extra += WINDOW_PAGES
     if "no_variant_stock" in variants:
         extra += pages + 1
+        if "inventory_hides_hidden" in variants:
+            # Hidden products Query Inventory leaves out: one Get Inventory Variants each.
+            extra += hidden_products_bound(products)
     return extra + _proof_and_hint_calls(catalog, variants)
+
+
+def hidden_products_bound(products: int) -> int:
+    """At most how many of a generated store's ``products`` are hidden (the generator hides
+    each with probability ``HIDDEN_SHARE``; twice that plus a margin is never reached)."""
+    return math.ceil(2 * HIDDEN_SHARE * products) + 5
 
 
 PROVOKED_429 = ("retry_after_ms", "retry_after_huge", "text_429")

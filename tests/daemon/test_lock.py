@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
@@ -17,16 +18,33 @@ from syncd.edges.backend.local.lock import acquire_site_lock, lock_path
 def test_second_holder_is_refused_with_the_pid_and_lock_file(tmp_path: Path):
     with acquire_site_lock(tmp_path, "shop-a") as lock:
         assert lock.path == tmp_path / "shop-a.lock"
-        assert lock.path.read_text().strip() == str(os.getpid())
+        assert lock.path.read_text().split() == [str(os.getpid()), "sync"]
         with pytest.raises(SiteLocked) as caught:
             with acquire_site_lock(tmp_path, "shop-a"):
                 pass
     error = caught.value
-    assert error.pid == os.getpid()
+    assert error.pid == os.getpid() and error.role == "sync"
     assert error.lock_path == tmp_path / "shop-a.lock"
     assert str(os.getpid()) in str(error)
     assert str(tmp_path / "shop-a.lock") in str(error)
     assert isinstance(error, SyncdError)
+
+
+def test_a_daemons_lock_says_so_and_an_old_lock_file_names_no_role(tmp_path: Path):
+    with acquire_site_lock(tmp_path, "shop", role="daemon"):
+        with pytest.raises(SiteLocked, match="the syncd daemon") as caught:
+            with acquire_site_lock(tmp_path, "shop"):
+                pass
+    assert caught.value.role == "daemon"
+    # A lock file written by an older version names a pid only: not taken for a daemon.
+    path = lock_path(tmp_path, "old")
+    path.write_text(f"{os.getpid()}\n")
+    with path.open() as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(SiteLocked) as caught:
+            with acquire_site_lock(tmp_path, "old"):
+                pass
+    assert caught.value.pid == os.getpid() and caught.value.role is None
 
 
 def test_lock_is_free_again_after_release(tmp_path: Path):
@@ -53,7 +71,7 @@ def test_lock_held_by_another_process_names_that_process(tmp_path: Path):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        with pytest.raises(SiteLocked, match=f"process {holder.pid}"):
+        with pytest.raises(SiteLocked, match=f"syncd command \\(process {holder.pid}\\)"):
             with acquire_site_lock(tmp_path, "shop"):
                 pass
     finally:

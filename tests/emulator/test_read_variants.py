@@ -133,3 +133,15 @@ async def test_metadata_items_echoes_the_limit_when_switched(wix: Connect):
                                         includeHiddenProducts=True)
         assert len(answer.body["products"]) == 7
         assert answer.body["metadata"]["items"] == items
+
+
+async def test_query_inventory_leaves_hidden_products_out_when_switched(wix: Connect):
+    for variants in (WixVariants(), on("inventory_hides_hidden")):
+        w = await wix(catalog="v1", generate_products=60, seed=2, variants=variants)
+        hidden = {p.id for p in w.emu.store.products if not p.visible}
+        assert hidden, "the generated store has hidden products"
+        answer = await w.call("POST", "/stores-reader/v2/inventoryItems/query",
+                              {"query": {"paging": {"limit": 100}}}, headers=AUTH)
+        listed = {item["productId"] for item in answer.body["inventoryItems"]}
+        assert bool(hidden & listed) is not variants.inventory_hides_hidden
+        assert len(listed) == 60 - (len(hidden) if variants.inventory_hides_hidden else 0)

@@ -27,13 +27,16 @@ if TYPE_CHECKING:
 
 
 class SiteLocked(SyncdError):
-    """Another process holds the site's lock; ``pid`` is its pid when the lock names one."""
+    """Another process holds the site's lock; ``pid`` is its pid when the lock names one,
+    ``role`` what it said it is (``daemon`` or ``sync``; None when it said nothing)."""
 
-    def __init__(self, message: str, *, site: str, lock_path: Path, pid: int | None) -> None:
+    def __init__(self, message: str, *, site: str, lock_path: Path, pid: int | None,
+                 role: str | None = None) -> None:
         super().__init__(message)
         self.site = site
         self.lock_path = lock_path
         self.pid = pid
+        self.role = role
 
 
 class StateBackend(Protocol):

@@ -5,6 +5,12 @@ journal. Its actions (approve a refused plan once, run a cycle now, roll a run b
 off unless a token is configured, from an environment variable or a file, never written in
 the configuration itself. The token is registered for redaction like an API key. When the
 listener is not loopback, the read-only pages ask for the token too.
+
+Only the daemon serves the console, so only ``syncd run`` needs the token: a token that
+cannot be read (its variable unset, its file missing) is kept as ``token_error`` rather
+than failing the load, so that ``plan``, ``explain`` and the other one-shot commands work
+without it; ``syncd run`` refuses to start with it (``require_token``) and ``syncd
+validate`` reports it. A token that is there but too short is refused at once.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.base.errors import ConfigError
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import Secret, read_secret
 
@@ -34,6 +41,14 @@ class ConsoleSettings:
     history: int = 20
     """Cycles remembered per site for the console (the daemon keeps them in memory)."""
 
+    token_error: ConfigError | None = None
+    """Why the configured token could not be read (only the daemon needs it)."""
+
+    def require_token(self) -> None:
+        """Raise ``token_error``, if any, for a command that serves the console."""
+        if self.enabled and self.token_error is not None:
+            raise self.token_error
+
 
 _DEFAULTS = ConsoleSettings()
 
@@ -41,7 +56,13 @@ _DEFAULTS = ConsoleSettings()
 def read_console(m: MapReader, base: Path, env: Mapping[str, str]) -> ConsoleSettings:
     """The ``console:`` mapping (absent: the defaults)."""
     m.check_keys(("enabled", "token_env", "token_file", "history"))
-    found = read_secret(m, base, env, env_key="token_env", file_key="token_file")
+    token_error: ConfigError | None = None
+    try:
+        found = read_secret(m, base, env, env_key="token_env", file_key="token_file")
+    except ConfigError as e:
+        if m.string("token_env") is not None and m.string("token_file") is not None:
+            raise  # both given: a mistake in the file itself, whatever the command
+        found, token_error = None, e
     if found is not None and len(found[0].reveal()) < MIN_TOKEN_CHARS:
         key = "token_env" if m.string("token_env") is not None else "token_file"
         raise m.error(m.node(key), key,
@@ -50,4 +71,5 @@ def read_console(m: MapReader, base: Path, env: Mapping[str, str]) -> ConsoleSet
         enabled=m.boolean("enabled", _DEFAULTS.enabled),
         token=found[0] if found is not None else None,
         history=m.integer("history", _DEFAULTS.history, minimum=1),
+        token_error=token_error,
     )

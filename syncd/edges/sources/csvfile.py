@@ -1,16 +1,19 @@
 """The CSV reader: a header row, then one target and one value per row, read as a stream.
 
 Spreadsheets export CSV in many dialects, so the reader detects the delimiter from the
-header (``,`` ``;`` tab ``|``), accepts UTF-8 with or without Excel's byte-order mark, and
-reads other encodings when told. It never holds the file in memory: rows go one by one to
+header (``,`` ``;`` tab ``|``), accepts UTF-8 with or without Excel's byte-order mark, reads
+UTF-16 and UTF-32 files by their byte-order mark (Excel's "Unicode text" is UTF-16 with
+one), and reads other encodings when told. It never holds the file in memory: rows go one by one to
 the ``RowCollector``, which keeps only the accepted values.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import difflib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TextIO
 
 from syncd.base.errors import SourceError
@@ -30,6 +33,13 @@ def detect_delimiter(header_line: str) -> str:
     return delimiter if count else ","
 
 
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+"""Byte-order marks that name their encoding (UTF-32's first: it starts like UTF-16 LE's)."""
+
+
 def python_encoding(encoding: str) -> str:
     """The codec to open the file with: UTF-8 reads tolerate a byte-order mark."""
     if encoding.lower().replace("_", "-") in ("utf-8", "utf8"):
@@ -37,16 +47,33 @@ def python_encoding(encoding: str) -> str:
     return encoding
 
 
+def file_encoding(path: Path, encoding: str) -> str:
+    """The codec for ``path``: the one its UTF-16/32 byte-order mark names, which no
+    configured encoding could read, else ``python_encoding(encoding)``."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = b""
+    for bom, codec in BOMS:
+        if head.startswith(bom):
+            return codec
+    return python_encoding(encoding)
+
+
 def read_csv(source: SourceSettings, collector: RowCollector) -> None:
     """Feed every data row of the CSV file to ``collector``."""
     name = collector.source
+    encoding = file_encoding(source.path, source.encoding)
     try:
-        with source.path.open(encoding=python_encoding(source.encoding), newline="") as f:
+        with source.path.open(encoding=encoding, newline="") as f:
             _read(f, source, collector)
     except UnicodeDecodeError as e:
-        where = bad_bytes_message(source.path, python_encoding(source.encoding))
+        where = bad_bytes_message(source.path, encoding)
         raise SourceError(
-            f"{name}:{where}; set source.encoding (for example latin-1 or cp1252)") from e
+            f"{name}:{where}; the file is not {encoding}: set source.encoding to the one it "
+            "was saved in (for example latin-1 or cp1252; a spreadsheet's 'CSV UTF-8' or "
+            "'Unicode text' export needs none)") from e
 
 
 def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:
@@ -129,8 +156,23 @@ def map_header(header: list[str], line: int, source: SourceSettings,
     return fields
 
 
+SYNONYMS = {
+    "quantity": ("qty", "stock", "amount", "count", "inventory", "on hand", "onhand", "units",
+                 "available", "level", "menge", "bestand", "quantité", "cantidad"),
+    "sku": ("code", "item", "item code", "article", "artikel", "ref", "reference", "barcode",
+            "ean", "product code", "variant sku"),
+}
+"""Column names that likely mean a field under another name: the error suggests mapping
+them (``source.columns``) rather than ignoring them."""
+
+
 def _unknown_column(column: str, by_name: dict[str, str]) -> str:
-    close = difflib.get_close_matches(column.lower(), list(by_name), n=1)
+    lowered = column.lower()
+    for field, words in SYNONYMS.items():
+        if lowered in words or any(lowered.startswith(w + " ") for w in words):
+            return (f"unknown column; if it holds the {field}, map it: source.columns: "
+                    f"{{{field}: {column!r}}} (or list it in source.ignore_columns)")
+    close = difflib.get_close_matches(lowered, list(by_name), n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     known = ", ".join(sorted(by_name, key=lambda c: FIELDS.index(by_name[c])))
     return (f"unknown column{hint}; known: {known}; list columns to ignore in "

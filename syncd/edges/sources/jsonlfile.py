@@ -14,7 +14,7 @@ import json
 
 from syncd.base.errors import SourceError
 from syncd.edges.config.source import SourceSettings
-from syncd.edges.sources.csvfile import python_encoding
+from syncd.edges.sources.csvfile import file_encoding
 from syncd.edges.sources.rows import RowCollector
 
 
@@ -36,7 +36,7 @@ def read_jsonl(source: SourceSettings, collector: RowCollector) -> None:
     name = collector.source
     by_name = source.columns.field_for()
     try:
-        with source.path.open(encoding=python_encoding(source.encoding)) as f:
+        with source.path.open(encoding=file_encoding(source.path, source.encoding)) as f:
             for number, line in enumerate(f, start=1):
                 if line.strip():
                     _read_line(line, number, source, by_name, collector)

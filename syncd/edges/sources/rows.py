@@ -27,7 +27,8 @@ from syncd.base.model import (
 from syncd.edges.config.source import OnInvalidRow, QuantityRules
 from syncd.edges.sources.rules import apply_number_rules, apply_text_rules
 
-_INTEGER = re.compile(r"[+-]?[0-9]+")
+_INTEGER = re.compile(r"([+-]?[0-9]+)(?:\.0+)?")
+"""A whole number; ``12.0`` is 12 in every format (a spreadsheet's number cell reads so)."""
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 _MESSAGE_ROWS = 100
@@ -175,9 +176,10 @@ class InvalidRowsError(SourceError):
 
 def parse_quantity(text: str) -> int | str:
     """The quantity written as ``text``, or the reason it is not one."""
-    if not _INTEGER.fullmatch(text):
+    match = _INTEGER.fullmatch(text)
+    if match is None:
         return f"{text!r} is not a whole number"
-    value = int(text)
+    value = int(match.group(1))
     if value < 0:
         return f"{value} is negative; stock levels start at 0"
     if value > MAX_QUANTITY:

@@ -25,7 +25,7 @@ from syncd.base import yamlnodes
 from syncd.base.errors import SourceError
 from syncd.base.textpos import bad_bytes_message
 from syncd.edges.config.source import SourceSettings
-from syncd.edges.sources.csvfile import python_encoding
+from syncd.edges.sources.csvfile import file_encoding
 from syncd.edges.sources.rows import RowCollector
 
 
@@ -33,9 +33,9 @@ def read_yaml(source: SourceSettings, collector: RowCollector) -> None:
     """Feed every row of the YAML file to ``collector``."""
     name = collector.source
     try:
-        text = source.path.read_text(encoding=python_encoding(source.encoding))
+        text = source.path.read_text(encoding=file_encoding(source.path, source.encoding))
     except UnicodeDecodeError as e:
-        where = bad_bytes_message(source.path, python_encoding(source.encoding))
+        where = bad_bytes_message(source.path, file_encoding(source.path, source.encoding))
         raise SourceError(f"{name}:{where}; set source.encoding") from e
     try:
         root = yamlnodes.compose(text)

@@ -2,7 +2,9 @@
 
 - ``stop_on_signals``: the first SIGINT/SIGTERM sets the stop event (nothing more is sent;
   requests on the wire finish, bounded by their timeout; the account follows); a second
-  one ends the process at once with ``ExitCode.ABORTED`` and no traceback.
+  one ends the process at once with ``ExitCode.ABORTED`` and no traceback. SIGUSR1 and
+  SIGUSR2, which a daemon takes as requests (a resync, an approval) and whose default
+  action would end a one-shot command mid-write, are noted and otherwise ignored.
 - ``progress_display``: the progress line on a terminal, or a ``sync_progress`` log line
   every 10 s when stderr is not one; nothing else is printed when output is piped.
 """
@@ -16,8 +18,15 @@ import signal
 import sys
 from collections.abc import AsyncIterator, Iterator
 
+import structlog
+
 from syncd.cycle.progress import ProgressLine, SyncProgress, log_progress
 from syncd.frontends.commands.common import ExitCode
+
+log = structlog.get_logger("syncd.live")
+
+DAEMON_REQUESTS = (signal.SIGUSR1, signal.SIGUSR2)
+"""Signals a daemon takes as requests; a one-shot command must not die of them."""
 
 STOPPING = ("\nsyncd: stopping: nothing more is sent, requests already on the wire finish "
             "(Ctrl-C again to quit at once)")
@@ -44,11 +53,20 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             print(STOPPING, file=sys.stderr, flush=True)
         stop.set()
 
+    def not_a_daemon(sig: signal.Signals) -> None:
+        log.warning("signal_ignored", signal=sig.name,
+                    why="a one-shot command takes no daemon requests; it goes on")
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
+    for sig in DAEMON_REQUESTS:
+        loop.add_signal_handler(sig, not_a_daemon, sig)
     try:
         yield
     finally:
+        for sig in DAEMON_REQUESTS:
+            loop.remove_signal_handler(sig)
+            signal.signal(sig, signal.SIG_IGN)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
             if stop.is_set():

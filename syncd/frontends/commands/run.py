@@ -119,6 +119,7 @@ def run_command(args: argparse.Namespace) -> int:
     path: Path = args.config
     try:
         settings = Settings.from_file(path)
+        settings.console.require_token()
         configure_logging(level=str(settings.log.level), json=_json_logs(str(settings.log.format)))
         board = Board(history=settings.console.history)
         setup = build_setup(settings, metrics=metrics, limiters=limiters, board=board)
@@ -132,8 +133,9 @@ def run_command(args: argparse.Namespace) -> int:
         return ExitCode.STATE
 
     def reload() -> DaemonSetup[SiteSettings]:
-        return build_setup(Settings.from_file(path), metrics=metrics, limiters=limiters,
-                           board=board)
+        fresh = Settings.from_file(path)
+        fresh.console.require_token()
+        return build_setup(fresh, metrics=metrics, limiters=limiters, board=board)
 
     def console_routes(app: web.Application) -> None:
         if settings.console.enabled:

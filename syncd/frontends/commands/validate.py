@@ -140,6 +140,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     print(f"schedule: {_describe_schedule(settings.schedule)}", file=text)
     print(f"http: {settings.http.listen}; log: {settings.log.level}, {settings.log.format}",
           file=text)
+    if settings.console.enabled and settings.console.token_error is not None:
+        print(f"console: {settings.console.token_error} (syncd run refuses to start until "
+              "it is fixed; the one-shot commands do not need the token)", file=text)
     problem = backend_problem or state_problem
     code = overall_code([o.code for o in outcomes]
                         + ([ExitCode.FAILED] if problem is not None else []))

@@ -6,6 +6,11 @@ request for the site (``<state_dir>/<site>.force``) and sends the daemon, whose 
 lock file names, ``SIGUSR2``. On that signal the daemon takes the requests of its own sites
 and runs one full cycle of each with the safety guards overridden, as ``--force`` would;
 sites without a request are not affected.
+
+The signal's default action ends a process, so it is sent only to a process the lock file
+says is a daemon, that belongs to this user and whose command line is syncd's
+(``is_syncd_process``): a pid reused by another program, or a one-shot sync, is never
+signalled.
 """
 
 from __future__ import annotations
@@ -23,8 +28,25 @@ def approval_path(state_dir: Path, site: str) -> Path:
     return state_dir / f"{site}.force"
 
 
+def is_syncd_process(pid: int) -> bool:
+    """True when ``pid`` runs as this user and its command line is syncd's (``syncd ...``
+    or ``python -m syncd ...``). Where ``/proc`` cannot tell, False."""
+    proc = Path("/proc") / str(pid)
+    try:
+        if proc.stat().st_uid != os.getuid():
+            return False
+        argv = (proc / "cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    words = [Path(os.fsdecode(a)).name for a in argv[:4] if a]
+    return "syncd" in words or any(w.startswith("syncd") for w in words[:2])
+
+
 def request_forced_cycle(state_dir: Path, site: str, pid: int) -> None:
-    """Leave the request for ``site`` and signal the daemon ``pid`` (raises ``OSError``)."""
+    """Leave the request for ``site`` and signal the daemon ``pid``; raises ``OSError``
+    (nothing left, nothing sent) when ``pid`` is not a syncd process of this user."""
+    if not is_syncd_process(pid):
+        raise OSError(f"process {pid} is not a syncd process of this user: not signalled")
     approval_path(state_dir, site).write_text(f"requested by pid {os.getpid()}\n")
     os.kill(pid, APPROVE_SIGNAL)
 

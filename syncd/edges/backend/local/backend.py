@@ -68,13 +68,14 @@ class LocalBackend:
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:
-        with self.hold_site_lock(site) as held:
+        with lock.acquire_site_lock(self.state_dir, site, role="sync") as held:
             yield held
 
     def hold_site_lock(self, site: str) -> contextlib.AbstractContextManager[lock.SiteLock]:
-        """``site_lock`` without an event loop: a daemon holds its lock files across
-        configurations, from synchronous code."""
-        return lock.acquire_site_lock(self.state_dir, site)
+        """The daemon's ``site_lock``, without an event loop: a daemon holds its lock files
+        across configurations, from synchronous code, and says in them that it is a daemon
+        (so ``syncd sync --force`` may ask it for a forced cycle)."""
+        return lock.acquire_site_lock(self.state_dir, site, role="daemon")
 
     def lock_path(self, site: str) -> Path:
         """The site's lock file."""
@@ -83,6 +84,9 @@ class LocalBackend:
     def request_approval(self, site: str, holder: SiteLocked) -> None:
         if holder.pid is None:
             raise OSError(f"the lock file {holder.lock_path} names no process to ask")
+        if holder.role != "daemon":
+            raise OSError(f"process {holder.pid} is not a syncd daemon but a one-shot "
+                          "command, which takes no approvals: wait for it to finish")
         approve.request_forced_cycle(self.state_dir, site, holder.pid)
 
     def take_approval(self, site: str) -> bool:
