@@ -321,7 +321,10 @@ async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]
     except WixError as exc:  # 5xx: a gateway may say so after the call was applied
         run.count("unknown_calls")
         run.log.warning("delta_call_unknown", entries=len(batch), error=type(exc).__name__)
-        return _Sent(batch, entries, Answer.UNKNOWN)
+        # A 504 (or a 500 from a gateway that lost its upstream) may be answered while the
+        # service behind it still works on the call: like no answer, it may land later.
+        settle_at = run.journal.now() + timedelta(seconds=lost_settle_s(run.store))
+        return _Sent(batch, entries, Answer.UNKNOWN, settle_at)
     return _Sent(batch, entries, Answer.ACCEPTED)
 
 async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange], *,

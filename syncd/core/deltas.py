@@ -35,9 +35,8 @@ answer         confirmed    not applied     moved           untracked / missing
 accepted       done         absolute        done            done
 429            (no re-read: nothing was applied) the same delta, in the next round
 4xx            done         absolute        absolute        done
-5xx            done         absolute        absolute        done
-no answer      wait, then:  wait, then:     wait, then:     done
-               done         absolute        absolute
+5xx,           wait, then:  wait, then:     wait, then:     done
+no answer      done         absolute        absolute
 =============  ===========  ==============  ==============  =====================
 
 *Absolute* is Update Inventory Variants of the planned value: idempotent, so it is right
@@ -45,7 +44,8 @@ whether or not the delta landed, and whatever the re-read showed. Never another 
 that is what could apply the units twice. An accepted delta a sale moved since is done:
 the store then holds the source's level minus what sold, and the next cycle tops it up.
 
-*Wait, then*: a call that got no answer may be queued behind a gateway and land later,
+*Wait, then*: a call that got no answer, or a 5xx (a 504 is a gateway that stopped
+waiting, not a service that stopped working), may be queued behind a gateway and land later,
 on top of an absolute write made meanwhile (the variant would end over the target by the
 delta), and a re-read that seems to confirm it may be a lagging read of an earlier
 value equal to the expected one (which lets a later run write the variant before it
