@@ -29,8 +29,8 @@ def _map_layers() -> list[str]:
 def _contract() -> dict[str, Any]:
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     contracts = config["tool"]["importlinter"]["contracts"]
-    layered = [c for c in contracts if c["type"] == "layers"]
-    assert len(layered) == 1, "expected one layers contract in pyproject.toml"
+    layered = [c for c in contracts if c["type"] == "layers" and "containers" not in c]
+    assert len(layered) == 1, "expected one top-level layers contract in pyproject.toml"
     contract: dict[str, Any] = layered[0]
     return contract
 
