@@ -132,8 +132,9 @@ async def test_a_full_sync_is_exact_whichever_way_wix_answers(emulator, tmp_path
     # ``ignored_writes`` plays on Update Inventory Variants only: absolute writes meet it.
     policy = {"write_mode": "absolute"} if (variants.no_variant_stock
                                             or variants.ignored_writes) else None
+    # A short request timeout: a delta answered 5xx is waited out for twice that long.
     config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0),
-                          policy=policy)
+                          policy=policy, timeout_s=5)
     settings, site = load_site(config)
     if provoked:
         spend_budget(emu)

@@ -70,7 +70,7 @@ async def test_a_site_locked_by_another_process_exits_locked_naming_the_lock(tmp
     line = json.loads(err.strip().splitlines()[-1])
     assert line["event"] == "site_locked"
     assert line["lock_file"] == str(tmp_path / "state" / "shop.lock")
-    assert "already being synced by process" in line["error"]
+    assert "already being synced by another syncd command (process" in line["error"]
 
 
 async def test_api_key_never_reaches_the_log(tmp_path):

@@ -79,9 +79,13 @@ class SiteFiles:
 
 
 def write_site(directory: Path, *, url: str, desired: Mapping[str, int],
-               rate_limit: tuple[int, float] | None = None, timeout_s: float = 10.0,
+               rate_limit: tuple[int, float] | None = None, timeout_s: float = 4.0,
                write_mode: str = "auto") -> SiteFiles:
-    """Write ``stock.csv`` and ``syncd.yaml`` (guards opened wide: faults are the subject)."""
+    """Write ``stock.csv`` and ``syncd.yaml`` (guards opened wide: faults are the subject).
+
+    The request timeout is short: a delta whose call got no answer or a 5xx is followed by
+    nothing for twice that long (``syncd.apply.recent_writes.lost_settle_s``), and the
+    emulator here answers in milliseconds."""
     directory.mkdir(parents=True, exist_ok=True)
     source = directory / "stock.csv"
     source.write_text("sku,quantity\n" + "".join(f"{s},{q}\n" for s, q in desired.items()),

@@ -35,10 +35,14 @@ async def run_syncd(*args: str, key: str = API_KEY,
 
 def write_config(tmp: Path, *, url: str, source: Path, site_id: str = "demo-site",
                  policy: dict[str, Any] | None = None, catalog: str = "auto",
-                 rate_limit: tuple[int, float] | None = None) -> Path:
-    """A syncd.yaml for one site on the emulator at ``url``."""
+                 rate_limit: tuple[int, float] | None = None,
+                 timeout_s: float | None = None) -> Path:
+    """A syncd.yaml for one site on the emulator at ``url`` (``timeout_s``: the request
+    timeout, which also sets how long a delta with no answer or a 5xx is waited out)."""
     site: dict[str, Any] = {"name": "shop", "site_id": site_id, "api_key_env": "WIX_API_KEY",
                             "base_url": url, "catalog": catalog}
+    if timeout_s is not None:
+        site["timeout_seconds"] = timeout_s
     if rate_limit is not None:
         site["rate_limit"] = {"requests": rate_limit[0], "per_seconds": rate_limit[1]}
     doc: dict[str, Any] = {"sites": [site], "source": {"path": str(source)},
