@@ -178,7 +178,7 @@ class DeltaAccount:
     of this one (and written only absolutely by it)."""
     lost_waits: int = 0
     """Deltas of calls that got no answer, whose follow-up (a re-read, then the table)
-    waited until they could no longer land (``syncd.apply_deltas.lost_settle_s``)."""
+    waited until they could no longer land (``syncd.apply.recent_writes.lost_settle_s``)."""
 
 
 class Answer(StrEnum):
