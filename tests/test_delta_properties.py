@@ -33,11 +33,12 @@ from hypothesis import strategies as st
 
 import syncd.apply.applier as apply_deltas
 import syncd.apply.recent_writes as recent_writes
+from support.memory_journal import memory_journal
 from syncd.apply.applier import apply_changes
 from syncd.apply.recent_writes import LOST_SETTLE_TIMEOUTS, OpenWrites
 from syncd.base.errors import WixRateLimited, WixServerError, WixUnavailable
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.core.journal import Journal, JournalEntry, JournalTail, Outcome, follow_open
+from syncd.core.journal import JournalEntry, Outcome, follow_open
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.policy import WriteMode
 from syncd.edges.config.client import WixSettings
@@ -54,33 +55,6 @@ LAG_S = 10.0
 """How long a replaced value may still be read."""
 CALL_S = 0.1
 """Model time one call takes."""
-
-
-class MemoryStore:
-    """The journal's lines in a list shared by every run of the test."""
-
-    def __init__(self, lines: list[JournalEntry]) -> None:
-        self.lines = lines
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def append(self, entries: Sequence[JournalEntry]) -> None:
-        self.lines.extend(entries)
-
-    async def read_all(self, bad_lines: Any = None) -> list[JournalEntry]:
-        return list(self.lines)
-
-    async def read_since(self, position: object | None) -> JournalTail:
-        start = int(position) if isinstance(position, int) else 0
-        return JournalTail(tuple(self.lines[start:]), len(self.lines), position is None)
-
-
-def memory_journal(lines: list[JournalEntry], *, run_id: str, clock: Any) -> Journal:
-    return Journal(MemoryStore(lines), site="shop", run_id=run_id, clock=clock)
 
 
 @dataclass

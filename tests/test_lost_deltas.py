@@ -15,10 +15,12 @@ from structlog.testing import capture_logs
 
 import syncd.apply.applier as apply_deltas
 import syncd.apply.recent_writes as recent_writes
+from support.memory_journal import memory_journal
 from syncd.apply.applier import apply_changes
+from syncd.apply.recent_writes import LOST_SETTLE_TIMEOUTS
 from syncd.base.errors import WixUnavailable
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
-from syncd.core.journal import Journal, JournalEntry, JournalTail, Outcome, unsettled
+from syncd.core.journal import Journal, JournalEntry, Outcome, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.policy import WriteMode
 from syncd.edges.config.client import WixSettings
@@ -26,30 +28,7 @@ from syncd.edges.wix import StockWrite, WriteOutcome
 
 KEY = ("p0", "v0")
 START = datetime(2026, 1, 1, tzinfo=UTC)
-SETTLE_S = 2 * WixSettings().timeout_s
-
-
-class Lines:
-    """The journal's lines in a list shared by the runs of a test."""
-
-    def __init__(self, lines: list[JournalEntry]) -> None:
-        self.lines = lines
-
-    async def open(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def append(self, entries: Sequence[JournalEntry]) -> None:
-        self.lines.extend(entries)
-
-    async def read_all(self, bad_lines: Any = None) -> list[JournalEntry]:
-        return list(self.lines)
-
-    async def read_since(self, position: object | None) -> JournalTail:
-        start = int(position) if isinstance(position, int) else 0
-        return JournalTail(tuple(self.lines[start:]), len(self.lines), position is None)
+SETTLE_S = LOST_SETTLE_TIMEOUTS * WixSettings().timeout_s
 
 
 class Store:
@@ -114,7 +93,7 @@ class Store:
                     matched=1, managed=1)
 
     def journal(self, lines: list[JournalEntry], run_id: str) -> Journal:
-        return Journal(Lines(lines), site="shop", run_id=run_id, clock=lambda: self.now)
+        return memory_journal(lines, run_id=run_id, clock=lambda: self.now)
 
 
 async def _apply(store: Store, plan: Plan, journal: Journal,
