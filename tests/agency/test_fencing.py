@@ -203,6 +203,24 @@ async def test_a_replica_that_loses_its_lease_and_takes_it_back_writes_again(pg_
         assert journaled[0][1] < journaled[1][1], "the term after the loss is a new epoch"
 
 
+async def owner_writing(store, pg_dsn: str, owner, other, *, skus: int) -> float:
+    """Start the ``owner`` replica (it takes the store), then the ``other`` (each a
+    ``(name, process)``), change ``skus`` SKUs and wait until the owner has written twice;
+    returns when the change was made."""
+    (owner_name, owner_process), (other_name, other_process) = owner, other
+    await owner_process.start()
+    await eventually(lambda: _held_by(pg_dsn, owner_name), timeout_s=30,
+                     what=f"{owner_name} holds the store")
+    await other_process.start()
+    await eventually(lambda: _live(pg_dsn, other_name), timeout_s=30,
+                     what=f"{other_name} is live")
+    bumped_at = time.monotonic()
+    store.bump(skus, by=1)
+    await eventually(lambda: _now(len(store.writes(owner_name, since=bumped_at)) >= 2),
+                     timeout_s=30, what=f"{owner_name} is writing")
+    return bumped_at
+
+
 async def test_an_owner_whose_lease_session_is_terminated_mid_cycle_sends_nothing_once_the_other_replica_writes(  # noqa: E501
         pg_dsn, tmp_path):
     owner, other = names()
@@ -212,16 +230,8 @@ async def test_an_owner_whose_lease_session_is_terminated_mid_cycle_sends_nothin
         first = store.replica(owner, lease_dsn=proxy.dsn(pg_dsn))
         second = store.replica(other)
         async with started(first, second):
-            await first.start()
-            await eventually(lambda: _held_by(pg_dsn, owner), timeout_s=30,
-                             what=f"{owner} holds the store")
-            await second.start()
-            await eventually(lambda: _live(pg_dsn, other), timeout_s=30,
-                             what=f"{other} is live")
-            bumped_at = time.monotonic()
-            store.bump(12, by=1)
-            await eventually(lambda: _now(len(store.writes(owner, since=bumped_at)) >= 2),
-                             timeout_s=30, what=f"{owner} is writing")
+            bumped_at = await owner_writing(
+                store, pg_dsn, (owner, first), (other, second), skus=12)
             # The database is out of reach for the owner's lease connection: its session
             # is ended by the server, and it cannot connect again for now.
             proxy.refuse()
@@ -263,16 +273,8 @@ async def test_an_owner_whose_lease_connection_goes_silent_stops_writing_before_
         first = store.replica(owner, lease_dsn=proxy.dsn(pg_dsn))
         second = store.replica(other)
         async with started(first, second):
-            await first.start()
-            await eventually(lambda: _held_by(pg_dsn, owner), timeout_s=30,
-                             what=f"{owner} holds the store")
-            await second.start()
-            await eventually(lambda: _live(pg_dsn, other), timeout_s=30,
-                             what=f"{other} is live")
-            bumped_at = time.monotonic()
-            store.bump(14, by=1)
-            await eventually(lambda: _now(len(store.writes(owner, since=bumped_at)) >= 2),
-                             timeout_s=30, what=f"{owner} is writing")
+            bumped_at = await owner_writing(
+                store, pg_dsn, (owner, first), (other, second), skus=14)
             # A pooler that lost its server connection: the server ends the session (the
             # lock is free), the owner's socket stays open and hears nothing, ever.
             proxy.freeze(drop_upstream=True)
