@@ -31,7 +31,10 @@ if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
     pytest.skip(f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
                 "(apt-get install chromium chromium-driver)", allow_module_level=True)
 
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.common.exceptions import (  # noqa: E402
+    StaleElementReferenceException,
+    WebDriverException,
+)
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
@@ -72,8 +75,18 @@ def _sign_in(driver: Any, url: str) -> None:
     driver.find_element(By.CSS_SELECTOR, "form button").click()
     # The click starts a navigation: the header found first may be the login page's, gone
     # by the time its text is read. Wait for the signed-in page's (TimeoutException if not).
+    # Chromium reports the same race either as a stale element or as a node that "does not
+    # belong to the document"; both mean "read again".
+    def signed_in(d: Any) -> bool:
+        try:
+            return "signed in" in d.find_element(By.CSS_SELECTOR, "header .who").text
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return False
+            raise
+
     WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
-        lambda d: "signed in" in d.find_element(By.CSS_SELECTOR, "header .who").text)
+        signed_in)
 
 
 def _click_confirmed(driver: Any, label: str) -> None:
