@@ -96,6 +96,14 @@ def _click_confirmed(driver: Any, label: str) -> None:
     driver.switch_to.alert.accept()
 
 
+def _after_navigation(driver: Any, by: str, selector: str) -> Any:
+    """The element the page a confirmed form leads to shows, once that page has loaded (the
+    form posts after the dialog closes: reading at once may find the old page)."""
+    found = WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)
+                          ).until(lambda d: d.find_elements(by, selector))
+    return found[0]
+
+
 def _quantities(rows: list[dict[str, Any]]) -> dict[tuple[str, str], tuple[Any, Any]]:
     return {(str(r["product_id"]), str(r["variant_id"])): (r["quantity"], r["in_stock"])
             for r in rows}
@@ -161,7 +169,7 @@ async def test_approving_a_refused_plan_performs_it_once(tmp_path, browser):
             box = browser.find_element(By.ID, "refusal").text
             assert "max_changed_fraction" in box
             _click_confirmed(browser, "Approve once")
-            return box, browser.find_element(By.CSS_SELECTOR, ".flash").text
+            return box, _after_navigation(browser, By.CSS_SELECTOR, ".flash").text
 
         box, flash = await step(approve)
         assert "Approved once" in flash
@@ -208,7 +216,7 @@ async def test_a_rollback_from_the_console_restores_the_store(tmp_path, browser)
 
         def confirm() -> str:
             _click_confirmed(browser, "Roll back now")
-            return browser.find_element(By.ID, "result").text
+            return _after_navigation(browser, By.ID, "result").text
 
         result = await step(confirm)
         assert result.endswith("0 failed, 0 not attempted.")
