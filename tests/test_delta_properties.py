@@ -118,7 +118,7 @@ class FakeWix:
         self.late.append((sent_at + timedelta(seconds=delay), key, units))
 
     async def pause(self, seconds: float, stop: asyncio.Event | None) -> bool:
-        """``syncd.apply.recent_writes.wait_unless_stopped`` on the model clock."""
+        """``syncd.base.pausing.wait_unless_stopped`` on the model clock."""
         if stop is not None and stop.is_set():
             return False
         if stop is not None and self.stoppable \

@@ -66,7 +66,6 @@ from syncd.apply.recent_writes import (
     settle_open_deltas,
     settlement_for,
     variant_key,
-    wait_unless_stopped,
 )
 from syncd.base.errors import (
     WixAuthError,
@@ -76,6 +75,7 @@ from syncd.base.errors import (
     WixUnavailable,
 )
 from syncd.base.model import Catalog, StoreVariant
+from syncd.base.pausing import wait_unless_stopped
 from syncd.core.deltas import (
     Answer,
     DeltaAccount,

@@ -10,7 +10,6 @@ a shutdown, a failed re-read) before a run sends anything.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from syncd.base.errors import (
     WixError,
 )
 from syncd.base.model import StoreVariant
+from syncd.base.pausing import wait_unless_stopped
 from syncd.core.deltas import (
     VariantKey,
     Verdict,
@@ -212,18 +212,6 @@ def lost_settle_s(store: StoreAdapter) -> float:
     timeout (60 s by default) covers one such timeout behind another; it follows the
     setting, so a site that allows slow answers also waits longer for lost ones."""
     return LOST_SETTLE_TIMEOUTS * store.client.settings.timeout_s
-
-
-async def wait_unless_stopped(seconds: float, stop: asyncio.Event | None) -> bool:
-    """Wait ``seconds``; False, at once, when ``stop`` is set (before or during the wait)."""
-    if stop is None:
-        await asyncio.sleep(seconds)
-        return True
-    if stop.is_set():
-        return False
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return not stop.is_set()
 
 
 async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,

@@ -43,11 +43,12 @@ from syncd.base.errors import (
     WixUnavailable,
 )
 from syncd.base.logs import SECRETS
+from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
 from syncd.edges.config.client import WixSettings
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
-from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter, Sleep
+from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter
 from syncd.edges.wix.retry import RetryPolicy, call_with_retries, read_retry_after
 
 JSONObject = dict[str, Any]

@@ -25,16 +25,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import structlog
 from asyncio_throttle.throttler import Throttler
 
 from syncd.base.errors import StopRequested
+from syncd.base.pausing import Sleep
 from syncd.edges.config.client import WixSettings
 
-Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 
 

@@ -22,7 +22,6 @@ retry is logged as ``attempt=n/total``; the final failure is re-raised unchanged
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import random
 from collections.abc import Awaitable, Callable
@@ -33,8 +32,9 @@ from typing import TypeVar
 import structlog
 
 from syncd.base.errors import StopRequested, WixRateLimited, WixServerError, WixUnavailable
+from syncd.base.pausing import Sleep, wait_unless_stopped
 from syncd.edges.config.client import WixSettings
-from syncd.edges.wix.ratelimit import SiteRateLimiter, Sleep
+from syncd.edges.wix.ratelimit import SiteRateLimiter
 
 T = TypeVar("T")
 
@@ -134,21 +134,7 @@ async def call_with_retries(
 
 
 async def _pause(sleep: Sleep, delay_s: float, halted: asyncio.Event | None) -> None:
-    if halted is None:
-        await sleep(delay_s)
-        return
-    if halted.is_set():
-        raise StopRequested("stop requested before a retry was sent")
-    pause = asyncio.ensure_future(sleep(delay_s))
-    stopper = asyncio.ensure_future(halted.wait())
-    try:
-        await asyncio.wait((pause, stopper), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pause, stopper):
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pause
-    if halted.is_set():
+    if not await wait_unless_stopped(delay_s, halted, sleep=sleep):
         raise StopRequested("stop requested before a retry was sent")
 
 
