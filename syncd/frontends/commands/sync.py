@@ -216,7 +216,8 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             if text:
                 if line is not None:
                     line.clear()
-                print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+                print(plan_text(name, planned, max_rows=args.max_rows, forced=args.force),
+                      flush=True)
 
         try:
             result = await site.sync(force=args.force, stop=stop, progress=tracker,
@@ -227,4 +228,4 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             raise
     if text:
         print(apply_text(name, result))
-    return ended(name, classify(result))
+    return ended(name, classify(result), forced=args.force)

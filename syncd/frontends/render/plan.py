@@ -14,6 +14,7 @@ from typing import Any
 from syncd.apply.absolute import ApplyReport
 from syncd.base.textsafe import safe_text
 from syncd.core.guards import GuardResult
+from syncd.core.match_coverage import matched_rows
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.cycle.results import PlanResult, SyncResult
 
@@ -96,8 +97,10 @@ def change_lines(plan: Plan, max_rows: int | None) -> list[str]:
     return lines
 
 
-def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> str:
-    """The plan of one site as a table and a report."""
+def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
+              forced: bool = False) -> str:
+    """The plan of one site as a table and a report; ``forced``: a sync applying it with
+    ``--force``, which overrides the guards and the match check."""
     plan = result.plan
     snap = result.snapshot
     lines = [
@@ -108,7 +111,12 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
     ]
     lines.extend(change_lines(plan, max_rows))
     products = len({c.variant.product_id for c in plan.changes})
-    if plan.changes:
+    if result.match_problem is not None and not forced:
+        # Not "no changes": the source does not look like this store's, nothing is synced.
+        lines.append(f"Nothing will be written: the source does not match this store "
+                     f"({matched_rows(plan)} of {_plural(plan.source_rows, 'source row')} "
+                     "match a store variant; the reason is on stderr).")
+    elif plan.changes:
         hidden = f", {plan.hidden_changes} on hidden products" if plan.hidden_changes else ""
         lines.append(f"Plan: {_plural(len(plan.changes), 'change')} on "
                      f"{_plural(products, 'product')}{hidden}; "
@@ -117,7 +125,10 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
         lines.append(f"No changes: all {plan.matched} matched variants already agree "
                      "with the source.")
     lines.extend(_notes(plan))
-    lines.extend(_guard_lines(result.guards))
+    if forced and result.match_problem is not None:
+        lines.append(f"Source check overridden (--force given, applying the plan anyway): "
+                     f"{result.match_problem}")
+    lines.extend(_guard_lines(result.guards, forced=forced))
     return safe_text("\n".join(lines))
 
 
@@ -160,11 +171,16 @@ def _more(total: int) -> list[str]:
     return [f"  ... and {total - MAX_LISTED} more"] if total > MAX_LISTED else []
 
 
-def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
+def _guard_lines(guards: tuple[GuardResult, ...], *, forced: bool = False) -> list[str]:
     failing = [g for g in guards if g.applicable and not g.passed]
     if not failing:
         return []
-    lines = ["Safety guards: `syncd sync` would refuse this plan:"]
+    names = ", ".join(g.guard.value for g in failing)
+    if forced:
+        lines = [f"Safety guards overridden: {names} would refuse this plan; --force "
+                 "given, applying it:"]
+    else:
+        lines = ["Safety guards: `syncd sync` would refuse this plan:"]
     lines.extend(f"  {g.guard.value}: {g.message}" for g in failing)
     return lines
 
@@ -239,6 +255,7 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
         "invalid_rows": [str(e) for e in plan.invalid_rows],
         "guards": [{"guard": g.guard.value, "passed": g.passed, "applicable": g.applicable,
                     "message": g.message} for g in result.guards],
+        "match_problem": result.match_problem,
     }
     if applied is not None and applied.applied is not None:
         a = applied.applied
