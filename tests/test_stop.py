@@ -4,6 +4,7 @@ ends promptly with the account, and the journal says what happened to every writ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from support.sync import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, run_syncd, write_config
 from syncd.core.journal import Outcome
 from syncd.edges.backend.local.journal import read_journal
 from syncd.frontends.commands.common import ExitCode
@@ -81,3 +82,47 @@ async def test_second_ctrl_c_quits_at_once_without_a_traceback(emulator, tmp_pat
     assert time.monotonic() - signalled < 3
     assert proc.returncode in (ExitCode.ABORTED, ExitCode.STOPPED), err.decode()[-3000:]
     assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
+
+
+
+async def _pending_writes(config: Path) -> int:
+    code, out, err = await run_syncd("journal", "--pending", "--config", str(config),
+                                     "--output", "json")
+    assert code == ExitCode.OK, err
+    return len(json.loads(out)["sites"][0]["writes"])
+
+
+async def test_after_ctrl_c_the_account_and_the_journal_agree_on_what_is_pending(
+        emulator, tmp_path):
+    """Deltas on the wire when the stop came are sent but unconfirmed: the account counts
+    them apart from what was never sent, as many as ``journal --pending`` lists."""
+    emu = await emulator(catalog="v1", api_key=API_KEY, generate_products=PRODUCTS,
+                         rate_limit=RATE, latency_ms=40)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.3)
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=RATE,
+                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000,
+                                  "write_mode": "auto"})
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", "sync", "--config", str(config), "--output", "json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    for _ in range(600):
+        if emu.stats()["writes"]["calls"] >= 1 or proc.returncode is not None:
+            break  # the first delta call is on the wire
+        await asyncio.sleep(0.05)  # the emulator offers no event to wait on
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == ExitCode.STOPPED, err.decode()[-3000:]
+    run = json.loads(out)
+    [site] = run["sites"]
+    account = site["account"]
+    assert account is not None, f"a run that sent writes has an account: {site['reason']}"
+    pending = await _pending_writes(config)
+    assert pending > 0, "a delta call was on the wire: its deltas await their re-read"
+    assert account["unconfirmed"] == pending
+    assert account["written"] + account["failed"] + account["unconfirmed"] \
+        + account["not_sent"] == account["planned"]
+    assert f"{pending} sent but unconfirmed" in site["reason"]
+    assert "journal --pending" in site["reason"]

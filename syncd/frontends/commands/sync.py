@@ -81,6 +81,7 @@ exit status:
   4  another syncd process (a daemon?) holds a site's lock (with --force: 0 after
      asking that daemon to run one forced cycle itself)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
+     sent, and what was sent but is unconfirmed (`syncd journal --pending`)
   6  the source matches no store variant (or far fewer than at the last good run)
   73 the state directory cannot be created or written
   78 invalid configuration

@@ -190,12 +190,18 @@ def apply_text(site: str, result: SyncResult) -> str:
     applied = result.applied
     assert applied is not None
     plan = result.planned.plan
+    unconfirmed = (f"{applied.unconfirmed} sent but unconfirmed, " if applied.unconfirmed
+                   else "")
     lines = [
         f"site {site}: {_plural(len(plan.changes), 'change')} planned, {applied.written} "
-        f"written, {applied.failed} failed, {applied.not_attempted} not sent; "
+        f"written, {applied.failed} failed, {unconfirmed}{applied.not_attempted} not sent; "
         f"{_plural(result.api_calls, 'API call')} in {result.duration_s:.1f} s "
         f"(run {result.run_id})"
     ]
+    if applied.unconfirmed:
+        lines.append(f"  {_plural(applied.unconfirmed, 'write')} sent but unconfirmed: "
+                     "pending in the journal (`syncd journal --pending` lists them); they "
+                     "may have landed, the next sync settles them by re-reading the store")
     if applied.deltas is not None:
         d = applied.deltas
         lines.append(f"  increment/decrement: {_plural(d.adjust_calls, 'call')}, "
@@ -207,12 +213,13 @@ def apply_text(site: str, result: SyncResult) -> str:
 
 
 def failure_lines(applied: ApplyReport) -> list[str]:
-    bad = [p for p in applied.products if p.failed or p.not_attempted]
+    bad = [p for p in applied.products if p.failed or p.not_attempted or p.unconfirmed]
     lines = []
     for p in bad[:MAX_LISTED]:
         why = "; ".join(p.errors) or "not sent (stopped)"
+        unconfirmed = f"{p.unconfirmed} unconfirmed, " if p.unconfirmed else ""
         lines.append(f"  {p.product_name or p.product_id}: {p.failed} failed, "
-                     f"{p.not_attempted} not sent: {why}")
+                     f"{unconfirmed}{p.not_attempted} not sent: {why}")
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more products")
     return lines
@@ -261,12 +268,13 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
         a = applied.applied
         data["result"] = {
             "run_id": applied.run_id, "written": a.written, "failed": a.failed,
-            "not_attempted": a.not_attempted, "conflict_retries": a.conflict_retries,
+            "not_attempted": a.not_attempted, "unconfirmed": a.unconfirmed,
+            "conflict_retries": a.conflict_retries,
             "api_calls": applied.api_calls, "duration_s": round(applied.duration_s, 3),
             "products": [{"product_id": p.product_id, "written": p.written,
                           "failed": p.failed, "not_attempted": p.not_attempted,
-                          "errors": list(p.errors)} for p in a.products
-                         if p.failed or p.not_attempted],
+                          "unconfirmed": p.unconfirmed, "errors": list(p.errors)}
+                         for p in a.products if p.failed or p.not_attempted or p.unconfirmed],
         }
         if a.deltas is not None:
             data["result"]["deltas"] = asdict(a.deltas)
@@ -274,16 +282,19 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
 
 
 def account_dict(result: SyncResult) -> dict[str, Any] | None:
-    """What a sync wrote, failed to write and did not send (None for a dry run)."""
+    """What a sync wrote, failed to write, sent without a confirmed outcome (``unconfirmed``:
+    the journal's ``pending`` writes) and did not send (None for a dry run)."""
     a = result.applied
     if a is None:
         return None
     return {
         "run_id": result.run_id, "planned": len(result.planned.plan.changes),
-        "written": a.written, "failed": a.failed, "not_sent": a.not_attempted,
+        "written": a.written, "failed": a.failed, "unconfirmed": a.unconfirmed,
+        "not_sent": a.not_attempted,
         "conflict_retries": a.conflict_retries, "api_calls": result.api_calls,
         "duration_s": round(result.duration_s, 3),
         "products": [{"product_id": p.product_id, "written": p.written, "failed": p.failed,
-                      "not_sent": p.not_attempted, "errors": list(p.errors)}
-                     for p in a.products if p.failed or p.not_attempted],
+                      "unconfirmed": p.unconfirmed, "not_sent": p.not_attempted,
+                      "errors": list(p.errors)}
+                     for p in a.products if p.failed or p.not_attempted or p.unconfirmed],
     }
