@@ -11,11 +11,13 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
 from syncd.base import yamlnodes
 from syncd.base.errors import ConfigError
+from syncd.edges.config.errorlist import ErrorList
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import Secret
 
@@ -77,12 +79,13 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
     sites_dir = m.string("sites_dir")
     directory = base / sites_dir if sites_dir is not None else None
     if directory is not None and not directory.is_dir():
-        raise m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory")
+        m.fail(m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory"))
+        directory = None
     backend = m.choice("state_backend", StateBackendKind, defaults.backend)
     url = env.get(ENV_DATABASE_URL)
     if backend is StateBackendKind.POSTGRES and not url:
-        raise m.error(m.node("state_backend"), "state_backend",
-                      f"postgres needs the database DSN in the environment {ENV_DATABASE_URL}")
+        m.fail(m.error(m.node("state_backend"), "state_backend",
+                       f"postgres needs the database DSN in the environment {ENV_DATABASE_URL}"))
     return FleetSettings(
         sites_dir=directory,
         max_concurrent_cycles=m.integer("max_concurrent_cycles",
@@ -98,26 +101,35 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
 SiteT = TypeVar("SiteT")
 
 
-def read_sites_dir(directory: Path,
-                   build: Callable[[MapReader, Path, str], SiteT]) -> list[tuple[SiteT, str]]:
+def read_sites_dir(directory: Path, build: Callable[[MapReader, Path, str], SiteT], *,
+                   errors: ErrorList | None = None) -> list[tuple[SiteT, str]]:
     """Every site file of ``directory`` in name order, built by ``build(reader, base,
     default_name)``, each with ``file:line`` for messages. Hidden files (editors' temporary
-    copies) and other suffixes are ignored."""
+    copies) and other suffixes are ignored. With ``errors``, every file's mistakes are
+    recorded there (and its site left out) instead of the first one raised."""
     sites: list[tuple[SiteT, str]] = []
     for path in sorted(directory.iterdir()):
         if path.name.startswith(".") or path.suffix not in SITE_FILE_SUFFIXES:
             continue
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read: {e}") from e
-        try:
-            root = yamlnodes.compose(text)
-        except yamlnodes.YamlSyntaxError as e:
-            raise ConfigError(f"{path}:{e.line or 1}: {e.message}") from e
-        if root is None:
-            raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
-                              "api_key_env or api_key_file)")
-        sites.append((build(MapReader(str(path), root, ""), path.parent, path.stem),
-                      f"{path}:{yamlnodes.line_of(root)}"))
+        if errors is None:
+            sites.append(_site_file(path, build, None))
+        elif (site := errors.run(partial(_site_file, path, build, errors))) is not None:
+            sites.append(site)
     return sites
+
+
+def _site_file(path: Path, build: Callable[[MapReader, Path, str], SiteT],
+               errors: ErrorList | None) -> tuple[SiteT, str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
+    try:
+        root = yamlnodes.compose(text)
+    except yamlnodes.YamlSyntaxError as e:
+        raise ConfigError(f"{path}:{e.line or 1}: {e.message}") from e
+    if root is None:
+        raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
+                          "api_key_env or api_key_file)")
+    return (build(MapReader(str(path), root, "", errors=errors), path.parent, path.stem),
+            f"{path}:{yamlnodes.line_of(root)}")

@@ -59,7 +59,7 @@ from syncd.edges.config.schema import (
     Settings,
     SiteSettings,
 )
-from syncd.edges.config.secrets import resolve_api_key
+from syncd.edges.config.secrets import Secret, resolve_api_key
 from syncd.edges.config.source import (
     Columns,
     MergeRule,
@@ -106,7 +106,8 @@ def load_settings(path: str | os.PathLike[str], *,
         root = yamlnodes.compose(text)
     except yamlnodes.YamlSyntaxError as e:
         raise ConfigError(f"{file}:{e.line or 1}: {e.message}") from e
-    return _build(file, MapReader(str(file), root, ""), env)
+    # The readers collect: every section's every mistake is reported, not the first.
+    return _build(file, MapReader(str(file), root, "", errors=ErrorList()), env)
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
@@ -124,8 +125,10 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 
 def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     # Every independent part is checked even after one fails, so that one run of
-    # `syncd validate` lists every mistake of the file, not only the first.
-    errors = ErrorList()
+    # `syncd validate` lists every mistake of the file, not only the first: the readers
+    # record bad values in ``errors`` and go on, and a check that cannot go on (a site
+    # without its key) is recorded by ``errors.run``.
+    errors = top.errors if top.errors is not None else ErrorList()
     errors.run(lambda: top.check_keys(_TOP_KEYS))
     base = file.parent
     source = errors.run(lambda: [_source_fields(r, base, env)
@@ -138,8 +141,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
             top.node("sites"), "sites", "required: at least one site to sync (or a sites_dir)")))
 
     def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str]]:
-        return lambda: (_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy,
-                              env),
+        return lambda: (_site(top.child(node, f"sites[{i}]"), base, source, policy, env),
                         f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
 
     # (site, "file:line: key path", what to call it in a message about another entry)
@@ -151,32 +153,32 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
             (site, f"{where}: site", where.rsplit(":", 1)[0])
             for site, where in read_sites_dir(
                 sites_dir,
-                lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem))]) or []
+                lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem),
+                errors=errors)]) or []
     schedule = errors.run(lambda: _schedule(top.mapping("schedule")))
     http = errors.run(lambda: _http(top.mapping("http"), env))
     log_settings = errors.run(lambda: _log(top.mapping("log"), env))
     console = errors.run(lambda: read_console(top.mapping("console"), base, env))
-    errors.raise_if_any()
-    assert fleet is not None and schedule is not None and http is not None
-    assert log_settings is not None and console is not None
-    sites = tuple(site for site, _, _ in placed)
+    state_env = env.get(ENV_STATE_DIR)
+    state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
+    grace_s = top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s)
     seen: dict[str, str] = {}
     stores: dict[tuple[str, str], str] = {}
     for site, where, label in placed:
         if site.name in seen:
-            raise ConfigError(f"{where}.name: {site.name!r} is also the name of "
-                              f"{seen[site.name]}")
-        seen[site.name] = label
+            errors.add(f"{where}.name: {site.name!r} is also the name of {seen[site.name]}")
+        seen.setdefault(site.name, label)
         # Two entries for one store would each get a budget and a lock of their own: twice
         # Wix's rate limit, and two writers fighting over every change.
         store = (site.base_url.rstrip("/"), site.site_id)
         if store in stores:
-            raise ConfigError(f"{where}.site_id: {site.site_id!r} at {site.base_url} is "
-                              f"also the store of {stores[store]}")
-        stores[store] = label
-
-    state_env = env.get(ENV_STATE_DIR)
-    state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
+            errors.add(f"{where}.site_id: {site.site_id!r} at {site.base_url} is also the "
+                       f"store of {stores[store]}")
+        stores.setdefault(store, label)
+    errors.raise_if_any()
+    assert fleet is not None and schedule is not None and http is not None
+    assert log_settings is not None and console is not None
+    sites = tuple(site for site, _, _ in placed)
     return Settings(
         path=file,
         sites=sites,
@@ -185,7 +187,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         http=http,
         log=log_settings,
         console=console,
-        shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
+        shutdown_grace_s=grace_s,
         fleet=fleet,
     )
 
@@ -196,22 +198,24 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
     name = m.string("name", default_name,
                     required="" if default_name else "a short name for logs and state files")
     name = name or ""
-    if not _SITE_NAME.fullmatch(name):
-        raise m.error(m.node("name"), "name",
-                      "use letters, digits, '_', '.' and '-' (it names state files)")
+    if name and not _SITE_NAME.fullmatch(name):
+        m.fail(m.error(m.node("name"), "name",
+                       "use letters, digits, '_', '.' and '-' (it names state files)"))
     site_id = m.string("site_id", required="the Wix site id (wix-site-id header)") or ""
-    api_key, origin = resolve_api_key(m, base, env)
+    api_key, origin = m.collect(lambda: resolve_api_key(m, base, env)) or (Secret(""), "")
     base_url = env.get(ENV_BASE_URL) or m.string("base_url", _WIX.base_url) or _WIX.base_url
     if not _URL.fullmatch(base_url):
         where = f"environment {ENV_BASE_URL}" if env.get(ENV_BASE_URL) else None
         message = f"must be an http(s) URL such as {_WIX.base_url}, not {base_url!r}"
         if where:
             raise ConfigError(f"{where}: {message}")
-        raise m.error(m.node("base_url"), "base_url", message)
+        m.fail(m.error(m.node("base_url"), "base_url", message))
+        base_url = _WIX.base_url
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
-    sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
-        m, source, lambda r: _source_fields(r, base, env))]
+    sources = [_site_source(m, fields, env) for fields in m.collect(
+        lambda: remote.site_source_fields(m, source, lambda r: _source_fields(r, base, env)))
+        or [{}]]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
@@ -259,16 +263,18 @@ def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise m.error(m.node("encoding"), "encoding",
-                          f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252)") from None
-        fields["encoding"] = encoding
+            m.fail(m.error(m.node("encoding"), "encoding",
+                           f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252)"))
+        else:
+            fields["encoding"] = encoding
     delimiter = m.text("delimiter")
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
-            raise m.error(m.node("delimiter"), "delimiter",
-                          "must be one character (or 'tab')")
-        fields["delimiter"] = delimiter
+            m.fail(m.error(m.node("delimiter"), "delimiter",
+                           "must be one character (or 'tab')"))
+        else:
+            fields["delimiter"] = delimiter
     columns = m.mapping("columns")
     if columns.entries:
         columns.check_keys(Columns.__dataclass_fields__)
@@ -281,7 +287,8 @@ def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str
         for node in m.sequence("ignore_columns"):
             text = yamlnodes.scalar_text(node)
             if text is None:
-                raise m.error(node, "ignore_columns", "expected column names")
+                m.fail(m.error(node, "ignore_columns", "expected column names"))
+                continue
             names.append(text.strip().lower())
         fields["ignore_columns"] = frozenset(names)
     return fields
@@ -342,13 +349,13 @@ def _schedule(m: MapReader) -> ScheduleSettings:
     interval = m.optional_number("interval_seconds", positive=True)
     cron = m.string("cron")
     if interval is not None and cron is not None:
-        raise m.error(m.node("cron"), "cron", "give interval_seconds or cron, not both")
+        m.fail(m.error(m.node("cron"), "cron", "give interval_seconds or cron, not both"))
     if cron is not None:
         try:
             CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
         except CronSimError as e:
-            raise m.error(m.node("cron"), "cron",
-                          f"not a 5-field cron expression ({e}); quote it in YAML") from None
+            m.fail(m.error(m.node("cron"), "cron",
+                           f"not a 5-field cron expression ({e}); quote it in YAML"))
     return ScheduleSettings(
         interval_s=None if cron is not None else (interval or _SCHEDULE.interval_s),
         cron=cron,
@@ -370,7 +377,8 @@ def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
     except ConfigError as e:
         if from_env:
             raise ConfigError(f"environment {ENV_HTTP_LISTEN}: {e}") from None
-        raise m.error(m.node("listen"), "listen", str(e)) from None
+        m.fail(m.error(m.node("listen"), "listen", str(e)))
+        address = _HTTP.listen
     return HttpSettings(listen=address, ready_max_age_s=m.number(
         "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True))
 
