@@ -45,9 +45,8 @@ def match_problem(plan: Plan, policy: Policy, *, previous_matched: int | None,
         return None
     noun = "row" if rows == 1 else "rows"
     if matched == 0:
-        return (f"no source row matched a store variant: 0 of {rows} source {noun} "
-                f"({plan.store_variants} variants read); "
-                f"{_unmatched_hint(plan, store_skus)}")
+        return (f"0 of {rows} source {noun} match a store variant ({plan.store_variants} "
+                f"variants read): {_unmatched_hint(plan, store_skus)}")
     if not previous_matched:
         return None
     expected = float(previous_matched)
@@ -75,5 +74,5 @@ def _unmatched_hint(plan: Plan, store_skus: Iterable[str]) -> str:
                 "Fix the SKU column's case in the source (SKUs are matched exactly)")
     named = ", ".join(f"{row.source}:{row.line}: {row.key!r}"
                       for row in plan.unmatched_rows[:EXAMPLES])
-    return (f"unmatched, e.g. {named}. Is this the right store (site_id), and the right "
-            "SKU column?")
+    return (f"{len(plan.unmatched_rows)} name no store variant, e.g. {named}. Is this the "
+            "right store (site_id), and the right SKU column?")
