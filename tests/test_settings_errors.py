@@ -106,3 +106,20 @@ async def test_every_bad_site_file_of_a_sites_dir_is_reported(tmp_path):
         "api_key_env", "concurrency", "catalog"]
     assert [line.split(": ", 2)[1] for line in _error_lines(out + err, str(two))] == [
         "timeout_seconds"]
+
+
+async def test_sites_with_mistakes_are_not_also_called_duplicates_of_each_other(tmp_path):
+    config = _write(tmp_path / "syncd.yaml", """\
+        sites:
+          - name: a
+            api_key_env: WIX_API_KEY
+          - name: b
+            api_key_env: WIX_API_KEY
+        sites_dir: no-such-directory
+        source: {path: stock.csv}
+        """)
+    code, out, err = await run_syncd("validate", "--config", str(config))
+    assert code == ExitCode.CONFIG, err
+    found = [line.split(": ", 2)[1:] for line in _error_lines(out + err, str(config))]
+    assert [key for key, _ in found] == ["sites[0].site_id", "sites[1].site_id", "sites_dir"]
+    assert all(reason.startswith("required") for _, reason in found[:2])

@@ -33,7 +33,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from cronsim import CronSim, CronSimError
@@ -75,6 +75,8 @@ ENV_BASE_URL = "SYNCD_BASE_URL"
 ENV_LOG_LEVEL = "SYNCD_LOG_LEVEL"
 ENV_LOG_FORMAT = "SYNCD_LOG_FORMAT"
 ENV_HTTP_LISTEN = "SYNCD_HTTP_LISTEN"
+
+T = TypeVar("T")
 
 _SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
@@ -136,13 +138,22 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     policy = errors.run(lambda: _policy_fields(top.mapping("policy"))) or {}
     fleet = errors.run(lambda: read_fleet(top, base, env))
     site_nodes = errors.run(lambda: top.sequence("sites")) or []
-    if not site_nodes and not errors.messages and (fleet is None or fleet.sites_dir is None):
+    not_a_list = top.given("sites") and not isinstance(top.node("sites"), yaml.SequenceNode)
+    if not site_nodes and not not_a_list and not top.given("sites_dir"):
         errors.run(lambda: raise_error(top.error(
             top.node("sites"), "sites", "required: at least one site to sync (or a sites_dir)")))
 
-    def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str]]:
-        return lambda: (_site(top.child(node, f"sites[{i}]"), base, source, policy, env),
-                        f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
+    def unless_wrong(read: Callable[[], T]) -> T | None:
+        """``read()``, or None when it recorded an error: a site read with defaults in
+        place of its mistakes is not compared with the others (no duplicate of a default)."""
+        before = len(errors.messages)
+        value = read()
+        return value if len(errors.messages) == before else None
+
+    def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str] | None]:
+        return lambda: unless_wrong(lambda: (
+            _site(top.child(node, f"sites[{i}]"), base, source, policy, env),
+            f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]"))
 
     # (site, "file:line: key path", what to call it in a message about another entry)
     placed = [p for p in (errors.run(site_at(i, node)) for i, node in enumerate(site_nodes))
@@ -153,8 +164,9 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
             (site, f"{where}: site", where.rsplit(":", 1)[0])
             for site, where in read_sites_dir(
                 sites_dir,
-                lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem),
-                errors=errors)]) or []
+                lambda m, d, stem: unless_wrong(
+                    lambda: _site(m, d, source, policy, env, default_name=stem)),
+                errors=errors) if site is not None]) or []
     schedule = errors.run(lambda: _schedule(top.mapping("schedule")))
     http = errors.run(lambda: _http(top.mapping("http"), env))
     log_settings = errors.run(lambda: _log(top.mapping("log"), env))
