@@ -123,3 +123,20 @@ async def test_sites_with_mistakes_are_not_also_called_duplicates_of_each_other(
     found = [line.split(": ", 2)[1:] for line in _error_lines(out + err, str(config))]
     assert [key for key, _ in found] == ["sites[0].site_id", "sites[1].site_id", "sites_dir"]
     assert all(reason.startswith("required") for _, reason in found[:2])
+
+
+async def test_a_site_without_a_source_still_has_its_other_mistakes_reported(tmp_path):
+    config = _write(tmp_path / "syncd.yaml", """\
+        sites:
+          - name: shop
+            site_id: demo-site
+            api_key_env: WIX_API_KEY
+            concurrency: 0
+            catalog: v9
+            timeout_seconds: -1
+        """)
+    code, out, err = await run_syncd("validate", "--config", str(config))
+    assert code == ExitCode.CONFIG, err
+    assert [line.split(": ", 2)[1] for line in _error_lines(out + err, str(config))] == [
+        "sites[0].source.path", "sites[0].concurrency", "sites[0].catalog",
+        "sites[0].timeout_seconds"]

@@ -32,6 +32,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -225,9 +226,11 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
         base_url = _WIX.base_url
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
-    sources = [_site_source(m, fields, env) for fields in m.collect(
+    # A mistake in a source is recorded and the rest of the site still read.
+    read = [m.collect(partial(_site_source, m, fields, env)) for fields in m.collect(
         lambda: remote.site_source_fields(m, source, lambda r: _source_fields(r, base, env)))
-        or [{}]]
+        or ()]
+    sources = [s for s in read if s is not None] or [_SOURCE]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
