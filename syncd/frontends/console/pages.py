@@ -26,8 +26,14 @@ MAX_CHANGES = 200
 
 
 def layout(title: str, body: Html, viewer: Viewer, *, flash: str = "") -> Html:
-    who = ("signed in: actions allowed" if viewer.can_act
-           else h('read-only &middot; <a href="/ui/login">sign in</a>'))
+    if viewer.can_act and viewer.csrf:
+        who = h('signed in: actions allowed <form class="inline" method="post" '
+                'action="/ui/logout"><input type="hidden" name="{}" value="{}">'
+                '<button class="secondary">Sign out</button></form>', CSRF_FIELD, viewer.csrf)
+    elif viewer.can_act:
+        who = Html("signed in: actions allowed")
+    else:
+        who = h('read-only &middot; <a href="/ui/login">sign in</a>')
     note = h('<p class="flash" role="status">{}</p>', flash) if flash else Html("")
     return h('<!doctype html><html lang="en"><head><meta charset="utf-8">'
              '<meta name="viewport" content="width=device-width, initial-scale=1">'
