@@ -45,6 +45,7 @@ def write_source(path: Path, rows: dict[str, int]) -> None:
 @contextlib.asynccontextmanager
 async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.0.1:0",
                          shop_policy: dict[str, Any] | None = None,
+                         outlet_policy: dict[str, Any] | None = None,
                          console: dict[str, Any] | None = None,
                          shop_key: str = KEY) -> AsyncIterator[Setup]:
     """Two sites (``shop`` on a V1 demo store, ``outlet`` on a V3 one) and a daemon.
@@ -72,6 +73,7 @@ async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.
                  "api_key_file": str(shop_key_file),
                  **({"policy": shop_policy} if shop_policy else {})},
                 {"name": "outlet", "base_url": outlet.url, **site,
+                 **({"policy": outlet_policy} if outlet_policy else {}),
                  "source": {"path": str(outlet_source)}},
             ],
             "source": {"path": str(source)},
