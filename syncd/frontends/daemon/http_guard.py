@@ -5,10 +5,11 @@ The listener serves the console and the scrape endpoints to browsers as well as 
 A page on another site can make a browser send requests to ``127.0.0.1:9108`` under its own
 name (DNS rebinding) and read the answers, since the browser then thinks they come from that
 site. Those requests carry the attacker's name in ``Host``, so every request must name the
-listener itself: its listen address, a loopback name when it listens on loopback, one of
-``console.allowed_hosts`` (a reverse proxy's or a compose service's name), or, when it listens
-on every address (``0.0.0.0``/``::``), any IP address (Kubernetes probes dial the pod's IP).
-Anything else is answered ``421 Misdirected Request``.
+listener itself: its listen address, one of ``console.allowed_hosts`` (a reverse proxy's or
+a compose service's name), a loopback name (``localhost``) when it listens on loopback or on
+every address, or, when it listens on every address (``0.0.0.0``/``::``), any IP address
+(Kubernetes probes dial the pod's IP). A rebinding page cannot choose any of these: its own
+name is what it rebinds. Anything else is answered ``421 Misdirected Request``.
 
 Every response, error pages included, carries a Content-Security-Policy and the other headers
 that keep the console's pages from being framed, sniffed or leaking their URLs. The ports are
@@ -71,7 +72,7 @@ class HostCheck:
         listen = listen_host.strip("[]").lower()
         self.wildcard = listen in WILDCARD_HOSTS
         names = {listen, *(h.lower() for h in allowed_hosts)}
-        if listen in LOOPBACK_NAMES or listen.startswith("127."):
+        if self.wildcard or listen in LOOPBACK_NAMES or listen.startswith("127."):
             names |= LOOPBACK_NAMES
         self.names = frozenset(names - {""})
 
