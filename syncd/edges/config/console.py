@@ -4,7 +4,8 @@ The console (``/ui/`` on the daemon's HTTP listener) shows sites, plans, runs an
 journal. Its actions (approve a refused plan once, run a cycle now, roll a run back) are
 off unless a token is configured, from an environment variable or a file, never written in
 the configuration itself. The token is registered for redaction like an API key. When the
-listener is not loopback, the read-only pages ask for the token too.
+listener is not loopback (or a proxy is in front), the read-only pages ask for the token too
+(``require_token_for_viewing``).
 
 Only the daemon serves the console, so only ``syncd run`` needs the token: a token that
 cannot be read (its variable unset, its file missing) is kept as ``token_error`` rather
@@ -43,8 +44,8 @@ class ConsoleSettings:
     """Serve ``/ui/`` at all (``false`` leaves only /healthz, /readyz and /metrics)."""
 
     token: Secret | None = None
-    """From ``token_env`` or ``token_file``; None: the console is read-only (and served on
-    loopback only)."""
+    """From ``token_env`` or ``token_file``; None: the console is read-only (and served only
+    while viewing needs no token)."""
 
     history: int = 20
     """Cycles remembered per site for the console (the daemon keeps them in memory)."""
