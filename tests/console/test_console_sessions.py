@@ -129,3 +129,28 @@ async def test_sign_out_without_the_csrf_token_is_refused(tmp_path):
                              allow_redirects=False) as resp:
             assert resp.status == 303
         assert (await _who(http, s.url)).startswith("read-only")
+
+
+async def test_behind_a_trusted_proxy_the_sign_in_limit_is_per_forwarded_client(tmp_path):
+    async with console_daemon(tmp_path, console={"trusted_proxies": ["127.0.0.1"],
+                                                 "login_max_failures": 2}) as s, \
+            client() as http:
+        guesser = {"X-Forwarded-For": "203.0.113.5"}
+        for _ in range(2):
+            assert (await _login(http, s.url, "wrong-token-0123456789", guesser)).status == 403
+        assert (await _login(http, s.url, "wrong-token-0123456789", guesser)).status == 429
+        # Another browser behind the same proxy is not locked out by the guesser.
+        other = {"X-Forwarded-For": "198.51.100.7, 127.0.0.1"}
+        assert (await _login(http, s.url, headers=other)).status == 303
+
+
+async def test_an_untrusted_peer_cannot_escape_the_sign_in_limit_with_forwarded_for(tmp_path):
+    async with console_daemon(tmp_path, console={"login_max_failures": 2}) as s, \
+            client() as http:
+        for n in range(2):
+            resp = await _login(http, s.url, "wrong-token-0123456789",
+                                {"X-Forwarded-For": f"203.0.113.{n}"})
+            assert resp.status == 403
+        resp = await _login(http, s.url, "wrong-token-0123456789",
+                            {"X-Forwarded-For": "203.0.113.99"})
+        assert resp.status == 429
