@@ -178,6 +178,8 @@ class ConsoleAuth:
         client = self.proxies.client(request)
         retry_s = self.limiter.retry_after_s(client, self._clock())
         if retry_s is not None:
+            log.warning("console_sign_in_throttled", remote=client, bearer=True,
+                        retry_after_s=math.ceil(retry_s))
             raise too_many_attempts(retry_s)
         if self.check_token(header[7:].strip()):
             return True
