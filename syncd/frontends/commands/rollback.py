@@ -13,6 +13,7 @@ import argparse
 import contextlib
 from typing import Any
 
+from syncd.base.errors import StateError
 from syncd.cycle.sync import SiteSync
 from syncd.frontends.commands.common import ExitCode, add_site_options
 from syncd.frontends.commands.journal import list_runs
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def rollback(name: str, site: SiteSync) -> SiteOutcome:
         # A dry run only reads: it takes no lock, so it works beside a daemon.
+        if not args.dry_run and (problem := site.backend.problem()) is not None:
+            raise StateError(problem)  # an untrusted state directory: exit 73
         lock = contextlib.nullcontext() if args.dry_run else site.backend.site_lock(name)
         async with lock, site:
             planned, applied = await site.rollback(
