@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from syncd.base.errors import StateError
 from syncd.base.private_files import open_private
 from syncd.edges.backend.base import SiteLocked
 
@@ -65,7 +66,10 @@ def acquire_site_lock(state_dir: Path, site: str, *, role: str = "sync"
     path = lock_path(state_dir, site)
     # The file is truncated below: opened through a link planted in its place, that would
     # empty whatever file the link names (open_private refuses links).
-    fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    except StateError as e:
+        raise StateError(f"cannot create lock file {path}: {e}") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
