@@ -35,7 +35,8 @@ exit status:
   2  with --dry-run: writes are pending
   1  error (no such run, Wix, or failed writes)
   4  another syncd process (a daemon?) holds a site's lock
-  73 a site's state (its journal, its lock) cannot be used
+  73 a site's state (its journal, its lock) cannot be used, or the state directory is
+     not private (another owner, writable by everyone, a link where a file belongs)
   78 invalid configuration
 
 --output json prints one object: command, outcome, exit_code, reason, and per site its
