@@ -50,7 +50,7 @@ def test_a_symlinked_site_lock_is_refused_and_its_target_is_untouched(tmp_path: 
     with pytest.raises(StateError, match=r"shop\.lock: is a symbolic link") as refused:
         with acquire_site_lock(state, "shop"):
             pytest.fail("the lock was taken through a link")
-    assert "remove it" in str(refused.value)
+    assert "remove the link" in str(refused.value)
     assert victim.read_text() == "the operator's data\n"
 
 
@@ -60,9 +60,10 @@ def test_a_hard_linked_site_lock_is_refused_and_its_target_is_untouched(tmp_path
     victim = tmp_path / "precious.txt"
     victim.write_text("the operator's data\n")
     os.link(victim, state / "shop.lock")
-    with pytest.raises(StateError, match="2 hard links"):
+    with pytest.raises(StateError, match="2 hard links") as refused:
         with acquire_site_lock(state, "shop"):
             pytest.fail("the lock was taken through a hard link")
+    assert "give it a file of its own: cp -p" in str(refused.value)
     assert victim.read_text() == "the operator's data\n"
 
 

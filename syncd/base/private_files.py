@@ -91,9 +91,13 @@ def open_private(path: Path, flags: int) -> int:
 
 
 def _link_message(path: Path, what: str) -> str:
+    if what == "a symbolic link":
+        fix = "remove the link (or put the file it names in its place)"
+    else:  # hard links: the content may be the real state, so keep it in a file of its own
+        fix = f"give it a file of its own: cp -p {path} {path}.copy && mv {path}.copy {path}"
     return (f"{path}: is {what}; syncd never writes through links in its state directory "
-            "(it could overwrite another file): remove it, and check who else can write "
-            "to that directory")
+            f"(it could overwrite another file): {fix}, and check who else can write to "
+            "that directory")
 
 
 def check_private_file(path: Path) -> None:
