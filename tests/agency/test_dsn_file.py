@@ -47,6 +47,15 @@ def test_dsn_file_is_read_beside_the_configuration_and_its_password_redacted(tmp
     assert password not in SECRETS.redact(error)
 
 
+def test_the_password_of_a_dsn_from_the_environment_is_redacted_too(tmp_path):
+    (tmp_path / "database-dsn").write_text("unused\n")
+    config = write_config(tmp_path, "database-dsn")
+    config.write_text(config.read_text().replace("dsn_file: database-dsn\n", ""))
+    Settings.from_file(config, env={
+        "SYNCD_DATABASE_URL": "postgresql://syncd:env-pass-71c@db/syncd"})
+    assert SECRETS.redact("auth failed: env-pass-71c") == "auth failed: [REDACTED]"
+
+
 def test_dsn_file_is_relative_to_the_credentials_directory_when_systemd_sets_it(tmp_path):
     credentials = tmp_path / "credentials"
     credentials.mkdir()
