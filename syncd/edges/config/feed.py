@@ -9,6 +9,7 @@ name; secrets are held as ``syncd.edges.config.Secret`` values.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -49,6 +50,38 @@ def display_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): the only hosts a
+    plain ``http`` S3 endpoint may name without ``allow_insecure_http``."""
+    if host is None:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_endpoint(feed: FeedSettings) -> str | None:
+    """Why ``feed.endpoint_url`` may not be used, or None: plain ``http`` is allowed to a
+    loopback host only, unless ``allow_insecure_http`` says otherwise (S3 requests are
+    signed, but the object itself, and what an attacker on the path sends back, travel in
+    clear text)."""
+    if feed.endpoint_url is None or feed.allow_insecure_http:
+        return None
+    parts = urlsplit(feed.endpoint_url)
+    if parts.scheme.lower() == "https":
+        return None
+    if parts.scheme.lower() == "http" and is_loopback_host(parts.hostname):
+        return None
+    if parts.scheme.lower() != "http":
+        return f"endpoint_url must be an https:// URL, not {parts.scheme or 'no'} scheme"
+    return (f"plain http to {parts.hostname or '(no host)'} is refused (only a loopback "
+            "host may be reached over http): use https, or set "
+            "source.feed.allow_insecure_http: true beside endpoint_url on a network you trust")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +128,9 @@ class FeedSettings:
 
     region: str | None = None
     """S3: the bucket's region; None uses the AWS configuration."""
+
+    allow_insecure_http: bool = False
+    """S3: allow a plain ``http://`` ``endpoint_url`` to a host other than loopback."""
 
     @property
     def scheme(self) -> FeedScheme:

@@ -19,7 +19,7 @@ import yaml
 from syncd.base import yamlnodes
 from syncd.base.logs import SECRETS
 from syncd.base.model import MAX_QUANTITY
-from syncd.edges.config.feed import FeedScheme, FeedSettings, is_remote
+from syncd.edges.config.feed import FeedScheme, FeedSettings, insecure_endpoint, is_remote
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import read_secret
 from syncd.edges.config.source import MatchRules, QuantityRules
@@ -29,7 +29,8 @@ __all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote", "m
            "source_readers"]
 
 FEED_KEYS = ("poll_seconds", "timeout_seconds", "max_bytes", "max_redirects", "auth_header",
-             "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region")
+             "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region",
+             "allow_insecure_http")
 RULE_KEYS = ("values", "plus", "threshold", "percent")
 
 
@@ -48,6 +49,14 @@ def feed_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, A
         value = m.string(key)
         if value is not None:
             fields[key] = value
+    if m.given("allow_insecure_http"):
+        fields["allow_insecure_http"] = m.boolean("allow_insecure_http", False)
+    if "endpoint_url" in fields:
+        refused = insecure_endpoint(FeedSettings(
+            url="s3://bucket/key", endpoint_url=fields["endpoint_url"],
+            allow_insecure_http=fields.get("allow_insecure_http", False)))
+        if refused is not None:
+            raise m.error(m.node("endpoint_url"), "endpoint_url", refused)
     for key in ("key_file", "known_hosts"):
         value = m.string(key)
         if value is not None:
