@@ -103,8 +103,13 @@ class FeedSettings:
     """A feed larger than this is refused before or while it is read."""
 
     max_redirects: int = DEFAULT_MAX_REDIRECTS
-    """HTTP redirects followed; more is an error. The auth header is dropped on a redirect
-    to another host."""
+    """HTTP redirects followed; more is an error. The auth header is sent to the configured
+    origin (scheme, host, port) only; a redirect from https to http, or from a public address
+    to a non-public one, is refused (``syncd.edges.feeds.redirects``)."""
+
+    ca_file: str | None = None
+    """HTTPS: a PEM file of the certificate authorities to trust instead of the system's
+    (a private CA of an internal feed server)."""
 
     auth_header: str = "Authorization"
     """HTTP: the header that carries ``secret`` (``Authorization``, ``X-Api-Key``...)."""

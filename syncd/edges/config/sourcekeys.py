@@ -29,6 +29,7 @@ __all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote", "m
            "source_readers"]
 
 FEED_KEYS = ("poll_seconds", "timeout_seconds", "max_bytes", "max_redirects", "auth_header",
+             "ca_file",
              "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region",
              "allow_insecure_http")
 RULE_KEYS = ("values", "plus", "threshold", "percent")
@@ -57,7 +58,7 @@ def feed_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, A
             allow_insecure_http=fields.get("allow_insecure_http", False)))
         if refused is not None:
             raise m.error(m.node("endpoint_url"), "endpoint_url", refused)
-    for key in ("key_file", "known_hosts"):
+    for key in ("key_file", "known_hosts", "ca_file"):
         value = m.string(key)
         if value is not None:
             fields[key] = str(base / os.path.expanduser(value))

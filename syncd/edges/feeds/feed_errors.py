@@ -11,7 +11,7 @@ from __future__ import annotations
 from syncd.base.errors import SourceError
 
 KINDS = ("timeout", "unreachable", "auth", "not_found", "http_error", "too_large",
-         "truncated", "empty", "changed_while_read", "redirects", "error")
+         "truncated", "empty", "changed_while_read", "redirects", "redirect_refused", "error")
 """Every ``FeedError.kind``."""
 
 
