@@ -33,8 +33,32 @@ REMOTE_SCHEMES = tuple(f"{s.value}://" for s in FeedScheme)
 
 DEFAULT_POLL_S = 300.0
 DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+FEED_MEMORY_PER_BYTE = {"csv": 16, "jsonl": 8, "xlsx": 24, "yaml": 96}
+"""Bytes of memory a changed feed takes per byte of the feed, by format: its parse plus the
+rows of the last reading, which the daemon holds while it compares the two. Measured with
+tests/bench/bench_feed_memory.py (tracemalloc's peak over ``load_desired`` plus the rows it
+returns, divided by the file's size; 100,000 rows, 2026-12-06): CSV 9.1 + 4.6, JSON lines
+3.8 + 1.9, XLSX 16.7 + 5.6, YAML 84.4 + 2.1 (PyYAML keeps a node per scalar). Each rounded
+up with about 10 % headroom for what tracemalloc does not see (allocator slack)."""
+
+FEED_MEMORY_BUDGET = 384 * 1024 * 1024
+"""Memory a feed at its default cap may take (``FEED_MEMORY_PER_BYTE`` x the cap). The
+shipped Kubernetes manifests leave this much above their memory request
+(tests/deploy/test_feed_sizes.py)."""
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+"""The default cap of a feed whose format parses within the budget at that size (CSV,
+JSON lines, XLSX); a YAML feed's default is smaller (``default_max_bytes``)."""
 DEFAULT_MAX_REDIRECTS = 5
+
+
+def default_max_bytes(source_format: str) -> int:
+    """The default ``max_bytes`` of a feed in ``source_format`` (``csv``, ``yaml``...): at most
+    ``DEFAULT_MAX_BYTES``, and small enough that its parse fits ``FEED_MEMORY_BUDGET``
+    (whole MiB)."""
+    per_byte = FEED_MEMORY_PER_BYTE.get(source_format, max(FEED_MEMORY_PER_BYTE.values()))
+    mib = 1024 * 1024
+    return min(DEFAULT_MAX_BYTES, FEED_MEMORY_BUDGET // per_byte // mib * mib)
 
 
 def is_remote(path: str) -> bool:
@@ -100,7 +124,9 @@ class FeedSettings:
     fails the fetch instead of holding the cycle."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
-    """A feed larger than this is refused before or while it is read."""
+    """A feed larger than this is refused before or while it is read. The configuration
+    sets ``default_max_bytes`` of the source's format when ``source.feed.max_bytes`` is not
+    given."""
 
     max_redirects: int = DEFAULT_MAX_REDIRECTS
     """HTTP redirects followed; more is an error. The auth header is sent to the configured
