@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import ssl
 import subprocess
 import sys
@@ -14,11 +15,17 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from syncd.edges.config import Secret
 from syncd.edges.config.feed import FeedSettings
 from syncd.edges.feeds.copy import FeedCopy, FetchResult
-from syncd.edges.feeds.redirects import RedirectRefused, address_rule
+from syncd.edges.feeds.redirects import (
+    AddressGuard,
+    GuardedResolver,
+    RedirectRefused,
+    address_rule,
+)
 from tests.feeds.httpfeed import FeedServer
 from tests.feeds.tlscert import self_signed
 
@@ -125,3 +132,52 @@ def test_a_plain_http_s3_endpoint_off_loopback_is_refused_before_connecting(
     got = namespace_results["s3_plain_http_private"]
     assert got["kind"] == "error" and got["connections"] == 0
     assert "plain http to 10.77.0.1 is refused" in str(got["error"])
+
+
+class _Answers(AbstractResolver):
+    """A resolver that gives each lookup of a name the next of its answers."""
+
+    def __init__(self, *answers: list[str]) -> None:
+        self.answers = list(answers)
+
+    async def resolve(self, host: str, port: int = 0,
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+        return [{"hostname": host, "host": a, "port": port, "family": socket.AF_INET,
+                 "proto": 0, "flags": 0} for a in self.answers.pop(0)]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_name_that_turns_private_after_the_first_lookup_is_refused():
+    guard = AddressGuard("https://feeds.example/stock.csv")
+    resolver = GuardedResolver(guard, inner=_Answers(["11.0.0.1"], ["11.0.0.1", "10.0.0.5"]))
+    assert [r["host"] for r in await resolver.resolve("feeds.example", 443)] == ["11.0.0.1"]
+    guard.hop, guard.url = 1, "https://feeds.example/next.csv"
+    with pytest.raises(RedirectRefused) as caught:
+        await resolver.resolve("feeds.example", 443)
+    assert (caught.value.rule, caught.value.hop) == ("private", 1)
+    assert caught.value.details == {"rule": "private", "hop": 1}
+
+
+async def test_the_daemon_logs_and_reports_which_rule_refused_a_redirect(
+        feed_server: FeedServer, tmp_path):
+    from structlog.testing import capture_logs
+
+    from syncd.frontends.daemon.feedpoller import FeedPoller
+
+    async def nothing() -> None:
+        pass
+
+    health: list[str | None] = []
+    feed_server.redirect_to = "ftp://files.example/stock.csv"
+    poller = FeedPoller(FeedCopy(FeedSettings(url=f"{feed_server.url}/stock.csv"),
+                                 tmp_path / "feeds"), on_changed=nothing,
+                        on_health=health.append)
+    with capture_logs() as logs:
+        assert await poller.check(notify=False) is None
+    failed = [e for e in logs if e["event"] == "feed_failed"]
+    assert [(e["kind"], e["rule"], e["hop"]) for e in failed] == [
+        ("redirect_refused", "scheme", 1)]
+    assert health and "redirect 1 to ftp://files.example/stock.csv refused (scheme)" in str(
+        health[0])

@@ -24,3 +24,5 @@ class FeedError(SourceError):
         self.feed = feed
         self.kind = kind
         self.reason = reason
+        self.details: dict[str, object] = {}
+        """More to log beside ``kind`` (a refused redirect's ``rule`` and ``hop``)."""

@@ -45,6 +45,7 @@ class RedirectRefused(FeedError):
                          f"redirect {hop} to {display_url(target)} refused ({rule}): {reason}")
         self.rule = rule
         self.hop = hop
+        self.details = {"rule": rule, "hop": hop}
 
 
 def origin(url: str) -> tuple[str, str, int]:
@@ -126,9 +127,9 @@ class GuardedResolver(AbstractResolver):
     """Resolves like aiohttp does, then lets ``guard`` refuse what it found; the connector
     connects to exactly the addresses returned here."""
 
-    def __init__(self, guard: AddressGuard) -> None:
+    def __init__(self, guard: AddressGuard, *, inner: AbstractResolver | None = None) -> None:
         self._guard = guard
-        self._inner = DefaultResolver()
+        self._inner = inner or DefaultResolver()
 
     async def resolve(self, host: str, port: int = 0,
                       family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:

@@ -36,7 +36,7 @@ async def fetch_s3(feed: FeedSettings, previous: Validators | None,
     if refused is not None:
         # The configuration refuses this already; a FeedSettings built some other way must
         # not reach the network either.
-        raise FeedError(feed.display, "error", f"source.feed.{refused}")
+        raise FeedError(feed.display, "error", f"source.feed.endpoint_url: {refused}")
     parts = urlsplit(feed.url)
     bucket, key = parts.hostname or "", unquote(parts.path.lstrip("/"))
     request: dict[str, Any] = {"Bucket": bucket, "Key": key}
