@@ -13,6 +13,7 @@ from support.sync import API_KEY, load_site, write_config
 from syncd.cycle.sync import SiteSync
 from syncd.edges.config.feed import FeedSettings
 from syncd.edges.feeds.copy import FeedCopy, FetchResult
+from syncd.edges.feeds.feed_errors import FeedError
 from tests.feeds.httpfeed import FeedServer
 
 QUERY_TOKEN = "qs-token-51c9e0d7f3"
@@ -73,18 +74,35 @@ async def test_the_copy_and_its_validators_are_private_files(
         assert path.stat().st_mode & 0o777 == 0o600
 
 
+def _write_old_format(copy: FeedCopy, url: str) -> Path:
+    meta = copy.body.with_suffix(".json")
+    old = json.loads(meta.read_text())
+    meta.write_text(json.dumps({"etag": old["etag"], "last_modified": None,
+                                "sha256": old["sha256"], "url": url}))
+    return meta
+
+
 async def test_an_old_validators_file_with_the_url_is_ignored_and_replaced(
         feed_server: FeedServer, tmp_path):
     url = f"{feed_server.url}/stock.csv?token={QUERY_TOKEN}"
     copy = _copy(tmp_path, url)
     await copy.refresh()
-    meta = copy.body.with_suffix(".json")
-    old = json.loads(meta.read_text())
-    meta.write_text(json.dumps({"etag": old["etag"], "last_modified": None,
-                                "sha256": old["sha256"], "url": url}))
+    meta = _write_old_format(copy, url)
     assert await copy.refresh() is FetchResult.CHANGED  # no validators sent: a full fetch
     assert feed_server.statuses == {200: 2}
     assert QUERY_TOKEN not in meta.read_text()
+
+
+async def test_an_old_validators_file_is_removed_even_when_the_fetch_fails(
+        feed_server: FeedServer, tmp_path):
+    url = f"{feed_server.url}/stock.csv?token={QUERY_TOKEN}"
+    copy = _copy(tmp_path, url)
+    await copy.refresh()
+    meta = _write_old_format(copy, url)
+    feed_server.token = "now-required"
+    with pytest.raises(FeedError):
+        await copy.refresh()
+    assert not meta.exists()
 
 
 async def test_no_query_string_reaches_any_file_under_the_state_dir(

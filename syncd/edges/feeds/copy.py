@@ -204,6 +204,11 @@ class FeedCopy:
         """The stored validators, or None when there is no complete copy."""
         try:
             data = json.loads(self._meta.read_text(encoding="utf-8"))
+            if "url" in data:
+                # Written by an earlier syncd, with the whole URL (a query-string token too):
+                # removed now rather than when a fetch next succeeds.
+                self._meta.unlink(missing_ok=True)
+                return None
             if (data.get("format") != _META_FORMAT or not data.get("sha256")
                     or data.get("url_sha256") != url_sha256(self.feed.url)
                     or not self.body.exists()):
