@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -34,6 +33,7 @@ from typing import BinaryIO
 
 import structlog
 
+from syncd.base.private_files import fsync_dir, make_private_dir, open_private, write_private
 from syncd.edges.config.feed import FeedScheme, FeedSettings
 from syncd.edges.feeds.feed_errors import FeedError
 
@@ -45,31 +45,19 @@ _META_FORMAT = 2
 
 
 def _create_private(path: Path) -> BinaryIO:
-    """A new file only its owner can read (0600), never through a symlink. The one place
-    this module creates files."""
-    # The names are this process's own; one left by a crashed process may be in the way.
+    """A new file only its owner can read (0600), never through a link: the state
+    directory's rule (``syncd.base.private_files``). The one place this module opens a
+    file for writing; the name is this process's own, so one left by a crashed process
+    is removed first."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    return os.fdopen(fd, "wb")
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    except OSError as e:  # some file systems cannot sync a directory; nothing more to do
-        if e.errno not in (errno.EINVAL, errno.ENOTSUP):
-            raise
-    finally:
-        os.close(fd)
+    return os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")
 
 
 def _replace_durably(part: Path, target: Path) -> None:
     """Rename an fsync'ed ``part`` over ``target`` and sync the directory."""
     os.replace(part, target)
-    _fsync_directory(target.parent)
+    fsync_dir(target.parent)
 
 
 def _file_sha256(path: Path) -> str | None:
@@ -235,7 +223,7 @@ class FeedCopy:
 
     async def _refresh(self) -> FetchResult:
         feed = self.feed
-        await asyncio.to_thread(self.directory.mkdir, mode=0o700, parents=True, exist_ok=True)
+        await asyncio.to_thread(make_private_dir, self.directory)
         previous = await asyncio.to_thread(self.validators)
         result = await self._fetch(previous)
         if result is not None:
@@ -291,16 +279,7 @@ class FeedCopy:
             with contextlib.suppress(FileNotFoundError):
                 self._meta.unlink()
             _replace_durably(part, self.body)
-        tmp = self._meta.with_suffix(f".json.{os.getpid()}-{id(self):x}")
-        try:
-            with _create_private(tmp) as f:
-                f.write(json.dumps(meta).encode())
-                f.flush()
-                os.fsync(f.fileno())
-            _replace_durably(tmp, self._meta)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        write_private(self._meta, json.dumps(meta).encode())
 
 
 class FeedCopies:
