@@ -47,6 +47,11 @@ def _state(status: SiteStatus | None, board: SiteBoard) -> Html:
         name = status.last_outcome.result
     extra = h(' <span class="state refused">waiting for approval</span>') \
         if board.refused is not None else Html("")
+    if status is not None and status.source_error is not None:
+        # Seen at once: the site's next cycles would only refuse the source again.
+        extra = h(' <span class="state source_failing" title="{}">source failing</span>'
+                  '<br><span class="muted source-error">{}</span>{}',
+                  status.source_error, _first_line(status.source_error), extra)
     return h('<span class="state {}">{}</span>{}', name, name.replace("_", " "), extra)
 
 

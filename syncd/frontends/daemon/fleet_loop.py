@@ -188,6 +188,9 @@ class FleetRun(Generic[SiteT]):
         # epoch) gets a new loop, fenced by the new lease.
         wanted = [(site, (site, loop_key, _term(leases.get(site.name)))) for site in sites]
         self._statuses.add(site.name for site in sites)
+        for site in sites:
+            self._metrics.observe_source_ok(
+                site.name, self._statuses.statuses[site.name].source_error is None)
 
         def make_loop(site: SiteT, runner: CycleRunner[SiteT]) -> SiteLoop[SiteT]:
             return SiteLoop(
@@ -208,6 +211,14 @@ class FleetRun(Generic[SiteT]):
             await own.stopped(fleet.names)
         else:
             self._release_locks(config)
+
+    def _report_source(self, sites: Sequence[str], source: str, error: str | None) -> None:
+        """A source of ``sites`` fails (``error``) or works: readiness, console, metric."""
+        self._statuses.report_source(sites, source, error)
+        for name in sites:
+            status = self._statuses.statuses.get(name)
+            if status is not None:
+                self._metrics.observe_source_ok(name, status.source_error is None)
 
     async def _make_watchers(
         self, setup: DaemonSetup[SiteT], loops: Sequence[SiteLoop[SiteT]]
@@ -237,12 +248,17 @@ class FleetRun(Generic[SiteT]):
 
         def on_health(error: str | None) -> None:
             # Per site and source, so that one good feed does not hide another failing one.
-            self._statuses.report_source(source.sites, str(source.path), error)
+            self._report_source(source.sites, str(source.path), error)
+
+        def on_rows(error: str | None) -> None:
+            # Apart from the fetch: a feed fetched fine may still hold rows that are invalid.
+            self._report_source(source.sites, f"{source.path} (rows)", error)
 
         poller = source.poller(on_settled, on_health) if source.poller is not None else None
         if poller is not None:
             await poller.prime()  # the first copy of the feed, before the tracker reads it
         if tracker is not None:
+            tracker.subscribe_health(on_rows)
             await tracker.prime()
             tracker.subscribe(tell_loops)
         if poller is not None:
