@@ -362,7 +362,7 @@ def _schedule(m: MapReader) -> ScheduleSettings:
 
 
 def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
-    m.check_keys(("listen", "ready_max_age_seconds"))
+    m.check_keys(("listen", "ready_max_age_seconds", "unready_share"))
     from_env = env.get(ENV_HTTP_LISTEN)
     listen = from_env or m.string("listen") or str(_HTTP.listen)
     try:
@@ -372,7 +372,9 @@ def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
             raise ConfigError(f"environment {ENV_HTTP_LISTEN}: {e}") from None
         raise m.error(m.node("listen"), "listen", str(e)) from None
     return HttpSettings(listen=address, ready_max_age_s=m.number(
-        "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True))
+        "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True),
+        unready_share=m.number("unready_share", _HTTP.unready_share, positive=True,
+                               maximum=1.0))
 
 
 def _log(m: MapReader, env: Mapping[str, str]) -> LogSettings:

@@ -229,6 +229,11 @@ class HttpSettings:
     """``/readyz`` fails when a site's last successful sync is older than this: three
     default intervals, so one failed cycle does not flap readiness."""
 
+    unready_share: float = 1.0
+    """``/readyz`` answers 503 once at least this share of the stores is unready (1.0: only
+    when every store is): one store with a wrong key must not take a whole agency out of
+    its load balancer. A daemon of one store is unready with its store either way."""
+
     @property
     def host(self) -> str:
         return self.listen.host

@@ -46,8 +46,10 @@ shutdown_grace_seconds (writes still running then are cancelled and journaled as
 "unknown"), then exit 0; a second signal stops at once. SIGHUP re-reads the
 configuration file; an invalid file is logged and the running configuration kept.
 
-HTTP (http.listen, default {DEFAULT_LISTEN}): /healthz (alive), /readyz (503 when a site's
-last successful cycle is older than http.ready_max_age_seconds) and /metrics (Prometheus).
+HTTP (http.listen, default {DEFAULT_LISTEN}): /healthz (alive), /readyz (per site: unready
+when its last successful cycle is older than http.ready_max_age_seconds, its source fails
+or its site file is invalid; 503 once http.unready_share of the sites are, by default all)
+and /metrics (Prometheus).
 Under systemd with Type=notify it reports READY, STATUS, WATCHDOG and STOPPING.
 """
 

@@ -80,6 +80,8 @@ class DaemonConfig(Generic[SiteT]):
             raise ConfigError("failure backoff: need 0 < initial <= maximum")
         if self.http.ready_max_age_s <= 0:
             raise ConfigError("http.ready_max_age_seconds must be positive")
+        if not 0 < self.http.unready_share <= 1:
+            raise ConfigError("http.unready_share must be within 0..1 and above 0")
         object.__setattr__(self, "timetable",
                            make_schedule(interval_s=schedule.interval_s, cron=schedule.cron))
 

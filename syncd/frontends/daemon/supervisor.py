@@ -81,7 +81,8 @@ class Daemon(Generic[SiteT]):
         self._locks: dict[Path, contextlib.ExitStack] = {}
         self._view = HealthView(statuses=self._sites.statuses.values,
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
-                                started_at_s=time.time())
+                                started_at_s=time.time(),
+                                config_errors=lambda: self._sites.config_errors)
         self.http_address: ListenAddress | None = None
         self._http_routes = http_routes
         """Adds routes (the web console) to the HTTP endpoint before it starts."""
@@ -148,6 +149,7 @@ class Daemon(Generic[SiteT]):
             try:
                 self._take_locks(setup.config)
                 self._view.ready_max_age_s = setup.config.http.ready_max_age_s
+                self._view.unready_share = setup.config.http.unready_share
                 app = build_app(self._view, metrics=self._metrics)
                 if self._http_routes is not None:
                     self._http_routes(app)
@@ -200,6 +202,7 @@ class Daemon(Generic[SiteT]):
             log.warning("http_listen_change_needs_restart", listen=str(self.http_address),
                         configured=str(new.config.http.listen))
         self._view.ready_max_age_s = new.config.http.ready_max_age_s
+        self._view.unready_share = new.config.http.unready_share
         log.info("config_reloaded", sites=[s.name for s in new.config.sites])
         self._notifier.ready(status="configuration reloaded")
         return new
