@@ -21,7 +21,7 @@ from syncd.base.errors import ConfigError
 from syncd.core.policy import Policy
 from syncd.edges.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.edges.config.console import ConsoleSettings
-from syncd.edges.config.fleet import FleetSettings
+from syncd.edges.config.fleet import BadSiteFile, FleetSettings
 from syncd.edges.config.secrets import Secret
 from syncd.edges.config.source import MatchRules, MergeRule, SourceSettings
 
@@ -279,10 +279,17 @@ class Settings:
     fleet: FleetSettings = field(default_factory=FleetSettings)
     """Many sites (``sites_dir``, ``max_concurrent_cycles``) and the state backend."""
 
+    disabled_sites: tuple[BadSiteFile, ...] = ()
+    """Files of ``sites_dir`` that cannot be used, when read for the daemon (which runs
+    every other store); every other reading refuses the whole file set instead."""
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *,
-                  env: Mapping[str, str] = os.environ) -> Settings:
-        """Read, check and resolve the configuration file; ``ConfigError`` when unusable."""
+                  env: Mapping[str, str] = os.environ,
+                  per_site_file: bool = False) -> Settings:
+        """Read, check and resolve the configuration file; ``ConfigError`` when unusable.
+        ``per_site_file``: a bad file of ``sites_dir`` is set aside in ``disabled_sites``
+        instead (the daemon's reading)."""
         from syncd.edges.config.loader import load_settings  # the loader builds this class
 
-        return load_settings(path, env=env)
+        return load_settings(path, env=env, per_site_file=per_site_file)

@@ -64,7 +64,8 @@ def budget_use(run: RunRecord, board: SiteBoard) -> float:
 
 
 def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus],
-             viewer: Viewer, *, now_s: float) -> Html:
+             viewer: Viewer, *, now_s: float,
+             config_errors: Mapping[str, str] | None = None) -> Html:
     rows = []
     for name in sorted(boards):
         board, status = boards[name], statuses.get(name)
@@ -85,8 +86,21 @@ def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus]
             _first_line(error) if error else ""))
     body = h('<h1>Sites</h1><table id="sites"><thead><tr><th>Site</th><th>State</th>'
              '<th>Last cycle</th><th>Next cycle</th><th>API calls (last cycle)</th>'
-             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
+             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>{}', join(rows),
+             _disabled_sites(config_errors or {}, statuses))
     return layout("Overview", body, viewer)
+
+
+def _disabled_sites(errors: Mapping[str, str], statuses: Mapping[str, SiteStatus]) -> Html:
+    """The sites whose file in sites_dir is invalid, and what became of each."""
+    if not errors:
+        return Html("")
+    rows = [h('<tr data-site="{}"><td>{}</td><td>{}</td><td class="muted">{}</td></tr>',
+              name, name, "runs its previous configuration" if name in statuses else "disabled",
+              errors[name]) for name in sorted(errors)]
+    return h('<h2>Disabled sites</h2><p class="muted">Their file in sites_dir is invalid: fix '
+             'it, then reload (SIGHUP).</p><table id="disabled-sites"><thead><tr><th>Site</th>'
+             '<th>State</th><th>Error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
 
 
 def _first_line(text: str) -> str:

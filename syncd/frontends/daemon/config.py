@@ -67,6 +67,10 @@ class DaemonConfig(Generic[SiteT]):
     backoff_max_s: float = _BACKOFF.max_s
     """Longest wait between failed cycles: a Wix outage costs one attempt per 5 minutes."""
 
+    bad_site_files: tuple[tuple[str, str], ...] = ()
+    """(site, why its file is invalid) for each bad file of ``sites_dir``: a site named in
+    ``sites`` too runs its previous settings, any other is disabled."""
+
     timetable: Schedule = field(init=False, repr=False, compare=False)
     """``schedule``'s interval or cron expression, parsed (ConfigError when it is invalid)."""
 

@@ -22,6 +22,8 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import structlog
+
 from syncd.cycle.metrics import Metrics
 from syncd.edges.backend.fence import SiteLease
 from syncd.frontends.daemon.aio import wait_for_any
@@ -35,6 +37,8 @@ from syncd.frontends.daemon.polling import Poller
 from syncd.frontends.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.frontends.daemon.slots import CycleSlots
 from syncd.frontends.daemon.watcher import SourceWatcher
+
+log = structlog.get_logger("syncd.frontends.daemon")
 
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
@@ -103,6 +107,8 @@ class FleetRun(Generic[SiteT]):
         self._own = ownership
         self._slots = CycleSlots()
         self._loops: dict[str, SiteLoop[SiteT]] = {}
+        self._config_names: set[str] = set()
+        """The sites of the running configuration, with the disabled ones."""
         self.config: DaemonConfig[SiteT] | None = None
         """The configuration the loops run under (None before the first one starts)."""
 
@@ -142,6 +148,7 @@ class FleetRun(Generic[SiteT]):
         """Run one configuration; returns the next one after a reload, None after a stop."""
         config = setup.config
         self._slots.resize(config.max_concurrent_cycles)
+        self._note_site_files(config)
         self._statuses.forget_sources()  # this configuration's pollers report afresh
         await fleet.open_generation(setup)
         if self._own is not None:
@@ -211,6 +218,28 @@ class FleetRun(Generic[SiteT]):
             await own.stopped(fleet.names)
         else:
             self._release_locks(config)
+
+    def _note_site_files(self, config: DaemonConfig[SiteT]) -> None:
+        """Tell the log, readiness, the console and the metric which site files are bad."""
+        running = {site.name for site in config.sites}
+        errors = dict(config.bad_site_files)
+        for name, error in sorted(errors.items()):
+            if name in running:
+                log.error("site_file_invalid", site=name, error=error,
+                          action="runs its previous configuration until the file is fixed")
+            else:
+                log.error("site_disabled", site=name, error=error,
+                          action="fix the file, then reload (SIGHUP)")
+        for name in self._statuses.config_errors.keys() - errors.keys():
+            if name in running:
+                log.info("site_file_valid_again", site=name)
+        self._statuses.config_errors.clear()
+        self._statuses.config_errors.update(errors)
+        for name in self._config_names - running - errors.keys():
+            self._metrics.observe_site_config(name, None)
+        for name in running | errors.keys():
+            self._metrics.observe_site_config(name, name not in errors)
+        self._config_names = running | errors.keys()
 
     def _report_source(self, sites: Sequence[str], source: str, error: str | None) -> None:
         """A source of ``sites`` fails (``error``) or works: readiness, console, metric."""

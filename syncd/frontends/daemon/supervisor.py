@@ -141,6 +141,11 @@ class Daemon(Generic[SiteT]):
         """The live status of every site, by name."""
         return self._sites.statuses
 
+    @property
+    def config_errors(self) -> Mapping[str, str]:
+        """The sites whose file is invalid, and why (disabled unless in ``statuses``)."""
+        return self._sites.config_errors
+
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self, setup: DaemonSetup[SiteT]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import replace
 
 from syncd.cycle.metrics import Metrics
 from syncd.edges.config import Settings, SiteSettings, SourceSettings
@@ -34,7 +35,31 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         http=settings.http,
         shutdown_grace_s=settings.shutdown_grace_s,
         max_concurrent_cycles=settings.fleet.max_concurrent_cycles,
+        bad_site_files=tuple((bad.name, bad.error) for bad in settings.disabled_sites),
     )
+
+
+def keep_previous_sites(fresh: Settings, previous: Settings) -> Settings:
+    """``fresh`` with the previous settings of each site whose file just turned bad.
+
+    A store that was running keeps running as it was, rather than stopping because of a
+    typo made while editing its file: the previous settings were valid and are what the
+    store has been synced with. Its file stays reported as invalid until it is fixed.
+    """
+    running = {site.name: site for site in previous.sites}
+    names = {site.name for site in fresh.sites}
+    kept: list[SiteSettings] = []
+    bad_files = []
+    for bad in fresh.disabled_sites:
+        site = running.get(bad.name)
+        if site is not None and bad.name not in names:
+            kept.append(site)
+            names.add(bad.name)
+            bad = replace(bad, running_previous=True)
+        bad_files.append(bad)
+    if not kept:
+        return fresh
+    return replace(fresh, sites=fresh.sites + tuple(kept), disabled_sites=tuple(bad_files))
 
 
 def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
