@@ -29,7 +29,7 @@ from syncd.edges.backend.fence import SiteLease
 from syncd.frontends.daemon.aio import wait_for_any
 from syncd.frontends.daemon.backoff import Backoff
 from syncd.frontends.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
-from syncd.frontends.daemon.cycle import CycleOutcome, CycleRunner, NamedSite
+from syncd.frontends.daemon.cycle import CycleOutcome, CycleResult, CycleRunner, NamedSite
 from syncd.frontends.daemon.fleet import Fleet
 from syncd.frontends.daemon.health import SiteStatuses
 from syncd.frontends.daemon.ownership import Ownership
@@ -45,6 +45,13 @@ SiteT = TypeVar("SiteT", bound=NamedSite)
 LoadNext = Callable[[DaemonConfig[SiteT]], Awaitable[DaemonSetup[SiteT] | None]]
 """Loads the configuration again after a reload request: the next one, or None when it was
 rejected (the running one stays) or a stop came meanwhile."""
+
+CYCLE_READING = "the source as the last cycle read it"
+"""The key of a cycle's own reading among a site's source reports."""
+
+SOURCE_READ_FINE = frozenset({CycleResult.OK, CycleResult.REFUSED, CycleResult.NO_MATCH})
+"""Cycle results that read the whole source and could use it (a guard or the match check
+stopped them later)."""
 
 OWNERSHIP_EXIT_S = 10.0
 """How long the ownership task may take to leave the live set and disconnect on shutdown
@@ -204,7 +211,7 @@ class FleetRun(Generic[SiteT]):
                 site, runner=runner, options=options,
                 status=self._statuses.statuses[site.name], metrics=self._metrics,
                 backoff=Backoff(initial_s=config.backoff_initial_s, max_s=config.backoff_max_s),
-                source_settled=gates.get(site.name), on_outcome=self._on_outcome,
+                source_settled=gates.get(site.name), on_outcome=self._cycle_ended,
                 slots=self._slots, lease=leases.get(site.name))
 
         await fleet.apply(wanted, grace_s=config.shutdown_grace_s, make_loop=make_loop)
@@ -240,6 +247,16 @@ class FleetRun(Generic[SiteT]):
         for name in running | errors.keys():
             self._metrics.observe_site_config(name, name not in errors)
         self._config_names = running | errors.keys()
+
+    def _cycle_ended(self, outcome: CycleOutcome) -> None:
+        """A cycle read the source too: whether it could use it is reported like a watcher's
+        reading (an incremental or scheduled cycle may be the first to see a bad edit)."""
+        if outcome.result is CycleResult.INVALID_SOURCE:
+            error = outcome.error or outcome.summary or "the source cannot be used"
+            self._report_source((outcome.site,), CYCLE_READING, error)
+        elif outcome.result in SOURCE_READ_FINE:
+            self._report_source((outcome.site,), CYCLE_READING, None)
+        self._on_outcome(outcome)
 
     def _report_source(self, sites: Sequence[str], source: str, error: str | None) -> None:
         """A source of ``sites`` fails (``error``) or works: readiness, console, metric."""
