@@ -134,3 +134,24 @@ def test_a_bad_main_file_still_fails_when_read_for_the_daemon(tmp_path):
     write(tmp_path / "sites.d" / "alpha.yaml", "site_id: site-a\napi_key_env: WIX_API_KEY\n")
     with pytest.raises(ConfigError, match="shutdown_grace_second"):
         Settings.from_file(main, env=ENV, per_site_file=True)
+
+
+def test_a_running_site_whose_file_turns_bad_keeps_its_previous_settings(tmp_path):
+    from syncd.frontends.daemon.wiring import keep_previous_sites
+
+    main = write(tmp_path / "syncd.yaml", MAIN)
+    alpha = write(tmp_path / "sites.d" / "alpha.yaml",
+                  "name: alpha-store\nsite_id: site-a\napi_key_env: WIX_API_KEY\n")
+    write(tmp_path / "sites.d" / "beta.yaml", "site_id: site-b\napi_key_env: WIX_API_KEY\n")
+    before = Settings.from_file(main, env=ENV, per_site_file=True)
+    alpha.write_text("name: alpha-store\nsite_id: [site-a\n")  # broken YAML: no name to read
+    write(tmp_path / "sites.d" / "beta.yaml", "site_id: site-b\napi_key_env: OTHER_KEY\n")
+    after = keep_previous_sites(Settings.from_file(main, env=ENV, per_site_file=True), before)
+    by_name = {s.name: s for s in after.sites}
+    assert by_name["alpha-store"] == next(s for s in before.sites if s.name == "alpha-store")
+    assert by_name["beta"].api_key.reveal() == "other-secret-value"  # its change applies
+    [bad] = after.disabled_sites
+    assert (bad.name, bad.path, bad.running_previous) == ("alpha-store", alpha, True)
+    # Still bad at the next reload: still the previous settings.
+    again = keep_previous_sites(Settings.from_file(main, env=ENV, per_site_file=True), after)
+    assert "alpha-store" in {s.name for s in again.sites}

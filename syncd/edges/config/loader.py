@@ -203,6 +203,9 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
         fleet=fleet,
         disabled_sites=tuple(bad_files),
+        site_files=tuple((site.name, Path(label)) for site, _, label in placed
+                         if per_site_file and fleet.sites_dir is not None
+                         and Path(label).parent == fleet.sites_dir),
     )
 
 

@@ -283,6 +283,10 @@ class Settings:
     """Files of ``sites_dir`` that cannot be used, when read for the daemon (which runs
     every other store); every other reading refuses the whole file set instead."""
 
+    site_files: tuple[tuple[str, Path], ...] = ()
+    """(site, file) of each good file of ``sites_dir``, when read for the daemon: a file
+    that turns bad is matched to the site it held even when its name cannot be read."""
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *,
                   env: Mapping[str, str] = os.environ,

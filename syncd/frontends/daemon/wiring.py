@@ -47,19 +47,24 @@ def keep_previous_sites(fresh: Settings, previous: Settings) -> Settings:
     store has been synced with. Its file stays reported as invalid until it is fixed.
     """
     running = {site.name: site for site in previous.sites}
+    held = dict((path, name) for name, path in previous.site_files)
     names = {site.name for site in fresh.sites}
     kept: list[SiteSettings] = []
     bad_files = []
     for bad in fresh.disabled_sites:
-        site = running.get(bad.name)
-        if site is not None and bad.name not in names:
+        # A file whose name cannot be read any more (broken YAML) is known by its path.
+        name = bad.name if bad.name in running else held.get(bad.path, bad.name)
+        site = running.get(name)
+        if site is not None and name not in names:
             kept.append(site)
-            names.add(bad.name)
-            bad = replace(bad, running_previous=True)
+            names.add(name)
+            bad = replace(bad, name=name, running_previous=True)
         bad_files.append(bad)
     if not kept:
         return fresh
-    return replace(fresh, sites=fresh.sites + tuple(kept), disabled_sites=tuple(bad_files))
+    return replace(fresh, sites=fresh.sites + tuple(kept), disabled_sites=tuple(bad_files),
+                   site_files=fresh.site_files + tuple(
+                       (bad.name, bad.path) for bad in bad_files if bad.running_previous))
 
 
 def watched_sources(settings: Settings, *, metrics: Metrics | None = None,
