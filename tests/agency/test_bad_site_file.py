@@ -200,3 +200,26 @@ async def test_a_typo_made_in_one_file_does_not_hold_back_a_reload_of_the_others
     starts = [e["site"] for e in daemon.events if e.get("event") == "cycle_started"
               and e["site"] != wrong_key]  # a failing store retries on its own back-off
     assert sorted(starts) == sorted(i for i in ids if i != wrong_key)  # nobody restarted
+
+
+async def test_a_sites_dir_whose_only_file_is_bad_starts_the_daemon_unready(tmp_path):
+    (tmp_path / "sites.d").mkdir()
+    (tmp_path / "sites.d" / "shop.yaml").write_text("site_id: shop\napi_key_fil: key\n")
+    path = tmp_path / "syncd.yaml"
+    path.write_text("sites_dir: sites.d\nsource: {path: stock.csv}\n"
+                    "http: {listen: '127.0.0.1:0'}\nlog: {level: info, format: json}\n")
+    daemon = DaemonProcess([sys.executable, "-m", "syncd", "run", "--config", str(path)],
+                           env=base_env(PYTHONPATH=str(REPO)), cwd=tmp_path)
+    await daemon.start()
+    try:
+        await daemon.wait_for("site_disabled", site="shop")
+        await daemon.wait_for("daemon_started")
+        status, body = await _get(f"http://127.0.0.1:{daemon.port}/readyz")
+        assert status == 503, body  # every store (the only one) is unready
+        assert json.loads(body)["sites"]["shop"]["ready"] is False
+    finally:
+        daemon.signal(signal.SIGTERM)
+        try:
+            assert await daemon.wait(timeout_s=30) == 0
+        finally:
+            await daemon.kill()
