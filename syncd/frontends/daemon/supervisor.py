@@ -13,7 +13,10 @@ configuration and SIGUSR1 asks every site for a full walk in its next cycle:
   journal), the endpoint stops and ``run`` returns: the process exits 0.
 
 A reload reads the configuration again (in a thread, it touches files); an invalid one is
-logged with its error and the running one simply continues. A valid one starts and stops
+logged with its error and the running one simply continues. A bad file of ``sites_dir`` is
+not an invalid configuration: it disables its store alone, or leaves a running store on its
+previous settings (``syncd.frontends.daemon.wiring.keep_previous_sites``), and the
+configuration's other changes apply. A valid one starts and stops
 only the sites it adds, removes or changes (a changed site starts again with a full cycle);
 the others' loops run on undisturbed. Site statuses (and so readiness) survive a reload.
 """
