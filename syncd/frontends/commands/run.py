@@ -102,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              f"else {DEFAULT_LISTEN})")
     probe.add_argument(
         "--ready", action="store_true",
-        help="probe /readyz (every site synced recently) instead of /healthz (alive)")
+        help="probe /readyz (enough sites synced recently: http.unready_share) instead of "
+             "/healthz (alive)")
     probe.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS",
         help="give up after this long (default: 5)")
