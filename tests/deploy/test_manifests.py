@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.edges.config import Settings
+from syncd.edges.config import ListenAddress, Settings
 from syncd.frontends.commands.common import ExitCode
+from syncd.frontends.daemon.http_guard import HostCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -141,6 +142,17 @@ class TestCompose:
 
     def test_metrics_port_is_published_on_loopback_only(self):
         assert self.compose()["services"]["syncd"]["ports"] == ["127.0.0.1:9108:9108"]
+
+    def test_the_daemon_answers_to_the_names_prometheus_and_the_host_use(self):
+        config = yaml.safe_load((DEPLOY / "config" / "syncd.compose.yaml").read_text())
+        hosts = HostCheck(ListenAddress.parse(config["http"]["listen"]).host,
+                          config.get("console", {}).get("allowed_hosts", ()))
+        scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+        targets = [t for job in scrape["scrape_configs"]
+                   for c in job["static_configs"] for t in c["targets"]]
+        # Prometheus by service name, the README's curl and the image's health check.
+        for host in [*targets, "localhost:9108", "127.0.0.1:9108"]:
+            assert hosts.accepts(host), host
 
 
 class TestKubernetes:

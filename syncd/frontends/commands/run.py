@@ -118,6 +118,7 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.edges.config import SiteSettings
     from syncd.edges.wix import LimiterPool
     from syncd.frontends.console import mount_console
+    from syncd.frontends.console.notices import announce_console
     from syncd.frontends.daemon.config import DaemonSetup
     from syncd.frontends.daemon.site_board import Board
     from syncd.frontends.daemon.supervisor import Daemon
@@ -159,7 +160,9 @@ def run_command(args: argparse.Namespace) -> int:
             mount_console(app, board=board, control=daemon, settings=settings)
 
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
-                    http_routes=console_routes, ownership=backend.ownership())
+                    http_routes=console_routes, ownership=backend.ownership(),
+                    allowed_hosts=settings.console.allowed_hosts,
+                    on_listening=lambda address: announce_console(settings, address))
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:

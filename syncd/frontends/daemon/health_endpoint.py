@@ -10,6 +10,8 @@ cannot interfere with a cycle.
   successful cycle within ``ready_max_age_s``, cannot use their source or are disabled
   by an invalid site file; 200 otherwise. The JSON body says per site why.
 - ``/metrics``: Prometheus text exposition of the process's registry.
+
+Every request must name the listener in ``Host`` (``syncd.frontends.daemon.http_guard``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from syncd.base.errors import ListenError
 from syncd.cycle.metrics import CONTENT_TYPE_LATEST, Metrics
 from syncd.edges.config import ListenAddress
 from syncd.frontends.daemon.health import SiteStatus, judge_readiness
+from syncd.frontends.daemon.http_guard import HostCheck, install
 
 
 @dataclass(slots=True)
@@ -42,8 +45,10 @@ class HealthView:
     """The sites whose file is invalid, and why."""
 
 
-def build_app(view: HealthView, *, metrics: Metrics) -> web.Application:
-    """The aiohttp application serving the three endpoints."""
+def build_app(view: HealthView, *, metrics: Metrics,
+              hosts: HostCheck | None = None) -> web.Application:
+    """The aiohttp application serving the three endpoints; ``hosts``: the ``Host`` names
+    it answers to (None: any, for tests of the handlers alone)."""
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
@@ -60,6 +65,8 @@ def build_app(view: HealthView, *, metrics: Metrics) -> web.Application:
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
+    if hosts is not None:
+        install(app, hosts)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)

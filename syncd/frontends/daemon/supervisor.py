@@ -45,6 +45,7 @@ from syncd.frontends.daemon.cycle import CycleOutcome, NamedSite
 from syncd.frontends.daemon.fleet_loop import FleetRun
 from syncd.frontends.daemon.health import SiteStatus, SiteStatuses
 from syncd.frontends.daemon.health_endpoint import HealthView, HttpServer, build_app
+from syncd.frontends.daemon.http_guard import HostCheck
 from syncd.frontends.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
 from syncd.frontends.daemon.ownership import Ownership
 
@@ -70,6 +71,8 @@ class Daemon(Generic[SiteT]):
         env: Mapping[str, str] | None = None,
         http_routes: Callable[[web.Application], None] | None = None,
         ownership: Ownership | None = None,
+        allowed_hosts: Sequence[str] = (),
+        on_listening: Callable[[ListenAddress], None] | None = None,
     ) -> None:
         self._load = load
         self._ownership = ownership
@@ -89,6 +92,10 @@ class Daemon(Generic[SiteT]):
         self.http_address: ListenAddress | None = None
         self._http_routes = http_routes
         """Adds routes (the web console) to the HTTP endpoint before it starts."""
+        self._allowed_hosts = tuple(allowed_hosts)
+        """``Host`` names the endpoint answers to besides its listen address."""
+        self._on_listening = on_listening
+        """Told the bound address once the endpoint listens (the console's notices)."""
         self._fleet: FleetRun[SiteT] = FleetRun(
             statuses=self._sites, metrics=metrics, stop=self.stop, reload=self.reload,
             force=self._force, load_next=self._reload,
@@ -158,11 +165,14 @@ class Daemon(Generic[SiteT]):
                 self._take_locks(setup.config)
                 self._view.ready_max_age_s = setup.config.http.ready_max_age_s
                 self._view.unready_share = setup.config.http.unready_share
-                app = build_app(self._view, metrics=self._metrics)
+                hosts = HostCheck(setup.config.http.listen.host, self._allowed_hosts)
+                app = build_app(self._view, metrics=self._metrics, hosts=hosts)
                 if self._http_routes is not None:
                     self._http_routes(app)
                 server = HttpServer(app, setup.config.http.listen)
                 self.http_address = await server.start()
+                if self._on_listening is not None:
+                    self._on_listening(self.http_address)
                 try:
                     with self._signal_handlers():
                         await self._run_fleet(setup)
