@@ -37,3 +37,15 @@ def test_a_failing_feed_shows_as_source_failing_with_its_error_on_the_overview()
     page = str(overview(board.sites, statuses.statuses,
                         Viewer(can_act=False, csrf="", signed_in=False), now_s=0.0))
     assert "source failing" not in _row(page, "eu")
+
+
+def test_a_site_whose_source_fails_is_listed_among_the_failing_ones_first():
+    board = Board()
+    board.adopt([SiteSettings(name=name, site_id=name, source=SourceSettings(path=Path("s")),
+                              policy=Policy(), api_key=Secret("k")) for name in ("a", "z")])
+    statuses = SiteStatuses()
+    statuses.add(["a", "z"])
+    statuses.report_source(["z"], "stock.csv", "stock.csv:4: quantity: not a number")
+    page = str(overview(board.sites, statuses.statuses,
+                        Viewer(can_act=False, csrf="", signed_in=False), now_s=0.0))
+    assert page.index('data-site="z"') < page.index('data-site="a"')

@@ -63,7 +63,10 @@ def _state(status: SiteStatus | None, board: SiteBoard) -> Html:
 
 
 def failing(status: SiteStatus | None) -> bool:
-    """The site's last cycle ended badly (failed, refused, unusable source, no match)."""
+    """The site's last cycle ended badly (failed, refused, unusable source, no match), or
+    its source cannot be used right now."""
+    if status is not None and status.source_error is not None:
+        return True
     if status is None or status.last_outcome is None:
         return False
     return status.last_outcome.result not in (CycleResult.OK, CycleResult.SKIPPED)
