@@ -156,7 +156,9 @@ class FleetRun(Generic[SiteT]):
         config = setup.config
         self._slots.resize(config.max_concurrent_cycles)
         self._note_site_files(config)
-        self._statuses.forget_sources()  # this configuration's pollers report afresh
+        # This configuration's watchers and pollers report afresh; what the loops' last
+        # cycles read stays until their next cycle.
+        self._statuses.forget_sources(keep=CYCLE_READING)
         await fleet.open_generation(setup)
         if self._own is not None:
             self._own.set_sites([site.name for site in config.sites])

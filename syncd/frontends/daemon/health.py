@@ -102,11 +102,14 @@ class SiteStatuses:
             if name in self.statuses:
                 self.statuses[name].source_error = self._source_error(name)
 
-    def forget_sources(self) -> None:
-        """Forget every feed's report: a new configuration's pollers report afresh."""
-        self._source_errors.clear()
+    def forget_sources(self, *, keep: str | None = None) -> None:
+        """Forget every feed's report: a new configuration's pollers report afresh. The
+        reports of source ``keep`` stay (a cycle's own reading: loops outlive reloads)."""
+        for errors in self._source_errors.values():
+            for source in [s for s in errors if s != keep]:
+                del errors[source]
         for status in self.statuses.values():
-            status.source_error = None
+            status.source_error = self._source_error(status.site)
 
     def _source_error(self, name: str) -> str | None:
         return next(iter(self._source_errors.get(name, {}).values()), None)
