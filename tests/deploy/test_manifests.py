@@ -276,3 +276,30 @@ class TestAgencyKubernetes:
         assert settings.fleet.backend is StateBackendKind.POSTGRES
         assert [s.name for s in settings.sites] == ["shop-one", "shop-two"]
         assert settings.shutdown_grace_s == GRACE_S
+
+
+def network_policy(docs: dict[str, dict]) -> dict:
+    return next(d["spec"] for d in docs.values() if d["kind"] == "NetworkPolicy")
+
+
+@pytest.mark.parametrize("manifest", [k8s, agency], ids=["kubernetes.yaml", "agency.yaml"])
+def test_a_network_policy_limits_who_reaches_the_http_port_and_where_the_pods_connect(
+        manifest):
+    docs = manifest()
+    policy = network_policy(docs)
+    pod_labels = docs["Deployment/syncd"]["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    [ingress] = policy["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 9108}]
+    assert all("namespaceSelector" in peer for peer in ingress["from"])
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    assert {53, 443} <= egress_ports
+    assert all(rule.get("ports") for rule in policy["egress"])
+
+
+def test_only_the_agency_pods_may_reach_postgresql():
+    assert 5432 in {p["port"] for rule in network_policy(agency())["egress"]
+                    for p in rule["ports"]}
+    assert 5432 not in {p["port"] for rule in network_policy(k8s())["egress"]
+                        for p in rule["ports"]}

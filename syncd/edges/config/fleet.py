@@ -19,7 +19,7 @@ import yaml
 from syncd.base import yamlnodes
 from syncd.base.errors import ConfigError
 from syncd.edges.config.reader import MapReader
-from syncd.edges.config.secrets import Secret
+from syncd.edges.config.secrets import Secret, dsn_file_path, read_dsn_file, register_dsn
 
 ENV_DATABASE_URL = "SYNCD_DATABASE_URL"
 """The PostgreSQL DSN (``postgresql://user:pass@host/db``); never written in the file."""
@@ -29,7 +29,8 @@ ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
 
 SITE_FILE_SUFFIXES = (".yaml", ".yml")
 
-FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds")
+FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds",
+              "dsn_file")
 """The top-level keys read here."""
 
 
@@ -57,7 +58,8 @@ class FleetSettings:
     """Where the journal, run state, source digests and site ownership live."""
 
     database_url: Secret | None = field(default=None, repr=False)
-    """The PostgreSQL DSN (from ``SYNCD_DATABASE_URL``); required with ``postgres``."""
+    """The PostgreSQL DSN (from ``SYNCD_DATABASE_URL`` or the file ``dsn_file``); required
+    with ``postgres``. It and its password are registered for redaction."""
 
     replica_id: str = ""
     """This process's name among the replicas (``SYNCD_REPLICA_ID``; with ``postgres``
@@ -82,15 +84,31 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         raise m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory")
     backend = m.choice("state_backend", StateBackendKind, defaults.backend)
     url = env.get(ENV_DATABASE_URL)
-    if backend is StateBackendKind.POSTGRES and not url:
+    dsn = register_dsn(url) if url else None
+    dsn_file = m.string("dsn_file")
+    if dsn_file is not None:
+        if url:
+            raise m.error(m.node("dsn_file"), "dsn_file",
+                          f"the DSN is also in the environment {ENV_DATABASE_URL}: give it "
+                          "in one place only")
+        path = dsn_file_path(dsn_file, base=base, env=env)
+        try:
+            dsn = read_dsn_file(path)
+        except OSError as e:
+            raise m.error(m.node("dsn_file"), "dsn_file",
+                          f"cannot read {path}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise m.error(m.node("dsn_file"), "dsn_file", str(e)) from None
+    if backend is StateBackendKind.POSTGRES and dsn is None:
         raise m.error(m.node("state_backend"), "state_backend",
-                      f"postgres needs the database DSN in the environment {ENV_DATABASE_URL}")
+                      f"postgres needs the database DSN: in the environment "
+                      f"{ENV_DATABASE_URL}, or in a file named by dsn_file")
     return FleetSettings(
         sites_dir=directory,
         max_concurrent_cycles=m.integer("max_concurrent_cycles",
                                         defaults.max_concurrent_cycles, minimum=1),
         backend=backend,
-        database_url=Secret(url) if url else None,
+        database_url=dsn,
         replica_id=env.get(ENV_REPLICA_ID) or (
             default_replica_id() if backend is StateBackendKind.POSTGRES else ""),
         lease_ttl_s=m.number("lease_ttl_seconds", defaults.lease_ttl_s, positive=True),

@@ -44,7 +44,12 @@ from syncd.base.model import MAX_QUANTITY
 from syncd.base.textpos import bad_bytes_message
 from syncd.core.policy import Policy, Unmatched, Untracked, WriteMode
 from syncd.edges.config import sourcekeys as remote
-from syncd.edges.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.edges.config.client import (
+    CatalogChoice,
+    WalkSettings,
+    WixSettings,
+    plain_http_problem,
+)
 from syncd.edges.config.console import read_console
 from syncd.edges.config.errorlist import ErrorList, raise_error
 from syncd.edges.config.fleet import (
@@ -120,7 +125,8 @@ def load_settings(path: str | os.PathLike[str], *,
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log", "console", *FLEET_KEYS)
 _WALK = WalkSettings()
-_SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
+_SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url",
+              "allow_insecure_http", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
               "merge", "match", "change_overlap_seconds", "v3_segments")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
@@ -261,12 +267,20 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
         if where:
             raise ConfigError(f"{where}: {message}")
         raise m.error(m.node("base_url"), "base_url", message)
+    allow_http = m.boolean("allow_insecure_http", _WIX.allow_insecure_http)
+    if not allow_http and (problem := plain_http_problem(base_url)) is not None:
+        message = (f"{problem}; use https, or set allow_insecure_http: true on site "
+                   f"{name!r} if that network is trusted (an emulator in a private network)")
+        if env.get(ENV_BASE_URL):
+            raise ConfigError(f"{m.file}: environment {ENV_BASE_URL}: {message}")
+        raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
     sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
         m, source, lambda r: _source_fields(r, base, env))]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
+        allow_insecure_http=allow_http,
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
         rate_period_s=rate.number("per_seconds", _WIX.rate_period_s, positive=True),
         rate_shared_by_key=rate.boolean("shared_key", _WIX.rate_shared_by_key),

@@ -66,7 +66,7 @@ exit status:
      of the grace period and journaled as unknown)
   1  unexpected failure (see the log)
   4  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
-  73 the state directory cannot be created or written (do not restart)
+  73 the state directory cannot be written or is not private (do not restart)
   78 invalid configuration, or the HTTP address cannot be bound (do not restart)
 
 example:
