@@ -27,7 +27,7 @@ async def _get(url: str) -> tuple[int, str]:
         return resp.status, await resp.text()
 
 
-async def _until(check: Callable[[], Any], timeout_s: float = 5.0) -> None:
+async def _until(check: Callable[[], Any], timeout_s: float = 10.0) -> None:
     """Poll ``check`` (an awaitable-returning callable) until it returns True."""
     async with asyncio.timeout(timeout_s):
         while not await check():  # noqa: ASYNC110 - polls the child over HTTP
