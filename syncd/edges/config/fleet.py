@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+import yaml
+
 from syncd.base import yamlnodes
 from syncd.base.errors import ConfigError
 from syncd.edges.config.reader import MapReader
@@ -116,26 +118,75 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
 SiteT = TypeVar("SiteT")
 
 
+@dataclass(frozen=True, slots=True)
+class BadSiteFile:
+    """A file of ``sites_dir`` that cannot be used: its store is disabled (or, after a
+    reload, keeps running its previous settings) while every other store runs."""
+
+    name: str
+    """The site's name: the file's ``name`` key when it can be read, else the file's stem."""
+    path: Path
+    error: str
+    """``file:line: field: what is wrong``."""
+    running_previous: bool = False
+    """The store runs the settings its file last had while valid (set by the daemon)."""
+
+
+def site_files(directory: Path) -> list[Path]:
+    """The site files of ``directory`` in name order. Hidden files (editors' temporary
+    copies) and other suffixes are ignored."""
+    return [path for path in sorted(directory.iterdir())
+            if not path.name.startswith(".") and path.suffix in SITE_FILE_SUFFIXES]
+
+
+def read_site_file(path: Path,
+                   build: Callable[[MapReader, Path, str], SiteT]) -> tuple[SiteT, str]:
+    """One site file built by ``build(reader, base, default_name)``, with ``file:line``."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from e
+    try:
+        root = yamlnodes.compose(text)
+    except yamlnodes.YamlSyntaxError as e:
+        raise ConfigError(f"{path}:{e.line or 1}: {e.message}") from e
+    if root is None:
+        raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
+                          "api_key_env or api_key_file)")
+    return (build(MapReader(str(path), root, ""), path.parent, path.stem),
+            f"{path}:{yamlnodes.line_of(root)}")
+
+
 def read_sites_dir(directory: Path,
                    build: Callable[[MapReader, Path, str], SiteT]) -> list[tuple[SiteT, str]]:
     """Every site file of ``directory`` in name order, built by ``build(reader, base,
-    default_name)``, each with ``file:line`` for messages. Hidden files (editors' temporary
-    copies) and other suffixes are ignored."""
-    sites: list[tuple[SiteT, str]] = []
-    for path in sorted(directory.iterdir()):
-        if path.name.startswith(".") or path.suffix not in SITE_FILE_SUFFIXES:
-            continue
+    default_name)``, each with ``file:line`` for messages; the first bad file raises."""
+    return [read_site_file(path, build) for path in site_files(directory)]
+
+
+def read_sites_dir_per_file(
+    directory: Path, build: Callable[[MapReader, Path, str], SiteT],
+) -> tuple[list[tuple[SiteT, str]], list[BadSiteFile]]:
+    """Like ``read_sites_dir``, but a bad file is set aside with its error instead of
+    failing the whole directory: the daemon runs every other store."""
+    good: list[tuple[SiteT, str]] = []
+    bad: list[BadSiteFile] = []
+    for path in site_files(directory):
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"{path}: cannot read: {e}") from e
-        try:
-            root = yamlnodes.compose(text)
-        except yamlnodes.YamlSyntaxError as e:
-            raise ConfigError(f"{path}:{e.line or 1}: {e.message}") from e
-        if root is None:
-            raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
-                              "api_key_env or api_key_file)")
-        sites.append((build(MapReader(str(path), root, ""), path.parent, path.stem),
-                      f"{path}:{yamlnodes.line_of(root)}"))
-    return sites
+            good.append(read_site_file(path, build))
+        except ConfigError as e:
+            bad.append(BadSiteFile(site_name_of(path), path, str(e)))
+    return good, bad
+
+
+def site_name_of(path: Path) -> str:
+    """The ``name`` a site file gives its site, if it can be read at all; else its stem."""
+    try:
+        root = yamlnodes.compose(path.read_text(encoding="utf-8-sig"))
+    except (OSError, UnicodeDecodeError, yamlnodes.YamlSyntaxError):
+        return path.stem
+    if isinstance(root, yaml.MappingNode):
+        for key, value in root.value:
+            if key.value == "name" and isinstance(value, yaml.ScalarNode) and value.value:
+                return str(value.value)
+    return path.stem

@@ -52,6 +52,11 @@ class DaemonControl(Protocol):
     @property
     def statuses(self) -> Mapping[str, SiteStatus]: ...
 
+    @property
+    def config_errors(self) -> Mapping[str, str]:
+        """Sites whose file in sites_dir is invalid, and why."""
+        ...
+
     def request_cycle(self, site: str, reason: str) -> bool: ...
 
 
@@ -150,7 +155,8 @@ class Console:
     async def overview(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         return _html(pages.overview(self.board.sites, self.control.statuses, viewer,
-                                    now_s=time.time()))
+                                    now_s=time.time(),
+                                    config_errors=self.control.config_errors))
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]

@@ -54,11 +54,19 @@ def _state(status: SiteStatus | None, board: SiteBoard) -> Html:
         name = status.last_outcome.result
     extra = h(' <span class="state refused">waiting for approval</span>') \
         if board.refused is not None else Html("")
+    if status is not None and status.source_error is not None:
+        # Seen at once: the site's next cycles would only refuse the source again.
+        extra = h(' <span class="state source_failing" title="{}">source failing</span>'
+                  '<br><span class="muted source-error">{}</span>{}',
+                  status.source_error, _first_line(status.source_error), extra)
     return h('<span class="state {}">{}</span>{}', name, name.replace("_", " "), extra)
 
 
 def failing(status: SiteStatus | None) -> bool:
-    """The site's last cycle ended badly (failed, refused, unusable source, no match)."""
+    """The site's last cycle ended badly (failed, refused, unusable source, no match), or
+    its source cannot be used right now."""
+    if status is not None and status.source_error is not None:
+        return True
     if status is None or status.last_outcome is None:
         return False
     return status.last_outcome.result not in (CycleResult.OK, CycleResult.SKIPPED)
@@ -73,7 +81,8 @@ def budget_use(run: RunRecord, board: SiteBoard) -> float:
 
 
 def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus],
-             viewer: Viewer, *, now_s: float) -> Html:
+             viewer: Viewer, *, now_s: float,
+             config_errors: Mapping[str, str] | None = None) -> Html:
     rows = []
     for name in sorted(sorted(boards), key=lambda n: not failing(statuses.get(n))):
         board, status = boards[name], statuses.get(name)
@@ -94,8 +103,21 @@ def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus]
             _first_line(error) if error else ""))
     body = h('<h1>Sites</h1><table id="sites"><thead><tr><th>Site</th><th>State</th>'
              '<th>Last cycle</th><th>Next cycle</th><th>API calls (last cycle)</th>'
-             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
+             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>{}', join(rows),
+             _disabled_sites(config_errors or {}, statuses))
     return layout("Overview", body, viewer)
+
+
+def _disabled_sites(errors: Mapping[str, str], statuses: Mapping[str, SiteStatus]) -> Html:
+    """The sites whose file in sites_dir is invalid, and what became of each."""
+    if not errors:
+        return Html("")
+    rows = [h('<tr data-site="{}"><td>{}</td><td>{}</td><td class="muted">{}</td></tr>',
+              name, name, "runs its previous configuration" if name in statuses else "disabled",
+              errors[name]) for name in sorted(errors)]
+    return h('<h2>Disabled sites</h2><p class="muted">Their file in sites_dir is invalid: fix '
+             'it, then reload (SIGHUP).</p><table id="disabled-sites"><thead><tr><th>Site</th>'
+             '<th>State</th><th>Error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
 
 
 def _first_line(text: str) -> str:

@@ -6,8 +6,9 @@ state kept by the site loops; they never touch Wix or the source, so a scrape is
 cannot interfere with a cycle.
 
 - ``/healthz``: 200 while the event loop runs (liveness; a hung loop cannot answer).
-- ``/readyz``: 200 when every site had a successful cycle within ``ready_max_age_s``,
-  503 otherwise; the JSON body says per site why.
+- ``/readyz``: 503 once ``unready_share`` of the sites (by default all of them) have had no
+  successful cycle within ``ready_max_age_s``, cannot use their source or are disabled
+  by an invalid site file; 200 otherwise. The JSON body says per site why.
 - ``/metrics``: Prometheus text exposition of the process's registry.
 
 Every request must name the listener in ``Host`` (``syncd.frontends.daemon.http_guard``).
@@ -16,7 +17,7 @@ Every request must name the listener in ``Host`` (``syncd.frontends.daemon.http_
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -39,6 +40,9 @@ class HealthView:
     statuses: Callable[[], Iterable[SiteStatus]]
     ready_max_age_s: float
     started_at_s: float
+    unready_share: float = 1.0
+    config_errors: Callable[[], Mapping[str, str]] = dict
+    """The sites whose file is invalid, and why."""
 
 
 def build_app(view: HealthView, *, metrics: Metrics,
@@ -52,7 +56,8 @@ def build_app(view: HealthView, *, metrics: Metrics,
 
     async def readyz(request: web.Request) -> web.Response:
         verdict = judge_readiness(
-            view.statuses(), max_age_s=view.ready_max_age_s, now_s=time.time())
+            view.statuses(), max_age_s=view.ready_max_age_s, now_s=time.time(),
+            unready_share=view.unready_share, config_errors=view.config_errors())
         return web.json_response(verdict.as_json(), status=200 if verdict.ready else 503)
 
     async def metrics_handler(request: web.Request) -> web.Response:
