@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from support.sync import run_syncd
+from syncd.edges.config import Settings
 from syncd.frontends.commands.common import ExitCode
 
 
@@ -140,3 +141,21 @@ async def test_a_site_without_a_source_still_has_its_other_mistakes_reported(tmp
     assert [line.split(": ", 2)[1] for line in _error_lines(out + err, str(config))] == [
         "sites[0].source.path", "sites[0].concurrency", "sites[0].catalog",
         "sites[0].timeout_seconds"]
+
+
+def test_a_site_file_the_daemon_sets_aside_carries_every_mistake_of_it(tmp_path):
+    """``syncd run`` reads a sites_dir this way: a bad file disables only its store."""
+    _write(tmp_path / "sites" / "good.yaml", "site_id: good\napi_key_env: WIX_API_KEY\n")
+    bad = _write(tmp_path / "sites" / "bad.yaml", """\
+        site_id: bad
+        api_key_env: WIX_API_KEY
+        concurrency: 0
+        catalog: v7
+        """)
+    config = _write(tmp_path / "syncd.yaml", "sites_dir: sites\nsource: {path: stock.csv}\n")
+    settings = Settings.from_file(config, env={"WIX_API_KEY": "k3y-0123456789"},
+                                  per_site_file=True)
+    assert [s.name for s in settings.sites] == ["good"]
+    [disabled] = settings.disabled_sites
+    assert disabled.name == "bad" and disabled.error.startswith("2 errors")
+    assert f"{bad}:3: concurrency" in disabled.error and f"{bad}:4: catalog" in disabled.error

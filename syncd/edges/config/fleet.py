@@ -176,15 +176,20 @@ def read_sites_dir(directory: Path, build: Callable[[MapReader, Path, str], Site
 def read_sites_dir_per_file(
     directory: Path, build: Callable[[MapReader, Path, str], SiteT],
 ) -> tuple[list[tuple[SiteT, str]], list[BadSiteFile]]:
-    """Like ``read_sites_dir``, but a bad file is set aside with its error instead of
-    failing the whole directory: the daemon runs every other store."""
+    """Like ``read_sites_dir``, but a bad file is set aside with its errors (all of them)
+    instead of failing the whole directory: the daemon runs every other store."""
     good: list[tuple[SiteT, str]] = []
     bad: list[BadSiteFile] = []
     for path in site_files(directory):
+        errors = ErrorList()
+        site = errors.run(partial(read_site_file, path, build, errors=errors))
         try:
-            good.append(read_site_file(path, build))
+            errors.raise_if_any()
         except ConfigError as e:
             bad.append(BadSiteFile(site_name_of(path), path, str(e)))
+        else:
+            assert site is not None
+            good.append(site)
     return good, bad
 
 
