@@ -61,6 +61,10 @@ async def test_lower_cased_skus_are_named_as_a_case_difference_and_never_as_no_c
         [site] = run["sites"]
         assert site["outcome"] == "no_match" and "only in case" in site["reason"]
     assert emu.stats()["writes"]["calls"] == 0
+    code, out, err = await _syncd("sync", "--force", "--config", str(config))
+    assert code == ExitCode.OK, err
+    assert "Source check overridden (--force given" in out and "only in case" in out
+    assert "already agree" not in out, "no variant was matched, none agrees"
 
 
 async def test_a_source_that_shrank_is_refused_by_the_shrink_guard_not_taken_for_another_store(

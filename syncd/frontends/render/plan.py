@@ -121,6 +121,8 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
         lines.append(f"Plan: {_plural(len(plan.changes), 'change')} on "
                      f"{_plural(products, 'product')}{hidden}; "
                      f"{plan.matched - len(plan.changes)} matched variants already agree.")
+    elif plan.matched == 0:
+        lines.append("No changes: the source matches no store variant.")
     else:
         lines.append(f"No changes: all {plan.matched} matched variants already agree "
                      "with the source.")
