@@ -3,6 +3,7 @@ in: one ``file:line: key: reason`` line each, then exit 78. Real processes."""
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -159,3 +160,27 @@ def test_a_site_file_the_daemon_sets_aside_carries_every_mistake_of_it(tmp_path)
     [disabled] = settings.disabled_sites
     assert disabled.name == "bad" and disabled.error.startswith("2 errors")
     assert f"{bad}:3: concurrency" in disabled.error and f"{bad}:4: catalog" in disabled.error
+
+
+@pytest.mark.parametrize("command", ["plan", "sync", "explain"])
+async def test_json_output_of_an_unusable_configuration_is_one_object_with_every_error(
+        tmp_path, command):
+    config = _write(tmp_path / "syncd.yaml", """\
+        sites:
+          - name: shop
+            site_id: demo-site
+            api_key_env: WIX_API_KEY
+            concurrency: 0
+        source:
+          path: stock.csv
+          on_invalid_row: explode
+        """)
+    args = ["explain", "SKU-1"] if command == "explain" else [command]
+    code, out, err = await run_syncd(*args, "--config", str(config), "--output", "json")
+    assert code == ExitCode.CONFIG, err
+    doc = json.loads(out)
+    assert (doc["command"], doc["outcome"], doc["exit_code"]) == (
+        command, "invalid_configuration", ExitCode.CONFIG)
+    assert f"{config}:5: sites[0].concurrency" in doc["reason"]
+    assert f"{config}:8: source.on_invalid_row" in doc["reason"]
+    assert "2 errors" in err, "people still read it on stderr"

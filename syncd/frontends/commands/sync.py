@@ -27,12 +27,17 @@ from syncd.edges.config import Settings
 from syncd.frontends.commands.common import (
     ExitCode,
     add_site_options,
-    load_command_settings,
     print_site_error,
 )
 from syncd.frontends.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
 from syncd.frontends.commands.outcome import SiteOutcome, cycle_error, ended
-from syncd.frontends.commands.sites import add_output_option, each_site, finish, run_on_sites
+from syncd.frontends.commands.sites import (
+    add_output_option,
+    each_site,
+    finish,
+    load_settings_for,
+    run_on_sites,
+)
 from syncd.frontends.commands.statecheck import run_on_state
 from syncd.frontends.render import apply_text, plan_text
 
@@ -121,7 +126,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("plan", args)
     if isinstance(settings, ExitCode):
         return settings
     return run_on_state(_plan(settings, args))
@@ -148,7 +153,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("sync", args)
     if isinstance(settings, ExitCode):
         return settings
     try:
