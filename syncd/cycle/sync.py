@@ -27,7 +27,7 @@ import structlog
 
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
-from syncd.apply.recent_writes import OpenWrites
+from syncd.apply.recent_writes import OpenWrites, settle_open_writes
 from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
@@ -260,6 +260,8 @@ class SiteSync:
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
             async with journal:
+                await settle_open_writes(planned.snapshot.variants, journal=journal, log=log,
+                                         open_writes=self.open_writes)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
                                               stop=stop, log=log, progress=progress,
