@@ -26,8 +26,9 @@ from syncd.frontends.render import pending_text, run_text, runs_text
 DESCRIPTION = """\
 Show the write journal: every stock write syncd made, recorded with the value it replaced
 before it was sent, and its outcome once known (applied, failed, conflict, unknown,
-not_sent, ignored, settled). Works on either state backend (the local journal files, or PostgreSQL with
-state_backend: postgres), takes no lock, and writes nothing, so it runs beside a daemon.
+not_sent, ignored, settled). Works on either state backend (the local journal files, or
+PostgreSQL with state_backend: postgres), takes no lock, and writes nothing, so it runs
+beside a daemon.
 
 Without --run or --pending it lists each site's runs: the run id, when it started, how
 many of its writes were applied, failed, unknown (sent, no answer said whether they
