@@ -82,6 +82,9 @@ def writes(entries: list[JournalEntry]) -> list[WriteView]:
         if e.outcome is Outcome.PENDING:
             firsts.setdefault(e.write_id, e)
         else:
+            # A tail of the journal (the console's) may begin after a write's pending
+            # line: its outcome line, which repeats before and after, stands in for it.
+            firsts.setdefault(e.write_id, e)
             last[e.write_id] = e
     views: list[WriteView] = []
     open_by_variant: dict[tuple[str, str, str], list[int]] = {}
@@ -113,6 +116,14 @@ def runs(entries: list[JournalEntry]) -> list[RunView]:
         book[w.outcome] = book.get(w.outcome, 0) + 1
     return [RunView(run_id, at, undoes.get(run_id), counts[run_id])
             for run_id, at in started.items()]
+
+
+def latest_first(entries: list[JournalEntry]) -> list[WriteView]:
+    """One view per write of ``entries`` (oldest first; a tail of the journal will do),
+    the most recently recorded or settled first: a write and its outcome on one line."""
+    views = writes(entries)
+    views.sort(key=lambda w: w.settled_at or w.pending.time, reverse=True)
+    return views
 
 
 def run_writes(entries: list[JournalEntry], run_id: str) -> list[WriteView] | None:

@@ -153,6 +153,7 @@ class SiteSync:
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
         informer = self.informer
+        read_at = datetime.now(UTC)
         try:
             if fast:
                 assert changed_keys is not None
@@ -194,7 +195,7 @@ class SiteSync:
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
-                            match_problem=problem)
+                            match_problem=problem, read_at=read_at)
         if problem is not None and not force:
             raise NoMatch(problem, result)
         try:
