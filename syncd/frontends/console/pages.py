@@ -164,10 +164,23 @@ def _latest_plan(board: SiteBoard, now_s: float) -> Html:
               planned.kind.value, "walk", plan.store_variants, plan.source_rows, plan.matched,
               len(plan.ambiguous), len(plan.unmatched_rows), len(plan.skipped),
               when(board.latest_at_s, now_s))
-    return h('<section id="plan"><h2>Latest plan: {} change(s)</h2>{}<table><thead><tr>'
+    return h('<section id="plan"><h2>Latest plan: {} change(s)</h2>{}{}<table><thead><tr>'
              '<th>SKU</th><th>Product</th><th class="num">Before</th><th class="num">After'
              '</th><th>Reason</th><th>Source</th></tr></thead><tbody>{}</tbody></table>{}'
-             '</section>', len(plan.changes), notes, rows, more)
+             '</section>', len(plan.changes), notes, _written_since(board), rows, more)
+
+
+def _written_since(board: SiteBoard) -> Html:
+    """Say so when the cycle that made the latest plan wrote: the plan predates those
+    writes, and its "before" values are no longer the store's."""
+    last = board.runs[0] if board.runs else None
+    if (last is None or board.latest_at_s != last.ended_at_s or not last.outcome.written
+            or not last.run_id):
+        return Html("")
+    return h('<p class="stale" id="plan-written">Planned before the writes of its own cycle: '
+             'run <span class="mono">{}</span> wrote {} of these change(s) since (see the '
+             'journal); the next cycle re-plans from the store.</p>', last.run_id,
+             last.outcome.written)
 
 
 def _runs(board: SiteBoard, viewer: Viewer, now_s: float) -> Html:
