@@ -353,7 +353,7 @@ def settle_by_read(open_writes: Iterable[JournalEntry], variants: Iterable[Store
                           in_stock=now.in_stock, tracked=now.tracked)
         value = _state_note(held)
         if _holds(held, entry.after):
-            value += ", the value this write set"
+            value += ", the value this write set,"
         settlements.append(Settlement(entry, Outcome.SETTLED,
                                       f"run {run_id} read {value} and planned from it"))
     return settlements
