@@ -84,7 +84,7 @@ def severity(problem: Problem) -> Severity:
 
 _ABOUT: dict[Problem, tuple[str, str]] = {
     Problem.SYNC_REFUSED: (
-        "plans a sync refuses (nothing would be written)",
+        "reasons a sync refuses the plan (and writes nothing)",
         "fix the source or the store; or, where the plan is right, raise the policy limit "
         "named, or run `syncd sync --force` once"),
     Problem.DUPLICATE_SKU: (
