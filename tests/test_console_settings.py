@@ -84,3 +84,56 @@ async def test_read_only_commands_run_without_the_console_token(emulator, tmp_pa
     code, _out, err = await run_syncd("run", "--config", str(config))
     assert code == ExitCode.CONFIG
     assert "SYNCD_CONSOLE_TOKEN is not set" in err
+
+
+def test_hardening_settings_have_safe_defaults(tmp_path):
+    console = load(tmp_path, "").console
+    assert console.allowed_hosts == () and console.trusted_proxies == ()
+    assert (console.session_idle_seconds, console.session_max_seconds) == (1800, 43200)
+    assert (console.login_max_failures, console.login_window_seconds) == (5, 60)
+    assert console.require_token_for_viewing is None
+    assert not console.viewing_needs_token(loopback=True)
+    assert console.viewing_needs_token(loopback=False)
+
+
+def test_hardening_settings_are_read(tmp_path):
+    console = load(tmp_path, """\
+console:
+  allowed_hosts: [syncd, Console.Example.com, "[::1]"]
+  trusted_proxies: [10.0.0.0/8, 192.168.1.10]
+  session_idle_seconds: 600
+  session_max_seconds: 3600
+  login_max_failures: 3
+  login_window_seconds: 30
+""").console
+    assert console.allowed_hosts == ("syncd", "console.example.com", "::1")
+    assert [str(n) for n in console.trusted_proxies] == ["10.0.0.0/8", "192.168.1.10/32"]
+    assert (console.session_idle_seconds, console.session_max_seconds) == (600, 3600)
+    assert (console.login_max_failures, console.login_window_seconds) == (3, 30)
+    assert console.viewing_needs_token(loopback=True)  # a proxy in front: not loopback
+
+
+@pytest.mark.parametrize(("loopback", "setting", "needed"), [
+    (True, "true", True), (False, "false", False), (False, "true", True),
+])
+def test_require_token_for_viewing_overrides_the_default(tmp_path, loopback, setting, needed):
+    console = load(tmp_path, f"console: {{require_token_for_viewing: {setting}}}\n").console
+    assert console.viewing_needs_token(loopback=loopback) is needed
+
+
+@pytest.mark.parametrize(("section", "message"), [
+    ("console:\n  allowed_hosts: [https://syncd]\n",
+     r"syncd\.yaml:8: console\.allowed_hosts: expected a host name"),
+    ("console:\n  allowed_hosts: [syncd:9108]\n", "no scheme, port or path"),
+    ("console:\n  trusted_proxies: [proxy.local]\n",
+     r"syncd\.yaml:8: console\.trusted_proxies: expected an IP address or a CIDR range"),
+    ("console:\n  session_idle_seconds: 0\n",
+     r"syncd\.yaml:8: console\.session_idle_seconds: must be a number above 0"),
+    ("console:\n  login_max_failures: 0\n",
+     r"console\.login_max_failures: must be a positive integer"),
+    ("console:\n  require_token_for_viewing: maybe\n",
+     r"console\.require_token_for_viewing: must be true or false"),
+])
+def test_bad_hardening_settings_name_the_line_and_the_key(tmp_path, section, message):
+    with pytest.raises(ConfigError, match=message):
+        load(tmp_path, section)

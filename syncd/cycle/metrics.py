@@ -175,6 +175,14 @@ class Metrics:
         self.limiter_waiting = Gauge(
             "syncd_rate_limiter_waiting_requests",
             "Requests waiting for the site's rate budget right now.", ["site"], registry=r)
+        self.source_ok = Gauge(
+            "syncd_source_ok", "1 when the last reading of each of the site's sources (a file "
+            "re-read after an edit, a feed fetched) could be used, else 0.", ["site"],
+            registry=r)
+        self.site_config_ok = Gauge(
+            "syncd_site_config_ok", "1 when the site's file in sites_dir is valid, 0 when it "
+            "is not (the site is disabled, or runs its previous configuration).", ["site"],
+            registry=r)
 
     def observe_request(
         self, site: str, endpoint: str, status: int | str, duration_s: float
@@ -236,6 +244,19 @@ class Metrics:
         self.feed_fetches.labels(_label(source), _label(result)).inc()
         self.feed_ok.labels(_label(source)).set(
             1 if result in ("changed", "not_modified") else 0)
+
+    def observe_source_ok(self, site: str, ok: bool) -> None:
+        """The site's sources can (1) or cannot (0) be used, as last read."""
+        self.source_ok.labels(_label(site)).set(1 if ok else 0)
+
+    def observe_site_config(self, site: str, ok: bool | None) -> None:
+        """The site's file is valid (1), invalid (0) or gone from the configuration (None)."""
+        if ok is None:
+            with contextlib.suppress(KeyError):
+                self.site_config_ok.remove(_label(site))
+            return
+        self.site_config_ok.labels(_label(site)).set(1 if ok else 0)
+
     def observe_ignored_writes(self, site: str, found: int) -> None:
         """A cycle found ``found`` accepted writes that Wix did not apply."""
         self.writes_ignored.labels(_label(site)).inc(found)
@@ -254,7 +275,7 @@ class Metrics:
         label = _label(site)
         for gauge in (self.planned_changes, self.variants_out_of_sync, self.last_success,
                       self.start_delay, self.incremental_fallback, self.cycle_writes,
-                      self.limiter_waiting):
+                      self.limiter_waiting, self.source_ok):
             series = {tuple(sample.labels[name] for name in gauge._labelnames)
                       for family in gauge.collect() for sample in family.samples
                       if sample.labels.get("site") == label}

@@ -123,3 +123,25 @@ async def test_validate_names_a_database_it_cannot_reach(tmp_path):
     assert code == 1, out + err
     assert "state backend: unreachable" in out
     assert out.rstrip().endswith("invalid")
+
+
+async def test_db_migrate_reads_the_dsn_from_a_file(pg_dsn, tmp_path):
+    (tmp_path / "database-dsn").write_text(pg_dsn + "\n")
+    code, out, err = await cli("db", "migrate", "--dsn-file", "database-dsn", dsn=None,
+                               cwd=tmp_path)
+    assert code == 0, err
+    assert "schema at version 3" in out
+
+
+async def test_a_password_the_server_quotes_back_is_redacted_from_the_error(pg_dsn, tmp_path):
+    # Trust authentication ignores the password; naming a database after it makes the
+    # server quote it back in its error, as a library or a server may quote a DSN.
+    password = "Pw-7f3a91c2e5"
+    user_at = pg_dsn.split("//", 1)[1].split("@", 1)[0]
+    server = pg_dsn.rsplit("/", 1)[0].replace(f"//{user_at}@", f"//{user_at}:{password}@")
+    (tmp_path / "database-dsn").write_text(f"{server}/{password}\n")
+    code, out, err = await cli("db", "status", "--dsn-file", "database-dsn", dsn=None,
+                               cwd=tmp_path)
+    assert code == 1
+    assert "does not exist" in err and "[REDACTED]" in err
+    assert password not in out + err

@@ -24,6 +24,7 @@ class Control:
     """A daemon that runs nothing: the console's pages only read."""
 
     statuses: Mapping[str, SiteStatus] = {}
+    config_errors: Mapping[str, str] = {}
 
     def request_cycle(self, site: str, reason: str) -> bool:
         return False

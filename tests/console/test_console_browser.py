@@ -158,6 +158,29 @@ async def test_without_signing_in_the_console_offers_no_action(tmp_path, browser
         assert s.daemon.find("cycle_requested") is None
 
 
+async def test_signing_out_from_the_header_ends_the_session_under_the_pages_policy(
+        tmp_path, browser):
+    async with console_daemon(tmp_path) as s:
+        def sign_in_and_out() -> tuple[str, str]:
+            _sign_in(browser, s.url)
+            # The stylesheet still applies under the Content-Security-Policy.
+            display = browser.execute_script(
+                "return getComputedStyle(document.querySelector('header')).display")
+            button = next(b for b in browser.find_elements(By.TAG_NAME, "button")
+                          if b.text == "Sign out")
+            button.click()
+            who = WebDriverWait(browser, 10, ignored_exceptions=(
+                StaleElementReferenceException,)).until(lambda d: d.find_element(
+                    By.CSS_SELECTOR, "header .who").text.startswith("read-only")
+                    and d.find_element(By.CSS_SELECTOR, "header .who").text)
+            return display, who
+
+        display, who = await step(sign_in_and_out)
+    assert display == "flex"
+    assert who.startswith("read-only")
+    assert s.daemon.find("console_sign_out", allowed=True) is not None
+
+
 async def test_approving_a_refused_plan_performs_it_once(tmp_path, browser):
     async with console_daemon(tmp_path, shop_policy={"max_changed_fraction": 0.01}) as s:
         assert _results(s.daemon.events, "shop") == ["refused"]

@@ -127,14 +127,3 @@ async def test_the_journal_shows_each_write_once_with_its_latest_state(tmp_path)
     assert not [r for r in rows if "<td>pending" in r]
     assert 'Journal (latest 14 writes)' in text  # the demo's first sync: 14 writes
 
-
-async def test_the_site_pages_latest_plan_says_its_own_cycle_wrote_since(tmp_path):
-    """The latest plan on the site page is the one its cycle then wrote: the page says it
-    predates those writes, instead of presenting its before-values as the store's."""
-    async with console_daemon(tmp_path) as s, client() as http:
-        async with http.get(f"{s.url}/ui/site/shop") as resp:
-            text = await resp.text()
-    plan = text.split('<section id="plan">', 1)[1].split("</section>", 1)[0]
-    assert "Planned before the writes of its own cycle" in plan
-    assert "wrote 14 of these change(s) since" in plan
-    assert "the next cycle re-plans from the store" in plan

@@ -43,7 +43,7 @@ async def test_a_rewrite_with_identical_rows_triggers_nothing():
     assert seen == []
 
 
-async def test_an_invalid_source_is_skipped_and_the_last_good_reading_kept():
+async def test_an_invalid_source_triggers_nothing_and_the_next_good_one_a_full_cycle():
     source = Source({"A": 1, "B": 2})
     tracker = SourceTracker(load=source.load, diff=diff)
     seen: list[frozenset[str] | None] = []
@@ -54,7 +54,23 @@ async def test_an_invalid_source_is_skipped_and_the_last_good_reading_kept():
     assert seen == []
     source.rows = {"A": 1, "B": 3}
     await tracker.on_source_settled()
-    assert seen == [frozenset({"B"})]  # compared with the last good reading
+    assert seen == [None]  # valid again: the whole source, not a diff
+    source.rows = {"A": 2, "B": 3}
+    await tracker.on_source_settled()
+    assert seen == [None, frozenset({"A"})]  # compared with the last good reading
+
+
+async def test_every_reading_reports_whether_the_source_can_be_used():
+    source = Source({"A": 1})
+    tracker = SourceTracker(load=source.load, diff=diff)
+    health: list[str | None] = []
+    tracker.subscribe_health(health.append)
+    await tracker.prime()
+    source.rows = None
+    await tracker.on_source_settled()
+    source.rows = {"A": 1}
+    await tracker.on_source_settled()
+    assert health[0] is None and health[1] is not None and health[2] is None, health
 
 
 async def test_without_a_baseline_the_change_is_unknown():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import aiohttp
@@ -154,15 +155,44 @@ class TestReadiness:
         status.record(outcome(), ended_at_s=1000)
         assert judge_site(status, max_age_s=60, now_s=1000 + age_s).ready is ready
 
-    def test_every_site_must_be_ready(self):
+    def test_one_unready_site_of_two_leaves_the_daemon_ready_by_default(self):
         good, stale = SiteStatus("a"), SiteStatus("b")
         good.record(outcome(site="a"), ended_at_s=1000)
         stale.record(outcome(site="b"), ended_at_s=100)
         verdict = judge_readiness([good, stale], max_age_s=60, now_s=1000)
-        assert not verdict.ready
+        assert verdict.ready
         body = verdict.as_json()
         assert body["sites"]["a"]["ready"] is True
         assert "more than 60s" in body["sites"]["b"]["reason"]
+        assert (body["sites_unready"], body["sites_total"], body["unready_share"]) == (1, 2, 1.0)
+
+    def test_the_daemon_is_unready_once_the_configured_share_of_sites_is(self):
+        statuses = [SiteStatus(name) for name in "abcd"]
+        for status in statuses[:3]:
+            status.record(outcome(site=status.site), ended_at_s=1000)
+        judge = functools.partial(judge_readiness, statuses, max_age_s=60, now_s=1000)
+        assert judge(unready_share=0.5).ready  # 1 of 4
+        assert not judge(unready_share=0.25).ready
+        statuses[2].record(outcome(site="c"), ended_at_s=100)  # stale now: 2 of 4
+        assert not judge(unready_share=0.5).ready
+        assert judge().ready  # the default: only when all are
+
+    def test_when_every_site_is_unready_the_daemon_is(self):
+        stale = SiteStatus("a")
+        stale.record(outcome(site="a"), ended_at_s=100)
+        assert not judge_readiness([stale], max_age_s=60, now_s=1000).ready
+        assert not judge_readiness([SiteStatus("a"), SiteStatus("b")], max_age_s=60,
+                                   now_s=1000).ready
+
+    def test_a_disabled_site_is_named_and_counted_unready(self):
+        good = SiteStatus("a")
+        good.record(outcome(site="a"), ended_at_s=1000)
+        verdict = judge_readiness([good], max_age_s=60, now_s=1000,
+                                  config_errors={"b": "sites.d/b.yaml:3: site_id: required"})
+        body = verdict.as_json()
+        assert verdict.ready and (body["sites_unready"], body["sites_total"]) == (1, 2)
+        assert body["sites"]["b"]["ready"] is False
+        assert "sites.d/b.yaml:3: site_id" in body["sites"]["b"]["reason"]
 
     def test_no_sites_is_not_ready(self):
         assert not judge_readiness([], max_age_s=60, now_s=0).ready
@@ -236,3 +266,25 @@ class TestHttpEndpoint:
                 await second.start()
         finally:
             await first.stop()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 1.0), ("0.25", 0.25), ("1", 1.0)])
+def test_http_unready_share_is_read_from_the_file(tmp_path, value, expected):
+    assert _settings_with_share(tmp_path, value).http.unready_share == expected
+
+
+@pytest.mark.parametrize("value", ["0", "1.5", "half"])
+def test_an_unready_share_outside_0_to_1_is_refused_with_its_line(tmp_path, value):
+    with pytest.raises(ConfigError, match=r"syncd\.yaml:\d+: http\.unready_share: must be"):
+        _settings_with_share(tmp_path, value)
+
+
+def _settings_with_share(tmp_path, value):
+    from syncd.edges.config import Settings
+
+    (tmp_path / "key").write_text("k")
+    share = f"\n  unready_share: {value}" if value is not None else ""
+    (tmp_path / "syncd.yaml").write_text(
+        "sites:\n  - {name: eu, site_id: eu, api_key_file: key}\n"
+        f"source: {{path: stock.csv}}\nhttp:\n  listen: 127.0.0.1:0{share}\n")
+    return Settings.from_file(tmp_path / "syncd.yaml", env={})

@@ -84,3 +84,13 @@ def test_a_watched_file_holds_back_a_site_that_also_reads_a_feed(tmp_path: Path)
                              [sources[i] for i in order])
         assert gates == {"eu": file_watcher.settled, "us": file_watcher.settled,
                          "fr": poller.settled}
+
+
+def test_a_reload_forgets_the_watchers_reports_but_not_what_the_last_cycle_read():
+    statuses = SiteStatuses()
+    statuses.add(["eu", "us"])
+    statuses.report_source(["eu"], "cycle", "stock.csv:3: quantity: not a number")
+    statuses.report_source(["us"], FEED, "feed down")
+    statuses.forget_sources(keep="cycle")
+    assert statuses.statuses["eu"].source_error == "stock.csv:3: quantity: not a number"
+    assert statuses.statuses["us"].source_error is None

@@ -293,12 +293,17 @@ async def test_a_settled_source_edit_runs_a_fast_cycle_for_the_edited_rows(tmp_p
     with capture_logs() as logs:
         async with harness:
             await until(lambda: len(runner.finished) == 3)
-            source_file.write_text("A,1\nB,bad\n")  # invalid: reported, no cycle
-            await until(lambda: any(e["event"] == "source_invalid" for e in logs))
             source_file.write_text("A,1\nB,7\n")
             await until(lambda: len(runner.finished) == 5)
+            source_file.write_text("A,1\nB,bad\n")  # invalid: reported, no cycle
+            await until(lambda: any(e["event"] == "source_invalid" for e in logs))
+            source_file.write_text("A,1\nB,8\n")  # valid again: a full cycle
+            await until(lambda: len(runner.finished) == 7)
             await asyncio.sleep(0.05)
-    fast = runner.calls[3:]
+    fast = runner.calls[3:5]
     assert {c.site for c in fast} == {"eu", "us"}  # "other" reads another source
     assert all(c.kind is CycleKind.FAST and c.changed_keys == {"B"} for c in fast)
-    assert len(runner.calls) == 5
+    again = runner.calls[5:]
+    assert {c.site for c in again} == {"eu", "us"}
+    assert all(c.kind is CycleKind.FULL for c in again)
+    assert len(runner.calls) == 7

@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / ".ci" / "lint-deploy"
@@ -66,3 +67,25 @@ def test_a_sloppy_dockerfile_fails_hadolint(tmp_path):
     result = lint("dockerfile", LINT_DEPLOY_DOCKERFILE=str(dockerfile))
     assert result.returncode == 1
     assert "DL3014" in result.stdout  # apt-get install without -y
+
+
+def test_a_kubernetes_manifest_without_a_network_policy_fails(tmp_path):
+    manifest = tmp_path / "kubernetes.yaml"
+    text = (ROOT / "deploy" / "kubernetes.yaml").read_text()
+    manifest.write_text(text.split("\n---\n# Who may talk to the pod")[0] + "\n")
+    result = lint("manifests", LINT_DEPLOY_K8S=str(manifest))
+    assert result.returncode == 1
+    assert "no NetworkPolicy selects the Deployment's pods" in result.stdout
+
+
+def test_a_network_policy_open_to_every_peer_and_port_fails(tmp_path):
+    docs = list(yaml.safe_load_all((ROOT / "deploy" / "kubernetes" / "agency.yaml").read_text()))
+    policy = next(d for d in docs if d and d["kind"] == "NetworkPolicy")
+    policy["spec"]["ingress"] = [{}]  # every peer, every port
+    policy["spec"]["egress"].append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0"}}]})
+    manifest = tmp_path / "agency.yaml"
+    manifest.write_text(yaml.safe_dump_all(docs))
+    result = lint("manifests", LINT_DEPLOY_K8S=str(manifest))
+    assert result.returncode == 1
+    assert "an ingress rule admits every peer (no from:)" in result.stdout
+    assert "an egress rule allows every port (no ports:)" in result.stdout

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from syncd.edges.config import Settings
+from syncd.edges.config import ListenAddress, Settings
 from syncd.frontends.commands.common import ExitCode
+from syncd.frontends.daemon.http_guard import HostCheck
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -142,6 +143,17 @@ class TestCompose:
     def test_metrics_port_is_published_on_loopback_only(self):
         assert self.compose()["services"]["syncd"]["ports"] == ["127.0.0.1:9108:9108"]
 
+    def test_the_daemon_answers_to_the_names_prometheus_and_the_host_use(self):
+        config = yaml.safe_load((DEPLOY / "config" / "syncd.compose.yaml").read_text())
+        hosts = HostCheck(ListenAddress.parse(config["http"]["listen"]).host,
+                          config.get("console", {}).get("allowed_hosts", ()))
+        scrape = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+        targets = [t for job in scrape["scrape_configs"]
+                   for c in job["static_configs"] for t in c["targets"]]
+        # Prometheus by service name, the README's curl and the image's health check.
+        for host in [*targets, "localhost:9108", "127.0.0.1:9108"]:
+            assert hosts.accepts(host), host
+
 
 class TestKubernetes:
     def test_one_daemon_per_store_never_two_during_an_update(self):
@@ -264,3 +276,30 @@ class TestAgencyKubernetes:
         assert settings.fleet.backend is StateBackendKind.POSTGRES
         assert [s.name for s in settings.sites] == ["shop-one", "shop-two"]
         assert settings.shutdown_grace_s == GRACE_S
+
+
+def network_policy(docs: dict[str, dict]) -> dict:
+    return next(d["spec"] for d in docs.values() if d["kind"] == "NetworkPolicy")
+
+
+@pytest.mark.parametrize("manifest", [k8s, agency], ids=["kubernetes.yaml", "agency.yaml"])
+def test_a_network_policy_limits_who_reaches_the_http_port_and_where_the_pods_connect(
+        manifest):
+    docs = manifest()
+    policy = network_policy(docs)
+    pod_labels = docs["Deployment/syncd"]["spec"]["template"]["metadata"]["labels"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    [ingress] = policy["ingress"]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 9108}]
+    assert all("namespaceSelector" in peer for peer in ingress["from"])
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    assert {53, 443} <= egress_ports
+    assert all(rule.get("ports") for rule in policy["egress"])
+
+
+def test_only_the_agency_pods_may_reach_postgresql():
+    assert 5432 in {p["port"] for rule in network_policy(agency())["egress"]
+                    for p in rule["ports"]}
+    assert 5432 not in {p["port"] for rule in network_policy(k8s())["egress"]
+                        for p in rule["ports"]}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import ssl
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -65,17 +66,19 @@ class FeedServer:
         self.statuses[response.status] += 1
         return response
 
-    async def start(self) -> FeedServer:
+    async def start(self, host: str = "127.0.0.1", *,
+                    tls: ssl.SSLContext | None = None) -> FeedServer:
+        """Listen on ``host`` (a free port), over HTTPS with ``tls``."""
         app = web.Application()
         app.router.add_get("/stock.csv", self.handle)
         app.router.add_get("/loop", self.loop)
         app.router.add_get("/moved.csv", self.redirect)
         self._runner = web.AppRunner(app, shutdown_timeout=0.1)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, host, 0, ssl_context=tls)
         await site.start()
         port = self._runner.addresses[0][1]
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"{'https' if tls else 'http'}://{host}:{port}"
         return self
 
     async def stop(self) -> None:

@@ -120,6 +120,8 @@ async def test_a_failing_feed_shows_in_readyz_and_metrics_and_writes_nothing(
             assert "source failing" in reason and "(auth)" in reason
             assert (f'syncd_feed_fetches_total{{result="auth",source="{server.url}/stock.csv"}}'
                     in metrics)
+            assert 'syncd_source_ok{site="shop"} 0.0' in metrics
+            assert status.source_error is not None  # what the console's row shows
             assert str(status.last_outcome.result) == "invalid_source"
             assert emu.stats()["writes"]["calls"] == 0
     finally:

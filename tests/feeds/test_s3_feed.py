@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 from aiobotocore.session import get_session
@@ -100,3 +104,39 @@ async def test_a_server_that_hangs_fails_by_the_deadline(tmp_path, monkeypatch):
         with pytest.raises(FeedError) as caught:
             await FeedCopy(feed, tmp_path / "feeds").refresh()
         assert caught.value.kind == "timeout"
+
+
+def _validate(tmp_path, endpoint_lines: str) -> subprocess.CompletedProcess[str]:
+    config = tmp_path / "syncd.yaml"
+    config.write_text(
+        "sites: [{name: shop, site_id: s, api_key_env: KEY}]\n"
+        "source:\n"
+        f"  path: 's3://{BUCKET}/stock.csv'\n"
+        "  feed:\n"
+        "    region: us-east-1\n"
+        f"{endpoint_lines}")
+    env = {**os.environ, "KEY": "k", "PYTHONPATH": str(Path(__file__).parents[2])}
+    return subprocess.run([sys.executable, "-m", "syncd", "validate", "--config", str(config)],
+                          capture_output=True, text=True, env=env, timeout=60, check=False)
+
+
+def test_a_plain_http_endpoint_off_loopback_is_a_config_error_naming_its_line(tmp_path):
+    done = _validate(tmp_path, "    endpoint_url: http://minio.internal:9000\n")
+    assert done.returncode != 0
+    assert (f"{tmp_path / 'syncd.yaml'}:6: source.feed.endpoint_url: plain http to "
+            "minio.internal is refused") in done.stderr + done.stdout
+    assert "allow_insecure_http: true" in done.stderr + done.stdout
+
+
+def test_a_plain_http_endpoint_is_allowed_to_loopback_or_when_the_source_says_so(tmp_path):
+    from syncd.edges.config import Settings
+
+    config = tmp_path / "syncd.yaml"
+    for endpoint, flag in (("http://127.0.0.1:9000", ""), ("http://localhost:9000", ""),
+                           ("http://minio.internal:9000", "allow_insecure_http: true, ")):
+        config.write_text(
+            "sites: [{name: shop, site_id: s, api_key_env: KEY}]\n"
+            f"source: {{path: 's3://{BUCKET}/k.csv',\n"
+            f"         feed: {{{flag}endpoint_url: '{endpoint}'}}}}\n")
+        feed = Settings.from_file(config, env={"KEY": "k"}).sites[0].source.feed
+        assert feed is not None and feed.endpoint_url == endpoint

@@ -75,8 +75,10 @@ async def test_a_wrong_password_is_an_auth_failure_that_never_quotes_it(
 
 async def test_a_server_that_never_answers_fails_by_the_deadline(tmp_path):
     async with silent_server() as port:
+        known = tmp_path / "known_hosts"
+        known.write_text("")
         feed = FeedSettings(url=f"sftp://erp@127.0.0.1:{port}/stock.csv", timeout_s=0.5,
-                            secret=Secret(PASSWORD))
+                            secret=Secret(PASSWORD), known_hosts=str(known))
         with pytest.raises(FeedError) as caught:
             await FeedCopy(feed, tmp_path / "feeds").refresh()
         assert caught.value.kind == "timeout"
@@ -104,3 +106,44 @@ async def test_an_unknown_host_key_is_refused(sftp_server: SftpServer, tmp_path)
         await FeedCopy(feed, tmp_path / "feeds").refresh()
     assert caught.value.kind == "auth"
     assert "host key is not in" in str(caught.value)
+
+
+def _home_with_ssh_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A HOME whose ``~/.ssh/config`` switches host-key checking off for every host."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "config").write_text(
+        "Host *\n  StrictHostKeyChecking no\n  UserKnownHostsFile none\n")
+    monkeypatch.setenv("HOME", str(home))
+    return home
+
+
+async def test_a_user_ssh_config_cannot_switch_host_key_checking_off(
+        sftp_server: SftpServer, tmp_path, monkeypatch):
+    home = _home_with_ssh_config(tmp_path, monkeypatch)
+    (home / ".ssh" / "known_hosts").write_text(
+        f"[127.0.0.1]:{sftp_server.port} ssh-ed25519 "
+        "AAAAC3NzaC1lZDI1NTE5AAAAIBq5gTn8Wq1Ukk6fVqzrVQ0Xx2mT1Jd5X0f4G2dWQk7b\n")
+    feed = FeedSettings(url=sftp_server.url(), secret=Secret(PASSWORD), timeout_s=10)
+    copy = FeedCopy(feed, tmp_path / "feeds")
+    with pytest.raises(FeedError) as caught:
+        await copy.refresh()
+    assert caught.value.kind == "auth"
+    assert f"host key is not in {home / '.ssh' / 'known_hosts'}" in str(caught.value)
+    assert sftp_server.opens == [] and not copy.body.exists()
+
+
+async def test_a_missing_known_hosts_file_is_an_error_not_an_unchecked_connection(
+        sftp_server: SftpServer, tmp_path, monkeypatch):
+    home = _home_with_ssh_config(tmp_path, monkeypatch)
+    feed = FeedSettings(url=sftp_server.url(), secret=Secret(PASSWORD), timeout_s=10)
+    with pytest.raises(FeedError) as caught:
+        await FeedCopy(feed, tmp_path / "feeds").refresh()
+    assert caught.value.kind == "auth"
+    assert f"no known_hosts file at {home / '.ssh' / 'known_hosts'}" in str(caught.value)
+    assert "source.feed.known_hosts" in str(caught.value)
+    assert sftp_server.opens == []
+    explicit = FeedSettings(url=sftp_server.url(), secret=Secret(PASSWORD), timeout_s=10,
+                            known_hosts=str(tmp_path / "absent"))
+    with pytest.raises(FeedError, match=r"no known_hosts file at .*absent"):
+        await FeedCopy(explicit, tmp_path / "feeds").refresh()

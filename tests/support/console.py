@@ -44,10 +44,18 @@ def write_source(path: Path, rows: dict[str, int]) -> None:
 
 @contextlib.asynccontextmanager
 async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.0.1:0",
-                         shop_policy: dict[str, Any] | None = None) -> AsyncIterator[Setup]:
-    """Two sites (``shop`` on a V1 demo store, ``outlet`` on a V3 one) and a daemon."""
+                         shop_policy: dict[str, Any] | None = None,
+                         outlet_policy: dict[str, Any] | None = None,
+                         console: dict[str, Any] | None = None,
+                         shop_key: str = KEY) -> AsyncIterator[Setup]:
+    """Two sites (``shop`` on a V1 demo store, ``outlet`` on a V3 one) and a daemon.
+
+    ``console`` adds settings to the ``console:`` section; a ``shop_key`` other than the
+    store's makes every cycle of ``shop`` fail."""
     key_file = tmp / "key"
     key_file.write_text(KEY)
+    shop_key_file = tmp / "shop-key"
+    shop_key_file.write_text(shop_key)
     source = tmp / "stock.csv"
     source.write_text((REPO / "config" / "stock.example.csv").read_text())
     outlet_source = tmp / "outlet.csv"
@@ -62,8 +70,10 @@ async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.
         config: dict[str, Any] = {
             "sites": [
                 {"name": "shop", "base_url": shop.url, **site,
+                 "api_key_file": str(shop_key_file),
                  **({"policy": shop_policy} if shop_policy else {})},
                 {"name": "outlet", "base_url": outlet.url, **site,
+                 **({"policy": outlet_policy} if outlet_policy else {}),
                  "source": {"path": str(outlet_source)}},
             ],
             "source": {"path": str(source)},
@@ -74,9 +84,10 @@ async def console_daemon(tmp: Path, *, token: bool = True, listen: str = "127.0.
             "shutdown_grace_seconds": 5,
             "log": {"level": "info", "format": "json"},
         }
-        env = base_env()
+        env = base_env(PYTHONPATH=str(REPO))  # this checkout's syncd, whatever is installed
+        config["console"] = dict(console or {})
         if token:
-            config["console"] = {"token_env": "SYNCD_CONSOLE_TOKEN"}
+            config["console"]["token_env"] = "SYNCD_CONSOLE_TOKEN"
             env["SYNCD_CONSOLE_TOKEN"] = TOKEN
         path = tmp / "syncd.yaml"
         path.write_text(yaml.safe_dump(config))

@@ -8,9 +8,11 @@ small or zero delays and compressed rate windows.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
+from urllib.parse import urlsplit
 
 DEFAULT_BASE_URL = "https://www.wixapis.com"
 
@@ -32,12 +34,35 @@ RefreshMode = Literal["query", "seed"]
 """How a V1 targeted read works: one Query Products per 100 ids, or the seed's per-variant flow."""
 
 
+def plain_http_problem(url: str) -> str | None:
+    """Why ``url`` would send the API key in clear text over a network (plain ``http`` to a
+    host that is not loopback: 127.0.0.0/8, ::1 or ``localhost``), or None."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "http":
+        return None
+    host = (parts.hostname or "").rstrip(".").lower()
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return f"plain http to {host or 'no host'} would send the API key in clear text"
+
+
 @dataclass(frozen=True, slots=True)
 class WixSettings:
     """How one site's client talks to Wix: timeouts, pacing and retries."""
 
     base_url: str = DEFAULT_BASE_URL
-    """Root of the Wix REST API; the emulator's URL in tests."""
+    """Root of the Wix REST API; the emulator's URL in tests. Plain ``http`` only to a
+    loopback host (``plain_http_problem``) unless ``allow_insecure_http``."""
+
+    allow_insecure_http: bool = False
+    """The site's ``allow_insecure_http``: ``base_url`` may be plain ``http`` to any host
+    (an emulator on another container), so the API key travels in clear text; logged as
+    ``wix_plain_http`` when a client starts."""
 
     timeout_s: float = 30.0
     """Whole-request deadline (connect, send, wait, read). Wix answers in well under a second;

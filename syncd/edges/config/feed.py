@@ -9,6 +9,7 @@ name; secrets are held as ``syncd.edges.config.Secret`` values.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -32,8 +33,32 @@ REMOTE_SCHEMES = tuple(f"{s.value}://" for s in FeedScheme)
 
 DEFAULT_POLL_S = 300.0
 DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_MAX_BYTES = 512 * 1024 * 1024
+FEED_MEMORY_PER_BYTE = {"csv": 16, "jsonl": 8, "xlsx": 24, "yaml": 96}
+"""Bytes of memory a changed feed takes per byte of the feed, by format: its parse plus the
+rows of the last reading, which the daemon holds while it compares the two. Measured with
+tests/bench/bench_feed_memory.py (tracemalloc's peak over ``load_desired`` plus the rows it
+returns, divided by the file's size; 100,000 rows, 2026-12-06): CSV 9.1 + 4.6, JSON lines
+3.8 + 1.9, XLSX 16.7 + 5.6, YAML 84.4 + 2.1 (PyYAML keeps a node per scalar). Each rounded
+up with about 10 % headroom for what tracemalloc does not see (allocator slack)."""
+
+FEED_MEMORY_BUDGET = 384 * 1024 * 1024
+"""Memory a feed at its default cap may take (``FEED_MEMORY_PER_BYTE`` x the cap). The
+shipped Kubernetes manifests leave this much above their memory request
+(tests/deploy/test_feed_sizes.py)."""
+
+DEFAULT_MAX_BYTES = 16 * 1024 * 1024
+"""The default cap of a feed whose format parses within the budget at that size (CSV,
+JSON lines, XLSX); a YAML feed's default is smaller (``default_max_bytes``)."""
 DEFAULT_MAX_REDIRECTS = 5
+
+
+def default_max_bytes(source_format: str) -> int:
+    """The default ``max_bytes`` of a feed in ``source_format`` (``csv``, ``yaml``...): at most
+    ``DEFAULT_MAX_BYTES``, and small enough that its parse fits ``FEED_MEMORY_BUDGET``
+    (whole MiB)."""
+    per_byte = FEED_MEMORY_PER_BYTE.get(source_format, max(FEED_MEMORY_PER_BYTE.values()))
+    mib = 1024 * 1024
+    return min(DEFAULT_MAX_BYTES, FEED_MEMORY_BUDGET // per_byte // mib * mib)
 
 
 def is_remote(path: str) -> bool:
@@ -49,6 +74,38 @@ def display_url(url: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1): the only hosts a
+    plain ``http`` S3 endpoint may name without ``allow_insecure_http``."""
+    if host is None:
+        return False
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_endpoint(feed: FeedSettings) -> str | None:
+    """Why ``feed.endpoint_url`` may not be used, or None: plain ``http`` is allowed to a
+    loopback host only, unless ``allow_insecure_http`` says otherwise (S3 requests are
+    signed, but the object itself, and what an attacker on the path sends back, travel in
+    clear text)."""
+    if feed.endpoint_url is None or feed.allow_insecure_http:
+        return None
+    parts = urlsplit(feed.endpoint_url)
+    if parts.scheme.lower() == "https":
+        return None
+    if parts.scheme.lower() == "http" and is_loopback_host(parts.hostname):
+        return None
+    if parts.scheme.lower() != "http":
+        return f"endpoint_url must be an https:// URL, not {parts.scheme or 'no'} scheme"
+    return (f"plain http to {parts.hostname or '(no host)'} is refused (only a loopback "
+            "host may be reached over http): use https, or set "
+            "source.feed.allow_insecure_http: true beside endpoint_url on a network you trust")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +124,18 @@ class FeedSettings:
     fails the fetch instead of holding the cycle."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
-    """A feed larger than this is refused before or while it is read."""
+    """A feed larger than this is refused before or while it is read. The configuration
+    sets ``default_max_bytes`` of the source's format when ``source.feed.max_bytes`` is not
+    given."""
 
     max_redirects: int = DEFAULT_MAX_REDIRECTS
-    """HTTP redirects followed; more is an error. The auth header is dropped on a redirect
-    to another host."""
+    """HTTP redirects followed; more is an error. The auth header is sent to the configured
+    origin (scheme, host, port) only; a redirect from https to http, or from a public address
+    to a non-public one, is refused (``syncd.edges.feeds.redirects``)."""
+
+    ca_file: str | None = None
+    """HTTPS: a PEM file of the certificate authorities to trust instead of the system's
+    (a private CA of an internal feed server)."""
 
     auth_header: str = "Authorization"
     """HTTP: the header that carries ``secret`` (``Authorization``, ``X-Api-Key``...)."""
@@ -95,6 +159,9 @@ class FeedSettings:
 
     region: str | None = None
     """S3: the bucket's region; None uses the AWS configuration."""
+
+    allow_insecure_http: bool = False
+    """S3: allow a plain ``http://`` ``endpoint_url`` to a host other than loopback."""
 
     @property
     def scheme(self) -> FeedScheme:

@@ -44,10 +44,21 @@ from syncd.base.model import MAX_QUANTITY
 from syncd.base.textpos import bad_bytes_message
 from syncd.core.policy import Policy, Unmatched, Untracked, WriteMode
 from syncd.edges.config import sourcekeys as remote
-from syncd.edges.config.client import CatalogChoice, WalkSettings, WixSettings
+from syncd.edges.config.client import (
+    CatalogChoice,
+    WalkSettings,
+    WixSettings,
+    plain_http_problem,
+)
 from syncd.edges.config.console import read_console
 from syncd.edges.config.errorlist import ErrorList, raise_error
-from syncd.edges.config.fleet import FLEET_KEYS, read_fleet, read_sites_dir
+from syncd.edges.config.fleet import (
+    FLEET_KEYS,
+    BadSiteFile,
+    read_fleet,
+    read_sites_dir,
+    read_sites_dir_per_file,
+)
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.schema import (
     HttpSettings,
@@ -91,8 +102,10 @@ _SETTINGS_DEFAULTS = Settings(path=Path(), sites=(), state_dir=Path())
 
 
 def load_settings(path: str | os.PathLike[str], *,
-                  env: Mapping[str, str] = os.environ) -> Settings:
-    """Read, check and resolve the configuration file; ``ConfigError`` when unusable."""
+                  env: Mapping[str, str] = os.environ, per_site_file: bool = False) -> Settings:
+    """Read, check and resolve the configuration file; ``ConfigError`` when unusable.
+    With ``per_site_file`` a bad file of ``sites_dir`` only disables its site (listed in
+    ``Settings.disabled_sites``): what the daemon reads, so one typo stops one store."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8-sig")
@@ -106,13 +119,14 @@ def load_settings(path: str | os.PathLike[str], *,
         root = yamlnodes.compose(text)
     except yamlnodes.YamlSyntaxError as e:
         raise ConfigError(f"{file}:{e.line or 1}: {e.message}") from e
-    return _build(file, MapReader(str(file), root, ""), env)
+    return _build(file, MapReader(str(file), root, ""), env, per_site_file=per_site_file)
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
              "shutdown_grace_seconds", "log", "console", *FLEET_KEYS)
 _WALK = WalkSettings()
-_SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url", "catalog",
+_SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url",
+              "allow_insecure_http", "catalog",
               "rate_limit", "concurrency", "timeout_seconds", "location_id", "source", "policy",
               "merge", "match", "change_overlap_seconds", "v3_segments")
 _SOURCE_KEYS = ("path", "format", "on_invalid_row", "encoding", "columns", "delimiter",
@@ -122,7 +136,8 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
                 "min_matched_fraction")
 
 
-def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
+def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
+           per_site_file: bool = False) -> Settings:
     # Every independent part is checked even after one fails, so that one run of
     # `syncd validate` lists every mistake of the file, not only the first.
     errors = ErrorList()
@@ -145,7 +160,13 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
     # (site, "file:line: key path", what to call it in a message about another entry)
     placed = [p for p in (errors.run(site_at(i, node)) for i, node in enumerate(site_nodes))
               if p is not None]
-    if fleet is not None and fleet.sites_dir is not None:
+    bad_files: list[BadSiteFile] = []
+    if fleet is not None and fleet.sites_dir is not None and per_site_file:
+        placed = _set_aside_duplicates(placed, _sites_dir_per_file(
+            fleet.sites_dir, lambda m, d, stem: _site(m, d, source, policy, env,
+                                                      default_name=stem), bad_files),
+            bad_files)
+    elif fleet is not None and fleet.sites_dir is not None:
         sites_dir = fleet.sites_dir
         placed += errors.run(lambda: [
             (site, f"{where}: site", where.rsplit(":", 1)[0])
@@ -187,7 +208,45 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str]) -> Settings:
         console=console,
         shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
         fleet=fleet,
+        disabled_sites=tuple(bad_files),
+        site_files=tuple((site.name, Path(label)) for site, _, label in placed
+                         if per_site_file and fleet.sites_dir is not None
+                         and Path(label).parent == fleet.sites_dir),
     )
+
+
+_Placed = tuple[SiteSettings, str, str]
+"""A site, ``file:line: key path``, and what to call it in a message about another entry."""
+
+
+def _sites_dir_per_file(directory: Path, build: Callable[[MapReader, Path, str], SiteSettings],
+                        bad: list[BadSiteFile]) -> list[_Placed]:
+    """The good files of ``sites_dir``; each bad one is added to ``bad``."""
+    good, unusable = read_sites_dir_per_file(directory, build)
+    bad.extend(unusable)
+    return [(site, f"{where}: site", where.rsplit(":", 1)[0]) for site, where in good]
+
+
+def _set_aside_duplicates(placed: list[_Placed], from_dir: list[_Placed],
+                          bad: list[BadSiteFile]) -> list[_Placed]:
+    """``placed`` plus the files of ``from_dir`` that name neither a site nor a store taken
+    by an earlier entry; the others are added to ``bad`` with what they clash with."""
+    names = {site.name: label for site, _, label in placed}
+    stores = {(site.base_url.rstrip("/"), site.site_id): label for site, _, label in placed}
+    kept = list(placed)
+    for site, where, label in from_dir:
+        store = (site.base_url.rstrip("/"), site.site_id)
+        if site.name in names:
+            error = f"{where}.name: {site.name!r} is also the name of {names[site.name]}"
+        elif store in stores:
+            error = (f"{where}.site_id: {site.site_id!r} at {site.base_url} is also the "
+                     f"store of {stores[store]}")
+        else:
+            names[site.name], stores[store] = label, label
+            kept.append((site, where, label))
+            continue
+        bad.append(BadSiteFile(site.name, Path(label), error))
+    return kept
 
 
 def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[str, Any],
@@ -208,12 +267,20 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
         if where:
             raise ConfigError(f"{where}: {message}")
         raise m.error(m.node("base_url"), "base_url", message)
+    allow_http = m.boolean("allow_insecure_http", _WIX.allow_insecure_http)
+    if not allow_http and (problem := plain_http_problem(base_url)) is not None:
+        message = (f"{problem}; use https, or set allow_insecure_http: true on site "
+                   f"{name!r} if that network is trusted (an emulator in a private network)")
+        if env.get(ENV_BASE_URL):
+            raise ConfigError(f"{m.file}: environment {ENV_BASE_URL}: {message}")
+        raise m.error(m.node("base_url"), "base_url", message)
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
     sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
         m, source, lambda r: _source_fields(r, base, env))]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
+        allow_insecure_http=allow_http,
         rate_limit=rate.integer("requests", _WIX.rate_limit, minimum=1),
         rate_period_s=rate.number("per_seconds", _WIX.rate_period_s, positive=True),
         rate_shared_by_key=rate.boolean("shared_key", _WIX.rate_shared_by_key),
@@ -362,7 +429,7 @@ def _schedule(m: MapReader) -> ScheduleSettings:
 
 
 def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
-    m.check_keys(("listen", "ready_max_age_seconds"))
+    m.check_keys(("listen", "ready_max_age_seconds", "unready_share"))
     from_env = env.get(ENV_HTTP_LISTEN)
     listen = from_env or m.string("listen") or str(_HTTP.listen)
     try:
@@ -372,7 +439,9 @@ def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
             raise ConfigError(f"environment {ENV_HTTP_LISTEN}: {e}") from None
         raise m.error(m.node("listen"), "listen", str(e)) from None
     return HttpSettings(listen=address, ready_max_age_s=m.number(
-        "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True))
+        "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True),
+        unready_share=m.number("unready_share", _HTTP.unready_share, positive=True,
+                               maximum=1.0))
 
 
 def _log(m: MapReader, env: Mapping[str, str]) -> LogSettings:

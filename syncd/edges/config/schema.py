@@ -21,7 +21,7 @@ from syncd.base.errors import ConfigError
 from syncd.core.policy import Policy
 from syncd.edges.config.client import CatalogChoice, WalkSettings, WixSettings
 from syncd.edges.config.console import ConsoleSettings
-from syncd.edges.config.fleet import FleetSettings
+from syncd.edges.config.fleet import BadSiteFile, FleetSettings
 from syncd.edges.config.secrets import Secret
 from syncd.edges.config.source import MatchRules, MergeRule, SourceSettings
 
@@ -229,6 +229,11 @@ class HttpSettings:
     """``/readyz`` fails when a site's last successful sync is older than this: three
     default intervals, so one failed cycle does not flap readiness."""
 
+    unready_share: float = 1.0
+    """``/readyz`` answers 503 once at least this share of the stores is unready (1.0: only
+    when every store is): one store with a wrong key must not take a whole agency out of
+    its load balancer. A daemon of one store is unready with its store either way."""
+
     @property
     def host(self) -> str:
         return self.listen.host
@@ -274,10 +279,21 @@ class Settings:
     fleet: FleetSettings = field(default_factory=FleetSettings)
     """Many sites (``sites_dir``, ``max_concurrent_cycles``) and the state backend."""
 
+    disabled_sites: tuple[BadSiteFile, ...] = ()
+    """Files of ``sites_dir`` that cannot be used, when read for the daemon (which runs
+    every other store); every other reading refuses the whole file set instead."""
+
+    site_files: tuple[tuple[str, Path], ...] = ()
+    """(site, file) of each good file of ``sites_dir``, when read for the daemon: a file
+    that turns bad is matched to the site it held even when its name cannot be read."""
+
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *,
-                  env: Mapping[str, str] = os.environ) -> Settings:
-        """Read, check and resolve the configuration file; ``ConfigError`` when unusable."""
+                  env: Mapping[str, str] = os.environ,
+                  per_site_file: bool = False) -> Settings:
+        """Read, check and resolve the configuration file; ``ConfigError`` when unusable.
+        ``per_site_file``: a bad file of ``sites_dir`` is set aside in ``disabled_sites``
+        instead (the daemon's reading)."""
         from syncd.edges.config.loader import load_settings  # the loader builds this class
 
-        return load_settings(path, env=env)
+        return load_settings(path, env=env, per_site_file=per_site_file)

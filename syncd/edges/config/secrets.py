@@ -1,4 +1,5 @@
-"""Secrets in the configuration: the ``Secret`` type, and reading a site's API key.
+"""Secrets in the configuration: the ``Secret`` type, reading a site's API key, and the
+PostgreSQL DSN (``register_dsn``, ``read_dsn_file``).
 
 API keys are read from the environment variable named by ``api_key_env`` or from the file
 named by ``api_key_file`` (a systemd credential, a Docker secret), are registered with the
@@ -8,11 +9,13 @@ line or traceback shows them.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from syncd.base.logs import SECRETS
 
@@ -119,3 +122,52 @@ def _expand_env(m: MapReader, key: str, text: str, env: Mapping[str, str]) -> st
         return env[name]
 
     return _ENV_REF.sub(value, text)
+
+
+ENV_CREDENTIALS_DIRECTORY = "CREDENTIALS_DIRECTORY"
+"""Where systemd's ``LoadCredential=`` puts a service's credentials."""
+
+_DSN_PASSWORD = re.compile(r"""(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)""")
+
+
+def register_dsn(dsn: str) -> Secret:
+    """Register a PostgreSQL DSN and the password in it for redaction, so that neither
+    appears in a log line or an error message even when a library quotes one of them.
+
+    Reads both DSN forms: ``postgresql://user:password@host/db?password=...`` and
+    ``host=db user=syncd password=...``."""
+    SECRETS.add(dsn)
+    passwords: list[str] = []
+    if "://" in dsn:
+        parts = urlsplit(dsn)
+        with contextlib.suppress(ValueError):
+            if parts.password:
+                passwords += [parts.password, unquote(parts.password)]
+        passwords += [v for k, v in parse_qsl(parts.query) if k == "password"]
+    else:
+        for match in _DSN_PASSWORD.finditer(dsn):
+            value = match.group(1)
+            passwords += [value, value.strip("'").replace("\\'", "'")]
+    for password in passwords:
+        SECRETS.add(password)
+    return Secret(dsn)
+
+
+def dsn_file_path(text: str, *, base: Path, env: Mapping[str, str]) -> Path:
+    """Where ``dsn_file`` points: a relative name is relative to ``$CREDENTIALS_DIRECTORY``
+    when systemd set it (``LoadCredential=syncd-dsn:/etc/syncd/dsn``), else to ``base``."""
+    path = Path(text)
+    if path.is_absolute():
+        return path
+    credentials = env.get(ENV_CREDENTIALS_DIRECTORY)
+    return (Path(credentials) if credentials else base) / path
+
+
+def read_dsn_file(path: Path) -> Secret:
+    """The DSN in the file at ``path`` (surrounding whitespace ignored), registered for
+    redaction; ``OSError`` or ``ValueError`` (empty) with a message that never quotes it."""
+    value = path.read_text(encoding="utf-8").strip()
+    if not value:
+        raise ValueError(f"{path} is empty: it should hold the PostgreSQL DSN "
+                         "(postgresql://user:password@host:5432/db?sslmode=verify-full)")
+    return register_dsn(value)

@@ -19,17 +19,25 @@ import yaml
 from syncd.base import yamlnodes
 from syncd.base.logs import SECRETS
 from syncd.base.model import MAX_QUANTITY
-from syncd.edges.config.feed import FeedScheme, FeedSettings, is_remote
+from syncd.edges.config.feed import (
+    FeedScheme,
+    FeedSettings,
+    default_max_bytes,
+    insecure_endpoint,
+    is_remote,
+)
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import read_secret
-from syncd.edges.config.source import MatchRules, QuantityRules
+from syncd.edges.config.source import MatchRules, QuantityRules, SourceFormat
 
 __all__ = ["SOURCE_KEYS", "feed_fields", "finish_source_fields", "is_remote", "match_rules",
            "merge_source_fields", "rules_fields", "site_source_fields", "source_fields",
            "source_readers"]
 
 FEED_KEYS = ("poll_seconds", "timeout_seconds", "max_bytes", "max_redirects", "auth_header",
-             "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region")
+             "ca_file",
+             "secret_env", "secret_file", "key_file", "known_hosts", "endpoint_url", "region",
+             "allow_insecure_http")
 RULE_KEYS = ("values", "plus", "threshold", "percent")
 
 
@@ -48,7 +56,15 @@ def feed_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, A
         value = m.string(key)
         if value is not None:
             fields[key] = value
-    for key in ("key_file", "known_hosts"):
+    if m.given("allow_insecure_http"):
+        fields["allow_insecure_http"] = m.boolean("allow_insecure_http", False)
+    if "endpoint_url" in fields:
+        refused = insecure_endpoint(FeedSettings(
+            url="s3://bucket/key", endpoint_url=fields["endpoint_url"],
+            allow_insecure_http=fields.get("allow_insecure_http", False)))
+        if refused is not None:
+            raise m.error(m.node("endpoint_url"), "endpoint_url", refused)
+    for key in ("key_file", "known_hosts", "ca_file"):
         value = m.string(key)
         if value is not None:
             fields[key] = str(base / os.path.expanduser(value))
@@ -150,6 +166,12 @@ def finish_source_fields(m: MapReader, fields: dict[str, Any]) -> None:
                       "a credential is sent over https only (plain http only to 127.0.0.1 "
                       "or localhost)")
     fields["path"] = Path(parts.path)
+    if "max_bytes" not in feed:
+        # The format's own default, so that a feed at the cap can be parsed in the memory
+        # the shipped manifests give (YAML takes several times more per byte than CSV).
+        source_format = fields.get("format") or SourceFormat.for_path(fields["path"])
+        if source_format is not None:
+            feed["max_bytes"] = default_max_bytes(source_format.value)
     fields["feed"] = FeedSettings(url=url, **feed)
 
 

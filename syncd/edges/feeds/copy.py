@@ -6,6 +6,13 @@ a partial body, and a failed fetch leaves the previous copy and its validators u
 The validators (ETag, Last-Modified, or an SFTP stamp) are kept in a small JSON file beside
 the copy, so that even after a restart an unchanged feed answers "not modified".
 
+A copy survives a crash: the body is fsync'ed before it is renamed over the copy, and the
+directory after, so a power cut leaves the old copy or the new one, never a torn one. The
+JSON file also keeps the copy's SHA-256; a "not modified" answer is only trusted when the
+copy on disk still has it (else ``feed_copy_damaged`` is logged and the feed fetched again
+without validators). The JSON file names the feed by its display URL and a SHA-256 of the
+full URL, never the URL itself: a query-string token does not reach the disk.
+
 ``FeedCopies`` holds one ``FeedCopy`` per feed for a process (or a daemon generation), so
 the daemon's poller and the cycles share one copy and one lock.
 """
@@ -24,10 +31,50 @@ from enum import StrEnum
 from pathlib import Path
 from typing import BinaryIO
 
+import structlog
+
+from syncd.base.private_files import fsync_dir, make_private_dir, open_private, write_private
 from syncd.edges.config.feed import FeedScheme, FeedSettings
 from syncd.edges.feeds.feed_errors import FeedError
 
+log = structlog.get_logger("syncd.edges.feeds")
+
 _FLUSH_BYTES = 1 << 20
+_META_FORMAT = 2
+"""Version of the validators file; files of another version are ignored (a full fetch)."""
+
+
+def _create_private(path: Path) -> BinaryIO:
+    """A new file only its owner can read (0600), never through a link: the state
+    directory's rule (``syncd.base.private_files``). The one place this module opens a
+    file for writing; the name is this process's own, so one left by a crashed process
+    is removed first."""
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return os.fdopen(open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL), "wb")
+
+
+def _replace_durably(part: Path, target: Path) -> None:
+    """Rename an fsync'ed ``part`` over ``target`` and sync the directory."""
+    os.replace(part, target)
+    fsync_dir(target.parent)
+
+
+def _file_sha256(path: Path) -> str | None:
+    """The file's SHA-256, None when it cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as f:
+            while chunk := f.read(_FLUSH_BYTES):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return digest.hexdigest()
+
+
+def url_sha256(url: str) -> str:
+    """What the validators file keeps of a feed's URL (query string and all)."""
+    return hashlib.sha256(url.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +132,22 @@ class Sink:
         self._buffer.clear()
         self._buffered = 0
         if self._file is None:
-            self._file = await asyncio.to_thread(self.path.open, "wb")
+            self._file = await asyncio.to_thread(_create_private, self.path)
         await asyncio.to_thread(self._file.write, data)
 
     async def close(self) -> str:
-        """Write what is buffered and close; returns the body's SHA-256."""
+        """Write what is buffered, fsync and close; returns the body's SHA-256."""
         await self._flush()
         if self._file is not None:
-            await asyncio.to_thread(self._file.close)
+            await asyncio.to_thread(self._sync_and_close, self._file)
             self._file = None
         return self._hash.hexdigest()
+
+    @staticmethod
+    def _sync_and_close(file: BinaryIO) -> None:
+        file.flush()
+        os.fsync(file.fileno())
+        file.close()
 
     def discard(self) -> None:
         if self._file is not None:
@@ -126,7 +179,7 @@ class FeedCopy:
     def __init__(self, feed: FeedSettings, directory: Path, *,
                  fetcher: Fetcher | None = None) -> None:
         self.feed = feed
-        name = hashlib.sha256(feed.url.encode()).hexdigest()[:24]
+        name = url_sha256(feed.url)[:24]
         self.directory = directory
         self.body = directory / f"{name}.body"
         self._meta = directory / f"{name}.json"
@@ -139,7 +192,14 @@ class FeedCopy:
         """The stored validators, or None when there is no complete copy."""
         try:
             data = json.loads(self._meta.read_text(encoding="utf-8"))
-            if data.get("url") != self.feed.url or not self.body.exists():
+            if "url" in data:
+                # Written by an earlier syncd, with the whole URL (a query-string token too):
+                # removed now rather than when a fetch next succeeds.
+                self._meta.unlink(missing_ok=True)
+                return None
+            if (data.get("format") != _META_FORMAT or not data.get("sha256")
+                    or data.get("url_sha256") != url_sha256(self.feed.url)
+                    or not self.body.exists()):
                 return None
             return Validators(etag=data.get("etag"), last_modified=data.get("last_modified"),
                               sha256=str(data.get("sha256", "")))
@@ -163,8 +223,28 @@ class FeedCopy:
 
     async def _refresh(self) -> FetchResult:
         feed = self.feed
-        await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+        await asyncio.to_thread(make_private_dir, self.directory)
         previous = await asyncio.to_thread(self.validators)
+        result = await self._fetch(previous)
+        if result is not None:
+            return result
+        if previous is not None:
+            # "Not modified" vouches for the copy only if it is still what was stored.
+            found = await asyncio.to_thread(_file_sha256, self.body)
+            if found == previous.sha256:
+                return FetchResult.NOT_MODIFIED
+            log.warning("feed_copy_damaged", feed=feed.display,
+                        expected_sha256=previous.sha256, found_sha256=found,
+                        action="fetching the whole feed again, without validators")
+            result = await self._fetch(None)
+            if result is not None:
+                return result
+        raise FeedError(feed.display, "error", "the server answered 'not modified' to a "
+                        "request without validators, and there is no good local copy to keep")
+
+    async def _fetch(self, previous: Validators | None) -> FetchResult | None:
+        """One fetch into a part file; None when the server said the copy is current."""
+        feed = self.feed
         # A name of its own: another process (a one-shot command beside the daemon) may be
         # fetching the same feed into the same directory.
         sink = Sink(self.body.with_suffix(f".part{os.getpid()}-{id(self):x}"),
@@ -178,7 +258,7 @@ class FeedCopy:
                                 f"no complete answer within {feed.timeout_s:g} s "
                                 "(source.feed.timeout_seconds)") from None
             if got is None:
-                return FetchResult.NOT_MODIFIED
+                return None
             digest = await sink.close()
             if sink.size == 0:
                 raise FeedError(feed.display, "empty", "the feed is empty (0 bytes); "
@@ -192,15 +272,14 @@ class FeedCopy:
             sink.discard()
 
     def _store(self, got: Validators, digest: str, part: Path | None) -> None:
-        meta = {**asdict(got), "sha256": digest, "url": self.feed.url}
+        meta = {**asdict(got), "sha256": digest, "format": _META_FORMAT,
+                "source": self.feed.display, "url_sha256": url_sha256(self.feed.url)}
         if part is not None:
             # No validators while the body is swapped: a crash in between means a full fetch.
             with contextlib.suppress(FileNotFoundError):
                 self._meta.unlink()
-            part.replace(self.body)
-        tmp = self._meta.with_suffix(f".json.{os.getpid()}-{id(self):x}")
-        tmp.write_text(json.dumps(meta), encoding="utf-8")
-        tmp.replace(self._meta)
+            _replace_durably(part, self.body)
+        write_private(self._meta, json.dumps(meta).encode())
 
 
 class FeedCopies:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from syncd.base.errors import SourceError
 
 KINDS = ("timeout", "unreachable", "auth", "not_found", "http_error", "too_large",
-         "truncated", "empty", "changed_while_read", "redirects", "error")
+         "truncated", "empty", "changed_while_read", "redirects", "redirect_refused", "error")
 """Every ``FeedError.kind``."""
 
 
@@ -24,3 +24,5 @@ class FeedError(SourceError):
         self.feed = feed
         self.kind = kind
         self.reason = reason
+        self.details: dict[str, object] = {}
+        """More to log beside ``kind`` (a refused redirect's ``rule`` and ``hop``)."""

@@ -2,22 +2,33 @@
 
 ``If-None-Match`` / ``If-Modified-Since`` carry the validators of the last copy, so an
 unchanged feed costs one small 304 answer. Redirects are followed here rather than by
-aiohttp so that their number is bounded and the auth header never follows the request to
-another host. A body shorter than its ``Content-Length`` (a connection dropped, a file
-replaced on the server while it was sent) is refused as truncated.
+aiohttp so that their number is bounded, each one is checked against the rules of
+``syncd.edges.feeds.redirects`` (no https to http, no way from a public address into a
+private one) and the auth header is sent to the configured origin only. A body shorter
+than its ``Content-Length`` (a connection dropped, a file replaced on the server while it
+was sent) is refused as truncated.
 """
 
 from __future__ import annotations
 
-from urllib.parse import urljoin, urlsplit
+import asyncio
+import ssl
+from urllib.parse import urljoin
 
 import aiohttp
 
 from syncd.edges.config.feed import FeedSettings
 from syncd.edges.feeds.copy import Sink, Validators
 from syncd.edges.feeds.feed_errors import FeedError
+from syncd.edges.feeds.redirects import (
+    AddressGuard,
+    GuardedResolver,
+    check_scheme,
+    same_origin,
+)
 
 _CHUNK = 1 << 16
+_REDIRECTS = (301, 302, 303, 307, 308)
 
 
 async def fetch_http(feed: FeedSettings, previous: Validators | None,
@@ -30,18 +41,34 @@ async def fetch_http(feed: FeedSettings, previous: Validators | None,
         if previous.last_modified:
             headers["If-Modified-Since"] = previous.last_modified
     secret = feed.secret
-    origin = urlsplit(feed.url).netloc
     timeout = aiohttp.ClientTimeout(total=feed.timeout_s)
+    tls: ssl.SSLContext | bool = True
+    if feed.ca_file is not None:
+        try:
+            tls = await asyncio.to_thread(ssl.create_default_context, cafile=feed.ca_file)
+        except (OSError, ssl.SSLError) as e:
+            raise FeedError(feed.display, "error", f"cannot use {feed.ca_file} "
+                            f"(source.feed.ca_file): {e}") from None
+    guard = AddressGuard(feed.display)
     url = feed.url
     try:
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            for _ in range(feed.max_redirects + 1):
+        # No DNS cache: every new connection resolves through the guard, and no cookie jar:
+        # nothing one hop sets travels to the next.
+        connector = aiohttp.TCPConnector(resolver=GuardedResolver(guard), use_dns_cache=False,
+                                         ssl=tls)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector,
+                                         cookie_jar=aiohttp.DummyCookieJar()) as session:
+            for hop in range(feed.max_redirects + 1):
+                guard.hop, guard.url = hop, url
+                guard.check_literal(url)
                 sent = dict(headers)
-                if secret is not None and urlsplit(url).netloc == origin:
+                if secret is not None and same_origin(url, feed.url):
                     sent[feed.auth_header] = secret.reveal()
                 async with session.get(url, headers=sent, allow_redirects=False) as resp:
-                    if resp.status in (301, 302, 303, 307, 308) and "Location" in resp.headers:
-                        url = urljoin(url, resp.headers["Location"])
+                    if resp.status in _REDIRECTS and "Location" in resp.headers:
+                        target = urljoin(url, resp.headers["Location"])
+                        check_scheme(feed.display, hop=hop + 1, current=url, target=target)
+                        url = target
                         continue
                     return await _answer(feed, resp, sink)
     except FeedError:

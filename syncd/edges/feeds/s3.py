@@ -2,7 +2,8 @@
 
 ``s3://bucket/key``; credentials come from the usual AWS chain (environment variables,
 shared credentials file, instance role), never from syncd's configuration, and
-``source.feed.endpoint_url`` points at an S3-compatible server (MinIO, Ceph, a test server).
+``source.feed.endpoint_url`` points at an S3-compatible server (MinIO, Ceph, a test server):
+``https``, or plain ``http`` to loopback only unless ``allow_insecure_http`` is set.
 An unchanged object answers 304 and is not downloaded. A body shorter than its announced
 length is refused as truncated.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from syncd.edges.config.feed import FeedSettings
+from syncd.edges.config.feed import FeedSettings, insecure_endpoint
 from syncd.edges.feeds.copy import Sink, Validators
 from syncd.edges.feeds.feed_errors import FeedError
 
@@ -31,6 +32,11 @@ async def fetch_s3(feed: FeedSettings, previous: Validators | None,
     except ImportError:
         raise FeedError(feed.display, "error", "S3 feeds need aiobotocore: pip install "
                         "'syncd[s3]'") from None
+    refused = insecure_endpoint(feed)
+    if refused is not None:
+        # The configuration refuses this already; a FeedSettings built some other way must
+        # not reach the network either.
+        raise FeedError(feed.display, "error", f"source.feed.endpoint_url: {refused}")
     parts = urlsplit(feed.url)
     bucket, key = parts.hostname or "", unquote(parts.path.lstrip("/"))
     request: dict[str, Any] = {"Bucket": bucket, "Key": key}

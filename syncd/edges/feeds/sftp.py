@@ -7,13 +7,18 @@ poll reads the finished file. A stamp less than ``_FRESH_S`` old is not trusted 
 validator (second-granular mtimes cannot tell two writes within one second apart): the
 next check downloads the file again and compares its bytes.
 
-The password (or the key's passphrase) comes from ``source.feed.secret_env``/``secret_file``;
-the server's key is checked against ``known_hosts`` (default ``~/.ssh/known_hosts``).
+The password (or the key's passphrase) comes from ``source.feed.secret_env``/``secret_file``.
+The server's key is always checked against one explicit known_hosts file
+(``source.feed.known_hosts``, default ``~/.ssh/known_hosts``); a missing file is an error,
+never "no checking". No OpenSSH client configuration is read: a ``~/.ssh/config`` with
+``StrictHostKeyChecking no`` or ``UserKnownHostsFile none`` must not switch checking off.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -25,13 +30,30 @@ _CHUNK = 1 << 16
 _FRESH_S = 2
 
 
+def known_hosts_file(feed: FeedSettings) -> Path:
+    """The known_hosts file the server's key is checked against; raises ``FeedError`` when
+    it does not exist (asyncssh would otherwise trust nothing or, through a user's
+    configuration, everything)."""
+    path = Path(feed.known_hosts) if feed.known_hosts is not None else (
+        Path.home() / ".ssh" / "known_hosts")
+    if not path.is_file():
+        setting = ("source.feed.known_hosts" if feed.known_hosts is not None
+                   else "source.feed.known_hosts is not set, so the default")
+        raise FeedError(feed.display, "auth", f"no known_hosts file at {path} ({setting}): "
+                        "add the server's key to it (ssh-keyscan -p PORT HOST >> FILE, then "
+                        "check the fingerprint) or point source.feed.known_hosts at one")
+    return path
+
+
 def _connect_options(feed: FeedSettings) -> dict[str, Any]:
     parts = urlsplit(feed.url)
     options: dict[str, Any] = {"host": parts.hostname, "port": parts.port or 22,
                                "username": unquote(parts.username) if parts.username else None,
-                               "connect_timeout": feed.timeout_s}
-    if feed.known_hosts is not None:
-        options["known_hosts"] = feed.known_hosts
+                               "connect_timeout": feed.timeout_s,
+                               # No OpenSSH client configuration at all: everything the
+                               # connection needs is set here, from syncd's settings.
+                               "config": None,
+                               "known_hosts": str(known_hosts_file(feed))}
     secret = feed.secret.reveal() if feed.secret is not None else None
     if feed.key_file is not None:
         options["client_keys"] = [feed.key_file]
@@ -53,8 +75,9 @@ async def fetch_sftp(feed: FeedSettings, previous: Validators | None,
         raise FeedError(feed.display, "error", "SFTP feeds need asyncssh: pip install "
                         "'syncd[sftp]'") from None
     path = unquote(urlsplit(feed.url).path)
+    options = await asyncio.to_thread(_connect_options, feed)
     try:
-        async with asyncssh.connect(**_connect_options(feed)) as conn, \
+        async with asyncssh.connect(**options) as conn, \
                 conn.start_sftp_client() as sftp:
             before = await sftp.stat(path)
             stamp = f"{before.size}-{before.mtime}"
@@ -69,8 +92,7 @@ async def fetch_sftp(feed: FeedSettings, previous: Validators | None,
         raise
     except asyncssh.HostKeyNotVerifiable:
         raise FeedError(feed.display, "auth", "the server's host key is not in "
-                        f"{feed.known_hosts or '~/.ssh/known_hosts'} (source.feed.known_hosts)"
-                        ) from None
+                        f"{options['known_hosts']} (source.feed.known_hosts)") from None
     except asyncssh.PermissionDenied:
         raise FeedError(feed.display, "auth", "the server refused the credential "
                         f"({feed.secret_origin or feed.key_file or 'none configured'})") from None

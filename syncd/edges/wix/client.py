@@ -45,7 +45,7 @@ from syncd.base.errors import (
 from syncd.base.logs import SECRETS
 from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
-from syncd.edges.config.client import WixSettings
+from syncd.edges.config.client import WixSettings, plain_http_problem
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
 from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter
@@ -138,6 +138,10 @@ class WixClient:
         ).bind(site_id=site_id)
         self.limiter = limiter or SiteRateLimiter(self.settings, sleep=sleep, clock=clock,
                                                   log=self.log)
+        if self.settings.allow_insecure_http and (
+                problem := plain_http_problem(self._base_url)) is not None:
+            # The configuration allowed it (allow_insecure_http): say so at every start.
+            self.log.warning("wix_plain_http", base_url=self._base_url, problem=problem)
         self._retry = RetryPolicy(self.settings, rng=rng)
         self.calls = CallCounter()
         """Every request this client has sent."""

@@ -54,8 +54,9 @@ class ExitCode(IntEnum):
     problems a sync handles with a warning)."""
 
     STATE = 73
-    """The state directory cannot be created or written (``EX_CANTCREAT``): fix its path
-    or permissions; the systemd unit does not restart on it."""
+    """The state directory cannot be created or written, or cannot be trusted (another
+    owner, writable by everyone, a link where a state file belongs) (``EX_CANTCREAT``): fix
+    its path, owner or permissions; the systemd unit does not restart on it."""
 
     ABORTED = 130
     """A second Ctrl-C/SIGTERM ended the run at once: requests that were on the wire are
@@ -76,7 +77,7 @@ EXIT_MEANINGS: dict[ExitCode, str] = {
     ExitCode.STOPPED: "stopped by a signal: nothing sent after it, see the account",
     ExitCode.NO_MATCH: "the source matched no (or far fewer) store variants: wrong store?",
     ExitCode.PROBLEMS: "lint found problems in the store",
-    ExitCode.STATE: "the state directory cannot be created or written",
+    ExitCode.STATE: "the state directory cannot be written or is not private",
     ExitCode.ABORTED: "a second signal ended the run at once",
     ExitCode.CONFIG: "invalid configuration or HTTP address: restarting cannot help",
 }

@@ -13,6 +13,7 @@ import argparse
 import contextlib
 from typing import Any
 
+from syncd.base.errors import StateError
 from syncd.cycle.sync import SiteSync
 from syncd.frontends.commands.common import ExitCode, add_site_options
 from syncd.frontends.commands.journal import list_runs
@@ -34,7 +35,8 @@ exit status:
   2  with --dry-run: writes are pending
   1  error (no such run, Wix, or failed writes)
   4  another syncd process (a daemon?) holds a site's lock
-  73 a site's state (its journal, its lock) cannot be used
+  73 a site's state (its journal, its lock) cannot be used, or the state directory is
+     not private (another owner, writable by everyone, a link where a file belongs)
   78 invalid configuration
 
 --output json prints one object: command, outcome, exit_code, reason, and per site its
@@ -76,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def rollback(name: str, site: SiteSync) -> SiteOutcome:
         # A dry run only reads: it takes no lock, so it works beside a daemon.
+        if not args.dry_run and (problem := site.backend.problem()) is not None:
+            raise StateError(problem)  # an untrusted state directory: exit 73
         lock = contextlib.nullcontext() if args.dry_run else site.backend.site_lock(name)
         async with lock, site:
             planned, applied = await site.rollback(

@@ -46,8 +46,17 @@ shutdown_grace_seconds (writes still running then are cancelled and journaled as
 "unknown"), then exit 0; a second signal stops at once. SIGHUP re-reads the
 configuration file; an invalid file is logged and the running configuration kept.
 
-HTTP (http.listen, default {DEFAULT_LISTEN}): /healthz (alive), /readyz (503 when a site's
-last successful cycle is older than http.ready_max_age_seconds) and /metrics (Prometheus).
+With sites_dir, each site file is checked on its own: a bad one disables its store
+(site_disabled in the log with file:line and field, "Disabled sites" on the console,
+/readyz details, syncd_site_config_ok 0) while every other store runs and reloads. A store
+whose file turns bad on a reload keeps running its previous settings until the file is
+fixed. Errors of the main file still stop the daemon (exit 78); syncd validate refuses any
+bad site file.
+
+HTTP (http.listen, default {DEFAULT_LISTEN}): /healthz (alive), /readyz (per site: unready
+when its last successful cycle is older than http.ready_max_age_seconds, its source fails
+or its site file is invalid; 503 once http.unready_share of the sites are, by default all)
+and /metrics (Prometheus).
 Under systemd with Type=notify it reports READY, STATUS, WATCHDOG and STOPPING.
 """
 
@@ -57,7 +66,7 @@ exit status:
      of the grace period and journaled as unknown)
   1  unexpected failure (see the log)
   4  another syncd process holds a site's lock (<state_dir>/<site>.lock names its pid)
-  73 the state directory cannot be created or written (do not restart)
+  73 the state directory cannot be written or is not private (do not restart)
   78 invalid configuration, or the HTTP address cannot be bound (do not restart)
 
 example:
@@ -93,7 +102,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
              f"else {DEFAULT_LISTEN})")
     probe.add_argument(
         "--ready", action="store_true",
-        help="probe /readyz (every site synced recently) instead of /healthz (alive)")
+        help="probe /readyz (enough sites synced recently: http.unready_share) instead of "
+             "/healthz (alive)")
     probe.add_argument(
         "--timeout", type=float, default=5.0, metavar="SECONDS",
         help="give up after this long (default: 5)")
@@ -108,17 +118,20 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.edges.config import SiteSettings
     from syncd.edges.wix import LimiterPool
     from syncd.frontends.console import mount_console
+    from syncd.frontends.console.notices import announce_console
     from syncd.frontends.daemon.config import DaemonSetup
     from syncd.frontends.daemon.site_board import Board
     from syncd.frontends.daemon.supervisor import Daemon
-    from syncd.frontends.daemon.wiring import build_setup
+    from syncd.frontends.daemon.wiring import build_setup, keep_previous_sites
 
     configure_logging()  # until the file says otherwise
     metrics = Metrics()
     limiters = LimiterPool()  # stores' budgets outlive reloads
     path: Path = args.config
     try:
-        settings = Settings.from_file(path)
+        # One bad file of sites_dir disables its store, not the daemon (`syncd validate`
+        # still refuses it): the other stores must not wait for someone's typo.
+        settings = Settings.from_file(path, per_site_file=True)
         settings.console.require_token()
         configure_logging(level=str(settings.log.level), json=_json_logs(str(settings.log.format)))
         board = Board(history=settings.console.history)
@@ -132,17 +145,24 @@ def run_command(args: argparse.Namespace) -> int:
         log.error("state_unusable", error=problem)
         return ExitCode.STATE
 
+    running = settings
+
     def reload() -> DaemonSetup[SiteSettings]:
-        fresh = Settings.from_file(path)
+        nonlocal running
+        fresh = keep_previous_sites(Settings.from_file(path, per_site_file=True), running)
         fresh.console.require_token()
-        return build_setup(fresh, metrics=metrics, limiters=limiters, board=board)
+        setup = build_setup(fresh, metrics=metrics, limiters=limiters, board=board)
+        running = fresh
+        return setup
 
     def console_routes(app: web.Application) -> None:
         if settings.console.enabled:
             mount_console(app, board=board, control=daemon, settings=settings)
 
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
-                    http_routes=console_routes, ownership=backend.ownership())
+                    http_routes=console_routes, ownership=backend.ownership(),
+                    allowed_hosts=settings.console.allowed_hosts,
+                    on_listening=lambda address: announce_console(settings, address))
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:

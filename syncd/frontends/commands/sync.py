@@ -82,7 +82,7 @@ exit status:
      asking that daemon to run one forced cycle itself)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
   6  the source matches no store variant (or far fewer than at the last good run)
-  73 the state directory cannot be created or written
+  73 the state directory cannot be created or written, or is not private
   78 invalid configuration
   130 a second Ctrl-C: quit at once (writes on the wire stay journaled 'pending')
 

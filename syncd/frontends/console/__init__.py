@@ -1,7 +1,9 @@
 """The web console: what the daemon sees, on one page per question, under ``/ui/``.
 
     app      routes, the safe actions, and ``mount_console`` (the daemon's HTTP app)
-    auth     the console token, sessions and CSRF checks
+    auth     the console token, sessions, CSRF checks and the sign-in rate limit
+    proxy    the client and its scheme, from the peer or a trusted proxy's headers
+    notices  the console's URL and warnings at start-up
     pages    the pages as HTML (pure)
     charts   small inline SVG charts
     html     escaping-by-default HTML building

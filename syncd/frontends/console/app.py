@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import time
 from collections.abc import AsyncIterator, Mapping
 from importlib import resources
@@ -32,8 +33,9 @@ from syncd.core.journal import JournalEntry
 from syncd.edges.backend import StateBackend, backend_for
 from syncd.edges.config import Settings
 from syncd.frontends.console import pages
-from syncd.frontends.console.auth import COOKIE, CSRF_FIELD, ConsoleAuth, Viewer
+from syncd.frontends.console.auth import CSRF_FIELD, ConsoleAuth, LoginLimiter, Viewer
 from syncd.frontends.console.html import Html
+from syncd.frontends.console.proxy import Proxies
 from syncd.frontends.daemon.health import SiteStatus
 from syncd.frontends.daemon.site_board import Board, SiteBoard
 
@@ -50,14 +52,19 @@ class DaemonControl(Protocol):
     @property
     def statuses(self) -> Mapping[str, SiteStatus]: ...
 
+    @property
+    def config_errors(self) -> Mapping[str, str]:
+        """Sites whose file in sites_dir is invalid, and why."""
+        ...
+
     def request_cycle(self, site: str, reason: str) -> bool: ...
 
 
 def _html(body: Html, status: int = 200) -> web.Response:
-    return web.Response(text=body, status=status, content_type="text/html", headers={
-        "Cache-Control": "no-store", "X-Frame-Options": "DENY",
-        "Content-Security-Policy": "default-src 'self'; style-src 'self'; img-src 'self' data:",
-        "Referrer-Policy": "same-origin"})
+    # The security headers (CSP, framing, sniffing, referrer) are the listener's, on every
+    # response: syncd.frontends.daemon.http_guard.
+    return web.Response(text=body, status=status, content_type="text/html",
+                        headers={"Cache-Control": "no-store"})
 
 
 class Console:
@@ -70,9 +77,16 @@ class Console:
         self._opened: StateBackend | None = None
         self._opening = asyncio.Lock()
         self._state = contextlib.AsyncExitStack()
-        token = settings.console.token
-        self.auth = ConsoleAuth(token.reveal() if token is not None else None,
-                                loopback=settings.http.listen.is_loopback)
+        console = settings.console
+        token = console.token
+        self.auth = ConsoleAuth(
+            token.reveal() if token is not None else None,
+            viewing_needs_token=console.viewing_needs_token(
+                loopback=settings.http.listen.is_loopback),
+            proxies=Proxies(console.trusted_proxies),
+            idle_s=console.session_idle_seconds, max_s=console.session_max_seconds,
+            limiter=LoginLimiter(max_failures=console.login_max_failures,
+                                 window_s=console.login_window_seconds))
 
     def routes(self, app: web.Application) -> None:
         app.cleanup_ctx.append(self._close_backend)
@@ -128,7 +142,7 @@ class Console:
         reason = ("sign in with the console token first" if viewer is None
                   else self.auth.may_act(request, viewer, form.get(CSRF_FIELD, "")))
         log.info("console_action", action=action, site=request.match_info.get("site"),
-                 remote=request.remote, allowed=reason is None, refused=reason)
+                 remote=self.auth.proxies.client(request), allowed=reason is None, refused=reason)
         if reason is not None or viewer is None:
             raise web.HTTPForbidden(text=f"syncd console: {reason}")
         return viewer, form
@@ -141,7 +155,8 @@ class Console:
     async def overview(self, request: web.Request) -> web.Response:
         viewer = self._viewer(request)
         return _html(pages.overview(self.board.sites, self.control.statuses, viewer,
-                                    now_s=time.time()))
+                                    now_s=time.time(),
+                                    config_errors=self.control.config_errors))
 
     async def static(self, request: web.Request) -> web.Response:
         name = request.match_info["name"]
@@ -187,21 +202,28 @@ class Console:
 
     async def login(self, request: web.Request) -> web.Response:
         form = await request.post()
-        ok = self.auth.check_token(str(form.get("token", "")))
-        log.info("console_sign_in", remote=request.remote, allowed=ok)
+        ok = self.auth.sign_in(request, str(form.get("token", "")))
+        log.info("console_sign_in", remote=self.auth.proxies.client(request), allowed=ok)
         if not ok:
             viewer = self.auth.viewer(request) or Viewer(False, "", False)
             return _html(pages.login_page(viewer, error="That is not the console token.",
                                           enabled=self.auth.actions_enabled), status=403)
         response = web.HTTPSeeOther("/ui/")
-        response.set_cookie(COOKIE, self.auth.open_session(), httponly=True,
-                            samesite="Strict", path="/ui")
+        self.auth.set_cookie(request, response, self.auth.open_session())
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
-        self.auth.close_session(request)
-        response = web.HTTPSeeOther("/ui/")
-        response.del_cookie(COOKIE, path="/ui")
+        viewer = self.auth.viewer(request)
+        form = await request.post()
+        if viewer is not None and viewer.csrf and not hmac.compare_digest(
+                str(form.get(CSRF_FIELD, "")).encode(), viewer.csrf.encode()):
+            log.info("console_sign_out", remote=self.auth.proxies.client(request),
+                     allowed=False)
+            raise web.HTTPForbidden(text="syncd console: sign out from the console's own "
+                                         "button (the CSRF check failed)")
+        response = web.HTTPSeeOther("/ui/login")
+        self.auth.close_session(request, response)
+        log.info("console_sign_out", remote=self.auth.proxies.client(request), allowed=True)
         raise response
 
     # -- actions -------------------------------------------------------------------------
@@ -245,7 +267,8 @@ class Console:
             raise web.HTTPConflict(text=f"syncd console: {exc}") from None
         if not dry_run:
             log.warning("console_rollback_applied", site=board.site.name,
-                        rolled_back_run=planned.run_id, remote=request.remote,
+                        rolled_back_run=planned.run_id,
+                        remote=self.auth.proxies.client(request),
                         changes=len(planned.plan.changes))
         return _html(pages.rollback_page(board.site.name, planned, applied, viewer))
 

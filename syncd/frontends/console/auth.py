@@ -1,28 +1,49 @@
 """Who may look and who may act: the console token, sessions, and CSRF protection.
 
-- No token configured: the pages are read-only, and served only when the daemon listens
-  on loopback; every action is refused.
+- No token configured: the pages are read-only (served only while viewing needs no token),
+  and every action is refused.
 - A token configured: ``POST /ui/login`` with it opens a session (an HttpOnly,
-  ``SameSite=Strict`` cookie holding a random id); each session has its own CSRF token,
-  which every action form carries and every action checks. Scripts may instead send
-  ``Authorization: Bearer <token>`` (a header browsers never add on their own, so it needs
-  no CSRF token). On a non-loopback listener the read-only pages need a session too.
+  ``SameSite=Strict`` cookie holding a random id; ``Secure`` and named with the ``__Host-``
+  prefix when the browser came over HTTPS, directly or through a trusted proxy). Each session
+  has its own CSRF token, which every action form, and the sign-out form, carries and every
+  action checks. Scripts may instead send ``Authorization: Bearer <token>`` (a header
+  browsers never add on their own, so it needs no CSRF token).
+- ``console.require_token_for_viewing`` (by default: off loopback, or behind a proxy): the
+  read-only pages need a session too.
+
+A session ends when unused for ``session_idle_seconds`` or ``session_max_seconds`` after it
+was opened, whichever comes first. A client that sent ``login_max_failures`` wrong tokens
+within ``login_window_seconds`` gets 429 until the oldest of them leaves the window, whether
+it tries the sign-in form or a Bearer header.
 
 Tokens are compared in constant time; sessions live in memory (a restart logs everyone
-out) and are capped in number.
+out) and are capped in number, as are the clients whose failures are remembered.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
-from collections import OrderedDict
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from aiohttp import web
 
+from syncd.frontends.console.proxy import Proxies
+
+log = structlog.get_logger("syncd.frontends.console")
+
 COOKIE = "syncd_console"
+SECURE_COOKIE = "__Host-syncd_console"
+"""The cookie's name over HTTPS: the prefix makes browsers refuse it unless it is ``Secure``,
+has ``Path=/`` and no ``Domain``, so no neighbour on the same domain can plant one."""
 MAX_SESSIONS = 64
+MAX_CLIENTS = 1024
+"""Clients whose recent sign-in failures are remembered (the oldest are forgotten first)."""
 CSRF_FIELD = "csrf"
 
 
@@ -35,13 +56,68 @@ class Viewer:
     signed_in: bool
 
 
+@dataclass(slots=True)
+class _Session:
+    csrf: str
+    opened_s: float
+    seen_s: float
+
+
+class LoginLimiter:
+    """Wrong tokens per client within a sliding window."""
+
+    def __init__(self, *, max_failures: int, window_s: float) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str, now_s: float) -> deque[float]:
+        times = self._failures.get(client, deque())
+        while times and times[0] <= now_s - self.window_s:
+            times.popleft()
+        return times
+
+    def retry_after_s(self, client: str, now_s: float) -> float | None:
+        """Seconds until ``client`` may try again, or None when it may now."""
+        times = self._recent(client, now_s)
+        if len(times) < self.max_failures:
+            return None
+        return times[-self.max_failures] + self.window_s - now_s
+
+    def failed(self, client: str, now_s: float) -> None:
+        times = self._recent(client, now_s)
+        times.append(now_s)
+        self._failures[client] = times
+        self._failures.move_to_end(client)
+        while len(self._failures) > MAX_CLIENTS:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
+
+
+def too_many_attempts(retry_s: float) -> web.HTTPTooManyRequests:
+    """The 429 answer, with ``Retry-After`` in whole seconds."""
+    wait = max(1, math.ceil(retry_s))
+    return web.HTTPTooManyRequests(
+        headers={"Retry-After": str(wait)},
+        text=f"syncd console: too many wrong tokens from this address; try again in "
+             f"{wait} s\n")
+
+
 class ConsoleAuth:
     """Token checks and sessions for one daemon."""
 
-    def __init__(self, token: str | None, *, loopback: bool) -> None:
+    def __init__(self, token: str | None, *, viewing_needs_token: bool, proxies: Proxies,
+                 idle_s: float, max_s: float, limiter: LoginLimiter,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._token = token
-        self.loopback = loopback
-        self._sessions: OrderedDict[str, str] = OrderedDict()
+        self.viewing_needs_token = viewing_needs_token
+        self.proxies = proxies
+        self.idle_s, self.max_s = idle_s, max_s
+        self.limiter = limiter
+        self._clock = clock
+        self._sessions: OrderedDict[str, _Session] = OrderedDict()
 
     @property
     def actions_enabled(self) -> bool:
@@ -54,25 +130,87 @@ class ConsoleAuth:
     def open_session(self) -> str:
         """A new session id (its CSRF token is made alongside)."""
         session = secrets.token_urlsafe(32)
-        self._sessions[session] = secrets.token_urlsafe(32)
+        now = self._clock()
+        self._sessions[session] = _Session(secrets.token_urlsafe(32), now, now)
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
         return session
 
-    def close_session(self, request: web.Request) -> None:
-        self._sessions.pop(request.cookies.get(COOKIE, ""), None)
+    def cookie_name(self, request: web.Request) -> str:
+        return SECURE_COOKIE if self.proxies.secure(request) else COOKIE
+
+    def set_cookie(self, request: web.Request, response: web.StreamResponse,
+                   session: str) -> None:
+        """The session cookie: ``Secure`` with the ``__Host-`` name over HTTPS."""
+        secure = self.proxies.secure(request)
+        response.set_cookie(SECURE_COOKIE if secure else COOKIE, session, httponly=True,
+                            samesite="Strict", path="/", secure=secure or None)
+
+    def close_session(self, request: web.Request, response: web.StreamResponse) -> None:
+        for name in (SECURE_COOKIE, COOKIE):
+            session = request.cookies.get(name)
+            if session is not None:
+                self._sessions.pop(session, None)
+                response.del_cookie(name, path="/")
+
+    def _session(self, request: web.Request) -> _Session | None:
+        """The request's live session (an expired one is forgotten here)."""
+        for name in (SECURE_COOKIE, COOKIE):
+            key = request.cookies.get(name)
+            found = self._sessions.get(key) if key is not None else None
+            if found is None or key is None:
+                continue
+            now = self._clock()
+            if now - found.seen_s > self.idle_s or now - found.opened_s > self.max_s:
+                del self._sessions[key]
+                log.info("console_session_expired", remote=self.proxies.client(request),
+                         idle=now - found.seen_s > self.idle_s)
+                return None
+            found.seen_s = now
+            return found
+        return None
+
+    def _bearer(self, request: web.Request) -> bool:
+        """True for a right Bearer token; a wrong one counts as a failed sign-in."""
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return False
+        client = self.proxies.client(request)
+        retry_s = self.limiter.retry_after_s(client, self._clock())
+        if retry_s is not None:
+            log.warning("console_sign_in_throttled", remote=client, bearer=True,
+                        retry_after_s=math.ceil(retry_s))
+            raise too_many_attempts(retry_s)
+        if self.check_token(header[7:].strip()):
+            return True
+        self.limiter.failed(client, self._clock())
+        return False
 
     def viewer(self, request: web.Request) -> Viewer | None:
         """Who is asking, or None when they may not even look."""
-        bearer = request.headers.get("Authorization", "")
-        if bearer.startswith("Bearer ") and self.check_token(bearer[7:].strip()):
+        if self._bearer(request):
             return Viewer(can_act=True, csrf="", signed_in=True)
-        csrf = self._sessions.get(request.cookies.get(COOKIE, ""))
-        if csrf is not None and self._token is not None:
-            return Viewer(can_act=True, csrf=csrf, signed_in=True)
-        if self.loopback:
+        session = self._session(request)
+        if session is not None and self._token is not None:
+            return Viewer(can_act=True, csrf=session.csrf, signed_in=True)
+        if not self.viewing_needs_token:
             return Viewer(can_act=False, csrf="", signed_in=False)
         return None
+
+    def sign_in(self, request: web.Request, candidate: str) -> bool:
+        """Check a token from the sign-in form; 429 while the client is locked out."""
+        client = self.proxies.client(request)
+        retry_s = self.limiter.retry_after_s(client, self._clock())
+        if retry_s is not None:
+            log.warning("console_sign_in_throttled", remote=client,
+                        retry_after_s=math.ceil(retry_s))
+            raise too_many_attempts(retry_s)
+        ok = self.check_token(candidate)
+        if ok:
+            self.limiter.succeeded(client)
+        else:
+            self.limiter.failed(client, self._clock())
+        return ok
 
     def may_act(self, request: web.Request, viewer: Viewer, form_csrf: str) -> str | None:
         """None when ``viewer`` may perform an action now, else the reason they may not."""

@@ -8,14 +8,16 @@ from syncd.frontends.console.html import Html, h, join
 
 WIDTH = 320
 HEIGHT = 80
+MIN_BARS = 2
+"""Fewer cycles than this show a note instead of a chart: one bar says nothing of a trend."""
 
 
 def bars(title: str, values: Sequence[float], labels: Sequence[str], *,
          limit: float | None = None, unit: str = "") -> Html:
     """A bar per value, oldest first; ``limit`` draws a dashed line (a budget)."""
-    if not values:
-        return h('<figure class="chart"><figcaption>{}</figcaption><p class="muted">no data '
-                 'yet</p></figure>', title)
+    if len(values) < MIN_BARS:
+        return h('<figure class="chart"><figcaption>{}</figcaption><p class="muted">not '
+                 'enough cycles yet ({} of {})</p></figure>', title, len(values), MIN_BARS)
     top = max([*values, limit or 0, 1])
     step = WIDTH / len(values)
     parts = []

@@ -18,6 +18,7 @@ from syncd.core.rollback import RollbackPlan
 from syncd.frontends.console.auth import CSRF_FIELD, Viewer
 from syncd.frontends.console.charts import bars
 from syncd.frontends.console.html import Html, h, join, when
+from syncd.frontends.daemon.cycle import CycleOutcome, CycleResult
 from syncd.frontends.daemon.health import SiteStatus
 from syncd.frontends.daemon.site_board import RunRecord, SiteBoard
 from syncd.frontends.render import explain_change, state_after, state_before
@@ -27,8 +28,14 @@ MAX_CHANGES = 200
 
 
 def layout(title: str, body: Html, viewer: Viewer, *, flash: str = "") -> Html:
-    who = ("signed in: actions allowed" if viewer.can_act
-           else h('read-only &middot; <a href="/ui/login">sign in</a>'))
+    if viewer.can_act and viewer.csrf:
+        who = h('signed in: actions allowed <form class="inline" method="post" '
+                'action="/ui/logout"><input type="hidden" name="{}" value="{}">'
+                '<button class="secondary">Sign out</button></form>', CSRF_FIELD, viewer.csrf)
+    elif viewer.can_act:
+        who = Html("signed in: actions allowed")
+    else:
+        who = h('read-only &middot; <a href="/ui/login">sign in</a>')
     note = h('<p class="flash" role="status">{}</p>', flash) if flash else Html("")
     return h('<!doctype html><html lang="en"><head><meta charset="utf-8">'
              '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -48,7 +55,22 @@ def _state(status: SiteStatus | None, board: SiteBoard) -> Html:
         name = status.last_outcome.result
     extra = h(' <span class="state refused">waiting for approval</span>') \
         if board.refused is not None else Html("")
+    if status is not None and status.source_error is not None:
+        # Seen at once: the site's next cycles would only refuse the source again.
+        extra = h(' <span class="state source_failing" title="{}">source failing</span>'
+                  '<br><span class="muted source-error">{}</span>{}',
+                  status.source_error, _first_line(status.source_error), extra)
     return h('<span class="state {}">{}</span>{}', name, name.replace("_", " "), extra)
+
+
+def failing(status: SiteStatus | None) -> bool:
+    """The site's last cycle ended badly (failed, refused, unusable source, no match), or
+    its source cannot be used right now."""
+    if status is not None and status.source_error is not None:
+        return True
+    if status is None or status.last_outcome is None:
+        return False
+    return status.last_outcome.result not in (CycleResult.OK, CycleResult.SKIPPED)
 
 
 def budget_use(run: RunRecord, board: SiteBoard) -> float:
@@ -60,9 +82,10 @@ def budget_use(run: RunRecord, board: SiteBoard) -> float:
 
 
 def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus],
-             viewer: Viewer, *, now_s: float) -> Html:
+             viewer: Viewer, *, now_s: float,
+             config_errors: Mapping[str, str] | None = None) -> Html:
     rows = []
-    for name in sorted(boards):
+    for name in sorted(sorted(boards), key=lambda n: not failing(statuses.get(n))):
         board, status = boards[name], statuses.get(name)
         last = board.runs[0] if board.runs else None
         error = next((r.outcome.error for r in board.runs if r.outcome.error), None)
@@ -81,8 +104,21 @@ def overview(boards: Mapping[str, SiteBoard], statuses: Mapping[str, SiteStatus]
             _first_line(error) if error else ""))
     body = h('<h1>Sites</h1><table id="sites"><thead><tr><th>Site</th><th>State</th>'
              '<th>Last cycle</th><th>Next cycle</th><th>API calls (last cycle)</th>'
-             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
+             '<th>Last error</th></tr></thead><tbody>{}</tbody></table>{}', join(rows),
+             _disabled_sites(config_errors or {}, statuses))
     return layout("Overview", body, viewer)
+
+
+def _disabled_sites(errors: Mapping[str, str], statuses: Mapping[str, SiteStatus]) -> Html:
+    """The sites whose file in sites_dir is invalid, and what became of each."""
+    if not errors:
+        return Html("")
+    rows = [h('<tr data-site="{}"><td>{}</td><td>{}</td><td class="muted">{}</td></tr>',
+              name, name, "runs its previous configuration" if name in statuses else "disabled",
+              errors[name]) for name in sorted(errors)]
+    return h('<h2>Disabled sites</h2><p class="muted">Their file in sites_dir is invalid: fix '
+             'it, then reload (SIGHUP).</p><table id="disabled-sites"><thead><tr><th>Site</th>'
+             '<th>State</th><th>Error</th></tr></thead><tbody>{}</tbody></table>', join(rows))
 
 
 def _first_line(text: str) -> str:
@@ -167,20 +203,26 @@ def _latest_plan(board: SiteBoard, now_s: float) -> Html:
     return h('<section id="plan"><h2>Latest plan: {} change(s)</h2>{}{}<table><thead><tr>'
              '<th>SKU</th><th>Product</th><th class="num">Before</th><th class="num">After'
              '</th><th>Reason</th><th>Source</th></tr></thead><tbody>{}</tbody></table>{}'
-             '</section>', len(plan.changes), notes, _written_since(board), rows, more)
+             '</section>', len(plan.changes), _applied(board.latest_run), notes, rows, more)
 
 
-def _written_since(board: SiteBoard) -> Html:
-    """Say so when the cycle that made the latest plan wrote: the plan predates those
-    writes, and its "before" values are no longer the store's."""
-    last = board.runs[0] if board.runs else None
-    if (last is None or board.latest_at_s != last.ended_at_s or not last.outcome.written
-            or not last.run_id):
+def applied_state(outcome: CycleOutcome) -> tuple[str, str]:
+    """Whether a cycle's plan reached the store: (css class, label)."""
+    if outcome.result is CycleResult.REFUSED or outcome.written == 0 < outcome.planned:
+        return "failed", "Not applied"
+    if outcome.written >= outcome.planned and outcome.failed == 0:
+        return "ok", "Applied"
+    return "refused", "Applied in part"
+
+
+def _applied(run: RunRecord | None) -> Html:
+    if run is None:
         return Html("")
-    return h('<p class="stale" id="plan-written">Planned before the writes of its own cycle: '
-             'run <span class="mono">{}</span> wrote {} of these change(s) since (see the '
-             'journal); the next cycle re-plans from the store.</p>', last.run_id,
-             last.outcome.written)
+    o = run.outcome
+    css, label = applied_state(o)
+    return h('<p id="plan-applied"><span class="state {}">{}</span> <span class="muted">{} '
+             'of {} written, {} failed ({} cycle: {})</span></p>', css, label, o.written,
+             o.planned, o.failed, o.kind, o.result.replace("_", " "))
 
 
 def _runs(board: SiteBoard, viewer: Viewer, now_s: float) -> Html:

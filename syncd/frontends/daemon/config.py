@@ -67,6 +67,10 @@ class DaemonConfig(Generic[SiteT]):
     backoff_max_s: float = _BACKOFF.max_s
     """Longest wait between failed cycles: a Wix outage costs one attempt per 5 minutes."""
 
+    bad_site_files: tuple[tuple[str, str], ...] = ()
+    """(site, why its file is invalid) for each bad file of ``sites_dir``: a site named in
+    ``sites`` too runs its previous settings, any other is disabled."""
+
     timetable: Schedule = field(init=False, repr=False, compare=False)
     """``schedule``'s interval or cron expression, parsed (ConfigError when it is invalid)."""
 
@@ -80,6 +84,8 @@ class DaemonConfig(Generic[SiteT]):
             raise ConfigError("failure backoff: need 0 < initial <= maximum")
         if self.http.ready_max_age_s <= 0:
             raise ConfigError("http.ready_max_age_seconds must be positive")
+        if not 0 < self.http.unready_share <= 1:
+            raise ConfigError("http.unready_share must be within 0..1 and above 0")
         object.__setattr__(self, "timetable",
                            make_schedule(interval_s=schedule.interval_s, cron=schedule.cron))
 

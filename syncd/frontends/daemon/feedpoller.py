@@ -57,7 +57,7 @@ class FeedPoller:
         try:
             result = await self.copy.refresh()
         except FeedError as e:
-            log.error("feed_failed", feed=feed.display, kind=e.kind, error=str(e))
+            log.error("feed_failed", feed=feed.display, kind=e.kind, error=str(e), **e.details)
             self._observe(e.kind)
             self._on_health(str(e))
             return None

@@ -22,12 +22,14 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Generic, TypeVar
 
+import structlog
+
 from syncd.cycle.metrics import Metrics
 from syncd.edges.backend.fence import SiteLease
 from syncd.frontends.daemon.aio import wait_for_any
 from syncd.frontends.daemon.backoff import Backoff
 from syncd.frontends.daemon.config import DaemonConfig, DaemonSetup, WatchedSource
-from syncd.frontends.daemon.cycle import CycleOutcome, CycleRunner, NamedSite
+from syncd.frontends.daemon.cycle import CycleOutcome, CycleResult, CycleRunner, NamedSite
 from syncd.frontends.daemon.fleet import Fleet
 from syncd.frontends.daemon.health import SiteStatuses
 from syncd.frontends.daemon.ownership import Ownership
@@ -36,11 +38,20 @@ from syncd.frontends.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.frontends.daemon.slots import CycleSlots
 from syncd.frontends.daemon.watcher import SourceWatcher
 
+log = structlog.get_logger("syncd.frontends.daemon")
+
 SiteT = TypeVar("SiteT", bound=NamedSite)
 
 LoadNext = Callable[[DaemonConfig[SiteT]], Awaitable[DaemonSetup[SiteT] | None]]
 """Loads the configuration again after a reload request: the next one, or None when it was
 rejected (the running one stays) or a stop came meanwhile."""
+
+CYCLE_READING = "the source as the last cycle read it"
+"""The key of a cycle's own reading among a site's source reports."""
+
+SOURCE_READ_FINE = frozenset({CycleResult.OK, CycleResult.REFUSED, CycleResult.NO_MATCH})
+"""Cycle results that read the whole source and could use it (a guard or the match check
+stopped them later)."""
 
 OWNERSHIP_EXIT_S = 10.0
 """How long the ownership task may take to leave the live set and disconnect on shutdown
@@ -103,6 +114,8 @@ class FleetRun(Generic[SiteT]):
         self._own = ownership
         self._slots = CycleSlots()
         self._loops: dict[str, SiteLoop[SiteT]] = {}
+        self._config_names: set[str] = set()
+        """The sites of the running configuration, with the disabled ones."""
         self.config: DaemonConfig[SiteT] | None = None
         """The configuration the loops run under (None before the first one starts)."""
 
@@ -142,7 +155,10 @@ class FleetRun(Generic[SiteT]):
         """Run one configuration; returns the next one after a reload, None after a stop."""
         config = setup.config
         self._slots.resize(config.max_concurrent_cycles)
-        self._statuses.forget_sources()  # this configuration's pollers report afresh
+        self._note_site_files(config)
+        # This configuration's watchers and pollers report afresh; what the loops' last
+        # cycles read stays until their next cycle.
+        self._statuses.forget_sources(keep=CYCLE_READING)
         await fleet.open_generation(setup)
         if self._own is not None:
             self._own.set_sites([site.name for site in config.sites])
@@ -188,13 +204,16 @@ class FleetRun(Generic[SiteT]):
         # epoch) gets a new loop, fenced by the new lease.
         wanted = [(site, (site, loop_key, _term(leases.get(site.name)))) for site in sites]
         self._statuses.add(site.name for site in sites)
+        for site in sites:
+            self._metrics.observe_source_ok(
+                site.name, self._statuses.statuses[site.name].source_error is None)
 
         def make_loop(site: SiteT, runner: CycleRunner[SiteT]) -> SiteLoop[SiteT]:
             return SiteLoop(
                 site, runner=runner, options=options,
                 status=self._statuses.statuses[site.name], metrics=self._metrics,
                 backoff=Backoff(initial_s=config.backoff_initial_s, max_s=config.backoff_max_s),
-                source_settled=gates.get(site.name), on_outcome=self._on_outcome,
+                source_settled=gates.get(site.name), on_outcome=self._cycle_ended,
                 slots=self._slots, lease=leases.get(site.name))
 
         await fleet.apply(wanted, grace_s=config.shutdown_grace_s, make_loop=make_loop)
@@ -208,6 +227,46 @@ class FleetRun(Generic[SiteT]):
             await own.stopped(fleet.names)
         else:
             self._release_locks(config)
+
+    def _note_site_files(self, config: DaemonConfig[SiteT]) -> None:
+        """Tell the log, readiness, the console and the metric which site files are bad."""
+        running = {site.name for site in config.sites}
+        errors = dict(config.bad_site_files)
+        for name, error in sorted(errors.items()):
+            if name in running:
+                log.error("site_file_invalid", site=name, error=error,
+                          action="runs its previous configuration until the file is fixed")
+            else:
+                log.error("site_disabled", site=name, error=error,
+                          action="fix the file, then reload (SIGHUP)")
+        for name in self._statuses.config_errors.keys() - errors.keys():
+            if name in running:
+                log.info("site_file_valid_again", site=name)
+        self._statuses.config_errors.clear()
+        self._statuses.config_errors.update(errors)
+        for name in self._config_names - running - errors.keys():
+            self._metrics.observe_site_config(name, None)
+        for name in running | errors.keys():
+            self._metrics.observe_site_config(name, name not in errors)
+        self._config_names = running | errors.keys()
+
+    def _cycle_ended(self, outcome: CycleOutcome) -> None:
+        """A cycle read the source too: whether it could use it is reported like a watcher's
+        reading (an incremental or scheduled cycle may be the first to see a bad edit)."""
+        if outcome.result is CycleResult.INVALID_SOURCE:
+            error = outcome.error or outcome.summary or "the source cannot be used"
+            self._report_source((outcome.site,), CYCLE_READING, error)
+        elif outcome.result in SOURCE_READ_FINE:
+            self._report_source((outcome.site,), CYCLE_READING, None)
+        self._on_outcome(outcome)
+
+    def _report_source(self, sites: Sequence[str], source: str, error: str | None) -> None:
+        """A source of ``sites`` fails (``error``) or works: readiness, console, metric."""
+        self._statuses.report_source(sites, source, error)
+        for name in sites:
+            status = self._statuses.statuses.get(name)
+            if status is not None:
+                self._metrics.observe_source_ok(name, status.source_error is None)
 
     async def _make_watchers(
         self, setup: DaemonSetup[SiteT], loops: Sequence[SiteLoop[SiteT]]
@@ -237,12 +296,17 @@ class FleetRun(Generic[SiteT]):
 
         def on_health(error: str | None) -> None:
             # Per site and source, so that one good feed does not hide another failing one.
-            self._statuses.report_source(source.sites, str(source.path), error)
+            self._report_source(source.sites, str(source.path), error)
+
+        def on_rows(error: str | None) -> None:
+            # Apart from the fetch: a feed fetched fine may still hold rows that are invalid.
+            self._report_source(source.sites, f"{source.path} (rows)", error)
 
         poller = source.poller(on_settled, on_health) if source.poller is not None else None
         if poller is not None:
             await poller.prime()  # the first copy of the feed, before the tracker reads it
         if tracker is not None:
+            tracker.subscribe_health(on_rows)
             await tracker.prime()
             tracker.subscribe(tell_loops)
         if poller is not None:

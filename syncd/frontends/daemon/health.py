@@ -4,13 +4,16 @@
 when the last success was, whether a cycle is running) and the HTTP endpoint reads. It
 outlives configuration reloads, so a reload does not make a healthy daemon look unready.
 ``judge_readiness`` is pure: given the statuses, the maximum age and the time, it says
-whether the daemon is ready and why, per site, in words an operator can act on.
+whether the daemon is ready and why, per site, in words an operator can act on. The daemon
+is unready only once a configured share of its stores is (by default all of them), so
+that one broken store of an agency does not take every other one out of service; a store
+disabled because its site file is invalid counts as an unready store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 
 from syncd.frontends.daemon.cycle import CycleOutcome
 
@@ -70,6 +73,9 @@ class SiteStatuses:
         self.statuses: dict[str, SiteStatus] = {}
         self._source_errors: dict[str, dict[str, str]] = {}
         """Site -> remote source -> why it is failing."""
+        self.config_errors: dict[str, str] = {}
+        """Site -> why its site file is invalid (``file:line: field: error``). A site named
+        here without a status is disabled; one with a status runs its previous settings."""
 
     def add(self, names: Iterable[str]) -> None:
         """Give each of ``names`` a status unless it has one (it starts empty)."""
@@ -96,11 +102,14 @@ class SiteStatuses:
             if name in self.statuses:
                 self.statuses[name].source_error = self._source_error(name)
 
-    def forget_sources(self) -> None:
-        """Forget every feed's report: a new configuration's pollers report afresh."""
-        self._source_errors.clear()
+    def forget_sources(self, *, keep: str | None = None) -> None:
+        """Forget every feed's report: a new configuration's pollers report afresh. The
+        reports of source ``keep`` stay (a cycle's own reading: loops outlive reloads)."""
+        for errors in self._source_errors.values():
+            for source in [s for s in errors if s != keep]:
+                del errors[source]
         for status in self.statuses.values():
-            status.source_error = None
+            status.source_error = self._source_error(status.site)
 
     def _source_error(self, name: str) -> str | None:
         return next(iter(self._source_errors.get(name, {}).values()), None)
@@ -116,18 +125,29 @@ class SiteReadiness:
     last_success_age_s: float | None
     last_result: str | None
     consecutive_failures: int
+    config_error: str | None = None
+    """Why the site's file is invalid (the site is disabled, or runs its previous one)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Readiness:
-    """The daemon is ready when every site is (and it has at least one site)."""
+    """The daemon is ready while fewer than ``unready_share`` of its sites are unready (and
+    it has at least one site)."""
 
     ready: bool
     sites: tuple[SiteReadiness, ...] = field(default=())
+    unready_share: float = 1.0
+
+    @property
+    def sites_unready(self) -> int:
+        return sum(1 for s in self.sites if not s.ready)
 
     def as_json(self) -> dict[str, object]:
         return {
             "ready": self.ready,
+            "sites_unready": self.sites_unready,
+            "sites_total": len(self.sites),
+            "unready_share": self.unready_share,
             "sites": {
                 s.site: {
                     "ready": s.ready,
@@ -137,6 +157,7 @@ class Readiness:
                     ),
                     "last_result": s.last_result,
                     "consecutive_failures": s.consecutive_failures,
+                    **({"config_error": s.config_error} if s.config_error else {}),
                 }
                 for s in self.sites
             },
@@ -175,9 +196,27 @@ def judge_site(status: SiteStatus, *, max_age_s: float, now_s: float) -> SiteRea
                          last_result, status.consecutive_failures)
 
 
+def judge_disabled(site: str, error: str) -> SiteReadiness:
+    """A site whose file is invalid and that does not run."""
+    return SiteReadiness(site, False, f"disabled: its site file is invalid: {error}", None,
+                         None, 0, config_error=error)
+
+
 def judge_readiness(
-    statuses: Iterable[SiteStatus], *, max_age_s: float, now_s: float
+    statuses: Iterable[SiteStatus], *, max_age_s: float, now_s: float,
+    unready_share: float = 1.0, config_errors: Mapping[str, str] | None = None,
 ) -> Readiness:
-    """The verdict for the whole daemon; not ready without sites."""
-    sites = tuple(judge_site(s, max_age_s=max_age_s, now_s=now_s) for s in statuses)
-    return Readiness(ready=bool(sites) and all(s.ready for s in sites), sites=sites)
+    """The verdict for the whole daemon; not ready without sites, nor once at least
+    ``unready_share`` of them are unready. ``config_errors`` are the sites whose file is
+    invalid: those without a status are disabled and count as unready."""
+    errors = config_errors or {}
+    judged = {s.site: judge_site(s, max_age_s=max_age_s, now_s=now_s) for s in statuses}
+    for name, error in errors.items():
+        if name in judged:
+            judged[name] = replace(judged[name], config_error=error)
+        else:
+            judged[name] = judge_disabled(name, error)
+    sites = tuple(judged[name] for name in sorted(judged))
+    unready = sum(1 for s in sites if not s.ready)
+    ready = bool(sites) and unready / len(sites) < unready_share
+    return Readiness(ready=ready, sites=sites, unready_share=unready_share)

@@ -6,15 +6,18 @@ state kept by the site loops; they never touch Wix or the source, so a scrape is
 cannot interfere with a cycle.
 
 - ``/healthz``: 200 while the event loop runs (liveness; a hung loop cannot answer).
-- ``/readyz``: 200 when every site had a successful cycle within ``ready_max_age_s``,
-  503 otherwise; the JSON body says per site why.
+- ``/readyz``: 503 once ``unready_share`` of the sites (by default all of them) have had no
+  successful cycle within ``ready_max_age_s``, cannot use their source or are disabled
+  by an invalid site file; 200 otherwise. The JSON body says per site why.
 - ``/metrics``: Prometheus text exposition of the process's registry.
+
+Every request must name the listener in ``Host`` (``syncd.frontends.daemon.http_guard``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -23,6 +26,7 @@ from syncd.base.errors import ListenError
 from syncd.cycle.metrics import CONTENT_TYPE_LATEST, Metrics
 from syncd.edges.config import ListenAddress
 from syncd.frontends.daemon.health import SiteStatus, judge_readiness
+from syncd.frontends.daemon.http_guard import HostCheck, install
 
 
 @dataclass(slots=True)
@@ -36,10 +40,15 @@ class HealthView:
     statuses: Callable[[], Iterable[SiteStatus]]
     ready_max_age_s: float
     started_at_s: float
+    unready_share: float = 1.0
+    config_errors: Callable[[], Mapping[str, str]] = dict
+    """The sites whose file is invalid, and why."""
 
 
-def build_app(view: HealthView, *, metrics: Metrics) -> web.Application:
-    """The aiohttp application serving the three endpoints."""
+def build_app(view: HealthView, *, metrics: Metrics,
+              hosts: HostCheck | None = None) -> web.Application:
+    """The aiohttp application serving the three endpoints; ``hosts``: the ``Host`` names
+    it answers to (None: any, for tests of the handlers alone)."""
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response(
@@ -47,7 +56,8 @@ def build_app(view: HealthView, *, metrics: Metrics) -> web.Application:
 
     async def readyz(request: web.Request) -> web.Response:
         verdict = judge_readiness(
-            view.statuses(), max_age_s=view.ready_max_age_s, now_s=time.time())
+            view.statuses(), max_age_s=view.ready_max_age_s, now_s=time.time(),
+            unready_share=view.unready_share, config_errors=view.config_errors())
         return web.json_response(verdict.as_json(), status=200 if verdict.ready else 503)
 
     async def metrics_handler(request: web.Request) -> web.Response:
@@ -55,6 +65,8 @@ def build_app(view: HealthView, *, metrics: Metrics) -> web.Application:
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application()
+    if hosts is not None:
+        install(app, hosts)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_handler)

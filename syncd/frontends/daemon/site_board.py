@@ -43,6 +43,8 @@ class SiteBoard:
     site: SiteSettings
     latest: PlanResult | None = None
     latest_at_s: float | None = None
+    latest_run: RunRecord | None = None
+    """The cycle that made ``latest``: whether (and how far) the plan was applied."""
     refused: PlanResult | None = None
     """The plan a guard refused last, while no later cycle has succeeded."""
     refusal: str = ""
@@ -101,11 +103,12 @@ class Board:
         if board is None:
             return
         now = time.time()
+        run = RunRecord(outcome, now, run_id, api_calls, forced)
         if planned is not None:
-            board.latest, board.latest_at_s = planned, now
+            board.latest, board.latest_at_s, board.latest_run = planned, now, run
         if refused:
             board.refused, board.refusal = planned, outcome.error or outcome.summary
         elif outcome.succeeded:
             board.refused, board.refusal = None, ""
-        board.runs.appendleft(RunRecord(outcome, now, run_id, api_calls, forced))
+        board.runs.appendleft(run)
 

@@ -13,7 +13,10 @@ configuration and SIGUSR1 asks every site for a full walk in its next cycle:
   journal), the endpoint stops and ``run`` returns: the process exits 0.
 
 A reload reads the configuration again (in a thread, it touches files); an invalid one is
-logged with its error and the running one simply continues. A valid one starts and stops
+logged with its error and the running one simply continues. A bad file of ``sites_dir`` is
+not an invalid configuration: it disables its store alone, or leaves a running store on its
+previous settings (``syncd.frontends.daemon.wiring.keep_previous_sites``), and the
+configuration's other changes apply. A valid one starts and stops
 only the sites it adds, removes or changes (a changed site starts again with a full cycle);
 the others' loops run on undisturbed. Site statuses (and so readiness) survive a reload.
 """
@@ -42,6 +45,7 @@ from syncd.frontends.daemon.cycle import CycleOutcome, NamedSite
 from syncd.frontends.daemon.fleet_loop import FleetRun
 from syncd.frontends.daemon.health import SiteStatus, SiteStatuses
 from syncd.frontends.daemon.health_endpoint import HealthView, HttpServer, build_app
+from syncd.frontends.daemon.http_guard import HostCheck
 from syncd.frontends.daemon.notify import SystemdNotifier, run_watchdog, watchdog_interval_s
 from syncd.frontends.daemon.ownership import Ownership
 
@@ -67,6 +71,8 @@ class Daemon(Generic[SiteT]):
         env: Mapping[str, str] | None = None,
         http_routes: Callable[[web.Application], None] | None = None,
         ownership: Ownership | None = None,
+        allowed_hosts: Sequence[str] = (),
+        on_listening: Callable[[ListenAddress], None] | None = None,
     ) -> None:
         self._load = load
         self._ownership = ownership
@@ -81,10 +87,15 @@ class Daemon(Generic[SiteT]):
         self._locks: dict[Path, contextlib.ExitStack] = {}
         self._view = HealthView(statuses=self._sites.statuses.values,
                                 ready_max_age_s=HttpSettings().ready_max_age_s,
-                                started_at_s=time.time())
+                                started_at_s=time.time(),
+                                config_errors=lambda: self._sites.config_errors)
         self.http_address: ListenAddress | None = None
         self._http_routes = http_routes
         """Adds routes (the web console) to the HTTP endpoint before it starts."""
+        self._allowed_hosts = tuple(allowed_hosts)
+        """``Host`` names the endpoint answers to besides its listen address."""
+        self._on_listening = on_listening
+        """Told the bound address once the endpoint listens (the console's notices)."""
         self._fleet: FleetRun[SiteT] = FleetRun(
             statuses=self._sites, metrics=metrics, stop=self.stop, reload=self.reload,
             force=self._force, load_next=self._reload,
@@ -140,6 +151,11 @@ class Daemon(Generic[SiteT]):
         """The live status of every site, by name."""
         return self._sites.statuses
 
+    @property
+    def config_errors(self) -> Mapping[str, str]:
+        """The sites whose file is invalid, and why (disabled unless in ``statuses``)."""
+        return self._sites.config_errors
+
     # -- the run ---------------------------------------------------------------------------
 
     async def run(self, setup: DaemonSetup[SiteT]) -> None:
@@ -148,11 +164,15 @@ class Daemon(Generic[SiteT]):
             try:
                 self._take_locks(setup.config)
                 self._view.ready_max_age_s = setup.config.http.ready_max_age_s
-                app = build_app(self._view, metrics=self._metrics)
+                self._view.unready_share = setup.config.http.unready_share
+                hosts = HostCheck(setup.config.http.listen.host, self._allowed_hosts)
+                app = build_app(self._view, metrics=self._metrics, hosts=hosts)
                 if self._http_routes is not None:
                     self._http_routes(app)
                 server = HttpServer(app, setup.config.http.listen)
                 self.http_address = await server.start()
+                if self._on_listening is not None:
+                    self._on_listening(self.http_address)
                 try:
                     with self._signal_handlers():
                         await self._run_fleet(setup)
@@ -200,6 +220,7 @@ class Daemon(Generic[SiteT]):
             log.warning("http_listen_change_needs_restart", listen=str(self.http_address),
                         configured=str(new.config.http.listen))
         self._view.ready_max_age_s = new.config.http.ready_max_age_s
+        self._view.unready_share = new.config.http.unready_share
         log.info("config_reloaded", sites=[s.name for s in new.config.sites])
         self._notifier.ready(status="configuration reloaded")
         return new

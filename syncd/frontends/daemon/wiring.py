@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections import defaultdict
+from dataclasses import replace
 
 from syncd.cycle.metrics import Metrics
 from syncd.edges.config import Settings, SiteSettings, SourceSettings
@@ -34,7 +35,36 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         http=settings.http,
         shutdown_grace_s=settings.shutdown_grace_s,
         max_concurrent_cycles=settings.fleet.max_concurrent_cycles,
+        bad_site_files=tuple((bad.name, bad.error) for bad in settings.disabled_sites),
     )
+
+
+def keep_previous_sites(fresh: Settings, previous: Settings) -> Settings:
+    """``fresh`` with the previous settings of each site whose file just turned bad.
+
+    A store that was running keeps running as it was, rather than stopping because of a
+    typo made while editing its file: the previous settings were valid and are what the
+    store has been synced with. Its file stays reported as invalid until it is fixed.
+    """
+    running = {site.name: site for site in previous.sites}
+    held = dict((path, name) for name, path in previous.site_files)
+    names = {site.name for site in fresh.sites}
+    kept: list[SiteSettings] = []
+    bad_files = []
+    for bad in fresh.disabled_sites:
+        # A file whose name cannot be read any more (broken YAML) is known by its path.
+        name = bad.name if bad.name in running else held.get(bad.path, bad.name)
+        site = running.get(name)
+        if site is not None and name not in names:
+            kept.append(site)
+            names.add(name)
+            bad = replace(bad, name=name, running_previous=True)
+        bad_files.append(bad)
+    if not kept:
+        return fresh
+    return replace(fresh, sites=fresh.sites + tuple(kept), disabled_sites=tuple(bad_files),
+                   site_files=fresh.site_files + tuple(
+                       (bad.name, bad.path) for bad in bad_files if bad.running_previous))
 
 
 def watched_sources(settings: Settings, *, metrics: Metrics | None = None,

@@ -19,6 +19,8 @@ import os
 import signal
 from pathlib import Path
 
+from syncd.base.private_files import write_private
+
 APPROVE_SIGNAL = signal.SIGUSR2
 """What a daemon listens to for approval requests."""
 
@@ -29,17 +31,41 @@ def approval_path(state_dir: Path, site: str) -> Path:
 
 
 def is_syncd_process(pid: int) -> bool:
-    """True when ``pid`` runs as this user and its command line is syncd's (``syncd ...``
-    or ``python -m syncd ...``). Where ``/proc`` cannot tell, False."""
+    """True when ``pid`` runs as this user and is syncd itself: the ``syncd`` program
+    (``syncd run``, or ``python .../bin/syncd run``) or ``python -m syncd ...``. A program
+    that merely has "syncd" among its arguments (``less syncd``, a script given a file
+    named so) is not. Where ``/proc`` cannot tell, False."""
     proc = Path("/proc") / str(pid)
     try:
         if proc.stat().st_uid != os.getuid():
             return False
-        argv = (proc / "cmdline").read_bytes().split(b"\0")
+        argv = [os.fsdecode(a) for a in (proc / "cmdline").read_bytes().split(b"\0")]
     except OSError:
         return False
-    words = [Path(os.fsdecode(a)).name for a in argv[:4] if a]
-    return "syncd" in words or any(w.startswith("syncd") for w in words[:2])
+    return is_syncd_command_line(argv)
+
+
+def is_syncd_command_line(argv: list[str]) -> bool:
+    """Whether ``argv`` (a ``/proc/PID/cmdline``) starts syncd: its program is ``syncd``,
+    or a Python interpreter whose first argument is ``-m syncd`` or the ``syncd`` script."""
+    if not argv or not argv[0]:
+        return False
+    program = Path(argv[0]).name
+    if program == "syncd":
+        return True
+    if not program.startswith("python"):
+        return False
+    args = iter(argv[1:])
+    for arg in args:
+        if arg == "-m":
+            return next(args, None) == "syncd"
+        if arg in ("-X", "-W", "--check-hash-based-pycs"):
+            next(args, None)  # the option's value
+        elif not arg.startswith("-"):
+            return Path(arg).name == "syncd"  # the script: pip's bin/syncd
+        elif arg == "-c":
+            return False
+    return False
 
 
 def request_forced_cycle(state_dir: Path, site: str, pid: int) -> None:
@@ -47,7 +73,7 @@ def request_forced_cycle(state_dir: Path, site: str, pid: int) -> None:
     (nothing left, nothing sent) when ``pid`` is not a syncd process of this user."""
     if not is_syncd_process(pid):
         raise OSError(f"process {pid} is not a syncd process of this user: not signalled")
-    approval_path(state_dir, site).write_text(f"requested by pid {os.getpid()}\n")
+    write_private(approval_path(state_dir, site), f"requested by pid {os.getpid()}\n".encode())
     os.kill(pid, APPROVE_SIGNAL)
 
 

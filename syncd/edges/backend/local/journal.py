@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
+from syncd.base.private_files import fsync_dir, open_private
 from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail, utc_now
 
 
@@ -34,14 +35,6 @@ def file_journal(path: Path, *, site: str, run_id: str,
                    rollback_of=rollback_of)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class FileJournal:
     """A ``JournalStore`` on one JSON-lines file."""
 
@@ -56,25 +49,24 @@ class FileJournal:
         await asyncio.to_thread(self.close_sync)
 
     def open_sync(self) -> None:
-        """Open for appending (creating the file and its directory), terminating a torn
-        last line left by a crash so that it cannot swallow the next entry."""
+        """Open for appending (creating the file and its directory, private to this user),
+        terminating a torn last line left by a crash so that it cannot swallow the next
+        entry."""
         if self._file is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        created = not self.path.exists()
-        f = self.path.open("ab")
-        if created:
-            # The file's lines are fsynced, but its name lives in the directory: without
-            # this a power cut after the first run could lose the whole journal.
-            _fsync_dir(self.path.parent)
+        created = not os.path.lexists(self.path)
+        fd = open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
+        f = os.fdopen(fd, "ab")
         try:
-            if f.tell() > 0:
-                with self.path.open("rb") as r:
-                    r.seek(-1, os.SEEK_END)
-                    if r.read(1) != b"\n":
-                        f.write(b"\n")
-                        f.flush()
-                        os.fsync(f.fileno())
+            if created:
+                # The file's lines are fsynced, but its name lives in the directory:
+                # without this a power cut after the first run could lose the journal.
+                fsync_dir(self.path.parent)
+            size = os.fstat(fd).st_size
+            if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                f.write(b"\n")
+                f.flush()
+                os.fsync(fd)
         except BaseException:
             f.close()
             raise

@@ -20,7 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from syncd.base.errors import SyncdError
+from syncd.base.errors import StateError
+from syncd.base.private_files import open_private
 from syncd.edges.backend.base import SiteLocked
 
 
@@ -59,15 +60,16 @@ def acquire_site_lock(state_dir: Path, site: str, *, role: str = "sync"
     """Hold the site's lock for the ``with`` block as ``role`` (``ROLES``); raises
     ``SiteLocked`` if it is taken.
 
-    Blocking-free: the lock is tried once, never waited for. Raises ``SyncdError`` if the
-    state directory cannot be created or written.
+    Blocking-free: the lock is tried once, never waited for. Raises ``StateError`` if the
+    state directory cannot be created or written, or the lock file is a link.
     """
     path = lock_path(state_dir, site)
+    # The file is truncated below: opened through a link planted in its place, that would
+    # empty whatever file the link names (open_private refuses links).
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        raise SyncdError(f"cannot create lock file {path}: {e.strerror or e}") from e
+        fd = open_private(path, os.O_RDWR | os.O_CREAT)
+    except StateError as e:
+        raise StateError(f"cannot create lock file {path}: {e}") from e
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -1,17 +1,16 @@
 """The local run state: one JSON document per site, ``<state_dir>/<site>.state.json``.
 
-Replaced atomically (written to a temporary file, fsynced, renamed over the old one,
-directory fsynced) so that a crash or a full disk leaves either the old record or the new
-one, never half of each.
+Replaced atomically (``syncd.base.private_files.write_private``: written to a private
+part file, fsynced, renamed over the old one, directory fsynced) so that a crash or a full
+disk leaves either the old record or the new one, never half of each.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from syncd.base.errors import StateError
+from syncd.base.private_files import write_private
 from syncd.edges.backend.runstate import RunState
 
 
@@ -49,21 +48,6 @@ def write_state(state_dir: Path, site: str, state: RunState) -> Path:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old or the new content only."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory entry is on disk.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    """Write ``text`` to ``path`` so that readers see the old or the new content only
+    (``write_private``: a private part file, fsynced, renamed, directory fsynced)."""
+    write_private(path, text.encode("utf-8"))
