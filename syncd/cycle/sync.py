@@ -27,7 +27,7 @@ import structlog
 
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
-from syncd.apply.recent_writes import OpenWrites
+from syncd.apply.recent_writes import OpenWrites, settle_open_writes
 from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
@@ -153,6 +153,7 @@ class SiteSync:
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
         informer = self.informer
+        read_at = datetime.now(UTC)
         try:
             if fast:
                 assert changed_keys is not None
@@ -195,7 +196,7 @@ class SiteSync:
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
-                            match_problem=problem)
+                            match_problem=problem, read_at=read_at)
         if problem is not None and not force:
             raise NoMatch(problem, result)
         try:
@@ -261,6 +262,8 @@ class SiteSync:
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
             async with journal:
+                await settle_open_writes(planned.snapshot.variants, journal=journal, log=log,
+                                         open_writes=self.open_writes)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
                                               stop=stop, log=log, progress=progress,
