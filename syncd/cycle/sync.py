@@ -191,7 +191,8 @@ class SiteSync:
             previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
         problem = None if fast else match_problem(
-            plan, policy, previous_matched=previous.matched_rows if previous else None)
+            plan, policy, previous_matched=previous.matched_rows if previous else None,
+            previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
