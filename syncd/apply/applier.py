@@ -104,12 +104,7 @@ from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
-"""Increment/Decrement calls started at once (the site's limiter paces them further)."""
-
 DELTA_ROUNDS = 3
-"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
-then costs one more call, a store that keeps refusing does not loop."""
-
 """Rounds of deltas before what still differs goes to the absolute path: a 429 now and
 then costs one more call, a store that keeps refusing does not loop."""
 
@@ -118,17 +113,6 @@ SECOND_LOOK_S = 3.0
 nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
 show them, so that lag costs a read per 100 products rather than a write per product."""
 
-"""Pause before the second verification read of deltas whose first re-read settled
-nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
-show them, so that lag costs a read per 100 products rather than a write per product."""
-
-"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
-that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
-is seen); within this window a variant whose read does not show syncd's last write gets
-no delta, and an accepted write that a read does not show is not yet called ignored."""
-
-"""How many of the client's request timeouts (``WixSettings.timeout_s``, 30 s by default)
-a delta whose call got no answer may still take to land: ``lost_settle_s``."""
 
 @dataclass(slots=True)
 class _Sent:
