@@ -105,6 +105,11 @@ async def test_a_forced_sync_says_the_guard_was_overridden_not_that_it_would_ref
     code, out, err = await _syncd("plan", "--config", str(config))
     assert code == ExitCode.PENDING, err
     assert "`syncd sync` would refuse this plan" in out
+    code, out, err = await _syncd("sync", "--dry-run", "--force", "--config", str(config))
+    assert code == ExitCode.PENDING, err
+    assert "`syncd sync` would refuse" not in out
+    assert "`syncd sync --force` would override them" in out
+    assert emu.stats()["writes"]["calls"] == 0
     code, out, err = await _syncd("sync", "--force", "--config", str(config))
     assert code == ExitCode.OK, err
     assert "would refuse this plan" in out and "`syncd sync` would refuse" not in out

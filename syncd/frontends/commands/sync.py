@@ -140,7 +140,8 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
             ending = classify(await site.plan(force=True))
         if text:
             assert ending.planned is not None
-            print(plan_text(name, ending.planned, max_rows=args.max_rows))
+            print(plan_text(name, ending.planned, max_rows=args.max_rows,
+                            force_asked=getattr(args, "force", False)))
             if ending.end is CycleEnd.NO_MATCH:
                 print_site_error(name, ending.reason or "")
         return ended(name, ending)

@@ -98,9 +98,10 @@ def change_lines(plan: Plan, max_rows: int | None) -> list[str]:
 
 
 def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
-              forced: bool = False) -> str:
+              forced: bool = False, force_asked: bool = False) -> str:
     """The plan of one site as a table and a report; ``forced``: a sync applying it with
-    ``--force``, which overrides the guards and the match check."""
+    ``--force``, which overrides the guards and the match check; ``force_asked``: a dry
+    run given ``--force`` (the guards are named, and what ``--force`` would do with them)."""
     plan = result.plan
     snap = result.snapshot
     lines = [
@@ -130,7 +131,7 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
     if forced and result.match_problem is not None:
         lines.append(f"Source check overridden (--force given, applying the plan anyway): "
                      f"{result.match_problem}")
-    lines.extend(_guard_lines(result.guards, forced=forced))
+    lines.extend(_guard_lines(result.guards, forced=forced, force_asked=force_asked))
     return safe_text("\n".join(lines))
 
 
@@ -173,7 +174,8 @@ def _more(total: int) -> list[str]:
     return [f"  ... and {total - MAX_LISTED} more"] if total > MAX_LISTED else []
 
 
-def _guard_lines(guards: tuple[GuardResult, ...], *, forced: bool = False) -> list[str]:
+def _guard_lines(guards: tuple[GuardResult, ...], *, forced: bool = False,
+                 force_asked: bool = False) -> list[str]:
     failing = [g for g in guards if g.applicable and not g.passed]
     if not failing:
         return []
@@ -181,6 +183,9 @@ def _guard_lines(guards: tuple[GuardResult, ...], *, forced: bool = False) -> li
     if forced:
         lines = [f"Safety guards overridden: {names} would refuse this plan; --force "
                  "given, applying it:"]
+    elif force_asked:
+        lines = [f"Safety guards: {names} would refuse this plan; `syncd sync --force` "
+                 "would override them and apply it (nothing is written by a dry run):"]
     else:
         lines = ["Safety guards: `syncd sync` would refuse this plan:"]
     lines.extend(f"  {g.guard.value}: {g.message}" for g in failing)
