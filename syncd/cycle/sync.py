@@ -42,6 +42,7 @@ from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
+from syncd.cycle.write_test_runs import is_write_test, settle_write_tests
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.config import SiteSettings, SourceMode
@@ -99,6 +100,8 @@ class SiteSync:
                                      on_fallback=fallback_observer(metrics, site.name),
                                      log=self.log)
         self._metrics = metrics
+        self._write_tests_checked = False
+        """Whether this site's journal was searched for an unfinished write test yet."""
         if metrics is not None:
             self.client.subscribe(metrics_observer(metrics, site.name))
 
@@ -247,6 +250,8 @@ class SiteSync:
         calls_before = self.client.calls.total
         run_id = new_run_id(datetime.now(UTC))
         log = self.log.bind(run_id=run_id)
+        if not dry_run:
+            await self.settle_write_tests(stop=stop)
         planned = await self.plan(kind=kind, changed_keys=changed_keys, force=force)
         plan = planned.plan
         log.info("plan_ready", kind=planned.kind.value, changes=len(plan.changes),
@@ -281,6 +286,19 @@ class SiteSync:
         return SyncResult(planned=planned, applied=applied,
                           api_calls=self.client.calls.total - calls_before,
                           duration_s=time.monotonic() - started, run_id=run_id)
+
+    async def settle_write_tests(self, *, stop: asyncio.Event | None = None) -> list[str]:
+        """Put back what a write test left changed (killed before it could), before this
+        run reads the store (``syncd.cycle.write_test_runs``); the journal is searched on
+        the site's first run and after any run that saw a write test's lines."""
+        recent = any(is_write_test(e.run_id) or is_write_test(e.rollback_of or "")
+                     for e in self.open_writes.latest.values())
+        if self._write_tests_checked and not recent:
+            return []
+        found = await settle_write_tests(store=await self.store(), backend=self.backend,
+                                         site=self.site.name, log=self.log, stop=stop)
+        self._write_tests_checked = not found
+        return found
 
     async def rollback(
         self,
