@@ -233,11 +233,13 @@ async def _steps(test: _Test, before: dict[str, StoreVariant]) -> None:
     back = {vid: v.quantity for vid, v in before.items() if v.quantity is not None}
     if test.stopped():
         return
-    ignored, _ = await _update(test, before, up)
+    ignored, current = await _update(test, before, up)
     test.done("update_up")
     if test.stopped():
         return
-    _, current = await _update(test, before, back, skip=ignored)
+    # Journaled from what the reads show now (the test's value), like any planned write.
+    now = {vid: current.get(vid, v) for vid, v in before.items()}
+    _, current = await _update(test, now, back, skip=ignored)
     test.done("update_back")
     first = next(iter(before.values()))
     variant = current.get(first.variant_id, first)

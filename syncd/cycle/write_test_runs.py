@@ -26,10 +26,11 @@ from datetime import UTC, datetime, timedelta
 import structlog
 
 from syncd.apply.absolute import apply_plan
-from syncd.apply.recent_writes import settle_open_deltas
+from syncd.apply.recent_writes import lost_settle_s, settle_open_deltas, settlement_for
 from syncd.base.errors import WixAuthError, WixError
 from syncd.base.model import Catalog
 from syncd.base.pausing import wait_unless_stopped
+from syncd.core.deltas import verdict
 from syncd.core.journal import JournalEntry, StockState, new_run_id, unsettled
 from syncd.core.rollback import RollbackPoint, VariantKey, plan_rollback, rollback_points
 from syncd.edges.backend import StateBackend
@@ -130,11 +131,20 @@ async def _put_back(run_id: str, entries: Sequence[JournalEntry], *, store: Stor
     points = net_points(entries, run_id)
     if not points:
         return
+    open_writes = [e for e in unsettled(entries) if _belongs(e, run_id)]
+    if any(e.delta is not None for e in open_writes):
+        log.info("write_test_left_pending", write_test=run_id,
+                 reason="an increment of the test is still unsettled (it may land yet): "
+                        "the next sync or write test puts the product back")
+        return
     last = max(e.time for e in entries if _belongs(e, run_id))
-    wait_s = (last + timedelta(seconds=read_settle_s) - datetime.now(UTC)).total_seconds()
+    # A write sent without an answer may land a while later still: none follows it before.
+    settle_s = max(read_settle_s, lost_settle_s(store) if open_writes else 0.0)
+    wait_s = (last + timedelta(seconds=settle_s) - datetime.now(UTC)).total_seconds()
     if wait_s > 0:
         log.info("write_test_restore_waiting", write_test=run_id, seconds=round(wait_s, 1),
-                 reason="its last write is recent: a read may not show it yet")
+                 reason="its last write is recent: a read may not show it yet, or a write "
+                        "without an answer may land yet")
         if not await wait_unless_stopped(wait_s, stop):
             return
     try:
@@ -146,18 +156,29 @@ async def _put_back(run_id: str, entries: Sequence[JournalEntry], *, store: Stor
         log.warning("write_test_restore_unreadable", write_test=run_id, error=str(exc)[:300],
                     reason="the next sync or write test tries again")
         return
-    planned = plan_rollback(run_id, points, snapshot)
+    current = {(v.product_id, v.variant_id): v for v in snapshot.variants}
+    restore_id = new_run_id(datetime.now(UTC)) + RESTORE_SUFFIX
+    async with backend.journal(site, run_id=restore_id, rollback_of=run_id) as journal:
+        # Writes the kill left without an outcome are settled by the read (its value
+        # before: not applied; the test's: applied), so the run is finished once put back.
+        settled = [settlement_for(e, verdict(e.before.quantity, e.after.quantity,
+                                             current.get((e.product_id, e.variant_id))),
+                                  current.get((e.product_id, e.variant_id)))
+                   for e in open_writes]
+        await journal.settle_each(settled)
+        points = net_points(await journal.read_site(), run_id)
+        planned = plan_rollback(run_id, points, snapshot)
+        report = None
+        if planned.plan.changes:
+            report = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
+                                      log=log.bind(run_id=restore_id, rollback_of=run_id))
     for drifted in planned.drifted:
         log.warning("write_test_variant_moved", write_test=run_id,
                     product_id=drifted.point.product_id, variant_id=drifted.point.variant_id,
                     before=drifted.point.before.to_dict(),
                     reason="it holds neither its value before the test nor the test's: "
                            "something else wrote it since, so it is left as it is")
-    if planned.plan.changes:
-        restore_id = new_run_id(datetime.now(UTC)) + RESTORE_SUFFIX
-        async with backend.journal(site, run_id=restore_id, rollback_of=run_id) as journal:
-            report = await apply_plan(planned.plan, store=store, journal=journal, stop=stop,
-                                      log=log.bind(run_id=restore_id, rollback_of=run_id))
+    if report is not None:
         log.info("write_test_restored", write_test=run_id, variants=report.written,
                  failed=report.failed, not_sent=report.not_attempted,
                  reason="a write test ended before it could put its product back")
