@@ -250,9 +250,11 @@ class SiteSync:
         calls_before = self.client.calls.total
         run_id = new_run_id(datetime.now(UTC))
         log = self.log.bind(run_id=run_id)
+        source = await self.load_source()  # a bad source stops the run before any call
         if not dry_run:
             await self.settle_write_tests(stop=stop)
-        planned = await self.plan(kind=kind, changed_keys=changed_keys, force=force)
+        planned = await self.plan(source=source, kind=kind, changed_keys=changed_keys,
+                                  force=force)
         plan = planned.plan
         log.info("plan_ready", kind=planned.kind.value, changes=len(plan.changes),
                  matched=plan.matched, store_variants=plan.store_variants,
