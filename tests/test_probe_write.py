@@ -14,6 +14,8 @@ from support.sync import API_KEY, load_site, write_config
 from syncd.core.findings import Finding
 from syncd.cycle.probe_write import STEPS, WRITE_TEST_CALLS, WriteTestRecord, run_write_test
 from syncd.cycle.sync import SiteSync
+from syncd.cycle.write_test_runs import unfinished_write_tests
+from syncd.edges.backend.local.journal import journal_path, read_journal
 from syncd_emulator import RunningEmulator
 from syncd_emulator.variants import WixVariants, ignores_write
 
@@ -79,6 +81,9 @@ async def test_the_write_test_reads_each_switch_and_puts_the_product_back(
     assert found["untracked_increment"] == "undetermined"
     assert emu.state() == before, "the product is not exactly as it was"
     assert record.restored and not record.left
+    entries = list(read_journal(journal_path(sync.state_dir, "shop")))
+    assert {e.run_id for e in entries} == {record.run_id}, "every write is journaled"
+    assert not unfinished_write_tests(entries), "the journal shows the test unfinished"
     requests = int(emu.stats()["requests_total"])  # type: ignore[call-overload]
     assert requests - 1 <= WRITE_TEST_CALLS  # the catalog version is asked once per site
     assert record.calls <= WRITE_TEST_CALLS
@@ -107,3 +112,5 @@ async def test_a_stop_after_any_step_still_puts_the_product_back(
     assert done[-1] == "restore" or stop_after == "read_before"
     assert emu.state() == before, f"stopped after {stop_after}: the product changed"
     assert record.restored
+    assert not unfinished_write_tests(list(read_journal(journal_path(sync.state_dir,
+                                                                      "shop"))))

@@ -181,7 +181,10 @@ async def run_write_test(
     ``read_lag``, ``empty_answer_applied``, ``write_answer_lost`` and
     ``untracked_increment``. ``on_step`` is told each step of ``STEPS`` done; ``record``
     receives the run id, the calls sent and whether the product was verified restored.
-    Raises ``SyncdError`` when the product is not in the store."""
+    Raises ``SyncdError`` when the product is not in the store.
+
+    A stop ends the test after the step under way, then the product is put back: the
+    caller must not halt the client on ``stop`` (``halt_on``), or nothing could be."""
     record = record if record is not None else WriteTestRecord()
     store = await sync.store()
     if store.catalog is not Catalog.V1:
@@ -220,6 +223,12 @@ async def run_write_test(
                 await _steps(test, before)
             except _BudgetSpent as exc:
                 log.warning("write_test_budget_spent", detail=str(exc),
+                            reason="no more writes: the product is put back")
+            except WixAuthError:
+                raise  # nothing more can be sent: the next sync puts the product back
+            except WixError as exc:
+                test.evidence.setdefault("delta", f"a call failed: {str(exc)[:200]}")
+                log.warning("write_test_call_failed", error=str(exc)[:300],
                             reason="no more writes: the product is put back")
             await _restore(test, before, record)
         finally:
@@ -426,7 +435,8 @@ def _findings(test: _Test) -> list[Finding]:
         test.evidence.setdefault(
             "write_answer_lost",
             f"{len(fives)} write answers were 5xx" + (", none of an Increment or Decrement "
-                                                      "seen applied" if fives else ""))
+                                                      "seen applied" if fives else "")
+            + (f"; {test.evidence['delta']}" if "delta" in test.evidence else ""))
     findings.append(Finding("write_answer_lost", lost, test.evidence["write_answer_lost"]))
     findings.append(Finding("untracked_increment", UNDETERMINED,
                             "Catalog V1 tracks quantities per product and the product "

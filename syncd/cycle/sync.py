@@ -102,6 +102,8 @@ class SiteSync:
         self._metrics = metrics
         self._write_tests_checked = False
         """Whether this site's journal was searched for an unfinished write test yet."""
+        self._finished_write_tests: set[str] = set()
+        """Write tests the journal showed finished at the last search."""
         if metrics is not None:
             self.client.subscribe(metrics_observer(metrics, site.name))
 
@@ -291,15 +293,21 @@ class SiteSync:
 
     async def settle_write_tests(self, *, stop: asyncio.Event | None = None) -> list[str]:
         """Put back what a write test left changed (killed before it could), before this
-        run reads the store (``syncd.cycle.write_test_runs``); the journal is searched on
-        the site's first run and after any run that saw a write test's lines."""
-        recent = any(is_write_test(e.run_id) or is_write_test(e.rollback_of or "")
-                     for e in self.open_writes.latest.values())
-        if self._write_tests_checked and not recent:
+        run reads the store (``syncd.cycle.write_test_runs``); returns the tests found
+        unfinished. The journal is searched on the site's first run, then only when a
+        run has seen lines of a write test not known to be finished."""
+        latest = self.open_writes.latest.values()
+        unknown = {e.run_id if is_write_test(e.run_id) else e.rollback_of or ""
+                   for e in latest} - self._finished_write_tests
+        if self._write_tests_checked and not any(map(is_write_test, unknown)):
             return []
+        entries = await self.backend.read_journal(self.site.name)
         found = await settle_write_tests(store=await self.store(), backend=self.backend,
-                                         site=self.site.name, log=self.log, stop=stop)
-        self._write_tests_checked = not found
+                                         site=self.site.name, log=self.log, stop=stop,
+                                         entries=entries)
+        self._finished_write_tests = {e.run_id for e in entries
+                                      if is_write_test(e.run_id)} - set(found)
+        self._write_tests_checked = True
         return found
 
     async def rollback(
