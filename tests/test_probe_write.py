@@ -114,3 +114,22 @@ async def test_a_stop_after_any_step_still_puts_the_product_back(
     assert record.restored
     assert not unfinished_write_tests(list(read_journal(journal_path(sync.state_dir,
                                                                       "shop"))))
+
+
+async def test_a_plain_rollback_after_a_write_test_undoes_the_last_sync_not_the_test(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, sync = await start(emulator, tmp_path)
+    state = emu.state()
+    product = pick_product(state)
+    other = next(r for r in state if r["product_id"] != product and r["tracked"]
+                 and r["sku"] and sum(1 for o in state if o["sku"] == r["sku"]) == 1)
+    source = tmp_path / "stock.csv"
+    source.write_text(f"sku,quantity\n{other['sku']},{int(other['quantity']) + 2}\n",
+                      encoding="utf-8")
+    async with sync:
+        synced = await sync.sync(force=True)
+        assert synced.applied is not None and synced.applied.written == 1
+        await run_write_test(sync, product)
+        planned, _ = await sync.rollback(dry_run=True)
+    assert planned.run_id == synced.run_id
+    assert [c.variant.sku for c in planned.plan.changes] == [other["sku"]]

@@ -52,7 +52,7 @@ from syncd.base.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
 from syncd.base.pausing import wait_unless_stopped
 from syncd.core.deltas import Verdict, verdict
 from syncd.core.findings import UNDETERMINED, Finding
-from syncd.core.journal import Journal, Outcome
+from syncd.core.journal import Journal, Outcome, Settlement
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
 from syncd.cycle.sync import SiteSync
@@ -301,6 +301,14 @@ async def _update(test: _Test, now: dict[str, StoreVariant], quantities: dict[st
                                  f"{request}; no read within {sum(test.read_waits_s):g} s "
                                  "showed it: reads lag longer, or it was ignored")
     elif missing:
+        # As a sync marks them (``Outcome.IGNORED``): not sent again while nothing changes.
+        written = [e for e in await test.journal.read_site()
+                   if e.run_id == test.journal.run_id and e.outcome is Outcome.APPLIED
+                   and e.variant_id in missing and e.delta is None]
+        latest = {e.variant_id: e for e in written}
+        await test.journal.settle_each(
+            Settlement(e, Outcome.IGNORED, "answered {} but no read showed it")
+            for e in latest.values())
         test.readings["empty_answer_applied"] = "ignored"
         test.evidence["empty_answer_applied"] = (
             f"{request}; reads showed it on {len(seen)} variants, never on "

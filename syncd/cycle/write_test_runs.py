@@ -31,15 +31,18 @@ from syncd.base.errors import WixAuthError, WixError
 from syncd.base.model import Catalog
 from syncd.base.pausing import wait_unless_stopped
 from syncd.core.deltas import verdict
-from syncd.core.journal import JournalEntry, StockState, new_run_id, unsettled
+from syncd.core.journal import (
+    WRITE_TEST_SUFFIX,
+    JournalEntry,
+    StockState,
+    new_run_id,
+    unsettled,
+)
 from syncd.core.rollback import RollbackPoint, VariantKey, plan_rollback, rollback_points
 from syncd.edges.backend import StateBackend
 from syncd.edges.wix import StoreAdapter
 
 Log = structlog.typing.FilteringBoundLogger
-
-WRITE_TEST_SUFFIX = "-writetest"
-"""Ends the run id of every write test (``syncd probe --write-test``)."""
 
 RESTORE_SUFFIX = "-restore"
 """Ends the run id of the writes that put back a product a write test left changed."""
