@@ -52,11 +52,11 @@ from syncd.base.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
 from syncd.base.pausing import wait_unless_stopped
 from syncd.core.deltas import Verdict, verdict
 from syncd.core.findings import UNDETERMINED, Finding
-from syncd.core.journal import Journal, Outcome, Settlement
+from syncd.core.journal import Journal, Outcome, Settlement, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
 from syncd.cycle.sync import SiteSync
-from syncd.cycle.write_test_runs import net_points, write_test_run_id
+from syncd.cycle.write_test_runs import is_write_test, net_points, write_test_run_id
 from syncd.edges.wix import RequestEvent, StoreAdapter
 from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 
@@ -192,7 +192,15 @@ async def run_write_test(
         return _undetermined("a Catalog V3 store: the write test writes Catalog V1 stores "
                              "only; nothing was written")
     # A write test killed earlier is put back first, as by a sync.
-    await sync.settle_write_tests(stop=stop)
+    if await sync.settle_write_tests(stop=stop):
+        still_open = sorted({e.run_id for e in unsettled(
+            await sync.backend.read_journal(sync.site.name))
+            if is_write_test(e.run_id) or is_write_test(e.rollback_of or "")})
+        if still_open:
+            raise SyncdError(
+                f"{sync.backend.where(sync.site.name)}: an earlier write test "
+                f"({', '.join(still_open)}) has writes that may still land; nothing was "
+                "written. Run the write test (or `syncd sync`) again in a few minutes")
     run_id = write_test_run_id(datetime.now(UTC))
     record.run_id = run_id
     log = sync.log.bind(run_id=run_id, write_test=product_id)
