@@ -122,3 +122,21 @@ async def test_a_killed_write_test_is_put_back_by_the_next_write_test(
         await run_write_test(sync, product)
     assert _rows(emu.state(), product) == before
     assert not unsettled(list(read_journal(journal)))
+
+
+async def test_a_variant_sold_after_the_kill_is_left_as_the_sale_left_it(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, config, product = await _site(emulator, tmp_path)
+    before = _rows(emu.state(), product)
+    journal = journal_path(tmp_path / "state", "shop")
+    await _kill_at(config, journal, product, 8)  # every variant one unit up, settled
+    sold = next(r for r in _rows(emu.state(), product) if int(r["quantity"]) >= 3)
+    state = emu.store.by_id[product]
+    emu.store.adjust_variant(emu.store.variant(state, sold["variant_id"]), -2)  # a sale
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    expected = [dict(r, quantity=int(sold["quantity"]) - 2)
+                if r["variant_id"] == sold["variant_id"] else r for r in before]
+    assert _rows(emu.state(), product) == expected
+    assert "write_test_variant_moved" in err and "write_test_restored" in err
