@@ -60,9 +60,12 @@ def readings(findings: list[Finding]) -> dict[str, str]:
 @pytest.mark.parametrize(("switches", "expected"), [
     ("", {"read_lag": "none", "write_answer_lost": "never_seen",
           "empty_answer_applied": "applied"}),
-    ("read_lag", {"read_lag": "lag"}),
-    ("applied_5xx", {"write_answer_lost": "applied_then_5xx"}),
-    ("ignored_writes", {"empty_answer_applied": "ignored"}),
+    ("read_lag", {"read_lag": "lag", "write_answer_lost": "never_seen",
+                  "empty_answer_applied": "applied"}),
+    ("applied_5xx", {"read_lag": "none", "write_answer_lost": "applied_then_5xx",
+                     "empty_answer_applied": "applied"}),
+    ("ignored_writes", {"read_lag": "none", "write_answer_lost": "never_seen",
+                        "empty_answer_applied": "ignored"}),
 ])
 async def test_the_write_test_reads_each_switch_and_puts_the_product_back(
         emulator: Any, tmp_path: Path, switches: str, expected: dict[str, str]) -> None:
