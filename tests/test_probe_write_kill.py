@@ -61,11 +61,14 @@ async def _kill_at(config: Path, journal: Path, product: str, lines: int) -> boo
         except FileNotFoundError:
             return 0
 
-    reached = await wait_for(lambda: count() >= lines or process.returncode is not None,
-                             timeout_s=60)
-    assert reached and process.returncode is None, "the write test ended before the kill"
-    process.kill()
-    await process.wait()
+    try:
+        reached = await wait_for(lambda: count() >= lines or process.returncode is not None,
+                                 timeout_s=60)
+        assert reached and process.returncode is None, "the write test ended before the kill"
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
     return bool(unsettled(read_journal(journal)))
 
 
