@@ -189,6 +189,11 @@ def _iso_time(at: datetime) -> str:
 
 
 
+WRITE_TEST_SUFFIX = "-writetest"
+"""Ends the run id of a probe's write test (``syncd probe --write-test``): a run that puts
+back what it wrote, which a plain rollback never picks as "the last run"."""
+
+
 def new_run_id(now: datetime) -> str:
     """A sortable, unique run id such as ``20250101T120000Z-3fa2c1``."""
     return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
