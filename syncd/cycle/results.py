@@ -39,6 +39,8 @@ class PlanResult:
     kind: CycleKind
     match_problem: str | None = None
     """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
+    digest: str = ""
+    """The plan's digest (``syncd.core.plan_digest``): what approving this plan approves."""
 
 
 @dataclass(frozen=True, slots=True)
