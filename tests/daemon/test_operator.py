@@ -202,7 +202,7 @@ async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, 
     assert "syncd sync --force" in refused["summary"]
     taken = next(e for e in events if e["event"] == "approval_taken")
     assert digest.startswith(taken["digest"])  # the daemon was asked for the plan shown
-    assert any(e["event"] == "cycle_forced" for e in events)
+    assert any(e["event"] == "cycle_forced_by_approval" for e in events)
     assert not any(e["event"] == "approval_stale" for e in events)
     applied = next(e for e in events if e["event"] == "cycle_finished"
                    and e.get("result") == "ok")

@@ -220,7 +220,7 @@ async def _locked(name: str, exc: SiteLocked, site: SiteSync,
                  f"({len(planned.plan.changes)} change(s), shown above) in one cycle with the "
                  "safety guards overridden; if its cycle plans anything else (the source or "
                  "the store changed), it refuses as usual (approval_stale in its log); its "
-                 "log (cycle_forced, cycle_finished) and /readyz say how it went")
+                 "log (cycle_forced_by_approval, cycle_finished) and /readyz say how it went")
     if text:
         print(f"syncd: site {name}: {delegated}", file=sys.stderr)
     return replace(ended(name, Ending(CycleEnd.OK, delegated, planned=planned)),

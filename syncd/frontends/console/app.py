@@ -290,9 +290,9 @@ class Console:
                              detail=f"plan {short_digest(refused)}, "
                                     f"{len(board.refused.plan.changes)} change(s)")
         self.control.request_cycle(name, "console_approval")
-        raise web.HTTPSeeOther(f"/ui/site/{name}?done=Approved+plan+{short_digest(refused)}+"
-                               "once%3A+the+next+cycle+applies+it+with+the+guards+overridden"
-                               "+if+it+plans+the+same+changes.")
+        raise web.HTTPSeeOther(f"/ui/site/{name}?done=Approved+once%3A+the+next+cycle+applies+"
+                               f"plan+{short_digest(refused)}+with+the+guards+overridden+if+"
+                               "it+plans+the+same+changes.")
 
     async def cycle(self, request: web.Request) -> web.Response:
         await self._actor(request, "cycle")

@@ -175,7 +175,7 @@ def _refusal(name: str, refused: PlanResult, approval: Approval | None,
         approve = h('<p class="muted">An approval of plan {} is waiting for the next cycle '
                     '({}).</p>', short, approval.by)
     else:
-        approve = _action(f"/ui/site/{name}/approve", f"Approve plan {short} once", viewer,
+        approve = _action(f"/ui/site/{name}/approve", "Approve once", viewer,
                           confirm="Apply this plan, exactly as shown, with the guards "
                                   "overridden, once?", fields={"digest": refused.digest})
     return h('<section class="box refusal" id="refusal"><h2>Refused plan waiting for '

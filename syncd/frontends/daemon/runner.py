@@ -80,9 +80,9 @@ class SyncCycleRunner:
         if approval is not None:
             stale = await self._settle_approval(site.name, approval, backend, planned)
         forced = force or (planned is not None and approved == planned.digest)
-        if forced:
-            log.warning("cycle_forced", site=site.name,
-                        reason="approved" if approval is not None else "forced")
+        if forced and approval is not None:
+            log.warning("cycle_forced_by_approval", site=site.name,
+                        digest=short_digest(approval.digest), approved_by=approval.by)
         if self._board is not None:
             # Counted here, not from the result: a refused or failed cycle spent calls too.
             self._board.record(outcome, planned=planned, forced=forced,
