@@ -62,7 +62,9 @@ class Daemon:
     async def approve_shown_plan(self) -> str:
         """Approve the refused plan the site page shows, as its form does; its digest."""
         page = await self.page()
-        digest = page.split('name="digest" value="', 1)[1].split('"', 1)[0]
+        assert 'id="refusal"' in page
+        digest = page.split('name="digest" value="', 1)[-1].split('"', 1)[0] \
+            if 'name="digest"' in page else ""
         resp = await self.http.post(f"/ui/site/{SITE}/approve", data={"digest": digest},
                                     headers=BEARER, allow_redirects=False)
         assert resp.status == 303, await resp.text()
