@@ -179,9 +179,10 @@ def _refusal(name: str, refused: PlanResult, approval: Approval | None,
                           confirm="Apply this plan, exactly as shown, with the guards "
                                   "overridden, once?", fields={"digest": refused.digest})
     return h('<section class="box refusal" id="refusal"><h2>Refused plan waiting for '
-             'approval</h2><p>Plan <code class="digest">{}</code>: {} change(s) refused by '
-             'the safety guards:</p><ul>{}</ul>{}</section>', short,
-             len(refused.plan.changes), failed, approve)
+             'approval</h2><p>{} change(s) refused by the safety guards:</p><ul>{}</ul>'
+             '<p>Plan <code class="digest">{}</code>: an approval applies exactly this plan; '
+             'if the next cycle plans anything else, it is refused again.</p>{}</section>',
+             len(refused.plan.changes), failed, short, approve)
 
 
 def _actions(actions: Sequence[ConsoleAction], now_s: float) -> Html:
