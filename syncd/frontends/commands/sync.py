@@ -239,6 +239,10 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
                 if line is not None:
                     line.clear()
                 print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+                if args.force and any(not g.passed for g in planned.guards):
+                    print(f"Forcing plan {short_digest(planned.digest)} (digest "
+                          f"{planned.digest}): the safety guards are overridden for this "
+                          "run.", flush=True)
 
         try:
             result = await site.sync(force=args.force, stop=stop, progress=tracker,
