@@ -74,8 +74,13 @@ class SyncCycleRunner:
             if approval is not None:
                 log.info("approval_taken", site=site.name, digest=short_digest(approved or ""),
                          approved_by=approval.by)
-            outcome, planned, result = await self._cycle(site, kind, changed_keys, stop, force,
-                                                         lease, approved)
+            try:
+                outcome, planned, result = await self._cycle(site, kind, changed_keys, stop,
+                                                             force, lease, approved)
+            except asyncio.CancelledError:
+                if approval is not None:  # cancelled before it could apply: keep it
+                    await asyncio.shield(backend.grant_approval(site.name, approval))
+                raise
         stale = None
         if approval is not None:
             stale = await self._settle_approval(site.name, approval, backend, planned)
