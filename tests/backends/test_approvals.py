@@ -1,10 +1,11 @@
-"""An approval is bound to the plan it approves, and kept by the state backend.
+"""An approval is bound to the plan it approves; the console's state is kept by the backend.
 
 On either backend: approving a refused plan in the console and then changing the source
 before the cycle does not force the new plan (the guards refuse it, the approval is dropped
 and the console says why); with the source unchanged, the approved plan is applied; and
 an approval (with the console's action log) outlives the daemon's board, runner, console
-and backend connection: a fresh set over the same state honours it."""
+and backend connection: a fresh set over the same state honours it. So does a signed-in
+session, until it signs out."""
 
 from __future__ import annotations
 
@@ -156,3 +157,36 @@ async def test_an_approval_and_the_action_log_survive_a_restart(
         assert outcome.result is CycleResult.OK and outcome.written > 0
         assert _stock(emu).items() >= desired.items()
         assert second.board.sites[SITE].runs[0].forced
+
+
+async def test_a_signed_in_session_survives_a_restart_until_it_signs_out(
+        emulator, tmp_path, backend: BackendUnderTest):
+    settings, _, _, _ = await _refusing_site(emulator, tmp_path, backend)
+
+    async def page(d: Daemon, cookie: str) -> str:
+        resp = await d.http.get(f"/ui/site/{SITE}", headers={"Cookie": cookie})
+        return await resp.text()
+
+    async with daemon(settings) as first:
+        resp = await first.http.post("/ui/login", data={"token": TOKEN},
+                                     allow_redirects=False)
+        assert resp.status == 303
+        morsel = resp.cookies["syncd_console"]
+        cookie = f"syncd_console={morsel.value}"
+        csrf = (await page(first, cookie)).split('name="csrf" value="', 1)[1].split('"')[0]
+    async with daemon(settings) as second:  # restarted: still signed in
+        assert "Sign out" in await page(second, cookie)
+        resp = await second.http.post(f"/ui/site/{SITE}/cycle", data={"csrf": csrf},
+                                      headers={"Cookie": cookie}, allow_redirects=False)
+        assert resp.status == 303
+        resp = await second.http.post("/ui/logout", data={"csrf": csrf},
+                                      headers={"Cookie": cookie}, allow_redirects=False)
+        assert resp.status == 303
+    async with daemon(settings) as third:  # signed out before the restart: stays out
+        assert "Sign out" not in await page(third, cookie)
+        resp = await third.http.post(f"/ui/site/{SITE}/cycle", data={"csrf": csrf},
+                                     headers={"Cookie": cookie}, allow_redirects=False)
+        assert resp.status == 403
+    if backend.dsn is None:  # what is kept is a hash of the session's id, never the id
+        kept = (tmp_path / "state" / "console-sessions.json").read_text()
+        assert morsel.value not in kept

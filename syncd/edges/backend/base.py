@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from syncd.base.errors import SyncdError
 from syncd.core.journal import BadLine, Journal, JournalEntry
-from syncd.edges.backend.console_state import Approval, ConsoleAction
+from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.runstate import RunState
 
@@ -108,6 +108,16 @@ class StateBackend(Protocol):
 
     async def recent_actions(self, limit: int) -> list[ConsoleAction]:
         """The last ``limit`` lines of the console's action log, newest first."""
+
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        """Keep a console session (replacing its older record); sessions opened more than
+        ``max_age_s`` ago are forgotten on the way."""
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        """Forget the console sessions keyed ``keys`` (signed out), and the expired ones."""
+
+    async def read_sessions(self) -> list[StoredSession]:
+        """Every console session kept."""
 
     def ownership(self) -> PgOwnership | None:
         """How replicas share the sites out, for a daemon (None: this process owns every

@@ -8,9 +8,9 @@ the same digest. A ``ConsoleAction`` is one line of the console's action log (ap
 cycle now, rollback, sign-in, sign-out, and a stale approval dropped by a cycle).
 
 Both are kept by the state backend (``StateBackend``): private files in the state
-directory, or PostgreSQL tables every replica reads. Flash messages are not kept: they
-travel in the redirect's query string and are shown once; sessions are the console's own
-(``syncd.frontends.console.auth``).
+directory, or PostgreSQL tables every replica reads, and so are the console's signed-in
+sessions (``StoredSession``: a hash of the cookie's id, never the id itself). Flash messages
+are not kept: they travel in the redirect's query string and are shown once.
 """
 
 from __future__ import annotations
@@ -72,3 +72,25 @@ class ConsoleAction:
         return cls(at_s=float(data["at_s"]), action=str(data["action"]),
                    site=None if site is None else str(site), by=str(data["by"]),
                    allowed=bool(data["allowed"]), detail=str(data.get("detail", "")))
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A signed-in console session, as the state backend keeps it."""
+
+    key: str
+    """SHA-256 (hex) of the session's id: the id itself is only in the browser's cookie."""
+    csrf: str
+    opened_at_s: float
+    """When it signed in, in seconds since the epoch."""
+    seen_at_s: float
+    """When it last signed in or acted, in seconds since the epoch."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> StoredSession:
+        """Raises ``KeyError``, ``TypeError`` or ``ValueError`` on a malformed record."""
+        return cls(key=str(data["key"]), csrf=str(data["csrf"]),
+                   opened_at_s=float(data["opened_at_s"]), seen_at_s=float(data["seen_at_s"]))

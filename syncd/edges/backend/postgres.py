@@ -29,7 +29,12 @@ import asyncpg
 from syncd.base.errors import LeaseLost, StateError
 from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail
 from syncd.edges.backend.base import SiteLocked
-from syncd.edges.backend.console_state import ACTIONS_KEPT, Approval, ConsoleAction
+from syncd.edges.backend.console_state import (
+    ACTIONS_KEPT,
+    Approval,
+    ConsoleAction,
+    StoredSession,
+)
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.runstate import RunState
 from syncd.edges.backend.schema import check_version
@@ -262,6 +267,28 @@ class PostgresBackend:
                               by=r["actor"], allowed=r["allowed"], detail=r["detail"])
                 for r in rows]
 
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO syncd_console_sessions (key, csrf, opened_at, seen_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET "
+                "seen_at = EXCLUDED.seen_at", session.key, session.csrf,
+                _time(session.opened_at_s), _time(session.seen_at_s))
+            await _forget_expired(conn, max_age_s)
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM syncd_console_sessions WHERE key = ANY($1::text[])",
+                               keys)
+            await _forget_expired(conn, max_age_s)
+
+    async def read_sessions(self) -> list[StoredSession]:
+        rows = await self.pool.fetch(
+            "SELECT key, csrf, opened_at, seen_at FROM syncd_console_sessions")
+        return [StoredSession(key=r["key"], csrf=r["csrf"],
+                              opened_at_s=r["opened_at"].timestamp(),
+                              seen_at_s=r["seen_at"].timestamp()) for r in rows]
+
     def ownership(self) -> PgOwnership:
         from syncd.edges.backend.leases import PgOwnership  # leases imports this module
 
@@ -272,6 +299,11 @@ class PostgresBackend:
 
 def _time(at_s: float) -> datetime:
     return datetime.fromtimestamp(at_s, UTC)
+
+
+async def _forget_expired(conn: Any, max_age_s: float) -> None:
+    await conn.execute("DELETE FROM syncd_console_sessions WHERE opened_at < now() - "
+                       "make_interval(secs => $1)", float(max_age_s))
 
 
 def _approval(row: Any) -> Approval | None:

@@ -56,7 +56,7 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
-    (4, "console state: approvals bound to a plan, and the action log", """
+    (4, "console state: approvals bound to a plan, the action log, signed-in sessions", """
         CREATE TABLE syncd_approvals (
             site        text PRIMARY KEY,
             digest      text NOT NULL,
@@ -72,6 +72,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             actor     text NOT NULL,
             allowed   boolean NOT NULL,
             detail    text NOT NULL DEFAULT ''
+        );
+        CREATE TABLE syncd_console_sessions (
+            key       text PRIMARY KEY,
+            csrf      text NOT NULL,
+            opened_at timestamptz NOT NULL,
+            seen_at   timestamptz NOT NULL
         );
     """),
 )

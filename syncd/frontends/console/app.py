@@ -49,6 +49,7 @@ log = structlog.get_logger("syncd.frontends.console")
 
 JOURNAL_ROWS = 50
 ACTION_ROWS = 20
+SESSIONS_REREAD_S = 2.0
 EXPLAIN_ROWS = 10_000
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
@@ -84,7 +85,9 @@ class Console:
         self._opened: StateBackend | None = None
         self._opening = asyncio.Lock()
         self._state = contextlib.AsyncExitStack()
+        self._sessions_read_s = -SESSIONS_REREAD_S
         console = settings.console
+        self._session_max_s = console.session_max_seconds
         token = console.token
         self.auth = ConsoleAuth(
             token.reveal() if token is not None else None,
@@ -115,8 +118,42 @@ class Console:
     # -- helpers -------------------------------------------------------------------------
 
     async def _close_backend(self, app: web.Application) -> AsyncIterator[None]:
+        await self._load_sessions()
         yield
         await self._state.aclose()
+
+    async def _load_sessions(self) -> None:
+        """The signed-in sessions kept by the state backend (before a restart, or made by
+        another replica); without them, people sign in again."""
+        self._sessions_read_s = time.monotonic()
+        try:
+            self.auth.adopt(await (await self._state_backend()).read_sessions())
+        except (web.HTTPServiceUnavailable, StateError, OSError) as exc:
+            log.warning("console_sessions_not_loaded", error=str(exc))
+
+    async def _refresh_sessions(self, request: web.Request) -> None:
+        """A cookie this process does not know may be another replica's sign-in: read the
+        kept sessions again (at most every ``SESSIONS_REREAD_S``)."""
+        if self.auth.unknown_cookie(request) and \
+                time.monotonic() - self._sessions_read_s >= SESSIONS_REREAD_S:
+            await self._load_sessions()
+
+    async def _keep_session(self, request: web.Request | None = None, *,
+                            session: str | None = None, ended: list[str] | None = None) -> None:
+        """Save the session (signed in, or acting: its idle time starts again), or forget
+        the ``ended`` ones, in the state backend."""
+        max_age_s = self._session_max_s
+        try:
+            backend = await self._state_backend()
+            if ended is not None:
+                await backend.drop_sessions(ended, max_age_s=max_age_s)
+                return
+            stored = self.auth.stored(request, session=session)
+            if stored is not None:
+                await backend.save_session(stored, max_age_s=max_age_s)
+        except (web.HTTPServiceUnavailable, StateError, OSError) as exc:
+            # The session works in this process; only a restart would forget it.
+            log.warning("console_session_not_kept", error=str(exc))
 
     async def _recent(self, site: str, limit: int) -> list[JournalEntry]:
         """The last ``limit`` entries of the site's journal, oldest first."""
@@ -147,7 +184,8 @@ class Console:
             # The action itself stands; only its line in the log is missing.
             log.warning("console_action_not_kept", action=action, site=site, error=str(exc))
 
-    def _viewer(self, request: web.Request) -> Viewer:
+    async def _viewer(self, request: web.Request) -> Viewer:
+        await self._refresh_sessions(request)
         viewer = self.auth.viewer(request)
         if viewer is None:
             raise web.HTTPSeeOther("/ui/login") if request.path != "/ui/login" else \
@@ -161,6 +199,7 @@ class Console:
         return board
 
     async def _actor(self, request: web.Request, action: str) -> tuple[Viewer, dict[str, str]]:
+        await self._refresh_sessions(request)
         viewer = self.auth.viewer(request)
         form = {k: str(v) for k, v in (await request.post()).items()}
         reason = ("sign in with the console token first" if viewer is None
@@ -171,6 +210,8 @@ class Console:
             if viewer is not None:  # not every anonymous POST: those are noise
                 await self._remember(request, action, allowed=False, detail=reason or "")
             raise web.HTTPForbidden(text=f"syncd console: {reason}")
+        if viewer.csrf:
+            await self._keep_session(request)
         return viewer, form
 
     # -- pages ---------------------------------------------------------------------------
@@ -179,7 +220,7 @@ class Console:
         raise web.HTTPFound("/ui/")
 
     async def overview(self, request: web.Request) -> web.Response:
-        viewer = self._viewer(request)
+        viewer = await self._viewer(request)
         return _html(pages.overview(self.board.sites, self.control.statuses, viewer,
                                     now_s=time.time(),
                                     config_errors=self.control.config_errors))
@@ -194,7 +235,7 @@ class Console:
                             headers={"Cache-Control": "max-age=300"})
 
     async def site(self, request: web.Request) -> web.Response:
-        viewer = self._viewer(request)
+        viewer = await self._viewer(request)
         board = self._board(request)
         journal = await self._recent(board.site.name, JOURNAL_ROWS)
         backend = await self._state_backend()
@@ -207,7 +248,7 @@ class Console:
                                      approval=approval, actions=actions))
 
     async def sku_search(self, request: web.Request) -> web.Response:
-        self._viewer(request)
+        await self._viewer(request)
         board = self._board(request)
         sku = request.query.get("sku", "").strip()
         if not sku:
@@ -215,7 +256,7 @@ class Console:
         raise web.HTTPSeeOther(f"/ui/site/{board.site.name}/sku/{quote(sku, safe='')}")
 
     async def sku(self, request: web.Request) -> web.Response:
-        viewer = self._viewer(request)
+        viewer = await self._viewer(request)
         board = self._board(request)
         sku = request.match_info["sku"]
         latest = board.latest
@@ -241,10 +282,13 @@ class Console:
             return _html(pages.login_page(viewer, error="That is not the console token.",
                                           enabled=self.auth.actions_enabled), status=403)
         response = web.HTTPSeeOther("/ui/")
-        self.auth.set_cookie(request, response, self.auth.open_session())
+        session = self.auth.open_session()
+        await self._keep_session(session=session)
+        self.auth.set_cookie(request, response, session)
         raise response
 
     async def logout(self, request: web.Request) -> web.Response:
+        await self._refresh_sessions(request)
         viewer = self.auth.viewer(request)
         form = await request.post()
         if viewer is not None and viewer.csrf and not hmac.compare_digest(
@@ -254,7 +298,7 @@ class Console:
             raise web.HTTPForbidden(text="syncd console: sign out from the console's own "
                                          "button (the CSRF check failed)")
         response = web.HTTPSeeOther("/ui/login")
-        self.auth.close_session(request, response)
+        await self._keep_session(ended=self.auth.close_session(request, response))
         log.info("console_sign_out", remote=self.auth.proxies.client(request), allowed=True)
         await self._remember(request, "sign_out")
         raise response
@@ -302,7 +346,7 @@ class Console:
         raise web.HTTPSeeOther(f"/ui/site/{board.site.name}?done=Cycle+requested.")
 
     async def rollback_preview(self, request: web.Request) -> web.Response:
-        viewer = self._viewer(request)
+        viewer = await self._viewer(request)
         if not viewer.can_act:
             raise web.HTTPForbidden(text="syncd console: sign in to roll back a run")
         board = self._board(request)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from syncd.core.journal import BadLine, Journal, JournalEntry
 from syncd.edges.backend.base import SiteLocked
-from syncd.edges.backend.console_state import Approval, ConsoleAction
+from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.local import approve, console_files, lock, statefile
 from syncd.edges.backend.local.check import state_dir_problem
@@ -116,6 +116,17 @@ class LocalBackend:
     async def recent_actions(self, limit: int) -> list[ConsoleAction]:
         actions = await asyncio.to_thread(console_files.read_actions, self.state_dir)
         return actions[-limit:][::-1] if limit > 0 else []
+
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        await asyncio.to_thread(console_files.write_sessions, self.state_dir, save=session,
+                                max_age_s=max_age_s)
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        await asyncio.to_thread(console_files.write_sessions, self.state_dir,
+                                drop=frozenset(keys), max_age_s=max_age_s)
+
+    async def read_sessions(self) -> list[StoredSession]:
+        return await asyncio.to_thread(console_files.read_sessions, self.state_dir)
 
     def ownership(self) -> PgOwnership | None:
         return None
