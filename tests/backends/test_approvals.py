@@ -190,3 +190,16 @@ async def test_a_signed_in_session_survives_a_restart_until_it_signs_out(
     if backend.dsn is None:  # what is kept is a hash of the session's id, never the id
         kept = (tmp_path / "state" / "console-sessions.json").read_text()
         assert morsel.value not in kept
+
+
+async def test_an_approval_on_one_replicas_console_is_applied_by_the_replica_holding_the_site(
+        emulator, tmp_path, backend: BackendUnderTest):
+    settings, emu, _, desired = await _refusing_site(emulator, tmp_path, backend)
+    async with daemon(settings) as a, daemon(settings) as b:
+        assert (await a.cycle()).result is CycleResult.REFUSED
+        digest = await a.approve_shown_plan()
+        # B never showed the plan: it runs the site's next cycle, with A's approval.
+        outcome = await b.cycle()
+        assert outcome.result is CycleResult.OK and outcome.written > 0
+        assert _stock(emu).items() >= desired.items()
+        assert f"plan {digest[:12]}" in (await b.page()).split('id="actions"', 1)[1]
