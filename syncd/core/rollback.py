@@ -62,7 +62,7 @@ def rollback_points(entries: Iterable[JournalEntry], *,
         if e.outcome is Outcome.PENDING:
             pending.append(e)
         final[e.write_id] = e.outcome
-    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.PENDING)
+    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.SETTLED, Outcome.PENDING)
     writes = [e for e in pending if final[e.write_id] in landed]
     if run_id is None:
         # A plain rollback undoes the last sync, never a rollback (that would redo the

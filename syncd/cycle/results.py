@@ -7,6 +7,7 @@ show, record or classify a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from syncd.apply.absolute import ApplyReport
@@ -39,6 +40,9 @@ class PlanResult:
     kind: CycleKind
     match_problem: str | None = None
     """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
+    read_at: datetime | None = None
+    """When the read of the store this plan comes from started: a write journaled after it
+    may not be reflected in the plan (``syncd.core.explain`` says so)."""
     digest: str = ""
     """The plan's digest (``syncd.core.plan_digest``): what approving this plan approves."""
 

@@ -27,14 +27,14 @@ import structlog
 
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
-from syncd.apply.recent_writes import OpenWrites
+from syncd.apply.recent_writes import OpenWrites, settle_open_writes
 from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
 from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
-from syncd.core.plan_digest import plan_digest, short_digest
+from syncd.core.plan_digest import plan_digest
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
 from syncd.cycle.incremental import Informer
@@ -145,7 +145,7 @@ class SiteSync:
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
         ``approved`` is the digest of a plan an operator approved: the guards are overridden
         only when this plan's digest is that one (``PlanResult.digest``); a plan that
-        changed since is refused as usual, and logged ``approval_stale``.
+        changed since is refused as usual.
         """
         if source is None:
             source = await self.load_source()
@@ -158,6 +158,7 @@ class SiteSync:
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
         informer = self.informer
+        read_at = datetime.now(UTC)
         try:
             if fast:
                 assert changed_keys is not None
@@ -195,19 +196,15 @@ class SiteSync:
             previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
         problem = None if fast else match_problem(
-            plan, policy, previous_matched=previous.matched_rows if previous else None)
+            plan, policy, previous_matched=previous.matched_rows if previous else None,
+            previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
         digest = plan_digest(self.site.name, source.digest(), plan.changes)
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
-                            match_problem=problem, digest=digest)
-        if approved is not None:
-            if approved == digest:
-                force = True
-            else:
-                self.log.warning("approval_stale", approved=short_digest(approved),
-                                 planned=short_digest(digest), changes=len(plan.changes),
-                                 reason="the plan changed since it was approved")
+                            match_problem=problem, read_at=read_at, digest=digest)
+        if approved is not None and approved == digest:
+            force = True  # another plan is refused as usual; the daemon says why
         if problem is not None and not force:
             raise NoMatch(problem, result)
         try:
@@ -277,6 +274,8 @@ class SiteSync:
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
             async with journal:
+                await settle_open_writes(planned.snapshot.variants, journal=journal, log=log,
+                                         open_writes=self.open_writes)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
                                               stop=stop, log=log, progress=progress,

@@ -31,12 +31,17 @@ from syncd.edges.config import Settings
 from syncd.frontends.commands.common import (
     ExitCode,
     add_site_options,
-    load_command_settings,
     print_site_error,
 )
 from syncd.frontends.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
 from syncd.frontends.commands.outcome import SiteOutcome, cycle_error, ended
-from syncd.frontends.commands.sites import add_output_option, each_site, finish, run_on_sites
+from syncd.frontends.commands.sites import (
+    add_output_option,
+    each_site,
+    finish,
+    load_settings_for,
+    run_on_sites,
+)
 from syncd.frontends.commands.statecheck import run_on_state
 from syncd.frontends.render import apply_text, plan_text
 
@@ -86,6 +91,7 @@ exit status:
      showing the plan and asking that daemon to apply exactly that plan in one forced
      cycle; if its cycle plans anything else, it refuses it as usual)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
+     sent, and what was sent but is unconfirmed (`syncd journal --pending`)
   6  the source matches no store variant (or far fewer than at the last good run)
   73 the state directory cannot be created or written, or is not private
   78 invalid configuration
@@ -125,7 +131,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("plan", args)
     if isinstance(settings, ExitCode):
         return settings
     return run_on_state(_plan(settings, args))
@@ -139,7 +145,8 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
             ending = classify(await site.plan(force=True))
         if text:
             assert ending.planned is not None
-            print(plan_text(name, ending.planned, max_rows=args.max_rows))
+            print(plan_text(name, ending.planned, max_rows=args.max_rows,
+                            force_asked=getattr(args, "force", False)))
             if ending.end is CycleEnd.NO_MATCH:
                 print_site_error(name, ending.reason or "")
         return ended(name, ending)
@@ -152,7 +159,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("sync", args)
     if isinstance(settings, ExitCode):
         return settings
     try:
@@ -205,7 +212,7 @@ async def _locked(name: str, exc: SiteLocked, site: SiteSync,
         planned = await site.plan(force=True)
     short = short_digest(planned.digest)
     if text:
-        print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+        print(plan_text(name, planned, max_rows=args.max_rows, forced=True), flush=True)
         print(f"Forcing plan {short} (digest {planned.digest}).", flush=True)
     approval = Approval(digest=planned.digest, by=f"sync --force pid {os.getpid()}",
                         at_s=time.time(), changes=len(planned.plan.changes))
@@ -238,7 +245,8 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             if text:
                 if line is not None:
                     line.clear()
-                print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+                print(plan_text(name, planned, max_rows=args.max_rows, forced=args.force),
+                      flush=True)
                 if args.force and any(not g.passed for g in planned.guards):
                     print(f"Forcing plan {short_digest(planned.digest)} (digest "
                           f"{planned.digest}): the safety guards are overridden for this "
@@ -253,4 +261,4 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             raise
     if text:
         print(apply_text(name, result))
-    return ended(name, classify(result))
+    return ended(name, classify(result), forced=args.force)

@@ -243,7 +243,7 @@ class Console:
         actions = [a for a in await backend.recent_actions(ACTION_ROWS * 4)
                    if a.site in (board.site.name, None)][:ACTION_ROWS]
         return _html(pages.site_page(board, self.control.statuses.get(board.site.name),
-                                     journal[::-1], viewer, now_s=time.time(),
+                                     journal, viewer, now_s=time.time(),
                                      flash=request.query.get("done", ""),
                                      approval=approval, actions=actions))
 
@@ -265,7 +265,7 @@ class Console:
         journal = await self._recent(board.site.name, EXPLAIN_ROWS)
         explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
                                   rows=latest.source.rows, policy=board.site.policy,
-                                  journal=journal)
+                                  journal=journal, read_at=latest.read_at)
         return _html(pages.sku_page(board.site.name, sku, explanation, viewer))
 
     async def login_form(self, request: web.Request) -> web.Response:

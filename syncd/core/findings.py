@@ -1,0 +1,101 @@
+"""What a probe of a real store found about the points Wix's docs leave open.
+
+The contract (``wix-api.md``) marks some of Wix's behaviour **unconfirmed**; syncd is written
+to be correct under every plausible reading, which costs calls. ``syncd probe`` asks the
+store itself: each ``Finding`` names one open point, the reading the store showed (or
+``UNDETERMINED`` when it could not show it) and the evidence, with the request and the
+telling part of the answer (secrets removed). Findings are stored per site with their date;
+the walker and ``write_mode: auto`` may use the ones younger than ``probe.max_age_days``.
+
+This module is the vocabulary only: pure values, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+UNDETERMINED = "undetermined"
+"""The reading of a point the store could not show (say why in the evidence)."""
+
+
+POINTS: dict[str, tuple[str, ...]] = {
+    # point: its plausible readings, the one syncd assumes least first where it matters
+    "json_defaults": ("present", "omitted"),
+    "v1_page_length": ("full", "short"),
+    "total_results": ("counts_hidden", "visible_only"),
+    "numeric_bound": ("number_or_string", "number_only", "string_only",
+                      "string_only_number_refused"),
+    "catalog_mismatch_status": ("428", "404"),
+    "offset_cap": ("10000", "lower"),
+    "variant_stock": ("in_variants", "absent"),
+    "unmanaged_options": ("none_seen", "seen"),
+    "unknown_fields": ("ignored", "refused"),
+    "metadata_items": ("count", "echo_limit"),
+    "inventory_hidden": ("listed", "left_out"),
+    "cursor_last_page": ("no_cursor", "cursor_to_empty_page"),
+    "cursor_expiry": ("lasts", "expires"),
+    "auth_status": ("401", "403"),
+    "rate_budget": ("per_site", "per_key"),
+    "retry_after_unit": ("seconds", "milliseconds", "huge"),
+    "error_body": ("json", "text"),
+    "bulk_errors": ("per_item", "whole_call"),
+    "bulk_results_order": ("indexed", "unordered"),
+    # measured by --write-test only
+    "read_lag": ("none", "lag"),
+    "write_answer_lost": ("never_seen", "applied_then_5xx"),
+    "empty_answer_applied": ("applied", "ignored"),
+    "untracked_increment": ("refused", "skipped", "applied"),
+}
+"""Every open point a probe can report, with the readings it may report for it (besides
+``UNDETERMINED``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One open point and what the store showed of it."""
+
+    point: str
+    reading: str
+    evidence: str
+    """The request and the telling part of the answer, or why the point is undetermined."""
+    measured: dict[str, float] = field(default_factory=dict)
+    """Numbers behind the reading (for ``read_lag``: ``seconds`` and ``samples``...)."""
+
+    def __post_init__(self) -> None:
+        readings = POINTS.get(self.point)
+        if readings is None:
+            raise ValueError(f"unknown probe point {self.point!r}")
+        if self.reading != UNDETERMINED and self.reading not in readings:
+            raise ValueError(f"{self.point}: unknown reading {self.reading!r} "
+                             f"(one of {', '.join(readings)} or {UNDETERMINED})")
+
+    @property
+    def determined(self) -> bool:
+        return self.reading != UNDETERMINED
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeReport:
+    """Everything one probe of one site found, and when."""
+
+    site: str
+    taken_at: datetime
+    """When the probe ran (timezone-aware, UTC)."""
+    calls: int
+    """Requests the probe sent to the store."""
+    findings: tuple[Finding, ...]
+
+    def reading(self, point: str) -> str:
+        """The reading of ``point``, ``UNDETERMINED`` when the probe did not determine it."""
+        for f in self.findings:
+            if f.point == point:
+                return f.reading
+        return UNDETERMINED
+
+    def finding(self, point: str) -> Finding | None:
+        return next((f for f in self.findings if f.point == point), None)
+
+    def fresh(self, now: datetime, max_age: timedelta) -> bool:
+        """Whether the findings are young enough to be used."""
+        return now - self.taken_at <= max_age
