@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Protocol, Self
 
 from syncd.base.errors import SyncdError
 from syncd.core.journal import BadLine, Journal, JournalEntry
+from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.runstate import RunState
 
@@ -83,12 +84,40 @@ class StateBackend(Protocol):
     def site_lock(self, site: str) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold the site's lock (``SiteLocked`` when another process holds it)."""
 
-    def request_approval(self, site: str, holder: SiteLocked) -> None:
-        """Ask ``holder``, the daemon holding the site's lock, to run one forced cycle of
-        it (``syncd sync --force`` beside a daemon). Raises ``OSError`` when it cannot."""
+    def cannot_ask(self, holder: SiteLocked) -> str | None:
+        """Why ``holder`` cannot be asked for a forced cycle (``request_approval``), or None;
+        asked before the command walks the store to show the plan it would force."""
 
-    def take_approval(self, site: str) -> bool:
-        """True (once) when a forced cycle of ``site`` was requested."""
+    async def request_approval(self, site: str, holder: SiteLocked,
+                               approval: Approval) -> None:
+        """Ask ``holder``, the daemon holding the site's lock, to apply the plan
+        ``approval`` names in one forced cycle (``syncd sync --force`` beside a daemon).
+        Raises ``OSError`` when it cannot."""
+
+    async def grant_approval(self, site: str, approval: Approval) -> None:
+        """Leave ``approval`` for the site's next full cycle (replacing any other)."""
+
+    async def read_approval(self, site: str) -> Approval | None:
+        """The approval waiting for the site's next full cycle, or None."""
+
+    async def take_approval(self, site: str) -> Approval | None:
+        """The approval waiting for ``site``, removed (once), or None."""
+
+    async def record_action(self, action: ConsoleAction) -> None:
+        """Add one line to the console's action log."""
+
+    async def recent_actions(self, limit: int) -> list[ConsoleAction]:
+        """The last ``limit`` lines of the console's action log, newest first."""
+
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        """Keep a console session (replacing its older record); sessions opened more than
+        ``max_age_s`` ago are forgotten on the way."""
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        """Forget the console sessions keyed ``keys`` (signed out), and the expired ones."""
+
+    async def read_sessions(self) -> list[StoredSession]:
+        """Every console session kept."""
 
     def ownership(self) -> PgOwnership | None:
         """How replicas share the sites out, for a daemon (None: this process owns every

@@ -4,8 +4,11 @@ database (asyncpg; ``pip install 'syncd[postgres]'``).
 The journal is one row per journal line (``syncd_journal``, the line's JSON in ``entry``),
 inserted in one transaction per batch before the batch is sent, exactly where the local
 journal appends and fsyncs; a committed insert is as durable as an fsynced line. A replica
-inserts only while its lease term is the site's (``PgJournal``). Approvals are the
-console's on a replica: ``syncd sync --force`` cannot signal a process on another machine. A
+inserts only while its lease term is the site's (``PgJournal``). Approvals
+(``syncd_approvals``, one per site) and the console's action log (``syncd_console_actions``)
+are rows every replica reads: an approval made on one replica's console, or by ``syncd
+sync --force`` on any machine, is taken by the full cycle of whichever replica holds the
+site. A
 ``(site, write_id, outcome)`` unique key makes a duplicated line impossible. Site locks
 are session advisory locks, keyed by a 64-bit hash of the site name: the server drops
 them when their connection dies, even when the process holding them was killed.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,12 @@ import asyncpg
 from syncd.base.errors import LeaseLost, StateError
 from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail
 from syncd.edges.backend.base import SiteLocked
+from syncd.edges.backend.console_state import (
+    ACTIONS_KEPT,
+    Approval,
+    ConsoleAction,
+    StoredSession,
+)
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.runstate import RunState
 from syncd.edges.backend.schema import check_version
@@ -212,11 +221,73 @@ class PostgresBackend:
             finally:
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
-    def request_approval(self, site: str, holder: SiteLocked) -> None:
-        raise OSError("a replica holds the site: approve its refused plan in the console")
+    def cannot_ask(self, holder: SiteLocked) -> str | None:
+        return None  # the approval is a row: whichever replica holds the site takes it
 
-    def take_approval(self, site: str) -> bool:
-        return False
+    async def request_approval(self, site: str, holder: SiteLocked,
+                               approval: Approval) -> None:
+        # No signal to send: the replica holding the site takes it at its next full cycle.
+        await self.grant_approval(site, approval)
+
+    async def grant_approval(self, site: str, approval: Approval) -> None:
+        await self.pool.execute(
+            "INSERT INTO syncd_approvals (site, digest, approved_by, approved_at, changes) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (site) DO UPDATE SET "
+            "digest = EXCLUDED.digest, approved_by = EXCLUDED.approved_by, "
+            "approved_at = EXCLUDED.approved_at, changes = EXCLUDED.changes",
+            site, approval.digest, approval.by, _time(approval.at_s), approval.changes)
+
+    async def read_approval(self, site: str) -> Approval | None:
+        row = await self.pool.fetchrow(
+            "SELECT digest, approved_by, approved_at, changes FROM syncd_approvals "
+            "WHERE site = $1", site)
+        return _approval(row)
+
+    async def take_approval(self, site: str) -> Approval | None:
+        row = await self.pool.fetchrow(
+            "DELETE FROM syncd_approvals WHERE site = $1 "
+            "RETURNING digest, approved_by, approved_at, changes", site)
+        return _approval(row)
+
+    async def record_action(self, action: ConsoleAction) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO syncd_console_actions (at, action, site, actor, allowed, detail) "
+                "VALUES ($1, $2, $3, $4, $5, $6)", _time(action.at_s), action.action,
+                action.site, action.by, action.allowed, action.detail)
+            await conn.execute(
+                "DELETE FROM syncd_console_actions WHERE id <= "
+                "(SELECT max(id) FROM syncd_console_actions) - $1", ACTIONS_KEPT)
+
+    async def recent_actions(self, limit: int) -> list[ConsoleAction]:
+        rows = await self.pool.fetch(
+            "SELECT at, action, site, actor, allowed, detail FROM syncd_console_actions "
+            "ORDER BY id DESC LIMIT $1", max(limit, 0))
+        return [ConsoleAction(at_s=r["at"].timestamp(), action=r["action"], site=r["site"],
+                              by=r["actor"], allowed=r["allowed"], detail=r["detail"])
+                for r in rows]
+
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO syncd_console_sessions (key, csrf, opened_at, seen_at) "
+                "VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO UPDATE SET "
+                "seen_at = EXCLUDED.seen_at", session.key, session.csrf,
+                _time(session.opened_at_s), _time(session.seen_at_s))
+            await _forget_expired(conn, max_age_s)
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM syncd_console_sessions WHERE key = ANY($1::text[])",
+                               keys)
+            await _forget_expired(conn, max_age_s)
+
+    async def read_sessions(self) -> list[StoredSession]:
+        rows = await self.pool.fetch(
+            "SELECT key, csrf, opened_at, seen_at FROM syncd_console_sessions")
+        return [StoredSession(key=r["key"], csrf=r["csrf"],
+                              opened_at_s=r["opened_at"].timestamp(),
+                              seen_at_s=r["seen_at"].timestamp()) for r in rows]
 
     def ownership(self) -> PgOwnership:
         from syncd.edges.backend.leases import PgOwnership  # leases imports this module
@@ -224,6 +295,22 @@ class PostgresBackend:
         dsn = self._dsn
         return PgOwnership(lambda: connect(dsn), replica=self.replica,
                            ttl_s=self.lease_ttl_s)
+
+
+def _time(at_s: float) -> datetime:
+    return datetime.fromtimestamp(at_s, UTC)
+
+
+async def _forget_expired(conn: Any, max_age_s: float) -> None:
+    await conn.execute("DELETE FROM syncd_console_sessions WHERE opened_at < now() - "
+                       "make_interval(secs => $1)", float(max_age_s))
+
+
+def _approval(row: Any) -> Approval | None:
+    if row is None:
+        return None
+    return Approval(digest=row["digest"], by=row["approved_by"],
+                    at_s=row["approved_at"].timestamp(), changes=row["changes"])
 
 
 async def connect(dsn: str) -> Any:

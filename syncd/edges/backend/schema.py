@@ -56,6 +56,30 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
+    (4, "console state: approvals bound to a plan, the action log, signed-in sessions", """
+        CREATE TABLE syncd_approvals (
+            site        text PRIMARY KEY,
+            digest      text NOT NULL,
+            approved_by text NOT NULL,
+            approved_at timestamptz NOT NULL,
+            changes     integer NOT NULL DEFAULT 0
+        );
+        CREATE TABLE syncd_console_actions (
+            id        bigserial PRIMARY KEY,
+            at        timestamptz NOT NULL,
+            action    text NOT NULL,
+            site      text,
+            actor     text NOT NULL,
+            allowed   boolean NOT NULL,
+            detail    text NOT NULL DEFAULT ''
+        );
+        CREATE TABLE syncd_console_sessions (
+            key       text PRIMARY KEY,
+            csrf      text NOT NULL,
+            opened_at timestamptz NOT NULL,
+            seen_at   timestamptz NOT NULL
+        );
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -38,7 +38,7 @@ from aiohttp import web
 
 from syncd.cycle.metrics import Metrics
 from syncd.edges.backend.local import LocalBackend
-from syncd.edges.backend.local.approve import APPROVE_SIGNAL, take_approval
+from syncd.edges.backend.local.approve import APPROVE_SIGNAL, approval_waits
 from syncd.edges.config import HttpSettings, ListenAddress
 from syncd.frontends.daemon.config import DaemonConfig, DaemonSetup
 from syncd.frontends.daemon.cycle import CycleOutcome, NamedSite
@@ -116,15 +116,16 @@ class Daemon(Generic[SiteT]):
         self.stop.set()
 
     def take_approvals(self) -> None:
-        """Run one forced cycle of every site an approval was requested for
-        (``syncd.edges.backend.local.approve``)."""
+        """Run one full cycle of every site an approval was requested for
+        (``syncd.edges.backend.local.approve``): the cycle takes the approval, and applies
+        the plan with the guards overridden if it is the approved one."""
         config = self._fleet.config
         if config is None:
             return
         for loop in self._fleet.loops.values():
-            if take_approval(config.state_dir, loop.name):
+            if approval_waits(config.state_dir, loop.name):
                 log.warning("forced_cycle_requested", site=loop.name)
-                loop.request_forced_cycle("approved")
+                loop.request_full_cycle("approved")
 
     def request_reload(self, reason: str = "request") -> None:
         """Re-read the configuration; the running one stays if the new one is invalid."""

@@ -2,7 +2,8 @@
 
 Per site: ``journal/<site>.jsonl`` (``local.journal``), ``<site>.state.json``
 (``local.statefile``), ``<site>.lock`` (``local.lock``) and, while an approval waits,
-``<site>.force`` (``local.approve``). One process owns a site through its lock file, so
+``<site>.force`` (``local.approve``), and the console's action log
+(``local.console_files``). One process owns a site through its lock file, so
 there are no leases and no replicas to share the sites with.
 """
 
@@ -17,8 +18,9 @@ from typing import TYPE_CHECKING
 
 from syncd.core.journal import BadLine, Journal, JournalEntry
 from syncd.edges.backend.base import SiteLocked
+from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
-from syncd.edges.backend.local import approve, lock, statefile
+from syncd.edges.backend.local import approve, console_files, lock, statefile
 from syncd.edges.backend.local.check import state_dir_problem
 from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal, read_last
 from syncd.edges.backend.runstate import RunState
@@ -81,16 +83,50 @@ class LocalBackend:
         """The site's lock file."""
         return lock.lock_path(self.state_dir, site)
 
-    def request_approval(self, site: str, holder: SiteLocked) -> None:
+    def cannot_ask(self, holder: SiteLocked) -> str | None:
         if holder.pid is None:
-            raise OSError(f"the lock file {holder.lock_path} names no process to ask")
+            return f"the lock file {holder.lock_path} names no process to ask"
         if holder.role != "daemon":
-            raise OSError(f"process {holder.pid} is not a syncd daemon but a one-shot "
-                          "command, which takes no approvals: wait for it to finish")
-        approve.request_forced_cycle(self.state_dir, site, holder.pid)
+            return (f"process {holder.pid} is not a syncd daemon but a one-shot command, "
+                    "which takes no approvals: wait for it to finish")
+        if not approve.is_syncd_process(holder.pid):
+            return f"process {holder.pid} is not a syncd process of this user: not signalled"
+        return None
 
-    def take_approval(self, site: str) -> bool:
-        return approve.take_approval(self.state_dir, site)
+    async def request_approval(self, site: str, holder: SiteLocked,
+                               approval: Approval) -> None:
+        problem = self.cannot_ask(holder)
+        if problem is not None or holder.pid is None:
+            raise OSError(problem)
+        await asyncio.to_thread(approve.request_forced_cycle, self.state_dir, site,
+                                holder.pid, approval)
+
+    async def grant_approval(self, site: str, approval: Approval) -> None:
+        await asyncio.to_thread(console_files.write_approval, self.state_dir, site, approval)
+
+    async def read_approval(self, site: str) -> Approval | None:
+        return await asyncio.to_thread(console_files.read_approval, self.state_dir, site)
+
+    async def take_approval(self, site: str) -> Approval | None:
+        return await asyncio.to_thread(console_files.take_approval, self.state_dir, site)
+
+    async def record_action(self, action: ConsoleAction) -> None:
+        await asyncio.to_thread(console_files.append_action, self.state_dir, action)
+
+    async def recent_actions(self, limit: int) -> list[ConsoleAction]:
+        actions = await asyncio.to_thread(console_files.read_actions, self.state_dir)
+        return actions[-limit:][::-1] if limit > 0 else []
+
+    async def save_session(self, session: StoredSession, *, max_age_s: float) -> None:
+        await asyncio.to_thread(console_files.write_sessions, self.state_dir, save=session,
+                                max_age_s=max_age_s)
+
+    async def drop_sessions(self, keys: list[str], *, max_age_s: float) -> None:
+        await asyncio.to_thread(console_files.write_sessions, self.state_dir,
+                                drop=frozenset(keys), max_age_s=max_age_s)
+
+    async def read_sessions(self) -> list[StoredSession]:
+        return await asyncio.to_thread(console_files.read_sessions, self.state_dir)
 
     def ownership(self) -> PgOwnership | None:
         return None
