@@ -56,6 +56,15 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
+    # The entry's own time (the journal's clock) is what retention judges; recorded_at
+    # is the server's. Rows of older versions are filled from their entry.
+    (4, "journal: one run's rows, open writes and retention by index", """
+        ALTER TABLE syncd_journal ADD COLUMN at timestamptz;
+        UPDATE syncd_journal SET at = (entry::jsonb ->> 'time')::timestamptz;
+        CREATE INDEX syncd_journal_run ON syncd_journal (site, run_id);
+        CREATE INDEX syncd_journal_pending ON syncd_journal (site, id)
+            WHERE outcome = 'pending';
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]
