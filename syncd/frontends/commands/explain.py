@@ -18,10 +18,15 @@ from syncd.frontends.commands.outcome import SiteOutcome
 from syncd.frontends.commands.sites import add_output_option, run_site_command
 from syncd.frontends.render import explanation_text
 
+JOURNAL_LINES = 10_000
+"""The newest journal lines searched for the SKU's last writes (as the console's SKU page):
+an explanation costs the same on a day-old journal and a year-old one."""
+
 DESCRIPTION = """\
 Explain one SKU: every store variant carrying it, the source rows naming it (file:line),
 the buffer/cap/untracked/unmatched rules, the current and desired values, the last writes
-from the journal, and why the next sync will or will not write it. Nothing is written.
+among the journal's newest 10,000 lines, and why the next sync will or will not write
+it. Nothing is written.
 """
 
 EPILOG = """\
@@ -60,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     async def explain(name: str, site: SiteSync) -> SiteOutcome:
         async with site:
             planned = await site.plan(force=True)
-        entries = await site.backend.read_journal(name)
+        entries = await site.backend.read_recent(name, JOURNAL_LINES)
         explanation = explain_sku(
             args.sku, plan=planned.plan, snapshot=planned.snapshot,
             rows=planned.source.rows, policy=site.site.policy, journal=entries)
