@@ -27,6 +27,16 @@ OPEN_SQL = (
 """The pending rows of a site with no outcome row (found through the unique key)."""
 
 
+_ROLLBACK_RUN_SQL = (
+    "SELECT p.run_id FROM syncd_journal p WHERE p.site = $1 AND p.outcome = 'pending' "
+    "AND NOT (p.entry::jsonb ? 'rollback_of') AND coalesce((SELECT s.outcome "
+    "FROM syncd_journal s WHERE s.site = p.site AND s.write_id = p.write_id "
+    "AND s.outcome <> 'pending' ORDER BY s.id DESC LIMIT 1), 'pending') "
+    "IN ('applied', 'unknown', 'pending') ORDER BY p.id DESC LIMIT 1")
+"""The run a plain ``syncd rollback`` undoes: the last sync run with a write that may have
+landed (``syncd.core.rollback.rollback_points``)."""
+
+
 async def compact_rows(pool: Any, site: str, *, retention_days: int, now: datetime,
                        dry_run: bool) -> Compaction:
     """Delete (unless ``dry_run``) the rows of ``site``'s runs that the retention rule
@@ -42,9 +52,7 @@ async def compact_rows(pool: Any, site: str, *, retention_days: int, now: dateti
     open_runs: dict[str, int] = {}
     for row in await pool.fetch(OPEN_SQL, site):
         open_runs[row["run_id"]] = open_runs.get(row["run_id"], 0) + 1
-    rollback_run = await pool.fetchval(
-        "SELECT run_id FROM syncd_journal WHERE site = $1 AND outcome = 'pending' "
-        "AND NOT (entry::jsonb ? 'rollback_of') ORDER BY id DESC LIMIT 1", site)
+    rollback_run = await pool.fetchval(_ROLLBACK_RUN_SQL, site)
     parts = [JournalPart(r["run_id"], r["last"], int(r["lines"]), frozenset([r["run_id"]]),
                          open_runs.get(r["run_id"], 0)) for r in old]
     verdicts = judge(parts, now=now, retention_days=retention_days,

@@ -29,6 +29,7 @@ from syncd.frontends.commands.common import ExitCode, add_site_options, load_com
 from syncd.frontends.commands.outcome import SiteOutcome
 from syncd.frontends.commands.sites import add_output_option, each_site, finish
 from syncd.frontends.commands.statecheck import run_on_state
+from syncd.frontends.daemon.compaction import log_compaction
 from syncd.frontends.render import pending_text, run_text, runs_text
 
 DESCRIPTION = """\
@@ -194,15 +195,6 @@ async def _compact(backend: StateBackend, name: str, settings: Settings,
     log_compaction(structlog.get_logger("syncd.journal"), done, by="command")
     return SiteOutcome(name, ExitCode.OK, text=compaction_text(done, backend.where(name)),
                        fields={"where": backend.where(name), "compaction": done.to_dict()})
-
-
-def log_compaction(log: Any, done: Compaction, *, by: str) -> None:
-    """The ``journal_compacted`` event of one compaction."""
-    log.info("journal_compacted", site=done.site, by=by, unit=done.unit,
-             dry_run=done.dry_run, retention_days=done.retention_days,
-             dropped=len(done.dropped), kept=len(done.kept),
-             dropped_lines=done.dropped_lines, kept_lines=done.kept_lines,
-             kept_unsettled=done.kept_unsettled)
 
 
 def compaction_text(done: Compaction, where: str) -> str:
