@@ -4,19 +4,22 @@ a plain ``syncd rollback`` undoes; the kept run can still be rolled back."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from support.backends import BackendUnderTest
+from support.backends import BackendUnderTest, syncd_cli
+from support.faults import API_KEY, KEY_ENV, write_site
 from syncd.base.model import StoreVariant
 from syncd.core.journal import Journal, Outcome
 from syncd.core.plan import ChangeReason, StockChange
 from syncd.edges.backend import LocalBackend, StateBackend
 from syncd.edges.backend.local.segments import SegmentPolicy
 from syncd.edges.backend.reading import recent_runs, rollback_target
+from syncd.frontends.commands.common import ExitCode
 
 SITE = "shop"
 NOW = datetime.now(UTC)
@@ -119,3 +122,32 @@ async def test_a_settled_write_frees_its_run_for_compaction(journal_backend: Sta
     await backend.compact(SITE, retention_days=10, now=NOW)
     assert await backend.read_open(SITE) == []
     assert {e.run_id for e in await backend.read_journal(SITE)} == {"r1"}
+
+
+async def test_journal_compact_command_says_what_it_would_drop_then_drops_it(
+    tmp_path: Path, backend: BackendUnderTest, journal_backend: StateBackend
+):
+    files = write_site(tmp_path / "site", url="http://127.0.0.1:9", desired={"SKU-1": 1})
+    files.config.write_text("journal_retention_days: 10\n" + files.config.read_text()
+                            + backend.config_lines())
+    target = journal_backend if backend.dsn else LocalBackend(files.state_dir,
+                                                               segments=EVERY_RUN)
+    await _run(target, "r40-old", 40)
+    await _run(target, "r30-open", 30, open_skus=("KILLED",))
+    await _run(target, "r1", 1)
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        return await syncd_cli("journal", "--config", str(files.config), *args,
+                               backend=backend, key=API_KEY, key_env=KEY_ENV)
+
+    code, out, err = await cli("--compact", "--dry-run")
+    assert code == ExitCode.OK, err
+    assert f"site {SITE}: would drop 1 " in out and "1 unsettled write(s)" in out
+    assert {e.run_id for e in await target.read_journal(SITE)} == {"r40-old", "r30-open", "r1"}
+    code, out, err = await cli("--compact", "--output", "json")
+    assert code == ExitCode.OK, err
+    compaction = json.loads(out)["sites"][0]["compaction"]
+    assert (compaction["dropped"], compaction["kept_unsettled"]) == (1, 1)
+    assert {e.run_id for e in await target.read_journal(SITE)} == {"r30-open", "r1"}
+    code, _, err = await cli("--dry-run")
+    assert code == ExitCode.CONFIG and "--compact" in err
