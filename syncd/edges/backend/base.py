@@ -13,6 +13,7 @@ decides which one a configuration uses.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -75,6 +76,12 @@ class StateBackend(Protocol):
         """The last ``limit`` readable entries of the site's journal, oldest first, read
         from its end: the cost follows ``limit``, not the journal's length. Unreadable
         lines among them are reported in ``bad_lines`` when given."""
+
+    async def read_recent_about(self, site: str, needles: Sequence[str], *, limit: int,
+                                window: int) -> list[JournalEntry]:
+        """Among the last ``window`` lines of the site's journal, the last ``limit`` whose
+        text holds one of ``needles`` (``syncd.core.explain.sku_needles``: a SKU, a
+        variant id), oldest first: only those lines are parsed."""
 
     async def read_run(self, site: str, run_id: str) -> list[JournalEntry]:
         """Every line of run ``run_id`` (its outcome lines too, whoever wrote them), oldest

@@ -116,6 +116,9 @@ class PgJournal:
         # cycle's checks need), not the whole history.
         return await read_restart(self._pool, self.site)
 
+    async def read_open(self) -> list[JournalEntry]:
+        return _entries(await self._pool.fetch(OPEN_SQL + " ORDER BY p.id", self.site), None)
+
     async def append(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
@@ -196,6 +199,15 @@ class PostgresBackend:
             "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
             "ORDER BY id DESC LIMIT $2) AS recent ORDER BY id", site, limit)
         return _entries(rows, bad_lines)
+
+    async def read_recent_about(self, site: str, needles: Sequence[str], *, limit: int,
+                                window: int) -> list[JournalEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
+            "ORDER BY id DESC LIMIT $2) AS recent WHERE EXISTS (SELECT 1 FROM "
+            "unnest($3::text[]) AS n WHERE strpos(recent.entry, n) > 0) "
+            "ORDER BY id DESC LIMIT $4", site, window, list(needles), limit)
+        return _entries(rows[::-1], None)
 
     async def read_run(self, site: str, run_id: str) -> list[JournalEntry]:
         rows = await self.pool.fetch("SELECT id, entry FROM syncd_journal WHERE site = $1 "

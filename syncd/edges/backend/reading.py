@@ -16,6 +16,9 @@ from syncd.edges.backend.base import StateBackend
 FIRST_WINDOW = 2_000
 """Lines of the first window: a few hundred runs of a store writing a little each cycle."""
 
+LINES_PER_RUN = 12
+"""What a window of runs starts from per run asked for (a few writes, two lines each)."""
+
 
 async def _window(backend: StateBackend, site: str, limit: int,
                   bad_lines: list[BadLine] | None) -> tuple[list[JournalEntry], bool]:
@@ -36,7 +39,7 @@ async def recent_runs(backend: StateBackend, site: str, count: int,
                       bad_lines: list[BadLine] | None = None) -> tuple[list[RunView], bool]:
     """The newest ``count`` runs of the site, oldest first, and whether they are all the
     runs its journal holds."""
-    limit = FIRST_WINDOW
+    limit = max(FIRST_WINDOW, count * LINES_PER_RUN)
     while True:
         entries, whole = await _window(backend, site, limit, bad_lines)
         found = runs(entries)

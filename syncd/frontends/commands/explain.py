@@ -11,16 +11,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from syncd.core.explain import explain_sku
+from syncd.core.explain import JOURNAL_FOUND, JOURNAL_LINES, explain_sku, sku_needles
 from syncd.cycle.sync import SiteSync
 from syncd.frontends.commands.common import ExitCode, add_site_options
 from syncd.frontends.commands.outcome import SiteOutcome
 from syncd.frontends.commands.sites import add_output_option, run_site_command
 from syncd.frontends.render import explanation_text
-
-JOURNAL_LINES = 10_000
-"""The newest journal lines searched for the SKU's last writes (as the console's SKU page):
-an explanation costs the same on a day-old journal and a year-old one."""
 
 DESCRIPTION = """\
 Explain one SKU: every store variant carrying it, the source rows naming it (file:line),
@@ -65,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     async def explain(name: str, site: SiteSync) -> SiteOutcome:
         async with site:
             planned = await site.plan(force=True)
-        entries = await site.backend.read_recent(name, JOURNAL_LINES)
+        entries = await site.backend.read_recent_about(
+            name, sku_needles(args.sku, planned.snapshot), limit=JOURNAL_FOUND,
+            window=JOURNAL_LINES)
         explanation = explain_sku(
             args.sku, plan=planned.plan, snapshot=planned.snapshot,
             rows=planned.source.rows, policy=site.site.policy, journal=entries)

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib import resources
 from typing import Protocol
 from urllib.parse import quote
@@ -28,7 +28,7 @@ import structlog
 from aiohttp import web
 
 from syncd.base.errors import StateError, SyncdError
-from syncd.core.explain import explain_sku
+from syncd.core.explain import JOURNAL_FOUND, explain_sku, sku_needles
 from syncd.core.journal import JournalEntry
 from syncd.edges.backend import StateBackend, backend_for
 from syncd.edges.config import Settings
@@ -111,8 +111,10 @@ class Console:
         yield
         await self._state.aclose()
 
-    async def _recent(self, site: str, limit: int) -> list[JournalEntry]:
-        """The last ``limit`` entries of the site's journal, oldest first."""
+    async def _recent(self, site: str, limit: int,
+                      about: Sequence[str] | None = None) -> list[JournalEntry]:
+        """The last ``limit`` entries of the site's journal, oldest first; with ``about``,
+        those among them holding one of these needles (``journal_needles``)."""
         async with self._opening:
             if self._opened is None:
                 try:
@@ -121,6 +123,9 @@ class Console:
                     log.warning("console_state_unavailable", error=str(exc))
                     raise web.HTTPServiceUnavailable(
                         text=f"syncd console: the state backend cannot be used: {exc}") from None
+        if about is not None:
+            return await self._opened.read_recent_about(site, about, limit=JOURNAL_FOUND,
+                                                        window=limit)
         return await self._opened.read_recent(site, limit)
 
     def _viewer(self, request: web.Request) -> Viewer:
@@ -190,7 +195,8 @@ class Console:
         latest = board.latest
         if latest is None:
             return _html(pages.sku_page(board.site.name, sku, None, viewer))
-        journal = await self._recent(board.site.name, EXPLAIN_ROWS)
+        journal = await self._recent(board.site.name, EXPLAIN_ROWS,
+                                     about=sku_needles(sku, latest.snapshot))
         explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
                                   rows=latest.source.rows, policy=board.site.policy,
                                   journal=journal)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +28,7 @@ from syncd.edges.backend.local.journal import (
     file_journal,
     journal_path,
     read_last,
+    read_last_about,
     read_open,
     read_run,
     read_segments,
@@ -72,6 +73,11 @@ class LocalBackend:
                           bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         return await asyncio.to_thread(read_last, journal_path(self.state_dir, site), limit,
                                        bad_lines)
+
+    async def read_recent_about(self, site: str, needles: Sequence[str], *, limit: int,
+                                window: int) -> list[JournalEntry]:
+        return await asyncio.to_thread(lambda: read_last_about(
+            journal_path(self.state_dir, site), needles, limit=limit, window=window))
 
     async def read_run(self, site: str, run_id: str) -> list[JournalEntry]:
         return await asyncio.to_thread(read_run, journal_path(self.state_dir, site), run_id)

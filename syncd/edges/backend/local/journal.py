@@ -118,6 +118,9 @@ class FileJournal:
     async def read_since(self, position: object | None) -> JournalTail:
         return await asyncio.to_thread(read_tail, self.path, position)
 
+    async def read_open(self) -> list[JournalEntry]:
+        return await asyncio.to_thread(read_open, self.path)
+
 
 def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                  ) -> Iterator[JournalEntry]:
@@ -187,6 +190,27 @@ def read_last(path: Path, limit: int, bad_lines: list[BadLine] | None = None
                 where = "" if whole else f"at byte {offset}: "
                 bad_lines.append(BadLine(number, prefix + where + reason, torn))
         if len(found) >= limit:
+            break
+    found.reverse()
+    return found
+
+
+def read_last_about(path: Path, needles: Sequence[str], *, limit: int, window: int
+                    ) -> list[JournalEntry]:
+    """``StateBackend.read_recent_about`` of the segments: the last ``window`` lines read
+    backwards, only those holding a needle parsed."""
+    wanted = [n.encode() for n in needles]
+    found: list[JournalEntry] = []
+    seen = 0
+    for file in reversed(segments.files(path)):
+        for _, raw in segments.lines_backwards(file):
+            seen += 1
+            if seen > window or len(found) >= limit:
+                break
+            if any(n in raw for n in wanted):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.append(JournalEntry.from_json(raw.decode("utf-8")))
+        if seen > window or len(found) >= limit:
             break
     found.reverse()
     return found
