@@ -230,8 +230,14 @@ class JournalStore(Protocol):
         and, when ``bad_lines`` is given, reported in it."""
 
     async def read_since(self, position: object | None) -> JournalTail:
-        """The site's entries kept after ``position`` (a ``JournalTail.position``; None:
-        from the beginning), by any run or process."""
+        """The site's entries kept after ``position`` (a ``JournalTail.position``), by any
+        run or process. None: from the beginning of what a cycle needs, which is the
+        pending line of every unsettled write however old, and the newest lines (the
+        store may leave out older history: ``restarted`` is then True)."""
+
+    async def read_open(self) -> list[JournalEntry]:
+        """The pending line of every write of the site no outcome settled, oldest first,
+        without reading the whole history."""
 
 
 class Journal:
@@ -316,6 +322,10 @@ class Journal:
         """The site's entries appended after ``position`` (a ``JournalTail.position``;
         None: from the beginning), by any run or process."""
         return await self.store.read_since(position)
+
+    async def read_open(self) -> list[JournalEntry]:
+        """Every write of the site no outcome settled (its pending line), oldest first."""
+        return await self.store.read_open()
 
 
 def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:
