@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.backends import BackendUnderTest, syncd_cli
-from support.faults import API_KEY, KEY_ENV, write_site
+from support.faults import API_KEY, KEY_ENV, SITE_ID, make_desired, write_site
 from syncd.base.model import StoreVariant
 from syncd.core.journal import Journal, Outcome
 from syncd.core.plan import ChangeReason, StockChange
@@ -151,3 +151,36 @@ async def test_journal_compact_command_says_what_it_would_drop_then_drops_it(
     assert {e.run_id for e in await target.read_journal(SITE)} == {"r30-open", "r1"}
     code, _, err = await cli("--dry-run")
     assert code == ExitCode.CONFIG and "--compact" in err
+
+
+async def test_a_run_kept_by_compaction_is_still_rolled_back_by_the_real_command(
+    emulator, tmp_path: Path, backend: BackendUnderTest, journal_backend: StateBackend
+):
+    emu = await emulator(catalog="v1", generate_products=30, seed=5, site_id=SITE_ID,
+                         api_key=API_KEY, rate_limit=None)
+    initial = emu.state()
+    before = {r["sku"]: r["quantity"] for r in initial}
+    files = write_site(tmp_path / "site", url=emu.url,
+                       desired=make_desired(initial, drift=0.3, seed=5))
+    files.config.write_text(files.config.read_text() + backend.config_lines())
+    target = journal_backend if backend.dsn else LocalBackend(files.state_dir,
+                                                               segments=EVERY_RUN)
+    await _run(target, "r40-old", 40)
+    await _run(target, "r30-old", 30)
+    await _run(target, "r1-recent", 1)
+
+    async def cli(*args: str) -> tuple[int, str, str]:
+        return await syncd_cli(*args, "--config", str(files.config), backend=backend,
+                               key=API_KEY, key_env=KEY_ENV)
+
+    code, out, err = await cli("sync", "--output", "json")
+    assert code == ExitCode.OK, err
+    code, out, err = await cli("journal", "--output", "json")
+    sync_run = json.loads(out)["sites"][0]["runs"][-1]["run_id"]
+    code, out, err = await cli("journal", "--compact", "--retention-days", "10")
+    assert code == ExitCode.OK, err
+    assert {e.run_id for e in await target.read_journal(SITE)} == {"r1-recent", sync_run}
+    assert {r["sku"]: r["quantity"] for r in emu.state()} != before
+    code, out, err = await cli("rollback", "--run", sync_run)
+    assert code == ExitCode.OK, err
+    assert {r["sku"]: r["quantity"] for r in emu.state()} == before
