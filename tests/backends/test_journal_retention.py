@@ -184,3 +184,39 @@ async def test_a_run_kept_by_compaction_is_still_rolled_back_by_the_real_command
     code, out, err = await cli("rollback", "--run", sync_run)
     assert code == ExitCode.OK, err
     assert {r["sku"]: r["quantity"] for r in emu.state()} == before
+
+
+async def test_rows_of_an_earlier_schema_are_read_and_compacted_after_migration(
+    backend: BackendUnderTest, tmp_path: Path
+):
+    if backend.dsn is None:
+        pytest.skip("the local journal's earlier layout is tests/test_journal_segments.py's")
+    import asyncpg
+
+    from syncd.edges.backend.postgres import open_postgres
+    from syncd.edges.backend.schema import migrate
+
+    conn = await asyncpg.connect(backend.dsn)
+    try:
+        await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
+        assert await migrate(conn, up_to=3) == [1, 2, 3]
+        old, done = (_change("OLD", 1, 2), _change("KILLED", 5, 6))
+        lines = []
+        for run_id, days, change, settle in (("r40", 40, old, True), ("r30", 30, done, False)):
+            at = NOW - timedelta(days=days)
+            j = Journal(LocalBackend(tmp_path).journal(SITE, run_id=run_id).store, site=SITE,
+                        run_id=run_id, clock=lambda at=at: at)
+            (pending,) = j.make_pending([change])
+            lines += [pending, *([pending.settled(Outcome.APPLIED, at=at)] if settle else [])]
+        await conn.executemany(
+            "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json()) for e in lines])
+        assert await migrate(conn) == [4]
+    finally:
+        await conn.close()
+    async with open_postgres(backend.dsn) as pg:
+        assert [e.sku for e in await pg.read_open(SITE)] == ["KILLED"]
+        done_ = await pg.compact(SITE, retention_days=10, now=NOW)
+        assert [v.part.name for v in done_.dropped] == ["r40"]
+        assert {e.run_id for e in await pg.read_journal(SITE)} == {"r30"}

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from syncd.base.errors import LeaseLost, StateError
-from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail
+from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail, Outcome
 from syncd.core.retention import Compaction
 from syncd.edges.backend.base import SiteLocked
 from syncd.edges.backend.fence import SiteLease
@@ -80,6 +80,21 @@ def _entries(rows: Sequence[Any], bad_lines: list[BadLine] | None) -> list[Journ
             if bad_lines is not None:
                 bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
     return entries
+
+
+async def _follow_open(conn: Any, site: str, entries: Sequence[JournalEntry]) -> None:
+    """Keep ``syncd_journal_open`` (a site's unsettled writes) in step with the rows just
+    inserted, in their transaction: a pending row opens a write, an outcome settles it."""
+    opened = [e.write_id for e in entries if e.outcome is Outcome.PENDING]
+    settled = [e.write_id for e in entries if e.outcome is not Outcome.PENDING]
+    if opened:
+        await conn.execute(
+            "INSERT INTO syncd_journal_open (site, write_id, id) SELECT site, write_id, id "
+            "FROM syncd_journal WHERE site = $1 AND write_id = ANY($2::text[]) "
+            "AND outcome = 'pending' ON CONFLICT DO NOTHING", site, opened)
+    if settled:
+        await conn.execute("DELETE FROM syncd_journal_open WHERE site = $1 "
+                           "AND write_id = ANY($2::text[])", site, settled)
 
 
 class PgJournal:
@@ -142,6 +157,7 @@ class PgJournal:
             await conn.executemany(
                 "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry, replica, "
                 "epoch, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", rows)
+            await _follow_open(conn, self.site, entries)
 
 
 class PostgresBackend:

@@ -21,10 +21,10 @@ BATCH_ROWS = 5_000
 _RUNS_PER_BATCH = 500
 
 OPEN_SQL = (
-    "SELECT p.id, p.entry, p.run_id FROM syncd_journal p WHERE p.site = $1 "
-    "AND p.outcome = 'pending' AND NOT EXISTS (SELECT 1 FROM syncd_journal s "
-    "WHERE s.site = p.site AND s.write_id = p.write_id AND s.outcome <> 'pending')")
-"""The pending rows of a site with no outcome row (found through the unique key)."""
+    "SELECT p.id, p.entry, p.run_id FROM syncd_journal_open o "
+    "JOIN syncd_journal p ON p.id = o.id WHERE o.site = $1")
+"""The pending rows of a site with no outcome row: ``syncd_journal_open`` names them (kept
+by every append, in its transaction), so none of the history is scanned."""
 
 
 _ROLLBACK_RUN_SQL = (
