@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import os
 import random
 import statistics
 import sys
@@ -49,7 +50,13 @@ from syncd.core.plan import Plan
 from syncd.core.policy import Policy
 from syncd.edges.backend.local import LocalBackend
 from syncd.edges.backend.local.journal import journal_path
-from syncd.edges.backend.local.segments import SegmentPolicy, rotate_if_due, segment_files
+from syncd.edges.backend.local.segments import (
+    SegmentPolicy,
+    read_index,
+    rotate_if_due,
+    segment_dir,
+    segment_files,
+)
 from syncd.edges.config import Settings
 from syncd.frontends.cli import main
 from syncd.frontends.console import mount_console
@@ -122,7 +129,7 @@ def generate(state_dir: Path, lines: int, *, seed: int = 7) -> dict[str, object]
     # the split of this one file makes the same segments (and their index) at once.
     rotate_if_due(path, SegmentPolicy(), now=datetime.now(UTC))
     return {"old_run": old_run, "runs": run, "lines": written,
-            "segments": len(segment_files(path.with_name(path.name + ".d")))}
+            "segments": len(segment_files(segment_dir(path)))}
 
 
 def write_config(directory: Path, state_dir: Path) -> Path:
@@ -239,11 +246,11 @@ def main_bench() -> int:
             print(f"generated {info['lines']:,} lines, {info['runs']:,} runs, "
                   f"{info['segments']} segments in {time.perf_counter() - t0:.0f} s")
         config = write_config(directory, state)
-        import os
         os.environ["BENCH_WIX_KEY"] = "bench-key-0123456789"
         base = ["--config", str(config)]
         backend = LocalBackend(state)
-        old_run = info["old_run"] or asyncio.run(backend.read_recent(SITE, 1))[0].run_id
+        index = list(read_index(segment_dir(journal_path(state, SITE))).values())
+        old_run = info["old_run"] or index[len(index) // 2].runs[0]
         print(f"timings (of {args.repeat}, after a warm-up):")
         report("syncd journal", timed(args.repeat, command(["journal", *base])))
         report("syncd rollback --list", timed(args.repeat, command(["rollback", "--list",

@@ -233,7 +233,7 @@ def read_run(path: Path, run_id: str) -> list[JournalEntry]:
     found = []
     for file in segments.files(path):
         info = index.get(file.name) if file.parent != path.parent else None
-        if info is not None and run_id not in info.runs:
+        if info is not None and not info.holds_run(run_id):
             continue
         with contextlib.suppress(FileNotFoundError), file.open("rb") as f:
             for raw in f:
