@@ -12,10 +12,15 @@ from support.faults import API_KEY, KEY_ENV, SITE, write_site
 from syncd.base.model import StoreVariant
 from syncd.core.journal import Journal, Outcome
 from syncd.core.plan import ChangeReason, StockChange
+from syncd.cycle.metrics import Metrics
 from syncd.edges.backend.local import LocalBackend
 from syncd.edges.backend.local.segments import SegmentPolicy
 from syncd.edges.config import Settings
 from syncd.frontends.daemon.compaction import JournalCompaction, compact_sites
+from syncd.frontends.daemon.supervisor import Daemon
+
+from .conftest import FakeRunner
+from .test_supervisor import config, setup_for
 
 
 def _change(sku: str, before: int, after: int) -> StockChange:
@@ -74,3 +79,20 @@ async def test_a_stop_ends_the_wait_for_the_next_compaction(tmp_path):
     stop.set()
     await asyncio.wait_for(task, timeout=30)
     assert calls == 0
+
+
+async def test_the_daemon_runs_its_compaction_as_a_named_task_and_ends_it_on_stop(tmp_path):
+    compacted = asyncio.Event()
+
+    async def compact() -> None:
+        compacted.set()
+
+    setup = setup_for(config(tmp_path), FakeRunner())
+    daemon = Daemon(lambda: setup, metrics=Metrics(), env={},
+                    compaction=JournalCompaction(compact, first_delay_s=0, interval_s=3600))
+    task = asyncio.create_task(daemon.run(setup), name="daemon under test")
+    await asyncio.wait_for(compacted.wait(), timeout=10)
+    assert "journal compaction" in {t.get_name() for t in asyncio.all_tasks()}
+    daemon.request_stop("test over")
+    await asyncio.wait_for(task, timeout=10)
+    assert "journal compaction" not in {t.get_name() for t in asyncio.all_tasks()}
