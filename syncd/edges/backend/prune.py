@@ -29,7 +29,7 @@ by every append, in its transaction), so none of the history is scanned."""
 
 _ROLLBACK_RUN_SQL = (
     "SELECT p.run_id FROM syncd_journal p WHERE p.site = $1 AND p.outcome = 'pending' "
-    "AND NOT (p.entry::jsonb ? 'rollback_of') AND coalesce((SELECT s.outcome "
+    "AND strpos(p.entry, '\"rollback_of\":') = 0 AND coalesce((SELECT s.outcome "
     "FROM syncd_journal s WHERE s.site = p.site AND s.write_id = p.write_id "
     "AND s.outcome <> 'pending' ORDER BY s.id DESC LIMIT 1), 'pending') "
     "IN ('applied', 'unknown', 'pending') ORDER BY p.id DESC LIMIT 1")

@@ -57,10 +57,12 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
     # The entry's own time (the journal's clock) is what retention judges; recorded_at
-    # is the server's. Rows of older versions are filled from their entry.
+    # is the server's. Rows of older versions are filled from their entry's text (a row
+    # that is not JSON gets none, and is kept by compaction, not stopped by a cast).
     (4, "journal: one run's rows, the open writes and retention, by index", """
         ALTER TABLE syncd_journal ADD COLUMN at timestamptz;
-        UPDATE syncd_journal SET at = (entry::jsonb ->> 'time')::timestamptz;
+        UPDATE syncd_journal
+            SET at = substring(entry from '"time":"([^"]+)"')::timestamptz;
         CREATE INDEX syncd_journal_run ON syncd_journal (site, run_id);
         CREATE INDEX syncd_journal_pending ON syncd_journal (site, id)
             WHERE outcome = 'pending';
