@@ -20,6 +20,11 @@ machine runs) and as wall-clock time. Not collected by pytest. Run:
 
     .venv/bin/python tests/bench/bench_journal.py
     .venv/bin/python tests/bench/bench_journal.py --lines 200000 --keep /tmp/journal-bench
+    .venv/bin/python tests/bench/bench_journal.py --postgres   # the same on PostgreSQL too
+
+With ``--postgres`` the same lines are copied into a throwaway cluster (started from the
+system's initdb, as the tests do) and every read is timed again on ``state_backend:
+postgres``.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make ``syncd`` importable from the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/support
 
 import aiohttp
 from aiohttp import web
@@ -49,8 +55,9 @@ from syncd.core.explain import JOURNAL_FOUND, JOURNAL_LINES, explain_sku, sku_ne
 from syncd.core.journal import JournalEntry, Outcome, StockState
 from syncd.core.plan import Plan
 from syncd.core.policy import Policy
+from syncd.edges.backend import StateBackend, backend_for
 from syncd.edges.backend.local import LocalBackend
-from syncd.edges.backend.local.journal import journal_path
+from syncd.edges.backend.local.journal import journal_path, read_segments
 from syncd.edges.backend.local.segments import (
     SegmentPolicy,
     read_index,
@@ -133,8 +140,8 @@ def generate(state_dir: Path, lines: int, *, seed: int = 7) -> dict[str, object]
             "segments": len(segment_files(segment_dir(path)))}
 
 
-def write_config(directory: Path, state_dir: Path) -> Path:
-    config = directory / "syncd.yaml"
+def write_config(directory: Path, state_dir: Path, *, postgres: bool = False) -> Path:
+    config = directory / ("syncd-pg.yaml" if postgres else "syncd.yaml")
     (directory / "stock.csv").write_text(f"sku,quantity\n{HOT_SKU},5\n")
     config.write_text(
         "sites:\n"
@@ -144,7 +151,8 @@ def write_config(directory: Path, state_dir: Path) -> Path:
         "    base_url: http://127.0.0.1:9\n"
         "source:\n  path: stock.csv\n"
         f"state_dir: {state_dir}\n"
-        "log: {level: error, format: json}\n", encoding="utf-8")
+        + ("state_backend: postgres\n" if postgres else "")
+        + "log: {level: error, format: json}\n", encoding="utf-8")
     return config
 
 
@@ -181,7 +189,7 @@ def command(argv: list[str]) -> Callable[[], object]:
     return run
 
 
-async def explain_part(backend: LocalBackend) -> object:
+async def explain_part(backend: StateBackend) -> object:
     variant = StoreVariant(product_id=f"prod-{HOT_SKU}",
                            variant_id="00000000-0000-0000-0000-000000000000",
                            inventory_item_id=f"item-{HOT_SKU}", sku=HOT_SKU, tracked=True,
@@ -234,11 +242,54 @@ def report(name: str, spent: Spent) -> None:
           f" | wall median {statistics.median(wall):6.1f} ms, worst {max(wall):6.1f}")
 
 
+def time_all(config: Path, backend: StateBackend, old_run: str, repeat: int) -> None:
+    base = ["--config", str(config)]
+    print(f"timings (of {repeat}, after a warm-up):")
+    report("syncd journal", timed(repeat, command(["journal", *base])))
+    report("syncd rollback --list", timed(repeat, command(["rollback", "--list", *base])))
+    report("syncd journal --run <a run 6 months old>",
+           timed(repeat, command(["journal", "--run", old_run, *base])))
+    report("syncd journal --pending", timed(repeat, command(["journal", "--pending", *base])))
+    settings = Settings.from_file(config)
+
+    async def explain_on_backend() -> Spent:
+        async with backend_for(settings) as opened:
+            return await timed_async(repeat, lambda: explain_part(opened))
+
+    report("syncd explain SKU (journal read + explain)", asyncio.run(explain_on_backend()))
+    report("console /ui/site/SITE (request time)", asyncio.run(console_page(settings, repeat)))
+
+
+async def copy_to_postgres(dsn: str, state: Path) -> None:
+    import asyncpg
+
+    from syncd.edges.backend.schema import migrate
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn)
+        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json(), e.time)
+                for e in read_segments(journal_path(state, SITE))]
+        await conn.copy_records_to_table(
+            "syncd_journal", records=rows,
+            columns=["site", "write_id", "run_id", "outcome", "entry", "at"])
+        await conn.execute(
+            "INSERT INTO syncd_journal_open (site, write_id, id) SELECT p.site, p.write_id, "
+            "p.id FROM syncd_journal p WHERE p.outcome = 'pending' AND NOT EXISTS (SELECT 1 "
+            "FROM syncd_journal s WHERE s.site = p.site AND s.write_id = p.write_id "
+            "AND s.outcome <> 'pending')")
+        await conn.execute("ANALYZE syncd_journal")
+    finally:
+        await conn.close()
+
+
 def main_bench() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--keep", type=Path, help="generate into (or reuse) this directory")
+    parser.add_argument("--postgres", action="store_true",
+                        help="time the reads on PostgreSQL as well")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         directory = args.keep or Path(tmp)
@@ -252,25 +303,21 @@ def main_bench() -> int:
             info = generate(state, args.lines)
             print(f"generated {info['lines']:,} lines, {info['runs']:,} runs, "
                   f"{info['segments']} segments in {time.perf_counter() - t0:.0f} s")
-        config = write_config(directory, state)
         os.environ["BENCH_WIX_KEY"] = "bench-key-0123456789"
-        base = ["--config", str(config)]
-        backend = LocalBackend(state)
         index = list(read_index(segment_dir(journal_path(state, SITE))).values())
-        old_run = info["old_run"] or index[len(index) // 2].runs[0]
-        print(f"timings (of {args.repeat}, after a warm-up):")
-        report("syncd journal", timed(args.repeat, command(["journal", *base])))
-        report("syncd rollback --list", timed(args.repeat, command(["rollback", "--list",
-                                                                    *base])))
-        report("syncd journal --run <a run 6 months old>",
-               timed(args.repeat, command(["journal", "--run", str(old_run), *base])))
-        report("syncd journal --pending", timed(args.repeat, command(["journal", "--pending",
-                                                                      *base])))
-        report("syncd explain SKU (journal read + explain)",
-               timed(args.repeat, lambda: asyncio.run(explain_part(backend))))
-        settings = Settings.from_file(config)
-        report("console /ui/site/SITE (request time)",
-               asyncio.run(console_page(settings, args.repeat)))
+        old_run = str(info["old_run"] or index[len(index) // 2].runs[0])
+        print("local journal (state_dir):")
+        time_all(write_config(directory, state), LocalBackend(state), old_run, args.repeat)
+        if args.postgres:
+            from support.pg import postgres_cluster
+
+            with postgres_cluster() as dsn:
+                t0 = time.perf_counter()
+                asyncio.run(copy_to_postgres(dsn, state))
+                print(f"PostgreSQL (rows copied in {time.perf_counter() - t0:.0f} s):")
+                os.environ["SYNCD_DATABASE_URL"] = dsn
+                time_all(write_config(directory, state, postgres=True), LocalBackend(state),
+                         old_run, args.repeat)
     return 0
 
 

@@ -101,9 +101,15 @@ class SegmentInfo:
         return cls(name=str(d["segment"]), inode=int(d["inode"]),
                    source_inode=d.get("source_inode"),
                    first_time=_time(d.get("first_time")), last_time=_time(d.get("last_time")),
-                   lines=int(d["lines"]), run_ids=str(d["runs"]),
+                   lines=int(d["lines"]), run_ids=_run_ids(d["runs"]),
                    opened=tuple(JournalEntry.from_json(e) for e in d["opened"]),
                    settled=tuple(d["settled"]), rollback_run=d.get("rollback_run"))
+
+
+def _run_ids(runs: Any) -> str:
+    if isinstance(runs, list):  # a list of ids: read as well
+        return "\n".join(str(r) for r in runs)
+    return str(runs)
 
 
 def _iso(at: datetime | None) -> str | None:
