@@ -12,7 +12,7 @@ from pathlib import Path
 from syncd.base.model import StoreVariant
 from syncd.core.journal import Journal, JournalEntry, Outcome
 from syncd.core.plan import ChangeReason, StockChange
-from syncd.edges.backend.local import LocalBackend
+from syncd.edges.backend.local import LocalBackend, segments
 from syncd.edges.backend.local.journal import (
     FileJournal,
     journal_path,
@@ -148,3 +148,30 @@ async def test_reads_that_show_a_little_never_open_the_old_segments(tmp_path):
     everything: list = []
     list(read_segments(path, bad_lines=everything))
     assert len(everything) == 50 and everything[0].reason.startswith(oldest.name)
+
+
+async def test_an_append_is_one_fsynced_write_to_the_current_file_whatever_the_history(
+    tmp_path, monkeypatch
+):
+    state = tmp_path / "state"
+    _legacy_journal(state)
+    backend = LocalBackend(state, segments=SMALL)
+    store = backend.journal(SITE, run_id="run-now").store
+    async with Journal(store, site=SITE, run_id="run-now", clock=lambda: NOW) as j:
+        # Opened: the history is closed into segments. Appending never looks at them.
+        def untouchable(*args: object, **kwargs: object) -> None:
+            raise AssertionError("an append read the closed segments")
+
+        for name in ("files", "read_index", "segment_files", "rotate_if_due"):
+            monkeypatch.setattr(segments, name, untouchable)
+        synced: list[int] = []
+        real_fsync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+        for n in range(3):
+            done = await j.write_pending([_change(f"NOW-{n}", 0, 1)])
+            await j.settle(done, Outcome.APPLIED)
+        assert len(synced) == 6  # one per batch, before each returned
+    monkeypatch.undo()
+    assert [e.sku for e in read_segments(journal_path(state, SITE))][-6:] == [
+        "NOW-0", "NOW-0", "NOW-1", "NOW-1", "NOW-2", "NOW-2"]
+    assert journal_path(state, SITE).stat().st_size < SMALL.max_bytes
