@@ -1,9 +1,10 @@
 """Reads of a site's journal that cost what they show: the newest runs, the run a plain
 ``syncd rollback`` undoes, read from the end of the journal through any ``StateBackend``.
 
-The window read from the end grows (``FIRST_WINDOW`` lines, then four times as many)
-until it holds what was asked for; the oldest run in a window may be cut short by it, so
-it is left out unless the window holds the whole journal.
+The window read from the end grows (``FIRST_WINDOW`` lines, or ``LINES_PER_RUN`` per run
+asked for, then four times as many each time) until it holds what was asked for; the
+oldest run in a window may be cut short by it, so it is left out unless the window holds
+the whole journal.
 """
 
 from __future__ import annotations

@@ -58,7 +58,8 @@ exit status:
   1  no such run (--run) in the journal of any selected site
   73 a site's journal cannot be read (or, with --compact, changed)
   78 invalid configuration, an unknown --site, or a state backend that cannot be used
-     (a schema to migrate with `syncd db migrate`, a database out of reach)
+     (a schema to migrate with `syncd db migrate`, a database out of reach); --dry-run
+     or --retention-days without --compact
 
 --output json prints one object: command, outcome, exit_code, reason, view ("runs",
 "run", "pending" or "compact"), and per site its site, outcome, reason, where,
