@@ -36,7 +36,7 @@ from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
 from syncd.core.plan_digest import plan_digest
 from syncd.core.policy import Unmatched
-from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
+from syncd.core.rollback import RollbackPlan, plan_rollback
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
@@ -46,6 +46,7 @@ from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metr
 from syncd.cycle.write_test_runs import is_write_test, settle_write_tests
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
+from syncd.edges.backend.reading import rollback_target
 from syncd.edges.config import SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredSource
@@ -340,8 +341,7 @@ class SiteSync:
         run wrote, and journals the restoring writes as a run of their own (so a rollback
         can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
         """
-        entries = await self.backend.read_journal(self.site.name)
-        points = rollback_points(entries, run_id=run_id)
+        points = await rollback_target(self.backend, self.site.name, run_id)
         if not points:
             which = f"run {run_id}" if run_id else "any run"
             raise SyncdError(f"{self.backend.where(self.site.name)}: no applied write of "

@@ -13,12 +13,15 @@ decides which one a configuration uses.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from syncd.base.errors import SyncdError
 from syncd.core.journal import BadLine, Journal, JournalEntry
+from syncd.core.retention import Compaction
 from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.runstate import RunState
@@ -69,8 +72,31 @@ class StateBackend(Protocol):
         """Every entry of the site's journal, oldest first; unreadable lines are skipped and
         reported in ``bad_lines`` when given."""
 
-    async def read_recent(self, site: str, limit: int) -> list[JournalEntry]:
-        """The last ``limit`` readable entries of the site's journal, oldest first."""
+    async def read_recent(self, site: str, limit: int,
+                          bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
+        """The last ``limit`` readable entries of the site's journal, oldest first, read
+        from its end: the cost follows ``limit``, not the journal's length. Unreadable
+        lines among them are reported in ``bad_lines`` when given."""
+
+    async def read_recent_about(self, site: str, needles: Sequence[str], *, limit: int,
+                                window: int) -> list[JournalEntry]:
+        """Among the last ``window`` lines of the site's journal, the last ``limit`` whose
+        text holds one of ``needles`` (``syncd.core.explain.sku_needles``: a SKU, a
+        variant id), oldest first: only those lines are parsed."""
+
+    async def read_run(self, site: str, run_id: str) -> list[JournalEntry]:
+        """Every line of run ``run_id`` (its outcome lines too, whoever wrote them), oldest
+        first; empty when the journal has none."""
+
+    async def read_open(self, site: str) -> list[JournalEntry]:
+        """The pending line of every write of the site that no outcome settled, oldest
+        first, however old (without reading the whole history)."""
+
+    async def compact(self, site: str, *, retention_days: int, now: datetime,
+                      dry_run: bool = False) -> Compaction:
+        """Drop the parts of the site's journal older than ``retention_days`` that hold
+        no unsettled write and not the run ``syncd rollback`` would undo
+        (``syncd.core.retention``); with ``dry_run`` only say what would go."""
 
     def where(self, site: str) -> str:
         """Where the site's journal lives, for messages."""

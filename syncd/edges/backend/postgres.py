@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from syncd.base.errors import LeaseLost, StateError
-from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail
+from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail, Outcome
+from syncd.core.retention import Compaction
 from syncd.edges.backend.base import SiteLocked
 from syncd.edges.backend.console_state import (
     ACTIONS_KEPT,
@@ -36,6 +37,7 @@ from syncd.edges.backend.console_state import (
     StoredSession,
 )
 from syncd.edges.backend.fence import SiteLease
+from syncd.edges.backend.prune import OPEN_SQL, compact_rows
 from syncd.edges.backend.runstate import RunState
 from syncd.edges.backend.schema import check_version
 
@@ -61,6 +63,23 @@ async def read_rows(pool: Any, site: str, bad_lines: list[BadLine] | None, *,
     return _entries(rows, bad_lines), int(rows[-1]["id"]) if rows else after
 
 
+RESTART_ROWS = 5_000
+"""The newest rows a first read of a site's journal takes beside its open writes."""
+
+
+async def read_restart(pool: Any, site: str) -> JournalTail:
+    """``read_since(None)``: the pending rows of unsettled writes older than the newest
+    ``RESTART_ROWS`` rows, then those rows, oldest first."""
+    recent = await pool.fetch(
+        "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
+        "ORDER BY id DESC LIMIT $2) AS recent ORDER BY id", site, RESTART_ROWS)
+    first = int(recent[0]["id"]) if recent else 0
+    older = await pool.fetch(OPEN_SQL + " AND p.id < $2 ORDER BY p.id", site, first) \
+        if recent else []
+    last = int(recent[-1]["id"]) if recent else 0
+    return JournalTail(tuple(_entries([*older, *recent], None)), last, restarted=True)
+
+
 def _entries(rows: Sequence[Any], bad_lines: list[BadLine] | None) -> list[JournalEntry]:
     entries = []
     for row in rows:
@@ -70,6 +89,21 @@ def _entries(rows: Sequence[Any], bad_lines: list[BadLine] | None) -> list[Journ
             if bad_lines is not None:
                 bad_lines.append(BadLine(int(row["id"]), f"unreadable: {e}", False))
     return entries
+
+
+async def _follow_open(conn: Any, site: str, entries: Sequence[JournalEntry]) -> None:
+    """Keep ``syncd_journal_open`` (a site's unsettled writes) in step with the rows just
+    inserted, in their transaction: a pending row opens a write, an outcome settles it."""
+    opened = [e.write_id for e in entries if e.outcome is Outcome.PENDING]
+    settled = [e.write_id for e in entries if e.outcome is not Outcome.PENDING]
+    if opened:
+        await conn.execute(
+            "INSERT INTO syncd_journal_open (site, write_id, id) SELECT site, write_id, id "
+            "FROM syncd_journal WHERE site = $1 AND write_id = ANY($2::text[]) "
+            "AND outcome = 'pending' ON CONFLICT DO NOTHING", site, opened)
+    if settled:
+        await conn.execute("DELETE FROM syncd_journal_open WHERE site = $1 "
+                           "AND write_id = ANY($2::text[])", site, settled)
 
 
 class PgJournal:
@@ -99,17 +133,23 @@ class PgJournal:
     async def read_since(self, position: object | None) -> JournalTail:
         # A site's rows are inserted under its lock, one holder at a time, and every
         # insert is awaited: their ids grow in the order they were committed.
-        entries, last = await read_rows(self._pool, self.site, None,
-                                        after=position if isinstance(position, int) else 0)
-        return JournalTail(tuple(entries), last, restarted=position is None)
+        if isinstance(position, int):
+            entries, last = await read_rows(self._pool, self.site, None, after=position)
+            return JournalTail(tuple(entries), last, restarted=False)
+        # From the start: the open writes, however old, then the newest rows (what a
+        # cycle's checks need), not the whole history.
+        return await read_restart(self._pool, self.site)
+
+    async def read_open(self) -> list[JournalEntry]:
+        return _entries(await self._pool.fetch(OPEN_SQL + " ORDER BY p.id", self.site), None)
 
     async def append(self, entries: Sequence[JournalEntry]) -> None:
         if not entries:
             return
         lease = self._lease
         replica, epoch = (lease.replica, lease.epoch) if lease is not None else (None, None)
-        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json(), replica, epoch)
-                for e in entries]
+        rows = [(e.site, e.write_id, e.run_id, e.outcome.value, e.to_json(), replica, epoch,
+                 e.time) for e in entries]
         if lease is not None:
             lease.check()  # lapsed or ended here: no need to ask the database
         async with self._pool.acquire() as conn, conn.transaction():
@@ -125,7 +165,8 @@ class PgJournal:
                                 f"is over, the site is held by {now}: nothing journaled")
             await conn.executemany(
                 "INSERT INTO syncd_journal (site, write_id, run_id, outcome, entry, replica, "
-                "epoch) VALUES ($1, $2, $3, $4, $5, $6, $7)", rows)
+                "epoch, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", rows)
+            await _follow_open(conn, self.site, entries)
 
 
 class PostgresBackend:
@@ -177,11 +218,34 @@ class PostgresBackend:
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         return (await read_rows(self.pool, site, bad_lines))[0]
 
-    async def read_recent(self, site: str, limit: int) -> list[JournalEntry]:
+    async def read_recent(self, site: str, limit: int,
+                          bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         rows = await self.pool.fetch(
             "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
             "ORDER BY id DESC LIMIT $2) AS recent ORDER BY id", site, limit)
+        return _entries(rows, bad_lines)
+
+    async def read_recent_about(self, site: str, needles: Sequence[str], *, limit: int,
+                                window: int) -> list[JournalEntry]:
+        rows = await self.pool.fetch(
+            "SELECT id, entry FROM (SELECT id, entry FROM syncd_journal WHERE site = $1 "
+            "ORDER BY id DESC LIMIT $2) AS recent WHERE EXISTS (SELECT 1 FROM "
+            "unnest($3::text[]) AS n WHERE strpos(recent.entry, n) > 0) "
+            "ORDER BY id DESC LIMIT $4", site, window, list(needles), limit)
+        return _entries(rows[::-1], None)
+
+    async def read_run(self, site: str, run_id: str) -> list[JournalEntry]:
+        rows = await self.pool.fetch("SELECT id, entry FROM syncd_journal WHERE site = $1 "
+                                     "AND run_id = $2 ORDER BY id", site, run_id)
         return _entries(rows, None)
+
+    async def read_open(self, site: str) -> list[JournalEntry]:
+        return _entries(await self.pool.fetch(OPEN_SQL + " ORDER BY p.id", site), None)
+
+    async def compact(self, site: str, *, retention_days: int, now: datetime,
+                      dry_run: bool = False) -> Compaction:
+        return await compact_rows(self.pool, site, retention_days=retention_days, now=now,
+                                  dry_run=dry_run)
 
     def where(self, site: str) -> str:
         return f"the syncd_journal table (site {site!r})"

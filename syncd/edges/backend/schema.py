@@ -80,6 +80,28 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             seen_at   timestamptz NOT NULL
         );
     """),
+    # The entry's own time (the journal's clock) is what retention judges; recorded_at
+    # is the server's. Rows of older versions are filled from their entry's text (a row
+    # that is not JSON gets none, and is kept by compaction, not stopped by a cast).
+    (5, "journal: one run's rows, the open writes and retention, by index", """
+        ALTER TABLE syncd_journal ADD COLUMN at timestamptz;
+        UPDATE syncd_journal
+            SET at = substring(entry from '"time":"([^"]+)"')::timestamptz;
+        CREATE INDEX syncd_journal_run ON syncd_journal (site, run_id);
+        CREATE INDEX syncd_journal_pending ON syncd_journal (site, id)
+            WHERE outcome = 'pending';
+        CREATE TABLE syncd_journal_open (
+            site     text NOT NULL,
+            write_id text NOT NULL,
+            id       bigint NOT NULL,
+            PRIMARY KEY (site, write_id)
+        );
+        INSERT INTO syncd_journal_open (site, write_id, id)
+            SELECT p.site, p.write_id, p.id FROM syncd_journal p
+            WHERE p.outcome = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM syncd_journal s WHERE s.site = p.site
+                AND s.write_id = p.write_id AND s.outcome <> 'pending');
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]

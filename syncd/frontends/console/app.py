@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import hmac
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from importlib import resources
 from typing import Protocol
 from urllib.parse import quote
@@ -32,7 +32,7 @@ import structlog
 from aiohttp import web
 
 from syncd.base.errors import StateError, SyncdError
-from syncd.core.explain import explain_sku
+from syncd.core.explain import JOURNAL_FOUND, explain_sku, sku_needles
 from syncd.core.journal import JournalEntry
 from syncd.core.plan_digest import short_digest
 from syncd.edges.backend import StateBackend, backend_for
@@ -155,9 +155,15 @@ class Console:
             # The session works in this process; only a restart would forget it.
             log.warning("console_session_not_kept", error=str(exc))
 
-    async def _recent(self, site: str, limit: int) -> list[JournalEntry]:
-        """The last ``limit`` entries of the site's journal, oldest first."""
-        return await (await self._state_backend()).read_recent(site, limit)
+    async def _recent(self, site: str, limit: int,
+                      about: Sequence[str] | None = None) -> list[JournalEntry]:
+        """The last ``limit`` entries of the site's journal, oldest first; with ``about``,
+        those among them holding one of these needles (``journal_needles``)."""
+        backend = await self._state_backend()
+        if about is not None:
+            return await backend.read_recent_about(site, about, limit=JOURNAL_FOUND,
+                                                   window=limit)
+        return await backend.read_recent(site, limit)
 
     async def _state_backend(self) -> StateBackend:
         """The configured state backend, opened on first use."""
@@ -262,7 +268,8 @@ class Console:
         latest = board.latest
         if latest is None:
             return _html(pages.sku_page(board.site.name, sku, None, viewer))
-        journal = await self._recent(board.site.name, EXPLAIN_ROWS)
+        journal = await self._recent(board.site.name, EXPLAIN_ROWS,
+                                     about=sku_needles(sku, latest.snapshot))
         explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
                                   rows=latest.source.rows, policy=board.site.policy,
                                   journal=journal, read_at=latest.read_at)
