@@ -56,7 +56,12 @@ from syncd.core.journal import Journal, Outcome, Settlement, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
 from syncd.cycle.sync import SiteSync
-from syncd.cycle.write_test_runs import is_write_test, net_points, write_test_run_id
+from syncd.cycle.write_test_runs import (
+    is_write_test,
+    net_points,
+    write_test_lines,
+    write_test_run_id,
+)
 from syncd.edges.wix import RequestEvent, StoreAdapter
 from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 
@@ -197,7 +202,7 @@ async def run_write_test(
     # A write test killed earlier is put back first, as by a sync.
     if await sync.settle_write_tests(stop=stop):
         still_open = sorted({e.run_id for e in unsettled(
-            await sync.backend.read_journal(sync.site.name))
+            await write_test_lines(sync.backend, sync.site.name))
             if is_write_test(e.run_id) or is_write_test(e.rollback_of or "")})
         if still_open:
             raise SyncdError(
@@ -313,7 +318,8 @@ async def _update(test: _Test, now: dict[str, StoreVariant], quantities: dict[st
                                  "showed it: reads lag longer, or it was ignored")
     elif missing:
         # As a sync marks them (``Outcome.IGNORED``): not sent again while nothing changes.
-        written = [e for e in await test.journal.read_site()
+        own = await test.sync.backend.read_run(test.sync.site.name, test.journal.run_id)
+        written = [e for e in own
                    if e.run_id == test.journal.run_id and e.outcome is Outcome.APPLIED
                    and e.variant_id in missing and e.delta is None]
         latest = {e.variant_id: e for e in written}
@@ -397,7 +403,8 @@ async def _restore(test: _Test, before: dict[str, StoreVariant],
     current = await test.read()
     differs = _differs(before, current)
     if differs:
-        entries = await test.journal.read_site()
+        entries = await test.sync.backend.read_run(test.sync.site.name,
+                                                   test.journal.run_id)
         points = net_points(entries, test.journal.run_id)
         planned = plan_rollback(test.journal.run_id, points,
                                 StoreSnapshot(Catalog.V1, tuple(current.values())))

@@ -43,7 +43,7 @@ from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
-from syncd.cycle.write_test_runs import is_write_test, settle_write_tests
+from syncd.cycle.write_test_runs import is_write_test, settle_write_tests, write_test_lines
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.reading import rollback_target
@@ -317,7 +317,7 @@ class SiteSync:
                    for e in latest} - self._finished_write_tests
         if self._write_tests_checked and not any(map(is_write_test, unknown)):
             return []
-        entries = await self.backend.read_journal(self.site.name)
+        entries = await write_test_lines(self.backend, self.site.name)
         found = await settle_write_tests(store=await self.store(), backend=self.backend,
                                          site=self.site.name, log=self.log, stop=stop,
                                          entries=entries)

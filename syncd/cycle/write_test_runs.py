@@ -54,6 +54,28 @@ what is seen); a read made sooner might show the value from before the last writ
 leave it in place."""
 
 
+WRITE_TEST_WINDOW = 200_000
+"""Journal lines, counted from the end, searched for write tests. A test left unfinished
+is always near the end: every sync, daemon cycle and write test puts it back before it
+writes anything else, so only a long rollback could push it further."""
+
+
+async def write_test_lines(backend: StateBackend, site: str) -> list[JournalEntry]:
+    """The journal lines ``unfinished_write_tests`` and ``net_points`` need, oldest first:
+    every line of each write test named among the last ``WRITE_TEST_WINDOW`` lines and of
+    the runs that put one back, each run read whole (``read_run``), never the rest of the
+    history."""
+    found = await backend.read_recent_about(site, [WRITE_TEST_SUFFIX],
+                                            limit=WRITE_TEST_WINDOW, window=WRITE_TEST_WINDOW)
+    runs = {e.run_id for e in found
+            if is_write_test(e.run_id) or is_write_test(e.rollback_of or "")}
+    lines: list[JournalEntry] = []
+    for run_id in sorted(runs):
+        lines.extend(await backend.read_run(site, run_id))
+    lines.sort(key=lambda e: e.time)  # stable: a run's own order is kept
+    return lines
+
+
 def write_test_run_id(now: datetime) -> str:
     """A new write test's run id: a sortable run id, marked as a write test's."""
     return new_run_id(now) + WRITE_TEST_SUFFIX
@@ -111,7 +133,7 @@ async def settle_write_tests(
     if store.catalog is not Catalog.V1:
         return []
     if entries is None:
-        entries = await backend.read_journal(site)
+        entries = await write_test_lines(backend, site)
     runs = unfinished_write_tests(entries)
     if not runs:
         return []
@@ -119,7 +141,7 @@ async def settle_write_tests(
     async with backend.journal(site, run_id=restore_id) as settling:
         # Increments left open first: re-read once they can no longer land, never re-sent.
         await settle_open_deltas(store=store, journal=settling, log=log, stop=stop)
-    entries = await backend.read_journal(site)
+    entries = await write_test_lines(backend, site)
     for run_id in runs:
         if stop is not None and stop.is_set():
             break
@@ -169,7 +191,7 @@ async def _put_back(run_id: str, entries: Sequence[JournalEntry], *, store: Stor
                                   current.get((e.product_id, e.variant_id)))
                    for e in open_writes]
         await journal.settle_each(settled)
-        points = net_points(await journal.read_site(), run_id)
+        points = net_points(await write_test_lines(backend, site), run_id)
         planned = plan_rollback(run_id, points, snapshot)
         report = None
         if planned.plan.changes:
