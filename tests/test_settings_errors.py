@@ -162,7 +162,7 @@ def test_a_site_file_the_daemon_sets_aside_carries_every_mistake_of_it(tmp_path)
     assert f"{bad}:3: concurrency" in disabled.error and f"{bad}:4: catalog" in disabled.error
 
 
-@pytest.mark.parametrize("command", ["plan", "sync", "explain"])
+@pytest.mark.parametrize("command", ["plan", "sync", "explain", "journal"])
 async def test_json_output_of_an_unusable_configuration_is_one_object_with_every_error(
         tmp_path, command):
     config = _write(tmp_path / "syncd.yaml", """\

@@ -25,9 +25,14 @@ from syncd.core.retention import Compaction
 from syncd.edges.backend import StateBackend, backend_for
 from syncd.edges.backend.reading import recent_runs
 from syncd.edges.config import Settings
-from syncd.frontends.commands.common import ExitCode, add_site_options, load_command_settings
+from syncd.frontends.commands.common import ExitCode, add_site_options
 from syncd.frontends.commands.outcome import SiteOutcome
-from syncd.frontends.commands.sites import add_output_option, each_site, finish
+from syncd.frontends.commands.sites import (
+    add_output_option,
+    each_site,
+    finish,
+    load_settings_for,
+)
 from syncd.frontends.commands.statecheck import run_on_state
 from syncd.frontends.daemon.compaction import log_compaction
 from syncd.frontends.render import pending_text, run_text, runs_text
@@ -127,7 +132,7 @@ def list_runs(command: str, args: argparse.Namespace) -> int:
 
 
 def _journal(command: str, view: str, args: argparse.Namespace) -> int:
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for(command, args)
     if isinstance(settings, ExitCode):
         return settings
     return run_on_state(_show(command, view, settings, args))
