@@ -11,17 +11,16 @@ The contract's rules for the shape of an answer:
 
 - An unknown field is tolerated (ignored), so Wix adding a field breaks nothing.
 - Any field may be absent (proto3 JSON leaves out fields holding their default: ``false``,
-  ``0``, ``""``, empty lists), and ``null`` reads as absent. Each field's default here is
-  what the parsers took for a missing field before: a missing list is empty, a missing
-  boolean is ``None`` where the parsers tell "absent" from ``false`` and ``False`` where
-  they do not.
+  ``0``, ``""``, empty lists), and ``null`` reads as absent: every field defaults to
+  None, and the parsers give it the meaning the contract gives a missing field (a tracked
+  variant's missing quantity is 0, a missing ``visible`` is "unknown").
 - Numbers may come as JSON numbers or as numeric strings (int64 values such as
   ``numericId`` and ``revision`` are strings on the wire): decoding is lax
   (``strict=False``), so ``"1598904314932014"`` and ``1598904314932014`` give the same int.
 - A field of the wrong type (an object where a quantity belongs, a word where a number
-  belongs) fails the answer with a ``WixServerError`` (as an answer that is not a JSON object does)
-  naming the endpoint and the field's
-  path (``$.products[3].variants[0].stock.quantity``), never a silent default.
+  belongs) fails the answer with a ``WixServerError`` naming the endpoint and the field's
+  path (``$.products[3].variants[0].stock.quantity``), as an answer that is not a JSON
+  object does: never a silent default.
 
 Not here: what the fields mean (``parse_v1``, ``walk_v3``) and error bodies (``client``).
 """
