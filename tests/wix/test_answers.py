@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -62,6 +63,14 @@ class TestShape:
         (item,) = decode_answer(body, V3InventoryPage, endpoint="q", status=200).records
         row = item_variant(item)
         assert (row.revision, row.quantity, row.in_stock) == ("7", 12, True)
+
+    def test_decoded_answers_are_left_out_of_the_garbage_collector(self):
+        # A walk's pages would otherwise set off collections over every value built before.
+        page = decode_answer(_page(_product(quantity=3)), V1ProductsPage, endpoint="q",
+                             status=200)
+        product = page.records[0]
+        assert product.variants is not None
+        assert not any(gc.is_tracked(o) for o in (page, product, product.variants[0]))
 
     def test_a_wrong_type_names_the_endpoint_and_the_path_of_the_field(self):
         body = _page(_product(quantity={"value": 3}))
