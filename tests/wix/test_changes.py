@@ -14,6 +14,7 @@ from syncd.base.errors import WixClientError
 from syncd.base.model import Catalog
 from syncd.cycle.incremental import _merge
 from syncd.edges.config import WalkSettings
+from syncd.edges.wix.answers import convert_answer
 from syncd.edges.wix.client import CallCounter
 from syncd.edges.wix.segments_v3 import SegmentedQuery, segment_filters
 from syncd.edges.wix.store_changes import (
@@ -189,6 +190,11 @@ class _RefusingClient:
 
         self.log = structlog.get_logger("test")
         self.calls = 0
+
+    async def request_as(self, answer, method, path, **kwargs):
+        """Like the client: the fake's JSON decoded into ``answer``."""
+        return convert_answer(await self.request(method, path, **kwargs), answer,
+                              endpoint=kwargs.get("endpoint", path))
 
     async def request(self, method, path, *, endpoint, body, counter=None):
         self.calls += 1

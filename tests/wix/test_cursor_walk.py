@@ -12,6 +12,7 @@ import structlog
 from syncd.base.errors import WixClientError, WixWalkIncomplete
 from syncd.edges.config import WalkSettings, WixSettings
 from syncd.edges.wix import WixClient
+from syncd.edges.wix.answers import V3InventoryObjectsPage, convert_answer
 from syncd.edges.wix.bounds import PAGE_SLACK
 from syncd.edges.wix.client import CallCounter
 from syncd.edges.wix.cursor_v3 import MAX_RESTARTS, read_cursor_query
@@ -59,6 +60,11 @@ class FakeCursorServer:
         self.calls: list[dict[str, Any]] = []
         self.log = structlog.get_logger("test")
 
+    async def request_as(self, answer, method, path, **kwargs):
+        """Like the client: the fake's JSON decoded into ``answer``."""
+        return convert_answer(await self.request(method, path, **kwargs), answer,
+                              endpoint=kwargs.get("endpoint", path))
+
     async def request(self, method: str, path: str, *, endpoint: str, body: dict[str, Any],
                       counter: CallCounter | None = None, **_: Any) -> dict[str, Any]:
         self.calls.append(body["query"])
@@ -73,7 +79,7 @@ def _page(ids: list[int], cursor: str | None, **paging: Any) -> dict[str, Any]:
 async def _read(server: FakeCursorServer) -> list[dict[str, Any]]:
     return await read_cursor_query(
         server, path="/q", endpoint="v3.inventory_items.query",  # type: ignore[arg-type]
-        list_key="inventoryItems", query_filter=None, page_size=3, counter=CallCounter())
+        answer=V3InventoryObjectsPage, query_filter=None, page_size=3, counter=CallCounter())
 
 
 async def test_a_last_page_that_repeats_itself_ends_the_query_without_repeats():

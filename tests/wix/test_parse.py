@@ -1,10 +1,42 @@
-"""Pure JSON -> StoreVariant rules for both catalogs."""
+"""Pure JSON -> StoreVariant rules for both catalogs (each JSON object taken through the
+answer structs it is decoded into)."""
 
 from __future__ import annotations
 
 from syncd.base.model import NIL_GUID
-from syncd.edges.wix.parse_v1 import product_variants, seed_variant, variants_need_inventory
-from syncd.edges.wix.walk_v3 import item_variant
+from syncd.edges.wix import parse_v1
+from syncd.edges.wix.answers import (
+    V1Product,
+    V1Variant,
+    V1VariantStock,
+    V2InventoryItem,
+    V3InventoryItem,
+    convert_answer,
+)
+from syncd.edges.wix.walk_v3 import item_variant_of
+
+
+def product_variants(product, *, inventory=None):
+    typed = convert_answer(product, V1Product, endpoint="test")
+    item = None if inventory is None else convert_answer(inventory, V2InventoryItem,
+                                                          endpoint="test")
+    return parse_v1.product_variants(typed, inventory=item)
+
+
+def variants_need_inventory(product):
+    return parse_v1.variants_need_inventory(convert_answer(product, V1Product, endpoint="test"))
+
+
+def seed_variant(product, variant, *, tracked, stock):
+    return parse_v1.seed_variant(convert_answer(product, V1Product, endpoint="test"),
+                                 convert_answer(variant, V1Variant, endpoint="test"),
+                                 tracked=tracked,
+                                 stock=convert_answer(stock, V1VariantStock, endpoint="test"))
+
+
+def item_variant(item):
+    assert isinstance(convert_answer(item, V3InventoryItem, endpoint="test"), V3InventoryItem)
+    return item_variant_of(item, endpoint="test")
 
 
 def _product(**overrides):

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from syncd.base.errors import WixWalkIncomplete
+from syncd.edges.wix.answers import convert_answer
 from syncd.edges.wix.product_variants import MAX_PRODUCT_VARIANTS, read_product_variants
 
 
@@ -16,6 +17,11 @@ class Pages:
     def __init__(self, answer) -> None:
         self.answer = answer
         self.offsets: list[int] = []
+
+    async def request_as(self, answer, method, path, **kwargs):
+        """Like the client: the fake's JSON decoded into ``answer``."""
+        return convert_answer(await self.request(method, path, **kwargs), answer,
+                              endpoint=kwargs.get("endpoint", path))
 
     async def request(self, method: str, path: str, *, body: Any, **_: Any) -> dict:
         offset = body["paging"]["offset"]
@@ -36,7 +42,7 @@ async def read(pages: Pages, page_size: int = 100) -> list[dict]:
 async def test_a_short_page_mid_stream_does_not_end_the_read_without_a_total():
     store = variants(0, 250)
     pages = Pages(lambda offset, _n: {"variants": store[offset:offset + 60]})
-    assert [v["id"] for v in await read(pages)] == [v["id"] for v in store]
+    assert [v.id for v in await read(pages)] == [v["id"] for v in store]
     assert pages.offsets == [0, 60, 120, 180, 240, 250]
 
 

@@ -17,6 +17,7 @@ import structlog
 
 from syncd.base.errors import WixWalkIncomplete
 from syncd.edges.config import WalkSettings
+from syncd.edges.wix.answers import convert_answer
 from syncd.edges.wix.client import CallCounter
 from syncd.edges.wix.crawl_v1 import NumericIdCrawl, OffsetLimit
 from syncd.edges.wix.walk_v1 import PRODUCTS as PRODUCTS_TARGET
@@ -81,6 +82,11 @@ class FakeQueryProducts:
         self.calls = 0
         self.before_call: Callable[[int], None] = lambda n: None
 
+    async def request_as(self, answer, method, path, **kwargs):
+        """Like the client: the fake's JSON decoded into ``answer``."""
+        return convert_answer(await self.request(method, path, **kwargs), answer,
+                              endpoint=kwargs.get("endpoint", path))
+
     async def request(self, method: str, path: str, *, endpoint: str, body: dict[str, Any],
                       counter: CallCounter | None = None, **_: Any) -> dict[str, Any]:
         self.calls += 1
@@ -102,8 +108,8 @@ class FakeQueryProducts:
 async def _crawl(fake: FakeQueryProducts, *, parallel: bool = True) -> list[int]:
     read: list[int] = []
 
-    async def keep(record: dict[str, Any]) -> None:
-        read.append(int(record["numericId"]))
+    async def keep(record: Any) -> None:
+        read.append(record.numericId)
 
     crawl = NumericIdCrawl(fake, PRODUCTS_TARGET, counter=CallCounter(),  # type: ignore[arg-type]
                            offsets=OffsetLimit(20), parallel=parallel,

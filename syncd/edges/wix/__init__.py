@@ -30,6 +30,9 @@ runs full syncs under each. In practice:
 - a Bulk Update rejected as a whole is split in halves down to the failing item, which
   gets the outcome its own error code says (``writes_v3``);
 - bulk results are matched to writes by item id, not by ``originalIndex`` or position;
+- answers of the read endpoints are decoded straight into typed structs of the fields
+  syncd reads (``answers``): other fields are skipped undecoded, numbers may be numeric
+  strings, and a read field of the wrong type fails the call naming its path;
 - a field left out because it holds its default reads as that default: a tracked
   quantity as 0, ``inStock`` as false (``parse_v1``, ``walk_v3``); products whose
   ``visible`` is left out are counted and logged (``wix_walk_visibility_unknown``);

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import aiohttp
 import structlog
@@ -46,12 +46,15 @@ from syncd.base.logs import SECRETS
 from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
 from syncd.edges.config.client import WixSettings, plain_http_problem
+from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
 from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter
 from syncd.edges.wix.retry import RetryPolicy, call_with_retries, read_retry_after
 
 JSONObject = dict[str, Any]
+
+T = TypeVar("T")
 
 RETRY_AFTER_IGNORED = "retry_after_ignored"
 """``RequestEvent.anomaly`` of a 429 whose ``Retry-After`` was not believed."""
@@ -212,14 +215,46 @@ class WixClient:
         must never be repeated automatically (increments, decrements). Raises a ``WixError``
         subclass; see ``map_error``.
         """
+        data = await self._call(method, path, endpoint, body, params, counter,
+                                idempotent=idempotent, answer=None)
+        return cast(JSONObject, data)
 
+    async def request_as(
+        self,
+        answer: type[T],
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        body: Mapping[str, Any] | None = None,
+        counter: CallCounter | None = None,
+    ) -> T:
+        """Like ``request`` (an idempotent read), with the answer decoded straight into
+        ``answer``, a struct of ``syncd.edges.wix.answers``: only its fields are decoded,
+        and a field of the wrong type fails the call as a ``WixServerError`` naming it."""
+        data = await self._call(method, path, endpoint, body, None, counter,
+                                idempotent=True, answer=answer)
+        return cast(T, data)
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        body: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        counter: CallCounter | None,
+        *,
+        idempotent: bool,
+        answer: type[Any] | None,
+    ) -> object:
         attempts = 0
 
-        async def attempt() -> JSONObject:
+        async def attempt() -> object:
             nonlocal attempts
             attempts += 1
             return await self._send(method, path, endpoint, body, params, counter,
-                                    attempt=attempts)
+                                    attempt=attempts, answer=answer)
 
         return await call_with_retries(
             attempt,
@@ -242,7 +277,8 @@ class WixClient:
         counter: CallCounter | None,
         *,
         attempt: int = 1,
-    ) -> JSONObject:
+        answer: type[Any] | None = None,
+    ) -> object:
         if self._session is None:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
         url = self._base_url + path
@@ -264,7 +300,11 @@ class WixClient:
                 ) as response:
                     status = response.status
                     raw = await response.read()
-                    data, is_json = _load(raw)
+                    if answer is None or status >= 400:
+                        data, is_json = _load(raw)
+                    else:
+                        data, is_json = _load_as(raw, answer, endpoint=endpoint,
+                                                 status=status)
                     foreign = foreign_answer(self._base_url, status, raw, is_json=is_json,
                                              endpoint=endpoint,
                                              limit=self.settings.error_body_max_chars)
@@ -276,7 +316,8 @@ class WixClient:
                         raise map_error(
                             cause, endpoint=endpoint, body=raw, limit=limit,
                             retry_after_max_s=self.settings.retry_after_max_s) from cause
-                    return _object(data, endpoint=endpoint, status=status)
+                    return data if answer is not None else _object(
+                        data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
                 if isinstance(exc, WixRateLimited) and exc.retry_after_ignored is not None:
@@ -397,6 +438,15 @@ def _load(raw: bytes) -> tuple[object, bool]:
     try:
         return loads(raw), True
     except ValueError:
+        return None, False
+
+
+def _load_as(raw: bytes, answer: type[Any], *, endpoint: str, status: int
+             ) -> tuple[object, bool]:
+    """The body decoded into ``answer`` and True, or None and False when it is not JSON."""
+    try:
+        return decode_answer(raw, answer, endpoint=endpoint, status=status), True
+    except NotJSON:
         return None, False
 
 

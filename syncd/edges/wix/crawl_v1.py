@@ -49,9 +49,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 
@@ -71,23 +71,48 @@ from syncd.edges.wix.tasks import task_group
 PAGE_SIZE = 100
 """V1 query maximum page size (``@max 100``)."""
 
-Emit = Callable[[JSONObject], Awaitable[None]]
+
+class Record(Protocol):
+    """What the crawl reads of a record (a product, an inventory item)."""
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def numericId(self) -> int | None: ...
+
+
+R = TypeVar("R", bound=Record)
+R_co = TypeVar("R_co", bound=Record, covariant=True)
+
+
+class Listing(Protocol[R_co]):
+    """One answer of a V1 query endpoint, decoded (``syncd.edges.wix.answers``)."""
+
+    @property
+    def records(self) -> Sequence[R_co]: ...
+
+    @property
+    def totalResults(self) -> int | None: ...
+
+
+Emit = Callable[[R], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
-class CrawlTarget:
-    """One V1 query endpoint: where, what it is called, which list it answers with."""
+class CrawlTarget(Generic[R]):
+    """One V1 query endpoint: where, what it is called, what its answers decode into."""
 
     path: str
     endpoint: str
-    list_key: str
+    answer: type[Listing[R]]
     body: Mapping[str, Any]
     """Fields sent besides ``query`` (``includeVariants``, ``includeHiddenProducts``)."""
 
 
 @dataclass(frozen=True, slots=True)
-class _Page:
-    records: list[JSONObject]
+class _Page(Generic[R]):
+    records: Sequence[R]
     total: int | None
 
 
@@ -129,13 +154,13 @@ class OffsetLimit:
         self.pages = max(1, min(self.pages, offset // PAGE_SIZE))
 
 
-class NumericIdCrawl:
+class NumericIdCrawl(Generic[R]):
     """Emit every record of ``target`` once (or more: callers drop repeats by id)."""
 
     def __init__(
         self,
         client: WixClient,
-        target: CrawlTarget,
+        target: CrawlTarget[R],
         *,
         counter: CallCounter,
         offsets: OffsetLimit,
@@ -155,18 +180,18 @@ class NumericIdCrawl:
         """The largest ``totalResults`` an unfiltered page gave (None: never given)."""
         self._pages = 0
 
-    async def run(self, emit: Emit) -> None:
+    async def run(self, emit: Emit[R]) -> None:
         """Crawl the whole endpoint, hidden products included (as ``target.body`` asks), then
         prove that nothing was missed; ``WixWalkIncomplete`` when that cannot be shown."""
 
-        async def counted(record: JSONObject) -> None:
+        async def counted(record: R) -> None:
             self._read.add(numeric_id(record))
             await emit(record)
 
         await self._crawl(counted)
         await self._prove()
 
-    async def _crawl(self, emit: Emit) -> None:
+    async def _crawl(self, emit: Emit[R]) -> None:
         if not self._parallel:
             await self._between(None, None, emit)
             return
@@ -196,7 +221,7 @@ class NumericIdCrawl:
         for record in reversed(high.records):
             await emit(record)
 
-    async def _between(self, cursor: int | None, stop_at: int | None, emit: Emit) -> None:
+    async def _between(self, cursor: int | None, stop_at: int | None, emit: Emit[R]) -> None:
         """Every record with ``cursor < numericId <= stop_at`` (None: unbounded)."""
         while True:
             window = await self._window(cursor, stop_at)
@@ -273,7 +298,7 @@ class NumericIdCrawl:
             f"({len(self._read)} records read, {span}, bound sent as a {self._bound.name}); "
             "nothing was written", endpoint=self._target.endpoint)
 
-    async def _window(self, cursor: int | None, stop_at: int | None) -> list[_Page]:
+    async def _window(self, cursor: int | None, stop_at: int | None) -> list[_Page[R]]:
         first = await self._first_page(cursor, stop_at)
         pages_wanted = 1
         if first.total is not None and len(first.records) == PAGE_SIZE:
@@ -301,7 +326,7 @@ class NumericIdCrawl:
             window.append(page)
         return window
 
-    async def _first_page(self, cursor: int | None, stop_at: int | None) -> _Page:
+    async def _first_page(self, cursor: int | None, stop_at: int | None) -> _Page[R]:
         """The offset-0 page of a filter, learning the bound type while it is unproven: a
         refusal (4xx) or an empty page is asked again with the other type once."""
         if cursor is None and stop_at is None:
@@ -321,7 +346,7 @@ class NumericIdCrawl:
         return page
 
     async def _other_type(self, cursor: int | None, stop_at: int | None,
-                          refused: WixClientError | None) -> _Page:
+                          refused: WixClientError | None) -> _Page[R]:
         tried = self._bound.name
         self._bound.as_string = not self._bound.as_string
         try:
@@ -344,7 +369,7 @@ class NumericIdCrawl:
 
     async def _page_or_refusal(
         self, cursor: int | None, stop_at: int | None, offset: int
-    ) -> _Page | WixClientError:
+    ) -> _Page[R] | WixClientError:
         try:
             return await self._page(cursor, stop_at, offset)
         except WixAuthError:
@@ -354,7 +379,7 @@ class NumericIdCrawl:
 
     async def _page(
         self, cursor: int | None, stop_at: int | None, offset: int, *, descending: bool = False
-    ) -> _Page:
+    ) -> _Page[R]:
         query: JSONObject = {
             "sort": json.dumps([{"numericId": "desc" if descending else "asc"}]),
             "paging": {"limit": PAGE_SIZE, "offset": offset},
@@ -367,29 +392,21 @@ class NumericIdCrawl:
         if bounds:
             query["filter"] = json.dumps({"numericId": bounds})
         self._pages += 1
-        data = await self._client.request(
-            "POST", self._target.path, endpoint=self._target.endpoint,
+        data = await self._client.request_as(
+            self._target.answer, "POST", self._target.path, endpoint=self._target.endpoint,
             body={"query": query, **self._target.body}, counter=self._counter,
         )
-        total = data.get("totalResults")
-        page = _Page(objects(data.get(self._target.list_key)),
-                     total if isinstance(total, int) and not isinstance(total, bool) else None)
+        page = _Page(data.records, data.totalResults)
         if not bounds and page.total is not None:
             self._total = max(self._total or 0, page.total)
         return page
 
 
-def numeric_id(record: Mapping[str, Any]) -> int:
-    """A record's ``numericId`` as a number (compared as one, sent as ``BoundType`` says)."""
-    value = record.get("numericId")
-    try:
-        return int(str(value))
-    except ValueError:
-        raise WixError(f"record {record.get('id')} has no usable numericId ({value!r}); "
-                       "cannot crawl past it") from None
-
-
-def objects(value: Any) -> list[JSONObject]:
-    """The objects of a JSON list (a missing list is an empty one)."""
-    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+def numeric_id(record: Record) -> int:
+    """A record's ``numericId`` as a number (compared as one, sent as ``BoundType`` says;
+    decoding took it as a number or a numeric string)."""
+    value = record.numericId
+    if value is None:
+        raise WixError(f"record {record.id} has no numericId; cannot crawl past it")
+    return value
 

@@ -18,8 +18,10 @@ back to one cursor when range filters are refused).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol, TypeVar
+
+import msgspec
 
 from syncd.base.errors import (
     WixAuthError,
@@ -29,19 +31,39 @@ from syncd.base.errors import (
     WixNotFound,
     WixWalkIncomplete,
 )
+from syncd.edges.wix.answers import V3PagingMetadata
 from syncd.edges.wix.bounds import page_budget
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
+
+_NO_PAGING = V3PagingMetadata()
 
 MAX_RESTARTS = 3
 """Restarts of one query after its cursor was refused, before the walk gives up."""
 
-Key = Callable[[Mapping[str, Any]], str]
+R = TypeVar("R")
+R_co = TypeVar("R_co", covariant=True)
 
 
-def item_key(item: Mapping[str, Any]) -> str:
+class CursorPage(Protocol[R_co]):
+    """One answer of a V3 cursor query, decoded (``syncd.edges.wix.answers``)."""
+
+    @property
+    def records(self) -> Sequence[R_co]: ...
+
+    @property
+    def pagingMetadata(self) -> V3PagingMetadata | None: ...
+
+
+Key = Callable[[R], str]
+
+
+def item_key(item: object) -> str:
     """An item's identity: its ``id``, else its whole JSON text."""
-    ident = item.get("id")
-    return str(ident) if ident else json.dumps(item, sort_keys=True, default=str)
+    if isinstance(item, Mapping):
+        ident = item.get("id")
+        return str(ident) if ident else json.dumps(item, sort_keys=True, default=str)
+    ident = getattr(item, "id", None)
+    return str(ident) if ident else msgspec.json.encode(item).decode()
 
 
 class _CursorRefused(Exception):
@@ -55,18 +77,19 @@ async def read_cursor_query(
     *,
     path: str,
     endpoint: str,
-    list_key: str,
+    answer: type[CursorPage[R]],
     query_filter: JSONObject | None,
     page_size: int,
     counter: CallCounter,
-    key: Key = item_key,
-) -> list[JSONObject]:
-    """Every item the query (``query_filter`` or everything) lists, each once."""
-    items: dict[str, JSONObject] = {}
+    key: Key[R] = item_key,
+) -> list[R]:
+    """Every item the query (``query_filter`` or everything) lists, each once; ``answer``
+    is what each page decodes into."""
+    items: dict[str, R] = {}
     last: WixClientError | None = None
     for restart in range(MAX_RESTARTS + 1):
         try:
-            await _one_pass(client, path=path, endpoint=endpoint, list_key=list_key,
+            await _one_pass(client, path=path, endpoint=endpoint, answer=answer,
                             query_filter=query_filter, page_size=page_size, counter=counter,
                             key=key, items=items)
             return list(items.values())
@@ -82,9 +105,9 @@ async def read_cursor_query(
 
 
 async def _one_pass(
-    client: WixClient, *, path: str, endpoint: str, list_key: str,
-    query_filter: JSONObject | None, page_size: int, counter: CallCounter, key: Key,
-    items: dict[str, JSONObject],
+    client: WixClient, *, path: str, endpoint: str, answer: type[CursorPage[R]],
+    query_filter: JSONObject | None, page_size: int, counter: CallCounter, key: Key[R],
+    items: dict[str, R],
 ) -> None:
     query: JSONObject = {"cursorPaging": {"limit": page_size}}
     if query_filter:
@@ -94,8 +117,8 @@ async def _one_pass(
     pages = 0
     while True:
         try:
-            data = await client.request("POST", path, endpoint=endpoint,
-                                        body={"query": query}, counter=counter)
+            data = await client.request_as(answer, "POST", path, endpoint=endpoint,
+                                           body={"query": query}, counter=counter)
         except (WixAuthError, WixNotFound, WixConflict, WixForeignAnswer):
             raise
         except WixClientError as exc:
@@ -103,30 +126,25 @@ async def _one_pass(
                 raise _CursorRefused(exc) from exc
             raise
         pages += 1
-        page = data.get(list_key)
         fresh = 0
-        for item in page if isinstance(page, list) else []:
-            if not isinstance(item, dict):
-                continue
+        for item in data.records:
             ident = key(item)
             if ident not in this_pass:
                 this_pass.add(ident)
                 fresh += 1
             items.setdefault(ident, item)
-        paging = data.get("pagingMetadata")
-        paging = paging if isinstance(paging, dict) else {}
-        cursors = paging.get("cursors")
-        cursor = cursors.get("next") if isinstance(cursors, dict) else None
-        if not cursor or paging.get("hasNext") is False or not fresh:
+        paging = data.pagingMetadata or _NO_PAGING
+        cursor = paging.cursors.next if paging.cursors is not None else None
+        if not cursor or paging.hasNext is False or not fresh:
             return
-        if str(cursor) in followed:
+        if cursor in followed:
             client.log.warning("wix_cursor_repeated", endpoint=endpoint, pages=pages)
             return
-        followed.add(str(cursor))
+        followed.add(cursor)
         budget = page_budget(len(this_pass), page_size)
         if pages >= budget:
             raise WixWalkIncomplete(
                 f"{endpoint}: the walk cannot prove it read the whole store: {pages} pages "
                 f"hold only {len(this_pass)} items (at most {budget} pages expected) and the "
                 "server still sends a cursor; nothing was written", endpoint=endpoint)
-        query = {"cursorPaging": {"limit": page_size, "cursor": str(cursor)}}
+        query = {"cursorPaging": {"limit": page_size, "cursor": cursor}}

@@ -1,9 +1,11 @@
-"""Decoding Wix's answers: with orjson when it is installed (``syncd[fast]``), else with
-the standard library.
+"""Decoding Wix's answers into dicts: with orjson when it is installed (``syncd[fast]``),
+else with the standard library.
 
-Most of a walk's CPU is decoding Wix's JSON (a Catalog V1 page of 100 products with their
-variants is a few hundred kilobytes), and a daemon holding many stores spends about half of
-its CPU there. orjson decodes such a page several times faster. Its rules are stricter than
+The large answers of a walk (Query Products, Query Inventory, Query Inventory Items) do not
+come here: ``syncd.edges.wix.answers`` decodes them straight into typed structs of the few
+fields syncd reads, which is several times cheaper again. What is left here are the answers
+read as dicts (writes, timestamp reads, error bodies), where orjson still decodes a large
+body several times faster than the standard library. Its rules are stricter than
 the standard library's (no ``NaN`` or ``Infinity``, UTF-8 only), so a body it refuses is
 decoded again by the standard library: what counts as JSON is the same with or without it,
 and so is what it decodes to, but for one thing no Wix field holds: an integer past 64 bits

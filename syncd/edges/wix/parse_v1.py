@@ -1,7 +1,8 @@
-"""Catalog V1 / Inventory V2 JSON -> ``StoreVariant`` (pure, no I/O).
+"""Catalog V1 / Inventory V2 answers -> ``StoreVariant`` (pure, no I/O).
 
-Wix may leave out any field that has its default value, so every field is optional here
-(a missing list is an empty list). Rules from the contract:
+The answers arrive decoded into the structs of ``syncd.edges.wix.answers``, where every
+field is optional (Wix may leave out any field that has its default value, and a missing
+list is an empty list). Rules from the contract:
 
 - SKU = ``variant.variant.sku`` when non-empty, else ``product.sku`` (``manageVariants``
   decides where the SKU lives).
@@ -20,110 +21,120 @@ Wix may leave out any field that has its default value, so every field is option
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from syncd.base.model import StoreVariant
+from syncd.edges.wix.answers import (
+    V1Product,
+    V1Variant,
+    V1VariantDetails,
+    V1VariantStock,
+    V2InventoryItem,
+)
 
-JSONObject = dict[str, Any]
+_NO_DETAILS = V1VariantDetails()
+_NO_STOCK = V1VariantStock()
 
 
-def variants_need_inventory(product: Mapping[str, Any]) -> bool:
+def variants_need_inventory(product: V1Product) -> bool:
     """True when the page did not carry stock for every variant of ``product``."""
-    variants = product.get("variants") or []
-    return not variants or any(not isinstance(v.get("stock"), dict) for v in variants)
+    variants = product.variants
+    return not variants or any(v.stock is None for v in variants)
 
 
 def product_variants(
-    product: Mapping[str, Any],
+    product: V1Product,
     *,
-    variants: Sequence[Mapping[str, Any]] | None = None,
-    inventory: Mapping[str, Any] | None = None,
+    variants: Sequence[V1Variant] | None = None,
+    inventory: V2InventoryItem | None = None,
 ) -> list[StoreVariant]:
     """Flatten one V1 product into store variants.
 
-    ``variants`` replaces ``product["variants"]`` (from Query Product Variants) and
+    ``variants`` replaces ``product.variants`` (from Query Product Variants) and
     ``inventory`` (an Inventory V2 item) supplies stock for variants whose ``stock`` is missing.
     """
-    product_stock = _obj(product.get("stock"))
-    product_tracked = bool(product_stock.get("trackInventory", False))
-    inventory_stock: dict[str, Mapping[str, Any]] = {}
+    product_tracked = bool(product.stock is not None and product.stock.trackInventory)
+    inventory_stock: dict[str, V1VariantStock] = {}
     inventory_tracked: bool | None = None
     if inventory is not None:
-        inventory_tracked = bool(inventory.get("trackQuantity", False))
-        for entry in inventory.get("variants") or []:
-            if isinstance(entry, dict) and entry.get("variantId"):
-                inventory_stock[str(entry["variantId"])] = entry
-    product_hidden = product.get("visible") is False
+        inventory_tracked = bool(inventory.trackQuantity)
+        for entry in inventory.variants or ():
+            if entry.variantId:
+                inventory_stock[entry.variantId] = entry
+    product_hidden = product.visible is False
+    product_id = product.id or ""
+    item_id = product.inventoryItemId or ""
+    product_sku = product.sku or ""
+    product_name = product.name or ""
+    managed = product.manageVariants
     rows = []
-    for variant in variants if variants is not None else product.get("variants") or []:
-        variant_id = str(variant.get("id") or "")
-        details = _obj(variant.get("variant"))
-        stock = variant.get("stock")
-        if isinstance(stock, dict):
-            tracked = bool(stock.get("trackQuantity", product_tracked))
+    for variant in variants if variants is not None else product.variants or ():
+        variant_id = variant.id or ""
+        details = variant.variant or _NO_DETAILS
+        stock = variant.stock
+        if stock is not None:
+            tracked = product_tracked if stock.trackQuantity is None else stock.trackQuantity
         else:
-            stock = inventory_stock.get(variant_id, {})
+            stock = inventory_stock.get(variant_id, _NO_STOCK)
             tracked = product_tracked if inventory_tracked is None else inventory_tracked
         rows.append(
             StoreVariant(
-                product_id=str(product.get("id") or ""),
+                product_id=product_id,
                 variant_id=variant_id,
-                inventory_item_id=str(product.get("inventoryItemId") or ""),
-                sku=str(details.get("sku") or product.get("sku") or ""),
+                inventory_item_id=item_id,
+                sku=details.sku or product_sku,
                 tracked=tracked,
                 quantity=_quantity(stock, tracked=tracked),
                 in_stock=_in_stock(stock, tracked=tracked),
-                hidden=product_hidden or details.get("visible") is False,
-                product_name=str(product.get("name") or ""),
+                hidden=product_hidden or details.visible is False,
+                product_name=product_name,
                 shared_sku=_shared_sku(product, details),
-                managed_variant=_bool_or_none(product.get("manageVariants")),
+                managed_variant=managed,
             )
         )
     return rows
 
 
-def _shared_sku(product: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
+def _shared_sku(product: V1Product, details: V1VariantDetails) -> bool:
     """The variant shows the product's SKU (``manageVariants`` is not true)."""
-    return not details.get("sku") and bool(product.get("sku")) \
-        and product.get("manageVariants") is not True
+    return not details.sku and bool(product.sku) and product.manageVariants is not True
 
 
-def _quantity(stock: Mapping[str, Any], *, tracked: bool) -> int | None:
+def _quantity(stock: V1VariantStock, *, tracked: bool) -> int | None:
     """A tracked variant's missing quantity is its default, 0; untracked ones may omit it."""
-    quantity = int_or_none(stock.get("quantity"))
+    quantity = stock.quantity
     return 0 if quantity is None and tracked else quantity
 
 
 def seed_variant(
-    product: Mapping[str, Any],
-    variant: Mapping[str, Any],
+    product: V1Product,
+    variant: V1Variant,
     *,
     tracked: bool,
-    stock: Mapping[str, Any],
+    stock: V1VariantStock,
 ) -> StoreVariant:
     """One variant read through the seed flow (Get Product, item, variants, variant stock)."""
-    details = _obj(variant.get("variant"))
+    details = variant.variant or _NO_DETAILS
     return StoreVariant(
-        product_id=str(product.get("id") or ""),
-        variant_id=str(variant.get("id") or ""),
-        inventory_item_id=str(product.get("inventoryItemId") or ""),
-        sku=str(details.get("sku") or product.get("sku") or ""),
+        product_id=product.id or "",
+        variant_id=variant.id or "",
+        inventory_item_id=product.inventoryItemId or "",
+        sku=details.sku or product.sku or "",
         tracked=tracked,
         quantity=_quantity(stock, tracked=tracked),
         in_stock=_in_stock(stock, tracked=tracked),
-        hidden=product.get("visible") is False or details.get("visible") is False,
-        product_name=str(product.get("name") or ""),
+        hidden=product.visible is False or details.visible is False,
+        product_name=product.name or "",
         shared_sku=_shared_sku(product, details),
-        managed_variant=_bool_or_none(product.get("manageVariants")),
+        managed_variant=product.manageVariants,
     )
 
 
-def _in_stock(stock: Mapping[str, Any], *, tracked: bool) -> bool:
-    value = stock.get("inStock")
-    if isinstance(value, bool):
-        return value
-    quantity = int_or_none(stock.get("quantity"))
+def _in_stock(stock: V1VariantStock, *, tracked: bool) -> bool:
+    if stock.inStock is not None:
+        return stock.inStock
+    quantity = stock.quantity
     return tracked and quantity is not None and quantity > 0
 
 
@@ -135,11 +146,3 @@ def int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def _bool_or_none(value: Any) -> bool | None:
-    return value if isinstance(value, bool) else None
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, dict) else {}

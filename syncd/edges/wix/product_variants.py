@@ -13,8 +13,9 @@ bounded by what the distinct variants read explain (``bounds.page_budget``).
 from __future__ import annotations
 
 from syncd.base.errors import WixWalkIncomplete
+from syncd.edges.wix.answers import V1Variant, V1VariantsPage
 from syncd.edges.wix.bounds import page_budget
-from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
+from syncd.edges.wix.client import CallCounter, WixClient
 
 MAX_PRODUCT_VARIANTS = 1_000
 """Most variants a Wix product holds (``Product.variants @maxSize 1000``)."""
@@ -22,29 +23,29 @@ MAX_PRODUCT_VARIANTS = 1_000
 
 async def read_product_variants(client: WixClient, *, path: str, endpoint: str,
                                 page_size: int, counter: CallCounter | None = None
-                                ) -> list[JSONObject]:
+                                ) -> list[V1Variant]:
     """The variants of one product at ``path`` (a Query Product Variants route), each once."""
-    found: dict[str, JSONObject] = {}
-    unnamed: list[JSONObject] = []
+    found: dict[str, V1Variant] = {}
+    unnamed: list[V1Variant] = []
     offset = pages = 0
     while True:
-        data = await client.request("POST", path, endpoint=endpoint, counter=counter,
-                                    body={"paging": {"limit": page_size, "offset": offset}})
+        data = await client.request_as(V1VariantsPage, "POST", path, endpoint=endpoint,
+                                       counter=counter,
+                                       body={"paging": {"limit": page_size, "offset": offset}})
         pages += 1
-        page = [v for v in data.get("variants") or [] if isinstance(v, dict)]
+        page = data.variants or []
         if not page:
             return [*found.values(), *unnamed]
         for variant in page:
-            variant_id = variant.get("id")
-            if isinstance(variant_id, str) and variant_id:
+            variant_id = variant.id
+            if variant_id:
                 found.setdefault(variant_id, variant)
             else:
                 unnamed.append(variant)
         offset += len(page)
         held = len(found) + len(unnamed)
-        total = data.get("totalResults")
-        if (len(page) < page_size and isinstance(total, int) and not isinstance(total, bool)
-                and 0 < total <= held):
+        total = data.totalResults
+        if len(page) < page_size and total is not None and 0 < total <= held:
             return [*found.values(), *unnamed]
         if held > MAX_PRODUCT_VARIANTS or pages > page_budget(held, page_size):
             raise WixWalkIncomplete(

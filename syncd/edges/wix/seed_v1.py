@@ -16,6 +16,7 @@ from urllib.parse import quote
 from syncd.base.errors import WixNotFound
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answers import V1ProductAnswer, V1Variant, V1VariantStock, V1VariantStockAnswer
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.parse_v1 import seed_variant
 from syncd.edges.wix.pipeline import Emit, run_pipeline
@@ -54,14 +55,15 @@ class SeedReader:
 
     async def _product(self, product_id: str, counter: CallCounter) -> list[StoreVariant]:
         try:
-            data = await self._get(f"/stores/v1/products/{_q(product_id)}", "seed.product.get",
-                                   counter)
+            data = await self._client.request_as(
+                V1ProductAnswer, "GET", f"/stores/v1/products/{_q(product_id)}",
+                endpoint="seed.product.get", counter=counter)
         except WixNotFound:
             return []
-        product = data.get("product")
-        if not isinstance(product, dict):
+        product = data.product
+        if product is None:
             return []
-        item_id = str(product.get("inventoryItemId") or "")
+        item_id = product.inventoryItemId or ""
         async with task_group() as group:
             item_task = group.create_task(
                 self._get(f"/stores/v1/inventoryItems/{_q(item_id)}", "seed.item.get", counter),
@@ -76,8 +78,8 @@ class SeedReader:
         async with task_group() as group:
             stock_tasks = [
                 group.create_task(
-                    self._variant_stock(item_id, str(v.get("id") or ""), counter),
-                    name=f"seed stock product={product_id} variant={v.get('id')}",
+                    self._variant_stock(item_id, v.id or "", counter),
+                    name=f"seed stock product={product_id} variant={v.id}",
                 )
                 for v in variants
             ]
@@ -86,21 +88,19 @@ class SeedReader:
             for variant, task in zip(variants, stock_tasks, strict=True)
         ]
 
-    async def _variants(self, product_id: str, counter: CallCounter) -> list[JSONObject]:
+    async def _variants(self, product_id: str, counter: CallCounter) -> list[V1Variant]:
         return await read_product_variants(
             self._client, path=f"/stores/v1/products/{_q(product_id)}/variants/query",
             endpoint="seed.variants.query", page_size=VARIANT_PAGE, counter=counter)
 
     async def _variant_stock(
         self, item_id: str, variant_id: str, counter: CallCounter
-    ) -> JSONObject:
-        data = await self._get(
+    ) -> V1VariantStock:
+        data = await self._client.request_as(
+            V1VariantStockAnswer, "GET",
             f"/stores/v1/inventoryItems/{_q(item_id)}/variant/{_q(variant_id)}",
-            "seed.variant.get",
-            counter,
-        )
-        variant = data.get("variant")
-        return variant if isinstance(variant, dict) else {}
+            endpoint="seed.variant.get", counter=counter)
+        return data.variant or V1VariantStock()
 
     async def _get(self, path: str, endpoint: str, counter: CallCounter) -> JSONObject:
         return await self._client.request("GET", path, endpoint=endpoint, counter=counter)

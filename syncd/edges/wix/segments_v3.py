@@ -24,6 +24,7 @@ import itertools
 import string
 
 from syncd.base.errors import WixAuthError, WixClientError
+from syncd.edges.wix.answers import V3InventoryItem, V3InventoryPage
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.cursor_v3 import read_cursor_query
 from syncd.edges.wix.tasks import task_group
@@ -64,7 +65,7 @@ class SegmentedQuery:
         """True once a segment query was refused: later walks go straight to one cursor."""
 
     async def run(self, base_filter: JSONObject, segments: int, counter: CallCounter
-                  ) -> list[JSONObject] | None:
+                  ) -> list[V3InventoryItem] | None:
         """Every item matching ``base_filter``, segment by segment; None when refused."""
         if self.refused or segments <= 1:
             return None
@@ -83,7 +84,8 @@ class SegmentedQuery:
             return None
         return [item for task in tasks for item in task.result()]
 
-    async def _read(self, query_filter: JSONObject, counter: CallCounter) -> list[JSONObject]:
+    async def _read(self, query_filter: JSONObject, counter: CallCounter
+                    ) -> list[V3InventoryItem]:
         return await read_cursor_query(
-            self._client, path=self._path, endpoint=self._endpoint, list_key="inventoryItems",
+            self._client, path=self._path, endpoint=self._endpoint, answer=V3InventoryPage,
             query_filter=query_filter, page_size=self._page_size, counter=counter)

@@ -20,22 +20,30 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 from urllib.parse import quote
 
 import structlog
 
 from syncd.base.errors import WixError, WixNotFound
 from syncd.base.model import StoreVariant
-from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
-from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit, objects
+from syncd.edges.wix.answers import (
+    V1Product,
+    V1ProductsPage,
+    V1Variant,
+    V2InventoryAnswer,
+    V2InventoryItem,
+    V2InventoryPage,
+)
+from syncd.edges.wix.client import CallCounter, WixClient
+from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
 from syncd.edges.wix.parse_v1 import product_variants
 from syncd.edges.wix.product_variants import read_product_variants
 from syncd.edges.wix.tasks import task_group
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
-QUERY_INVENTORY = CrawlTarget(path="/stores-reader/v2/inventoryItems/query",
-                              endpoint="v2.inventory.query", list_key="inventoryItems", body={})
+QUERY_INVENTORY: CrawlTarget[V2InventoryItem] = CrawlTarget(
+    path="/stores-reader/v2/inventoryItems/query", endpoint="v2.inventory.query",
+    answer=V2InventoryPage, body={})
 
 
 class StockResolver:
@@ -53,13 +61,13 @@ class StockResolver:
         self._log = log
 
     async def resolve(
-        self, products: Sequence[JSONObject], *, store_products: int | None
+        self, products: Sequence[V1Product], *, store_products: int | None
     ) -> list[StoreVariant]:
         """Variants of ``products`` with their stock; ``store_products`` is how many the
         whole store holds (None: unknown, never crawl the inventory)."""
         if not products:
             return []
-        inventory: dict[str, JSONObject] = {}
+        inventory: dict[str, V2InventoryItem] = {}
         crawl_calls = math.ceil((store_products or 0) / PAGE_SIZE) + 1
         if store_products is not None and len(products) > crawl_calls:
             self._log.warning("wix_walk_stock_missing", products=len(products),
@@ -81,11 +89,11 @@ class StockResolver:
                 group.create_task(worker(), name=f"wix v1 stock worker {number}")
         return [v for rows in results for v in rows]
 
-    async def _crawl_inventory(self) -> dict[str, JSONObject]:
-        items: dict[str, JSONObject] = {}
+    async def _crawl_inventory(self) -> dict[str, V2InventoryItem]:
+        items: dict[str, V2InventoryItem] = {}
 
-        async def keep(item: JSONObject) -> None:
-            product_id = str(item.get("productId") or item.get("externalId") or "")
+        async def keep(item: V2InventoryItem) -> None:
+            product_id = item.productId or item.externalId or ""
             if product_id:
                 items[product_id] = item
 
@@ -95,10 +103,10 @@ class StockResolver:
         return items
 
     async def _one(
-        self, product: JSONObject, inventory: Mapping[str, JSONObject]
+        self, product: V1Product, inventory: Mapping[str, V2InventoryItem]
     ) -> list[StoreVariant]:
-        product_id = str(product.get("id") or "")
-        variants = product.get("variants") or None
+        product_id = product.id or ""
+        variants = product.variants or None
         item = inventory.get(product_id)
         try:
             if variants is None:
@@ -112,36 +120,36 @@ class StockResolver:
 
     async def _confirm_vanished(self, product_id: str, exc: WixNotFound) -> None:
         """Raise unless the product really is gone (a 404 may be a wrong route)."""
-        data = await self._client.request(
-            "POST", QUERY_PRODUCTS, endpoint="v1.products.query",
+        data = await self._client.request_as(
+            V1ProductsPage, "POST", QUERY_PRODUCTS, endpoint="v1.products.query",
             body={"query": {"filter": json.dumps({"id": {"$hasSome": [product_id]}}),
                             "paging": {"limit": 1, "offset": 0}},
                   "includeHiddenProducts": True},
             counter=self._counter,
         )
-        if objects(data.get("products")):
+        if data.records:
             raise WixError(
                 f"{exc.endpoint}: HTTP 404 for product {product_id}, which still exists: the "
                 "route is wrong or the key lacks a permission, not a deleted product "
                 f"({exc})", status=404, code=exc.code, endpoint=exc.endpoint) from exc
         self._log.info("wix_walk_product_vanished", product_id=product_id)
 
-    async def _product_variants(self, product_id: str) -> list[JSONObject]:
+    async def _product_variants(self, product_id: str) -> list[V1Variant]:
         return await read_product_variants(
             self._client,
             path=f"/stores-reader/v1/products/{quote(product_id, safe='')}/variants/query",
             endpoint="v1.product_variants.query", page_size=PAGE_SIZE, counter=self._counter)
 
-    async def _inventory(self, product: Mapping[str, Any]) -> JSONObject:
-        item_id = str(product.get("inventoryItemId") or "")
+    async def _inventory(self, product: V1Product) -> V2InventoryItem:
+        item_id = product.inventoryItemId or ""
         if not item_id:
-            raise WixError(f"product {product.get('id')} has no inventoryItemId")
-        data = await self._client.request(
+            raise WixError(f"product {product.id} has no inventoryItemId")
+        data = await self._client.request_as(
+            V2InventoryAnswer,
             "POST",
             f"/stores-reader/v2/inventoryItems/{quote(item_id, safe='')}/getVariants",
             endpoint="v2.inventory.get_variants",
             body={"inventoryId": item_id},
             counter=self._counter,
         )
-        item = data.get("inventoryItem")
-        return item if isinstance(item, dict) else {}
+        return data.inventoryItem or V2InventoryItem()

@@ -32,12 +32,13 @@ from typing import Any
 from syncd.base.errors import WixWalkIncomplete
 from syncd.base.model import Catalog, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answers import V1Product, V3InventoryObjectsPage, convert_answer
 from syncd.edges.wix.bounds import page_budget
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.crawl_v1 import BoundType
 from syncd.edges.wix.cursor_v3 import read_cursor_query
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
-from syncd.edges.wix.walk_v3 import item_variant
+from syncd.edges.wix.walk_v3 import item_variant_of
 
 V3_QUERY_ITEMS = "/stores/v3/inventory-items/query"
 V1_QUERY_PRODUCTS = "/stores-reader/v1/products/query"
@@ -211,7 +212,8 @@ class ChangeReader:
             # One cursor query, read to an end however Wix marks it (``cursor_v3``).
             items = await read_cursor_query(
                 self._client, path=V3_QUERY_ITEMS, endpoint="v3.inventory_items.query",
-                list_key="inventoryItems", query_filter=self._v3_filter(stamp, op="$eq"),
+                answer=V3InventoryObjectsPage,
+                query_filter=self._v3_filter(stamp, op="$eq"),
                 page_size=V3_PAGE, counter=counter)
             for item in items:
                 if (unit := _v3_unit(item)) is not None:
@@ -293,7 +295,7 @@ def _v3_unit(item: Mapping[str, Any]) -> Changed | None:
     stamp = parse_stamp(item.get("updatedDate"))
     if stamp is None or not item.get("id"):
         return None
-    variant = item_variant(item)
+    variant = item_variant_of(item, endpoint="v3.inventory_items.query")
     return Changed(key=variant.inventory_item_id, product_id=variant.product_id, stamp=stamp,
                    revision=variant.revision, variants=(variant,))
 
@@ -304,7 +306,8 @@ def _v1_unit(product: JSONObject) -> Changed | None:
     if stamp is None or not product_id:
         return None
     # A product whose page lacks stock is re-read by id by the caller (empty variants).
-    variants = () if variants_need_inventory(product) else tuple(product_variants(product))
+    typed = convert_answer(product, V1Product, endpoint="v1.products.query")
+    variants = () if variants_need_inventory(typed) else tuple(product_variants(typed))
     return Changed(key=product_id, product_id=product_id, stamp=stamp, revision=None,
                    variants=variants)
 

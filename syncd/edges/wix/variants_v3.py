@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from syncd.base.model import CatalogVariant
+from syncd.edges.wix.answers import V3VariantsPage
 from syncd.edges.wix.client import CallCounter, WixClient
 from syncd.edges.wix.cursor_v3 import read_cursor_query
 
@@ -41,7 +42,8 @@ async def read_catalog_variants(client: WixClient) -> tuple[list[CatalogVariant]
     """Every variant of the store and the number of calls it took."""
     counter = CallCounter()
     rows = await read_cursor_query(client, path=QUERY_VARIANTS,
-                                   endpoint="v3.products.query_variants", list_key="variants",
+                                   endpoint="v3.products.query_variants",
+                                   answer=V3VariantsPage,
                                    query_filter=None, page_size=PAGE_SIZE, counter=counter,
                                    key=_variant_key)
     return [catalog_variant(v) for v in rows], counter.total

@@ -28,16 +28,18 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answers import V1Product, V1ProductsPage
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
-from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit, objects
+from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.edges.wix.pipeline import Emit, run_pipeline
 from syncd.edges.wix.stock_v1 import StockResolver
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
 
-PRODUCTS = CrawlTarget(path=QUERY_PRODUCTS, endpoint="v1.products.query", list_key="products",
-                       body={"includeVariants": True, "includeHiddenProducts": True})
+PRODUCTS: CrawlTarget[V1Product] = CrawlTarget(
+    path=QUERY_PRODUCTS, endpoint="v1.products.query", answer=V1ProductsPage,
+    body={"includeVariants": True, "includeHiddenProducts": True})
 
 
 class V1Reader:
@@ -71,7 +73,7 @@ class V1Reader:
         counter = CallCounter()
         ids = list(dict.fromkeys(product_ids))
 
-        async def produce(emit: Emit[JSONObject]) -> None:
+        async def produce(emit: Emit[V1Product]) -> None:
             for start in range(0, len(ids), self._settings.refresh_chunk):
                 chunk = ids[start : start + self._settings.refresh_chunk]
                 await self._query_ids(chunk, emit, counter)
@@ -81,26 +83,26 @@ class V1Reader:
 
     async def _pipeline(
         self,
-        produce: Callable[[Emit[JSONObject]], Awaitable[None]],
+        produce: Callable[[Emit[V1Product]], Awaitable[None]],
         counter: CallCounter,
         what: str,
         *,
         whole_store: bool,
     ) -> list[StoreVariant]:
         seen: set[str] = set()
-        lacking: list[JSONObject] = []
+        lacking: list[V1Product] = []
 
-        async def unique(emit: Emit[JSONObject]) -> None:
-            async def emit_once(product: JSONObject) -> None:
-                product_id = str(product.get("id") or "")
+        async def unique(emit: Emit[V1Product]) -> None:
+            async def emit_once(product: V1Product) -> None:
+                product_id = product.id or ""
                 if product_id not in seen:
                     seen.add(product_id)
                     await emit(product)
 
             await produce(emit_once)
 
-        async def resolve(product: JSONObject) -> list[StoreVariant]:
-            if "visible" not in product:
+        async def resolve(product: V1Product) -> list[StoreVariant]:
+            if product.visible is None:
                 self._unknown_visibility += 1
             if variants_need_inventory(product):
                 lacking.append(product)
@@ -122,7 +124,7 @@ class V1Reader:
         return variants
 
     async def _query_ids(
-        self, ids: Sequence[str], emit: Emit[JSONObject], counter: CallCounter
+        self, ids: Sequence[str], emit: Emit[V1Product], counter: CallCounter
     ) -> None:
         # Ask again for what an answer left out (it may be short mid-stream) until every id
         # is seen or an answer is empty: the ids still missing then are deleted products.
@@ -132,19 +134,20 @@ class V1Reader:
                 "filter": json.dumps({"id": {"$hasSome": remaining}}),
                 "paging": {"limit": PAGE_SIZE, "offset": 0},
             }
-            data = await self._client.request(
+            data = await self._client.request_as(
+                V1ProductsPage,
                 "POST",
                 QUERY_PRODUCTS,
                 endpoint="v1.products.query",
                 body={"query": query, "includeVariants": True, "includeHiddenProducts": True},
                 counter=counter,
             )
-            products = objects(data.get("products"))
+            products = data.records
             if not products:
                 return
             for product in products:
                 await emit(product)
-            got = {str(p.get("id") or "") for p in products}
+            got = {p.id or "" for p in products}
             left = [i for i in remaining if i not in got]
             if len(left) == len(remaining):
                 return  # nothing asked for came back: the rest is not there

@@ -34,9 +34,15 @@ from typing import Any
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answers import (
+    V3InventoryItem,
+    V3InventoryPage,
+    V3ItemProduct,
+    V3ProductsPage,
+    convert_answer,
+)
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.cursor_v3 import read_cursor_query
-from syncd.edges.wix.parse_v1 import int_or_none
 from syncd.edges.wix.segments_v3 import SegmentedQuery
 from syncd.edges.wix.tasks import task_group
 
@@ -120,11 +126,11 @@ class V3Reader:
     async def _hidden_products(self, hidden: set[str], counter: CallCounter) -> None:
         products = await read_cursor_query(
             self._client, path=QUERY_PRODUCTS, endpoint="v3.products.query",
-            list_key="products", query_filter={"visible": {"$eq": False}},
+            answer=V3ProductsPage, query_filter={"visible": {"$eq": False}},
             page_size=PRODUCTS_PAGE_SIZE, counter=counter)
         hidden.update(str(p["id"]) for p in products if p.get("id"))
 
-    async def _all_items(self, counter: CallCounter) -> list[JSONObject]:
+    async def _all_items(self, counter: CallCounter) -> list[V3InventoryItem]:
         items = await self._segments.run(self._with_location({}), self.segments(), counter)
         if items is None:
             items = await self._query(self._with_location({}), counter)
@@ -142,44 +148,51 @@ class V3Reader:
             return {**query_filter, "locationId": {"$eq": self._settings.location_id}}
         return query_filter
 
-    async def _query(self, query_filter: JSONObject, counter: CallCounter) -> list[JSONObject]:
+    async def _query(self, query_filter: JSONObject, counter: CallCounter
+                     ) -> list[V3InventoryItem]:
         return await read_cursor_query(
             self._client, path=QUERY_ITEMS, endpoint="v3.inventory_items.query",
-            list_key="inventoryItems", query_filter=query_filter, page_size=PAGE_SIZE,
+            answer=V3InventoryPage, query_filter=query_filter, page_size=PAGE_SIZE,
             counter=counter)
 
 
-def item_variant(item: Mapping[str, Any]) -> StoreVariant:
+_NO_PRODUCT = V3ItemProduct()
+
+
+def item_variant(item: V3InventoryItem) -> StoreVariant:
     """One V3 inventory item as a store variant (pure)."""
-    product = item.get("product")
-    if not isinstance(product, dict):
-        product = {}
-    quantity = int_or_none(item.get("quantity"))
-    tracked = item.get("trackQuantity")
-    if not isinstance(tracked, bool):
+    product = item.product or _NO_PRODUCT
+    quantity = item.quantity
+    tracked = item.trackQuantity
+    if tracked is None:
         tracked = quantity is not None  # one-of: a quantity means quantity tracking
     if tracked and quantity is None:
         quantity = 0  # left out because it holds its default (proto3 JSON)
-    status = item.get("availabilityStatus")
+    status = item.availabilityStatus
     if tracked:
         # The derived inStock of a tracked item is not documented; the status is.
         in_stock = status == "IN_STOCK" if status else (quantity or 0) > 0
     else:
-        in_stock = bool(item.get("inStock", status == "IN_STOCK"))
-    revision = item.get("revision")
+        in_stock = item.inStock if item.inStock is not None else status == "IN_STOCK"
+    revision = item.revision
     return StoreVariant(
-        product_id=str(item.get("productId") or ""),
-        variant_id=str(item.get("variantId") or ""),
-        inventory_item_id=str(item.get("id") or ""),
-        sku=str(product.get("variantSku") or ""),
+        product_id=item.productId or "",
+        variant_id=item.variantId or "",
+        inventory_item_id=item.id or "",
+        sku=product.variantSku or "",
         tracked=tracked,
         quantity=quantity,
         in_stock=in_stock,
-        hidden=product.get("variantVisible") is False,
-        product_name=str(product.get("name") or ""),
+        hidden=product.variantVisible is False,
+        product_name=product.name or "",
         revision=None if revision is None else str(revision),
-        location_id=str(item["locationId"]) if item.get("locationId") else None,
+        location_id=item.locationId or None,
     )
+
+
+def item_variant_of(item: Mapping[str, Any], *, endpoint: str) -> StoreVariant:
+    """``item_variant`` of an item already decoded into a dict (a write's answer)."""
+    return item_variant(convert_answer(item, V3InventoryItem, endpoint=endpoint))
 
 
 def _chunks(ids: list[str], size: int) -> list[list[str]]:

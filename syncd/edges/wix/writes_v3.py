@@ -35,7 +35,7 @@ from urllib.parse import quote
 from syncd.base.errors import WixAuthError, WixClientError, WixConflict
 from syncd.base.model import MAX_QUANTITY, StoreVariant
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
-from syncd.edges.wix.walk_v3 import item_variant
+from syncd.edges.wix.walk_v3 import item_variant_of
 
 BULK_LIMIT = 1000
 """Items per Bulk Update call (``@maxSize 1000``)."""
@@ -223,7 +223,7 @@ def _obj(value: Any) -> Mapping[str, Any]:
 def _success(item_id: str, item: Mapping[str, Any] | None) -> ItemWriteResult:
     if item is None:
         return ItemWriteResult(item_id, True)
-    variant = item_variant(item)
+    variant = item_variant_of(item, endpoint="v3.inventory_items.bulk_update")
     return ItemWriteResult(
         item_id, True, revision=variant.revision, quantity=variant.quantity, variant=variant
     )
