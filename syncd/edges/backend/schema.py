@@ -56,6 +56,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
+    (4, "the findings of each site's last store probe", """
+        CREATE TABLE syncd_probe_reports (
+            site     text PRIMARY KEY,
+            taken_at timestamptz NOT NULL,
+            report   text NOT NULL
+        );
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]

@@ -2,7 +2,8 @@
 
 Per site: ``journal/<site>.jsonl`` (``local.journal``), ``<site>.state.json``
 (``local.statefile``), ``<site>.lock`` (``local.lock``) and, while an approval waits,
-``<site>.force`` (``local.approve``). One process owns a site through its lock file, so
+``<site>.force`` (``local.approve``), and the last probe's findings in ``<site>.probe.json``
+(``local.probefile``). One process owns a site through its lock file, so
 there are no leases and no replicas to share the sites with.
 """
 
@@ -15,10 +16,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from syncd.core.findings import ProbeReport
 from syncd.core.journal import BadLine, Journal, JournalEntry
 from syncd.edges.backend.base import SiteLocked
 from syncd.edges.backend.fence import SiteLease
-from syncd.edges.backend.local import approve, lock, statefile
+from syncd.edges.backend.local import approve, lock, probefile, statefile
 from syncd.edges.backend.local.check import state_dir_problem
 from syncd.edges.backend.local.journal import file_journal, journal_path, read_journal, read_last
 from syncd.edges.backend.runstate import RunState
@@ -65,6 +67,12 @@ class LocalBackend:
 
     async def write_state(self, site: str, state: RunState) -> None:
         await asyncio.to_thread(statefile.write_state, self.state_dir, site, state)
+
+    async def read_probe(self, site: str) -> ProbeReport | None:
+        return await asyncio.to_thread(probefile.read_probe, self.state_dir, site)
+
+    async def write_probe(self, site: str, report: ProbeReport) -> None:
+        await asyncio.to_thread(probefile.write_probe, self.state_dir, site, report)
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:
