@@ -1,0 +1,122 @@
+"""``syncd probe`` (a subprocess, as a user runs it) against the emulator playing each reading.
+
+For every ``--wix-variants`` switch a read-only probe can observe, the probe reports the
+switch's reading with the switch on and the default reading with it off: the probe and the
+emulator agree point by point. Every run stays within the budget the probe states, counted
+by the emulator itself. The switches a read-only probe cannot see are listed in README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.sync import API_KEY, run_syncd, write_config
+from syncd.core.findings import POINTS, UNDETERMINED
+from syncd.edges.wix.probe_ask import PROBE_BUDGET
+from syncd_emulator.variants import WixVariants
+
+PRODUCTS = 250
+"""Over two pages, with a few hidden products (the generator hides about one in twenty)."""
+
+V1_DEFAULTS = {
+    "json_defaults": "present", "v1_page_length": "full", "total_results": "counts_hidden",
+    "numeric_bound": "number_or_string", "offset_cap": "10000", "variant_stock": "in_variants",
+    "unmanaged_options": "none_seen", "unknown_fields": "ignored", "metadata_items": "count",
+    "inventory_hidden": "listed", "auth_status": "401", "page_limit": "refused",
+}
+V3_DEFAULTS = {
+    "json_defaults": "present", "catalog_mismatch_status": "428",
+    "cursor_last_page": "no_cursor", "cursor_expiry": "lasts", "unknown_fields": "ignored",
+    "auth_status": "401", "page_limit": "refused",
+}
+
+SWITCHES: dict[str, tuple[str, str, str]] = {
+    # switch: (catalog, point, the reading the probe must report with the switch on)
+    "sparse_json": ("v1", "json_defaults", "omitted"),
+    "short_pages": ("v1", "v1_page_length", "short"),
+    "visible_totals": ("v1", "total_results", "visible_only"),
+    "strict_numeric_bound": ("v1", "numeric_bound", "number_only"),
+    "numeric_bound_string_only": ("v1", "numeric_bound", "string_only"),
+    "numeric_bound_type_refused": ("v1", "numeric_bound", "string_only_number_refused"),
+    "low_offset_cap": ("v1", "offset_cap", "lower"),
+    "no_variant_stock": ("v1", "variant_stock", "absent"),
+    "unmanaged_options": ("v1", "unmanaged_options", "seen"),
+    "strict_fields": ("v1", "unknown_fields", "refused"),
+    "items_echo_limit": ("v1", "metadata_items", "echo_limit"),
+    "inventory_hides_hidden": ("v1", "inventory_hidden", "left_out"),
+    "auth_403": ("v1", "auth_status", "403"),
+    "mismatch_status": ("v3", "catalog_mismatch_status", "404"),
+    "cursor_on_last_page": ("v3", "cursor_last_page", "cursor_to_empty_page"),
+    "expiring_cursor": ("v3", "cursor_expiry", "expires"),
+}
+
+UNSEEN = {
+    "whole_bulk_errors", "bulk_results_unordered", "read_lag", "applied_5xx", "ignored_writes",
+    "rate_per_key", "retry_after_ms", "retry_after_huge", "text_429",
+}
+"""Switches a read-only probe cannot observe: writes (the write test's) and 429s."""
+
+
+async def probe(emulator: Any, tmp_path: Path, *, catalog: str,
+                variants: str = "") -> tuple[dict[str, Any], int]:
+    """Run ``syncd probe --output json`` on a fresh emulated store: the site's probe
+    report and the requests the emulator counted."""
+    emu = await emulator(catalog=catalog, generate_products=PRODUCTS, api_key=API_KEY,
+                         variants=WixVariants.parse(variants))
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\n")
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, err = await run_syncd("probe", "--config", str(config), "--output", "json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["command"] == "probe" and document["outcome"] == "ok"
+    report = document["sites"][0]["probe"]
+    assert report["budget"] == PROBE_BUDGET
+    return report, int(emu.stats()["requests_total"])
+
+
+def readings(report: dict[str, Any]) -> dict[str, str]:
+    return {f["point"]: f["reading"] for f in report["findings"]}
+
+
+def test_every_switch_is_listed_as_seen_or_unseen() -> None:
+    """The table of this file covers every switch the emulator has."""
+    assert set(SWITCHES) | UNSEEN == set(WixVariants().__dataclass_fields__)
+
+
+@pytest.mark.parametrize(("catalog", "defaults"), [("v1", V1_DEFAULTS), ("v3", V3_DEFAULTS)])
+async def test_a_probe_of_the_default_emulator_reports_every_default_reading(
+        emulator: Any, tmp_path: Path, catalog: str, defaults: dict[str, str]) -> None:
+    """With no switch on, every point the probe can see reads as the emulator plays it, and
+    every point it reports carries evidence."""
+    report, calls = await probe(emulator, tmp_path, catalog=catalog)
+    assert {p: readings(report)[p] for p in defaults} == defaults
+    assert set(readings(report)) == set(POINTS)
+    assert all(f["evidence"] for f in report["findings"])
+    assert report["calls"] == calls <= PROBE_BUDGET
+
+
+@pytest.mark.parametrize("switch", sorted(SWITCHES))
+async def test_a_probe_reports_the_reading_each_switch_plays(
+        emulator: Any, tmp_path: Path, switch: str) -> None:
+    """The switch's point reads as the switch plays it, within the stated budget."""
+    catalog, point, reading = SWITCHES[switch]
+    report, calls = await probe(emulator, tmp_path, catalog=catalog, variants=switch)
+    assert readings(report)[point] == reading, next(
+        f["evidence"] for f in report["findings"] if f["point"] == point)
+    assert calls <= PROBE_BUDGET
+
+
+@pytest.mark.parametrize("catalog", ["v1", "v3"])
+async def test_a_probe_stays_within_its_budget_with_every_switch_on(
+        emulator: Any, tmp_path: Path, catalog: str) -> None:
+    """Under ``all`` (every reading at once) the emulator counts no more requests than the
+    budget the probe states, and no 429 (the rate limit is never exceeded)."""
+    report, calls = await probe(emulator, tmp_path, catalog=catalog, variants="all")
+    assert report["calls"] == calls <= PROBE_BUDGET
+    assert all(f["reading"] == UNDETERMINED for f in report["findings"]
+               if f["point"] in ("rate_budget", "retry_after_unit", "error_body"))
