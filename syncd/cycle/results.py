@@ -6,13 +6,14 @@ show, record or classify a cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from syncd.apply.absolute import ApplyReport
 from syncd.base.model import StoreSnapshot, StoreVariant
 from syncd.core.guards import GuardResult
 from syncd.core.plan import Plan
+from syncd.core.store_hints import StoreHints
 from syncd.edges.sources import DesiredSource
 
 
@@ -39,6 +40,8 @@ class PlanResult:
     kind: CycleKind
     match_problem: str | None = None
     """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
+    hints: StoreHints = field(default_factory=StoreHints)
+    """The store's probe findings the walk and the writes used (``syncd.core.store_hints``)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -28,7 +28,7 @@ import structlog
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
 from syncd.apply.recent_writes import OpenWrites
-from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
+from syncd.base.errors import GuardRefused, NoMatch, StateError, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
@@ -36,6 +36,7 @@ from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
+from syncd.core.store_hints import StoreHints, hints_from
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
@@ -68,8 +69,13 @@ class SiteSync:
         polled_feeds: bool = False,
         incremental: bool = False,
         backend: StateBackend | None = None,
+        probe_max_age: timedelta = timedelta(days=30),
     ) -> None:
         self.site = site
+        self.probe_max_age = probe_max_age
+        """Probe findings older than this are ignored (``probe.max_age_days``)."""
+        self.hints = StoreHints()
+        """What the store's fresh probe findings allow, read when the store is opened."""
         self.state_dir = state_dir
         self.backend: StateBackend = backend or LocalBackend(state_dir)
         self.feeds = feeds or FeedCopies(feed_directory(state_dir))
@@ -117,10 +123,32 @@ class SiteSync:
     async def store(self) -> StoreAdapter:
         """The catalog adapter, detected on first use and kept (a site never changes back)."""
         if self._store is None:
+            self.hints = await self._read_hints()
             self._store = await open_store(self.client, catalog=self.site.catalog,
-                                           settings=self.site.walk_settings())
+                                           settings=self.site.walk_settings(),
+                                           hints=self.hints)
             self.log.info("catalog_detected", catalog=self._store.catalog.value)
         return self._store
+
+    async def _read_hints(self) -> StoreHints:
+        """The hints of the site's stored probe report; none when it is missing, too old
+        or unreadable (each is safe: the walk then assumes nothing)."""
+        try:
+            report = await self.backend.read_probe(self.site.name)
+        except StateError as exc:
+            self.log.warning("probe_findings_unreadable", error=str(exc),
+                             fallback="no finding used")
+            return StoreHints()
+        hints = hints_from(report, now=datetime.now(UTC), max_age=self.probe_max_age)
+        if report is not None and not hints.fresh:
+            self.log.info("probe_findings_too_old", taken_at=report.taken_at.isoformat(),
+                          max_age_days=self.probe_max_age.total_seconds() / 86_400,
+                          fallback="no finding used; run syncd probe again")
+        for used in hints.used:
+            self.log.info("probe_finding_used", point=used.point, reading=used.reading,
+                          effect=used.effect, taken_at=report.taken_at.isoformat()
+                          if report is not None else None)
+        return hints
 
     async def load_source(self) -> DesiredSource:
         """Read, check, match and merge every source of the site, fetching remote feeds
@@ -192,6 +220,7 @@ class SiteSync:
         problem = None if fast else match_problem(
             plan, policy, previous_matched=previous.matched_rows if previous else None)
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                            hints=self.hints,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
                             match_problem=problem)
@@ -262,6 +291,7 @@ class SiteSync:
             async with journal:
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
+                                              verify_after_s=self.hints.verify_after_s,
                                               stop=stop, log=log, progress=progress,
                                               open_writes=self.open_writes)
             if self.informer is not None:
