@@ -72,6 +72,7 @@ async def probe(emulator: Any, tmp_path: Path, *, catalog: str,
     config = write_config(tmp_path, url=emu.url, source=source)
     code, out, err = await run_syncd("probe", "--config", str(config), "--output", "json")
     assert code == 0, err
+    assert API_KEY not in out + err  # the evidence names requests, never the key
     document = json.loads(out)
     assert document["command"] == "probe" and document["outcome"] == "ok"
     report = document["sites"][0]["probe"]
@@ -81,6 +82,13 @@ async def probe(emulator: Any, tmp_path: Path, *, catalog: str,
 
 def readings(report: dict[str, Any]) -> dict[str, str]:
     return {f["point"]: f["reading"] for f in report["findings"]}
+
+
+async def test_probe_help_states_the_budget_and_what_is_stored() -> None:
+    code, out, _err = await run_syncd("probe", "--help")
+    assert code == 0
+    assert f"At most {PROBE_BUDGET} requests per site" in out
+    assert "probe.max_age_days" in out and "--output" in out
 
 
 def test_every_switch_is_listed_as_seen_or_unseen() -> None:
@@ -120,3 +128,11 @@ async def test_a_probe_stays_within_its_budget_with_every_switch_on(
     assert report["calls"] == calls <= PROBE_BUDGET
     assert all(f["reading"] == UNDETERMINED for f in report["findings"]
                if f["point"] in ("rate_budget", "retry_after_unit", "error_body"))
+
+
+def test_the_readme_says_how_the_probe_sees_every_switch() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("What the probe sees of each switch", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    for name in set(SWITCHES) | UNSEEN:
+        assert any(f"`{name}`" in row.split("|")[1] for row in rows), name
