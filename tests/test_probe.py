@@ -23,12 +23,14 @@ PRODUCTS = 250
 """Over two pages, with a few hidden products (the generator hides about one in twenty)."""
 
 V1_DEFAULTS = {
+    "catalog": "v1",
     "json_defaults": "present", "v1_page_length": "full", "total_results": "counts_hidden",
     "numeric_bound": "number_or_string", "offset_cap": "10000", "variant_stock": "in_variants",
     "unmanaged_options": "none_seen", "unknown_fields": "ignored", "metadata_items": "count",
     "inventory_hidden": "listed", "auth_status": "401", "page_limit": "refused",
 }
 V3_DEFAULTS = {
+    "catalog": "v3",
     "json_defaults": "present", "catalog_mismatch_status": "428",
     "cursor_last_page": "no_cursor", "cursor_expiry": "lasts", "unknown_fields": "ignored",
     "auth_status": "401", "page_limit": "refused",

@@ -87,11 +87,15 @@ async def test_a_sync_with_fresh_findings_never_costs_more_calls(
     calls_without, _ = await sync_calls(emu, without)
     emu.reset()
     calls_with, result = await sync_calls(emu, with_findings)
-    assert calls_with <= calls_without
-    if profile in STRING_BOUND or profile == "read_lag":
-        assert calls_with < calls_without
-        used = result["sites"][0]["plan"]["findings"]["used"]
-        assert used and used[0]["point"] in ("numeric_bound", "read_lag")
+    # The catalog finding saves the version call everywhere; the string bound and the
+    # measured read lag save one more call each.
+    used = [u["point"] for u in result["sites"][0]["plan"]["findings"]["used"]]
+    assert "catalog" in used
+    assert calls_with <= calls_without - 1
+    if profile in STRING_BOUND:
+        assert "numeric_bound" in used and calls_with <= calls_without - 2
+    if profile == "read_lag":
+        assert "read_lag" in used and calls_with <= calls_without - 2
 
 
 async def test_findings_older_than_max_age_are_ignored(emulator: Any, tmp_path: Path) -> None:
@@ -116,9 +120,9 @@ async def test_findings_older_than_max_age_are_ignored(emulator: Any, tmp_path: 
     assert old_findings["age_days"] >= 11
     assert calls_old == calls_none
     assert young_findings["fresh"] is True
-    assert [u["point"] for u in young_findings["used"]] == ["numeric_bound"]
+    assert [u["point"] for u in young_findings["used"]] == ["catalog", "numeric_bound"]
     assert 9 <= young_findings["age_days"] < 10
-    assert calls_young == calls_none - 1
+    assert calls_young == calls_none - 2
 
 
 async def test_plan_text_names_the_findings_it_used_and_their_age(
@@ -131,8 +135,33 @@ async def test_plan_text_names_the_findings_it_used_and_their_age(
     await store_findings(config, age=timedelta(days=2))
     code, out, err = await run_syncd("plan", "--config", str(config))
     assert code == 2, err
-    assert "probe findings of" in out and "2 days old) used: numeric_bound " \
-        "string_only_number_refused" in out
+    assert "probe findings of" in out and "2 days old) used: catalog v1: the catalog " \
+        "version call is skipped; numeric_bound string_only_number_refused" in out
+
+
+async def test_a_catalog_finding_the_store_contradicts_fails_one_plan_then_is_asked_again(
+        emulator: Any, tmp_path: Path) -> None:
+    """A V1 store whose stored finding says V3 (as if it changed since the probe): the V3
+    walk is refused, that plan fails loudly and writes nothing, the finding is dropped from
+    the stored report, and the next plan asks Wix and succeeds."""
+    emu = await emulator(catalog="v1", generate_products=PRODUCTS, api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.05)
+    config = config_in(tmp_path / "site", url=emu.url, source=source)
+    await store_findings(config)
+    backend = LocalBackend(config.parent / "state")
+    report = await backend.read_probe("shop")
+    assert report is not None and report.reading("catalog") == "v1"
+    await backend.write_probe("shop", replace(report, findings=tuple(
+        replace(f, reading="v3") if f.point == "catalog" else f for f in report.findings)))
+    code, _out, err = await run_syncd("plan", "--config", str(config))
+    assert code == 1 and "probe_finding_contradicted" in err
+    after = await backend.read_probe("shop")
+    assert after is not None and after.reading("catalog") == "undetermined"
+    assert "answered a v3 walk with HTTP 428" in (after.finding("catalog") or report).evidence
+    code, _out, err = await run_syncd("plan", "--config", str(config))
+    assert code == 2, err
+    assert emu.stats()["writes"]["calls"] == 0
 
 
 def test_a_stored_report_reads_back_as_written(tmp_path: Path) -> None:

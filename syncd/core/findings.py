@@ -20,6 +20,8 @@ UNDETERMINED = "undetermined"
 
 
 POINTS: dict[str, tuple[str, ...]] = {
+    # not open, but asked first and cacheable (a site is upgraded to V3 at most once)
+    "catalog": ("v1", "v3"),
     # point: its plausible readings, the one syncd assumes least first where it matters
     "json_defaults": ("present", "omitted"),
     "v1_page_length": ("full", "short"),

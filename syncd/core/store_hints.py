@@ -5,6 +5,9 @@ it allows stays safe if the store changed its behaviour since: every learning, f
 and completeness proof of the walk stays in place, so a wrong finding costs calls, never
 a silently short walk or a unit written twice. Today:
 
+- ``catalog``: the site's catalog is taken from the probe instead of one Get Catalog
+  Version call per process. A site upgraded since answers the walk with a 4xx, which drops
+  the finding (``without_catalog``): that cycle fails, the next one asks Wix;
 - ``numeric_bound`` ``string_only`` or ``string_only_number_refused``: the V1 crawl sends
   its numericId bound as a string first (it still learns the other type from a refusal or
   an empty page, as without a finding), saving the call that learns it;
@@ -19,10 +22,10 @@ safe if they turned out wrong (a short page or ``totalResults`` never ends a wal
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from syncd.core.findings import ProbeReport
+from syncd.core.findings import UNDETERMINED, Finding, ProbeReport
 
 MAX_VERIFY_WAIT_S = 30.0
 """Longest wait before the re-read that confirms deltas, whatever lag was measured."""
@@ -44,6 +47,8 @@ class UsedFinding:
 class StoreHints:
     """What a walk and ``write_mode: auto`` may rely on for one store (default: nothing)."""
 
+    catalog: str | None = None
+    """``v1`` or ``v3``: the catalog the probe saw (None: ask Wix)."""
     bound_as_string: bool = False
     """Send the V1 crawl's numericId bound as a JSON string first."""
     verify_after_s: float = 0.0
@@ -70,6 +75,9 @@ def hints_from(report: ProbeReport | None, *, now: datetime,
     if not report.fresh(now, max_age):
         return StoreHints(taken_at=report.taken_at, fresh=False)
     used: list[UsedFinding] = []
+    catalog = report.reading("catalog")
+    if catalog in ("v1", "v3"):
+        used.append(UsedFinding("catalog", catalog, "the catalog version call is skipped"))
     as_string = False
     bound = report.reading("numeric_bound")
     if bound in ("string_only", "string_only_number_refused"):
@@ -82,5 +90,13 @@ def hints_from(report: ProbeReport | None, *, now: datetime,
         wait_s = min(float(lag.measured["seconds"]) + VERIFY_MARGIN_S, MAX_VERIFY_WAIT_S)
         used.append(UsedFinding("read_lag", "lag",
                                 f"deltas are re-read {wait_s:g} s after they are sent"))
-    return StoreHints(bound_as_string=as_string, verify_after_s=wait_s, used=tuple(used),
+    return StoreHints(catalog=catalog if catalog in ("v1", "v3") else None,
+                      bound_as_string=as_string, verify_after_s=wait_s, used=tuple(used),
                       taken_at=report.taken_at, fresh=True)
+
+
+def without_catalog(report: ProbeReport, why: str) -> ProbeReport:
+    """``report`` with its ``catalog`` finding undetermined (the store contradicted it)."""
+    return replace(report, findings=tuple(
+        Finding("catalog", UNDETERMINED, why) if f.point == "catalog" else f
+        for f in report.findings))

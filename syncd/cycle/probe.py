@@ -60,6 +60,10 @@ async def _ask(asker: Asker, found: dict[str, Finding], said: list[str]) -> None
     version = await asker.ask("GET", probe_v3.VERSION_PATH, endpoint="catalog.version")
     catalog = str(version.data.get("catalogVersion") or "")
     said.append(version.says(f"catalogVersion {catalog or 'not given'}"))
+    catalogs = {"V1_CATALOG": "v1", "V3_CATALOG": "v3"}
+    found["catalog"] = Finding("catalog", catalogs.get(catalog, UNDETERMINED),
+                               said[0] if catalog in catalogs else
+                               said[0] + ": no catalog to sync")
 
     def keep(*findings: Finding) -> None:
         for f in findings:

@@ -36,7 +36,7 @@ from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
-from syncd.core.store_hints import StoreHints, hints_from
+from syncd.core.store_hints import StoreHints, hints_from, without_catalog
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
@@ -45,7 +45,7 @@ from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
-from syncd.edges.config import SiteSettings, SourceMode
+from syncd.edges.config import CatalogChoice, SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredSource
 from syncd.edges.sources.cache import SourceCache
@@ -76,6 +76,8 @@ class SiteSync:
         """Probe findings older than this are ignored (``probe.max_age_days``)."""
         self.hints = StoreHints()
         """What the store's fresh probe findings allow, read when the store is opened."""
+        self._probe_catalog_contradicted = False
+        """A walk of the probe's catalog was answered with a 4xx: ask Wix from now on."""
         self.state_dir = state_dir
         self.backend: StateBackend = backend or LocalBackend(state_dir)
         self.feeds = feeds or FeedCopies(feed_directory(state_dir))
@@ -124,7 +126,11 @@ class SiteSync:
         """The catalog adapter, detected on first use and kept (a site never changes back)."""
         if self._store is None:
             self.hints = await self._read_hints()
-            self._store = await open_store(self.client, catalog=self.site.catalog,
+            catalog = self.site.catalog
+            if (catalog is CatalogChoice.AUTO and self.hints.catalog is not None
+                    and not self._probe_catalog_contradicted):
+                catalog = CatalogChoice(self.hints.catalog)
+            self._store = await open_store(self.client, catalog=catalog,
                                            settings=self.site.walk_settings(),
                                            hints=self.hints)
             self.log.info("catalog_detected", catalog=self._store.catalog.value)
@@ -149,6 +155,23 @@ class SiteSync:
                           effect=used.effect, taken_at=report.taken_at.isoformat()
                           if report is not None else None)
         return hints
+
+    async def _forget_probe_catalog(self, exc: WixClientError) -> None:
+        """The store answered a walk of the probe's catalog with a 4xx: keep that finding
+        from being used again (here and in the stored report), so the next cycle asks."""
+        why = (f"the store answered a {self.hints.catalog} walk with HTTP {exc.status} "
+               f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: asked again at the next cycle")
+        self.log.warning("probe_finding_contradicted", point="catalog",
+                         reading=self.hints.catalog, status=exc.status)
+        self._probe_catalog_contradicted = True
+        self.hints = replace(self.hints, catalog=None,
+                             used=tuple(u for u in self.hints.used if u.point != "catalog"))
+        try:
+            report = await self.backend.read_probe(self.site.name)
+            if report is not None:
+                await self.backend.write_probe(self.site.name, without_catalog(report, why))
+        except StateError as state_exc:
+            self.log.warning("probe_findings_unwritable", error=str(state_exc))
 
     async def load_source(self) -> DesiredSource:
         """Read, check, match and merge every source of the site, fetching remote feeds
@@ -198,6 +221,8 @@ class SiteSync:
             # 4xx from a walk makes the next cycle ask for the catalog again (one call).
             self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
                              status=exc.status)
+            if self.hints.catalog is not None:
+                await self._forget_probe_catalog(exc)
             self._store = None
             self._products_by_key = None
             if informer is not None:
