@@ -93,6 +93,30 @@ async def test_probe_help_states_the_budget_and_what_is_stored() -> None:
     assert "probe.max_age_days" in out and "--output" in out
 
 
+@pytest.mark.parametrize("switch", sorted(UNSEEN))
+async def test_a_probe_stays_within_its_budget_under_switches_it_cannot_see(
+        emulator: Any, tmp_path: Path, switch: str) -> None:
+    """What a read-only probe cannot see stays undetermined, within the stated budget."""
+    report, calls = await probe(emulator, tmp_path, catalog="v1", variants=switch)
+    assert report["calls"] == calls <= PROBE_BUDGET
+    assert readings(report)["rate_budget"] == UNDETERMINED
+
+
+async def test_the_text_summary_is_one_screen_naming_each_point(
+        emulator: Any, tmp_path: Path) -> None:
+    emu = await emulator(catalog="v1", generate_products=PRODUCTS, api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\n")
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, out, err = await run_syncd("probe", "--config", str(config))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert len(lines) <= 30 and all(len(line) <= 140 for line in lines)
+    assert lines[0].startswith("site shop: probed ") and f"of at most {PROBE_BUDGET}" in lines[0]
+    assert any(line.split()[:2] == ["numeric_bound", "number_or_string"] for line in lines)
+    assert "syncd uses these findings for 30 days" in lines[-1]
+
+
 def test_every_switch_is_listed_as_seen_or_unseen() -> None:
     """The table of this file covers every switch the emulator has."""
     assert set(SWITCHES) | UNSEEN == set(WixVariants().__dataclass_fields__)

@@ -68,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
     async def probe(name: str, site: SiteSync) -> SiteOutcome:
         async with site:
             report = await probe_site(site)
+        max_age_days = site.probe_max_age.total_seconds() / 86_400
         return SiteOutcome(name, ExitCode.OK,
                            fields={"probe": probe_dict(report, budget=PROBE_BUDGET)},
-                           text=probe_text(report, budget=PROBE_BUDGET))
+                           text=probe_text(report, budget=PROBE_BUDGET,
+                                           max_age_days=max_age_days))
 
     return run_site_command("probe", args, probe)

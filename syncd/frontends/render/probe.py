@@ -13,7 +13,7 @@ EVIDENCE_WIDTH = 90
 """Characters of evidence per line of the text summary (the JSON has all of it)."""
 
 
-def probe_text(report: ProbeReport, *, budget: int) -> str:
+def probe_text(report: ProbeReport, *, budget: int, max_age_days: float) -> str:
     """The summary of one site's probe: a line per open point."""
     determined = sum(f.determined for f in report.findings)
     lines = [f"site {report.site}: probed {report.taken_at:%Y-%m-%d %H:%M} UTC in "
@@ -26,8 +26,8 @@ def probe_text(report: ProbeReport, *, budget: int) -> str:
         if len(evidence) > EVIDENCE_WIDTH:
             evidence = evidence[: EVIDENCE_WIDTH - 1] + "…"
         lines.append(f"  {f.point:<{width}}  {f.reading:<{reading_width}}  {evidence}")
-    lines.append("  (the whole evidence: --output json; syncd uses these findings for "
-                 "probe.max_age_days)")
+    lines.append(f"  stored: syncd uses these findings for {max_age_days:g} days "
+                 "(probe.max_age_days); the whole evidence: --output json")
     return "\n".join(lines)
 
 
