@@ -172,3 +172,28 @@ def test_a_stored_report_reads_back_as_written(tmp_path: Path) -> None:
     asyncio.run(backend.write_probe("shop", report))
     assert asyncio.run(backend.read_probe("shop")) == report
     assert (tmp_path / "state" / "shop.probe.json").stat().st_mode & 0o777 == 0o600
+
+
+async def test_a_wrong_bound_finding_costs_a_call_never_a_short_walk(
+        emulator: Any, tmp_path: Path) -> None:
+    """A store that now matches number bounds only, with a finding that says strings: the
+    crawl starts with strings, learns numbers from the empty page, and reads every variant."""
+    emu = await emulator(catalog="v1", generate_products=PRODUCTS, api_key=API_KEY,
+                         variants=WixVariants.parse("strict_numeric_bound"))
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.05)
+    plain = config_in(tmp_path / "plain", url=emu.url, source=source)
+    wrong = config_in(tmp_path / "wrong", url=emu.url, source=source)
+    await store_findings(wrong)
+    backend = LocalBackend(wrong.parent / "state")
+    report = await backend.read_probe("shop")
+    assert report is not None and report.reading("numeric_bound") == "number_only"
+    await backend.write_probe("shop", replace(report, findings=tuple(
+        replace(f, reading="string_only") if f.point == "numeric_bound" else f
+        for f in report.findings)))
+    calls_plain, plain_doc = await sync_calls(emu, plain, "plan")
+    calls_wrong, wrong_doc = await sync_calls(emu, wrong, "plan")
+    variants = len(emu.state())
+    assert plain_doc["sites"][0]["plan"]["walk"]["store_variants"] == variants
+    assert wrong_doc["sites"][0]["plan"]["walk"]["store_variants"] == variants
+    assert calls_wrong == calls_plain  # one call more to learn, one fewer for the catalog
