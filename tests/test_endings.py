@@ -4,9 +4,11 @@ the commands have a name for every ending it can decide."""
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
+from syncd.apply.absolute import ApplyReport
 from syncd.base.errors import (
     GuardRefused,
     LeaseLost,
@@ -20,6 +22,7 @@ from syncd.base.errors import (
 )
 from syncd.base.model import RowError
 from syncd.cycle.endings import CycleEnd, classify
+from syncd.cycle.results import SyncResult
 from syncd.edges.backend import SiteLocked
 from syncd.edges.sources import InvalidRowsError
 from syncd.frontends.commands.common import ExitCode
@@ -82,3 +85,25 @@ def test_the_daemon_and_the_commands_name_every_ending(end):
 ])
 def test_each_ending_keeps_its_documented_exit_code(end, code):
     assert END_CODES[end] is code
+
+
+def _applied(**counts: int | bool) -> SyncResult:
+    report = ApplyReport(**{"written": 0, "failed": 0, "not_attempted": 0,
+                            "conflict_retries": 0, "products": (), **counts})
+    planned = SimpleNamespace(plan=SimpleNamespace(changes=tuple(range(10))))
+    return SyncResult(planned=planned, applied=report, api_calls=0, duration_s=0.0,
+                      run_id="r")
+
+
+def test_a_stop_counts_sent_but_unconfirmed_writes_apart_from_unsent_ones():
+    ending = classify(_applied(written=2, unconfirmed=3, not_attempted=5, interrupted=True))
+    assert ending.end is CycleEnd.STOPPED
+    assert ending.reason == ("stopped: 3 sent but unconfirmed (pending in the journal: "
+                             "`syncd journal --pending`; the next sync settles them); "
+                             "5 of 10 writes not sent")
+
+
+def test_writes_left_unconfirmed_without_a_stop_are_a_failure_not_a_success():
+    ending = classify(_applied(written=7, unconfirmed=3))
+    assert ending.end is CycleEnd.FAILED and "3 sent but unconfirmed" in (ending.reason or "")
+    assert classify(_applied(written=10)).end is CycleEnd.OK

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from syncd.base.model import StoreVariant
-from syncd.core.journal import BadLine, Journal, Outcome, Settlement, StockState, new_run_id
+from syncd.core.journal import (
+    BadLine,
+    Journal,
+    Outcome,
+    Settlement,
+    StockState,
+    new_run_id,
+    settle_by_read,
+)
 from syncd.core.plan import ChangeReason, StockChange
 from syncd.core.rollback import rollback_points
 from syncd.edges.backend.local.journal import FileJournal, file_journal, journal_path, read_journal
@@ -189,3 +199,25 @@ async def test_a_replaced_journal_file_is_read_again_from_its_start(tmp_path):
     copy.replace(path)
     again = await journal(tmp_path, "x").read_since(seen.position)
     assert again.restarted and [e.sku for e in again.entries] == ["A"]
+
+
+def test_a_later_read_settles_a_killed_runs_absolute_writes_and_leaves_the_rest_open():
+    """``settle_by_read``: each absolute write of another run whose variant the read saw is
+    settled with the value read; deltas, this run's own writes and unread variants stay."""
+    nowhere = FileJournal(Path("/nonexistent"))  # pending entries are made, never kept
+    killed = Journal(nowhere, site="demo", run_id="killed", clock=Clock())
+    landed, missed, delta, unread = killed.make_pending(
+        [change("A", 5, 7), change("B", 5, 7), change("C", 5, 7), change("D", 5, 7)])
+    delta = replace(delta, delta=2)
+    (mine,) = Journal(nowhere, site="demo", run_id="reader",
+                      clock=Clock()).make_pending([change("E", 5, 7)])
+    read = [change(sku, q, q).variant for sku, q in
+            (("A", 7), ("B", 5), ("C", 5), ("E", 5))]
+
+    settled = settle_by_read([landed, missed, delta, unread, mine], read, run_id="reader")
+
+    assert [(s.entry.sku, s.outcome, s.error) for s in settled] == [
+        ("A", Outcome.SETTLED, "run reader read 7, the value this write set, and planned "
+                               "from it"),
+        ("B", Outcome.SETTLED, "run reader read 5 and planned from it"),
+    ]

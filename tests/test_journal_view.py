@@ -41,3 +41,30 @@ async def test_runs_count_each_write_once_under_its_latest_outcome(tmp_path):
     assert shown[3].outcome is Outcome.FAILED and shown[3].settled_at is not None
     assert run_writes(entries, "run-c") is None
     assert by_run["run-a"].to_dict()["pending"] == 1
+
+
+async def test_an_open_write_replaced_by_a_later_applied_write_of_its_variant_is_settled(
+    tmp_path
+):
+    """A killed run's write that a later run wrote over (applied) leaves the open list and
+    counts as settled; one whose variant nothing wrote since stays open."""
+    killed = file_journal(journal_path(tmp_path, "demo"), site="demo", run_id="killed",
+                          clock=Clock())
+    async with killed:
+        _replaced, untouched = await killed.write_pending([change("S1", 5, 7),
+                                                          change("S2", 5, 7)])
+    later = file_journal(journal_path(tmp_path, "demo"), site="demo", run_id="later",
+                         clock=Clock())
+    async with later:
+        (failed,) = await later.write_pending([change("S2", 5, 7)])
+        await later.settle([failed], Outcome.FAILED)  # a failed write replaces nothing
+        (again,) = await later.write_pending([change("S1", 5, 7)])
+        await later.settle([again], Outcome.APPLIED)
+    entries = list(read_journal(tmp_path / "journal" / "demo.jsonl"))
+
+    assert [w.pending.write_id for w in open_writes(entries)] == [untouched.write_id]
+    shown = run_writes(entries, "killed")
+    assert shown is not None
+    assert shown[0].outcome is Outcome.SETTLED and shown[0].note is not None
+    assert again.write_id in shown[0].note
+    assert runs(entries)[0].outcomes == {Outcome.SETTLED: 1, Outcome.PENDING: 1}

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import csv
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -73,8 +74,10 @@ async def test_lint_finds_the_demo_stores_duplicate_sku_and_hidden_product(
         config = write_config(tmp_path, url=emu.url, source=REPO / "config/stock.example.csv")
         code, out = await _cli(capsys, "lint", "-c", str(config), "--output", "json")
     found = _findings(out)
-    assert code == ExitCode.PROBLEMS
+    assert code == ExitCode.OK  # a sync of this store runs: it reports the duplicate
     assert found["duplicate_sku"]["count"] == 1
+    assert found["duplicate_sku"]["severity"] == "warning"
+    assert found["sync_refused"] == {**found["sync_refused"], "count": 0, "checked": True}
     assert found["duplicate_sku"]["examples"] == ["TSHIRT-VINTAGE-L: 2 variants"]
     assert found["hidden_product"]["count"] == 1
     assert "Prototype Hoodie" in found["hidden_product"]["examples"][0]
@@ -93,7 +96,7 @@ async def test_lint_warnings_alone_pass_unless_fail_on_warning(tmp_path, capsys,
     spec = replace(generate_store(0, seed=1), products=(
         _product("Shown", "A-1"), replace(_product("Hidden", "B-1"), visible=False)))
     async with _store("v1", spec) as emu:
-        config = write_config(tmp_path, url=emu.url, source=_csv(tmp_path, {"A-1": 3}))
+        config = write_config(tmp_path, url=emu.url, source=_csv(tmp_path, {"A-1": 5}))
         code, out = await _cli(capsys, "lint", "-c", str(config))
         assert code == ExitCode.OK, out
         assert "WARNING  hidden products: 1" in out
@@ -351,3 +354,43 @@ def test_a_row_routed_to_a_location_still_finds_its_untracked_product():
     report = lint_store(snapshot, [row], location_id=OTHER_LOCATION)
     [finding] = [f for f in report.findings if f.problem is Problem.UNTRACKED_WITH_QUANTITY]
     assert finding.count == 1 and "Scarf" in finding.examples[0]
+
+
+async def _syncd(config: Path, *argv: str) -> tuple[int, str]:
+    """``python -m syncd ARGV -c CONFIG`` in a subprocess of this checkout's code."""
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json",
+           "PYTHONPATH": str(REPO)}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", *argv, "-c", str(config), env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=90)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_lint_fails_exactly_where_a_sync_of_the_same_store_refuses(tmp_path):
+    """The demo store's duplicate SKU is a warning and lint passes, since a sync of it
+    runs; a source that zeroes the store trips a guard, and lint fails with that guard's
+    words, as the sync it predicts is refused."""
+    async with _store("v1") as emu:
+        config = write_config(tmp_path, url=emu.url, source=REPO / "config/stock.example.csv")
+        code, out = await _syncd(config, "lint", "--output", "json")
+        assert code == ExitCode.OK, out
+        assert _findings(out)["duplicate_sku"]["severity"] == "warning"
+        code, text = await _syncd(config, "lint")
+        assert code == ExitCode.OK and "WARNING  SKUs carried by several variants: 1" in text
+        assert "ERROR" not in text
+        code, out = await _syncd(config, "sync", "--dry-run")
+        assert code == ExitCode.PENDING, out  # the sync lint vouched for runs
+
+        skus = sorted({str(r["sku"]) for r in emu.state() if r["sku"]})
+        (tmp_path / "zero").mkdir()
+        zeroing = write_config(tmp_path / "zero", url=emu.url,
+                               source=_csv(tmp_path, {sku: 0 for sku in skus}))
+        code, out = await _syncd(zeroing, "lint", "--output", "json")
+        refused = _findings(out)["sync_refused"]
+        assert code == ExitCode.PROBLEMS
+        assert refused["severity"] == "error" and refused["count"] >= 1
+        assert any(e.startswith("max_zeroed: ") for e in refused["examples"])
+        code, out = await _syncd(zeroing, "sync")
+        assert code == ExitCode.REFUSED, out

@@ -135,8 +135,10 @@ async def test_a_stop_ends_the_wait_and_leaves_the_delta_pending_and_its_variant
     store = Store(5, stop_in_pause=stop)
     lines: list[JournalEntry] = []
     report, logs = await _apply(store, store.plan(8), store.journal(lines, "run"), stop)
-    assert store.writes == [] and report.failed == 1
+    assert store.writes == [] and report.failed == 0
     assert [e.outcome for e in unsettled(lines)] == [Outcome.PENDING]
+    assert report.unconfirmed == 1, "counted as the journal holds it: pending, not failed"
+    assert report.stopped and not report.complete
     assert any(e["event"] == "delta_answer_lost_left_pending" for e in logs)
 
 

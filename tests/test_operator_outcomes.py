@@ -31,12 +31,99 @@ async def test_a_source_matching_no_store_sku_is_an_error_with_a_reason(emulator
     config = write_config(tmp_path, url=emu.url, source=source)
     code, out, err = await _syncd("sync", "--config", str(config))
     assert code == ExitCode.NO_MATCH, err
-    assert "match a store variant" in err and "change case" in err
+    assert "0 of" in err and "match a store variant" in err
     assert "No changes" not in out
     code, out, _ = await _syncd("plan", "--config", str(config), "--output", "json")
     assert code == ExitCode.NO_MATCH
     run = json.loads(out)
     assert run["outcome"] == "no_match" and "0 of" in run["reason"]
+
+
+async def test_lower_cased_skus_are_named_as_a_case_difference_and_never_as_no_changes(
+        emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(emu.state(), source, drift=0.1)
+    _lower_cased(source)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    first = next(iter(desired))
+    for command in ("plan", "sync"):
+        code, out, err = await _syncd(command, "--config", str(config))
+        assert code == ExitCode.NO_MATCH, err
+        assert "No changes" not in out and "already agree" not in out, \
+            "exit 6 is not a sync that found nothing to do"
+        assert "differ from a store SKU only in case" in err
+        assert f"{first.lower()!r} (the store has {first!r})" in err, "examples are named"
+        code, out, _ = await _syncd(command, "--config", str(config), "--output", "json")
+        run = json.loads(out)
+        assert (run["command"], run["outcome"], run["exit_code"]) == (
+            command, "no_match", ExitCode.NO_MATCH)
+        [site] = run["sites"]
+        assert site["outcome"] == "no_match" and "only in case" in site["reason"]
+    assert emu.stats()["writes"]["calls"] == 0
+    code, out, err = await _syncd("sync", "--force", "--config", str(config))
+    assert code == ExitCode.OK, err
+    assert "Source check overridden (--force given" in out and "only in case" in out
+    assert "already agree" not in out, "no variant was matched, none agrees"
+
+
+async def test_a_source_that_shrank_is_refused_by_the_shrink_guard_not_taken_for_another_store(
+        emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0)
+    config = write_config(tmp_path, url=emu.url, source=source)
+    code, _, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.OK, err
+    lines = source.read_text().splitlines()
+    assert len(lines) > 60
+    source.write_text("\n".join(lines[:21]) + "\n")  # 20 of the rows, every one matching
+    code, out, err = await _syncd("sync", "--config", str(config))
+    assert code == ExitCode.REFUSED, err
+    assert "max_source_shrink" in err and "the source has 20 rows" in err
+    assert "right store" not in err + out and "change case" not in err + out
+    code, out, err = await _syncd("sync", "--config", str(config), "--output", "json")
+    run = json.loads(out)
+    assert (run["outcome"], run["exit_code"]) == ("refused", ExitCode.REFUSED)
+    [site] = run["sites"]
+    assert [g["guard"] for g in site["guards"] if not g["passed"]] == ["max_source_shrink"]
+    assert "max_source_shrink" in site["reason"] and "right store" not in site["reason"]
+    assert site["plan"]["match_problem"] is None
+    code, out, err = await _syncd("plan", "--config", str(config))
+    assert code == ExitCode.OK, err
+    assert "right store" not in err and "max_source_shrink" in out
+    assert emu.stats()["writes"]["calls"] == 0
+
+
+async def test_a_forced_sync_says_the_guard_was_overridden_not_that_it_would_refuse(
+        emulator, tmp_path):
+    emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.3)
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"max_changed_fraction": 0.05})
+    code, out, err = await _syncd("plan", "--config", str(config))
+    assert code == ExitCode.PENDING, err
+    assert "`syncd sync` would refuse this plan" in out
+    code, out, err = await _syncd("sync", "--dry-run", "--force", "--config", str(config))
+    assert code == ExitCode.PENDING, err
+    assert "`syncd sync` would refuse" not in out
+    assert "`syncd sync --force` would override them" in out
+    assert emu.stats()["writes"]["calls"] == 0
+    code, out, err = await _syncd("sync", "--force", "--config", str(config))
+    assert code == ExitCode.OK, err
+    assert "would refuse this plan" in out and "`syncd sync` would refuse" not in out
+    assert "max_changed_fraction would refuse this plan; --force given, applying it" in out
+    assert emu.stats()["writes"]["calls"] > 0
+    drifted_source(emu.state(), source, drift=0.3, seed=5)
+    code, out, err = await _syncd("sync", "--force", "--config", str(config),
+                                  "--output", "json")
+    assert code == ExitCode.OK, err
+    run = json.loads(out)
+    [site] = run["sites"]
+    assert site["outcome"] == "ok" and site["account"]["written"] > 0
+    [guard] = [g for g in site["guards"] if not g["passed"]]
+    assert guard["guard"] == "max_changed_fraction" and guard["overridden"] is True
 
 
 async def test_no_match_check_can_be_switched_off(emulator, tmp_path):

@@ -4,6 +4,7 @@ ends promptly with the account, and the journal says what happened to every writ
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -11,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from support.sync import API_KEY, drifted_source, write_config
+from support.sync import API_KEY, drifted_source, run_syncd, write_config
 from syncd.core.journal import Outcome
 from syncd.edges.backend.local.journal import read_journal
 from syncd.frontends.commands.common import ExitCode
@@ -81,3 +82,55 @@ async def test_second_ctrl_c_quits_at_once_without_a_traceback(emulator, tmp_pat
     assert time.monotonic() - signalled < 3
     assert proc.returncode in (ExitCode.ABORTED, ExitCode.STOPPED), err.decode()[-3000:]
     assert "Traceback" not in err.decode() and "KeyboardInterrupt" not in err.decode()
+
+
+
+async def _pending_writes(config: Path) -> int:
+    code, out, err = await run_syncd("journal", "--pending", "--config", str(config),
+                                     "--output", "json")
+    assert code == ExitCode.OK, err
+    return len(json.loads(out)["sites"][0]["writes"])
+
+
+async def test_after_ctrl_c_the_account_and_the_journal_agree_on_what_is_pending(
+        emulator, tmp_path):
+    """Deltas sent before the stop whose confirming re-read never came are unconfirmed:
+    the account counts them apart from what was never sent, as many as
+    ``journal --pending`` lists."""
+    emu = await emulator(catalog="v1", api_key=API_KEY, generate_products=600,
+                         rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.3)
+    policy = {"max_changed_fraction": 1.0, "max_zeroed": 100000, "write_mode": "delta"}
+    config = write_config(tmp_path, url=emu.url, source=source, policy=policy)
+    code, out, err = await run_syncd("plan", "--config", str(config), "--output", "json")
+    assert code == ExitCode.PENDING, err
+    walk_calls = json.loads(out)["sites"][0]["plan"]["walk"]["api_calls"]
+    # syncd's own budget lasts for the walk and a delta call or two: the re-read that
+    # would confirm them waits for the next window, and the stop comes during that wait.
+    config = write_config(tmp_path, url=emu.url, source=source, policy=policy,
+                          rate_limit=(walk_calls + 3, 60.0))
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", "sync", "--config", str(config), "--output", "json",
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    for _ in range(600):
+        if emu.stats()["writes"]["calls"] >= 1 or proc.returncode is not None:
+            break
+        await asyncio.sleep(0.05)  # the emulator offers no event to wait on
+    await asyncio.sleep(1.0)  # now waiting for the budget
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == ExitCode.STOPPED, err.decode()[-3000:]
+    run = json.loads(out)
+    [site] = run["sites"]
+    account = site["account"]
+    assert account is not None, f"a run that sent writes has an account: {site['reason']}"
+    pending = await _pending_writes(config)
+    assert pending > 0, "a delta call was sent: its deltas await their re-read"
+    assert account["unconfirmed"] == pending
+    assert account["written"] + account["failed"] + account["unconfirmed"] \
+        + account["not_sent"] == account["planned"]
+    assert f"{pending} sent but unconfirmed" in site["reason"]
+    assert "journal --pending" in site["reason"]

@@ -55,6 +55,8 @@ class ProductAccount:
     failed: int
     not_attempted: int
     errors: tuple[str, ...] = ()
+    unconfirmed: int = 0
+    """Sent, with no outcome known: left ``pending`` in the journal (``ApplyReport``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,12 @@ class ApplyReport:
     """Items re-read and re-written after a stale revision."""
     products: tuple[ProductAccount, ...]
     """Per-product account, in plan order."""
+    unconfirmed: int = 0
+    """Changes sent whose outcome is not known (a delta whose re-read a stop or an error
+    cut short, or whose call got no answer): left ``pending`` in the journal, where
+    ``syncd journal --pending`` lists them, for the next run to settle by re-reading."""
+    interrupted: bool = False
+    """A stop request cut the apply short (whether or not anything was left unsent)."""
     deltas: DeltaAccount | None = None
     """The increment/decrement path's account (Catalog V1), None when it was not used."""
     held: int = 0
@@ -83,13 +91,13 @@ class ApplyReport:
 
     @property
     def stopped(self) -> bool:
-        """True when a stop request left part of the plan unsent."""
-        return self.not_attempted > 0
+        """True when a stop request cut the apply short or left part of the plan unsent."""
+        return self.interrupted or self.not_attempted > 0
 
     @property
     def complete(self) -> bool:
         """True when every planned change is now in the store."""
-        return self.failed == 0 and self.not_attempted == 0
+        return self.failed == 0 and self.not_attempted == 0 and self.unconfirmed == 0
 
 
 @dataclass(slots=True)
@@ -163,6 +171,7 @@ async def apply_plan(
         not_attempted=sum(a.not_attempted for a in accounts),
         conflict_retries=conflict_retries,
         products=accounts,
+        interrupted=stop is not None and stop.is_set(),
     )
 
 

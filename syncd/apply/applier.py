@@ -68,6 +68,7 @@ from syncd.apply.recent_writes import (
     variant_key,
 )
 from syncd.base.errors import (
+    StopRequested,
     WixAuthError,
     WixClientError,
     WixError,
@@ -103,12 +104,7 @@ from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
-"""Increment/Decrement calls started at once (the site's limiter paces them further)."""
-
 DELTA_ROUNDS = 3
-"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
-then costs one more call, a store that keeps refusing does not loop."""
-
 """Rounds of deltas before what still differs goes to the absolute path: a 429 now and
 then costs one more call, a store that keeps refusing does not loop."""
 
@@ -117,17 +113,6 @@ SECOND_LOOK_S = 3.0
 nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
 show them, so that lag costs a read per 100 products rather than a write per product."""
 
-"""Pause before the second verification read of deltas whose first re-read settled
-nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
-show them, so that lag costs a read per 100 products rather than a write per product."""
-
-"""Seconds after syncd wrote a variant during which a read of it is not trusted to show
-that write. Wix does not say how far ``stores-reader`` may lag writes ("seconds" is what
-is seen); within this window a variant whose read does not show syncd's last write gets
-no delta, and an accepted write that a read does not show is not yet called ignored."""
-
-"""How many of the client's request timeouts (``WixSettings.timeout_s``, 30 s by default)
-a delta whose call got no answer may still take to land: ``lost_settle_s``."""
 
 @dataclass(slots=True)
 class _Sent:
@@ -158,6 +143,8 @@ class _Run:
     written: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
     unsent: dict[str, int] = field(default_factory=dict)
+    unconfirmed: dict[str, int] = field(default_factory=dict)
+    """Deltas sent whose outcome no re-read settled: left ``pending`` in the journal."""
     errors: dict[str, list[str]] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     lost: list[_Lost] = field(default_factory=list)
@@ -287,6 +274,7 @@ async def _send_round(run: _Run, batches: list[list[StockChange]], *,
                 return
             answers[index] = await _send(run, batches[index], slices[index])
 
+
     async with task_group() as group:
         for index in range(len(batches)):
             group.create_task(send(index), name=f"wix v1 delta call {index + 1}")
@@ -296,17 +284,22 @@ async def _send_round(run: _Run, batches: list[list[StockChange]], *,
         for i in unsent:
             for change in batches[i]:
                 run.tally(run.unsent, change)
-        await run.journal.settle([e for i in unsent for e in slices[i]], Outcome.FAILED,
+        await run.journal.settle([e for i in unsent for e in slices[i]], Outcome.NOT_SENT,
                                  error="not sent: stop requested")
     return [answer for answer in answers if answer is not None]
 
-async def _send(run: _Run, batch: list[StockChange], entries: list[JournalEntry]) -> _Sent:
-    """Send one journaled call, once."""
+async def _send(run: _Run, batch: list[StockChange],
+                entries: list[JournalEntry]) -> _Sent | None:
+    """Send one journaled call, once; None when a stop kept it off the wire."""
     deltas = [StockDelta(c.variant.product_id, c.variant.variant_id, e.delta or 0)
               for c, e in zip(batch, entries, strict=True)]
     run.count("adjust_calls")
     try:
         await adjust_inventory(run.store.client, deltas)
+    except StopRequested:
+        # Never sent (it still waited for the budget): not a call, and settled as not sent.
+        run.count("adjust_calls", -1)
+        return None
     except WixAuthError:
         raise  # left pending: the next run that can read the store settles it
     except WixClientError as exc:
@@ -359,15 +352,17 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange],
             fresh = await run.store.refresh(product_ids=products)
         except WixAuthError:
             raise
-        except WixError as exc:
+        except (WixError, StopRequested) as exc:
             # Left pending in the journal: the next run settles them and writes their
             # variants only absolutely. Nothing more is sent for them in this one.
+            stopped = isinstance(exc, StopRequested)
             run.log.warning("delta_verify_failed", products=len(products),
-                            error=str(exc)[:300])
+                            error=str(exc)[:300], stopped=stopped)
+            why = ("sent; stopped before the re-read that confirms it" if stopped
+                   else "sent; the re-read that confirms it failed")
             for s in answered:
                 for change in s.changes:
-                    run.tally(run.failed, change,
-                              "re-read after the delta failed: outcome unknown")
+                    run.tally(run.unconfirmed, change, f"{why}: left pending for the next run")
             await run.journal.settle_each(settlements)
             return again
         run.count("verify_calls", fresh.api_calls)
@@ -423,18 +418,20 @@ async def _after_lost(run: _Run, *, stop: asyncio.Event | None) -> list[StockCha
             run.log.info("delta_answer_lost_left_pending", deltas=len(lost),
                          reason="stop requested: the next run settles them")
             for h in lost:
-                run.tally(run.failed, h.change, "no answer, and stopped before it could "
-                          "settle: left pending for the next run")
+                run.tally(run.unconfirmed, h.change, "sent, no answer, and stopped before "
+                          "it could settle: left pending for the next run")
             return []
     products = sorted({h.change.variant.product_id for h in lost})
     try:
         fresh = await run.store.refresh(product_ids=products)
     except WixAuthError:
         raise
-    except WixError as exc:  # left pending: the next run settles them
-        run.log.warning("delta_verify_failed", products=len(products), error=str(exc)[:300])
+    except (WixError, StopRequested) as exc:  # left pending: the next run settles them
+        run.log.warning("delta_verify_failed", products=len(products), error=str(exc)[:300],
+                        stopped=isinstance(exc, StopRequested))
         for h in lost:
-            run.tally(run.failed, h.change, "re-read after the delta failed: outcome unknown")
+            run.tally(run.unconfirmed, h.change, "sent; the re-read that confirms it did "
+                      "not happen: left pending for the next run")
         return []
     run.count("verify_calls", fresh.api_calls)
     current = {(v.product_id, v.variant_id): v for v in fresh.variants}
@@ -472,7 +469,8 @@ async def _second_look(run: _Run, answered: Sequence[_Sent],
         fresh = await run.store.refresh(product_ids=doubtful)
     except WixAuthError:
         raise
-    except WixError as exc:  # the first look stands: the absolute path is safe anyway
+    except (WixError, StopRequested) as exc:  # the first look stands: the absolute path
+        # is safe anyway (and after a stop sends nothing)
         run.log.warning("delta_second_look_failed", products=len(doubtful),
                         error=str(exc)[:300])
         return
@@ -517,8 +515,11 @@ def _merge(plan: Plan, run: _Run, absolute: ApplyReport, account: DeltaAccount
         unsent = run.unsent.get(pid, 0) + (other.not_attempted if other else 0)
         errors = tuple(run.errors.get(pid, ())) + (other.errors if other else ())
         accounts.append(ProductAccount(pid, group[0].variant.product_name, written, failed,
-                                       unsent, errors))
+                                       unsent, errors,
+                                       unconfirmed=run.unconfirmed.get(pid, 0)))
     return ApplyReport(
         written=sum(a.written for a in accounts), failed=sum(a.failed for a in accounts),
         not_attempted=sum(a.not_attempted for a in accounts),
-        conflict_retries=absolute.conflict_retries, products=tuple(accounts), deltas=account)
+        unconfirmed=sum(a.unconfirmed for a in accounts),
+        conflict_retries=absolute.conflict_retries, products=tuple(accounts), deltas=account,
+        interrupted=absolute.interrupted)

@@ -34,6 +34,7 @@ from syncd.core.journal import (
     Settlement,
     StockState,
     follow_open,
+    settle_by_read,
     unsettled,
 )
 from syncd.core.plan import StockChange
@@ -194,6 +195,25 @@ class OpenWrites:
                     and key not in self._kept
                     and (now - entry.time).total_seconds() >= RECENT_WRITE_S):
                 del self._latest[key]
+
+
+async def settle_open_writes(variants: Iterable[StoreVariant], *, journal: Journal, log: Log,
+                             open_writes: OpenWrites | None = None) -> int:
+    """Settle the absolute writes earlier runs left ``pending`` (a kill) by what this run's
+    read of the store found (``variants``): each is ``settled``, with the value read,
+    since this run plans from what it read (``settle_by_read``). Without this a
+    killed run's writes would stay open in ``syncd journal --pending`` however many
+    syncs succeed after it. Returns how many were settled."""
+    entries = (await open_writes.read(journal) if open_writes is not None
+               else unsettled(await journal.read_site()))
+    settlements = settle_by_read(entries, variants, run_id=journal.run_id)
+    if not settlements:
+        return 0
+    await journal.settle_each(settlements)
+    log.info("open_writes_settled", writes=len(settlements),
+             reason="left pending by an earlier run; this run read the store and plans "
+                    "from what it holds")
+    return len(settlements)
 
 
 LOST_SETTLE_TIMEOUTS = 2.0

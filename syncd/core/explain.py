@@ -7,12 +7,17 @@ naming it (by SKU, or by the ids of one of those variants), the rules that shape
 (buffer, cap, untracked, unmatched), the current and desired values, the last journaled
 writes, and one sentence per variant saying why it will or will not be written. The
 sentence is taken from what the plan itself decided, so it cannot disagree with a sync.
+
+A plan kept for later (the console's latest plan) is older than the writes its own cycle
+made: given the time of the read it comes from, an explanation whose SKU was written since
+says so, with the time of that write, and does not present the old plan as the next one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from syncd.base.model import DesiredStock, StoreSnapshot, StoreVariant
 from syncd.core.journal import JournalEntry, Outcome
@@ -47,6 +52,16 @@ class Explanation:
     writes: tuple[JournalEntry, ...]
     """The latest settled journal entries for these variants, newest first."""
     summary: str
+    read_at: datetime | None = None
+    """When the read of the store the plan comes from started (None: not known)."""
+    written_since: JournalEntry | None = None
+    """The latest journal line for these variants recorded after ``read_at``: the plan
+    is older than that write, so what it says about them may no longer hold."""
+
+    @property
+    def stale(self) -> bool:
+        """True when a write of these variants was journaled after the plan's read."""
+        return self.written_since is not None
 
     @property
     def will_write(self) -> bool:
@@ -55,6 +70,12 @@ class Explanation:
     def to_dict(self) -> dict[str, object]:
         return {
             "sku": self.sku, "summary": self.summary, "will_write": self.will_write,
+            "read_at": self.read_at.isoformat() if self.read_at else None,
+            "stale": self.stale,
+            "written_since": None if self.written_since is None else {
+                "run_id": self.written_since.run_id,
+                "time": self.written_since.time.isoformat(),
+                "outcome": self.written_since.outcome.value},
             "variants": [{
                 "product_id": v.variant.product_id, "variant_id": v.variant.variant_id,
                 "product_name": v.variant.product_name, "location_id": v.variant.location_id,
@@ -119,8 +140,11 @@ def explain_sku(
     policy: Policy,
     journal: Iterable[JournalEntry] = (),
     max_writes: int = MAX_WRITES,
+    read_at: datetime | None = None,
 ) -> Explanation:
-    """Everything about ``sku``: see the module docstring."""
+    """Everything about ``sku``: see the module docstring. ``read_at``: when the read of
+    the store the plan comes from started; a write of the SKU journaled after it makes
+    the explanation say that the plan predates it instead of presenting it as current."""
     carriers = tuple(v for v in snapshot.variants if v.sku == sku)
     ids = {(v.product_id, v.variant_id) for v in carriers}
     products = {v.product_id for v in carriers}
@@ -133,11 +157,26 @@ def explain_sku(
         _verdict(v, changes.get(id(v)), named, plan, policy, ambiguous_with=(
             len(ambiguous.variants) if ambiguous is not None else 0))
         for v in carriers)
-    writes = [e for e in journal if e.outcome is not Outcome.PENDING
-              and (e.sku == sku or (e.product_id, e.variant_id) in ids)]
+    mine = [e for e in journal if e.sku == sku or (e.product_id, e.variant_id) in ids]
+    since = [e for e in mine if read_at is not None and e.time > read_at]
+    written_since = since[-1] if since else None
+    writes = [e for e in mine if e.outcome is not Outcome.PENDING]
     writes.reverse()
     summary = _summary(sku, verdicts, named)
-    return Explanation(sku, verdicts, named, _rules(policy), tuple(writes[:max_writes]), summary)
+    if written_since is not None and read_at is not None:
+        verdicts = tuple(replace(v, why=f"as planned from the read at {_clock(read_at)}: "
+                                         f"{v.why}") for v in verdicts)
+        summary = (f"SKU {sku}: planned before the last write at "
+                   f"{_clock(written_since.time)} ({written_since.outcome.value}, run "
+                   f"{written_since.run_id}); this plan comes from the read at "
+                   f"{_clock(read_at)} and may no longer hold: the next cycle re-plans "
+                   "from the store")
+    return Explanation(sku, verdicts, named, _rules(policy), tuple(writes[:max_writes]), summary,
+                       read_at=read_at, written_since=written_since)
+
+
+def _clock(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _verdict(v: StoreVariant, change: StockChange | None, rows: Sequence[DesiredStock],

@@ -15,6 +15,10 @@ written after a re-read of the product (``applied`` = confirmed, ``failed`` = no
 ``unknown`` = moved by something else since), by the same run or, after a crash, by the
 next one (``syncd.apply.applier``). Rollback reads them like any other write.
 
+An absolute write left ``pending`` by a killed run is settled by the next sync that reads
+its variant (``settle_by_read``): ``settled``, with the value that read found, since that
+sync plans from what the store holds.
+
 This module holds the lines and one run's ``Journal`` (its write ids, its clock, batches
 that never interleave). Where the lines are kept is a ``JournalStore`` that a state backend
 provides (``syncd.edges.backend``): a JSON-lines file per site, or rows in PostgreSQL. Writes are
@@ -34,6 +38,7 @@ from functools import lru_cache
 from types import TracebackType
 from typing import Any, Protocol
 
+from syncd.base.model import StoreVariant
 from syncd.core.plan import StockChange
 
 _ERROR_MAX_CHARS = 500
@@ -56,6 +61,12 @@ class Outcome(StrEnum):
     """A later outcome line of an ``applied`` absolute write: Wix answered ``{}``, but a
     later read still held the before-value (Wix ignored the entry). While the source and
     the store keep those values, the write is not sent again (``syncd.apply.applier``)."""
+    SETTLED = "settled"
+    """A later outcome line of a ``pending`` absolute write that no answer settled (a
+    killed run): a later sync read the variant and planned from what it holds, so whether
+    this write landed no longer decides anything (the note says what the read found); or,
+    in ``syncd journal``'s view, a later write of the variant was applied. Rollback counts
+    it as possibly landed, like ``unknown``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,6 +187,11 @@ def _iso_time(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+
+
+WRITE_TEST_SUFFIX = "-writetest"
+"""Ends the run id of a probe's write test (``syncd probe --write-test``): a run that puts
+back what it wrote, which a plain rollback never picks as "the last run"."""
 
 
 def new_run_id(now: datetime) -> str:
@@ -316,6 +332,52 @@ class Journal:
         """The site's entries appended after ``position`` (a ``JournalTail.position``;
         None: from the beginning), by any run or process."""
         return await self.store.read_since(position)
+
+
+def settle_by_read(open_writes: Iterable[JournalEntry], variants: Iterable[StoreVariant], *,
+                   run_id: str) -> list[Settlement]:
+    """The outcome lines for the absolute writes an earlier run left ``pending`` (a kill),
+    given the variants a later read of the store found (``run_id``: the run that read).
+
+    Pure. Each is ``settled``, with what the read found: the reading run plans from what
+    the store holds, so the earlier write no longer decides anything. Not ``applied`` even
+    where the store holds its after-value: a later write, or someone else, may have put it
+    there. Deltas are left alone (``syncd.apply.recent_writes.settle_open_deltas``
+    re-reads them once they can no longer land), and so are writes of variants the read
+    did not cover.
+    """
+    found = {(v.product_id, v.variant_id, v.location_id or ""): v for v in variants}
+    settlements = []
+    for entry in open_writes:
+        if entry.delta is not None or entry.run_id == run_id:
+            continue
+        now = found.get((entry.product_id, entry.variant_id, entry.location_id or ""))
+        if now is None:
+            continue
+        held = StockState(quantity=now.quantity if now.tracked else None,
+                          in_stock=now.in_stock, tracked=now.tracked)
+        value = _state_note(held)
+        if _holds(held, entry.after):
+            value += ", the value this write set,"
+        settlements.append(Settlement(entry, Outcome.SETTLED,
+                                      f"run {run_id} read {value} and planned from it"))
+    return settlements
+
+
+def _holds(held: StockState, after: StockState) -> bool:
+    """True when a read value ``held`` shows the written value ``after`` (the fields the
+    write set; None: left as it was)."""
+    if after.tracked is not None and held.tracked != after.tracked:
+        return False
+    if after.quantity is not None:
+        return held.quantity == after.quantity
+    return after.in_stock is None or held.in_stock == after.in_stock
+
+
+def _state_note(state: StockState) -> str:
+    if state.quantity is not None:
+        return str(state.quantity)
+    return "in stock" if state.in_stock else "out of stock"
 
 
 def unsettled(entries: Iterable[JournalEntry]) -> list[JournalEntry]:

@@ -70,17 +70,33 @@ class RunView:
 
 
 def writes(entries: list[JournalEntry]) -> list[WriteView]:
-    """Every write in journal order (of its pending line), with its latest outcome."""
+    """Every write in journal order (of its pending line), with its latest outcome.
+
+    A write with no outcome line that a later write of the same variant replaced, once
+    that one was applied, is shown ``settled`` (by that write): whatever it did, the store
+    holds what the later write put there. Journals written before syncs settled the
+    writes a killed run left open (``settle_by_read``) are read right this way too."""
     firsts: dict[str, JournalEntry] = {}
     last: dict[str, JournalEntry] = {}
     for e in entries:
         if e.outcome is Outcome.PENDING:
             firsts.setdefault(e.write_id, e)
         else:
+            # A tail of the journal (the console's) may begin after a write's pending
+            # line: its outcome line, which repeats before and after, stands in for it.
+            firsts.setdefault(e.write_id, e)
             last[e.write_id] = e
-    views = []
+    views: list[WriteView] = []
+    open_by_variant: dict[tuple[str, str, str], list[int]] = {}
     for write_id, first in firsts.items():
         done = last.get(write_id)
+        key = (first.product_id, first.variant_id, first.location_id or "")
+        if done is None:
+            open_by_variant.setdefault(key, []).append(len(views))
+        elif done.outcome is Outcome.APPLIED:
+            for index in open_by_variant.pop(key, []):
+                views[index] = WriteView(views[index].pending, Outcome.SETTLED, done.time,
+                                         f"replaced by write {write_id}, applied")
         views.append(WriteView(first, done.outcome if done else Outcome.PENDING,
                                done.time if done else None, done.error if done else None))
     return views
@@ -102,6 +118,14 @@ def runs(entries: list[JournalEntry]) -> list[RunView]:
             for run_id, at in started.items()]
 
 
+def latest_first(entries: list[JournalEntry]) -> list[WriteView]:
+    """One view per write of ``entries`` (oldest first; a tail of the journal will do),
+    the most recently recorded or settled first: a write and its outcome on one line."""
+    views = writes(entries)
+    views.sort(key=lambda w: w.settled_at or w.pending.time, reverse=True)
+    return views
+
+
 def run_writes(entries: list[JournalEntry], run_id: str) -> list[WriteView] | None:
     """The writes of ``run_id`` (None when the journal has no line of that run)."""
     if not any(e.run_id == run_id for e in entries):
@@ -110,8 +134,9 @@ def run_writes(entries: list[JournalEntry], run_id: str) -> list[WriteView] | No
 
 
 def open_writes(entries: list[JournalEntry]) -> list[WriteView]:
-    """Writes with no outcome line: each may or may not have reached the store (a delta is
-    settled by the next sync's re-read, an absolute write by the next plan)."""
+    """Writes still open: no outcome line, and no later applied write of the same variant.
+    Each may or may not have reached the store; the next sync settles them (a delta by a
+    re-read, an absolute write by the read it plans from)."""
     return [w for w in writes(entries) if w.outcome is Outcome.PENDING]
 
 

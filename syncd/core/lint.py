@@ -18,6 +18,8 @@ What each check sees:
 - options without managed variants: V1 only (``manageVariants``; V3 has no such flag).
 - variants without inventory items: V3 only, and only with ``catalog``.
 - several locations without a configured one: V3 only, from the items' ``locationId``.
+- plans a sync refuses: from the same plan check a sync makes (``refusals``). Only these
+  are errors (``severity``): every other finding is something a sync handles and reports.
 - writes Wix ignored: V1, from the journal (``ignored_writes``): absolute writes Wix
   answered ``{}`` that a later read found not in effect, and that the walk still shows
   not in effect (syncd does not send them again while nothing changes).
@@ -39,6 +41,7 @@ from syncd.base.model import (
     StoreSnapshot,
     StoreVariant,
 )
+from syncd.core.guards import GuardResult
 from syncd.core.journal import JournalEntry, Outcome, StockState
 
 MAX_EXAMPLES = 5
@@ -55,44 +58,63 @@ class Problem(StrEnum):
     NO_INVENTORY_ITEM = "no_inventory_item"
     MULTI_LOCATION = "multi_location_unconfigured"
     IGNORED_WRITE = "ignored_write"
+    SYNC_REFUSED = "sync_refused"
+    """The plan a sync would make is refused (no source row matches, a guard trips)."""
 
 
 class Severity(StrEnum):
     ERROR = "error"
-    """A sync cannot write what the source asks for."""
+    """A sync refuses to run: it writes nothing."""
     WARNING = "warning"
-    """A sync works, but its result may surprise."""
+    """A sync runs and handles it (skips it and says so, or writes it its own way), but
+    its result may surprise."""
 
 
-_ABOUT: dict[Problem, tuple[Severity, str, str]] = {
+def severity(problem: Problem) -> Severity:
+    """How ``syncd lint`` rates ``problem``: an error exactly when a sync refuses the plan.
+
+    A sync refuses only what its plan check refuses (``syncd.cycle.sync.SiteSync.plan``:
+    ``match_problem`` and the guards), and lint reports what that same check says as
+    ``SYNC_REFUSED``. Every problem in the store itself is something the differ handles
+    while the sync goes on (a duplicate SKU is reported as ambiguous and never written,
+    an untracked product gets in/out of stock, a repeat of an ignored write is held), so
+    it is a warning: lint never fails a store that a sync would sync."""
+    return Severity.ERROR if problem is Problem.SYNC_REFUSED else Severity.WARNING
+
+
+_ABOUT: dict[Problem, tuple[str, str]] = {
+    Problem.SYNC_REFUSED: (
+        "reasons a sync refuses the plan (and writes nothing)",
+        "fix the source or the store; or, where the plan is right, raise the policy limit "
+        "named, or run `syncd sync --force` once"),
     Problem.DUPLICATE_SKU: (
-        Severity.ERROR, "SKUs carried by several variants",
-        "syncd never writes such a SKU: give each variant its own SKU, or target the rows "
-        "by product_id/variant_id"),
+        "SKUs carried by several variants",
+        "a sync goes on but never writes such a SKU: give each variant its own SKU, or "
+        "target the rows by product_id/variant_id"),
     Problem.EMPTY_SKU: (
-        Severity.WARNING, "variants without a SKU",
+        "variants without a SKU",
         "source rows cannot name them by SKU: add SKUs in Wix or target them by ids"),
     Problem.UNTRACKED_WITH_QUANTITY: (
-        Severity.WARNING, "untracked products the source gives quantities for",
+        "untracked products the source gives quantities for",
         "their quantities are written as in/out of stock; turn on quantity tracking in Wix "
         "or set policy.untracked: track"),
     Problem.HIDDEN_PRODUCT: (
-        Severity.WARNING, "hidden products",
+        "hidden products",
         "they are synced like visible ones; hide stock you do not want changed by leaving "
         "it out of the source"),
     Problem.OPTIONS_NOT_MANAGED: (
-        Severity.ERROR, "products with options but no managed variants",
+        "products with options but no managed variants",
         "Wix keeps SKU (and perhaps stock) on the product, not on each variant: turn on "
         "'Manage pricing and inventory for each product variant' in Wix"),
     Problem.NO_INVENTORY_ITEM: (
-        Severity.ERROR, "variants without an inventory item",
+        "variants without an inventory item",
         "a sync cannot see or write them: create their inventory items in Wix"),
     Problem.MULTI_LOCATION: (
-        Severity.ERROR, "variants stocked at several locations, and no location configured",
+        "variants stocked at several locations, and no location configured",
         "their SKUs name several items, so they are never written: set the site's "
         "location_id"),
     Problem.IGNORED_WRITE: (
-        Severity.ERROR, "variants whose writes Wix accepted but did not apply",
+        "variants whose writes Wix accepted but did not apply",
         "Wix answered {} to Update Inventory Variants and the variant kept its value; syncd "
         "does not send the same write again until the source or the store changes: check "
         "the variant's inventory in Wix (it may not hold that variant)"),
@@ -143,9 +165,9 @@ class LintReport:
 
 def _finding(problem: Problem, things: Sequence[str], *, checked: bool = True,
              note: str = "") -> Finding:
-    severity, title, hint = _ABOUT[problem]
-    return Finding(problem, severity, title, len(things), tuple(things[:MAX_EXAMPLES]), hint,
-                   checked, note)
+    title, hint = _ABOUT[problem]
+    return Finding(problem, severity(problem), title, len(things),
+                   tuple(things[:MAX_EXAMPLES]), hint, checked, note)
 
 
 def _name(v: StoreVariant) -> str:
@@ -159,12 +181,14 @@ def lint_store(
     location_id: str | None = None,
     catalog: Sequence[CatalogVariant] | None = None,
     journal: Sequence[JournalEntry] | None = None,
+    refusals: Sequence[str] | None = None,
 ) -> LintReport:
     """Every finding for ``snapshot``.
 
     ``catalog`` is every variant of a V3 store (``syncd.edges.wix.variants_v3``); None when it
     was not read. ``journal`` is the site's journal (for the writes Wix ignored); None
-    when it was not read.
+    when it was not read. ``refusals`` are the reasons a sync's plan check gave for
+    refusing the plan (``refusals``); None when no plan was made.
     """
     v3 = snapshot.catalog is Catalog.V3
     # One entry per (product, variant): V3 has one item per location.
@@ -204,8 +228,17 @@ def lint_store(
         _no_item(variants, catalog, v3),
         _multi_location(locations, names, location_id, v3),
         _ignored(variants, journal, v3),
+        _finding(Problem.SYNC_REFUSED, list(refusals or ()), checked=refusals is not None,
+                 note="" if refusals is not None else "no plan was made"),
     ]
     return LintReport(snapshot.catalog, len(variants), tuple(findings))
+
+
+def refusals(match_problem: str | None, guards: Iterable[GuardResult]) -> list[str]:
+    """Why a sync refuses a plan, from what its plan check found (``PlanResult``): the
+    source not matching the store, and every guard that failed."""
+    found = [match_problem] if match_problem is not None else []
+    return found + [f"{g.guard.value}: {g.message}" for g in guards if not g.passed]
 
 
 def _one_products_sku(keys: list[tuple[str, str]],

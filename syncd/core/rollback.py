@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from syncd.base.model import StoreSnapshot, StoreVariant, holds
-from syncd.core.journal import JournalEntry, Outcome, StockState
+from syncd.core.journal import WRITE_TEST_SUFFIX, JournalEntry, Outcome, StockState
 from syncd.core.plan import ChangeReason, Plan, StockChange
 
 VariantKey = tuple[str, str, str]
@@ -62,12 +62,13 @@ def rollback_points(entries: Iterable[JournalEntry], *,
         if e.outcome is Outcome.PENDING:
             pending.append(e)
         final[e.write_id] = e.outcome
-    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.PENDING)
+    landed = (Outcome.APPLIED, Outcome.UNKNOWN, Outcome.SETTLED, Outcome.PENDING)
     writes = [e for e in pending if final[e.write_id] in landed]
     if run_id is None:
         # A plain rollback undoes the last sync, never a rollback (that would redo the
-        # sync); a rollback is undone only when named with --run.
-        syncs = [e for e in writes if e.rollback_of is None]
+        # sync) nor a write test (it puts back what it wrote); those only with --run.
+        syncs = [e for e in writes
+                 if e.rollback_of is None and not e.run_id.endswith(WRITE_TEST_SUFFIX)]
         run_id = syncs[-1].run_id if syncs else None
     points: dict[VariantKey, RollbackPoint] = {}
     for e in writes:

@@ -95,11 +95,16 @@ def classify(ended: SyncResult | PlanResult | SyncdError) -> Ending:
         return classify(planned)
     if applied.complete:
         return Ending(CycleEnd.OK, planned=planned, result=ended)
-    if applied.failed:
-        return Ending(CycleEnd.FAILED, f"{applied.failed} writes failed", planned=planned,
-                      result=ended)
-    return Ending(CycleEnd.STOPPED, f"stopped: {applied.not_attempted} of "
-                  f"{len(planned.plan.changes)} writes not sent", planned=planned,
+    total = len(planned.plan.changes)
+    parts = [f"{applied.failed} of {total} writes failed"] if applied.failed else []
+    if applied.unconfirmed:
+        parts.append(f"{applied.unconfirmed} sent but unconfirmed (pending in the journal: "
+                     "`syncd journal --pending`; the next sync settles them)")
+    if applied.not_attempted:
+        parts.append(f"{applied.not_attempted} of {total} writes not sent")
+    if applied.failed or not applied.stopped:
+        return Ending(CycleEnd.FAILED, "; ".join(parts), planned=planned, result=ended)
+    return Ending(CycleEnd.STOPPED, "stopped: " + "; ".join(parts), planned=planned,
                   result=ended)
 
 

@@ -7,6 +7,7 @@ show, record or classify a cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 from syncd.apply.absolute import ApplyReport
@@ -42,6 +43,9 @@ class PlanResult:
     """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
     hints: StoreHints = field(default_factory=StoreHints)
     """The store's probe findings the walk and the writes used (``syncd.core.store_hints``)."""
+    read_at: datetime | None = None
+    """When the read of the store this plan comes from started: a write journaled after it
+    may not be reflected in the plan (``syncd.core.explain`` says so)."""
 
 
 @dataclass(frozen=True, slots=True)

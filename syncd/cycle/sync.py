@@ -27,7 +27,7 @@ import structlog
 
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
-from syncd.apply.recent_writes import OpenWrites
+from syncd.apply.recent_writes import OpenWrites, settle_open_writes
 from syncd.base.errors import GuardRefused, NoMatch, StateError, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
@@ -43,6 +43,7 @@ from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
+from syncd.cycle.write_test_runs import is_write_test, settle_write_tests
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.config import CatalogChoice, SiteSettings, SourceMode
@@ -107,6 +108,10 @@ class SiteSync:
                                      on_fallback=fallback_observer(metrics, site.name),
                                      log=self.log)
         self._metrics = metrics
+        self._write_tests_checked = False
+        """Whether this site's journal was searched for an unfinished write test yet."""
+        self._finished_write_tests: set[str] = set()
+        """Write tests the journal showed finished at the last search."""
         if metrics is not None:
             self.client.subscribe(metrics_observer(metrics, site.name))
 
@@ -204,6 +209,7 @@ class SiteSync:
         fast = (kind is CycleKind.FAST and changed_keys is not None and self.has_index
                 and not self.site.match.active and not source.located)
         informer = self.informer
+        read_at = datetime.now(UTC)
         try:
             if fast:
                 assert changed_keys is not None
@@ -243,12 +249,13 @@ class SiteSync:
             previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
         problem = None if fast else match_problem(
-            plan, policy, previous_matched=previous.matched_rows if previous else None)
+            plan, policy, previous_matched=previous.matched_rows if previous else None,
+            previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             hints=self.hints,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
-                            match_problem=problem)
+                            match_problem=problem, read_at=read_at)
         if problem is not None and not force:
             raise NoMatch(problem, result)
         try:
@@ -301,7 +308,11 @@ class SiteSync:
         calls_before = self.client.calls.total
         run_id = new_run_id(datetime.now(UTC))
         log = self.log.bind(run_id=run_id)
-        planned = await self.plan(kind=kind, changed_keys=changed_keys, force=force)
+        source = await self.load_source()  # a bad source stops the run before any call
+        if not dry_run:
+            await self.settle_write_tests(stop=stop)
+        planned = await self.plan(source=source, kind=kind, changed_keys=changed_keys,
+                                  force=force)
         plan = planned.plan
         log.info("plan_ready", kind=planned.kind.value, changes=len(plan.changes),
                  matched=plan.matched, store_variants=plan.store_variants,
@@ -314,6 +325,8 @@ class SiteSync:
         if not dry_run:
             journal = self.backend.journal(self.site.name, run_id=run_id, lease=lease)
             async with journal:
+                await settle_open_writes(planned.snapshot.variants, journal=journal, log=log,
+                                         open_writes=self.open_writes)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
                                               verify_after_s=self.hints.verify_after_s,
@@ -336,6 +349,25 @@ class SiteSync:
         return SyncResult(planned=planned, applied=applied,
                           api_calls=self.client.calls.total - calls_before,
                           duration_s=time.monotonic() - started, run_id=run_id)
+
+    async def settle_write_tests(self, *, stop: asyncio.Event | None = None) -> list[str]:
+        """Put back what a write test left changed (killed before it could), before this
+        run reads the store (``syncd.cycle.write_test_runs``); returns the tests found
+        unfinished. The journal is searched on the site's first run, then only when a
+        run has seen lines of a write test not known to be finished."""
+        latest = self.open_writes.latest.values()
+        unknown = {e.run_id if is_write_test(e.run_id) else e.rollback_of or ""
+                   for e in latest} - self._finished_write_tests
+        if self._write_tests_checked and not any(map(is_write_test, unknown)):
+            return []
+        entries = await self.backend.read_journal(self.site.name)
+        found = await settle_write_tests(store=await self.store(), backend=self.backend,
+                                         site=self.site.name, log=self.log, stop=stop,
+                                         entries=entries)
+        self._finished_write_tests = {e.run_id for e in entries
+                                      if is_write_test(e.run_id)} - set(found)
+        self._write_tests_checked = True
+        return found
 
     async def rollback(
         self,

@@ -137,3 +137,36 @@ async def test_journal_reports_an_unreadable_line_instead_of_hiding_it(
     code, out, _ = await syncd_cli("journal", "--config", str(files.config), "--output",
                                    "json", backend=backend, key=API_KEY, key_env=KEY_ENV)
     assert [b["line"] for b in json.loads(out)["sites"][0]["unreadable_lines"]] == [1]
+
+
+async def test_absolute_writes_a_killed_run_left_pending_leave_the_list_once_a_sync_reads_them(
+    emulator, tmp_path, backend: BackendUnderTest, state_backend: StateBackend
+):
+    """A later sync that read the store settles a killed run's absolute writes: they leave
+    ``--pending`` and the run list counts them ``settled``, with what that sync read."""
+    _, initial, _, files, cli = await _site(emulator, tmp_path, backend, seed=73)
+    before = {r["sku"]: r["quantity"] for r in initial}
+    site = Settings.from_file(files.config, env={KEY_ENV: API_KEY, **backend.env}).sites[0]
+    async with SiteSync(site, state_dir=files.state_dir, backend=state_backend) as sync:
+        planned = await sync.plan()
+    changes = [c for c in planned.plan.changes if c.variant.quantity is not None][:3]
+    async with state_backend.journal(SITE, run_id="killed-run") as journal:
+        await journal.write_pending(changes)  # absolute writes, then killed: nothing sent
+    code, out, _ = await cli("journal", "--pending")
+    assert f"site {SITE}: 3 writes never settled" in out
+
+    for _ in range(2):  # the first sync settles them; the second must not bring them back
+        code, _, err = await cli("sync")
+        assert code == ExitCode.OK, err
+        code, out, err = await cli("journal", "--pending", "--output", "json")
+        assert code == ExitCode.OK, err
+        assert json.loads(out)["sites"][0]["writes"] == []
+    code, out, _ = await cli("journal", "--pending")
+    assert f"site {SITE}: every write is settled" in out
+    code, out, _ = await cli("journal", "--run", "killed-run", "--output", "json")
+    writes = json.loads(out)["sites"][0]["writes"]
+    assert [(w["sku"], w["outcome"]) for w in writes] == [
+        (c.variant.sku, "settled") for c in changes]
+    assert all(f"read {before[w['sku']]} and planned from it" in w["note"] for w in writes)
+    code, out, _ = await cli("journal")
+    assert "killed-run" in out and "0 pending, 3 settled" in out

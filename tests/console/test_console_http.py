@@ -87,3 +87,43 @@ async def test_sku_page_explains_from_the_latest_plan(tmp_path):
     assert resp.status == 200
     assert "2 store variants carry SKU TSHIRT-VINTAGE-L" in text
     assert "stock.csv:16" in text
+
+
+def _journal_rows(page: str) -> list[str]:
+    """The rows of a page's journal table."""
+    section = page.split('<section id="journal">', 1)[1].split("</section>", 1)[0]
+    body = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [row for row in body.split("<tr")[1:]]
+
+
+async def test_sku_page_does_not_present_a_plan_older_than_the_last_write_as_current(tmp_path):
+    """The first cycle wrote TSHIRT-RED-M (20 -> 18): its plan predates that write, so the
+    page says so, with the write's time, instead of "the next sync writes"."""
+    async with console_daemon(tmp_path) as s, client() as http:
+        before = {r["sku"]: r["quantity"] for r in s.shop_initial}
+        now = {r["sku"]: r["quantity"] for r in s.shop.state()}
+        assert (before["TSHIRT-RED-M"], now["TSHIRT-RED-M"]) == (20, 18)
+        async with http.get(f"{s.url}/ui/site/shop/sku/TSHIRT-RED-M") as resp:
+            text = await resp.text()
+    assert resp.status == 200
+    summary = text.split('id="summary">', 1)[1].split("</p>", 1)[0]
+    assert "the next sync writes" not in summary
+    assert "planned before the last write at " in summary
+    assert "the next cycle re-plans" in summary
+    assert 'id="planned">From the latest plan, made from the read of the store at ' in text
+
+
+async def test_the_journal_shows_each_write_once_with_its_latest_state(tmp_path):
+    """The site page's journal has one line per write: a write's pending line and its
+    outcome are one row, in its latest state, never a second "pending" row."""
+    async with console_daemon(tmp_path) as s, client() as http:
+        async with http.get(f"{s.url}/ui/site/shop") as resp:
+            text = await resp.text()
+    assert resp.status == 200
+    rows = _journal_rows(text)
+    red = [r for r in rows if "<td>TSHIRT-RED-M</td>" in r]
+    assert len(red) == 1, red
+    assert "<td>applied" in red[0]
+    assert not [r for r in rows if "<td>pending" in r]
+    assert 'Journal (latest 14 writes)' in text  # the demo's first sync: 14 writes
+

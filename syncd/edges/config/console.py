@@ -102,13 +102,15 @@ def read_console(m: MapReader, base: Path, env: Mapping[str, str]) -> ConsoleSet
     try:
         found = read_secret(m, base, env, env_key="token_env", file_key="token_file")
     except ConfigError as e:
+        found = None
         if m.string("token_env") is not None and m.string("token_file") is not None:
-            raise  # both given: a mistake in the file itself, whatever the command
-        found, token_error = None, e
+            m.fail(e)  # both given: a mistake in the file itself, whatever the command
+        else:
+            token_error = e
     if found is not None and len(found[0].reveal()) < MIN_TOKEN_CHARS:
         key = "token_env" if m.string("token_env") is not None else "token_file"
-        raise m.error(m.node(key), key,
-                      f"the token must have at least {MIN_TOKEN_CHARS} characters")
+        m.fail(m.error(m.node(key), key,
+                       f"the token must have at least {MIN_TOKEN_CHARS} characters"))
     return ConsoleSettings(
         enabled=m.boolean("enabled", _DEFAULTS.enabled),
         token=found[0] if found is not None else None,

@@ -11,6 +11,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
@@ -18,6 +19,7 @@ import yaml
 
 from syncd.base import yamlnodes
 from syncd.base.errors import ConfigError
+from syncd.edges.config.errorlist import ErrorList
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import Secret, dsn_file_path, read_dsn_file, register_dsn
 
@@ -81,7 +83,8 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
     sites_dir = m.string("sites_dir")
     directory = base / sites_dir if sites_dir is not None else None
     if directory is not None and not directory.is_dir():
-        raise m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory")
+        m.fail(m.error(m.node("sites_dir"), "sites_dir", f"{directory} is not a directory"))
+        directory = None
     backend = m.choice("state_backend", StateBackendKind, defaults.backend)
     url = env.get(ENV_DATABASE_URL)
     dsn = register_dsn(url) if url else None
@@ -100,9 +103,9 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         except ValueError as e:
             raise m.error(m.node("dsn_file"), "dsn_file", str(e)) from None
     if backend is StateBackendKind.POSTGRES and dsn is None:
-        raise m.error(m.node("state_backend"), "state_backend",
-                      f"postgres needs the database DSN: in the environment "
-                      f"{ENV_DATABASE_URL}, or in a file named by dsn_file")
+        m.fail(m.error(m.node("state_backend"), "state_backend",
+                       f"postgres needs the database DSN: in the environment "
+                       f"{ENV_DATABASE_URL}, or in a file named by dsn_file"))
     return FleetSettings(
         sites_dir=directory,
         max_concurrent_cycles=m.integer("max_concurrent_cycles",
@@ -139,9 +142,10 @@ def site_files(directory: Path) -> list[Path]:
             if not path.name.startswith(".") and path.suffix in SITE_FILE_SUFFIXES]
 
 
-def read_site_file(path: Path,
-                   build: Callable[[MapReader, Path, str], SiteT]) -> tuple[SiteT, str]:
-    """One site file built by ``build(reader, base, default_name)``, with ``file:line``."""
+def read_site_file(path: Path, build: Callable[[MapReader, Path, str], SiteT], *,
+                   errors: ErrorList | None = None) -> tuple[SiteT, str]:
+    """One site file built by ``build(reader, base, default_name)``, with ``file:line``;
+    with ``errors``, its reader collects its mistakes there (``MapReader``)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
@@ -153,29 +157,39 @@ def read_site_file(path: Path,
     if root is None:
         raise ConfigError(f"{path}:1: empty site file (give at least site_id and an "
                           "api_key_env or api_key_file)")
-    return (build(MapReader(str(path), root, ""), path.parent, path.stem),
+    return (build(MapReader(str(path), root, "", errors=errors), path.parent, path.stem),
             f"{path}:{yamlnodes.line_of(root)}")
 
 
-def read_sites_dir(directory: Path,
-                   build: Callable[[MapReader, Path, str], SiteT]) -> list[tuple[SiteT, str]]:
+def read_sites_dir(directory: Path, build: Callable[[MapReader, Path, str], SiteT], *,
+                   errors: ErrorList | None = None) -> list[tuple[SiteT, str]]:
     """Every site file of ``directory`` in name order, built by ``build(reader, base,
-    default_name)``, each with ``file:line`` for messages; the first bad file raises."""
-    return [read_site_file(path, build) for path in site_files(directory)]
+    default_name)``, each with ``file:line`` for messages; the first bad file raises, or,
+    with ``errors``, every file's every mistake is recorded there."""
+    if errors is None:
+        return [read_site_file(path, build) for path in site_files(directory)]
+    read = (errors.run(partial(read_site_file, path, build, errors=errors))
+            for path in site_files(directory))
+    return [site for site in read if site is not None]
 
 
 def read_sites_dir_per_file(
     directory: Path, build: Callable[[MapReader, Path, str], SiteT],
 ) -> tuple[list[tuple[SiteT, str]], list[BadSiteFile]]:
-    """Like ``read_sites_dir``, but a bad file is set aside with its error instead of
-    failing the whole directory: the daemon runs every other store."""
+    """Like ``read_sites_dir``, but a bad file is set aside with its errors (all of them)
+    instead of failing the whole directory: the daemon runs every other store."""
     good: list[tuple[SiteT, str]] = []
     bad: list[BadSiteFile] = []
     for path in site_files(directory):
+        errors = ErrorList()
+        site = errors.run(partial(read_site_file, path, build, errors=errors))
         try:
-            good.append(read_site_file(path, build))
+            errors.raise_if_any()
         except ConfigError as e:
             bad.append(BadSiteFile(site_name_of(path), path, str(e)))
+        else:
+            assert site is not None
+            good.append(site)
     return good, bad
 
 

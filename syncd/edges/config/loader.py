@@ -32,8 +32,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import fields, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from cronsim import CronSim, CronSimError
@@ -71,7 +72,7 @@ from syncd.edges.config.schema import (
     Settings,
     SiteSettings,
 )
-from syncd.edges.config.secrets import resolve_api_key
+from syncd.edges.config.secrets import Secret, resolve_api_key
 from syncd.edges.config.source import (
     Columns,
     MergeRule,
@@ -87,6 +88,8 @@ ENV_BASE_URL = "SYNCD_BASE_URL"
 ENV_LOG_LEVEL = "SYNCD_LOG_LEVEL"
 ENV_LOG_FORMAT = "SYNCD_LOG_FORMAT"
 ENV_HTTP_LISTEN = "SYNCD_HTTP_LISTEN"
+
+T = TypeVar("T")
 
 _SITE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _URL = re.compile(r"https?://[^\s/]+(/[^\s]*)?")
@@ -121,7 +124,9 @@ def load_settings(path: str | os.PathLike[str], *,
         root = yamlnodes.compose(text)
     except yamlnodes.YamlSyntaxError as e:
         raise ConfigError(f"{file}:{e.line or 1}: {e.message}") from e
-    return _build(file, MapReader(str(file), root, ""), env, per_site_file=per_site_file)
+    # The readers collect: every section's every mistake is reported, not the first.
+    return _build(file, MapReader(str(file), root, "", errors=ErrorList()), env,
+                  per_site_file=per_site_file)
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
@@ -141,8 +146,10 @@ _POLICY_KEYS = ("unmatched", "untracked", "buffer", "cap", "max_changed_fraction
 def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
            per_site_file: bool = False) -> Settings:
     # Every independent part is checked even after one fails, so that one run of
-    # `syncd validate` lists every mistake of the file, not only the first.
-    errors = ErrorList()
+    # `syncd validate` lists every mistake of the file, not only the first: the readers
+    # record bad values in ``errors`` and go on, and a check that cannot go on (a site
+    # without its key) is recorded by ``errors.run``.
+    errors = top.errors if top.errors is not None else ErrorList()
     errors.run(lambda: top.check_keys(_TOP_KEYS))
     base = file.parent
     source = errors.run(lambda: [_source_fields(r, base, env)
@@ -150,14 +157,22 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
     policy = errors.run(lambda: _policy_fields(top.mapping("policy"))) or {}
     fleet = errors.run(lambda: read_fleet(top, base, env))
     site_nodes = errors.run(lambda: top.sequence("sites")) or []
-    if not site_nodes and not errors.messages and (fleet is None or fleet.sites_dir is None):
+    not_a_list = top.given("sites") and not isinstance(top.node("sites"), yaml.SequenceNode)
+    if not site_nodes and not not_a_list and not top.given("sites_dir"):
         errors.run(lambda: raise_error(top.error(
             top.node("sites"), "sites", "required: at least one site to sync (or a sites_dir)")))
 
-    def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str]]:
-        return lambda: (_site(MapReader(top.file, node, f"sites[{i}]"), base, source, policy,
-                              env),
-                        f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]")
+    def unless_wrong(read: Callable[[], T]) -> T | None:
+        """``read()``, or None when it recorded an error: a site read with defaults in
+        place of its mistakes is not compared with the others (no duplicate of a default)."""
+        before = len(errors.messages)
+        value = read()
+        return value if len(errors.messages) == before else None
+
+    def site_at(i: int, node: yaml.Node) -> Callable[[], tuple[SiteSettings, str, str] | None]:
+        return lambda: unless_wrong(lambda: (
+            _site(top.child(node, f"sites[{i}]"), base, source, policy, env),
+            f"{top.file}:{yamlnodes.line_of(node)}: sites[{i}]", f"sites[{i}]"))
 
     # (site, "file:line: key path", what to call it in a message about another entry)
     placed = [p for p in (errors.run(site_at(i, node)) for i, node in enumerate(site_nodes))
@@ -174,33 +189,34 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
             (site, f"{where}: site", where.rsplit(":", 1)[0])
             for site, where in read_sites_dir(
                 sites_dir,
-                lambda m, d, stem: _site(m, d, source, policy, env, default_name=stem))]) or []
+                lambda m, d, stem: unless_wrong(
+                    lambda: _site(m, d, source, policy, env, default_name=stem)),
+                errors=errors) if site is not None]) or []
     schedule = errors.run(lambda: _schedule(top.mapping("schedule")))
     http = errors.run(lambda: _http(top.mapping("http"), env))
     log_settings = errors.run(lambda: _log(top.mapping("log"), env))
     console = errors.run(lambda: read_console(top.mapping("console"), base, env))
     probe = errors.run(lambda: _probe(top.mapping("probe")))
-    errors.raise_if_any()
-    assert fleet is not None and schedule is not None and http is not None
-    assert log_settings is not None and console is not None and probe is not None
-    sites = tuple(site for site, _, _ in placed)
+    state_env = env.get(ENV_STATE_DIR)
+    state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
+    grace_s = top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s)
     seen: dict[str, str] = {}
     stores: dict[tuple[str, str], str] = {}
     for site, where, label in placed:
         if site.name in seen:
-            raise ConfigError(f"{where}.name: {site.name!r} is also the name of "
-                              f"{seen[site.name]}")
-        seen[site.name] = label
+            errors.add(f"{where}.name: {site.name!r} is also the name of {seen[site.name]}")
+        seen.setdefault(site.name, label)
         # Two entries for one store would each get a budget and a lock of their own: twice
         # Wix's rate limit, and two writers fighting over every change.
         store = (site.base_url.rstrip("/"), site.site_id)
         if store in stores:
-            raise ConfigError(f"{where}.site_id: {site.site_id!r} at {site.base_url} is "
-                              f"also the store of {stores[store]}")
-        stores[store] = label
-
-    state_env = env.get(ENV_STATE_DIR)
-    state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
+            errors.add(f"{where}.site_id: {site.site_id!r} at {site.base_url} is also the "
+                       f"store of {stores[store]}")
+        stores.setdefault(store, label)
+    errors.raise_if_any()
+    assert fleet is not None and schedule is not None and http is not None
+    assert log_settings is not None and console is not None and probe is not None
+    sites = tuple(site for site, _, _ in placed)
     return Settings(
         path=file,
         sites=sites,
@@ -210,7 +226,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
         log=log_settings,
         console=console,
         probe=probe,
-        shutdown_grace_s=top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s),
+        shutdown_grace_s=grace_s,
         fleet=fleet,
         disabled_sites=tuple(bad_files),
         site_files=tuple((site.name, Path(label)) for site, _, label in placed
@@ -259,29 +275,33 @@ def _site(m: MapReader, base: Path, source: list[dict[str, Any]], policy: dict[s
     name = m.string("name", default_name,
                     required="" if default_name else "a short name for logs and state files")
     name = name or ""
-    if not _SITE_NAME.fullmatch(name):
-        raise m.error(m.node("name"), "name",
-                      "use letters, digits, '_', '.' and '-' (it names state files)")
+    if name and not _SITE_NAME.fullmatch(name):
+        m.fail(m.error(m.node("name"), "name",
+                       "use letters, digits, '_', '.' and '-' (it names state files)"))
     site_id = m.string("site_id", required="the Wix site id (wix-site-id header)") or ""
-    api_key, origin = resolve_api_key(m, base, env)
+    api_key, origin = m.collect(lambda: resolve_api_key(m, base, env)) or (Secret(""), "")
     base_url = env.get(ENV_BASE_URL) or m.string("base_url", _WIX.base_url) or _WIX.base_url
     if not _URL.fullmatch(base_url):
         where = f"environment {ENV_BASE_URL}" if env.get(ENV_BASE_URL) else None
         message = f"must be an http(s) URL such as {_WIX.base_url}, not {base_url!r}"
         if where:
             raise ConfigError(f"{where}: {message}")
-        raise m.error(m.node("base_url"), "base_url", message)
+        m.fail(m.error(m.node("base_url"), "base_url", message))
+        base_url = _WIX.base_url
     allow_http = m.boolean("allow_insecure_http", _WIX.allow_insecure_http)
     if not allow_http and (problem := plain_http_problem(base_url)) is not None:
         message = (f"{problem}; use https, or set allow_insecure_http: true on site "
                    f"{name!r} if that network is trusted (an emulator in a private network)")
         if env.get(ENV_BASE_URL):
             raise ConfigError(f"{m.file}: environment {ENV_BASE_URL}: {message}")
-        raise m.error(m.node("base_url"), "base_url", message)
+        m.fail(m.error(m.node("base_url"), "base_url", message))
     rate = m.mapping("rate_limit")
     rate.check_keys(("requests", "per_seconds", "shared_key"))
-    sources = [_site_source(m, fields, env) for fields in remote.site_source_fields(
-        m, source, lambda r: _source_fields(r, base, env))]
+    # A mistake in a source is recorded and the rest of the site still read.
+    read = [m.collect(partial(_site_source, m, fields, env)) for fields in m.collect(
+        lambda: remote.site_source_fields(m, source, lambda r: _source_fields(r, base, env)))
+        or ()]
+    sources = [s for s in read if s is not None] or [_SOURCE]
     wix = WixSettings(
         base_url=base_url.rstrip("/"),
         allow_insecure_http=allow_http,
@@ -330,16 +350,18 @@ def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise m.error(m.node("encoding"), "encoding",
-                          f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252)") from None
-        fields["encoding"] = encoding
+            m.fail(m.error(m.node("encoding"), "encoding",
+                           f"unknown encoding {encoding!r} (try utf-8, latin-1, cp1252)"))
+        else:
+            fields["encoding"] = encoding
     delimiter = m.text("delimiter")
     if delimiter is not None:
         delimiter = {"tab": "\t", "\\t": "\t"}.get(delimiter.lower(), delimiter)
         if len(delimiter) != 1:
-            raise m.error(m.node("delimiter"), "delimiter",
-                          "must be one character (or 'tab')")
-        fields["delimiter"] = delimiter
+            m.fail(m.error(m.node("delimiter"), "delimiter",
+                           "must be one character (or 'tab')"))
+        else:
+            fields["delimiter"] = delimiter
     columns = m.mapping("columns")
     if columns.entries:
         columns.check_keys(Columns.__dataclass_fields__)
@@ -352,7 +374,8 @@ def _source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str
         for node in m.sequence("ignore_columns"):
             text = yamlnodes.scalar_text(node)
             if text is None:
-                raise m.error(node, "ignore_columns", "expected column names")
+                m.fail(m.error(node, "ignore_columns", "expected column names"))
+                continue
             names.append(text.strip().lower())
         fields["ignore_columns"] = frozenset(names)
     return fields
@@ -413,13 +436,13 @@ def _schedule(m: MapReader) -> ScheduleSettings:
     interval = m.optional_number("interval_seconds", positive=True)
     cron = m.string("cron")
     if interval is not None and cron is not None:
-        raise m.error(m.node("cron"), "cron", "give interval_seconds or cron, not both")
+        m.fail(m.error(m.node("cron"), "cron", "give interval_seconds or cron, not both"))
     if cron is not None:
         try:
             CronSim(cron, datetime(2000, 1, 1, tzinfo=UTC))
         except CronSimError as e:
-            raise m.error(m.node("cron"), "cron",
-                          f"not a 5-field cron expression ({e}); quote it in YAML") from None
+            m.fail(m.error(m.node("cron"), "cron",
+                           f"not a 5-field cron expression ({e}); quote it in YAML"))
     return ScheduleSettings(
         interval_s=None if cron is not None else (interval or _SCHEDULE.interval_s),
         cron=cron,
@@ -441,7 +464,8 @@ def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
     except ConfigError as e:
         if from_env:
             raise ConfigError(f"environment {ENV_HTTP_LISTEN}: {e}") from None
-        raise m.error(m.node("listen"), "listen", str(e)) from None
+        m.fail(m.error(m.node("listen"), "listen", str(e)))
+        address = _HTTP.listen
     return HttpSettings(listen=address, ready_max_age_s=m.number(
         "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True),
         unready_share=m.number("unready_share", _HTTP.unready_share, positive=True,

@@ -68,27 +68,33 @@ def feed_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str, A
         value = m.string(key)
         if value is not None:
             fields[key] = str(base / os.path.expanduser(value))
-    found = read_secret(m, base, env, env_key="secret_env", file_key="secret_file")
+    found = m.collect(lambda: read_secret(m, base, env, env_key="secret_env",
+                                          file_key="secret_file"))
     if found is not None:
         fields["secret"], fields["secret_origin"] = found
     return fields
 
 
-def check_url(m: MapReader, url: str) -> None:
-    """A feed URL must name a host (or a bucket) and a file, and carry no password."""
+def check_url(m: MapReader, url: str) -> bool:
+    """A feed URL must name a host (or a bucket) and a file, and carry no password; False
+    (after ``m.fail``) when it does not."""
     parts = urlsplit(url)
     try:
         scheme = FeedScheme(parts.scheme.lower())
     except ValueError:
-        raise m.error(m.node("path"), "path", "unknown URL scheme") from None
+        m.fail(m.error(m.node("path"), "path", "unknown URL scheme"))
+        return False
     if not parts.hostname or not parts.path.strip("/"):
-        raise m.error(m.node("path"), "path", f"a {scheme.value}:// URL needs a host (bucket) "
-                      "and a file path")
+        m.fail(m.error(m.node("path"), "path", f"a {scheme.value}:// URL needs a host "
+                       "(bucket) and a file path"))
+        return False
     if parts.password is not None:
         if parts.password:
             SECRETS.add(parts.password)
-        raise m.error(m.node("path"), "path", "do not put a password in the URL: use "
-                      "source.feed.secret_env or secret_file")
+        m.fail(m.error(m.node("path"), "path", "do not put a password in the URL: use "
+                       "source.feed.secret_env or secret_file"))
+        return False
+    return True
 
 
 def rules_fields(m: MapReader) -> QuantityRules:
@@ -103,8 +109,8 @@ def rules_fields(m: MapReader) -> QuantityRules:
         elif text.isdigit() and int(text) <= MAX_QUANTITY:
             values.append((word.strip().lower(), int(text)))
         else:
-            raise words.error(value_node, word, "must be a quantity 0..99999 or true/false, "
-                              f"not {text!r}")
+            words.fail(words.error(value_node, word, "must be a quantity 0..99999 or "
+                                   f"true/false, not {text!r}"))
     return QuantityRules(
         values=tuple(values),
         plus=m.boolean("plus", False),
@@ -124,8 +130,7 @@ def source_fields(m: MapReader, base: Path, env: Mapping[str, str]) -> dict[str,
     """The keys of one ``source`` mapping that this module owns, as interim fields."""
     fields: dict[str, Any] = {}
     path = m.string("path")
-    if path is not None and is_remote(path):
-        check_url(m, path)
+    if path is not None and is_remote(path) and check_url(m, path):
         fields[URL_FIELD] = path
     sheet = m.string("sheet")
     if sheet is not None:
@@ -184,7 +189,7 @@ def source_readers(m: MapReader) -> list[MapReader]:
     if isinstance(node, yaml.SequenceNode):
         if not node.value:
             raise m.error(node, "source", "an empty list: give at least one source")
-        return [MapReader(m.file, item, f"{m.key_path('source')}[{i}]")
+        return [m.child(item, f"{m.key_path('source')}[{i}]")
                 for i, item in enumerate(node.value)]
     return [m.mapping("source")]
 
@@ -218,7 +223,8 @@ def match_rules(m: MapReader) -> MatchRules:
         for item in items:
             text = yamlnodes.scalar_text(item)
             if not text:
-                raise m.error(item, key, "expected a text or a list of texts")
+                m.fail(m.error(item, key, "expected a text or a list of texts"))
+                continue
             out.append(text)
         return tuple(out)
 

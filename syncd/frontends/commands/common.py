@@ -50,8 +50,8 @@ class ExitCode(IntEnum):
     store, SKUs in another case): nothing was written (policy ``fail_on_no_match``)."""
 
     PROBLEMS = 7
-    """``lint``: the store has problems that stop (or, with ``--fail-on warning``, confuse)
-    a sync."""
+    """``lint``: a sync would refuse the plan (or, with ``--fail-on warning``, the store has
+    problems a sync handles with a warning)."""
 
     STATE = 73
     """The state directory cannot be created or written, or cannot be trusted (another

@@ -63,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
         entries = await site.backend.read_journal(name)
         explanation = explain_sku(
             args.sku, plan=planned.plan, snapshot=planned.snapshot,
-            rows=planned.source.rows, policy=site.site.policy, journal=entries)
+            rows=planned.source.rows, policy=site.site.policy, journal=entries,
+            read_at=planned.read_at)
         return SiteOutcome(name, ExitCode.PENDING if explanation.will_write else ExitCode.OK,
                            fields=explanation.to_dict(),
                            text=explanation_text(name, explanation))

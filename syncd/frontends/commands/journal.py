@@ -26,14 +26,17 @@ from syncd.frontends.render import pending_text, run_text, runs_text
 DESCRIPTION = """\
 Show the write journal: every stock write syncd made, recorded with the value it replaced
 before it was sent, and its outcome once known (applied, failed, conflict, unknown,
-not_sent). Works on either state backend (the local journal files, or PostgreSQL with
-state_backend: postgres), takes no lock, and writes nothing, so it runs beside a daemon.
+not_sent, ignored, settled). Works on either state backend (the local journal files, or
+PostgreSQL with state_backend: postgres), takes no lock, and writes nothing, so it runs
+beside a daemon.
 
 Without --run or --pending it lists each site's runs: the run id, when it started, how
 many of its writes were applied, failed, unknown (sent, no answer said whether they
 landed) or are still pending (no outcome recorded: the run was killed), and which run a
 rollback undid. --run shows one run's writes; --pending the writes never settled, across
-runs (a delta among them is settled by the next sync's re-read, never sent again).
+runs (a delta among them is settled by the next sync's re-read, never sent again; an
+absolute write by the next sync's read of its variant, as settled). A write replaced by a
+later applied write of the same variant counts as settled, not pending.
 """
 
 EPILOG = """\
@@ -54,7 +57,8 @@ examples:
   syncd journal --config syncd.yaml --run 20261126T224824Z-d02dc2
                                                          that run's writes: SKU, before,
                                                          after, delta, outcome
-  syncd journal --config syncd.yaml --pending            writes a killed run left open
+  syncd journal --config syncd.yaml --pending            writes a killed run left open,
+                                                         until a sync settles them
   syncd journal --config syncd.yaml --pending --output json | jq '.sites[].writes | length'
 """
 

@@ -12,7 +12,7 @@ import argparse
 from typing import Any
 
 from syncd.base.model import Catalog
-from syncd.core.lint import Severity, lint_store
+from syncd.core.lint import Severity, lint_store, refusals
 from syncd.cycle.sync import SiteSync
 from syncd.edges.sources.matching import match_snapshot
 from syncd.edges.wix.variants_v3 import read_catalog_variants
@@ -27,12 +27,18 @@ untracked products the source gives quantities for, hidden products, products wi
 but no managed variants (V1), variants without inventory items (V3), and variants stocked at
 several locations when no location is configured (V3). Each with a count and examples.
 Nothing is written.
+
+Severities follow what a sync does: ERROR only for a plan a sync refuses (no source row
+matches the store, a safety guard trips), found by the same plan check a sync makes;
+WARNING for what a sync handles and reports while it goes on (a duplicate SKU is never
+written, the rest of the store is).
 """
 
 EPILOG = """\
 exit status:
-  0  nothing at or above --fail-on was found
-  7  problems at or above --fail-on were found (see the report)
+  0  nothing at or above --fail-on was found (by default: a sync would run)
+  7  problems at or above --fail-on were found (by default: a sync would refuse the
+     plan; see the report)
   1  error (the source, Wix)
   73 a site's state (its journal) cannot be read
   78 invalid configuration
@@ -70,8 +76,13 @@ def run(args: argparse.Namespace) -> int:
     async def lint(name: str, site: SiteSync) -> SiteOutcome:
         source = await site.load_source()
         async with site:
+            # The plan a sync would make, by the very check a sync makes (without raising):
+            # lint's errors are exactly what that check refuses (``syncd.core.lint.severity``).
+            planned = await site.plan(source=source, force=True)
             store = await site.store()
-            snapshot = await store.walk()
+            # The plan's view of the store qualifies SKUs by location for a located source;
+            # lint counts the store's own SKUs, so that case reads the store once more.
+            snapshot = await store.walk() if source.located else planned.snapshot
             catalog = None
             if store.catalog is Catalog.V3 and not args.no_catalog:
                 catalog, _calls = await read_catalog_variants(site.client)
@@ -79,9 +90,12 @@ def run(args: argparse.Namespace) -> int:
         # The source's SKUs are match keys already: compare the store's the same way.
         journal = await site.backend.read_journal(name) \
             if store.catalog is Catalog.V1 else None
-        report = lint_store(match_snapshot(snapshot, site.site.match), source.rows,
+        if source.located:
+            snapshot = match_snapshot(snapshot, site.site.match)
+        report = lint_store(snapshot, source.rows,
                             location_id=site.site.location_id, catalog=catalog,
-                            journal=journal)
+                            journal=journal,
+                            refusals=refusals(planned.match_problem, planned.guards))
         worst = report.worst()
         found = worst is Severity.ERROR or (worst is not None and args.fail_on == "warning")
         return SiteOutcome(name, ExitCode.PROBLEMS if found else ExitCode.OK,

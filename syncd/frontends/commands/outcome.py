@@ -86,9 +86,11 @@ class SiteOutcome:
                 **self.fields}
 
 
-def ended(site: str, ending: Ending, *, text: str | None = None) -> SiteOutcome:
+def ended(site: str, ending: Ending, *, text: str | None = None,
+          forced: bool = False) -> SiteOutcome:
     """A site's part of ``plan`` or ``sync`` that ended as ``ending``: the plan, the guards,
-    the invalid rows and the account are its fields."""
+    the invalid rows and the account are its fields. ``forced``: a sync run with
+    ``--force``, so a failed guard is marked ``overridden`` rather than refusing."""
     planned = ending.planned
     invalid = list(ending.invalid_rows)
     if planned is not None and not invalid:
@@ -97,7 +99,8 @@ def ended(site: str, ending: Ending, *, text: str | None = None) -> SiteOutcome:
                        text=text, fields={
                            "guards": [] if planned is None else [
                                {"guard": g.guard.value, "passed": g.passed,
-                                "applicable": g.applicable, "message": g.message}
+                                "applicable": g.applicable, "message": g.message,
+                                "overridden": forced and g.applicable and not g.passed}
                                for g in planned.guards],
                            "invalid_rows": invalid,
                            "plan": None if planned is None else plan_dict(site, planned),

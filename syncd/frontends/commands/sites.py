@@ -13,6 +13,7 @@ text as it finishes, and ends with the exit code of the whole (``overall_code``)
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TextIO
@@ -43,10 +44,23 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
 
 def run_site_command(command: str, args: argparse.Namespace, work: SiteWork) -> int:
     """Load ``--config``, run ``work`` on each selected site, print, return the exit code."""
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for(command, args)
     if isinstance(settings, ExitCode):
         return settings
     return run_on_state(run_on_sites(command, settings, args, work))
+
+
+def load_settings_for(command: str, args: argparse.Namespace) -> Settings | ExitCode:
+    """``load_command_settings``; when the settings cannot be used and ``--output json``
+    was asked for, the run's one JSON object still follows, its reason the message (every
+    configuration error) printed on stderr."""
+    said = io.StringIO()
+    settings = load_command_settings(args, said)
+    print(said.getvalue(), end="", file=sys.stderr)
+    if isinstance(settings, ExitCode) and getattr(args, "output", "text") == "json":
+        reason = said.getvalue().strip().removeprefix("syncd: ")
+        finish(command, [], output="json", code=settings, reason=reason)
+    return settings
 
 
 async def run_on_sites(command: str, settings: Settings, args: argparse.Namespace,

@@ -27,12 +27,17 @@ from syncd.edges.config import Settings
 from syncd.frontends.commands.common import (
     ExitCode,
     add_site_options,
-    load_command_settings,
     print_site_error,
 )
 from syncd.frontends.commands.live import progress_display, quit_quietly_on_signals, stop_on_signals
 from syncd.frontends.commands.outcome import SiteOutcome, cycle_error, ended
-from syncd.frontends.commands.sites import add_output_option, each_site, finish, run_on_sites
+from syncd.frontends.commands.sites import (
+    add_output_option,
+    each_site,
+    finish,
+    load_settings_for,
+    run_on_sites,
+)
 from syncd.frontends.commands.statecheck import run_on_state
 from syncd.frontends.render import apply_text, plan_text
 
@@ -81,6 +86,7 @@ exit status:
   4  another syncd process (a daemon?) holds a site's lock (with --force: 0 after
      asking that daemon to run one forced cycle itself)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
+     sent, and what was sent but is unconfirmed (`syncd journal --pending`)
   6  the source matches no store variant (or far fewer than at the last good run)
   73 the state directory cannot be created or written, or is not private
   78 invalid configuration
@@ -120,7 +126,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("plan", args)
     if isinstance(settings, ExitCode):
         return settings
     return run_on_state(_plan(settings, args))
@@ -134,7 +140,8 @@ async def _plan(settings: Settings, args: argparse.Namespace) -> int:
             ending = classify(await site.plan(force=True))
         if text:
             assert ending.planned is not None
-            print(plan_text(name, ending.planned, max_rows=args.max_rows))
+            print(plan_text(name, ending.planned, max_rows=args.max_rows,
+                            force_asked=getattr(args, "force", False)))
             if ending.end is CycleEnd.NO_MATCH:
                 print_site_error(name, ending.reason or "")
         return ended(name, ending)
@@ -147,7 +154,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
-    settings = load_command_settings(args, sys.stderr)
+    settings = load_settings_for("sync", args)
     if isinstance(settings, ExitCode):
         return settings
     try:
@@ -216,7 +223,8 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             if text:
                 if line is not None:
                     line.clear()
-                print(plan_text(name, planned, max_rows=args.max_rows), flush=True)
+                print(plan_text(name, planned, max_rows=args.max_rows, forced=args.force),
+                      flush=True)
 
         try:
             result = await site.sync(force=args.force, stop=stop, progress=tracker,
@@ -227,4 +235,4 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
             raise
     if text:
         print(apply_text(name, result))
-    return ended(name, classify(result))
+    return ended(name, classify(result), forced=args.force)

@@ -172,7 +172,7 @@ class Console:
         board = self._board(request)
         journal = await self._recent(board.site.name, JOURNAL_ROWS)
         return _html(pages.site_page(board, self.control.statuses.get(board.site.name),
-                                     journal[::-1], viewer, now_s=time.time(),
+                                     journal, viewer, now_s=time.time(),
                                      flash=request.query.get("done", "")))
 
     async def sku_search(self, request: web.Request) -> web.Response:
@@ -193,7 +193,7 @@ class Console:
         journal = await self._recent(board.site.name, EXPLAIN_ROWS)
         explanation = explain_sku(sku, plan=latest.plan, snapshot=latest.snapshot,
                                   rows=latest.source.rows, policy=board.site.policy,
-                                  journal=journal)
+                                  journal=journal, read_at=latest.read_at)
         return _html(pages.sku_page(board.site.name, sku, explanation, viewer))
 
     async def login_form(self, request: web.Request) -> web.Response:

@@ -13,6 +13,7 @@ from urllib.parse import quote
 from syncd.apply.absolute import ApplyReport
 from syncd.core.explain import Explanation
 from syncd.core.journal import JournalEntry, StockState
+from syncd.core.journal_view import latest_first
 from syncd.core.rollback import RollbackPlan
 from syncd.frontends.console.auth import CSRF_FIELD, Viewer
 from syncd.frontends.console.charts import bars
@@ -141,6 +142,7 @@ def _action(url: str, label: str, viewer: Viewer, *, confirm: str = "",
 
 def site_page(board: SiteBoard, status: SiteStatus | None, journal: Sequence[JournalEntry],
               viewer: Viewer, *, now_s: float, flash: str = "") -> Html:
+    """A site's page; ``journal``: the tail of its journal, oldest first."""
     name = board.site.name
     parts: list[Html] = [h('<h1>Site {} {}</h1>', name, _state(status, board))]
     parts.append(h('<p>{}<form class="inline" method="get" action="/ui/site/{}/sku">'
@@ -252,15 +254,20 @@ def _value(state: StockState) -> str:
 
 
 def _journal(entries: Sequence[JournalEntry]) -> Html:
-    rows = join(h('<tr><td>{}</td><td class="mono">{}</td><td>{}</td><td class="num">{}</td>'
-                  '<td class="num">{}</td><td>{}</td></tr>',
-                  f"{e.time:%Y-%m-%d %H:%M:%S}", e.run_id, e.sku, _value(e.before),
-                  _value(e.after), e.outcome.value + (f": {e.error}" if e.error else ""))
-                for e in entries)
-    return h('<section id="journal"><h2>Journal (latest {})</h2><table><thead><tr>'
+    """The writes of ``entries`` (oldest first), one line each with its latest state: a
+    write's pending line and its outcome line are one write, not two."""
+    views = latest_first(list(entries))
+    rows = join(h('<tr data-write="{}"><td>{}</td><td class="mono">{}</td><td>{}</td>'
+                  '<td class="num">{}</td><td class="num">{}</td><td>{}</td></tr>',
+                  w.pending.write_id, f"{w.settled_at or w.pending.time:%Y-%m-%d %H:%M:%S}",
+                  w.pending.run_id, w.pending.sku, _value(w.pending.before),
+                  _value(w.pending.after),
+                  w.outcome.value + (f": {w.note}" if w.note else ""))
+                for w in views)
+    return h('<section id="journal"><h2>Journal (latest {} write{})</h2><table><thead><tr>'
              '<th>Time (UTC)</th><th>Run</th><th>SKU</th><th class="num">Before</th>'
-             '<th class="num">After</th><th>Outcome</th></tr></thead><tbody>{}</tbody>'
-             '</table></section>', len(entries), rows)
+             '<th class="num">After</th><th>State</th></tr></thead><tbody>{}</tbody>'
+             '</table></section>', len(views), "" if len(views) == 1 else "s", rows)
 
 
 def sku_page(site: str, sku: str, e: Explanation | None, viewer: Viewer) -> Html:
@@ -277,12 +284,16 @@ def sku_page(site: str, sku: str, e: Explanation | None, viewer: Viewer) -> Html
                   r.quantity if r.quantity is not None
                   else ("in stock" if r.in_stock else "out of stock")) for r in e.rows)
     rules = join(h("<li>{}</li>", rule) for rule in e.rules)
+    planned = (h('<p class="muted" id="planned">From the latest plan, made from the read '
+                 'of the store at {} UTC.</p>', f"{e.read_at:%Y-%m-%d %H:%M:%S}")
+               if e.read_at is not None else Html(""))
     body = h('<h1>SKU {} <span class="muted">on site <a href="/ui/site/{}">{}</a></span></h1>'
-             '<p class="box" id="summary">{}</p><h2>Store variants</h2><table><thead><tr>'
-             '<th>Product</th><th>Ids</th><th>Now</th><th>Source wants</th><th>Why</th></tr>'
-             '</thead><tbody>{}</tbody></table><h2>Source rows</h2><ul>{}</ul>'
-             '<h2>Rules</h2><ul>{}</ul>{}', sku, site, site, e.summary, variants,
-             rows or h("<li>none</li>"), rules, _journal(e.writes))
+             '<p class="box{}" id="summary">{}</p>{}<h2>Store variants</h2><table><thead><tr>'
+             '<th>Product</th><th>Ids</th><th>At the read</th><th>Source wants</th>'
+             '<th>Why</th></tr></thead><tbody>{}</tbody></table><h2>Source rows</h2><ul>{}'
+             '</ul><h2>Rules</h2><ul>{}</ul>{}', sku, site, site, " stale" if e.stale else "",
+             e.summary, planned, variants, rows or h("<li>none</li>"), rules,
+             _journal(e.writes[::-1]))
     return layout(f"SKU {sku}", body, viewer)
 
 

@@ -132,14 +132,16 @@ def _cycle_outcome(ending: Ending, *, site: str, kind: CycleKind,
                             summary=_error_summary(ending, site))
     kind = ending.result.planned.kind
     plan = ending.result.planned.plan
+    unconfirmed = (f"{applied.unconfirmed} sent but unconfirmed (pending in the journal), "
+                   if applied.unconfirmed else "")
     summary = (f"{kind.value} cycle: {len(plan.changes)} planned, {applied.written} "
-               f"written, {applied.failed} failed, {applied.not_attempted} unsent, "
-               f"{ending.result.api_calls} API calls")
+               f"written, {applied.failed} failed, {unconfirmed}{applied.not_attempted} "
+               f"unsent, {ending.result.api_calls} API calls")
     return CycleOutcome(site=site, kind=kind, result=result, duration_s=duration_s,
                         planned=len(plan.changes), written=applied.written,
                         failed=applied.failed, summary=summary,
-                        out_of_sync=applied.failed + applied.not_attempted
-                        if kind is CycleKind.FULL else None)
+                        out_of_sync=applied.failed + applied.unconfirmed
+                        + applied.not_attempted if kind is CycleKind.FULL else None)
 
 
 def _error_summary(ending: Ending, site: str) -> str:

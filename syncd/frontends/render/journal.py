@@ -64,7 +64,8 @@ def _counts(r: RunView) -> str:
               f"{r.count(Outcome.FAILED)} failed", f"{r.count(Outcome.UNKNOWN)} unknown",
               f"{r.count(Outcome.PENDING)} pending"]
     counts += [f"{r.count(o)} {o.value.replace('_', ' ')}"
-               for o in (Outcome.CONFLICT, Outcome.NOT_SENT) if r.count(o)]
+               for o in (Outcome.CONFLICT, Outcome.NOT_SENT, Outcome.SETTLED, Outcome.IGNORED)
+               if r.count(o)]
     return ", ".join(counts)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from syncd.apply.absolute import ApplyReport
 from syncd.base.textsafe import safe_text
 from syncd.core.guards import GuardResult
+from syncd.core.match_coverage import matched_rows
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.store_hints import StoreHints
 from syncd.cycle.results import PlanResult, SyncResult
@@ -98,8 +99,11 @@ def change_lines(plan: Plan, max_rows: int | None) -> list[str]:
     return lines
 
 
-def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> str:
-    """The plan of one site as a table and a report."""
+def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
+              forced: bool = False, force_asked: bool = False) -> str:
+    """The plan of one site as a table and a report; ``forced``: a sync applying it with
+    ``--force``, which overrides the guards and the match check; ``force_asked``: a dry
+    run given ``--force`` (the guards are named, and what ``--force`` would do with them)."""
     plan = result.plan
     snap = result.snapshot
     lines = [
@@ -111,16 +115,26 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None) -> 
     ]
     lines.extend(change_lines(plan, max_rows))
     products = len({c.variant.product_id for c in plan.changes})
-    if plan.changes:
+    if result.match_problem is not None and not forced:
+        # Not "no changes": the source does not look like this store's, nothing is synced.
+        lines.append(f"Nothing will be written: the source does not match this store "
+                     f"({matched_rows(plan)} of {_plural(plan.source_rows, 'source row')} "
+                     "match a store variant; the reason is on stderr).")
+    elif plan.changes:
         hidden = f", {plan.hidden_changes} on hidden products" if plan.hidden_changes else ""
         lines.append(f"Plan: {_plural(len(plan.changes), 'change')} on "
                      f"{_plural(products, 'product')}{hidden}; "
                      f"{plan.matched - len(plan.changes)} matched variants already agree.")
+    elif plan.matched == 0:
+        lines.append("No changes: the source matches no store variant.")
     else:
         lines.append(f"No changes: all {plan.matched} matched variants already agree "
                      "with the source.")
     lines.extend(_notes(plan))
-    lines.extend(_guard_lines(result.guards))
+    if forced and result.match_problem is not None:
+        lines.append(f"Source check overridden (--force given, applying the plan anyway): "
+                     f"{result.match_problem}")
+    lines.extend(_guard_lines(result.guards, forced=forced, force_asked=force_asked))
     return safe_text("\n".join(lines))
 
 
@@ -188,11 +202,20 @@ def _more(total: int) -> list[str]:
     return [f"  ... and {total - MAX_LISTED} more"] if total > MAX_LISTED else []
 
 
-def _guard_lines(guards: tuple[GuardResult, ...]) -> list[str]:
+def _guard_lines(guards: tuple[GuardResult, ...], *, forced: bool = False,
+                 force_asked: bool = False) -> list[str]:
     failing = [g for g in guards if g.applicable and not g.passed]
     if not failing:
         return []
-    lines = ["Safety guards: `syncd sync` would refuse this plan:"]
+    names = ", ".join(g.guard.value for g in failing)
+    if forced:
+        lines = [f"Safety guards overridden: {names} would refuse this plan; --force "
+                 "given, applying it:"]
+    elif force_asked:
+        lines = [f"Safety guards: {names} would refuse this plan; `syncd sync --force` "
+                 "would override them and apply it (nothing is written by a dry run):"]
+    else:
+        lines = ["Safety guards: `syncd sync` would refuse this plan:"]
     lines.extend(f"  {g.guard.value}: {g.message}" for g in failing)
     return lines
 
@@ -202,12 +225,18 @@ def apply_text(site: str, result: SyncResult) -> str:
     applied = result.applied
     assert applied is not None
     plan = result.planned.plan
+    unconfirmed = (f"{applied.unconfirmed} sent but unconfirmed, " if applied.unconfirmed
+                   else "")
     lines = [
         f"site {site}: {_plural(len(plan.changes), 'change')} planned, {applied.written} "
-        f"written, {applied.failed} failed, {applied.not_attempted} not sent; "
+        f"written, {applied.failed} failed, {unconfirmed}{applied.not_attempted} not sent; "
         f"{_plural(result.api_calls, 'API call')} in {result.duration_s:.1f} s "
         f"(run {result.run_id})"
     ]
+    if applied.unconfirmed:
+        lines.append(f"  {_plural(applied.unconfirmed, 'write')} sent but unconfirmed: "
+                     "pending in the journal (`syncd journal --pending` lists them); they "
+                     "may have landed, the next sync settles them by re-reading the store")
     if applied.deltas is not None:
         d = applied.deltas
         lines.append(f"  increment/decrement: {_plural(d.adjust_calls, 'call')}, "
@@ -219,12 +248,13 @@ def apply_text(site: str, result: SyncResult) -> str:
 
 
 def failure_lines(applied: ApplyReport) -> list[str]:
-    bad = [p for p in applied.products if p.failed or p.not_attempted]
+    bad = [p for p in applied.products if p.failed or p.not_attempted or p.unconfirmed]
     lines = []
     for p in bad[:MAX_LISTED]:
         why = "; ".join(p.errors) or "not sent (stopped)"
+        unconfirmed = f"{p.unconfirmed} unconfirmed, " if p.unconfirmed else ""
         lines.append(f"  {p.product_name or p.product_id}: {p.failed} failed, "
-                     f"{p.not_attempted} not sent: {why}")
+                     f"{unconfirmed}{p.not_attempted} not sent: {why}")
     if len(bad) > MAX_LISTED:
         lines.append(f"  ... and {len(bad) - MAX_LISTED} more products")
     return lines
@@ -268,17 +298,19 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
         "guards": [{"guard": g.guard.value, "passed": g.passed, "applicable": g.applicable,
                     "message": g.message} for g in result.guards],
         "findings": findings_dict(result.hints),
+        "match_problem": result.match_problem,
     }
     if applied is not None and applied.applied is not None:
         a = applied.applied
         data["result"] = {
             "run_id": applied.run_id, "written": a.written, "failed": a.failed,
-            "not_attempted": a.not_attempted, "conflict_retries": a.conflict_retries,
+            "not_attempted": a.not_attempted, "unconfirmed": a.unconfirmed,
+            "conflict_retries": a.conflict_retries,
             "api_calls": applied.api_calls, "duration_s": round(applied.duration_s, 3),
             "products": [{"product_id": p.product_id, "written": p.written,
                           "failed": p.failed, "not_attempted": p.not_attempted,
-                          "errors": list(p.errors)} for p in a.products
-                         if p.failed or p.not_attempted],
+                          "unconfirmed": p.unconfirmed, "errors": list(p.errors)}
+                         for p in a.products if p.failed or p.not_attempted or p.unconfirmed],
         }
         if a.deltas is not None:
             data["result"]["deltas"] = asdict(a.deltas)
@@ -286,16 +318,19 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
 
 
 def account_dict(result: SyncResult) -> dict[str, Any] | None:
-    """What a sync wrote, failed to write and did not send (None for a dry run)."""
+    """What a sync wrote, failed to write, sent without a confirmed outcome (``unconfirmed``:
+    the journal's ``pending`` writes) and did not send (None for a dry run)."""
     a = result.applied
     if a is None:
         return None
     return {
         "run_id": result.run_id, "planned": len(result.planned.plan.changes),
-        "written": a.written, "failed": a.failed, "not_sent": a.not_attempted,
+        "written": a.written, "failed": a.failed, "unconfirmed": a.unconfirmed,
+        "not_sent": a.not_attempted,
         "conflict_retries": a.conflict_retries, "api_calls": result.api_calls,
         "duration_s": round(result.duration_s, 3),
         "products": [{"product_id": p.product_id, "written": p.written, "failed": p.failed,
-                      "not_sent": p.not_attempted, "errors": list(p.errors)}
-                     for p in a.products if p.failed or p.not_attempted],
+                      "unconfirmed": p.unconfirmed, "not_sent": p.not_attempted,
+                      "errors": list(p.errors)}
+                     for p in a.products if p.failed or p.not_attempted or p.unconfirmed],
     }
