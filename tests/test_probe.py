@@ -162,3 +162,45 @@ def test_the_readme_says_how_the_probe_sees_every_switch() -> None:
     rows = [line for line in section.splitlines() if line.startswith("| `")]
     for name in set(SWITCHES) | UNSEEN:
         assert any(f"`{name}`" in row.split("|")[1] for row in rows), name
+
+
+async def test_a_refused_version_call_falls_back_to_the_configured_catalog(
+        emulator: Any, tmp_path: Path) -> None:
+    """A key without the catalog-version permission (403 there, as some keys answer): the
+    probe asks the questions of the catalog the configuration names, and leaves the
+    catalog itself undetermined."""
+    import aiohttp
+    from aiohttp import web
+
+    emu = await emulator(catalog="v1", generate_products=PRODUCTS, api_key=API_KEY)
+
+    async def forward(request: web.Request) -> web.Response:
+        if request.path == "/stores/v3/provision/version":
+            return web.json_response({"message": "no permission"}, status=403)
+        async with aiohttp.ClientSession() as session, session.request(
+                request.method, emu.url + request.path_qs, data=await request.read(),
+                headers={k: v for k, v in request.headers.items()
+                         if k.lower() not in ("host", "content-length")}) as answer:
+            return web.Response(body=await answer.read(), status=answer.status,
+                                content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{path:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        port = runner.addresses[0][1]
+        source = tmp_path / "stock.csv"
+        source.write_text("sku,quantity\n")
+        config = write_config(tmp_path, url=f"http://127.0.0.1:{port}", source=source,
+                              catalog="v1")
+        code, out, err = await run_syncd("probe", "--config", str(config), "--output", "json")
+    finally:
+        await runner.cleanup()
+    assert code == 0, err
+    found = readings(json.loads(out)["sites"][0]["probe"])
+    assert found["catalog"] == UNDETERMINED
+    assert found["numeric_bound"] == "number_or_string"
+    assert found["total_results"] == "counts_hidden"

@@ -39,7 +39,9 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
     catalog: list[str] = []
     async with halt_on(stop, sync.client):
         try:
-            await _ask(asker, found, catalog)
+            configured = sync.site.catalog.value
+            await _ask(asker, found, catalog,
+                       configured=configured if configured in ("v1", "v3") else None)
         except BudgetSpent as exc:
             sync.log.warning("probe_budget_spent", budget=budget, reason=str(exc))
     said = catalog[0] if catalog else ""
@@ -54,9 +56,11 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
     return report
 
 
-async def _ask(asker: Asker, found: dict[str, Finding], said: list[str]) -> None:
+async def _ask(asker: Asker, found: dict[str, Finding], said: list[str], *,
+               configured: str | None) -> None:
     """Ask every question of the site's catalog into ``found``; ``said`` gets the evidence
-    of the catalog version."""
+    of the catalog version. ``configured``: the site's ``catalog`` setting when it names
+    one, used when Wix does not say (a key without the permission answers 403)."""
     version = await asker.ask("GET", probe_v3.VERSION_PATH, endpoint="catalog.version")
     catalog = str(version.data.get("catalogVersion") or "")
     said.append(version.says(f"catalogVersion {catalog or 'not given'}"))
@@ -64,6 +68,9 @@ async def _ask(asker: Asker, found: dict[str, Finding], said: list[str]) -> None
     found["catalog"] = Finding("catalog", catalogs.get(catalog, UNDETERMINED),
                                said[0] if catalog in catalogs else
                                said[0] + ": no catalog to sync")
+    if not version.ok and configured is not None:
+        catalog = f"{configured.upper()}_CATALOG"
+        said[0] += f"; the configuration says catalog {configured} ({catalog})"
 
     def keep(*findings: Finding) -> None:
         for f in findings:
