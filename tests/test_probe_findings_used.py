@@ -25,7 +25,8 @@ from syncd.edges.backend.local.backend import LocalBackend
 from syncd_emulator.variants import NAMES, WixVariants
 
 PRODUCTS = 300
-PROFILES = ["none", *NAMES, "all"]
+PROFILES = [("v1", p) for p in ("none", *NAMES, "all")] + [
+    ("v3", p) for p in ("none", "cursor_on_last_page", "expiring_cursor", "all")]
 STRING_BOUND = ("numeric_bound_string_only", "numeric_bound_type_refused")
 """The profiles where a finding saves a call of every walk (the bound type's lesson)."""
 
@@ -69,12 +70,12 @@ async def store_findings(config: Path, *, read_lag_s: float | None = None,
     await backend.write_probe("shop", report)
 
 
-@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize(("catalog", "profile"), PROFILES)
 async def test_a_sync_with_fresh_findings_never_costs_more_calls(
-        emulator: Any, tmp_path: Path, profile: str) -> None:
+        emulator: Any, tmp_path: Path, catalog: str, profile: str) -> None:
     """Same store, same source: the sync that may use the findings sends no more requests
     than the one without, and fewer where a finding saves a lesson every walk pays."""
-    emu = await emulator(catalog="v1", generate_products=PRODUCTS, api_key=API_KEY,
+    emu = await emulator(catalog=catalog, generate_products=PRODUCTS, api_key=API_KEY,
                          variants=WixVariants.parse(profile))
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.05)
