@@ -18,6 +18,7 @@ import pytest
 
 from syncd.base.errors import StateError
 from syncd.base.private_files import write_private
+from syncd.edges.backend.console_state import Approval
 from syncd.edges.backend.local import LocalBackend
 from syncd.edges.backend.local.approve import approval_path, request_forced_cycle
 from syncd.edges.backend.local.lock import acquire_site_lock
@@ -142,5 +143,5 @@ def test_an_existing_world_readable_lock_file_becomes_private(tmp_path: Path):
 
 def test_the_forced_cycle_request_of_a_foreign_pid_leaves_no_file(tmp_path: Path):
     with pytest.raises(OSError, match="not a syncd process"):
-        request_forced_cycle(tmp_path, "shop", os.getpid())
+        request_forced_cycle(tmp_path, "shop", os.getpid(), Approval("d" * 64, "test", 0.0))
     assert not approval_path(tmp_path, "shop").exists()

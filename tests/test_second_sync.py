@@ -59,7 +59,14 @@ async def test_two_forced_syncs_3_s_apart_the_first_finishes_and_the_second_exit
 async def test_a_one_shot_sync_is_not_ended_by_a_daemons_request_signals(emulator, tmp_path):
     config = await rate_bound_site(emulator, tmp_path, 60)
     proc = await start_syncd("sync", "--force", "--config", str(config), "--output", "json")
-    await asyncio.sleep(2)
+    # The site lock is taken once the command's signal handlers are in place (a signal
+    # before that is a process start-up's, not a running sync's).
+    for _ in range(600):
+        if any(tmp_path.rglob("*.lock")):
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise AssertionError("the sync never took its site lock")
     proc.send_signal(signal.SIGUSR2)
     proc.send_signal(signal.SIGUSR1)
     out, _err = await asyncio.wait_for(proc.communicate(), timeout=120)

@@ -94,3 +94,18 @@ def test_a_group_writable_state_dir_is_accepted_for_kubernetes_fs_group(tmp_path
 def test_a_state_dir_syncd_creates_is_trusted(tmp_path: Path):
     assert state_dir_problem(tmp_path / "new" / "state") is None
     assert (tmp_path / "new" / "state").is_dir()
+
+
+def test_a_closed_journal_segment_that_is_a_link_or_world_writable_is_refused(tmp_path: Path):
+    state = tmp_path / "state"
+    segments = state / "journal" / "shop.jsonl.d"
+    segments.mkdir(parents=True, mode=0o700)
+    os.chmod(state, 0o700)
+    os.chmod(state / "journal", 0o700)
+    victim = tmp_path / "forged.jsonl"
+    victim.write_text("")
+    (segments / "000001.jsonl").symlink_to(victim)
+    assert "000001.jsonl: is a symbolic link" in (state_dir_problem(state) or "")
+    (segments / "000001.jsonl").unlink()
+    os.chmod(segments, 0o777)
+    assert "shop.jsonl.d: writable by every user" in (state_dir_problem(state) or "")

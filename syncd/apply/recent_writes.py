@@ -35,7 +35,6 @@ from syncd.core.journal import (
     StockState,
     follow_open,
     settle_by_read,
-    unsettled,
 )
 from syncd.core.plan import StockChange
 from syncd.edges.wix import StoreAdapter
@@ -205,7 +204,7 @@ async def settle_open_writes(variants: Iterable[StoreVariant], *, journal: Journ
     killed run's writes would stay open in ``syncd journal --pending`` however many
     syncs succeed after it. Returns how many were settled."""
     entries = (await open_writes.read(journal) if open_writes is not None
-               else unsettled(await journal.read_site()))
+               else await journal.read_open())
     settlements = settle_by_read(entries, variants, run_id=journal.run_id)
     if not settlements:
         return 0
@@ -241,7 +240,8 @@ async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
     kill, a shutdown, a failed re-read); returns their variants, which this run must write
     only absolutely (whatever the re-read said, the walk this run planned from may predate
     the delta). The journal is read where this run writes it (the file, or the database):
-    all of it, or with ``open_writes`` what was appended since the site's last cycle.
+    its open writes (an index, not the whole history), or with ``open_writes`` what was
+    appended since the site's last cycle.
     Nothing is sent again.
 
     Such a delta's call may have got no answer, or none yet when its run died, and may
@@ -255,7 +255,7 @@ async def settle_open_deltas(*, store: StoreAdapter, journal: Journal, log: Log,
     when it was journaled, just before its call was started; a call that then waited for
     the site's rate budget went out later than that."""
     entries = (await open_writes.read(journal) if open_writes is not None
-               else unsettled(await journal.read_site()))
+               else await journal.read_open())
     open_deltas = [e for e in entries if e.delta is not None and e.run_id != journal.run_id]
     if not open_deltas:
         return frozenset()

@@ -15,6 +15,7 @@ says so, with the time of that write, and does not present the old plan as the n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -25,6 +26,23 @@ from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.policy import Policy, Unmatched, Untracked
 
 MAX_WRITES = 10
+
+JOURNAL_LINES = 10_000
+"""The newest journal lines searched for a SKU's last writes (``syncd explain``, the
+console's SKU page): an explanation costs the same on a day-old journal and a year-old
+one."""
+
+JOURNAL_FOUND = 200
+"""Lines about the SKU kept from them: its last writes, pending and outcome lines."""
+
+
+def sku_needles(sku: str, snapshot: StoreSnapshot) -> list[str]:
+    """The text a journal line about ``sku`` holds (``StateBackend.read_recent_about``):
+    the SKU, or the id of a variant carrying it; ``explain_sku`` checks the fields of the
+    lines found."""
+    ids = sorted({v.variant_id for v in snapshot.variants if v.sku == sku})
+    return ([f'"sku":{json.dumps(sku, ensure_ascii=False)}']
+            + [f'"variant_id":{json.dumps(v, ensure_ascii=False)}' for v in ids])
 
 
 @dataclass(frozen=True, slots=True)

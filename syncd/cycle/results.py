@@ -46,6 +46,8 @@ class PlanResult:
     read_at: datetime | None = None
     """When the read of the store this plan comes from started: a write journaled after it
     may not be reflected in the plan (``syncd.core.explain`` says so)."""
+    digest: str = ""
+    """The plan's digest (``syncd.core.plan_digest``): what approving this plan approves."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,8 +34,9 @@ from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
 from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
+from syncd.core.plan_digest import plan_digest
 from syncd.core.policy import Unmatched
-from syncd.core.rollback import RollbackPlan, plan_rollback, rollback_points
+from syncd.core.rollback import RollbackPlan, plan_rollback
 from syncd.core.store_hints import StoreHints, hints_from, without_catalog
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
@@ -46,6 +47,7 @@ from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metr
 from syncd.cycle.write_test_runs import is_write_test, settle_write_tests
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
+from syncd.edges.backend.reading import rollback_target
 from syncd.edges.config import CatalogChoice, SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredSource
@@ -192,11 +194,15 @@ class SiteSync:
         kind: CycleKind = CycleKind.FULL,
         changed_keys: Iterable[str] | None = None,
         force: bool = False,
+        approved: str | None = None,
     ) -> PlanResult:
         """Walk (all of the store, or the products behind ``changed_keys``) and plan.
 
         The guards are evaluated and returned; with ``force=False`` a failing guard raises
         ``GuardRefused``. A fast plan needs a previous full walk (``has_index``).
+        ``approved`` is the digest of a plan an operator approved: the guards are overridden
+        only when this plan's digest is that one (``PlanResult.digest``); a plan that
+        changed since is refused as usual.
         """
         if source is None:
             source = await self.load_source()
@@ -251,11 +257,14 @@ class SiteSync:
         problem = None if fast else match_problem(
             plan, policy, previous_matched=previous.matched_rows if previous else None,
             previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
+        digest = plan_digest(self.site.name, source.digest(), plan.changes)
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             hints=self.hints,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
-                            match_problem=problem, read_at=read_at)
+                            match_problem=problem, read_at=read_at, digest=digest)
+        if approved is not None and approved == digest:
+            force = True  # another plan is refused as usual; the daemon says why
         if problem is not None and not force:
             raise NoMatch(problem, result)
         try:
@@ -276,6 +285,7 @@ class SiteSync:
         progress: Callable[[int, int], None] | None = None,
         on_plan: Callable[[PlanResult], None] | None = None,
         lease: SiteLease | None = None,
+        approved: str | None = None,
     ) -> SyncResult:
         """Plan and (unless ``dry_run``) apply once. Raises ``SourceError``, ``NoMatch``,
         ``GuardRefused`` or ``WixError`` before any write; after the first write, failures
@@ -285,12 +295,13 @@ class SiteSync:
         waiting for the budget give up (``StopRequested`` before the plan; journaled
         ``not_sent`` after). ``on_plan`` sees the plan before the first write. A replica
         passes its ``lease`` on the site: once it lapses nothing more is sent or journaled
-        (``LeaseLost``, a ``StopRequested``)."""
+        (``LeaseLost``, a ``StopRequested``). ``approved``: see ``plan``."""
         async with halt_on(stop, self.client, lease=lease), \
                 self._publishing(on_plan, progress) as hooks:
             return await self._sync(dry_run=dry_run, force=force, kind=kind,
                                     changed_keys=changed_keys, stop=stop,
-                                    progress=hooks[1], on_plan=hooks[0], lease=lease)
+                                    progress=hooks[1], on_plan=hooks[0], lease=lease,
+                                    approved=approved)
 
     async def _sync(
         self,
@@ -303,6 +314,7 @@ class SiteSync:
         progress: Callable[[int, int], None] | None,
         on_plan: Callable[[PlanResult], None] | None,
         lease: SiteLease | None,
+        approved: str | None = None,
     ) -> SyncResult:
         started = time.monotonic()
         calls_before = self.client.calls.total
@@ -312,7 +324,7 @@ class SiteSync:
         if not dry_run:
             await self.settle_write_tests(stop=stop)
         planned = await self.plan(source=source, kind=kind, changed_keys=changed_keys,
-                                  force=force)
+                                  force=force, approved=approved)
         plan = planned.plan
         log.info("plan_ready", kind=planned.kind.value, changes=len(plan.changes),
                  matched=plan.matched, store_variants=plan.store_variants,
@@ -384,8 +396,7 @@ class SiteSync:
         run wrote, and journals the restoring writes as a run of their own (so a rollback
         can itself be rolled back). Raises ``SyncdError`` when the journal names no such run.
         """
-        entries = await self.backend.read_journal(self.site.name)
-        points = rollback_points(entries, run_id=run_id)
+        points = await rollback_target(self.backend, self.site.name, run_id)
         if not points:
             which = f"run {run_id}" if run_id else "any run"
             raise SyncdError(f"{self.backend.where(self.site.name)}: no applied write of "

@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 import aiohttp
+import pytest
 import yaml
 
 from support.sync import API_KEY, drifted_source, write_config
@@ -148,7 +149,11 @@ async def _readyz(port: int, until: str, *, timeout_s: float = 30) -> dict[str, 
     raise AssertionError(f"readyz never said {until}: {body}")
 
 
-async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, tmp_path):
+@pytest.mark.parametrize("output", ["text", "json"])
+async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, tmp_path,
+                                                                      output):
+    """``sync --force`` beside a daemon shows the plan it forces (its changes and digest,
+    in text and in the JSON envelope), and the daemon applies exactly that plan."""
     emu = await emulator(catalog="v1", api_key=API_KEY, rate_limit=None)
     source = tmp_path / "stock.csv"
     drifted_source(emu.state(), source, drift=0.5)
@@ -168,11 +173,25 @@ async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, 
             _, err = await asyncio.wait_for(cli.communicate(), timeout=60)
             assert cli.returncode != ExitCode.LOCKED, err.decode()
         cli = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "syncd", "sync", "--force", "--config", str(config),
+            sys.executable, "-m", "syncd", "sync", "--force", "--output", output,
+            "--config", str(config),
             env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        _, err = await asyncio.wait_for(cli.communicate(), timeout=60)
+        out, err = await asyncio.wait_for(cli.communicate(), timeout=60)
         assert cli.returncode == ExitCode.OK, err.decode()
-        assert "asked it to run one cycle" in err.decode()
+        if output == "text":
+            assert "asked it to apply plan" in err.decode()
+            shown = out.decode()
+            assert "Plan: " in shown and " changes on " in shown  # the changes it forces
+            digest = shown.split("Forcing plan ", 1)[1].split("(digest ", 1)[1].split(")")[0]
+            changes = int(shown.split("Plan: ", 1)[1].split(" change", 1)[0])
+        else:
+            envelope = json.loads(out.decode())
+            site = envelope["sites"][0]
+            assert site["outcome"] == "delegated"
+            digest = site["plan"]["digest"]
+            changes = site["plan"]["counts"]["changes"]
+            assert len(site["plan"]["changes"]) == changes
+        assert len(digest) == 64 and changes > 0
         await _readyz(port, "ok")
         assert emu.stats()["writes"]["calls"] > 0
     finally:
@@ -181,7 +200,13 @@ async def test_a_refused_plan_is_approved_without_stopping_the_daemon(emulator, 
     events = [json.loads(line) for line in log.decode().splitlines() if line.startswith("{")]
     refused = next(e for e in events if e.get("result") == "refused")
     assert "syncd sync --force" in refused["summary"]
-    assert any(e["event"] == "cycle_forced" for e in events)
+    taken = next(e for e in events if e["event"] == "approval_taken")
+    assert digest.startswith(taken["digest"])  # the daemon was asked for the plan shown
+    assert any(e["event"] == "cycle_forced_by_approval" for e in events)
+    assert not any(e["event"] == "approval_stale" for e in events)
+    applied = next(e for e in events if e["event"] == "cycle_finished"
+                   and e.get("result") == "ok")
+    assert applied["planned"] == changes
 
 
 async def test_cycles_started_by_a_source_change_are_counted(emulator, tmp_path):

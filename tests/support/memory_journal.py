@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from syncd.core.journal import Journal, JournalEntry, JournalTail
+from syncd.core.journal import Journal, JournalEntry, JournalTail, unsettled
 
 
 class MemoryStore:
@@ -29,6 +29,9 @@ class MemoryStore:
     async def read_since(self, position: object | None) -> JournalTail:
         start = int(position) if isinstance(position, int) else 0
         return JournalTail(tuple(self.lines[start:]), len(self.lines), position is None)
+
+    async def read_open(self) -> list[JournalEntry]:
+        return unsettled(self.lines)
 
 
 def memory_journal(lines: list[JournalEntry], *, run_id: str, clock: Any) -> Journal:

@@ -56,7 +56,53 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
             ADD COLUMN epoch bigint NOT NULL DEFAULT nextval('syncd_owner_epoch');
         ALTER TABLE syncd_journal ADD COLUMN replica text, ADD COLUMN epoch bigint;
     """),
-    (4, "the findings of each site's last store probe", """
+    (4, "console state: approvals bound to a plan, the action log, signed-in sessions", """
+        CREATE TABLE syncd_approvals (
+            site        text PRIMARY KEY,
+            digest      text NOT NULL,
+            approved_by text NOT NULL,
+            approved_at timestamptz NOT NULL,
+            changes     integer NOT NULL DEFAULT 0
+        );
+        CREATE TABLE syncd_console_actions (
+            id        bigserial PRIMARY KEY,
+            at        timestamptz NOT NULL,
+            action    text NOT NULL,
+            site      text,
+            actor     text NOT NULL,
+            allowed   boolean NOT NULL,
+            detail    text NOT NULL DEFAULT ''
+        );
+        CREATE TABLE syncd_console_sessions (
+            key       text PRIMARY KEY,
+            csrf      text NOT NULL,
+            opened_at timestamptz NOT NULL,
+            seen_at   timestamptz NOT NULL
+        );
+    """),
+    # The entry's own time (the journal's clock) is what retention judges; recorded_at
+    # is the server's. Rows of older versions are filled from their entry's text (a row
+    # that is not JSON gets none, and is kept by compaction, not stopped by a cast).
+    (5, "journal: one run's rows, the open writes and retention, by index", """
+        ALTER TABLE syncd_journal ADD COLUMN at timestamptz;
+        UPDATE syncd_journal
+            SET at = substring(entry from '"time":"([^"]+)"')::timestamptz;
+        CREATE INDEX syncd_journal_run ON syncd_journal (site, run_id);
+        CREATE INDEX syncd_journal_pending ON syncd_journal (site, id)
+            WHERE outcome = 'pending';
+        CREATE TABLE syncd_journal_open (
+            site     text NOT NULL,
+            write_id text NOT NULL,
+            id       bigint NOT NULL,
+            PRIMARY KEY (site, write_id)
+        );
+        INSERT INTO syncd_journal_open (site, write_id, id)
+            SELECT p.site, p.write_id, p.id FROM syncd_journal p
+            WHERE p.outcome = 'pending' AND NOT EXISTS (
+                SELECT 1 FROM syncd_journal s WHERE s.site = p.site
+                AND s.write_id = p.write_id AND s.outcome <> 'pending');
+    """),
+    (6, "the findings of each site's last store probe", """
         CREATE TABLE syncd_probe_reports (
             site     text PRIMARY KEY,
             taken_at timestamptz NOT NULL,

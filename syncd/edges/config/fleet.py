@@ -19,6 +19,7 @@ import yaml
 
 from syncd.base import yamlnodes
 from syncd.base.errors import ConfigError
+from syncd.core.retention import DEFAULT_RETENTION_DAYS
 from syncd.edges.config.errorlist import ErrorList
 from syncd.edges.config.reader import MapReader
 from syncd.edges.config.secrets import Secret, dsn_file_path, read_dsn_file, register_dsn
@@ -32,6 +33,7 @@ ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
 SITE_FILE_SUFFIXES = (".yaml", ".yml")
 
 FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds",
+              "journal_retention_days",
               "dsn_file")
 """The top-level keys read here."""
 
@@ -70,6 +72,11 @@ class FleetSettings:
     lease_ttl_s: float = 15.0
     """A replica that stops heartbeating loses its sites after this long: kill -9 of a
     replica hands its stores to the others within ~2 TTLs."""
+
+    journal_retention_days: int = DEFAULT_RETENTION_DAYS
+    """Journal history older than this many days is dropped by compaction (``syncd
+    journal --compact``, and the daemon once a day), except unsettled writes and the run
+    ``syncd rollback`` undoes. 90 days keeps a season of rollback points and history."""
 
 
 def default_replica_id() -> str:
@@ -115,6 +122,8 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         replica_id=env.get(ENV_REPLICA_ID) or (
             default_replica_id() if backend is StateBackendKind.POSTGRES else ""),
         lease_ttl_s=m.number("lease_ttl_seconds", defaults.lease_ttl_s, positive=True),
+        journal_retention_days=m.integer("journal_retention_days",
+                                         defaults.journal_retention_days, minimum=1),
     )
 
 

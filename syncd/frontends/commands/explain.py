@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from syncd.core.explain import explain_sku
+from syncd.core.explain import JOURNAL_FOUND, JOURNAL_LINES, explain_sku, sku_needles
 from syncd.cycle.sync import SiteSync
 from syncd.frontends.commands.common import ExitCode, add_site_options
 from syncd.frontends.commands.outcome import SiteOutcome
@@ -21,7 +21,8 @@ from syncd.frontends.render import explanation_text
 DESCRIPTION = """\
 Explain one SKU: every store variant carrying it, the source rows naming it (file:line),
 the buffer/cap/untracked/unmatched rules, the current and desired values, the last writes
-from the journal, and why the next sync will or will not write it. Nothing is written.
+among the journal's newest 10,000 lines, and why the next sync will or will not write
+it. Nothing is written.
 """
 
 EPILOG = """\
@@ -60,7 +61,9 @@ def run(args: argparse.Namespace) -> int:
     async def explain(name: str, site: SiteSync) -> SiteOutcome:
         async with site:
             planned = await site.plan(force=True)
-        entries = await site.backend.read_journal(name)
+        entries = await site.backend.read_recent_about(
+            name, sku_needles(args.sku, planned.snapshot), limit=JOURNAL_FOUND,
+            window=JOURNAL_LINES)
         explanation = explain_sku(
             args.sku, plan=planned.plan, snapshot=planned.snapshot,
             rows=planned.source.rows, policy=site.site.policy, journal=entries,

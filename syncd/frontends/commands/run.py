@@ -119,6 +119,7 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.edges.wix import LimiterPool
     from syncd.frontends.console import mount_console
     from syncd.frontends.console.notices import announce_console
+    from syncd.frontends.daemon.compaction import JournalCompaction, compact_sites
     from syncd.frontends.daemon.config import DaemonSetup
     from syncd.frontends.daemon.site_board import Board
     from syncd.frontends.daemon.supervisor import Daemon
@@ -162,7 +163,8 @@ def run_command(args: argparse.Namespace) -> int:
     daemon = Daemon(reload, metrics=metrics, notifier=SystemdNotifier.from_env(),
                     http_routes=console_routes, ownership=backend.ownership(),
                     allowed_hosts=settings.console.allowed_hosts,
-                    on_listening=lambda address: announce_console(settings, address))
+                    on_listening=lambda address: announce_console(settings, address),
+                    compaction=JournalCompaction(lambda: compact_sites(running)))
     try:
         asyncio.run(daemon.run(setup))
     except SiteLocked as e:

@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import time
 from dataclasses import replace
 from typing import Any
 
 from syncd.base.errors import SyncdError
+from syncd.core.plan_digest import short_digest
 from syncd.cycle.endings import CycleEnd, Ending, classify
 from syncd.cycle.progress import SyncProgress
 from syncd.cycle.results import PlanResult
 from syncd.cycle.sync import SiteSync
 from syncd.cycle.wiring import open_site_syncs
-from syncd.edges.backend import SiteLocked, StateBackend, backend_for
+from syncd.edges.backend import SiteLocked, backend_for
+from syncd.edges.backend.console_state import Approval
 from syncd.edges.config import Settings
 from syncd.frontends.commands.common import (
     ExitCode,
@@ -84,7 +88,8 @@ exit status:
   2  with --dry-run: changes are pending (as `syncd plan`)
   3  a safety guard refused a site's plan: nothing was written to that site
   4  another syncd process (a daemon?) holds a site's lock (with --force: 0 after
-     asking that daemon to run one forced cycle itself)
+     showing the plan and asking that daemon to apply exactly that plan in one forced
+     cycle; if its cycle plans anything else, it refuses it as usual)
   5  stopped by Ctrl-C/SIGTERM: nothing was sent after it; the account says what was not
      sent, and what was sent but is unconfirmed (`syncd journal --pending`)
   6  the source matches no store variant (or far fewer than at the last good run)
@@ -182,34 +187,51 @@ async def _sync(settings: Settings, args: argparse.Namespace) -> int:
                     async with site.backend.site_lock(name), site:
                         return await _sync_site(name, site, args, stop)
                 except SiteLocked as exc:
-                    return _locked(name, exc, site.backend, args)
+                    return await _locked(name, exc, site, args)
 
             outcomes = await each_site(syncs, sync, text=args.output == "text",
                                        on_error=cycle_error)
     return finish("sync", outcomes, output=args.output)
 
 
-def _locked(name: str, exc: SiteLocked, backend: StateBackend,
-            args: argparse.Namespace) -> SiteOutcome:
-    """A daemon holds the site: with --force, ask it to run the forced cycle instead."""
+async def _locked(name: str, exc: SiteLocked, site: SiteSync,
+                  args: argparse.Namespace) -> SiteOutcome:
+    """A daemon holds the site: with --force, show the plan and ask the daemon to apply
+    exactly that plan (its digest) in one forced cycle."""
     text = args.output == "text"
     locked = ended(name, classify(exc))
-    if args.force and exc.pid:
-        try:
-            backend.request_approval(name, exc)
-        except OSError as e:
-            if text:
-                print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
-            return locked
-        delegated = (f"a daemon (pid {exc.pid}) syncs this site: asked it to run one cycle "
-                     "with the safety guards overridden; its log (cycle_forced, "
-                     "cycle_finished) and /readyz say how it went")
+    backend = site.backend
+    problem = backend.cannot_ask(exc) if args.force else None
+    if not args.force or problem is not None:
         if text:
-            print(f"syncd: site {name}: {delegated}", file=sys.stderr)
-        return replace(ended(name, Ending(CycleEnd.OK, delegated)), outcome="delegated")
+            print_site_error(name, exc if problem is None
+                             else f"{exc} (could not ask it to force a cycle: {problem})")
+        return locked
+    # Reads only (no lock): the same walk and plan the daemon's cycle will make.
+    async with site:
+        planned = await site.plan(force=True)
+    short = short_digest(planned.digest)
     if text:
-        print_site_error(name, exc)
-    return locked
+        print(plan_text(name, planned, max_rows=args.max_rows, forced=True), flush=True)
+        print(f"Forcing plan {short} (digest {planned.digest}).", flush=True)
+    approval = Approval(digest=planned.digest, by=f"sync --force pid {os.getpid()}",
+                        at_s=time.time(), changes=len(planned.plan.changes))
+    try:
+        await backend.request_approval(name, exc, approval)
+    except OSError as e:
+        if text:
+            print_site_error(name, f"{exc} (could not ask it to force a cycle: {e})")
+        return locked
+    holder = f"a daemon (pid {exc.pid})" if exc.pid else "a daemon replica"
+    delegated = (f"{holder} syncs this site: asked it to apply plan {short} "
+                 f"({len(planned.plan.changes)} change(s), shown above) in one cycle with the "
+                 "safety guards overridden; if its cycle plans anything else (the source or "
+                 "the store changed), it refuses as usual (approval_stale in its log); its "
+                 "log (cycle_forced_by_approval, cycle_finished) and /readyz say how it went")
+    if text:
+        print(f"syncd: site {name}: {delegated}", file=sys.stderr)
+    return replace(ended(name, Ending(CycleEnd.OK, delegated, planned=planned)),
+                   outcome="delegated")
 
 
 async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
@@ -225,6 +247,10 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
                     line.clear()
                 print(plan_text(name, planned, max_rows=args.max_rows, forced=args.force),
                       flush=True)
+                if args.force and any(not g.passed for g in planned.guards):
+                    print(f"Forcing plan {short_digest(planned.digest)} (digest "
+                          f"{planned.digest}): the safety guards are overridden for this "
+                          "run.", flush=True)
 
         try:
             result = await site.sync(force=args.force, stop=stop, progress=tracker,

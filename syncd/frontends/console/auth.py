@@ -16,12 +16,18 @@ was opened, whichever comes first. A client that sent ``login_max_failures`` wro
 within ``login_window_seconds`` gets 429 until the oldest of them leaves the window, whether
 it tries the sign-in form or a Bearer header.
 
-Tokens are compared in constant time; sessions live in memory (a restart logs everyone
-out) and are capped in number, as are the clients whose failures are remembered.
+Tokens are compared in constant time; sessions are capped in number, as are the clients
+whose failures are remembered. Sessions are kept in memory and, through the state backend,
+as ``StoredSession`` records (``syncd.frontends.console.app`` saves and loads them): only a
+SHA-256 of a session's id is stored, never the id the cookie holds, so a restart (or another
+replica on the same database) keeps people signed in, and reading the state does not sign
+anyone in. A session's idle time is saved when it signs in or acts; after a restart it counts
+from then.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import math
 import secrets
@@ -33,6 +39,7 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
+from syncd.edges.backend.console_state import StoredSession
 from syncd.frontends.console.proxy import Proxies
 
 log = structlog.get_logger("syncd.frontends.console")
@@ -61,6 +68,11 @@ class _Session:
     csrf: str
     opened_s: float
     seen_s: float
+
+
+def session_key(session: str) -> str:
+    """What identifies a session in memory and in the state backend: a SHA-256 of its id."""
+    return hashlib.sha256(session.encode()).hexdigest()
 
 
 class LoginLimiter:
@@ -110,14 +122,17 @@ class ConsoleAuth:
 
     def __init__(self, token: str | None, *, viewing_needs_token: bool, proxies: Proxies,
                  idle_s: float, max_s: float, limiter: LoginLimiter,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 wall: Callable[[], float] = time.time) -> None:
         self._token = token
         self.viewing_needs_token = viewing_needs_token
         self.proxies = proxies
         self.idle_s, self.max_s = idle_s, max_s
         self.limiter = limiter
         self._clock = clock
+        self._wall = wall
         self._sessions: OrderedDict[str, _Session] = OrderedDict()
+        """By ``session_key`` of the cookie's id."""
 
     @property
     def actions_enabled(self) -> bool:
@@ -131,10 +146,50 @@ class ConsoleAuth:
         """A new session id (its CSRF token is made alongside)."""
         session = secrets.token_urlsafe(32)
         now = self._clock()
-        self._sessions[session] = _Session(secrets.token_urlsafe(32), now, now)
+        self._sessions[session_key(session)] = _Session(secrets.token_urlsafe(32), now, now)
+        self._trim()
+        return session
+
+    def _trim(self) -> None:
         while len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
-        return session
+
+    def stored(self, request: web.Request | None = None, *,
+               session: str | None = None) -> StoredSession | None:
+        """The record to keep of ``session`` (an id), or of the request's live session."""
+        key = session_key(session) if session is not None else self._key(request)
+        found = self._sessions.get(key) if key is not None else None
+        if found is None or key is None:
+            return None
+        wall, now = self._wall(), self._clock()
+        return StoredSession(key=key, csrf=found.csrf, opened_at_s=wall - (now - found.opened_s),
+                             seen_at_s=wall - (now - found.seen_s))
+
+    def adopt(self, sessions: list[StoredSession]) -> None:
+        """Sessions kept by the state backend (a restart, another replica's sign-in); those
+        already known here keep their own times."""
+        wall, now = self._wall(), self._clock()
+        for kept in sorted(sessions, key=lambda k: k.opened_at_s):
+            expired = wall - kept.seen_at_s > self.idle_s or wall - kept.opened_at_s > self.max_s
+            if kept.key not in self._sessions and not expired:
+                self._sessions[kept.key] = _Session(kept.csrf, now - (wall - kept.opened_at_s),
+                                                    now - (wall - kept.seen_at_s))
+        self._trim()
+
+    def unknown_cookie(self, request: web.Request) -> bool:
+        """True when the request carries a session cookie this process does not know."""
+        return any((key := request.cookies.get(name)) is not None
+                   and session_key(key) not in self._sessions
+                   for name in (SECURE_COOKIE, COOKIE))
+
+    def _key(self, request: web.Request | None) -> str | None:
+        if request is None:
+            return None
+        for name in (SECURE_COOKIE, COOKIE):
+            cookie = request.cookies.get(name)
+            if cookie is not None and session_key(cookie) in self._sessions:
+                return session_key(cookie)
+        return None
 
     def cookie_name(self, request: web.Request) -> str:
         return SECURE_COOKIE if self.proxies.secure(request) else COOKIE
@@ -146,17 +201,23 @@ class ConsoleAuth:
         response.set_cookie(SECURE_COOKIE if secure else COOKIE, session, httponly=True,
                             samesite="Strict", path="/", secure=secure or None)
 
-    def close_session(self, request: web.Request, response: web.StreamResponse) -> None:
+    def close_session(self, request: web.Request, response: web.StreamResponse) -> list[str]:
+        """End the request's session; the keys of the sessions ended (to forget them in
+        the state backend too)."""
+        ended = []
         for name in (SECURE_COOKIE, COOKIE):
             session = request.cookies.get(name)
             if session is not None:
-                self._sessions.pop(session, None)
+                self._sessions.pop(session_key(session), None)
+                ended.append(session_key(session))
                 response.del_cookie(name, path="/")
+        return ended
 
     def _session(self, request: web.Request) -> _Session | None:
         """The request's live session (an expired one is forgotten here)."""
         for name in (SECURE_COOKIE, COOKIE):
-            key = request.cookies.get(name)
+            cookie = request.cookies.get(name)
+            key = session_key(cookie) if cookie is not None else None
             found = self._sessions.get(key) if key is not None else None
             if found is None or key is None:
                 continue

@@ -14,7 +14,10 @@ from syncd.apply.absolute import ApplyReport
 from syncd.core.explain import Explanation
 from syncd.core.journal import JournalEntry, StockState
 from syncd.core.journal_view import latest_first
+from syncd.core.plan_digest import short_digest
 from syncd.core.rollback import RollbackPlan
+from syncd.cycle.results import PlanResult
+from syncd.edges.backend.console_state import Approval, ConsoleAction
 from syncd.frontends.console.auth import CSRF_FIELD, Viewer
 from syncd.frontends.console.charts import bars
 from syncd.frontends.console.html import Html, h, join, when
@@ -141,31 +144,60 @@ def _action(url: str, label: str, viewer: Viewer, *, confirm: str = "",
 
 
 def site_page(board: SiteBoard, status: SiteStatus | None, journal: Sequence[JournalEntry],
-              viewer: Viewer, *, now_s: float, flash: str = "") -> Html:
-    """A site's page; ``journal``: the tail of its journal, oldest first."""
+              viewer: Viewer, *, now_s: float, flash: str = "",
+              approval: Approval | None = None,
+              actions: Sequence[ConsoleAction] = ()) -> Html:
+    """A site's page; ``journal``: the tail of its journal, oldest first; ``approval``:
+    the approval waiting for the site's next full cycle; ``actions``: the console's recent
+    actions on the site, newest first."""
     name = board.site.name
     parts: list[Html] = [h('<h1>Site {} {}</h1>', name, _state(status, board))]
     parts.append(h('<p>{}<form class="inline" method="get" action="/ui/site/{}/sku">'
                    '<input type="text" name="sku" placeholder="SKU" aria-label="SKU"> '
                    '<button class="secondary">Explain SKU</button></form></p>',
                    _action(f"/ui/site/{name}/cycle", "Run a cycle now", viewer), name))
+    if board.stale:
+        parts.append(h('<p class="flash stale" id="approval-stale" role="status">Approval '
+                       'not applied: {}</p>', board.stale))
     if board.refused is not None:
-        refused = board.refused
-        failed = join(h('<li>{}: {}</li>', g.guard.value, g.message)
-                       for g in refused.guards if not g.passed)
-        approve = (h('<p class="muted">An approval is waiting for the next cycle.</p>')
-                   if board.approved else _action(
-                       f"/ui/site/{name}/approve", "Approve once", viewer,
-                       confirm="Run the next cycle of this site with the guards overridden, "
-                               "once?"))
-        parts.append(h('<section class="box refusal" id="refusal"><h2>Refused plan waiting '
-                       'for approval</h2><p>{} change(s) refused by the safety guards:</p>'
-                       '<ul>{}</ul>{}</section>', len(refused.plan.changes), failed, approve))
+        parts.append(_refusal(name, board.refused, approval, viewer))
     parts.append(_charts(board))
     parts.append(_latest_plan(board, now_s))
     parts.append(_runs(board, viewer, now_s))
+    parts.append(_actions(actions, now_s))
     parts.append(_journal(journal))
     return layout(f"Site {name}", join(parts), viewer, flash=flash)
+
+
+def _refusal(name: str, refused: PlanResult, approval: Approval | None,
+             viewer: Viewer) -> Html:
+    """The refused plan, its digest, and the approval of exactly that plan."""
+    failed = join(h('<li>{}: {}</li>', g.guard.value, g.message)
+                  for g in refused.guards if not g.passed)
+    short = short_digest(refused.digest)
+    if approval is not None and approval.digest == refused.digest:
+        approve = h('<p class="muted">An approval of plan {} is waiting for the next cycle '
+                    '({}).</p>', short, approval.by)
+    else:
+        approve = _action(f"/ui/site/{name}/approve", "Approve once", viewer,
+                          confirm="Apply this plan, exactly as shown, with the guards "
+                                  "overridden, once?", fields={"digest": refused.digest})
+    return h('<section class="box refusal" id="refusal"><h2>Refused plan waiting for '
+             'approval</h2><p>{} change(s) refused by the safety guards:</p><ul>{}</ul>'
+             '<p>Plan <code class="digest">{}</code>: an approval applies exactly this plan; '
+             'if the next cycle plans anything else, it is refused again.</p>{}</section>',
+             len(refused.plan.changes), failed, short, approve)
+
+
+def _actions(actions: Sequence[ConsoleAction], now_s: float) -> Html:
+    if not actions:
+        return Html("")
+    rows = join(h('<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+                  when(a.at_s, now_s), a.action, a.by, "yes" if a.allowed else "refused",
+                  a.detail) for a in actions)
+    return h('<section class="box" id="actions"><h2>Recent actions</h2><table><thead><tr>'
+             '<th>When</th><th>Action</th><th>By</th><th>Done</th><th>Detail</th></tr>'
+             '</thead><tbody>{}</tbody></table></section>', rows)
 
 
 def _charts(board: SiteBoard) -> Html:

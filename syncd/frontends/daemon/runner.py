@@ -17,12 +17,15 @@ import structlog
 
 from syncd.apply.absolute import ApplyReport
 from syncd.base.errors import GuardRefused, LeaseLost, SyncdError
+from syncd.core.plan_digest import short_digest
 from syncd.core.rollback import RollbackPlan
 from syncd.cycle.endings import CycleEnd, Ending, classify
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.results import PlanResult, SyncResult
 from syncd.cycle.sync import SiteSync
 from syncd.cycle.wiring import open_site_syncs
+from syncd.edges.backend import StateBackend
+from syncd.edges.backend.console_state import Approval, ConsoleAction
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.config import Settings, SiteSettings
 from syncd.edges.feeds.copy import FeedCopies
@@ -36,9 +39,13 @@ log = structlog.get_logger("syncd.frontends.daemon")
 class SyncCycleRunner:
     """The daemon's cycle runner: one ``SiteSync`` per site, one cycle per call.
 
-    With a ``Board`` it also tells the board every cycle's plan and account, runs a site's
-    next cycle forced once when the board holds an approval for it, and serves the
-    console's rollbacks, one at a time with that site's cycles.
+    Every full cycle first takes the site's waiting approval from the state backend (left
+    by the console or by ``syncd sync --force``): the cycle overrides the guards only if
+    it plans the approved plan (the same digest, ``syncd.core.plan_digest``). A plan that
+    changed since is refused as usual and the approval is dropped (``approval_stale``,
+    also in the console's action log); a cycle that ended before it planned leaves the
+    approval for the next one. With a ``Board`` it also tells the board every cycle's plan
+    and account, and serves the console's rollbacks, one at a time with that site's cycles.
     """
 
     def __init__(self, sites: dict[str, SiteSync], *, board: Board | None = None) -> None:
@@ -56,21 +63,61 @@ class SyncCycleRunner:
         force: bool = False,
         lease: SiteLease | None = None,
     ) -> CycleOutcome:
-        forced = force or (self._board is not None and self._board.take_approval(site.name))
-        if forced:
-            log.warning("cycle_forced_by_approval", site=site.name)
+        backend = self._sites[site.name].backend
         calls = self._sites[site.name].client.calls
         calls_before = calls.total
         async with self._busy[site.name]:
-            outcome, planned, result = await self._cycle(site, kind, changed_keys, stop, forced,
-                                                         lease)
+            # Only a full cycle plans everything an approval may have been given for.
+            approval = await backend.take_approval(site.name) \
+                if kind is CycleKind.FULL and not force else None
+            approved = approval.digest if approval is not None else None
+            if approval is not None:
+                log.info("approval_taken", site=site.name, digest=short_digest(approved or ""),
+                         approved_by=approval.by)
+            try:
+                outcome, planned, result = await self._cycle(site, kind, changed_keys, stop,
+                                                             force, lease, approved)
+            except asyncio.CancelledError:
+                if approval is not None:  # cancelled before it could apply: keep it
+                    await asyncio.shield(backend.grant_approval(site.name, approval))
+                raise
+        stale = None
+        if approval is not None:
+            stale = await self._settle_approval(site.name, approval, backend, planned)
+        forced = force or (planned is not None and approved == planned.digest)
+        if forced and approval is not None:
+            log.warning("cycle_forced_by_approval", site=site.name,
+                        digest=short_digest(approval.digest), approved_by=approval.by)
         if self._board is not None:
             # Counted here, not from the result: a refused or failed cycle spent calls too.
             self._board.record(outcome, planned=planned, forced=forced,
                                run_id=result.run_id if result is not None else None,
                                api_calls=calls.total - calls_before,
-                               refused=outcome.result is CycleResult.REFUSED)
+                               refused=outcome.result is CycleResult.REFUSED, stale=stale)
         return outcome
+
+    async def _settle_approval(self, site: str, approval: Approval, backend: StateBackend,
+                               planned: PlanResult | None) -> str | None:
+        """After a cycle that took ``approval``: put it back when the cycle never planned,
+        and say why it was dropped when the plan was another (returns that message)."""
+        if planned is None:
+            await backend.grant_approval(site, approval)
+            log.info("approval_kept", site=site, digest=short_digest(approval.digest),
+                     reason="the cycle ended before it planned")
+            return None
+        if planned.digest == approval.digest:
+            return None
+        message = (f"the plan changed since it was approved (approved "
+                   f"{short_digest(approval.digest) or 'no plan'}, now "
+                   f"{short_digest(planned.digest)} with {len(planned.plan.changes)} "
+                   "change(s)): approve the new plan")
+        log.warning("approval_stale", site=site, approved=short_digest(approval.digest),
+                    planned=short_digest(planned.digest), approved_by=approval.by,
+                    reason=message)
+        await backend.record_action(ConsoleAction(
+            at_s=time.time(), action="approval_stale", site=site, by="daemon",
+            allowed=False, detail=message))
+        return message
 
     async def rollback(self, site: str, run_id: str | None,
                        dry_run: bool) -> tuple[RollbackPlan, ApplyReport | None]:
@@ -80,7 +127,7 @@ class SyncCycleRunner:
 
     async def _cycle(
         self, site: SiteSettings, kind: CycleKind, changed_keys: frozenset[str] | None,
-        stop: asyncio.Event, force: bool, lease: SiteLease | None,
+        stop: asyncio.Event, force: bool, lease: SiteLease | None, approved: str | None,
     ) -> tuple[CycleOutcome, PlanResult | None, SyncResult | None]:
         sync = self._sites[site.name]
         started = time.monotonic()
@@ -89,7 +136,7 @@ class SyncCycleRunner:
             kind = CycleKind.FULL
         try:
             result = await sync.sync(kind=kind, changed_keys=changed_keys, stop=stop,
-                                     force=force, lease=lease)
+                                     force=force, lease=lease, approved=approved)
         except SyncdError as exc:
             ending = classify(exc)
             if isinstance(exc, LeaseLost):

@@ -2,11 +2,15 @@
 
 The cycle runner feeds the board after every cycle (``record``); the web console reads it.
 It is small and in memory only: the latest plan of each site (or the refused one waiting
-for approval), the last ``history`` cycles with their accounts, and the pending approvals.
-A restart forgets it; the journal on disk keeps the writes themselves.
+for approval) and the last ``history`` cycles with their accounts. A restart forgets it; the
+journal keeps the writes themselves, and the state backend keeps what people did: the
+approvals waiting for a cycle and the console's action log
+(``syncd.edges.backend.console_state``).
 
-Approvals are one-shot: ``approve`` marks a site whose last plan a guard refused, and the
-next cycle of that site takes the mark (``take_approval``) and runs forced, once.
+Approvals are one-shot and bound to a plan: the console leaves one for the digest of the
+refused plan it showed, and the site's next full cycle applies its plan with the guards
+overridden only if it is that plan (``syncd.frontends.daemon.runner``); otherwise the
+board keeps why (``stale``) for the console to say.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ class SiteBoard:
     refused: PlanResult | None = None
     """The plan a guard refused last, while no later cycle has succeeded."""
     refusal: str = ""
-    approved: bool = False
-    """An approval is waiting for the next cycle."""
+    stale: str = ""
+    """Why the last approval was not applied (the plan changed since), until the next
+    approval or success."""
     runs: deque[RunRecord] = field(default_factory=deque)
 
 
@@ -80,24 +85,21 @@ class Board:
             else:
                 board.site = site
 
-    def take_approval(self, site: str) -> bool:
-        """True (once) when the site's refused plan was approved."""
-        board = self.sites.get(site)
-        if board is None or not board.approved:
-            return False
-        board.approved = False
-        return True
-
-    def approve(self, site: str) -> bool:
-        """Approve the site's refused plan for the next cycle; False when none waits."""
+    def refused_digest(self, site: str) -> str | None:
+        """The digest of the site's refused plan waiting for approval, or None."""
         board = self.sites.get(site)
         if board is None or board.refused is None:
-            return False
-        board.approved = True
-        return True
+            return None
+        return board.refused.digest
+
+    def approved(self, site: str) -> None:
+        """An approval was left for the site (the stale notice is over)."""
+        board = self.sites.get(site)
+        if board is not None:
+            board.stale = ""
 
     def record(self, outcome: CycleOutcome, *, planned: PlanResult | None, run_id: str | None,
-               api_calls: int, forced: bool, refused: bool) -> None:
+               api_calls: int, forced: bool, refused: bool, stale: str | None = None) -> None:
         """Fold one finished cycle in (called by the cycle runner)."""
         board = self.sites.get(outcome.site)
         if board is None:
@@ -109,6 +111,8 @@ class Board:
         if refused:
             board.refused, board.refusal = planned, outcome.error or outcome.summary
         elif outcome.succeeded:
-            board.refused, board.refusal = None, ""
+            board.refused, board.refusal, board.stale = None, "", ""
+        if stale:
+            board.stale = stale
         board.runs.appendleft(run)
 

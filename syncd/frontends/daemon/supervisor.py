@@ -38,8 +38,9 @@ from aiohttp import web
 
 from syncd.cycle.metrics import Metrics
 from syncd.edges.backend.local import LocalBackend
-from syncd.edges.backend.local.approve import APPROVE_SIGNAL, take_approval
+from syncd.edges.backend.local.approve import APPROVE_SIGNAL, approval_waits
 from syncd.edges.config import HttpSettings, ListenAddress
+from syncd.frontends.daemon.compaction import JournalCompaction
 from syncd.frontends.daemon.config import DaemonConfig, DaemonSetup
 from syncd.frontends.daemon.cycle import CycleOutcome, NamedSite
 from syncd.frontends.daemon.fleet_loop import FleetRun
@@ -73,8 +74,11 @@ class Daemon(Generic[SiteT]):
         ownership: Ownership | None = None,
         allowed_hosts: Sequence[str] = (),
         on_listening: Callable[[ListenAddress], None] | None = None,
+        compaction: JournalCompaction | None = None,
     ) -> None:
         self._load = load
+        self._compaction = compaction
+        """The daily journal compaction (None: none, e.g. in tests)."""
         self._ownership = ownership
         self._metrics = metrics
         self._notifier = notifier or SystemdNotifier(None)
@@ -116,15 +120,16 @@ class Daemon(Generic[SiteT]):
         self.stop.set()
 
     def take_approvals(self) -> None:
-        """Run one forced cycle of every site an approval was requested for
-        (``syncd.edges.backend.local.approve``)."""
+        """Run one full cycle of every site an approval was requested for
+        (``syncd.edges.backend.local.approve``): the cycle takes the approval, and applies
+        the plan with the guards overridden if it is the approved one."""
         config = self._fleet.config
         if config is None:
             return
         for loop in self._fleet.loops.values():
-            if take_approval(config.state_dir, loop.name):
+            if approval_waits(config.state_dir, loop.name):
                 log.warning("forced_cycle_requested", site=loop.name)
-                loop.request_forced_cycle("approved")
+                loop.request_full_cycle("approved")
 
     def request_reload(self, reason: str = "request") -> None:
         """Re-read the configuration; the running one stays if the new one is invalid."""
@@ -199,9 +204,15 @@ class Daemon(Generic[SiteT]):
             if interval_s is not None and self._notifier.enabled:
                 watchdog = tg.create_task(run_watchdog(self._notifier, interval_s=interval_s),
                                           name="systemd watchdog")
+            compaction = None
+            if self._compaction is not None:
+                compaction = tg.create_task(self._compaction.run(self.stop),
+                                            name="journal compaction")
             await self._fleet.run(setup, tg)
             if watchdog is not None:
                 watchdog.cancel()
+            if compaction is not None:
+                compaction.cancel()
 
     async def _reload(self, config: DaemonConfig[SiteT]) -> DaemonSetup[SiteT] | None:
         """Load the configuration again; None when rejected (or stopped meanwhile)."""

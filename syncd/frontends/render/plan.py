@@ -277,6 +277,7 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
     plan = result.plan
     data: dict[str, Any] = {
         "site": site,
+        "digest": result.digest,
         "catalog": plan.catalog.value,
         "walk": {"kind": result.kind.value, "api_calls": result.snapshot.api_calls,
                  "store_variants": plan.store_variants},

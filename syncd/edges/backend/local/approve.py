@@ -2,10 +2,11 @@
 
 ``syncd sync --force`` cannot take the lock of a site a daemon is syncing, and stopping the
 service just to approve one plan is the wrong answer. So the command leaves an approval
-request for the site (``<state_dir>/<site>.force``) and sends the daemon, whose pid the
-lock file names, ``SIGUSR2``. On that signal the daemon takes the requests of its own sites
-and runs one full cycle of each with the safety guards overridden, as ``--force`` would;
-sites without a request are not affected.
+request for the site (``<state_dir>/<site>.force``, the approval of the plan the command
+showed: ``syncd.edges.backend.local.console_files``) and sends the daemon, whose pid the
+lock file names, ``SIGUSR2``. On that signal the daemon runs one full cycle of each of its
+sites with a request; that cycle takes the request and overrides the safety guards only
+if it plans the approved plan (the same digest); sites without a request are not affected.
 
 The signal's default action ends a process, so it is sent only to a process the lock file
 says is a daemon, that belongs to this user and whose command line is syncd's
@@ -19,7 +20,7 @@ import os
 import signal
 from pathlib import Path
 
-from syncd.base.private_files import write_private
+from syncd.edges.backend.console_state import Approval
 
 APPROVE_SIGNAL = signal.SIGUSR2
 """What a daemon listens to for approval requests."""
@@ -68,19 +69,17 @@ def is_syncd_command_line(argv: list[str]) -> bool:
     return False
 
 
-def request_forced_cycle(state_dir: Path, site: str, pid: int) -> None:
-    """Leave the request for ``site`` and signal the daemon ``pid``; raises ``OSError``
+def request_forced_cycle(state_dir: Path, site: str, pid: int, approval: Approval) -> None:
+    """Leave ``approval`` for ``site`` and signal the daemon ``pid``; raises ``OSError``
     (nothing left, nothing sent) when ``pid`` is not a syncd process of this user."""
+    from syncd.edges.backend.local.console_files import write_approval
+
     if not is_syncd_process(pid):
         raise OSError(f"process {pid} is not a syncd process of this user: not signalled")
-    write_private(approval_path(state_dir, site), f"requested by pid {os.getpid()}\n".encode())
+    write_approval(state_dir, site, approval)
     os.kill(pid, APPROVE_SIGNAL)
 
 
-def take_approval(state_dir: Path, site: str) -> bool:
-    """True (once) when a forced cycle of ``site`` was requested."""
-    try:
-        approval_path(state_dir, site).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+def approval_waits(state_dir: Path, site: str) -> bool:
+    """True when a request to force a cycle of ``site`` was left (and not yet taken)."""
+    return approval_path(state_dir, site).exists()

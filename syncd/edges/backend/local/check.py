@@ -68,7 +68,9 @@ def _problem(path: Path) -> str | None:
 def untrusted_problem(path: Path) -> str | None:
     """Why the existing state directory ``path`` cannot be trusted, or None (see the module
     docstring); the message names the path, what is wrong and how to fix it."""
-    for directory in (path, path / "journal"):
+    # The closed segments of each journal (``local.segments``) are as much the journal.
+    segment_dirs = sorted((path / "journal").glob("*.jsonl.d"))
+    for directory in (path, path / "journal", *segment_dirs):
         try:
             info = os.stat(directory)
         except FileNotFoundError:
@@ -88,6 +90,8 @@ def untrusted_problem(path: Path) -> str | None:
                     f"chmod o-w {directory} (syncd creates it 0700)")
     candidates = [p for pattern in _STATE_FILES for p in path.glob(pattern)]
     candidates += list((path / "journal").glob("*.jsonl"))
+    for directory in segment_dirs:
+        candidates += list(directory.glob("*.jsonl"))
     for file in sorted(candidates):
         try:
             check_private_file(file)

@@ -1,25 +1,41 @@
-"""The local journal: one JSON-lines file per site, ``<state_dir>/journal/<site>.jsonl``.
+"""The local journal: JSON-lines files per site, ``<state_dir>/journal/<site>.jsonl`` (the
+current segment, which runs append to) and the closed segments beside it
+(``<site>.jsonl.d/``, ``syncd.edges.backend.local.segments``).
 
 Each batch of lines is appended, flushed and fsynced before the writes it records are
 sent, in a worker thread (``asyncio.to_thread``): fsync can take tens of milliseconds on a
 busy disk and must not stall the event loop. A crash in the middle of an append leaves a
 torn last line: ``read_journal`` skips it and reports it, and reopening the journal
 terminates it so that the next entry starts on a line of its own.
+
+Reads cost what they return: the newest lines are read backwards from the end of the
+newest files (``read_last``), one run from the segments the index names for it
+(``read_run``), the unsettled writes from the index and the current segment
+(``read_open``); only ``read_all`` reads every segment.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
-from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
 from syncd.base.private_files import fsync_dir, open_private
-from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail, utc_now
+from syncd.core.journal import (
+    BadLine,
+    Journal,
+    JournalEntry,
+    JournalTail,
+    follow_open,
+    utc_now,
+)
+from syncd.edges.backend.local import segments
+from syncd.edges.backend.local.segments import SegmentPolicy
 
 
 def journal_path(state_dir: Path, site: str) -> Path:
@@ -29,17 +45,19 @@ def journal_path(state_dir: Path, site: str) -> Path:
 
 def file_journal(path: Path, *, site: str, run_id: str,
                  clock: Callable[[], datetime] = utc_now,
-                 rollback_of: str | None = None) -> Journal:
+                 rollback_of: str | None = None,
+                 policy: SegmentPolicy | None = None) -> Journal:
     """One run's journal appending to the file at ``path``."""
-    return Journal(FileJournal(path), site=site, run_id=run_id, clock=clock,
+    return Journal(FileJournal(path, policy=policy), site=site, run_id=run_id, clock=clock,
                    rollback_of=rollback_of)
 
 
 class FileJournal:
-    """A ``JournalStore`` on one JSON-lines file."""
+    """A ``JournalStore`` on a site's segments; appends go to the current one."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, policy: SegmentPolicy | None = None) -> None:
         self.path = path
+        self.policy = policy or SegmentPolicy()
         self._file: BinaryIO | None = None
 
     async def open(self) -> None:
@@ -54,6 +72,8 @@ class FileJournal:
         entry."""
         if self._file is not None:
             return
+        # Before the file is opened: a run appends to one file, from start to end.
+        segments.rotate_if_due(self.path, self.policy, now=utc_now())
         created = not os.path.lexists(self.path)
         fd = open_private(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         f = os.fdopen(fd, "ab")
@@ -92,11 +112,14 @@ class FileJournal:
         os.fsync(self._file.fileno())
 
     async def read_all(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        return await asyncio.to_thread(lambda: list(read_journal(self.path,
-                                                                 bad_lines=bad_lines)))
+        return await asyncio.to_thread(lambda: list(read_segments(self.path,
+                                                                  bad_lines=bad_lines)))
 
     async def read_since(self, position: object | None) -> JournalTail:
         return await asyncio.to_thread(read_tail, self.path, position)
+
+    async def read_open(self) -> list[JournalEntry]:
+        return await asyncio.to_thread(read_open, self.path)
 
 
 def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
@@ -124,24 +147,172 @@ def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                     bad_lines.append(BadLine(number, reason, torn))
 
 
-def read_last(path: Path, limit: int) -> list[JournalEntry]:
-    """The last ``limit`` readable entries, oldest first."""
-    return list(deque(read_journal(path), maxlen=limit))
+def read_segments(path: Path, *, bad_lines: list[BadLine] | None = None
+                  ) -> Iterator[JournalEntry]:
+    """Every readable entry of every segment, oldest first (``read_journal`` per file;
+    a bad line of a closed segment is reported with the segment's name)."""
+    for file in segments.files(path):
+        found: list[BadLine] | None = [] if bad_lines is not None else None
+        yield from read_journal(file, bad_lines=found)
+        if bad_lines is not None and found:
+            prefix = "" if file == path else f"{file.name}: "
+            bad_lines.extend(BadLine(b.line, prefix + b.reason, b.torn and file == path)
+                             for b in found)
+
+
+def read_last(path: Path, limit: int, bad_lines: list[BadLine] | None = None
+              ) -> list[JournalEntry]:
+    """The last ``limit`` readable entries, oldest first: read backwards from the end of
+    the newest files, so the cost follows ``limit``, not the journal's length. Unreadable
+    lines among them go to ``bad_lines`` (numbered when their file was read whole)."""
+    found: list[JournalEntry] = []
+    for file in reversed(segments.files(path)):
+        seen: list[tuple[int, int, str, bool]] = []  # (nth from the end, offset, reason, torn)
+        lines = 0
+        whole = True
+        for offset, raw in segments.lines_backwards(file):
+            if len(found) >= limit:
+                whole = False
+                break
+            lines += 1
+            if not raw.strip():
+                continue
+            try:
+                found.append(JournalEntry.from_json(raw.decode("utf-8")))
+            except (ValueError, KeyError, TypeError) as e:
+                torn = lines == 1 and file == path and _torn(file)
+                seen.append((lines, offset, "torn last line (interrupted write)" if torn
+                             else f"unreadable: {e}", torn))
+        if bad_lines is not None and seen:
+            prefix = "" if file == path else f"{file.name}: "
+            for nth, offset, reason, torn in reversed(seen):
+                number = lines - nth + 1 if whole else 0
+                where = "" if whole else f"at byte {offset}: "
+                bad_lines.append(BadLine(number, prefix + where + reason, torn))
+        if len(found) >= limit:
+            break
+    found.reverse()
+    return found
+
+
+def read_last_about(path: Path, needles: Sequence[str], *, limit: int, window: int
+                    ) -> list[JournalEntry]:
+    """``StateBackend.read_recent_about`` of the segments: the last ``window`` lines read
+    backwards, only those holding a needle parsed."""
+    wanted = [n.encode() for n in needles]
+    found: list[JournalEntry] = []
+    seen = 0
+    for file in reversed(segments.files(path)):
+        for _, raw in segments.lines_backwards(file):
+            seen += 1
+            if seen > window or len(found) >= limit:
+                break
+            if any(n in raw for n in wanted):
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    found.append(JournalEntry.from_json(raw.decode("utf-8")))
+        if seen > window or len(found) >= limit:
+            break
+    found.reverse()
+    return found
+
+
+def _torn(file: Path) -> bool:
+    with contextlib.suppress(OSError), file.open("rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        if size:
+            f.seek(size - 1)
+            return f.read(1) != b"\n"
+    return False
+
+
+def read_run(path: Path, run_id: str) -> list[JournalEntry]:
+    """Every line of ``run_id``, oldest first: only the segments whose index names the
+    run (and those not indexed yet) are read."""
+    index = segments.read_index(segments.segment_dir(path))
+    needle = f'"run_id":{json.dumps(run_id)}'.encode()
+    found = []
+    for file in segments.files(path):
+        info = index.get(file.name) if file.parent != path.parent else None
+        if info is not None and not info.holds_run(run_id):
+            continue
+        with contextlib.suppress(FileNotFoundError), file.open("rb") as f:
+            for raw in f:
+                if needle in raw:
+                    with contextlib.suppress(ValueError, KeyError, TypeError):
+                        entry = JournalEntry.from_json(raw.decode("utf-8"))
+                        if entry.run_id == run_id:
+                            found.append(entry)
+    return found
+
+
+def read_open(path: Path) -> list[JournalEntry]:
+    """The pending lines of every write no outcome settled, oldest first: from the index
+    of the closed segments, then the segments not indexed yet and the current one."""
+    segdir = segments.segment_dir(path)
+    index = segments.read_index(segdir)
+    open_writes: dict[str, JournalEntry] = {}
+    for file in segments.files(path):
+        info = index.get(file.name) if file.parent == segdir else None
+        if info is None:
+            follow_open(open_writes, segments.parse_lines(file))
+            continue
+        for write_id in info.settled:
+            open_writes.pop(write_id, None)
+        for entry in info.opened:
+            open_writes[entry.write_id] = entry
+    return list(open_writes.values())
 
 
 def read_tail(path: Path, position: object | None) -> JournalTail:
-    """``JournalStore.read_since`` of the file: complete lines only (a line still being
-    written is read next time), unreadable ones skipped (``read_journal`` reports them)."""
+    """``JournalStore.read_since`` of the segments: complete lines only (a line still
+    being written is read next time), unreadable ones skipped (``read_journal`` reports
+    them). A position in a segment closed since is found by its inode (a rotation renames
+    the file); without a position, or when its file was dropped, the read starts again
+    from the open writes of the older segments, then the newest closed one and the
+    current one whole (what a cycle's checks need)."""
+    all_files = segments.files(path)
+    was_inode, offset = position if isinstance(position, tuple) else (None, -1)
+    start = None
+    if was_inode is not None:
+        for k in range(len(all_files) - 1, -1, -1):
+            with contextlib.suppress(FileNotFoundError):
+                info = os.stat(all_files[k])
+                if info.st_ino == was_inode and offset <= info.st_size:
+                    start = k
+                    break
+    entries: list[JournalEntry] = []
+    restarted = start is None
+    if start is None:
+        older = all_files[:-2]
+        keep = {f.name for f in older}
+        index = segments.read_index(segments.segment_dir(path))
+        shown = read_open(path) if any(n in index for n in keep) else []
+        entries.extend(e for e in shown if _segment_of(e, index) in keep)
+        start, offset = max(0, len(all_files) - 2), 0
+    position_out: tuple[int, int] | None = None
+    for k in range(start, len(all_files)):
+        read, where = _read_from(all_files[k], offset if k == start else 0)
+        entries.extend(read)
+        if where is not None:
+            position_out = where
+    return JournalTail(tuple(entries), position_out, restarted)
+
+
+def _segment_of(entry: JournalEntry, index: dict[str, segments.SegmentInfo]) -> str | None:
+    for name, info in index.items():
+        if any(e.write_id == entry.write_id for e in info.opened):
+            return name
+    return None
+
+
+def _read_from(file: Path, offset: int) -> tuple[list[JournalEntry], tuple[int, int] | None]:
+    """The complete lines of ``file`` after ``offset``, and the position after them."""
     try:
-        f = path.open("rb")
+        f = file.open("rb")
     except FileNotFoundError:
-        return JournalTail((), None, True)
+        return [], None
     with f:
-        stat = os.fstat(f.fileno())
-        inode = stat.st_ino
-        was_inode, offset = position if isinstance(position, tuple) else (None, -1)
-        restarted = was_inode != inode or offset > stat.st_size
-        offset = 0 if restarted else offset
+        inode = os.fstat(f.fileno()).st_ino
         f.seek(offset)
         entries = []
         for raw in f:
@@ -151,4 +322,4 @@ def read_tail(path: Path, position: object | None) -> JournalTail:
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 if raw.strip():
                     entries.append(JournalEntry.from_json(raw.decode("utf-8")))
-    return JournalTail(tuple(entries), (inode, offset), restarted)
+    return entries, (inode, offset)
