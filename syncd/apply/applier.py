@@ -150,6 +150,9 @@ class _Run:
     lost: list[_Lost] = field(default_factory=list)
     """Deltas of calls that got no answer, whose re-read did not settle them: followed
     only after their ``settle_at`` (``_after_lost``)."""
+    verify_after_s: float = 0.0
+    """Pause before the re-read that confirms a round's deltas: the read lag a probe
+    measured (``syncd.core.store_hints``), so the first re-read shows them."""
 
     def tally(self, book: dict[str, int], change: StockChange, error: str | None = None) -> None:
         pid = change.variant.product_id
@@ -170,11 +173,13 @@ async def apply_changes(
     log: Log | None = None,
     progress: Callable[[int, int], None] | None = None,
     open_writes: OpenWrites | None = None,
+    verify_after_s: float = 0.0,
 ) -> ApplyReport:
     """Write ``plan``, with deltas where ``write_mode`` says so; never raises for one
     product's failure (``WixAuthError`` goes up, as from ``apply_plan``). ``open_writes``:
     the site's record of recent and unsettled writes, kept across cycles (see
-    ``OpenWrites``); without it the journal is read whole."""
+    ``OpenWrites``); without it the journal is read whole. ``verify_after_s``: how long
+    to wait before re-reading sent deltas (a measured read lag; 0: at once)."""
     log = log or structlog.get_logger("syncd.apply")
     recovered: frozenset[VariantKey] = frozenset()
     guard = WriteGuard()
@@ -198,7 +203,7 @@ async def apply_changes(
         return _with_guard(report, guard)
     log.info("deltas_planned", deltas=len(split.deltas), products=split.absolute_calls_saved,
              calls=split.delta_calls, absolute=len(split.absolute))
-    run = _Run(store=store, journal=journal, log=log)
+    run = _Run(store=store, journal=journal, log=log, verify_after_s=verify_after_s)
     fallback = await _delta_rounds(run, list(split.deltas), stop=stop)
     settled = len(split.deltas) - len(fallback)
     if progress is not None:
@@ -338,6 +343,11 @@ async def _verify(run: _Run, sent: Sequence[_Sent], fallback: list[StockChange],
     products = sorted({c.variant.product_id for s in answered for c in s.changes})
     current: dict[VariantKey, StoreVariant] = {}
     if products:
+        if run.verify_after_s > 0:
+            run.log.info("delta_verify_waiting", seconds=run.verify_after_s,
+                         reason="the store's reads lag writes (probe finding read_lag)")
+            # Stopped meanwhile: read at once; the second look still follows if needed.
+            await wait_unless_stopped(run.verify_after_s, stop)
         try:
             fresh = await run.store.refresh(product_ids=products)
         except WixAuthError:

@@ -20,6 +20,8 @@ UNDETERMINED = "undetermined"
 
 
 POINTS: dict[str, tuple[str, ...]] = {
+    # not open, but asked first and cacheable (a site is upgraded to V3 at most once)
+    "catalog": ("v1", "v3"),
     # point: its plausible readings, the one syncd assumes least first where it matters
     "json_defaults": ("present", "omitted"),
     "v1_page_length": ("full", "short"),
@@ -41,6 +43,7 @@ POINTS: dict[str, tuple[str, ...]] = {
     "error_body": ("json", "text"),
     "bulk_errors": ("per_item", "whole_call"),
     "bulk_results_order": ("indexed", "unordered"),
+    "page_limit": ("refused", "clamped", "exceeded"),
     # measured by --write-test only
     "read_lag": ("none", "lag"),
     "write_answer_lost": ("never_seen", "applied_then_5xx"),
@@ -99,3 +102,41 @@ class ProbeReport:
     def fresh(self, now: datetime, max_age: timedelta) -> bool:
         """Whether the findings are young enough to be used."""
         return now - self.taken_at <= max_age
+
+
+def report_to_dict(report: ProbeReport) -> dict[str, object]:
+    """A report as plain JSON-ready data (what is stored, and what ``--output json`` shows)."""
+    return {
+        "site": report.site,
+        "taken_at": report.taken_at.isoformat(),
+        "calls": report.calls,
+        "findings": [{"point": f.point, "reading": f.reading, "evidence": f.evidence,
+                      "measured": dict(f.measured)} for f in report.findings],
+    }
+
+
+def report_from_dict(data: dict[str, object]) -> ProbeReport:
+    """A stored report (``ValueError``, ``KeyError`` or ``TypeError`` when damaged); points
+    this syncd does not know are left out, so a newer syncd's report stays readable."""
+    taken_at = datetime.fromisoformat(str(data["taken_at"]))
+    if taken_at.tzinfo is None:
+        raise ValueError("taken_at has no timezone")
+    findings = []
+    raw = data["findings"]
+    if not isinstance(raw, list):
+        raise TypeError("findings is not a list")
+    for item in raw:
+        if not isinstance(item, dict):
+            raise TypeError("a finding is not an object")
+        if item.get("point") not in POINTS:
+            continue
+        measured = item.get("measured") or {}
+        if not isinstance(measured, dict):
+            raise TypeError("measured is not an object")
+        findings.append(Finding(str(item["point"]), str(item["reading"]),
+                                str(item.get("evidence", "")),
+                                {str(k): float(v) for k, v in measured.items()}))
+    calls = data["calls"]
+    if not isinstance(calls, int):
+        raise TypeError("calls is not a number")
+    return ProbeReport(str(data["site"]), taken_at, calls, tuple(findings))

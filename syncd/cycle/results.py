@@ -6,7 +6,7 @@ show, record or classify a cycle.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -14,6 +14,7 @@ from syncd.apply.absolute import ApplyReport
 from syncd.base.model import StoreSnapshot, StoreVariant
 from syncd.core.guards import GuardResult
 from syncd.core.plan import Plan
+from syncd.core.store_hints import StoreHints
 from syncd.edges.sources import DesiredSource
 
 
@@ -40,6 +41,8 @@ class PlanResult:
     kind: CycleKind
     match_problem: str | None = None
     """Why the source does not look like this store's (``syncd.core.match_coverage``), or None."""
+    hints: StoreHints = field(default_factory=StoreHints)
+    """The store's probe findings the walk and the writes used (``syncd.core.store_hints``)."""
     read_at: datetime | None = None
     """When the read of the store this plan comes from started: a write journaled after it
     may not be reflected in the plan (``syncd.core.explain`` says so)."""

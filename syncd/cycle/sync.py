@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -28,7 +28,7 @@ import structlog
 from syncd.apply.absolute import ApplyReport, apply_plan
 from syncd.apply.applier import apply_changes
 from syncd.apply.recent_writes import OpenWrites, settle_open_writes
-from syncd.base.errors import GuardRefused, NoMatch, SyncdError, WixClientError
+from syncd.base.errors import GuardRefused, NoMatch, StateError, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
 from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
@@ -37,6 +37,7 @@ from syncd.core.match_coverage import match_problem, matched_rows
 from syncd.core.plan_digest import plan_digest
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback
+from syncd.core.store_hints import StoreHints, hints_from, without_catalog
 from syncd.cycle.incremental import Informer
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
@@ -47,7 +48,7 @@ from syncd.cycle.write_test_runs import is_write_test, settle_write_tests, write
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.reading import rollback_target
-from syncd.edges.config import SiteSettings, SourceMode
+from syncd.edges.config import CatalogChoice, SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredSource
 from syncd.edges.sources.cache import SourceCache
@@ -71,8 +72,15 @@ class SiteSync:
         polled_feeds: bool = False,
         incremental: bool = False,
         backend: StateBackend | None = None,
+        probe_max_age: timedelta = timedelta(days=30),
     ) -> None:
         self.site = site
+        self.probe_max_age = probe_max_age
+        """Probe findings older than this are ignored (``probe.max_age_days``)."""
+        self.hints = StoreHints()
+        """What the store's fresh probe findings allow, read when the store is opened."""
+        self._probe_catalog_contradicted = False
+        """A walk of the probe's catalog was answered with a 4xx: ask Wix from now on."""
         self.state_dir = state_dir
         self.backend: StateBackend = backend or LocalBackend(state_dir)
         self.feeds = feeds or FeedCopies(feed_directory(state_dir))
@@ -124,10 +132,53 @@ class SiteSync:
     async def store(self) -> StoreAdapter:
         """The catalog adapter, detected on first use and kept (a site never changes back)."""
         if self._store is None:
-            self._store = await open_store(self.client, catalog=self.site.catalog,
-                                           settings=self.site.walk_settings())
+            self.hints = await self._read_hints()
+            catalog = self.site.catalog
+            if (catalog is CatalogChoice.AUTO and self.hints.catalog is not None
+                    and not self._probe_catalog_contradicted):
+                catalog = CatalogChoice(self.hints.catalog)
+            self._store = await open_store(self.client, catalog=catalog,
+                                           settings=self.site.walk_settings(),
+                                           hints=self.hints)
             self.log.info("catalog_detected", catalog=self._store.catalog.value)
         return self._store
+
+    async def _read_hints(self) -> StoreHints:
+        """The hints of the site's stored probe report; none when it is missing, too old
+        or unreadable (each is safe: the walk then assumes nothing)."""
+        try:
+            report = await self.backend.read_probe(self.site.name)
+        except StateError as exc:
+            self.log.warning("probe_findings_unreadable", error=str(exc),
+                             fallback="no finding used")
+            return StoreHints()
+        hints = hints_from(report, now=datetime.now(UTC), max_age=self.probe_max_age)
+        if report is not None and not hints.fresh:
+            self.log.info("probe_findings_too_old", taken_at=report.taken_at.isoformat(),
+                          max_age_days=self.probe_max_age.total_seconds() / 86_400,
+                          fallback="no finding used; run syncd probe again")
+        for used in hints.used:
+            self.log.info("probe_finding_used", point=used.point, reading=used.reading,
+                          effect=used.effect, taken_at=report.taken_at.isoformat()
+                          if report is not None else None)
+        return hints
+
+    async def _forget_probe_catalog(self, exc: WixClientError) -> None:
+        """The store answered a walk of the probe's catalog with a 4xx: keep that finding
+        from being used again (here and in the stored report), so the next cycle asks."""
+        why = (f"the store answered a {self.hints.catalog} walk with HTTP {exc.status} "
+               f"on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: asked again at the next cycle")
+        self.log.warning("probe_finding_contradicted", point="catalog",
+                         reading=self.hints.catalog, status=exc.status)
+        self._probe_catalog_contradicted = True
+        self.hints = replace(self.hints, catalog=None,
+                             used=tuple(u for u in self.hints.used if u.point != "catalog"))
+        try:
+            report = await self.backend.read_probe(self.site.name)
+            if report is not None:
+                await self.backend.write_probe(self.site.name, without_catalog(report, why))
+        except StateError as state_exc:
+            self.log.warning("probe_findings_unwritable", error=str(state_exc))
 
     async def load_source(self) -> DesiredSource:
         """Read, check, match and merge every source of the site, fetching remote feeds
@@ -182,6 +233,8 @@ class SiteSync:
             # 4xx from a walk makes the next cycle ask for the catalog again (one call).
             self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
                              status=exc.status)
+            if self.hints.catalog is not None:
+                await self._forget_probe_catalog(exc)
             self._store = None
             self._products_by_key = None
             if informer is not None:
@@ -206,6 +259,7 @@ class SiteSync:
             previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
         digest = plan_digest(self.site.name, source.digest(), plan.changes)
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
+                            hints=self.hints,
                             guards=evaluate_guards(guarded, policy,
                                                    previous_source_rows=previous_rows),
                             match_problem=problem, read_at=read_at, digest=digest)
@@ -287,6 +341,7 @@ class SiteSync:
                                          open_writes=self.open_writes)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
+                                              verify_after_s=self.hints.verify_after_s,
                                               stop=stop, log=log, progress=progress,
                                               open_writes=self.open_writes)
             if self.informer is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import aiohttp
 
@@ -47,6 +48,7 @@ async def open_site_syncs(
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters, feeds=feeds,
                                   polled_feeds=polled, incremental=incremental,
-                                  backend=backend)
+                                  backend=backend,
+                                  probe_max_age=timedelta(days=settings.probe.max_age_days))
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

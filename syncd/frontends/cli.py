@@ -21,6 +21,7 @@ from syncd.frontends.commands import (
     explain,
     journal,
     lint,
+    probe,
     rollback,
     run,
     sync,
@@ -29,7 +30,7 @@ from syncd.frontends.commands import (
 from syncd.frontends.commands.common import EXIT_STATUS_HELP, ExitCode
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (emulator, validate, sync, rollback, journal, demo,
-                                           run, explain, lint, db)
+                                           run, explain, lint, probe, db)
 """Modules providing sub-commands, in the order ``--help`` lists them."""
 
 DESCRIPTION = """\
@@ -49,6 +50,7 @@ typical use:
   syncd run --config syncd.yaml             the daemon: schedule, file watch, health, metrics
   syncd explain SKU --config syncd.yaml     why a SKU says what it says, what a sync will do
   syncd lint --config syncd.yaml            what in the store will stop or confuse a sync
+  syncd probe --config syncd.yaml           how the store answers Wix's open points (read-only)
 
 exit status (the same meaning in every command; each command's --help says which it uses):
 """ + EXIT_STATUS_HELP + """

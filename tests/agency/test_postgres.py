@@ -36,10 +36,10 @@ async def test_db_migrate_creates_the_schema_once(pg_dsn, tmp_path):
     code, out, _ = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
     assert code == 0 and "applied migration(s) 1, 2, 3, 4" in out
     code, out, _ = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
-    assert code == 0 and "already at version 5" in out
+    assert code == 0 and "already at version 6" in out
     conn = await asyncpg.connect(pg_dsn)
     try:
-        assert await conn.fetchval("SELECT max(version) FROM syncd_schema_version") == 5
+        assert await conn.fetchval("SELECT max(version) FROM syncd_schema_version") == 6
     finally:
         await conn.close()
 
@@ -52,11 +52,11 @@ async def test_db_migrate_upgrades_a_version_1_schema_and_keeps_its_run_state(pg
                            "source_digest) VALUES ('shop', now(), 40, 'sha256:old')")
     finally:
         await conn.close()
-    with pytest.raises(StateError, match="at version 1, this syncd needs 5"):
+    with pytest.raises(StateError, match="at version 1, this syncd needs 6"):
         async with open_postgres(pg_dsn):
             pass
     code, out, err = await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path)
-    assert code == 0 and "applied migration(s) 2, 3, 4, 5; schema at version 5" in out, err
+    assert code == 0 and "applied migration(s) 2, 3, 4, 5, 6; schema at version 6" in out, err
     async with open_postgres(pg_dsn) as backend:
         old = await backend.read_state("shop")
         assert old is not None and (old.source_rows, old.matched_rows) == (40, None)
@@ -130,7 +130,7 @@ async def test_db_migrate_reads_the_dsn_from_a_file(pg_dsn, tmp_path):
     code, out, err = await cli("db", "migrate", "--dsn-file", "database-dsn", dsn=None,
                                cwd=tmp_path)
     assert code == 0, err
-    assert "schema at version 5" in out
+    assert "schema at version 6" in out
 
 
 async def test_a_password_the_server_quotes_back_is_redacted_from_the_error(pg_dsn, tmp_path):
@@ -145,3 +145,23 @@ async def test_a_password_the_server_quotes_back_is_redacted_from_the_error(pg_d
     assert code == 1
     assert "does not exist" in err and "[REDACTED]" in err
     assert password not in out + err
+
+
+async def test_a_probe_report_is_kept_per_site_in_its_own_table(pg_dsn, tmp_path):
+    """What ``syncd probe`` stores reads back as written, per site, replaced by the next."""
+    from datetime import UTC, datetime
+
+    from syncd.core.findings import Finding, ProbeReport
+
+    assert (await cli("db", "migrate", dsn=pg_dsn, cwd=tmp_path))[0] == 0
+    first = ProbeReport("shop", datetime(2026, 1, 2, tzinfo=UTC), 11, (
+        Finding("numeric_bound", "string_only", "number bound nothing; string bound matches"),
+        Finding("read_lag", "lag", "measured", {"seconds": 2.5})))
+    second = replace(first, taken_at=datetime(2026, 2, 3, tzinfo=UTC), calls=12)
+    async with open_postgres(pg_dsn) as backend:
+        assert await backend.read_probe("shop") is None
+        await backend.write_probe("shop", first)
+        assert await backend.read_probe("shop") == first
+        await backend.write_probe("shop", second)
+        assert await backend.read_probe("shop") == second
+        assert await backend.read_probe("other") is None

@@ -31,6 +31,8 @@ KEY = "bench-api-key-0001"
 """The emulator's API key in every benchmark (long enough for syncd's secret redaction)."""
 SITE = "bench-site"
 KEY_ENV = "SYNCD_BENCH_API_KEY"
+SITE_NAME = "bench"
+"""The site's name in the configuration (its state files are named after it)."""
 
 Row = dict[str, Any]
 """One line of ``GET /__emulator/state``."""
@@ -396,6 +398,31 @@ class CliRun:
         """The cycle as syncd timed it: source read, walk, plan, writes (no start-up)."""
         duration = self.account.get("duration_s")
         return float(duration) if isinstance(duration, int | float) else None
+
+
+def store_probe_findings(config: Path, *, read_lag_s: float | None = None) -> None:
+    """Run ``syncd probe`` on ``config``'s site; with ``read_lag_s``, add the read lag a
+    write test would measure to the stored report."""
+    import asyncio
+    from dataclasses import replace
+
+    from syncd.core.findings import Finding
+    from syncd.edges.backend.local.backend import LocalBackend
+
+    done = subprocess.run([sys.executable, "-m", "syncd", "probe", "--config", str(config)],
+                          capture_output=True, text=True, env={**os.environ, KEY_ENV: KEY},
+                          timeout=300, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"syncd probe failed (exit {done.returncode}): {done.stderr[-300:]}")
+    if read_lag_s is None:
+        return
+    backend = LocalBackend(config.parent / "state")
+    report = asyncio.run(backend.read_probe(SITE_NAME))
+    assert report is not None
+    report = replace(report, findings=(*(f for f in report.findings if f.point != "read_lag"),
+                                       Finding("read_lag", "lag", "a write test's measure",
+                                               {"seconds": read_lag_s})))
+    asyncio.run(backend.write_probe(SITE_NAME, report))
 
 
 def run_sync_cli(config: Path, *, force: bool = False, timeout_s: float = 1800.0) -> CliRun:

@@ -110,6 +110,11 @@ class Scenario:
     (the other answer of every unconfirmed point)."""
     write_mode: str = "auto"
     """The site's ``policy.write_mode`` (Catalog V1)."""
+    probed: bool = False
+    """Run ``syncd probe`` first (its requests are not counted), so the sync may use the
+    store's findings (``syncd.core.store_hints``)."""
+    read_lag_finding_s: float | None = None
+    """With ``probed``: also store the read lag a write test would measure, in seconds."""
 
     def describe(self) -> str:
         limit = "off" if self.limit is None else f"{self.limit[0]}/{self.limit[1]:g}s"
@@ -117,8 +122,9 @@ class Scenario:
         force = ", --force" if self.force else ""
         what = "seed peer vs syncd" if self.peer else f"syncd sync ({self.write_mode})"
         profile = f", Wix variants {self.variants}" if self.variants != "none" else ""
+        probed = ", after syncd probe" if self.probed else ""
         return (f"{what}: {self.catalog}, {self.products:,} products, drift "
-                f"{self.drift:.0%}, limit {limit}{extra}{force}{profile}")
+                f"{self.drift:.0%}, limit {limit}{extra}{force}{profile}{probed}")
 
 
 SCENARIOS = (
@@ -149,6 +155,13 @@ SCENARIOS = (
     Scenario("v3-1k-5-var", "v3", 1_000, 0.05, COMPRESSED, quick=True, variants="all"),
     Scenario("v1-12k-5-var", "v1", 12_000, 0.05, COMPRESSED, variants="all"),
     Scenario("v1-12k-5-lag", "v1", 12_000, 0.05, COMPRESSED, variants="read_lag"),
+    Scenario("v1-12k-5-probed", "v1", 12_000, 0.05, COMPRESSED, probed=True),
+    Scenario("v1-12k-5-lag-probed", "v1", 12_000, 0.05, COMPRESSED, variants="read_lag",
+             probed=True, read_lag_finding_s=2.0),
+    Scenario("v1-12k-5-strb", "v1", 12_000, 0.05, COMPRESSED,
+             variants="numeric_bound_string_only"),
+    Scenario("v1-12k-5-strb-probed", "v1", 12_000, 0.05, COMPRESSED,
+             variants="numeric_bound_string_only", probed=True),
     Scenario("v3-12k-5-var", "v3", 12_000, 0.05, COMPRESSED, variants="all"),
 )
 
@@ -250,6 +263,11 @@ def _run_syncd(url: str, scenario: Scenario, directory: Path, source: Path,
                minimum: int) -> Outcome:
     config = harness.write_config(directory, url=url, limit=scenario.limit, source=source,
                                   write_mode=scenario.write_mode)
+    if scenario.probed:
+        harness.store_probe_findings(config, read_lag_s=scenario.read_lag_finding_s)
+        limit_text = "off" if scenario.limit is None else \
+            f"{scenario.limit[0]}/{scenario.limit[1]:g}"
+        harness.reset(url, rate_limit=limit_text, latency_ms=scenario.latency_ms)
     run = harness.run_sync_cli(config, force=scenario.force)
     stats = harness.stats(url)
     end = harness.compare_end_state(before, harness.state(url), drift.desired)

@@ -4,7 +4,8 @@ and ownership.
 A backend keeps, per site: the write journal (appended to by the applier, read by
 ``rollback``, ``journal``, ``explain`` and the console), the run state of the last
 successful sync (with the source digest), the site lock that keeps one writer per store,
-the approvals that ask a daemon holding a site for one forced cycle, and, among replicas,
+the approvals that ask a daemon holding a site for one forced cycle, the findings of its
+last ``syncd probe``, and, among replicas,
 who owns which site. ``syncd.edges.backend.local`` keeps them in a directory of one machine,
 ``syncd.edges.backend.postgres`` in a database shared by replicas; ``syncd.edges.backend.select``
 decides which one a configuration uses.
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self
 
 from syncd.base.errors import SyncdError
+from syncd.core.findings import ProbeReport
 from syncd.core.journal import BadLine, Journal, JournalEntry
 from syncd.core.retention import Compaction
 from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
@@ -106,6 +108,12 @@ class StateBackend(Protocol):
 
     async def write_state(self, site: str, state: RunState) -> None:
         """Replace the site's run state."""
+
+    async def read_probe(self, site: str) -> ProbeReport | None:
+        """The site's last ``syncd probe`` report (with its date), or None."""
+
+    async def write_probe(self, site: str, report: ProbeReport) -> None:
+        """Replace the site's probe report."""
 
     def site_lock(self, site: str) -> contextlib.AbstractAsyncContextManager[object]:
         """Hold the site's lock (``SiteLocked`` when another process holds it)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from syncd.base.errors import LeaseLost, StateError
+from syncd.core.findings import ProbeReport, report_from_dict, report_to_dict
 from syncd.core.journal import BadLine, Journal, JournalEntry, JournalTail, Outcome
 from syncd.core.retention import Compaction
 from syncd.edges.backend.base import SiteLocked
@@ -269,6 +271,27 @@ class PostgresBackend:
             "updated_at = now()",
             site, state.last_success_at, state.source_rows, state.source_digest,
             state.matched_rows)
+
+    async def read_probe(self, site: str) -> ProbeReport | None:
+        text = await self.pool.fetchval(
+            "SELECT report FROM syncd_probe_reports WHERE site = $1", site)
+        if text is None:
+            return None
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise TypeError("not a JSON object")
+            return report_from_dict(data)
+        except (ValueError, KeyError, TypeError) as e:
+            raise StateError(f"site {site!r}: damaged probe findings in syncd_probe_reports "
+                             f"({e}); run `syncd probe` again to replace them") from e
+
+    async def write_probe(self, site: str, report: ProbeReport) -> None:
+        await self.pool.execute(
+            "INSERT INTO syncd_probe_reports (site, taken_at, report) VALUES ($1, $2, $3) "
+            "ON CONFLICT (site) DO UPDATE SET taken_at = EXCLUDED.taken_at, "
+            "report = EXCLUDED.report",
+            site, report.taken_at, json.dumps(report_to_dict(report)))
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:

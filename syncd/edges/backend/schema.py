@@ -102,6 +102,13 @@ MIGRATIONS: tuple[tuple[int, str, str], ...] = (
                 SELECT 1 FROM syncd_journal s WHERE s.site = p.site
                 AND s.write_id = p.write_id AND s.outcome <> 'pending');
     """),
+    (6, "the findings of each site's last store probe", """
+        CREATE TABLE syncd_probe_reports (
+            site     text PRIMARY KEY,
+            taken_at timestamptz NOT NULL,
+            report   text NOT NULL
+        );
+    """),
 )
 
 LATEST = MIGRATIONS[-1][0]

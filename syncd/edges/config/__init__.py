@@ -24,6 +24,7 @@ from syncd.edges.config.schema import (
     LogFormat,
     LogLevel,
     LogSettings,
+    ProbeSettings,
     RateLimit,
     ScheduleSettings,
     Settings,
@@ -40,7 +41,8 @@ from syncd.edges.config.source import (
 
 __all__ = [
     "DEFAULT_BASE_URL", "CatalogChoice", "Columns", "HttpSettings", "ListenAddress",
-    "LogFormat", "LogLevel", "LogSettings", "OnInvalidRow", "RateLimit", "RefreshMode",
+    "LogFormat", "LogLevel", "LogSettings", "OnInvalidRow", "ProbeSettings", "RateLimit",
+    "RefreshMode",
     "ScheduleSettings", "Secret", "Settings", "SiteSettings", "SourceFormat", "SourceMode",
     "SourceSettings", "WalkSettings", "WixSettings", "load_settings",
 ]

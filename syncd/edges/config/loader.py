@@ -67,6 +67,7 @@ from syncd.edges.config.schema import (
     LogFormat,
     LogLevel,
     LogSettings,
+    ProbeSettings,
     ScheduleSettings,
     Settings,
     SiteSettings,
@@ -99,6 +100,7 @@ _POLICY = Policy()
 _SCHEDULE = ScheduleSettings()
 _HTTP = HttpSettings()
 _LOG = LogSettings()
+_PROBE = ProbeSettings()
 _SOURCE = SourceSettings(path=Path())
 _SITE_MERGE = MergeRule(str(next(f.default for f in fields(SiteSettings) if f.name == "merge")))
 _SETTINGS_DEFAULTS = Settings(path=Path(), sites=(), state_dir=Path())
@@ -128,7 +130,7 @@ def load_settings(path: str | os.PathLike[str], *,
 
 
 _TOP_KEYS = ("sites", "source", "policy", "state_dir", "schedule", "http",
-             "shutdown_grace_seconds", "log", "console", *FLEET_KEYS)
+             "shutdown_grace_seconds", "log", "console", "probe", *FLEET_KEYS)
 _WALK = WalkSettings()
 _SITE_KEYS = ("name", "site_id", "api_key_env", "api_key_file", "base_url",
               "allow_insecure_http", "catalog",
@@ -194,6 +196,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
     http = errors.run(lambda: _http(top.mapping("http"), env))
     log_settings = errors.run(lambda: _log(top.mapping("log"), env))
     console = errors.run(lambda: read_console(top.mapping("console"), base, env))
+    probe = errors.run(lambda: _probe(top.mapping("probe")))
     state_env = env.get(ENV_STATE_DIR)
     state_dir = Path(state_env) if state_env else base / (top.string("state_dir") or "state")
     grace_s = top.number("shutdown_grace_seconds", _SETTINGS_DEFAULTS.shutdown_grace_s)
@@ -212,7 +215,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
         stores.setdefault(store, label)
     errors.raise_if_any()
     assert fleet is not None and schedule is not None and http is not None
-    assert log_settings is not None and console is not None
+    assert log_settings is not None and console is not None and probe is not None
     sites = tuple(site for site, _, _ in placed)
     return Settings(
         path=file,
@@ -222,6 +225,7 @@ def _build(file: Path, top: MapReader, env: Mapping[str, str], *,
         http=http,
         log=log_settings,
         console=console,
+        probe=probe,
         shutdown_grace_s=grace_s,
         fleet=fleet,
         disabled_sites=tuple(bad_files),
@@ -466,6 +470,12 @@ def _http(m: MapReader, env: Mapping[str, str]) -> HttpSettings:
         "ready_max_age_seconds", _HTTP.ready_max_age_s, positive=True),
         unready_share=m.number("unready_share", _HTTP.unready_share, positive=True,
                                maximum=1.0))
+
+
+def _probe(m: MapReader) -> ProbeSettings:
+    m.check_keys(("max_age_days",))
+    return ProbeSettings(max_age_days=m.number("max_age_days", _PROBE.max_age_days,
+                                               positive=True))
 
 
 def _log(m: MapReader, env: Mapping[str, str]) -> LogSettings:

@@ -244,6 +244,16 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ProbeSettings:
+    """How syncd uses what ``syncd probe`` found out about each store."""
+
+    max_age_days: float = 30.0
+    """Findings older than this are ignored (the walk and ``write_mode: auto`` then take
+    the path that is safe under every reading). A store may change how it behaves; a
+    month is long enough not to ask often and short enough to notice a change."""
+
+
+@dataclass(frozen=True, slots=True)
 class LogSettings:
     level: LogLevel = LogLevel.INFO
     """``info`` logs one summary line per cycle plus every write; ``debug`` adds requests."""
@@ -270,6 +280,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     log: LogSettings = field(default_factory=LogSettings)
     console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    probe: ProbeSettings = field(default_factory=ProbeSettings)
 
     shutdown_grace_s: float = 20.0
     """After SIGTERM, in-flight writes get this long to finish before they are cancelled.

@@ -25,6 +25,7 @@ from syncd.base.errors import (
     WixUnavailable,
 )
 from syncd.base.model import MAX_QUANTITY, Catalog, StoreSnapshot, StoreVariant
+from syncd.core.store_hints import StoreHints
 from syncd.edges.config.client import CatalogChoice, WalkSettings
 from syncd.edges.wix.catalog import CatalogDetector
 from syncd.edges.wix.client import WixClient
@@ -107,10 +108,12 @@ class V1Store:
 
     catalog = Catalog.V1
 
-    def __init__(self, client: WixClient, settings: WalkSettings | None = None) -> None:
+    def __init__(self, client: WixClient, settings: WalkSettings | None = None, *,
+                 hints: StoreHints | None = None) -> None:
         self.client = client
         self.settings = settings or WalkSettings()
-        self._reader = V1Reader(client, self.settings)
+        self._reader = V1Reader(client, self.settings,
+                                bound_as_string=hints is not None and hints.bound_as_string)
         self._seed = SeedReader(client, self.settings)
 
     def __repr__(self) -> str:
@@ -254,6 +257,7 @@ async def open_store(
     *,
     catalog: CatalogChoice = CatalogChoice.AUTO,
     settings: WalkSettings | None = None,
+    hints: StoreHints | None = None,
 ) -> StoreAdapter:
     """The adapter for the site's catalog; asks Wix once unless ``catalog`` forces one.
 
@@ -262,5 +266,5 @@ async def open_store(
     """
     detected = await CatalogDetector(client, force=catalog).detect()
     if detected is Catalog.V1:
-        return V1Store(client, settings)
+        return V1Store(client, settings, hints=hints)
     return V3Store(client, settings)

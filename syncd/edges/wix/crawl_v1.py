@@ -119,8 +119,8 @@ class _Page(Generic[R]):
 class BoundType:
     """The JSON type a ``numericId`` bound is sent as, learned from Wix's answers."""
 
-    def __init__(self) -> None:
-        self.as_string = False
+    def __init__(self, *, as_string: bool = False) -> None:
+        self.as_string = as_string
         """Send bounds as strings (the field's wire type) instead of numbers."""
         self.proven = False
         """A filtered page sent with this type has returned records: the type works."""
@@ -139,15 +139,18 @@ class OffsetLimit:
     """What a store taught its crawls, kept for the reader's life: the largest offset known
     to work (learned from failures) and, per endpoint, the ``numericId`` bound type."""
 
-    def __init__(self, window_pages: int) -> None:
+    def __init__(self, window_pages: int, *, bound_as_string: bool = False) -> None:
         self.pages = max(1, window_pages)
+        self._bound_as_string = bound_as_string
+        """Start with string bounds (a probe found number bounds refused or unmatched)."""
         """Pages per window, the first (offset 0) included."""
         self.bounds: dict[str, BoundType] = {}
         """The bound type each endpoint compares, once learned."""
 
     def bound(self, endpoint: str) -> BoundType:
-        """The bound type of ``endpoint`` (a number until Wix says otherwise)."""
-        return self.bounds.setdefault(endpoint, BoundType())
+        """The bound type of ``endpoint`` (a number, or a string when a probe found that,
+        until Wix says otherwise)."""
+        return self.bounds.setdefault(endpoint, BoundType(as_string=self._bound_as_string))
 
     def learn_failure(self, offset: int) -> None:
         """An offset failed: use windows that stay below it from now on."""

@@ -45,11 +45,12 @@ PRODUCTS: CrawlTarget[V1Product] = CrawlTarget(
 class V1Reader:
     """Read operations on a V1 store; each public call counts its own requests."""
 
-    def __init__(self, client: WixClient, settings: WalkSettings) -> None:
+    def __init__(self, client: WixClient, settings: WalkSettings, *,
+                 bound_as_string: bool = False) -> None:
         self._client = client
         self._settings = settings
         self._log = client.log.bind(catalog="v1")
-        self._offsets = OffsetLimit(settings.window_pages)
+        self._offsets = OffsetLimit(settings.window_pages, bound_as_string=bound_as_string)
         """What the store taught about offsets, kept across walks."""
         self._unknown_visibility = 0
         """Products of the current walk whose answer did not say whether they are visible."""

@@ -9,6 +9,7 @@ not write. ``plan_dict`` gives the same facts as JSON-ready data for scripts, an
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from syncd.apply.absolute import ApplyReport
@@ -16,6 +17,7 @@ from syncd.base.textsafe import safe_text
 from syncd.core.guards import GuardResult
 from syncd.core.match_coverage import matched_rows
 from syncd.core.plan import ChangeReason, Plan, StockChange
+from syncd.core.store_hints import StoreHints
 from syncd.cycle.results import PlanResult, SyncResult
 
 MAX_LISTED = 20
@@ -108,6 +110,7 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
         f"site {site}: catalog {plan.catalog.value}, {plan.store_variants} variants read "
         f"in {_plural(snap.api_calls, 'API call')} ({result.kind.value} walk)",
         f"source {result.source.path}: {_plural(plan.source_rows, 'valid row')}",
+        *findings_lines(result.hints),
         "",
     ]
     lines.extend(change_lines(plan, max_rows))
@@ -133,6 +136,31 @@ def plan_text(site: str, result: PlanResult, *, max_rows: int | None = None,
                      f"{result.match_problem}")
     lines.extend(_guard_lines(result.guards, forced=forced, force_asked=force_asked))
     return safe_text("\n".join(lines))
+
+
+def findings_lines(hints: StoreHints) -> list[str]:
+    """What the plan used of the store's probe findings (nothing when never probed)."""
+    if hints.taken_at is None:
+        return []
+    age = f"{hints.age_days(datetime.now(UTC)):g} days old"
+    if not hints.fresh:
+        return [f"probe findings of {hints.taken_at:%Y-%m-%d} ({age}): older than "
+                "probe.max_age_days, not used (run `syncd probe` again)"]
+    if not hints.used:
+        return [f"probe findings of {hints.taken_at:%Y-%m-%d} ({age}): none changes this "
+                "plan's path"]
+    return [f"probe findings of {hints.taken_at:%Y-%m-%d} ({age}) used: "
+            + "; ".join(f"{u.point} {u.reading}: {u.effect}" for u in hints.used)]
+
+
+def findings_dict(hints: StoreHints) -> dict[str, Any] | None:
+    """The ``findings`` field of a plan's JSON (None when the store was never probed)."""
+    if hints.taken_at is None:
+        return None
+    return {"taken_at": hints.taken_at.isoformat(),
+            "age_days": hints.age_days(datetime.now(UTC)), "fresh": hints.fresh,
+            "used": [{"point": u.point, "reading": u.reading, "effect": u.effect}
+                     for u in hints.used]}
 
 
 def _notes(plan: Plan) -> list[str]:
@@ -270,6 +298,7 @@ def plan_dict(site: str, result: PlanResult, applied: SyncResult | None = None) 
         "invalid_rows": [str(e) for e in plan.invalid_rows],
         "guards": [{"guard": g.guard.value, "passed": g.passed, "applicable": g.applicable,
                     "message": g.message} for g in result.guards],
+        "findings": findings_dict(result.hints),
         "match_problem": result.match_problem,
     }
     if applied is not None and applied.applied is not None:

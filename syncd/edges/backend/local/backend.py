@@ -3,8 +3,9 @@
 Per site: ``journal/<site>.jsonl`` and its closed segments ``journal/<site>.jsonl.d/``
 (``local.journal``, ``local.segments``), ``<site>.state.json``
 (``local.statefile``), ``<site>.lock`` (``local.lock``) and, while an approval waits,
-``<site>.force`` (``local.approve``), and the console's action log
-(``local.console_files``). One process owns a site through its lock file, so
+``<site>.force`` (``local.approve``), the console's action log (``local.console_files``),
+and the last probe's findings in ``<site>.probe.json`` (``local.probefile``). One
+process owns a site through its lock file, so
 there are no leases and no replicas to share the sites with.
 """
 
@@ -18,12 +19,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from syncd.core.findings import ProbeReport
 from syncd.core.journal import BadLine, Journal, JournalEntry
 from syncd.core.retention import Compaction
 from syncd.edges.backend.base import SiteLocked
 from syncd.edges.backend.console_state import Approval, ConsoleAction, StoredSession
 from syncd.edges.backend.fence import SiteLease
-from syncd.edges.backend.local import approve, console_files, lock, statefile
+from syncd.edges.backend.local import approve, console_files, lock, probefile, statefile
 from syncd.edges.backend.local.check import state_dir_problem
 from syncd.edges.backend.local.compact import compact
 from syncd.edges.backend.local.journal import (
@@ -101,6 +103,12 @@ class LocalBackend:
 
     async def write_state(self, site: str, state: RunState) -> None:
         await asyncio.to_thread(statefile.write_state, self.state_dir, site, state)
+
+    async def read_probe(self, site: str) -> ProbeReport | None:
+        return await asyncio.to_thread(probefile.read_probe, self.state_dir, site)
+
+    async def write_probe(self, site: str, report: ProbeReport) -> None:
+        await asyncio.to_thread(probefile.write_probe, self.state_dir, site, report)
 
     @contextlib.asynccontextmanager
     async def site_lock(self, site: str) -> AsyncIterator[object]:
