@@ -143,3 +143,17 @@ async def test_a_variant_sold_after_the_kill_is_left_as_the_sale_left_it(
                 if r["variant_id"] == sold["variant_id"] else r for r in before]
     assert _rows(emu.state(), product) == expected
     assert "write_test_variant_moved" in err and "write_test_restored" in err
+
+
+async def test_a_killed_write_test_is_put_back_by_the_next_read_only_probe(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, config, product = await _site(emulator, tmp_path)
+    before = _rows(emu.state(), product)
+    journal = journal_path(tmp_path / "state", "shop")
+    assert await _kill_at(config, journal, product, 17)  # the Increment in flight
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("probe", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == before
+    assert not unfinished_write_tests(list(read_journal(journal)))
+    assert not unsettled(list(read_journal(journal)))
