@@ -16,10 +16,10 @@ from syncd.edges.backend.local import LocalBackend, segments
 from syncd.edges.backend.local.journal import (
     FileJournal,
     journal_path,
+    read_journal,
     read_last,
     read_open,
     read_run,
-    read_segments,
     read_tail,
 )
 from syncd.edges.backend.local.segments import (
@@ -74,22 +74,22 @@ async def test_a_single_file_journal_of_an_earlier_version_is_read_split_and_com
     state = tmp_path / "state"
     lines = _legacy_journal(state)
     path = journal_path(state, SITE)
-    assert [e.to_json() for e in read_segments(path)] == lines
+    assert [e.to_json() for e in read_journal(path)] == lines
     assert [e.sku for e in read_open(path)] == ["run-045-0", "run-045-1", "run-045-2"]
 
     backend = LocalBackend(state, segments=SMALL)
     await _one_run(backend, "run-now", NOW)  # opening it closes the old file, split
     closed = segment_files(segment_dir(path))
     assert len(closed) > 3
-    runs_per_file = [{e.run_id for e in read_segments(f)} for f in closed]
+    runs_per_file = [{e.run_id for e in read_journal(f)} for f in closed]
     for a, b in itertools.pairwise(runs_per_file):
         assert not a & b  # a run never straddles two segments
-    assert [e.to_json() for e in read_segments(path)][:len(lines)] == lines
+    assert [e.to_json() for e in read_journal(path)][:len(lines)] == lines
     assert not (segment_dir(path) / ROTATING).exists()
 
     done = await backend.compact(SITE, retention_days=10, now=NOW)
     assert done.dropped and done.kept_unsettled == 1
-    left = {e.run_id for e in read_segments(path)}
+    left = {e.run_id for e in read_journal(path)}
     assert "run-045" in left and "run-now" in left and "run-060" not in left
     # Past the retention, only the segment holding the unsettled write is left (whole
     # segments go: it may hold a neighbouring run, and so may the newest one dropped).
@@ -113,8 +113,8 @@ async def test_an_interrupted_split_is_finished_without_losing_or_doubling_a_lin
     os.rename(path, segdir / ROTATING)
     (segdir / "000001.jsonl").write_text("".join(line + "\n" for line in lines[:7]))
     await _one_run(LocalBackend(state, segments=SMALL), "run-now", NOW)
-    assert [e.to_json() for e in read_segments(path)][:len(lines)] == lines
-    assert len(list(read_segments(path))) == len(lines) + 2
+    assert [e.to_json() for e in read_journal(path)][:len(lines)] == lines
+    assert len(list(read_journal(path))) == len(lines) + 2
 
 
 async def test_a_readers_position_survives_the_rotation_of_its_file(tmp_path):
@@ -146,7 +146,7 @@ async def test_reads_that_show_a_little_never_open_the_old_segments(tmp_path):
     assert [e.run_id for e in read_run(path, "run-030")] == ["run-030"] * 6
     assert {e.sku for e in read_open(path)} == {"run-045-0", "run-045-1", "run-045-2"}
     everything: list = []
-    list(read_segments(path, bad_lines=everything))
+    list(read_journal(path, bad_lines=everything))
     assert len(everything) == 50 and everything[0].reason.startswith(oldest.name)
 
 
@@ -172,6 +172,6 @@ async def test_an_append_is_one_fsynced_write_to_the_current_file_whatever_the_h
             await j.settle(done, Outcome.APPLIED)
         assert len(synced) == 6  # one per batch, before each returned
     monkeypatch.undo()
-    assert [e.sku for e in read_segments(journal_path(state, SITE))][-6:] == [
+    assert [e.sku for e in read_journal(journal_path(state, SITE))][-6:] == [
         "NOW-0", "NOW-0", "NOW-1", "NOW-1", "NOW-2", "NOW-2"]
     assert journal_path(state, SITE).stat().st_size < SMALL.max_bytes

@@ -31,11 +31,11 @@ from syncd.edges.backend.local.compact import compact
 from syncd.edges.backend.local.journal import (
     file_journal,
     journal_path,
+    read_journal,
     read_last,
     read_last_about,
     read_open,
     read_run,
-    read_segments,
 )
 from syncd.edges.backend.local.segments import SegmentPolicy
 from syncd.edges.backend.runstate import RunState
@@ -71,7 +71,7 @@ class LocalBackend:
     async def read_journal(self, site: str,
                            bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
         path = journal_path(self.state_dir, site)
-        return await asyncio.to_thread(lambda: list(read_segments(path, bad_lines=bad_lines)))
+        return await asyncio.to_thread(lambda: list(read_journal(path, bad_lines=bad_lines)))
 
     async def read_recent(self, site: str, limit: int,
                           bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:

@@ -112,7 +112,7 @@ class FileJournal:
         os.fsync(self._file.fileno())
 
     async def read_all(self, bad_lines: list[BadLine] | None = None) -> list[JournalEntry]:
-        return await asyncio.to_thread(lambda: list(read_segments(self.path,
+        return await asyncio.to_thread(lambda: list(read_journal(self.path,
                                                                   bad_lines=bad_lines)))
 
     async def read_since(self, position: object | None) -> JournalTail:
@@ -122,9 +122,9 @@ class FileJournal:
         return await asyncio.to_thread(read_open, self.path)
 
 
-def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
-                 ) -> Iterator[JournalEntry]:
-    """Every readable entry, in file order; a missing file has none.
+def read_file(path: Path, *, bad_lines: list[BadLine] | None = None
+              ) -> Iterator[JournalEntry]:
+    """Every readable entry of one journal file, in file order; a missing file has none.
 
     Unreadable lines (a torn last line after a crash, or a line a repair left behind) are
     skipped and, when ``bad_lines`` is given, appended to it for the caller to report.
@@ -147,13 +147,14 @@ def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
                     bad_lines.append(BadLine(number, reason, torn))
 
 
-def read_segments(path: Path, *, bad_lines: list[BadLine] | None = None
-                  ) -> Iterator[JournalEntry]:
-    """Every readable entry of every segment, oldest first (``read_journal`` per file;
-    a bad line of a closed segment is reported with the segment's name)."""
+def read_journal(path: Path, *, bad_lines: list[BadLine] | None = None
+                 ) -> Iterator[JournalEntry]:
+    """Every readable entry of the site's journal at ``path``, every segment's, oldest
+    first (``read_file`` per file; a bad line of a closed segment is reported with the
+    segment's name)."""
     for file in segments.files(path):
         found: list[BadLine] | None = [] if bad_lines is not None else None
-        yield from read_journal(file, bad_lines=found)
+        yield from read_file(file, bad_lines=found)
         if bad_lines is not None and found:
             prefix = "" if file == path else f"{file.name}: "
             bad_lines.extend(BadLine(b.line, prefix + b.reason, b.torn and file == path)
