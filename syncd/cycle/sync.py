@@ -44,7 +44,12 @@ from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
 from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
-from syncd.cycle.write_test_runs import is_write_test, settle_write_tests, write_test_lines
+from syncd.cycle.write_test_runs import (
+    is_write_test,
+    settle_write_tests,
+    unfinished_write_tests,
+    write_test_lines,
+)
 from syncd.edges.backend import LocalBackend, RunState, StateBackend
 from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.reading import rollback_target
@@ -374,9 +379,11 @@ class SiteSync:
         if self._write_tests_checked and not any(map(is_write_test, unknown)):
             return []
         entries = await write_test_lines(self.backend, self.site.name)
+        # Nothing to put back: no call either (not even the catalog version's).
         found = await settle_write_tests(store=await self.store(), backend=self.backend,
                                          site=self.site.name, log=self.log, stop=stop,
-                                         entries=entries)
+                                         entries=entries) \
+            if unfinished_write_tests(entries) else []
         self._finished_write_tests = {e.run_id for e in entries
                                       if is_write_test(e.run_id)} - set(found)
         self._write_tests_checked = True
