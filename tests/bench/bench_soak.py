@@ -24,8 +24,9 @@ lines) and the whole state directory on disk, and the wall time of one console p
 site's page, with the token). At the end orders stop, every store must come back equal to
 its source (the emulator's state, then ``syncd plan --output json`` showing 0 changes), and
 each series gets its slope per hour with the standard error, the means of the run's first
-and last thirds, and a verdict (``soak_stats``). The exit status is 1 when a store is not
-exact, a reload was not taken, or a series that should be flat grows.
+and last thirds (after ``--warmup-minutes`` of start-up), and a verdict (``soak_stats``).
+The exit status is 1 when a store is not exact, a reload was not taken, or a series that
+should be flat grows.
 
 Every process started here is stopped on the way out, also on Ctrl-C or SIGTERM.
 """
@@ -380,6 +381,11 @@ def report(args: argparse.Namespace, samples: list[Sample], reloads: int, log: D
           + (", ".join(f"{e} x{n}" for e, n in problems.most_common()) or "none"))
     for name, verdict in exact.items():
         print(f"store {name}: {verdict}")
+    ignored = [f"{e.get('site')}:{e.get('sku')}" for e in log.events
+               if e.get("event") == "write_ignored"]
+    if ignored:
+        print(f"writes the daemon took for ignored by Wix, not sent again while source and "
+              f"store keep their values (write_ignored): {', '.join(ignored[:10])}")
     ok = (not leaking and taken >= reloads
           and all(v.startswith("exact") and v.endswith(": 0 changes") for v in exact.values()))
     print("verdict: " + ("ok" if ok else "NOT ok"
