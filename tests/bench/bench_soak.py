@@ -45,6 +45,7 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -255,9 +256,30 @@ async def restart(http: aiohttp.ClientSession, emulator: Emulator, down_s: float
           f"down for {down_s:g} s", flush=True)
     await asyncio.sleep(down_s)
     await emulator.start()
-    calls = await emulator.restore(http, snapshot)
+    recent = await asyncio.to_thread(written_since, emulator.work / "state" / "journal"
+                                     / f"{emulator.store.name}.jsonl", RECENT_WRITES_S)
+    calls = await emulator.restore(http, snapshot, recent)
     print(f"[{now + down_s:6.0f} s] emulator {emulator.store.name} back on {emulator.url}, "
-          f"stock of {calls} products written back", flush=True)
+          f"stock of {calls} products written back ({len(recent)} variants the daemon wrote "
+          f"in the last {RECENT_WRITES_S:.0f} s among them)", flush=True)
+
+
+RECENT_WRITES_S = 120.0
+"""Writes of the daemon this recent before an emulator's kill are stamped again after it."""
+
+
+def written_since(journal: Path, age_s: float) -> set[tuple[str, str]]:
+    """(product id, variant id) of the journal's writes of the last ``age_s`` seconds."""
+    if not journal.exists():
+        return set()
+    since = datetime.now(UTC) - timedelta(seconds=age_s)
+    keys = set()
+    for line in journal.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            entry = json.loads(line)
+            if datetime.fromisoformat(entry["time"].replace("Z", "+00:00")) >= since:
+                keys.add((str(entry["product_id"]), str(entry["variant_id"])))
+    return keys
 
 
 async def sample(t_s: float, work: Path, http: aiohttp.ClientSession, pid: int, base: str,

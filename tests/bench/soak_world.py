@@ -127,13 +127,23 @@ class Emulator:
         await self.admin(http, "faults", {"shopper_rate": per_s})
 
     async def restore(self, http: aiohttp.ClientSession,
-                      snapshot: Iterable[Mapping[str, Any]]) -> int:
-        """Write the stock of ``snapshot`` back (V1 stores); returns the calls made."""
+                      snapshot: Iterable[Mapping[str, Any]],
+                      recent: Iterable[tuple[str, str]] = ()) -> int:
+        """Write the stock of ``snapshot`` back (V1 stores); returns the calls made.
+
+        The regenerated store's change timestamps are the generator's, not the ones the
+        killed emulator had stamped; ``recent`` (product id, variant id) are written
+        again even where their stock came back right, so that the writes the daemon made
+        just before the kill show up in its next incremental read as they would at Wix.
+        """
         now = {(r["product_id"], r["variant_id"]): r for r in await self.state(http)}
+        touch = set(recent)
         by_product: dict[str, list[dict[str, Any]]] = {}
         for row in snapshot:
-            current = now.get((row["product_id"], row["variant_id"]))
-            if current is None or not row["tracked"] or current["quantity"] == row["quantity"]:
+            key = (row["product_id"], row["variant_id"])
+            current = now.get(key)
+            if current is None or not row["tracked"] or (
+                    current["quantity"] == row["quantity"] and key not in touch):
                 continue
             by_product.setdefault(str(row["product_id"]), []).append(
                 {"variantId": row["variant_id"], "quantity": row["quantity"]})
