@@ -4,13 +4,14 @@ its source, and which of the daemon's writes are stamped again after a restart."
 from __future__ import annotations
 
 import json
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.bench.bench_soak import written_since
+from tests.bench.bench_soak import measure, written_since
 from tests.bench.soak_world import differences, write_source
 
 
@@ -45,3 +46,15 @@ def test_a_source_is_replaced_whole(tmp_path):
     write_source(path, {"A": 1, "B": 2})
     assert path.read_text() == "sku,quantity\nA,1\nB,2\n"
     assert not list(tmp_path.glob("*.part"))
+
+
+def test_the_journal_is_measured_with_its_closed_segments_but_not_their_index(tmp_path):
+    segments = tmp_path / "journal" / "v1.jsonl.d"
+    segments.mkdir(parents=True)
+    (tmp_path / "journal" / "v1.jsonl").write_text("a\nb\n")
+    (segments / "000001.jsonl").write_text("c\n")
+    (segments / "index.jsonl").write_text("summary\n")
+    (tmp_path / "v1.state.json").write_text("{}")
+    rss_kb, fds, journal_bytes, journal_lines, state_bytes = measure(os.getpid(), tmp_path)
+    assert (journal_bytes, journal_lines, state_bytes) == (14, 3, 16)
+    assert rss_kb > 0 and fds > 0

@@ -264,6 +264,9 @@ async def restart(http: aiohttp.ClientSession, emulator: Emulator, down_s: float
           f"in the last {RECENT_WRITES_S:.0f} s among them)", flush=True)
 
 
+JOURNAL_NOT_ENTRIES = frozenset({"index.jsonl", "rotating.jsonl"})
+"""Files of a journal directory that hold no journal lines of their own."""
+
 RECENT_WRITES_S = 120.0
 """Writes of the daemon this recent before an emulator's kill are stamped again after it."""
 
@@ -305,16 +308,19 @@ async def sample(t_s: float, work: Path, http: aiohttp.ClientSession, pid: int, 
 
 
 def measure(pid: int, state: Path) -> tuple[int, int, int, int, int]:
-    """The daemon's RSS (kB) and open fds, the journal's bytes and lines, the state
-    directory's bytes."""
+    """The daemon's RSS (kB) and open fds, the journal's bytes (every file under
+    ``journal/``) and lines, the state directory's bytes."""
     rss_kb = 0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             rss_kb = int(line.split()[1])
     fds = len(os.listdir(f"/proc/{pid}/fd"))
-    journal = list((state / "journal").glob("*.jsonl"))
-    journal_bytes = sum(p.stat().st_size for p in journal)
-    journal_lines = sum(p.read_bytes().count(b"\n") for p in journal)
+    files = [p for p in (state / "journal").rglob("*") if p.is_file()]
+    journal_bytes = sum(p.stat().st_size for p in files)
+    # Entries: the current file of each site and its closed segments, if any
+    # (``<site>.jsonl.d/NNNNNN.jsonl``), not a segment index.
+    journal_lines = sum(p.read_bytes().count(b"\n") for p in files
+                        if p.suffix == ".jsonl" and p.name not in JOURNAL_NOT_ENTRIES)
     state_bytes = sum(p.stat().st_size for p in state.rglob("*") if p.is_file())
     return rss_kb, fds, journal_bytes, journal_lines, state_bytes
 
