@@ -183,6 +183,9 @@ class Metrics:
             "syncd_site_config_ok", "1 when the site's file in sites_dir is valid, 0 when it "
             "is not (the site is disabled, or runs its previous configuration).", ["site"],
             registry=r)
+        self.asyncio_tasks = Gauge(
+            "syncd_asyncio_tasks", "Tasks alive on the daemon's event loop when /metrics was "
+            "scraped (flat over days: nothing leaks tasks).", registry=r)
 
     def observe_request(
         self, site: str, endpoint: str, status: int | str, duration_s: float
@@ -256,6 +259,10 @@ class Metrics:
                 self.site_config_ok.remove(_label(site))
             return
         self.site_config_ok.labels(_label(site)).set(1 if ok else 0)
+
+    def observe_asyncio_tasks(self, count: int) -> None:
+        """``count`` tasks are alive on the event loop right now."""
+        self.asyncio_tasks.set(count)
 
     def observe_ignored_writes(self, site: str, found: int) -> None:
         """A cycle found ``found`` accepted writes that Wix did not apply."""

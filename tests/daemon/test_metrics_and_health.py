@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 
@@ -253,6 +254,30 @@ class TestHttpEndpoint:
                     names = {f.name for f in text_string_to_metric_families(await r.text())}
                     assert {"syncd_cycles", "syncd_last_success_timestamp_seconds"} <= names
         finally:
+            await server.stop()
+
+    async def test_a_scrape_counts_the_event_loops_tasks(self):
+        metrics = Metrics()
+        server, base, _ = await self.serve([], metrics)
+        release = asyncio.Event()
+        idle = [asyncio.create_task(release.wait()) for _ in range(7)]
+
+        async def scrape() -> float:
+            async with http.get(f"{base}/metrics") as r:
+                families = {f.name: f for f in text_string_to_metric_families(await r.text())}
+            return families["syncd_asyncio_tasks"].samples[0].value
+
+        try:
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
+                with_idle = await scrape()
+                release.set()
+                await asyncio.gather(*idle)
+                without = await scrape()
+            # The seven waiting tasks, the test's own and the handler's at least.
+            assert with_idle >= 9
+            assert with_idle - without == 7
+        finally:
+            release.set()
             await server.stop()
 
     async def test_a_taken_port_is_a_clear_config_error(self):

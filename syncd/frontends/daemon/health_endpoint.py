@@ -9,13 +9,15 @@ cannot interfere with a cycle.
 - ``/readyz``: 503 once ``unready_share`` of the sites (by default all of them) have had no
   successful cycle within ``ready_max_age_s``, cannot use their source or are disabled
   by an invalid site file; 200 otherwise. The JSON body says per site why.
-- ``/metrics``: Prometheus text exposition of the process's registry.
+- ``/metrics``: Prometheus text exposition of the process's registry; the scrape first
+  counts the event loop's tasks (``syncd_asyncio_tasks``).
 
 Every request must name the listener in ``Host`` (``syncd.frontends.daemon.http_guard``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -61,6 +63,7 @@ def build_app(view: HealthView, *, metrics: Metrics,
         return web.json_response(verdict.as_json(), status=200 if verdict.ready else 503)
 
     async def metrics_handler(request: web.Request) -> web.Response:
+        metrics.observe_asyncio_tasks(len(asyncio.all_tasks()))
         return web.Response(body=metrics.exposition(),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
