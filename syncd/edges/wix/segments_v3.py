@@ -147,10 +147,23 @@ class SegmentedQuery:
 
     async def _read(self, query_filter: JSONObject, counter: CallCounter,
                     on_page: PageSeen | None = None) -> list[V3InventoryItem]:
-        return await read_cursor_query(
+        items = await read_cursor_query(
             self._client, path=self._path, endpoint=self._endpoint, answer=V3InventoryPage,
             query_filter=query_filter, page_size=self._page_size, counter=counter,
             on_page=on_page)
+        bounds = query_filter.get("productId")
+        if isinstance(bounds, dict):
+            low, high = bounds.get("$gte"), bounds.get("$lt")
+            for item in items:
+                pid = item.productId or ""
+                if (isinstance(low, str) and pid < low) or (isinstance(high, str) and pid >= high):
+                    # A server that ignores the range would have every segment read the
+                    # whole store: the walk cannot rely on it, whatever else it returned.
+                    raise WixClientError(
+                        f"{self._endpoint}: item {item.id} of product {pid!r} came back for "
+                        f"the productId range {bounds}: the range filter is not applied",
+                        endpoint=self._endpoint, status=None)
+        return items
 
 
 def _rest_groups(first_page: tuple[int, bool], most: int, per_segment: int) -> int:
