@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.edges.wix.walk_v3 import FIRST_WALK_RANGES
 from syncd_emulator.generate import HIDDEN_SHARE
 
 KEY = "bench-api-key-0001"
@@ -247,9 +248,11 @@ def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
     - a bound type that fails (``numeric_bound_string_only``, ``numeric_bound_type_refused``):
       one second look per crawled V1 endpoint, learned for the process: Query Products, and
       Query Inventory too when ``no_variant_stock`` sends the walk there;
-    - ``cursor_on_last_page``: V3 follows the kept cursor once, to an empty page (one
-      cursor query on a first walk);
-    - ``expiring_cursor``: V3's refused follow-up and the first page asked again;
+    - ``cursor_on_last_page``: V3 follows the kept cursor once, to an empty page, in each
+      cursor query: a first walk reads up to ``FIRST_WALK_RANGES`` productId ranges, each
+      its own query;
+    - ``expiring_cursor``: V3's refused follow-up and the first page asked again, in each
+      of those queries;
     - a provoked 429 (``PROVOKED_429``): the requests it refuses, ``REFUSED_BURST`` at most.
     """
     extra = REFUSED_BURST if any(v in PROVOKED_429 for v in variants) else 0
@@ -258,9 +261,9 @@ def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
             extra += 2 if "no_variant_stock" in variants else 1
         return extra
     if "cursor_on_last_page" in variants:
-        extra += 1
+        extra += FIRST_WALK_RANGES
     if "expiring_cursor" in variants:
-        extra += 2
+        extra += 2 * FIRST_WALK_RANGES
     return extra
 
 

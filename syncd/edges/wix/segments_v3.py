@@ -118,8 +118,9 @@ class SegmentedQuery:
         first: asyncio.Future[tuple[int, bool]] = asyncio.get_running_loop().create_future()
 
         def seen(items: int, more: bool) -> None:
+            # A part-filled first page ended the range, whatever cursor it kept.
             if not first.done():
-                first.set_result((items, more))
+                first.set_result((items, more and items >= self._page_size))
 
         try:
             async with task_group() as group:
