@@ -268,7 +268,7 @@ def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
 
 
 def write_reading_calls(catalog: str, variants: Sequence[str], *,
-                        changed_products: int) -> int:
+                        changed_products: int, products: int = 0) -> int:
     """Upper bound of the calls the write-side readings (``read_lag``, ``applied_5xx``,
     ``ignored_writes``) add to one full V1 cycle that changes K products.
 
@@ -280,7 +280,11 @@ def write_reading_calls(catalog: str, variants: Sequence[str], *,
     - ``applied_5xx``: every third write call is answered 5xx after it landed; an absolute
       write is sent again by the client (idempotent), a delta never (its re-read settles
       it): at most ceil(K/2) + 1 calls more;
-    - ``ignored_writes``: nothing; the write is sent once and not again.
+    - ``ignored_writes``: nothing; the write is sent once and not again;
+    - ``no_variant_stock``: the re-read that verifies deltas finds no stock in Query
+      Products either: each pass of it (two under ``read_lag``) costs one Query Inventory
+      crawl, min(K, ceil((P + 1) / 100)), and with ``inventory_hides_hidden`` one Get
+      Inventory Variants per hidden product among the K (the bound of hidden products).
 
     V3 writes carry revisions and echo what they stored: 0 there.
     """
@@ -291,6 +295,12 @@ def write_reading_calls(catalog: str, variants: Sequence[str], *,
         extra += math.ceil(changed_products / 100)
     if "applied_5xx" in variants:
         extra += math.ceil(changed_products / 2) + 1
+    if "no_variant_stock" in variants:
+        passes = 2 if "read_lag" in variants else 1
+        crawl = min(changed_products, math.ceil((products + 1) / 100))
+        hidden = (min(changed_products, hidden_products_bound(products))
+                  if "inventory_hides_hidden" in variants else 0)
+        extra += passes * (crawl + hidden)
     return extra
 
 

@@ -246,7 +246,8 @@ def run_scenario(url: str, scenario: Scenario, work: Path) -> list[Outcome]:
         names = _profile_names(scenario.variants)
         outcomes[0] = dataclasses.replace(outcomes[0], safe=harness.safe_reading_calls(
             scenario.catalog, names, products) + harness.write_reading_calls(
-            scenario.catalog, names, changed_products=drift.changed_products))
+            scenario.catalog, names, changed_products=drift.changed_products,
+            products=products))
     if scenario.peer:
         harness.reset(url, rate_limit=limit_text, latency_ms=scenario.latency_ms)
         peer = asyncio.run(seed_sync(url, api_key=harness.KEY, site_id=harness.SITE,
