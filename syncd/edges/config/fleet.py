@@ -32,8 +32,8 @@ ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
 
 SITE_FILE_SUFFIXES = (".yaml", ".yml")
 
-FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds",
-              "journal_retention_days",
+FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "spread_first_round", "state_backend",
+              "lease_ttl_seconds", "journal_retention_days",
               "dsn_file")
 """The top-level keys read here."""
 
@@ -57,6 +57,12 @@ class FleetSettings:
     """Cycles running at once across all sites. Each site is paced by its own Wix budget,
     so most of a cycle is waiting; 32 keeps memory and CPU flat with a thousand sites while
     a slow site only ever holds one of the slots."""
+
+    spread_first_round: bool = True
+    """With more sites than ``max_concurrent_cycles``, start each site's first cycle at a
+    stable offset within one schedule period (a hash of its name) instead of all at once:
+    a restart of a large fleet does not queue every store behind the slots. A single site,
+    or a fleet the slots can take at once, always starts at once."""
 
     backend: StateBackendKind = StateBackendKind.LOCAL
     """Where the journal, run state, source digests and site ownership live."""
@@ -117,6 +123,7 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         sites_dir=directory,
         max_concurrent_cycles=m.integer("max_concurrent_cycles",
                                         defaults.max_concurrent_cycles, minimum=1),
+        spread_first_round=m.boolean("spread_first_round", defaults.spread_first_round),
         backend=backend,
         database_url=dsn,
         replica_id=env.get(ENV_REPLICA_ID) or (
