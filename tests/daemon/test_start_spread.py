@@ -60,7 +60,7 @@ async def test_a_loop_with_a_start_offset_is_first_due_at_that_offset():
 
 async def test_a_fleet_larger_than_its_slots_spreads_its_first_cycles(tmp_path, runner):
     names = [f"store-{n:02d}" for n in range(20)]
-    cfg = config(tmp_path, *names, max_concurrent_cycles=4, spread_first_round=True)
+    cfg = config(tmp_path, *names, max_concurrent_cycles=4, spread_first_round_above=10)
     started_s = datetime.now(UTC).timestamp()
     async with Harness(setup_for(cfg, runner)) as harness:
         statuses = harness.daemon.statuses
@@ -76,13 +76,20 @@ async def test_a_fleet_larger_than_its_slots_spreads_its_first_cycles(tmp_path, 
 
 
 async def test_a_single_store_starts_its_first_cycle_at_once(tmp_path, runner):
-    cfg = config(tmp_path, "shop", max_concurrent_cycles=1, spread_first_round=True)
+    cfg = config(tmp_path, "shop", max_concurrent_cycles=1, spread_first_round_above=1)
     async with Harness(setup_for(cfg, runner)):
         await until(lambda: len(runner.calls) == 1)
 
 
 async def test_a_fleet_the_slots_can_take_starts_every_store_at_once(tmp_path, runner):
     names = ["eu", "us", "uk"]
-    cfg = config(tmp_path, *names, max_concurrent_cycles=4, spread_first_round=True)
+    cfg = config(tmp_path, *names, max_concurrent_cycles=4, spread_first_round_above=1)
     async with Harness(setup_for(cfg, runner)):
         await until(lambda: len(runner.calls) == 3)
+
+
+async def test_a_fleet_under_the_threshold_starts_every_store_at_once(tmp_path, runner):
+    names = [f"store-{n:02d}" for n in range(6)]
+    cfg = config(tmp_path, *names, max_concurrent_cycles=2, spread_first_round_above=10)
+    async with Harness(setup_for(cfg, runner)):
+        await until(lambda: len(runner.calls) == 6)

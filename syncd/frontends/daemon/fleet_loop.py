@@ -72,13 +72,14 @@ def loop_options(config: DaemonConfig[SiteT]) -> LoopOptions:
 def first_round_window_s(config: DaemonConfig[SiteT], *, sites: int, now: datetime) -> float:
     """Over how many seconds the first cycles of ``sites`` loops are spread (0: all at once).
 
-    A fleet larger than ``max_concurrent_cycles`` could not start every site at once anyway:
-    its first round is spread over one period of the schedule, each site at its stable
-    offset, so a restart does not queue every store behind the slots (and every store behind
-    the queue late). A single site, or a fleet the slots can take at once, starts at once.
+    A large fleet (more sites than ``spread_first_round_above`` and than
+    ``max_concurrent_cycles``) could not start every site at once anyway: its first round
+    is spread over one period of the schedule, each site at its stable offset, so a restart
+    does not queue every store behind the slots (and leave the end of the queue late). A
+    single site, or a smaller fleet, starts at once.
     """
-    limit = config.max_concurrent_cycles
-    if not config.spread_first_round or limit is None or sites <= limit:
+    limit, above = config.max_concurrent_cycles, config.spread_first_round_above
+    if above is None or sites <= above or (limit is not None and sites <= limit):
         return 0.0
     return period_s(config.timetable, now)
 
