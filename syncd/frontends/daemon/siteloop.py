@@ -103,7 +103,8 @@ class SiteLoop(Generic[SiteT]):
         self._backoff = backoff or Backoff()
         self._source_settled = source_settled
         self._on_outcome = on_outcome
-        self._rng = rng or random.Random()
+        self._rng = rng
+        """None: the module's generator (a Random per loop costs ~3 KB a store)."""
         self._clock = clock
         self._full_pending = True  # the start-up cycle is a full one
         self._force_next = False
