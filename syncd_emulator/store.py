@@ -301,7 +301,9 @@ class Store:
             self.by_inventory_id = _Overlay(shared.by_inventory_id, self._resolve)
             self.items = shared.items
             self.items_by_id = _Overlay(shared.items_by_id, self._resolve_item)
-        if self.catalog == "v3":
+        if self._shared is not None:
+            self._stock_units = []  # listed when the shopper sells (``_units``)
+        elif self.catalog == "v3":
             self._stock_units = self.items
         else:
             self._stock_units = [v for p in self.products for v in p.variants]
@@ -351,9 +353,6 @@ class Store:
         self.products = [owned.get(p.id, p) for p in self.products]
         if self.catalog == "v3":
             self.items = [own_items.get(i.id, i) for i in self.items]
-            self._stock_units = self.items
-        else:
-            self._stock_units = [v for p in self.products for v in p.variants]
         return copy
 
     def _check_owned(self, product: ProductState) -> None:
@@ -525,7 +524,6 @@ class Store:
             self._created.append(item)
             self._own_items[item_id] = item
             self.items = [*self.items, item]
-            self._stock_units = self.items
         return item
 
     def _bump(self, item: ItemState) -> None:
@@ -551,7 +549,7 @@ class Store:
         Returns False when nothing tracked has stock. Random probes first keep this O(1)
         on realistic stores; the scan only runs when stock is nearly exhausted.
         """
-        units = self._stock_units
+        units = self._units()
         if not units:
             return False
         for _ in range(32):
@@ -570,6 +568,15 @@ class Store:
             key = (unit.product.id, unit.id)
             self.sold[key] = self.sold.get(key, 0) + 1
         return True
+
+    def _units(self) -> list[VariantState] | list[ItemState]:
+        """What the shopper may sell: kept listed with a catalog of its own; listed afresh
+        over a shared one (a list of every variant a site would cost 16 KB a site)."""
+        if self._shared is None:
+            return self._stock_units
+        if self.catalog == "v3":
+            return self.items
+        return [v for p in self.products for v in p.variants]
 
     @staticmethod
     def _sellable(unit: VariantState | ItemState) -> bool:
