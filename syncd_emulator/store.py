@@ -240,12 +240,10 @@ class Store:
         self.unmanaged_options = unmanaged_options and catalog == "v1"
         self.location_id = spec.location_id
         self._shared = shared
-        self._catalog = shared
         self._owned: dict[str, ProductState] = {}
         """Shared mode: this site's copies of the products written to, by product id."""
         self._own_items: dict[str, ItemState] = {}
         """Shared mode: the items of those copies, and the items created, by item id."""
-        self._created: list[ItemState] = []
         self._writing = 0
         self.products: list[ProductState] = []
         self.numeric_ids: list[int] = []
@@ -282,11 +280,9 @@ class Store:
         self.write_calls = 0
         self._owned = {}
         self._own_items = {}
-        self._created = []
         if self._shared is None:
             catalog = Catalog(self.spec, catalog=self.catalog,
                               unmanaged_options=self.unmanaged_options)
-            self._catalog = catalog
             self.products = catalog.products
             self.numeric_ids = catalog.numeric_ids
             self.by_id = catalog.by_id
@@ -521,7 +517,6 @@ class Store:
             assert isinstance(self.items_by_id, dict)
             self.items_by_id[item_id] = item
         else:
-            self._created.append(item)
             self._own_items[item_id] = item
             self.items = [*self.items, item]
         return item
