@@ -9,10 +9,15 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
+from syncd.base.errors import ConfigError
 from syncd.cycle.metrics import Metrics
+from syncd.edges.config import Settings
 from syncd.frontends.daemon.health import SiteStatus
 from syncd.frontends.daemon.schedule import IntervalSchedule, start_offset_s
 from syncd.frontends.daemon.siteloop import LoopOptions, SiteLoop
+from syncd.frontends.daemon.wiring import daemon_config
 
 from .conftest import FakeRunner, FakeSite, until
 from .test_supervisor import Harness, config, setup_for
@@ -93,3 +98,25 @@ async def test_a_fleet_under_the_threshold_starts_every_store_at_once(tmp_path, 
     cfg = config(tmp_path, *names, max_concurrent_cycles=2, spread_first_round_above=10)
     async with Harness(setup_for(cfg, runner)):
         await until(lambda: len(runner.calls) == 6)
+
+
+MINIMAL = """\
+sites:
+  - name: demo
+    site_id: demo-site
+    api_key_env: WIX_API_KEY
+source:
+  path: stock.csv
+"""
+
+
+def test_the_settings_file_spreads_fleets_above_256_stores_unless_told(tmp_path):
+    path = tmp_path / "syncd.yaml"
+    path.write_text(MINIMAL)
+    env = {"WIX_API_KEY": "k"}
+    assert daemon_config(Settings.from_file(path, env=env)).spread_first_round_above == 256
+    path.write_text(MINIMAL + "spread_first_round_above: 5000\n")
+    assert daemon_config(Settings.from_file(path, env=env)).spread_first_round_above == 5000
+    path.write_text(MINIMAL + "spread_first_round_above: 0\n")
+    with pytest.raises(ConfigError, match=r"syncd.yaml:7.*spread_first_round_above"):
+        Settings.from_file(path, env=env)
