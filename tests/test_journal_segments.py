@@ -132,6 +132,68 @@ async def test_a_readers_position_survives_the_rotation_of_its_file(tmp_path):
     assert read_tail(path, tail.position).entries == ()
 
 
+async def _big_run(backend: LocalBackend, run_id: str, at: datetime, skus: int
+                   ) -> list[JournalEntry]:
+    store = backend.journal(SITE, run_id=run_id).store
+    async with Journal(store, site=SITE, run_id=run_id, clock=lambda: at) as j:
+        entries = await j.write_pending([_change(f"{run_id}-{i}", i, i + 1)
+                                         for i in range(skus)])
+        return [*entries, *await j.settle(entries, Outcome.APPLIED)]
+
+
+async def test_a_position_taken_at_an_empty_journal_misses_no_line_of_a_split_run(tmp_path):
+    # A first cycle reads an empty journal, then writes a run too large to be renamed
+    # whole: the next run's opening splits the file and unlinks it, and the new current
+    # file may be given the split file's inode number.
+    backend = LocalBackend(tmp_path, segments=SMALL)
+    path = journal_path(tmp_path, SITE)
+    async with backend.journal(SITE, run_id="run-0"):
+        pass
+    empty = read_tail(path, None)
+    assert empty.entries == ()
+    first = await _big_run(backend, "run-1", NOW, skus=20)
+    assert path.stat().st_size > 2 * SMALL.max_bytes
+    second = await _one_run(backend, "run-2", NOW)
+    assert segment_files(segment_dir(path))
+    position = empty.position
+    if isinstance(position, tuple):  # as when the number is reused
+        position = (path.stat().st_ino, *position[1:])
+    tail = read_tail(path, position)
+    assert [e.to_json() for e in tail.entries] == [e.to_json() for e in first + second]
+
+
+async def test_a_position_in_a_split_file_goes_on_in_its_pieces(tmp_path):
+    backend = LocalBackend(tmp_path, segments=SMALL)
+    path = journal_path(tmp_path, SITE)
+    await _one_run(backend, "run-1", NOW)
+    seen = read_tail(path, None)
+    unseen = await _big_run(backend, "run-2", NOW, skus=20)
+    assert path.stat().st_size > 2 * SMALL.max_bytes
+    unseen += await _one_run(backend, "run-3", NOW)  # opening it split runs 1 and 2
+    assert [i.source_inode for i in read_index(segment_dir(path)).values()] == [
+        seen.position[0] if isinstance(seen.position, tuple) else None]
+    tail = read_tail(path, seen.position)
+    assert not tail.restarted
+    assert [e.to_json() for e in tail.entries] == [e.to_json() for e in unseen]
+    assert read_tail(path, tail.position).entries == ()
+
+
+async def test_a_position_whose_inode_now_names_another_file_is_not_trusted(tmp_path):
+    backend = LocalBackend(tmp_path, segments=SMALL)
+    path = journal_path(tmp_path, SITE)
+    other = journal_path(tmp_path, "other")
+    lines = await _one_run(backend, "run-1", NOW)
+    seen = read_tail(path, None)
+    other.write_bytes(path.read_bytes() * 3)  # same size class, other lines first
+    other.write_bytes(b"{}\n" + other.read_bytes())
+    assert isinstance(seen.position, tuple)
+    forged = (other.stat().st_ino, *seen.position[1:])
+    os.rename(other, path)
+    tail = read_tail(path, forged)
+    assert tail.restarted
+    assert len(tail.entries) == 3 * len(lines)
+
+
 async def test_reads_that_show_a_little_never_open_the_old_segments(tmp_path):
     state = tmp_path / "state"
     _legacy_journal(state)

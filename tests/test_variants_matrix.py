@@ -97,7 +97,12 @@ def assert_journal_guarantees(path: Path, before: list[dict[str, Any]]) -> int:
     initial = state_by_key(before)
     applied = [e for e in entries if e.outcome is Outcome.APPLIED]
     keys = Counter((e.product_id, e.variant_id, e.inventory_item_id) for e in applied)
-    assert all(n == 1 for n in keys.values()), "a variant was written twice"
+    twice = [key for key, n in keys.items() if n > 1]
+    lines = "\n".join(
+        f"{e.run_id} {e.outcome.value} {e.before} -> {e.after} {e.time.isoformat()} {e.error}"
+        for e in entries if twice and (e.product_id, e.variant_id,
+                                       e.inventory_item_id) == twice[0])
+    assert not twice, f"{len(twice)} variants were written twice, as this one:\n{lines}"
     for entry in applied:
         assert entry.write_id in pending
         old = initial[(entry.product_id, entry.variant_id, entry.inventory_item_id)]

@@ -264,39 +264,84 @@ def read_open(path: Path) -> list[JournalEntry]:
     return list(open_writes.values())
 
 
+_HEAD = 96
+"""Bytes of a file's first line a reader's position keeps: its write id, unique to the
+file. An inode number alone does not name a file for long: once a file is gone (a split
+current segment, a compacted one) the next file created may get its number."""
+
+
 def read_tail(path: Path, position: object | None) -> JournalTail:
     """``JournalStore.read_since`` of the segments: complete lines only (a line still
     being written is read next time), unreadable ones skipped (``read_journal`` reports
-    them). A position in a segment closed since is found by its inode (a rotation renames
-    the file); without a position, or when its file was dropped, the read starts again
-    from the open writes of the older segments, then the newest closed one and the
-    current one whole (what a cycle's checks need)."""
+    them). A position names a file by its inode and the start of its first line, and is
+    found again after a rotation (a rename keeps the inode; a split's pieces keep the
+    lines and name the inode they came from); without a position, or when its file was
+    dropped, the read starts again from the open writes of the older segments, then the
+    newest closed one and the current one whole (what a cycle's checks need)."""
     all_files = segments.files(path)
-    was_inode, offset = position if isinstance(position, tuple) else (None, -1)
-    start = None
-    if was_inode is not None:
-        for k in range(len(all_files) - 1, -1, -1):
-            with contextlib.suppress(FileNotFoundError):
-                info = os.stat(all_files[k])
-                if info.st_ino == was_inode and offset <= info.st_size:
-                    start = k
-                    break
+    resume = _resume(path, all_files, position)
     entries: list[JournalEntry] = []
-    restarted = start is None
-    if start is None:
+    restarted = resume is None
+    if resume is None:
         older = all_files[:-2]
         keep = {f.name for f in older}
         index = segments.read_index(segments.segment_dir(path))
         shown = read_open(path) if any(n in index for n in keep) else []
         entries.extend(e for e in shown if _segment_of(e, index) in keep)
-        start, offset = max(0, len(all_files) - 2), 0
-    position_out: tuple[int, int] | None = None
+        resume = (max(0, len(all_files) - 2), 0)
+    start, offset = resume
+    position_out = position if not restarted else None
     for k in range(start, len(all_files)):
         read, where = _read_from(all_files[k], offset if k == start else 0)
         entries.extend(read)
         if where is not None:
             position_out = where
     return JournalTail(tuple(entries), position_out, restarted)
+
+
+def _resume(path: Path, files: list[Path], position: object | None
+            ) -> tuple[int, int] | None:
+    """Where in ``files`` a read from ``position`` goes on (file number, offset); None
+    when the position's file is gone."""
+    if not (isinstance(position, tuple) and len(position) == 3):
+        return None
+    inode, offset, head = position
+    for k in range(len(files) - 1, -1, -1):
+        with contextlib.suppress(FileNotFoundError):
+            if os.stat(files[k]).st_ino == inode and _head_of(files[k]) == head \
+                    and offset <= os.stat(files[k]).st_size:
+                return k, offset
+    # Split: its pieces, consecutive closed segments, hold its lines in order.
+    segdir = segments.segment_dir(path)
+    index = segments.read_index(segdir)
+    pieces = [k for k, f in enumerate(files) if f.parent == segdir
+              and (info := index.get(f.name)) is not None and info.source_inode == inode]
+    if not pieces or _head_of(files[pieces[0]]) != head:
+        return None
+    for k in pieces:
+        try:
+            size = os.stat(files[k]).st_size
+        except FileNotFoundError:
+            return None
+        if offset <= size:
+            return k, offset
+        offset -= size
+    return None
+
+
+def _head_of(file: Path) -> bytes:
+    with file.open("rb") as f:
+        return _head(f)
+
+
+def _head(f: BinaryIO) -> bytes:
+    """The first ``_HEAD`` bytes of the file's first line; empty while that line is
+    shorter and not complete (it still grows)."""
+    data = f.read(_HEAD)
+    end = data.find(b"\n")
+    if end >= 0:
+        return data[:end + 1]
+    return data if len(data) == _HEAD else b""
 
 
 def _segment_of(entry: JournalEntry, index: dict[str, segments.SegmentInfo]) -> str | None:
@@ -306,14 +351,17 @@ def _segment_of(entry: JournalEntry, index: dict[str, segments.SegmentInfo]) -> 
     return None
 
 
-def _read_from(file: Path, offset: int) -> tuple[list[JournalEntry], tuple[int, int] | None]:
-    """The complete lines of ``file`` after ``offset``, and the position after them."""
+def _read_from(file: Path, offset: int
+               ) -> tuple[list[JournalEntry], tuple[int, int, bytes] | None]:
+    """The complete lines of ``file`` after ``offset``, and the position after them (None
+    for a file without a first line yet: a position names a file by it)."""
     try:
         f = file.open("rb")
     except FileNotFoundError:
         return [], None
     with f:
         inode = os.fstat(f.fileno()).st_ino
+        head = _head(f)
         f.seek(offset)
         entries = []
         for raw in f:
@@ -323,4 +371,4 @@ def _read_from(file: Path, offset: int) -> tuple[list[JournalEntry], tuple[int, 
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 if raw.strip():
                     entries.append(JournalEntry.from_json(raw.decode("utf-8")))
-    return entries, (inode, offset)
+    return entries, ((inode, offset, head) if head else None)
