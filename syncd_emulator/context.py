@@ -16,10 +16,11 @@ from aiohttp import web
 from syncd_emulator.config import EmulatorConfig
 from syncd_emulator.faults import FaultSettings, Shopper
 from syncd_emulator.generate import generate_store
+from syncd_emulator.matchcache import MatchCache
 from syncd_emulator.ratelimit import SlidingWindowLimiter
 from syncd_emulator.spec import StoreSpec
 from syncd_emulator.stats import Stats
-from syncd_emulator.store import Store
+from syncd_emulator.store import Catalog, Store
 from syncd_emulator.storefile import load_store_file
 
 
@@ -37,18 +38,27 @@ def load_spec(config: EmulatorConfig) -> StoreSpec:
     return load_store_file(demo_store_path())
 
 
+def catalog_kind(config: EmulatorConfig) -> str:
+    """The store's catalog version: ``v3``, or ``v1`` (also for a site without Stores)."""
+    return "v3" if config.catalog == "v3" else "v1"
+
+
 class Emulator:
     """Everything one emulated site is made of."""
 
     def __init__(self, config: EmulatorConfig, *, spec: StoreSpec | None = None,
-                 limiter: SlidingWindowLimiter | None = None) -> None:
-        """``limiter`` shares one request budget between emulated sites (``rate_per_key``)."""
+                 limiter: SlidingWindowLimiter | None = None, shared: Catalog | None = None,
+                 match_cache: MatchCache | None = None) -> None:
+        """``limiter`` shares one request budget between emulated sites (``rate_per_key``);
+        ``shared`` (built from ``spec``) is a catalog read by several sites, each copying
+        only the products written to it, and ``match_cache`` their shared query matches."""
         self.config = config
         self.variants = config.variants
         self.spec = spec if spec is not None else load_spec(config)
         # A site without Stores still needs a store object; it is never reached.
-        self.store = Store(self.spec, catalog="v3" if config.catalog == "v3" else "v1",
-                           unmanaged_options=config.variants.unmanaged_options)
+        self.store = Store(self.spec, catalog=catalog_kind(config),
+                           unmanaged_options=config.variants.unmanaged_options,
+                           shared=shared, match_cache=match_cache)
         self.store.stock_moves_timestamps = config.stock_timestamps == "move"
         self.store.read_lag_s = config.effective_read_lag_s
         self.stats = Stats()

@@ -9,6 +9,11 @@ its first page's work. A query that filters and sorts only on fields no write ca
 (``IMMUTABLE``) is keyed by the counter of created items, so the simulated shopper selling
 several units a second does not void it (the records are live objects: a page always shows
 their current stock); any other query by the counter of every change.
+
+Several sites of one emulator may share a cache: an entry holds the list of records it was
+computed over, so a key naming that list by ``id`` can never name another site's list (the
+id is not reused while the entry lives), and sites still reading the shared catalog share
+their entries.
 """
 
 from __future__ import annotations
@@ -30,20 +35,22 @@ KEEP = 64
 class MatchCache:
     """An LRU of ``(records, filter, sort, store change count) -> matching records``."""
 
-    def __init__(self) -> None:
-        self._entries: OrderedDict[tuple[Any, ...], list[Any]] = OrderedDict()
+    def __init__(self, keep: int = KEEP) -> None:
+        self._keep = keep
+        self._entries: OrderedDict[tuple[Any, ...], tuple[list[Any], list[Any]]] = (
+            OrderedDict())
 
     def get(self, records: list[T], query: tuple[object, object], changes: int,
             compute: Callable[[], list[T]]) -> list[T]:
         """The matches of ``query`` over ``records``, computed once per store state."""
         key = (id(records), json.dumps(query, sort_keys=True, default=str), changes)
         found = self._entries.get(key)
-        if found is not None:
+        if found is not None and found[0] is records:
             self._entries.move_to_end(key)
-            return found
+            return found[1]
         matches = compute()
-        self._entries[key] = matches
-        while len(self._entries) > KEEP:
+        self._entries[key] = (records, matches)
+        while len(self._entries) > self._keep:
             self._entries.popitem(last=False)
         return matches
 

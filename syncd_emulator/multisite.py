@@ -1,14 +1,21 @@
 """Many emulated Wix sites behind one port, told apart by the ``wix-site-id`` header.
 
-An agency's daemon talks to a thousand stores; measuring it needs a thousand stores that
-each behave like Wix on their own: their own generated catalog, their own key (or one key
-shared by all, as with one Wix app installed on many sites), their own 200/minute budget
-and their own faults. ``MultiSiteEmulator`` keeps one ``Emulator`` per site, created on the
-site's first request (so a thousand sites start at once and cost memory only when used),
-and routes each request to its site before the usual Wix gate of ``syncd_emulator.app``
-runs. Introspection routes take the site from the same header or from ``?site=``;
-``GET /__emulator/sites`` summarises every site that was used, with the writes each
-replica made (clients name themselves in ``x-syncd-replica``).
+An agency's daemon talks to ten thousand stores; measuring it needs ten thousand stores
+that each behave like Wix on their own: their own store, their own key (or one key shared
+by all, as with one Wix app installed on many sites), their own 200/minute budget and their
+own faults. ``MultiSiteEmulator`` keeps one ``Emulator`` per site, created on the site's
+first request (so every site starts at once and costs memory only when used), and routes
+each request to its site before the usual Wix gate of ``syncd_emulator.app`` runs.
+
+The sites share one catalog, generated (or loaded) once: a site reads it until a write
+request reaches one of its products, which then gets a copy for that site alone (see
+``syncd_emulator.store``). Ten thousand sites of 300 products cost one catalog plus what
+was written to each. ``catalog_per_site`` gives each site a catalog of its own, generated
+from its own seed (products differ between sites), at the old cost of one catalog a site.
+
+Introspection routes take the site from the same header or from ``?site=``;
+``GET /__emulator/sites`` summarises every site that was used, with the writes each replica
+made (clients name themselves in ``x-syncd-replica``).
 
 Each site id is ``<prefix><n>`` with ``n`` from 1, zero-padded to four digits
 (``site-0001``). Simulated shoppers are not run in this mode.
@@ -34,9 +41,16 @@ from syncd_emulator import (
 )
 from syncd_emulator.app import SHUTDOWN_TIMEOUT_S, Handler, wix_middleware
 from syncd_emulator.config import EmulatorConfig
-from syncd_emulator.context import EMULATOR, Emulator
+from syncd_emulator.context import EMULATOR, Emulator, catalog_kind, load_spec
 from syncd_emulator.error_answers import application_error
+from syncd_emulator.matchcache import MatchCache
 from syncd_emulator.respond import json_response
+from syncd_emulator.spec import StoreSpec
+from syncd_emulator.store import Catalog
+
+SHARED_MATCHES = 256
+"""Query matches remembered for all the sites together (each page of a walk reuses its
+query's matches while a few dozen walks run at once)."""
 
 REPLICA_HEADER = "x-syncd-replica"
 """Sent by syncd with its replica id; recorded with every write, to prove one writer."""
@@ -53,6 +67,9 @@ class MultiSiteConfig:
     prefix: str = "site-"
     key_per_site: bool = False
     """True: site ``site-0001`` takes the key ``key-site-0001``; False: the template's key."""
+    catalog_per_site: bool = False
+    """True: each site generates its own catalog (seed + n - 1); False: every site starts
+    from one shared catalog and copies only the products written to it."""
 
     def __post_init__(self) -> None:
         if self.sites < 1:
@@ -86,6 +103,18 @@ class MultiSiteEmulator:
         self._index = {site_id: n for n, site_id in enumerate(config.site_ids(), start=1)}
         self.sites: dict[str, Emulator] = {}
         self.writes: dict[str, list[WriteRecord]] = {}
+        self._shared: tuple[StoreSpec, Catalog] | None = None
+        self._matches = MatchCache(keep=SHARED_MATCHES)
+
+    def shared_catalog(self) -> tuple[StoreSpec, Catalog]:
+        """The spec and catalog every site starts from (built on first use)."""
+        if self._shared is None:
+            template = self.config.template
+            spec = load_spec(template)
+            self._shared = spec, Catalog(
+                spec, catalog=catalog_kind(template),
+                unmanaged_options=template.variants.unmanaged_options)
+        return self._shared
 
     def site(self, site_id: str) -> Emulator | None:
         """The site's emulator (created on first use); None for an unknown site id."""
@@ -95,9 +124,14 @@ class MultiSiteEmulator:
             if n is None:
                 return None
             template = self.config.template
-            emulator = Emulator(replace(template, site_id=site_id,
-                                        api_key=self.config.api_key(site_id),
-                                        seed=template.seed + n - 1, port=0))
+            config = replace(template, site_id=site_id, api_key=self.config.api_key(site_id),
+                             seed=template.seed + n - 1, port=0)
+            if self.config.catalog_per_site:
+                emulator = Emulator(config)
+            else:
+                spec, catalog = self.shared_catalog()
+                emulator = Emulator(config, spec=spec, shared=catalog,
+                                    match_cache=self._matches)
             self.sites[site_id] = emulator
         return emulator
 
@@ -156,11 +190,17 @@ async def route_middleware(request: web.Request, handler: Handler) -> web.Stream
         ).response()
     token = _current.set(emulator)
     started = time.monotonic()
+    write = not admin and _is_write(request.method, request.path)
     try:
-        response = await handler(request)
+        if write:
+            # The products it looks up become this site's copies before they are written.
+            with emulator.store.writing():
+                response = await handler(request)
+        else:
+            response = await handler(request)
     finally:
         _current.reset(token)
-    if not admin and _is_write(request.method, request.path):
+    if write:
         multi.writes.setdefault(emulator.config.site_id, []).append(WriteRecord(
             replica=request.headers.get(REPLICA_HEADER, ""), started_s=started,
             ended_s=time.monotonic(), status=response.status))

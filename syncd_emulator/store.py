@@ -9,6 +9,12 @@ every endpoint that reaches them, including the simulated shopper.
 Writes clear the product's cached JSON (``ProductState.cache``), which the V1 views fill
 lazily; that keeps full Query Products pages cheap.
 
+Many sites can share one catalog (``Catalog``, built once; ``syncd emulator --sites``): each
+site's ``Store`` reads the shared products until a write request looks one up, which then
+gets a private copy of that product (its variants and items) for that site alone. A site
+costs memory for what was written to it, not for its whole catalog, and a write to one site
+is invisible to every other.
+
 With ``read_lag_s`` set (the ``read_lag`` switch) every V1 stock change also keeps the
 variant's value from before it, for ``read_lag_s`` seconds: ``as_read()`` shows the store
 as it was that long ago, which is what the ``stores-reader`` routes serve.
@@ -18,13 +24,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from syncd.base.model import MAX_QUANTITY, NIL_GUID
 from syncd_emulator.matchcache import MatchCache
 from syncd_emulator.spec import BASE_TIMESTAMP, ProductSpec, StoreSpec, VariantSpec
+
+T_State = TypeVar("T_State")
 
 V3_MIN_QUANTITY = -MAX_QUANTITY
 """V3 quantities range -99999..99999; negative stock comes only from decrements."""
@@ -157,28 +166,97 @@ class ItemState:
         return self.quantity > 0 if self.track else self.in_stock
 
 
-class Store:
-    """All products (by ascending numeric id), their variants and, for V3, inventory items."""
+class Catalog:
+    """The products of a spec as the API shows them before any write: built once and, in
+    a multi-site emulator, read by every site (nothing here is written through a ``Store``
+    that shares it)."""
 
-    def __init__(self, spec: StoreSpec, *, catalog: str, unmanaged_options: bool = False) -> None:
+    __slots__ = ("by_id", "by_inventory_id", "items", "items_by_id", "numeric_ids",
+                 "products")
+
+    def __init__(self, spec: StoreSpec, *, catalog: str, unmanaged_options: bool = False,
+                 ) -> None:
+        unmanaged = unmanaged_options and catalog == "v1"
+        self.products = [ProductState(p, catalog=catalog,
+                                      unmanaged=unmanaged and p.numeric_id % 4 == 0)
+                         for p in sorted(spec.products, key=lambda p: p.numeric_id)]
+        self.numeric_ids = [p.numeric_id for p in self.products]
+        self.by_id = {p.id: p for p in self.products}
+        self.by_inventory_id = {p.inventory_item_id: p for p in self.products}
+        self.items: list[ItemState] = []
+        self.items_by_id: dict[str, ItemState] = {}
+        if catalog == "v3":
+            specs = {p.id: p for p in spec.products}
+            for product in self.products:
+                pspec = specs[product.id]
+                for variant, vspec in zip(product.variants, pspec.variants, strict=True):
+                    if vspec.item_id is not None:
+                        item = ItemState(vspec.item_id, variant, location_id=spec.location_id,
+                                         track=pspec.track, quantity=vspec.quantity,
+                                         in_stock=vspec.in_stock, created=BASE_TIMESTAMP)
+                        variant.items.append(item)
+                        self.items.append(item)
+                        self.items_by_id[item.id] = item
+
+
+class _Overlay(Mapping[str, T_State]):
+    """A lookup of a shared catalog through one site's copies of the products it wrote."""
+
+    __slots__ = ("_resolve", "_shared")
+    _shared: dict[str, T_State]
+    _resolve: Callable[[T_State], T_State]
+
+    def __init__(self, shared: dict[str, T_State],
+                 resolve: Callable[[T_State], T_State]) -> None:
+        self._shared = shared
+        self._resolve = resolve
+
+    def __getitem__(self, key: str) -> T_State:
+        return self._resolve(self._shared[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._shared)
+
+    def __len__(self) -> int:
+        return len(self._shared)
+
+
+class Store:
+    """All products (by ascending numeric id), their variants and, for V3, inventory items.
+
+    With ``shared`` the store starts as that catalog (shared with other sites) and copies a
+    product the first time a write request looks it up (``writing``); without, it builds a
+    catalog of its own and changes it in place.
+    """
+
+    def __init__(self, spec: StoreSpec, *, catalog: str, unmanaged_options: bool = False,
+                 shared: Catalog | None = None, match_cache: MatchCache | None = None,
+                 ) -> None:
         """``unmanaged_options`` (V1 only): one product with options in four gets
-        ``manageVariants: false`` (see ``syncd_emulator.variants``)."""
+        ``manageVariants: false`` (see ``syncd_emulator.variants``). ``match_cache`` may be
+        shared between sites too (its entries are told apart by the record lists)."""
         self.spec = spec
         self.catalog = catalog
         self.unmanaged_options = unmanaged_options and catalog == "v1"
         self.location_id = spec.location_id
+        self._shared = shared
+        self._owned: dict[str, ProductState] = {}
+        """Shared mode: this site's copies of the products written to, by product id."""
+        self._own_items: dict[str, ItemState] = {}
+        """Shared mode: the items of those copies, and the items created, by item id."""
+        self._writing = 0
         self.products: list[ProductState] = []
         self.numeric_ids: list[int] = []
-        self.by_id: dict[str, ProductState] = {}
-        self.by_inventory_id: dict[str, ProductState] = {}
+        self.by_id: Mapping[str, ProductState] = {}
+        self.by_inventory_id: Mapping[str, ProductState] = {}
         self.items: list[ItemState] = []
-        self.items_by_id: dict[str, ItemState] = {}
+        self.items_by_id: Mapping[str, ItemState] = {}
         self._stock_units: list[VariantState] | list[ItemState] = []
         self.changes = 0
         """Bumped by every change: query matches cached for an older count are stale."""
         self.creations = 0
         """Bumped when items are created (or the store reset): membership changes."""
-        self.match_cache = MatchCache()
+        self.match_cache = match_cache or MatchCache()
         self.stock_moves_timestamps = True
         """False: stock changes leave ``lastUpdated``/``updatedDate`` alone (``timestamps``)."""
         self.sold: dict[tuple[str, str], int] = {}
@@ -197,29 +275,87 @@ class Store:
         """Throw away every change and rebuild the state from the spec."""
         self.changes += 1
         self.creations += 1
-        self.products = [ProductState(p, catalog=self.catalog,
-                                      unmanaged=self.unmanaged_options and p.numeric_id % 4 == 0)
-                         for p in sorted(self.spec.products, key=lambda p: p.numeric_id)]
-        self.numeric_ids = [p.numeric_id for p in self.products]
-        self.by_id = {p.id: p for p in self.products}
-        self.by_inventory_id = {p.inventory_item_id: p for p in self.products}
-        self.items = []
-        self.items_by_id = {}
         self.sold = {}
         self._history = {}
         self.write_calls = 0
-        if self.catalog == "v3":
-            specs = {p.id: p for p in self.spec.products}
-            for product in self.products:
-                spec = specs[product.id]
-                for variant, vspec in zip(product.variants, spec.variants, strict=True):
-                    if vspec.item_id is not None:
-                        self._add_item(vspec.item_id, variant, location_id=self.location_id,
-                                       track=spec.track, quantity=vspec.quantity,
-                                       in_stock=vspec.in_stock, created=BASE_TIMESTAMP)
+        self._owned = {}
+        self._own_items = {}
+        if self._shared is None:
+            catalog = Catalog(self.spec, catalog=self.catalog,
+                              unmanaged_options=self.unmanaged_options)
+            self.products = catalog.products
+            self.numeric_ids = catalog.numeric_ids
+            self.by_id = catalog.by_id
+            self.by_inventory_id = catalog.by_inventory_id
+            self.items = catalog.items
+            self.items_by_id = catalog.items_by_id
+        else:
+            shared = self._shared
+            self.products = shared.products
+            self.numeric_ids = shared.numeric_ids
+            self.by_id = _Overlay(shared.by_id, self._resolve)
+            self.by_inventory_id = _Overlay(shared.by_inventory_id, self._resolve)
+            self.items = shared.items
+            self.items_by_id = _Overlay(shared.items_by_id, self._resolve_item)
+        if self._shared is not None:
+            self._stock_units = []  # listed when the shopper sells (``_units``)
+        elif self.catalog == "v3":
             self._stock_units = self.items
         else:
             self._stock_units = [v for p in self.products for v in p.variants]
+
+    # -- copy on write (a catalog shared between sites) ----------------------------------
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Within the block (a write request), products looked up are this site's copies."""
+        self._writing += 1
+        try:
+            yield
+        finally:
+            self._writing -= 1
+
+    @property
+    def owned_products(self) -> int:
+        """Products this site holds a copy of (all of them without a shared catalog)."""
+        return len(self.products) if self._shared is None else len(self._owned)
+
+    def _resolve(self, product: ProductState) -> ProductState:
+        """``product`` of the shared catalog as this site sees it (copied when writing)."""
+        owned = self._owned.get(product.id)
+        if owned is not None:
+            return owned
+        if self._writing and self._shared is not None:
+            return self._own(product)
+        return product
+
+    def _resolve_item(self, item: ItemState) -> ItemState:
+        owned = self._own_items.get(item.id)
+        if owned is not None:
+            return owned
+        if self._writing and self._shared is not None:
+            self._own(item.product)
+            return self._own_items[item.id]
+        return item
+
+    def _own(self, product: ProductState) -> ProductState:
+        """This site's copy of a shared product, its variants and their items."""
+        copy = _copy_product(product)
+        self._owned[copy.id] = copy
+        for variant in copy.variants:
+            for item in variant.items:
+                self._own_items[item.id] = item
+        owned, own_items = self._owned, self._own_items
+        self.products = [owned.get(p.id, p) for p in self.products]
+        if self.catalog == "v3":
+            self.items = [own_items.get(i.id, i) for i in self.items]
+        return copy
+
+    def _check_owned(self, product: ProductState) -> None:
+        if self._shared is not None and self._owned.get(product.id) is not product:
+            raise RuntimeError(
+                f"product {product.id} of the shared catalog was about to be written: a "
+                "write request must look products up within Store.writing()")
 
     # -- lookups ------------------------------------------------------------------------
 
@@ -236,6 +372,7 @@ class Store:
 
     def set_tracking(self, product: ProductState, track: bool) -> None:
         """Switch quantity tracking of the whole product (V2 ``trackQuantity``)."""
+        self._check_owned(product)
         product.track = track
         for variant in product.variants:
             variant.json = None
@@ -245,6 +382,7 @@ class Store:
         self, variant: VariantState, *, quantity: int | None, in_stock: bool | None
     ) -> None:
         """Write a V1 variant's quantity and/or manual in-stock flag (0..99999, checked)."""
+        self._check_owned(variant.product)
         self._remember(variant)
         if quantity is not None:
             variant.quantity = quantity
@@ -255,6 +393,7 @@ class Store:
 
     def adjust_variant(self, variant: VariantState, delta: int) -> None:
         """Add ``delta`` to a V1 variant's quantity (range checked by the caller)."""
+        self._check_owned(variant.product)
         self._remember(variant)
         variant.quantity += delta
         variant.json = None
@@ -317,6 +456,7 @@ class Store:
 
         Always a write: the revision goes up by one even when nothing else changes.
         """
+        self._check_owned(item.product)
         if quantity is not None:
             item.track = True
             item.quantity = quantity
@@ -327,6 +467,7 @@ class Store:
 
     def adjust_item(self, item: ItemState, delta: int) -> None:
         """Add ``delta`` to a tracked item's quantity (rules checked by ``check_adjust``)."""
+        self._check_owned(item.product)
         item.quantity += delta
         self._bump(item)
 
@@ -353,6 +494,7 @@ class Store:
         in_stock: bool | None,
     ) -> ItemState:
         """Create a V3 inventory item (the caller checked that none exists there)."""
+        self._check_owned(variant.product)
         now = now_iso()
         item = self._add_item(
             item_id, variant, location_id=location_id, track=quantity is not None,
@@ -370,8 +512,13 @@ class Store:
         item = ItemState(item_id, variant, location_id=location_id, track=track,
                          quantity=quantity, in_stock=in_stock, created=created)
         variant.items.append(item)
-        self.items.append(item)
-        self.items_by_id[item_id] = item
+        if self._shared is None:
+            self.items.append(item)
+            assert isinstance(self.items_by_id, dict)
+            self.items_by_id[item_id] = item
+        else:
+            self._own_items[item_id] = item
+            self.items = [*self.items, item]
         return item
 
     def _bump(self, item: ItemState) -> None:
@@ -397,7 +544,7 @@ class Store:
         Returns False when nothing tracked has stock. Random probes first keep this O(1)
         on realistic stores; the scan only runs when stock is nearly exhausted.
         """
-        units = self._stock_units
+        units = self._units()
         if not units:
             return False
         for _ in range(32):
@@ -416,6 +563,15 @@ class Store:
             key = (unit.product.id, unit.id)
             self.sold[key] = self.sold.get(key, 0) + 1
         return True
+
+    def _units(self) -> list[VariantState] | list[ItemState]:
+        """What the shopper may sell: kept listed with a catalog of its own; listed afresh
+        over a shared one (a list of every variant a site would cost 16 KB a site)."""
+        if self._shared is None:
+            return self._stock_units
+        if self.catalog == "v3":
+            return self.items
+        return [v for p in self.products for v in p.variants]
 
     @staticmethod
     def _sellable(unit: VariantState | ItemState) -> bool:
@@ -443,6 +599,31 @@ class Store:
                 if not variant.items:
                     rows.append(_row(variant, None, False, None, False, None, None))
         return rows
+
+
+def _copy_product(product: ProductState) -> ProductState:
+    """A copy of ``product`` whose variants and items are copies too (no cached JSON)."""
+    copy = object.__new__(ProductState)
+    for name in ProductState.__slots__:
+        setattr(copy, name, getattr(product, name))
+    copy.cache = {}
+    copy.variants = []
+    for variant in product.variants:
+        vcopy = object.__new__(VariantState)
+        for name in VariantState.__slots__:
+            setattr(vcopy, name, getattr(variant, name))
+        vcopy.product = copy
+        vcopy.json = None
+        vcopy.items = []
+        for item in variant.items:
+            icopy = object.__new__(ItemState)
+            for name in ItemState.__slots__:
+                setattr(icopy, name, getattr(item, name))
+            icopy.variant, icopy.product, icopy.json = vcopy, copy, None
+            vcopy.items.append(icopy)
+        copy.variants.append(vcopy)
+    copy.variants_by_id = {v.id: v for v in copy.variants}
+    return copy
 
 
 def _row(

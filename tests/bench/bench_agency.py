@@ -16,8 +16,11 @@ other sites must not be delayed by them.
 
 Printed: peak RSS of the daemon (VmHWM), CPU seconds of the daemon and of the emulator per
 round of all sites, and per round the worst and 99th-percentile lateness of a healthy site's
-scheduled cycle start against its schedule (the first round is the start-up backlog: every
-site is due at once and waits for one of ``--max-concurrent`` slots and for the CPU).
+scheduled cycle start against its schedule. With more sites than ``spread_first_round_above``
+(256) the first round is spread over the interval, each site due at its own offset; a
+smaller fleet's first round is a backlog: every site is due at once and waits for one of
+``--max-concurrent`` slots and for the CPU. ``--sites 10000`` is the ten-thousand-store run
+(README.md has its table).
 
 Measured 2026-11-29 with the defaults (1,000 sites x 300 products = ~2.4 M tracked
 variants, 5-minute schedule, the real 60 s rate window) on 2 cores shared by the daemon and

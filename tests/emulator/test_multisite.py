@@ -26,8 +26,9 @@ async def post(session, url, site, key, path=QUERY, body=None, replica=None):
 
 
 async def test_each_site_has_its_own_store_key_and_budget():
-    config = MultiSiteConfig(sites=3, key_per_site=True, template=EmulatorConfig(
-        generate_products=5, rate_limit=(2, 60.0)))
+    config = MultiSiteConfig(sites=3, key_per_site=True, catalog_per_site=True,
+                             template=EmulatorConfig(generate_products=5,
+                                                     rate_limit=(2, 60.0)))
     async with serve_multisite(config) as running, aiohttp.ClientSession() as session:
         one, two = config.site_ids()[:2]
         status, body = await post(session, running.url, one, "key-site-0001")

@@ -32,8 +32,8 @@ ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
 
 SITE_FILE_SUFFIXES = (".yaml", ".yml")
 
-FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "state_backend", "lease_ttl_seconds",
-              "journal_retention_days",
+FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "spread_first_round_above",
+              "state_backend", "lease_ttl_seconds", "journal_retention_days",
               "dsn_file")
 """The top-level keys read here."""
 
@@ -57,6 +57,13 @@ class FleetSettings:
     """Cycles running at once across all sites. Each site is paced by its own Wix budget,
     so most of a cycle is waiting; 32 keeps memory and CPU flat with a thousand sites while
     a slow site only ever holds one of the slots."""
+
+    spread_first_round_above: int = 256
+    """With more sites than this (and than ``max_concurrent_cycles``), each site's first
+    cycle runs at a stable offset within one schedule period (a hash of its name) instead
+    of every site queueing for the slots at start-up. 256: a fleet of a few dozen stores
+    gets its first round done within a few cycle lengths anyway, and spreading it over the
+    period would only delay first syncs; a thousand stores would queue for minutes."""
 
     backend: StateBackendKind = StateBackendKind.LOCAL
     """Where the journal, run state, source digests and site ownership live."""
@@ -117,6 +124,8 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         sites_dir=directory,
         max_concurrent_cycles=m.integer("max_concurrent_cycles",
                                         defaults.max_concurrent_cycles, minimum=1),
+        spread_first_round_above=m.integer("spread_first_round_above",
+                                           defaults.spread_first_round_above, minimum=1),
         backend=backend,
         database_url=dsn,
         replica_id=env.get(ENV_REPLICA_ID) or (

@@ -116,6 +116,10 @@ def register(subparsers: Any) -> None:
     site.add_argument("--key-per-site", action="store_true",
                       help="with --sites: site-0001 takes the key key-site-0001 instead of "
                            "sharing --api-key")
+    site.add_argument("--catalog-per-site", action="store_true",
+                      help="with --sites: generate a different catalog for each site (its "
+                           "own seed) instead of one shared catalog that each site copies "
+                           "only where written; costs a whole catalog of memory per site")
     site.add_argument("--seed", type=int, default=1,
                       help="seed for the generator, faults and shopper (default 1)")
     faults = parser.add_argument_group("limits and faults")
@@ -193,7 +197,8 @@ def run(args: argparse.Namespace) -> int:
         if args.sites:
             asyncio.run(serve_sites_until_stopped(
                 MultiSiteConfig(sites=args.sites, template=config,
-                                key_per_site=args.key_per_site)))
+                                key_per_site=args.key_per_site,
+                                catalog_per_site=args.catalog_per_site)))
         else:
             asyncio.run(_serve_until_stopped(config))
     except (ConfigError, ValueError) as e:

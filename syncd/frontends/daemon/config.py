@@ -58,6 +58,11 @@ class DaemonConfig(Generic[SiteT]):
     max_concurrent_cycles: int | None = None
     """Cycles running at once across every site (None: no limit)."""
 
+    spread_first_round_above: int | None = None
+    """With more sites than this and than ``max_concurrent_cycles``: each site's first
+    cycle runs at its stable offset within one period instead of at once (None: never, for
+    configs built by hand; the settings file's default is 256)."""
+
     fast_max_keys: int = FAST_LANE_MAX_KEYS
     """Above this many changed source rows a change runs a full cycle instead of a fast one."""
 

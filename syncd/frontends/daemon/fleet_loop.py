@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Generic, TypeVar
 
@@ -34,6 +35,7 @@ from syncd.frontends.daemon.fleet import Fleet
 from syncd.frontends.daemon.health import SiteStatuses
 from syncd.frontends.daemon.ownership import Ownership
 from syncd.frontends.daemon.polling import Poller
+from syncd.frontends.daemon.schedule import period_s, start_offset_s
 from syncd.frontends.daemon.siteloop import LoopOptions, SiteLoop
 from syncd.frontends.daemon.slots import CycleSlots
 from syncd.frontends.daemon.watcher import SourceWatcher
@@ -65,6 +67,21 @@ def loop_options(config: DaemonConfig[SiteT]) -> LoopOptions:
     return LoopOptions(schedule=config.timetable, jitter_s=schedule.jitter_s,
                        fast_max_keys=config.fast_max_keys, full_every_s=schedule.full_every_s,
                        incremental=schedule.incremental, resync_s=schedule.resync_s)
+
+
+def first_round_window_s(config: DaemonConfig[SiteT], *, sites: int, now: datetime) -> float:
+    """Over how many seconds the first cycles of ``sites`` loops are spread (0: all at once).
+
+    A large fleet (more sites than ``spread_first_round_above`` and than
+    ``max_concurrent_cycles``) could not start every site at once anyway: its first round
+    is spread over one period of the schedule, each site at its stable offset, so a restart
+    does not queue every store behind the slots (and leave the end of the queue late). A
+    single site, or a smaller fleet, starts at once.
+    """
+    limit, above = config.max_concurrent_cycles, config.spread_first_round_above
+    if above is None or sites <= above or (limit is not None and sites <= limit):
+        return 0.0
+    return period_s(config.timetable, now)
 
 
 def source_gates(watchers: Sequence[SourceWatcher | Poller],
@@ -199,6 +216,7 @@ class FleetRun(Generic[SiteT]):
         sites = [s for s in config.sites if allowed is None or s.name in allowed]
         leases = {site.name: own.lease(site.name) for site in sites} if own is not None else {}
         options = loop_options(config)
+        window_s = first_round_window_s(config, sites=len(sites), now=datetime.now(UTC))
         loop_key = (options, config.backoff_initial_s, config.backoff_max_s)
         # A loop runs within one ownership term: a site lost and taken back meanwhile (a new
         # epoch) gets a new loop, fenced by the new lease.
@@ -214,9 +232,14 @@ class FleetRun(Generic[SiteT]):
                 status=self._statuses.statuses[site.name], metrics=self._metrics,
                 backoff=Backoff(initial_s=config.backoff_initial_s, max_s=config.backoff_max_s),
                 source_settled=gates.get(site.name), on_outcome=self._cycle_ended,
-                slots=self._slots, lease=leases.get(site.name))
+                slots=self._slots, lease=leases.get(site.name),
+                first_delay_s=start_offset_s(site.name, window_s=window_s))
 
-        await fleet.apply(wanted, grace_s=config.shutdown_grace_s, make_loop=make_loop)
+        started, _ = await fleet.apply(wanted, grace_s=config.shutdown_grace_s,
+                                       make_loop=make_loop)
+        if window_s and started:
+            log.info("first_cycles_spread", sites=len(started), window_s=round(window_s, 3),
+                     max_concurrent_cycles=config.max_concurrent_cycles)
         for loop in fleet.loops:
             loop.use_source_gate(gates.get(loop.name))
         for name in self._statuses.retain(fleet.names):

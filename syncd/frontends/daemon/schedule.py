@@ -7,10 +7,16 @@ same on every host and in every container regardless of its local time zone.
 
 Jitter is added, never subtracted: a schedule is a "not before" promise, and several daemons
 (or sites) started together spread out instead of hitting Wix in the same second.
+
+A fleet's first round is spread too (``start_offset_s``): each site gets a stable offset
+within one period, derived from its name by a hash, so a restart neither stampedes nor
+needs anything persisted: the same site starts at the same point of the period on every
+host and after every restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -89,3 +95,24 @@ def add_jitter(
         return due
     draw = (rng or random).uniform(0.0, jitter_s)
     return due + timedelta(seconds=draw)
+
+
+def period_s(schedule: Schedule, now: datetime) -> float:
+    """How long one period of ``schedule`` lasts around ``now``: the interval, or the gap
+    between the next two times a cron expression matches."""
+    if isinstance(schedule, IntervalSchedule):
+        return schedule.interval_s
+    first = schedule.next_after(now)
+    return (schedule.next_after(first) - first).total_seconds()
+
+
+def start_offset_s(name: str, *, window_s: float) -> float:
+    """A stable offset within ``0 <= offset < window_s`` for the site ``name``.
+
+    A hash of the name, not Python's ``hash`` (salted per process): the same site gets the
+    same offset after a restart and on every replica, and names spread evenly.
+    """
+    if window_s <= 0:
+        return 0.0
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return window_s * int.from_bytes(digest, "big") / 2**64

@@ -4,8 +4,10 @@ Each site gets one task running ``SiteLoop.run``. Cycles of a site run one at a 
 construction: the loop awaits each cycle before it looks at its trigger again, and pulls
 made meanwhile coalesce into one more cycle. The loop wakes for the first of:
 
-- the schedule (a full cycle; the first one right at start-up; with incremental reads on, an
-  incremental cycle, and a full one at start-up, every ``resync_s`` and on request),
+- the schedule (a full cycle; the first one right at start-up, or for a site of a large
+  fleet at its stable offset within the first period (``first_delay_s``); with
+  incremental reads on, an incremental cycle, and a full one at start-up, every
+  ``resync_s`` and on request),
 - its trigger (a settled source change: a fast cycle for a few rows, a full one otherwise),
 - the end of a failure backoff (a full cycle; triggers wait until then),
 - the stop event (it returns; a cycle in flight sees the same event and winds down).
@@ -90,6 +92,7 @@ class SiteLoop(Generic[SiteT]):
         clock: Callable[[], datetime] = _now,
         slots: CycleSlots | None = None,
         lease: SiteLease | None = None,
+        first_delay_s: float = 0.0,
     ) -> None:
         self.site = site
         self.trigger = Trigger()
@@ -100,7 +103,8 @@ class SiteLoop(Generic[SiteT]):
         self._backoff = backoff or Backoff()
         self._source_settled = source_settled
         self._on_outcome = on_outcome
-        self._rng = rng or random.Random()
+        self._rng = rng
+        """None: the module's generator (a Random per loop costs ~3 KB a store)."""
         self._clock = clock
         self._full_pending = True  # the start-up cycle is a full one
         self._force_next = False
@@ -110,6 +114,9 @@ class SiteLoop(Generic[SiteT]):
         self.lease = lease
         """The replica's lease on the site for the term this loop runs in (replicas only):
         every cycle of the loop is fenced by it."""
+        self._first_delay_s = first_delay_s
+        """How long after start-up the first full cycle is due (0: at once; a fleet spreads
+        its first round over one period, see ``FleetRun``)."""
 
     @property
     def name(self) -> str:
@@ -148,10 +155,12 @@ class SiteLoop(Generic[SiteT]):
             await self._loop(stop)
 
     async def _loop(self, stop: asyncio.Event) -> None:
-        next_full_due = self._clock()  # the first full cycle runs at once
+        # The first full cycle runs at once, or at the site's offset when a fleet spreads it.
+        next_full_due = self._clock() + timedelta(seconds=self._first_delay_s)
         next_tick: datetime | None = None  # the next incremental cycle (incremental only)
         retry_at: datetime | None = None
         log.info("site_loop_started", schedule=self._options.schedule.describe(),
+                 first_cycle_in_s=round(self._first_delay_s, 3),
                  incremental=self._options.incremental,
                  resync_s=self._options.resync_s if self._options.incremental else None)
         while not stop.is_set():

@@ -35,6 +35,7 @@ def daemon_config(settings: Settings) -> DaemonConfig[SiteSettings]:
         http=settings.http,
         shutdown_grace_s=settings.shutdown_grace_s,
         max_concurrent_cycles=settings.fleet.max_concurrent_cycles,
+        spread_first_round_above=settings.fleet.spread_first_round_above,
         bad_site_files=tuple((bad.name, bad.error) for bad in settings.disabled_sites),
     )
 
