@@ -181,7 +181,8 @@ async def test_a_full_sync_is_exact_whichever_way_wix_answers(emulator, tmp_path
                + safe_reading_calls(catalog, variants.active, products)
                + write_reading_calls(catalog, variants.active,
                                      changed_products=len({c.variant.product_id
-                                                           for c in changes}))
+                                                           for c in changes}),
+                                     products=products)
                + first.applied.conflict_retries)
     assert first.api_calls <= allowed, (first.api_calls, allowed)
     if provoked:

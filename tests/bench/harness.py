@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from syncd.edges.wix.walk_v3 import FIRST_WALK_RANGES
 from syncd_emulator.generate import HIDDEN_SHARE
 
 KEY = "bench-api-key-0001"
@@ -247,9 +248,11 @@ def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
     - a bound type that fails (``numeric_bound_string_only``, ``numeric_bound_type_refused``):
       one second look per crawled V1 endpoint, learned for the process: Query Products, and
       Query Inventory too when ``no_variant_stock`` sends the walk there;
-    - ``cursor_on_last_page``: V3 follows the kept cursor once, to an empty page (one
-      cursor query on a first walk);
-    - ``expiring_cursor``: V3's refused follow-up and the first page asked again;
+    - ``cursor_on_last_page``: V3 follows the kept cursor once, to an empty page, in each
+      cursor query: a first walk reads up to ``FIRST_WALK_RANGES`` productId ranges, each
+      its own query;
+    - ``expiring_cursor``: V3's refused follow-up and the first page asked again, in each
+      of those queries;
     - a provoked 429 (``PROVOKED_429``): the requests it refuses, ``REFUSED_BURST`` at most.
     """
     extra = REFUSED_BURST if any(v in PROVOKED_429 for v in variants) else 0
@@ -258,14 +261,14 @@ def _proof_and_hint_calls(catalog: str, variants: Sequence[str]) -> int:
             extra += 2 if "no_variant_stock" in variants else 1
         return extra
     if "cursor_on_last_page" in variants:
-        extra += 1
+        extra += FIRST_WALK_RANGES
     if "expiring_cursor" in variants:
-        extra += 2
+        extra += 2 * FIRST_WALK_RANGES
     return extra
 
 
 def write_reading_calls(catalog: str, variants: Sequence[str], *,
-                        changed_products: int) -> int:
+                        changed_products: int, products: int = 0) -> int:
     """Upper bound of the calls the write-side readings (``read_lag``, ``applied_5xx``,
     ``ignored_writes``) add to one full V1 cycle that changes K products.
 
@@ -277,7 +280,11 @@ def write_reading_calls(catalog: str, variants: Sequence[str], *,
     - ``applied_5xx``: every third write call is answered 5xx after it landed; an absolute
       write is sent again by the client (idempotent), a delta never (its re-read settles
       it): at most ceil(K/2) + 1 calls more;
-    - ``ignored_writes``: nothing; the write is sent once and not again.
+    - ``ignored_writes``: nothing; the write is sent once and not again;
+    - ``no_variant_stock``: the re-read that verifies deltas finds no stock in Query
+      Products either: each pass of it (two under ``read_lag``) costs one Query Inventory
+      crawl, min(K, ceil((P + 1) / 100)), and with ``inventory_hides_hidden`` one Get
+      Inventory Variants per hidden product among the K (the bound of hidden products).
 
     V3 writes carry revisions and echo what they stored: 0 there.
     """
@@ -288,6 +295,12 @@ def write_reading_calls(catalog: str, variants: Sequence[str], *,
         extra += math.ceil(changed_products / 100)
     if "applied_5xx" in variants:
         extra += math.ceil(changed_products / 2) + 1
+    if "no_variant_stock" in variants:
+        passes = 2 if "read_lag" in variants else 1
+        crawl = min(changed_products, math.ceil((products + 1) / 100))
+        hidden = (min(changed_products, hidden_products_bound(products))
+                  if "inventory_hides_hidden" in variants else 0)
+        extra += passes * (crawl + hidden)
     return extra
 
 

@@ -304,7 +304,7 @@ class TestV3Walk:
             return CallbackResult(payload={"inventoryItems": items, "pagingMetadata": {
                 "count": size, "cursors": {"next": page[0]}}})
 
-        reader = V3Reader(client, WalkSettings(location_id="loc-1"))
+        reader = V3Reader(client, WalkSettings(location_id="loc-1", v3_segments=1))
         with aioresponses() as mock:
             mock.post(BASE + "/stores/v3/inventory-items/query", callback=query, repeat=True)
             snapshot = await reader.walk()
@@ -312,6 +312,29 @@ class TestV3Walk:
         assert bodies[0] == {"query": {"cursorPaging": {"limit": 1000},
                                        "filter": {"locationId": {"$eq": "loc-1"}}}}
         assert bodies[1] == {"query": {"cursorPaging": {"limit": 1000, "cursor": "c1"}}}
+
+    async def test_a_server_ignoring_productid_ranges_gets_one_cursor_and_no_repeats(
+            self, client):
+        def query(url, **kwargs):
+            body = kwargs["json"]["query"]
+            cursor = body["cursorPaging"].get("cursor")
+            start = int(cursor) if cursor else 0
+            size = min(1000, 2500 - start)
+            items = [{"id": f"i{start + i}", "productId": f"{(start + i) % 256:02x}",
+                      "quantity": 1} for i in range(size)]
+            following = str(start + size) if start + size < 2500 else None
+            return CallbackResult(payload={"inventoryItems": items, "pagingMetadata": {
+                "count": size, "cursors": {"next": following}}})
+
+        reader = V3Reader(client, WalkSettings(v3_segments=4))
+        with aioresponses() as mock:
+            mock.post(BASE + "/stores/v3/inventory-items/query", callback=query, repeat=True)
+            first = await reader.walk()
+            second = await reader.walk()
+        for snapshot in (first, second):
+            ids = [v.inventory_item_id for v in snapshot.variants]
+            assert len(ids) == 2500 and len(set(ids)) == 2500
+        assert second.api_calls == 3, "the ignored range is remembered: one cursor"
 
     async def test_refresh_filters_items_by_id_in_chunks(self, client):
         bodies = []

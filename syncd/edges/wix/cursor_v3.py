@@ -42,6 +42,8 @@ MAX_RESTARTS = 3
 
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+PageSeen = Callable[[int, bool], None]
+"""Told after each page: the items the pass read so far, and whether more pages follow."""
 
 
 class CursorPage(Protocol[R_co]):
@@ -82,16 +84,19 @@ async def read_cursor_query(
     page_size: int,
     counter: CallCounter,
     key: Key[R] = item_key,
+    on_page: PageSeen | None = None,
 ) -> list[R]:
     """Every item the query (``query_filter`` or everything) lists, each once; ``answer``
-    is what each page decodes into."""
+    is what each page decodes into. ``on_page(items, more)`` is told after each page how
+    many items this pass read so far and whether the query goes on (a first walk sizes its
+    segments from the first page)."""
     items: dict[str, R] = {}
     last: WixClientError | None = None
     for restart in range(MAX_RESTARTS + 1):
         try:
             await _one_pass(client, path=path, endpoint=endpoint, answer=answer,
                             query_filter=query_filter, page_size=page_size, counter=counter,
-                            key=key, items=items)
+                            key=key, items=items, on_page=on_page)
             return list(items.values())
         except _CursorRefused as refused:
             client.log.warning("wix_cursor_restart", endpoint=endpoint,
@@ -107,7 +112,7 @@ async def read_cursor_query(
 async def _one_pass(
     client: WixClient, *, path: str, endpoint: str, answer: type[CursorPage[R]],
     query_filter: JSONObject | None, page_size: int, counter: CallCounter, key: Key[R],
-    items: dict[str, R],
+    items: dict[str, R], on_page: PageSeen | None = None,
 ) -> None:
     query: JSONObject = {"cursorPaging": {"limit": page_size}}
     if query_filter:
@@ -136,10 +141,16 @@ async def _one_pass(
         paging = data.pagingMetadata or _NO_PAGING
         cursor = paging.cursors.next if paging.cursors is not None else None
         if not cursor or paging.hasNext is False or not fresh:
+            if on_page is not None:
+                on_page(len(this_pass), False)
             return
         if cursor in followed:
             client.log.warning("wix_cursor_repeated", endpoint=endpoint, pages=pages)
+            if on_page is not None:
+                on_page(len(this_pass), False)
             return
+        if on_page is not None:
+            on_page(len(this_pass), True)
         followed.add(cursor)
         budget = page_budget(len(this_pass), page_size)
         if pages >= budget:

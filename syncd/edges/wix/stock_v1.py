@@ -46,6 +46,11 @@ QUERY_INVENTORY: CrawlTarget[V2InventoryItem] = CrawlTarget(
     answer=V2InventoryPage, body={})
 
 
+def crawl_cost(store_products: int) -> int:
+    """Calls of one Query Inventory crawl of a store of ``store_products`` products."""
+    return math.ceil(store_products / PAGE_SIZE) + 1
+
+
 class StockResolver:
     """Fills in the stock of products whose page lacked it (see the module docstring)."""
 
@@ -68,7 +73,7 @@ class StockResolver:
         if not products:
             return []
         inventory: dict[str, V2InventoryItem] = {}
-        crawl_calls = math.ceil((store_products or 0) / PAGE_SIZE) + 1
+        crawl_calls = crawl_cost(store_products or 0)
         if store_products is not None and len(products) > crawl_calls:
             self._log.warning("wix_walk_stock_missing", products=len(products),
                               fallback="query_inventory", extra_calls=crawl_calls)

@@ -33,7 +33,7 @@ from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.edges.wix.pipeline import Emit, run_pipeline
-from syncd.edges.wix.stock_v1 import StockResolver
+from syncd.edges.wix.stock_v1 import StockResolver, crawl_cost
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
 
@@ -54,6 +54,9 @@ class V1Reader:
         """What the store taught about offsets, kept across walks."""
         self._unknown_visibility = 0
         """Products of the current walk whose answer did not say whether they are visible."""
+        self._store_products: int | None = None
+        """How many products the last walk listed (None before any): a refresh whose pages
+        lack stock for more products than one Query Inventory crawl costs crawls instead."""
 
     async def walk(self) -> StoreSnapshot:
         """Every variant of every product, hidden ones included."""
@@ -70,7 +73,11 @@ class V1Reader:
         return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
 
     async def refresh(self, product_ids: Sequence[str]) -> StoreSnapshot:
-        """The current variants of the named products (missing products are left out)."""
+        """The current variants of the named products (missing products are left out).
+
+        Where the pages lack ``variants[].stock``, stock comes from one Get Inventory
+        Variants per product, or from one Query Inventory crawl when the last walk's store
+        size makes that cheaper (the re-read that verifies a thousand deltas, say)."""
         counter = CallCounter()
         ids = list(dict.fromkeys(product_ids))
 
@@ -120,8 +127,12 @@ class V1Reader:
         resolver = StockResolver(self._client, counter=counter, offsets=self._offsets,
                                  workers=self._settings.workers,
                                  parallel=self._settings.parallel_pages, log=self._log)
-        variants += await resolver.resolve(lacking,
-                                           store_products=len(seen) if whole_store else None)
+        if whole_store:
+            self._store_products = len(seen)
+        known = self._store_products
+        if not whole_store and (known is None or len(lacking) <= crawl_cost(known)):
+            known = None  # a few products: one Get Inventory Variants each, as always
+        variants += await resolver.resolve(lacking, store_products=known)
         return variants
 
     async def _query_ids(
