@@ -119,3 +119,62 @@ async def test_a_read_that_shows_the_write_clears_it(emulator, tmp_path, catalog
         second = await sync.sync()
     assert second.planned.plan.changes == ()
     assert second.applied is not None and second.applied.held == 0
+
+
+def _sell_back(emu, product_id: str, variant_id: str, units: int) -> None:
+    store = emu.emulator.store
+    product = next(p for p in store.products if p.id == product_id)
+    variant = store.variant(product, variant_id)
+    assert variant is not None
+    store.adjust_variant(variant, -units)
+
+
+async def test_a_sale_that_takes_a_written_variant_back_is_synced_not_held(emulator, tmp_path):
+    """A write the next read shows in effect was not ignored: when a sale later takes the
+    variant back to its old value, the same change planned again is sent, not held."""
+    emu = await emulator(catalog="v1", generate_products=60, seed=6, rate_limit=None,
+                         api_key=API_KEY)
+    source = tmp_path / "stock.csv"
+    before = {r["sku"]: r for r in emu.state()}
+    desired = drifted_source(emu.state(), source, drift=0.3)
+    config = write_config(tmp_path, url=emu.url, source=source,
+                          policy={"write_mode": "absolute"})
+    settings, site = load_site(config)
+    async with SiteSync(site, state_dir=settings.state_dir) as sync:
+        first = await sync.sync(force=True)
+        assert first.applied is not None and first.applied.written > 0
+        shown = await sync.sync()  # reads every write in effect
+        assert shown.planned.plan.changes == ()
+        sku, wanted = next((k, v) for k, v in desired.items()
+                           if before[k]["quantity"] is not None and v > before[k]["quantity"])
+        row = before[sku]
+        _sell_back(emu, str(row["product_id"]), str(row["variant_id"]),
+                   wanted - int(row["quantity"]))
+        again = await sync.sync()
+    assert again.applied is not None and again.applied.held == 0
+    assert again.applied.written == 1
+    assert {r["sku"]: r["quantity"] for r in emu.state()}[sku] == wanted
+
+
+def test_a_held_repeat_is_sent_again_once_its_hold_ends():
+    from datetime import UTC, datetime, timedelta
+
+    from syncd.base.model import StoreVariant
+    from syncd.core.journal import JournalEntry, StockState
+    from syncd.core.plan import ChangeReason, StockChange
+
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    variant = StoreVariant(product_id="p", variant_id="v", inventory_item_id="i", sku="S",
+                           tracked=True, quantity=81, in_stock=True, hidden=False)
+    change = StockChange(variant=variant, quantity=82, in_stock=True, track=True,
+                         reason=ChangeReason.QUANTITY, row=None)
+    entry = JournalEntry(write_id="w1", run_id="r1", site="shop", product_id="p",
+                         variant_id="v", sku="S", inventory_item_id="i",
+                         before=StockState(81, True, True), after=StockState(82, True, True),
+                         revision=None, outcome=Outcome.APPLIED, time=t0)
+    latest = {("p", "v"): entry}
+    held = recent_writes.guard_writes([change], latest, now=t0 + timedelta(minutes=5))
+    assert len(held.held) == 1
+    expired = recent_writes.guard_writes(
+        [change], latest, now=t0 + timedelta(seconds=recent_writes.IGNORED_HOLD_S + 1))
+    assert expired.held == ()

@@ -78,15 +78,26 @@ class WriteGuard:
         return frozenset(variant_key(h.change) for h in self.held)
 
 
+IGNORED_HOLD_S = 600.0
+"""Seconds a repeat of an accepted absolute write not in effect is held (not sent). The
+same values planned again may also mean the store moved away and back (the write landed,
+then a sale took the variant back to its old value, with no read in between to show the
+write): values alone cannot tell the two apart, so a hold ends, and the write is sent
+once more, this long after the journal line that held it. A write Wix really ignores
+then costs one call per product every ten minutes; a sale is never left unsynced longer."""
+
+
 def guard_writes(changes: Iterable[StockChange], latest: Mapping[VariantKey, JournalEntry],
-                 *, now: datetime, recent_s: float | None = None) -> WriteGuard:
+                 *, now: datetime, recent_s: float | None = None,
+                 hold_s: float = IGNORED_HOLD_S) -> WriteGuard:
     """Check planned ``changes`` against ``latest`` (the last journal line per variant).
 
     Pure. A change whose variant still holds the before-value of the absolute write Wix
     last accepted for it, to the same after-value, is held (that write was ignored, or the
-    read lags; either way sending it again changes nothing); past ``recent_s`` it is
-    ``found`` ignored, unless the journal already says so. A variant written less than
-    ``recent_s`` ago whose read does not show that write goes to ``absolute_only``.
+    read lags; either way sending it again changes nothing), for ``hold_s`` after that
+    line at most (``IGNORED_HOLD_S``); past ``recent_s`` it is ``found`` ignored, unless
+    the journal already says so. A variant written less than ``recent_s`` ago whose read
+    does not show that write goes to ``absolute_only``.
     """
     window_s = RECENT_WRITE_S if recent_s is None else recent_s
     absolute_only: set[VariantKey] = set()
@@ -96,14 +107,25 @@ def guard_writes(changes: Iterable[StockChange], latest: Mapping[VariantKey, Jou
         entry = latest.get(key)
         if entry is None:
             continue
-        recent = (now - entry.time).total_seconds() < window_s
+        age_s = (now - entry.time).total_seconds()
+        recent = age_s < window_s
         if (entry.delta is None and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
-                and _repeats(change, entry)):
+                and _repeats(change, entry) and age_s < hold_s):
             found = entry.outcome is Outcome.APPLIED and not recent
             held.append(HeldWrite(change, entry, found))
         elif recent and change.variant.quantity != entry.after.quantity:
             absolute_only.add(key)
     return WriteGuard(frozenset(absolute_only), tuple(held))
+
+
+def _shows(variant: StoreVariant, state: StockState) -> bool:
+    """True when ``variant`` as read holds ``state`` (what a write set: the quantity of a
+    tracked variant, the availability of an untracked one)."""
+    if variant.tracked != state.tracked:
+        return False
+    if state.tracked:
+        return variant.quantity == state.quantity
+    return state.in_stock is None or variant.in_stock == state.in_stock
 
 
 def _repeats(change: StockChange, entry: JournalEntry) -> bool:
@@ -182,6 +204,20 @@ class OpenWrites:
                 self._last_run = entry.run_id
         self._position = tail.position
         return list(self._open.values())
+
+    def seen(self, variants: Iterable[StoreVariant]) -> None:
+        """Forget the absolute writes this read (``variants``) shows in effect: such a write
+        was not ignored, so the same change planned again later is a new one (a sale took
+        the variant back to its old value) and is sent, not held."""
+        if not self._latest:
+            return
+        for v in variants:
+            key = (v.product_id, v.variant_id)
+            entry = self._latest.get(key)
+            if (entry is not None and entry.delta is None
+                    and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
+                    and _shows(v, entry.after)):
+                del self._latest[key]
 
     def keep(self, keys: frozenset[VariantKey]) -> None:
         """Keep the lines of ``keys`` past the window (the writes a cycle held back)."""

@@ -344,6 +344,7 @@ class SiteSync:
             async with journal:
                 await settle_open_writes(planned.snapshot.variants, journal=journal, log=log,
                                          open_writes=self.open_writes)
+                self.open_writes.seen(planned.snapshot.variants)
                 applied = await apply_changes(plan, store=await self.store(), journal=journal,
                                               write_mode=self.site.policy.write_mode,
                                               verify_after_s=self.hints.verify_after_s,
