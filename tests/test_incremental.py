@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from pathlib import Path
@@ -13,6 +14,7 @@ from syncd.cycle.incremental import Fallback
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.results import CycleKind
 from syncd.cycle.sync import SiteSync
+from syncd_emulator.variants import WixVariants
 
 
 async def _site_sync(tmp_path: Path, emu, source: Path, metrics: Metrics | None = None
@@ -188,3 +190,30 @@ def _fallback_metric(metrics: Metrics) -> dict[tuple[str, str], float]:
             for sample in family.samples:
                 found[(sample.labels["site"], sample.labels["reason"])] = sample.value
     return found
+
+
+async def test_v1_sale_read_while_reads_lag_is_read_again_and_synced(emulator, tmp_path):
+    # Reads that lag writes show a sold product's new lastUpdated with its stock from before
+    # the sale. The overlap window's next read of it must fetch its stock again, though the
+    # stamp has not moved since, or the sale stays invisible until the next full walk.
+    emu = await emulator(catalog="v1", generate_products=120, seed=34, rate_limit=None,
+                         api_key=API_KEY,
+                         variants=WixVariants(no_variant_stock=True, read_lag=True),
+                         read_lag_s=1.0)
+    source = tmp_path / "stock.csv"
+    desired = drifted_source(emu.state(), source, drift=0.0)
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0),
+                          policy={"write_mode": "absolute"})
+    settings, site = load_site(config)
+    async with SiteSync(site, state_dir=settings.state_dir, incremental=True) as sync:
+        await sync.sync()
+        await sync.sync(kind=CycleKind.INCREMENTAL)
+        _sell(emu, 1, seed=2)
+        await asyncio.sleep(0.01)
+        _sell(emu, 1, seed=3)  # a newer stamp, so the first sale's is not the newest
+        await sync.sync(kind=CycleKind.INCREMENTAL)  # reads the stock before the sales
+        await asyncio.sleep(1.1)
+        caught_up = await sync.sync(kind=CycleKind.INCREMENTAL)
+    assert caught_up.planned.kind is CycleKind.INCREMENTAL
+    assert len(caught_up.planned.plan.changes) == 2
+    assert _converged(emu, desired)

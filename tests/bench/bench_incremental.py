@@ -28,6 +28,12 @@ minutes, cycles every 15 simulated seconds, a resync every 4 simulated minutes):
     .venv/bin/python tests/bench/bench_incremental.py --catalog v1 --compress 2 --drift 0 \\
         --minutes 3 --stock-timestamps ignore
 
+V1 pages without stock (each changed product re-read by id; the overlap window shows
+syncd's own writes again, at the stamps already read):
+
+    .venv/bin/python tests/bench/bench_incremental.py --catalog v1 --compress 5 \\
+        --minutes 1.5 --drift 0.052 --wix-variants no_variant_stock
+
 Real time (10 minutes each): ``--compress 1``.
 """
 
@@ -92,6 +98,7 @@ def start_emulator(args: argparse.Namespace, shopper_rate: float, window_s: floa
         "--generate-products", str(args.products), "--seed", str(args.seed),
         "--rate-limit", f"200/{window_s:g}", "--latency-ms", str(args.latency_ms),
         "--shopper-rate", f"{shopper_rate:g}", "--stock-timestamps", args.stock_timestamps,
+        *(["--wix-variants", args.wix_variants] if args.wix_variants else []),
         "--host", "127.0.0.1", "--port", "0", "--api-key", KEY, "--site-id", SITE,
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -237,6 +244,9 @@ def main() -> int:
     parser.add_argument("--drift", type=float, default=0.01,
                         help="fraction of source rows that differ at start-up")
     parser.add_argument("--stock-timestamps", choices=("move", "ignore"), default="move")
+    parser.add_argument("--wix-variants", default="",
+                        help="unconfirmed Wix behaviours the emulator plays (its --wix-variants), "
+                             "e.g. no_variant_stock: V1 pages without stock, re-read by id")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     f = args.compress
