@@ -55,6 +55,7 @@ from syncd.core.findings import UNDETERMINED, Finding
 from syncd.core.journal import Journal, Outcome, Settlement, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
+from syncd.cycle.probe_untracked import ASK_FOR_UNTRACKED, measure_untracked_increment
 from syncd.cycle.sync import SiteSync
 from syncd.cycle.write_test_runs import (
     is_write_test,
@@ -228,12 +229,14 @@ async def run_write_test(
                                  "no variant); name a product id `syncd plan --output json` "
                                  "lists")
             test.done("read_before")
+            if all(not v.tracked for v in before.values()):
+                return await _untracked(test, before, record)
             untracked = [v for v in before.values() if not v.tracked or v.quantity is None]
             if untracked:
                 record.restored = True
                 return _undetermined(
-                    f"product {product_id} does not track quantities: the test writes only "
-                    "products that do; nothing was written")
+                    f"product {product_id} does not show every variant's quantity: the test "
+                    "writes only products that track them all; nothing was written")
             log.info("write_test_started", variants=len(before), budget=WRITE_TEST_CALLS)
             try:
                 await _steps(test, before)
@@ -251,6 +254,30 @@ async def run_write_test(
             unsubscribe()
             record.calls = test.calls
     return _findings(test)
+
+
+async def _untracked(test: _Test, before: dict[str, StoreVariant],
+                     record: WriteTestRecord) -> list[Finding]:
+    """The test of an untracked product: ``untracked_increment`` only (the other points
+    need quantities a read shows)."""
+    test.log.info("write_test_started", variants=len(before), budget=WRITE_TEST_CALLS,
+                  untracked=True)
+    outcome = await measure_untracked_increment(
+        store=test.store, journal=test.journal, before=before,
+        spend=lambda: test.spend(), read=test.read, read_waits_s=test.read_waits_s,
+        stop=test.stop, log=test.log)
+    test.done("restore")
+    record.restored = outcome.restored
+    record.left.extend(outcome.left)
+    if outcome.restored:
+        test.log.info("write_test_restored", variants=len(before),
+                      reason="a final read shows the product as before the test")
+    else:
+        test.log.warning("write_test_not_restored", reason="; ".join(outcome.left))
+    why = (f"product {test.product_id} does not track quantities: the test measured "
+           "untracked_increment only (name a tracked product to measure this)")
+    return [outcome.finding if f.point == "untracked_increment" else f
+            for f in _undetermined(why)]
 
 
 async def _steps(test: _Test, before: dict[str, StoreVariant]) -> None:
@@ -465,7 +492,6 @@ def _findings(test: _Test) -> list[Finding]:
             + (f"; {test.evidence['delta']}" if "delta" in test.evidence else ""))
     findings.append(Finding("write_answer_lost", lost, test.evidence["write_answer_lost"]))
     findings.append(Finding("untracked_increment", UNDETERMINED,
-                            "Catalog V1 tracks quantities per product and the product "
-                            "tracks them: the test does not switch tracking of a product "
-                            "on sale to try an increment on an untracked variant"))
+                            f"product {test.product_id} tracks quantities (Catalog V1 tracks "
+                            f"per product): {ASK_FOR_UNTRACKED}"))
     return findings
