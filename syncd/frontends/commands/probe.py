@@ -38,9 +38,12 @@ request and the telling part of the answer, never the API key), or "undetermined
 --write-test PRODUCT_ID (opt-in, one site): on that one product, also write +1 and back by
 Increment/Decrement and by an absolute update, journaled like any sync, to measure how long
 a read takes to show a write, whether a write answered {{}} landed, and whether a write
-answered 5xx had landed (at most {WRITE_TEST_CALLS} more requests). The product is put back exactly
-and read again to prove it; Ctrl-C stops the test and still puts it back; after a kill -9,
-the next `syncd probe` or `syncd sync` puts it back from the journal first.
+answered 5xx had landed (at most {WRITE_TEST_CALLS} more requests). On a product that does not
+track quantities: one Increment of +1, to see whether it is refused, skipped or applied. On
+a Catalog V3 store: one Bulk Update of one of its items written its own value with an item
+that does not exist, to see whether errors are per item and results indexed. The product is
+put back exactly and read again to prove it; Ctrl-C stops the test and still puts it back;
+after a kill -9, the next `syncd probe` or `syncd sync` puts it back from the journal first.
 
 The findings are stored per site (the state directory, or PostgreSQL), each with its date; a
 point a probe leaves undetermined keeps its last determined finding and that finding's date
