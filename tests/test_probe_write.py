@@ -107,15 +107,18 @@ async def test_the_write_test_reads_each_switch_and_puts_the_product_back(
     assert stats["writes"]["calls"] >= 4  # type: ignore[index]
 
 
-@pytest.mark.parametrize(("adjust", "expected"), [
-    ({}, "refused"),
-    ({"adjust_bad_entry": "skip_entry"}, "skipped"),
-    ({"adjust_untracked": "apply"}, "applied"),
-    ({"adjust_untracked": "apply", "adjust_bad_entry": "skip_entry"}, "applied"),
+@pytest.mark.parametrize(("switches", "adjust", "expected"), [
+    ("", {}, "refused"),
+    ("", {"adjust_bad_entry": "skip_entry"}, "skipped"),
+    ("", {"adjust_untracked": "apply"}, "applied"),
+    ("", {"adjust_untracked": "apply", "adjust_bad_entry": "skip_entry"}, "applied"),
+    ("read_lag", {"adjust_untracked": "apply"}, "applied"),
+    ("read_lag", {"adjust_bad_entry": "skip_entry"}, "skipped"),
 ])
 async def test_an_untracked_product_shows_what_an_increment_does_and_is_put_back(
-        emulator: Any, tmp_path: Path, adjust: dict[str, str], expected: str) -> None:
-    emu, sync = await start(emulator, tmp_path, **adjust)
+        emulator: Any, tmp_path: Path, switches: str, adjust: dict[str, str],
+        expected: str) -> None:
+    emu, sync = await start(emulator, tmp_path, switches=switches, **adjust)
     before = emu.state()
     product = pick_untracked(before)
     record = WriteTestRecord()

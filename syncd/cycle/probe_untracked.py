@@ -28,7 +28,6 @@ import structlog
 from syncd.apply.absolute import apply_plan
 from syncd.base.errors import WixAuthError, WixClientError, WixError, WixRateLimited
 from syncd.base.model import MAX_QUANTITY, Catalog, StoreVariant
-from syncd.base.pausing import wait_unless_stopped
 from syncd.core.findings import UNDETERMINED, Finding
 from syncd.core.journal import Journal, Outcome
 from syncd.core.plan import ChangeReason, Plan, StockChange
@@ -74,13 +73,13 @@ async def measure_untracked_increment(
     spend: Callable[[], None],
     read: Callable[[], Awaitable[dict[str, StoreVariant]]],
     read_waits_s: Sequence[float],
-    stop: asyncio.Event | None,
     log: Log,
 ) -> UntrackedOutcome:
     """Increment one variant of the untracked product ``before`` by one, see what the store
     did, put back what it changed (see the module's docstring). ``spend`` is called before
     every request (it raises when the test's budget is spent); ``read`` reads the product
-    (Catalog V1) as the test's other steps do."""
+    (Catalog V1) as the test's other steps do. A stop does not cut it short: its few reads
+    must see what landed, to put it back."""
     client = store.client
     first = next(iter(before.values()))
     item_id = first.inventory_item_id
@@ -128,8 +127,8 @@ async def measure_untracked_increment(
         outcome.left.append("an increment of the untracked product got no answer: the next "
                             "`syncd sync` or write test settles it and puts it back")
         return outcome
-    now, lag = await _read_until(read_item, first.variant_id, quantity + 1, read_waits_s,
-                                 stop)
+    # Read until it shows, a stop notwithstanding: what landed must be seen to be put back.
+    now, lag = await _read_until(read_item, first.variant_id, quantity + 1, read_waits_s)
     now_quantity = now.quantities.get(first.variant_id)
     if now_quantity == quantity + 1 or now.tracked:
         await journal.settle([entry], Outcome.APPLIED)
@@ -156,15 +155,14 @@ async def measure_untracked_increment(
 
 
 async def _read_until(read_item: Callable[[], Awaitable[_Item]], variant_id: str,
-                      expected: int, waits_s: Sequence[float],
-                      stop: asyncio.Event | None) -> tuple[_Item, float | None]:
+                      expected: int, waits_s: Sequence[float]) -> tuple[_Item, float | None]:
     """Read the item until ``variant_id`` shows ``expected`` (or tracking is on), or the
     reads run out; the last read and when it first showed it (None: never)."""
     answered = time.monotonic()
     current = _Item(False, {})
     for index, wait_s in enumerate(waits_s):
-        if index and not await wait_unless_stopped(wait_s, stop):
-            break
+        if index:
+            await asyncio.sleep(wait_s)
         started = time.monotonic()
         current = await read_item()
         if current.quantities.get(variant_id) == expected or current.tracked:
@@ -222,7 +220,7 @@ async def _put_back(finding: Finding, *, store: StoreAdapter, journal: Journal,
             return outcome
         else:
             current, _ = await _read_until(read_item, first.variant_id, quantity,
-                                           read_waits_s, None)
+                                           read_waits_s)
             await journal.settle([entry], Outcome.APPLIED
                                  if current.quantities.get(first.variant_id) == quantity
                                  else Outcome.UNKNOWN)

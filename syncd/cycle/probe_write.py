@@ -307,12 +307,15 @@ async def _untracked(test: _Test, before: dict[str, StoreVariant],
                      record: WriteTestRecord) -> list[Finding]:
     """The test of an untracked product: ``untracked_increment`` only (the other points
     need quantities a read shows)."""
+    if test.stopped():
+        record.restored = True
+        return _undetermined("stopped before anything was written")
     test.log.info("write_test_started", variants=len(before), budget=WRITE_TEST_CALLS,
                   untracked=True)
     outcome = await measure_untracked_increment(
         store=test.store, journal=test.journal, before=before,
         spend=lambda: test.spend(), read=test.read, read_waits_s=test.read_waits_s,
-        stop=test.stop, log=test.log)
+        log=test.log)
     test.done("restore")
     record.restored = outcome.restored
     record.left.extend(outcome.left)
