@@ -41,6 +41,17 @@ def pick_product(state: list[dict[str, Any]]) -> str:
     raise AssertionError("the generated store has no product to test")
 
 
+def pick_untracked(state: list[dict[str, Any]]) -> str:
+    """A product that does not track quantities."""
+    by_product: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in state:
+        by_product[str(r["product_id"])].append(r)
+    for pid, rows in sorted(by_product.items()):
+        if all(not r["tracked"] for r in rows):
+            return pid
+    raise AssertionError("the generated store has no untracked product")
+
+
 async def start(emulator: Any, tmp_path: Path, *, switches: str = "",
                 **config: Any) -> tuple[RunningEmulator, SiteSync]:
     emu = await emulator(catalog="v1", generate_products=PRODUCTS, seed=7, site_id=SITE_ID,
@@ -82,6 +93,8 @@ async def test_the_write_test_reads_each_switch_and_puts_the_product_back(
         lag = next(f for f in findings if f.point == "read_lag")
         assert lag.measured["seconds"] >= 1.0 and lag.measured["samples"] >= 3
     assert found["untracked_increment"] == "undetermined"
+    untracked = next(f for f in findings if f.point == "untracked_increment")
+    assert "name a product that does not track quantities" in untracked.evidence
     assert emu.state() == before, "the product is not exactly as it was"
     assert record.restored and not record.left
     entries = list(read_journal(journal_path(sync.state_dir, "shop")))
@@ -92,6 +105,39 @@ async def test_the_write_test_reads_each_switch_and_puts_the_product_back(
     assert record.calls <= WRITE_TEST_CALLS
     stats = emu.stats()
     assert stats["writes"]["calls"] >= 4  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("switches", "adjust", "expected"), [
+    ("", {}, "refused"),
+    ("", {"adjust_bad_entry": "skip_entry"}, "skipped"),
+    ("", {"adjust_untracked": "apply"}, "applied"),
+    ("", {"adjust_untracked": "apply", "adjust_bad_entry": "skip_entry"}, "applied"),
+    ("read_lag", {"adjust_untracked": "apply"}, "applied"),
+    ("read_lag", {"adjust_bad_entry": "skip_entry"}, "skipped"),
+])
+async def test_an_untracked_product_shows_what_an_increment_does_and_is_put_back(
+        emulator: Any, tmp_path: Path, switches: str, adjust: dict[str, str],
+        expected: str) -> None:
+    emu, sync = await start(emulator, tmp_path, switches=switches, **adjust)
+    before = emu.state()
+    product = pick_untracked(before)
+    record = WriteTestRecord()
+    async with sync:
+        findings = await run_write_test(sync, product, record=record)
+    found = readings(findings)
+    assert found["untracked_increment"] == expected, findings
+    assert {p for p, r in found.items() if r != "undetermined"} == {"untracked_increment"}
+    assert emu.state() == before, "the product is not exactly as it was"
+    assert record.restored and not record.left
+    deltas = emu.stats()["deltas"]  # type: ignore[index]
+    moved = 1 if expected == "applied" else 0
+    assert (deltas["units_added"], deltas["units_removed"]) == (moved, moved)
+    entries = list(read_journal(journal_path(sync.state_dir, "shop")))
+    assert {e.run_id for e in entries} == {record.run_id}, "every write is journaled"
+    assert sum(1 for e in entries if e.delta is not None) == 2 * (1 + moved)  # pending, outcome
+    assert not unfinished_write_tests(entries), "the journal shows the test unfinished"
+    requests = int(emu.stats()["requests_total"])  # type: ignore[call-overload]
+    assert requests - 1 <= WRITE_TEST_CALLS and record.calls <= WRITE_TEST_CALLS
 
 
 @pytest.mark.parametrize("stop_after", STEPS[:-1])

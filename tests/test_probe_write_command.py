@@ -49,6 +49,43 @@ async def test_a_write_test_from_the_command_reports_read_lag_and_puts_the_produ
     assert "read_lag" in used, used
 
 
+async def test_a_read_only_probe_keeps_the_write_tests_findings_until_the_next_write_test(
+        emulator: Any, tmp_path: Path) -> None:
+    emu = await emulator(catalog="v1", generate_products=PRODUCTS, seed=7, site_id=SITE_ID,
+                         api_key=API_KEY, rate_limit=None,
+                         variants=WixVariants.parse("read_lag"), read_lag_s=1.0)
+    product = pick_product(emu.state())
+    source = tmp_path / "stock.csv"
+    source.write_text("sku,quantity\n", encoding="utf-8")
+    config = write_config(tmp_path, url=emu.url, source=source, site_id=SITE_ID,
+                          timeout_s=2.0)
+
+    async def probe(*more: str) -> dict[str, Any]:
+        code, out, err = await run_syncd("probe", "--config", str(config), "--site", "shop",
+                                         "--output", "json", *more)
+        assert code == 0, err
+        report: dict[str, Any] = json.loads(out)["sites"][0]["probe"]
+        return report
+
+    def found(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return {f["point"]: f for f in report["findings"]}
+
+    tested = await probe("--write-test", product)
+    assert found(tested)["read_lag"]["reading"] == "lag"
+    read_only = await probe()
+    assert read_only["taken_at"] > tested["taken_at"]
+    for point in ("read_lag", "write_answer_lost", "empty_answer_applied"):
+        assert found(read_only)[point]["reading"] == found(tested)[point]["reading"], point
+        assert found(read_only)[point]["at"] == tested["taken_at"], point
+    assert found(read_only)["json_defaults"]["at"] == read_only["taken_at"]
+    code, out, _err = await run_syncd("probe", "--config", str(config), "--site", "shop")
+    assert code == 0
+    lag_line = next(line for line in out.splitlines() if line.strip().startswith("read_lag"))
+    assert " lag " in lag_line and f"[of {tested['taken_at'][:10]}" in lag_line, lag_line
+    again = await probe("--write-test", product)
+    assert found(again)["read_lag"]["at"] == again["taken_at"] > tested["taken_at"]
+
+
 async def test_a_write_test_needs_exactly_one_site(tmp_path: Path) -> None:
     config = tmp_path / "syncd.yaml"
     config.write_text("sites: []\n", encoding="utf-8")

@@ -4,15 +4,18 @@ The contract (``wix-api.md``) marks some of Wix's behaviour **unconfirmed**; syn
 to be correct under every plausible reading, which costs calls. ``syncd probe`` asks the
 store itself: each ``Finding`` names one open point, the reading the store showed (or
 ``UNDETERMINED`` when it could not show it) and the evidence, with the request and the
-telling part of the answer (secrets removed). Findings are stored per site with their date;
-the walker and ``write_mode: auto`` may use the ones younger than ``probe.max_age_days``.
+telling part of the answer (secrets removed). Findings are stored per site, each with its
+own date: a probe that cannot determine a point keeps the last determined finding of it
+(``carry_forward``), so a read-only probe does not throw away what a write test measured.
+The walker and ``write_mode: auto`` may use the findings younger than
+``probe.max_age_days``, judged per finding.
 
 This module is the vocabulary only: pure values, no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 UNDETERMINED = "undetermined"
@@ -64,6 +67,9 @@ class Finding:
     """The request and the telling part of the answer, or why the point is undetermined."""
     measured: dict[str, float] = field(default_factory=dict)
     """Numbers behind the reading (for ``read_lag``: ``seconds`` and ``samples``...)."""
+    at: datetime | None = None
+    """When the store showed it (timezone-aware, UTC); None: when its report was taken
+    (a ``ProbeReport`` fills it in)."""
 
     def __post_init__(self) -> None:
         readings = POINTS.get(self.point)
@@ -88,6 +94,13 @@ class ProbeReport:
     calls: int
     """Requests the probe sent to the store."""
     findings: tuple[Finding, ...]
+    """Every finding dated (``Finding.at``): those given without a date get ``taken_at``."""
+
+    def __post_init__(self) -> None:
+        if any(f.at is None for f in self.findings):
+            object.__setattr__(self, "findings", tuple(
+                f if f.at is not None else replace(f, at=self.taken_at)
+                for f in self.findings))
 
     def reading(self, point: str) -> str:
         """The reading of ``point``, ``UNDETERMINED`` when the probe did not determine it."""
@@ -100,8 +113,39 @@ class ProbeReport:
         return next((f for f in self.findings if f.point == point), None)
 
     def fresh(self, now: datetime, max_age: timedelta) -> bool:
-        """Whether the findings are young enough to be used."""
+        """Whether the report is young enough for any of its findings to be used (each
+        finding is also judged by its own date: ``fresh_finding``)."""
         return now - self.taken_at <= max_age
+
+    def fresh_finding(self, point: str, now: datetime, max_age: timedelta) -> Finding | None:
+        """The finding of ``point`` when it is young enough to be used, else None."""
+        f = self.finding(point)
+        if f is None or now - (f.at or self.taken_at) > max_age:
+            return None
+        return f
+
+    def fresh_reading(self, point: str, now: datetime, max_age: timedelta) -> str:
+        """The reading of ``point``, ``UNDETERMINED`` when not determined or too old."""
+        f = self.fresh_finding(point, now, max_age)
+        return f.reading if f is not None else UNDETERMINED
+
+
+def carry_forward(new: ProbeReport, old: ProbeReport | None) -> ProbeReport:
+    """``new`` keeping, per point it left undetermined, ``old``'s determined finding with
+    its own date: the newest determined finding of each point. Nothing is kept when the
+    two reports saw different catalogs (the site was upgraded: its old findings no longer
+    describe it)."""
+    if old is None:
+        return new
+    catalogs = {old.reading("catalog"), new.reading("catalog")} - {UNDETERMINED}
+    if len(catalogs) > 1:
+        return new
+    kept = {f.point: f for f in old.findings if f.determined}
+    findings = tuple(f if f.determined or f.point not in kept else kept[f.point]
+                     for f in new.findings)
+    seen = {f.point for f in findings}
+    findings += tuple(f for p, f in kept.items() if p not in seen)
+    return replace(new, findings=findings)
 
 
 def report_to_dict(report: ProbeReport) -> dict[str, object]:
@@ -111,13 +155,15 @@ def report_to_dict(report: ProbeReport) -> dict[str, object]:
         "taken_at": report.taken_at.isoformat(),
         "calls": report.calls,
         "findings": [{"point": f.point, "reading": f.reading, "evidence": f.evidence,
-                      "measured": dict(f.measured)} for f in report.findings],
+                      "measured": dict(f.measured),
+                      "at": (f.at or report.taken_at).isoformat()} for f in report.findings],
     }
 
 
 def report_from_dict(data: dict[str, object]) -> ProbeReport:
     """A stored report (``ValueError``, ``KeyError`` or ``TypeError`` when damaged); points
-    this syncd does not know are left out, so a newer syncd's report stays readable."""
+    this syncd does not know are left out, so a newer syncd's report stays readable; a
+    finding without its own date (stored by an older syncd) gets the report's."""
     taken_at = datetime.fromisoformat(str(data["taken_at"]))
     if taken_at.tzinfo is None:
         raise ValueError("taken_at has no timezone")
@@ -133,9 +179,12 @@ def report_from_dict(data: dict[str, object]) -> ProbeReport:
         measured = item.get("measured") or {}
         if not isinstance(measured, dict):
             raise TypeError("measured is not an object")
+        at = datetime.fromisoformat(str(item["at"])) if item.get("at") else taken_at
+        if at.tzinfo is None:
+            raise ValueError("a finding's at has no timezone")
         findings.append(Finding(str(item["point"]), str(item["reading"]),
                                 str(item.get("evidence", "")),
-                                {str(k): float(v) for k, v in measured.items()}))
+                                {str(k): float(v) for k, v in measured.items()}, at))
     calls = data["calls"]
     if not isinstance(calls, int):
         raise TypeError("calls is not a number")

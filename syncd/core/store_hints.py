@@ -1,6 +1,7 @@
 """Which cheaper safe paths a store's probe findings allow: pure, from a report and a date.
 
-A finding is used only while it is fresh (``probe.max_age_days``) and only where the path
+A finding is used only while it is fresh (``probe.max_age_days``, judged by the finding's own
+date: a report may carry an older write test's findings) and only where the path
 it allows stays safe if the store changed its behaviour since: every learning, fallback
 and completeness proof of the walk stays in place, so a wrong finding costs calls, never
 a silently short walk or a unit written twice. Today:
@@ -69,23 +70,23 @@ class StoreHints:
 def hints_from(report: ProbeReport | None, *, now: datetime,
                max_age: timedelta) -> StoreHints:
     """The hints ``report``'s findings allow at ``now`` (none when it is older than
-    ``max_age``)."""
+    ``max_age``; each finding is judged by its own date)."""
     if report is None:
         return StoreHints()
     if not report.fresh(now, max_age):
         return StoreHints(taken_at=report.taken_at, fresh=False)
     used: list[UsedFinding] = []
-    catalog = report.reading("catalog")
+    catalog = report.fresh_reading("catalog", now, max_age)
     if catalog in ("v1", "v3"):
         used.append(UsedFinding("catalog", catalog, "the catalog version call is skipped"))
     as_string = False
-    bound = report.reading("numeric_bound")
+    bound = report.fresh_reading("numeric_bound", now, max_age)
     if bound in ("string_only", "string_only_number_refused"):
         as_string = True
         used.append(UsedFinding("numeric_bound", bound,
                                 "the V1 crawl sends its numericId bound as a string first"))
     wait_s = 0.0
-    lag = report.finding("read_lag")
+    lag = report.fresh_finding("read_lag", now, max_age)
     if lag is not None and lag.reading == "lag" and lag.measured.get("seconds", 0.0) > 0:
         wait_s = min(float(lag.measured["seconds"]) + VERIFY_MARGIN_S, MAX_VERIFY_WAIT_S)
         used.append(UsedFinding("read_lag", "lag",

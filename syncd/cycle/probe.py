@@ -4,7 +4,9 @@
 (``syncd.edges.wix.probe_v1`` / ``probe_v3``), every request paced by the site's own rate
 limiter and counted against ``PROBE_BUDGET``; the points a read-only probe cannot see get
 ``UNDETERMINED`` with the reason. The report is stored in the site's state backend, where
-the walk and ``write_mode: auto`` find it (``syncd.cycle.findings_use``).
+the walk and ``write_mode: auto`` find it (``syncd.core.store_hints``); a point it left
+undetermined keeps the stored report's determined finding, with that finding's own date
+(``carry_forward``: a read-only probe keeps what an earlier write test measured).
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from syncd.core.findings import POINTS, UNDETERMINED, Finding, ProbeReport
+from syncd.base.errors import StateError
+from syncd.core.findings import POINTS, UNDETERMINED, Finding, ProbeReport, carry_forward
 from syncd.cycle.site_client import halt_on
 from syncd.cycle.sync import SiteSync
 from syncd.edges.wix import probe_v1, probe_v3
@@ -50,9 +53,24 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
             found[point] = Finding(point, UNDETERMINED, _why_not(point, said))
     report = ProbeReport(sync.site.name, datetime.now(UTC), asker.counter.total,
                          tuple(found[p] for p in POINTS))
-    await sync.backend.write_probe(sync.site.name, report)
+    report = await store_report(sync, report)
     sync.log.info("probe_done", calls=report.calls, budget=budget,
                   determined=sum(f.determined for f in report.findings))
+    return report
+
+
+async def store_report(sync: SiteSync, report: ProbeReport) -> ProbeReport:
+    """Store ``report`` over the site's stored one, keeping the stored determined findings
+    of the points ``report`` left undetermined; returns what was stored. A stored report
+    that cannot be read is replaced whole (logged)."""
+    try:
+        stored = await sync.backend.read_probe(sync.site.name)
+    except StateError as exc:
+        sync.log.warning("probe_findings_unreadable", error=str(exc),
+                         fallback="replaced by this probe's findings")
+        stored = None
+    report = carry_forward(report, stored)
+    await sync.backend.write_probe(sync.site.name, report)
     return report
 
 

@@ -1,7 +1,10 @@
 """The probe's write test: a product written and put back, to see how the store answers.
 
 ``syncd probe --write-test PRODUCT_ID`` runs ``run_write_test`` on one product the user
-names (Catalog V1, every variant tracking quantities). In order:
+names. A product that does not track quantities gets the test of ``untracked_increment``
+only (``syncd.cycle.probe_untracked``); a Catalog V3 store the Bulk Update test of
+``bulk_errors`` and ``bulk_results_order`` only (``syncd.cycle.probe_bulk``). A Catalog V1
+product tracking quantities, in order:
 
 1. read the product (its value before, per variant: quantity, tracking, inStock);
 2. Update Inventory Variants, every variant one unit up (down at the maximum), then read
@@ -55,6 +58,8 @@ from syncd.core.findings import UNDETERMINED, Finding
 from syncd.core.journal import Journal, Outcome, Settlement, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
+from syncd.cycle.probe_bulk import check_unchanged, measure_bulk_errors
+from syncd.cycle.probe_untracked import ASK_FOR_UNTRACKED, measure_untracked_increment
 from syncd.cycle.sync import SiteSync
 from syncd.cycle.write_test_runs import (
     is_write_test,
@@ -187,8 +192,9 @@ async def run_write_test(
 ) -> list[Finding]:
     """Write ``product_id`` and put it back (see the module's docstring); the findings of
     ``read_lag``, ``empty_answer_applied``, ``write_answer_lost`` and
-    ``untracked_increment``. ``on_step`` is told each step of ``STEPS`` done; ``record``
-    receives the run id, the calls sent and whether the product was verified restored.
+    ``untracked_increment`` (V3: ``bulk_errors`` and ``bulk_results_order`` too).
+    ``on_step`` is told each step of ``STEPS`` done; ``record`` receives the run id, the
+    calls sent and whether the product was verified restored.
     Raises ``SyncdError`` when the product is not in the store.
 
     A stop ends the test after the step under way, then the product is put back: the
@@ -196,9 +202,7 @@ async def run_write_test(
     record = record if record is not None else WriteTestRecord()
     store = await sync.store()
     if store.catalog is not Catalog.V1:
-        record.restored = True
-        return _undetermined("a Catalog V3 store: the write test writes Catalog V1 stores "
-                             "only; nothing was written")
+        return await _v3_test(sync, store, product_id, record)
     # A write test killed earlier is put back first, as by a sync.
     if await sync.settle_write_tests(stop=stop):
         still_open = sorted({e.run_id for e in unsettled(
@@ -228,12 +232,14 @@ async def run_write_test(
                                  "no variant); name a product id `syncd plan --output json` "
                                  "lists")
             test.done("read_before")
+            if all(not v.tracked for v in before.values()):
+                return await _untracked(test, before, record)
             untracked = [v for v in before.values() if not v.tracked or v.quantity is None]
             if untracked:
                 record.restored = True
                 return _undetermined(
-                    f"product {product_id} does not track quantities: the test writes only "
-                    "products that do; nothing was written")
+                    f"product {product_id} does not show every variant's quantity: the test "
+                    "writes only products that track them all; nothing was written")
             log.info("write_test_started", variants=len(before), budget=WRITE_TEST_CALLS)
             try:
                 await _steps(test, before)
@@ -251,6 +257,77 @@ async def run_write_test(
             unsubscribe()
             record.calls = test.calls
     return _findings(test)
+
+
+async def _v3_test(sync: SiteSync, store: StoreAdapter, product_id: str,
+                   record: WriteTestRecord) -> list[Finding]:
+    """The test of a Catalog V3 store: one Bulk Update of a real item written its own value
+    and a missing item (``syncd.cycle.probe_bulk``); the V1 points stay undetermined."""
+    run_id = write_test_run_id(datetime.now(UTC))
+    record.run_id = run_id
+    log = sync.log.bind(run_id=run_id, write_test=product_id)
+    start_calls = sync.client.calls.total
+
+    def spend() -> None:
+        if sync.client.calls.total - start_calls + 1 > WRITE_TEST_CALLS:
+            raise SyncdError(f"the write test's {WRITE_TEST_CALLS} calls are spent")
+
+    async def read() -> dict[str, StoreVariant]:
+        spend()
+        snapshot = await store.refresh(product_ids=[product_id])
+        return {v.inventory_item_id: v for v in snapshot.variants
+                if v.product_id == product_id}
+
+    try:
+        async with sync.backend.journal(sync.site.name, run_id=run_id) as journal:
+            before = await read()
+            if not before:
+                raise SyncdError(f"product {product_id}: not in the store (a read by id "
+                                 "found no inventory item); name a product id `syncd plan "
+                                 "--output json` lists")
+            log.info("write_test_started", items=len(before), budget=WRITE_TEST_CALLS)
+            found = await measure_bulk_errors(store=store, journal=journal, before=before,
+                                              spend=spend, log=log)
+            differs = await check_unchanged(before, read)
+    finally:
+        record.calls = sync.client.calls.total - start_calls
+    record.restored = not differs
+    if differs:
+        record.left.append(f"items {', '.join(differs)} differ from before the test (moved "
+                           "by something else: the test's write changed no stock)")
+        log.warning("write_test_not_restored", items=differs, reason=record.left[-1])
+    else:
+        log.info("write_test_restored", items=len(before),
+                 reason="a final read shows every item as before the test")
+    return found + _undetermined("a Catalog V3 store: the test's Catalog V1 writes were not "
+                                 "made (only the Bulk Update of two items)")
+
+
+async def _untracked(test: _Test, before: dict[str, StoreVariant],
+                     record: WriteTestRecord) -> list[Finding]:
+    """The test of an untracked product: ``untracked_increment`` only (the other points
+    need quantities a read shows)."""
+    if test.stopped():
+        record.restored = True
+        return _undetermined("stopped before anything was written")
+    test.log.info("write_test_started", variants=len(before), budget=WRITE_TEST_CALLS,
+                  untracked=True)
+    outcome = await measure_untracked_increment(
+        store=test.store, journal=test.journal, before=before,
+        spend=lambda: test.spend(), read=test.read, read_waits_s=test.read_waits_s,
+        log=test.log)
+    test.done("restore")
+    record.restored = outcome.restored
+    record.left.extend(outcome.left)
+    if outcome.restored:
+        test.log.info("write_test_restored", variants=len(before),
+                      reason="a final read shows the product as before the test")
+    else:
+        test.log.warning("write_test_not_restored", reason="; ".join(outcome.left))
+    why = (f"product {test.product_id} does not track quantities: the test measured "
+           "untracked_increment only (name a tracked product to measure this)")
+    return [outcome.finding if f.point == "untracked_increment" else f
+            for f in _undetermined(why)]
 
 
 async def _steps(test: _Test, before: dict[str, StoreVariant]) -> None:
@@ -465,7 +542,6 @@ def _findings(test: _Test) -> list[Finding]:
             + (f"; {test.evidence['delta']}" if "delta" in test.evidence else ""))
     findings.append(Finding("write_answer_lost", lost, test.evidence["write_answer_lost"]))
     findings.append(Finding("untracked_increment", UNDETERMINED,
-                            "Catalog V1 tracks quantities per product and the product "
-                            "tracks them: the test does not switch tracking of a product "
-                            "on sale to try an increment on an untracked variant"))
+                            f"product {test.product_id} tracks quantities (Catalog V1 tracks "
+                            f"per product): {ASK_FOR_UNTRACKED}"))
     return findings

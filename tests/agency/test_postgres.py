@@ -165,3 +165,12 @@ async def test_a_probe_report_is_kept_per_site_in_its_own_table(pg_dsn, tmp_path
         await backend.write_probe("shop", second)
         assert await backend.read_probe("shop") == second
         assert await backend.read_probe("other") is None
+        # A finding carried from an earlier report keeps its own date.
+        carried = replace(second, findings=(
+            Finding("read_lag", "lag", "measured", {"seconds": 2.5},
+                    at=datetime(2026, 1, 2, tzinfo=UTC)),
+            Finding("numeric_bound", "string_only", "e", at=second.taken_at)))
+        await backend.write_probe("shop", carried)
+        back = await backend.read_probe("shop")
+        assert back == carried
+        assert back.finding("read_lag").at == datetime(2026, 1, 2, tzinfo=UTC)

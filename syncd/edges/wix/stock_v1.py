@@ -149,12 +149,19 @@ class StockResolver:
         item_id = product.inventoryItemId or ""
         if not item_id:
             raise WixError(f"product {product.id} has no inventoryItemId")
-        data = await self._client.request_as(
-            V2InventoryAnswer,
-            "POST",
-            f"/stores-reader/v2/inventoryItems/{quote(item_id, safe='')}/getVariants",
-            endpoint="v2.inventory.get_variants",
-            body={"inventoryId": item_id},
-            counter=self._counter,
-        )
-        return data.inventoryItem or V2InventoryItem()
+        return await get_inventory_variants(self._client, item_id, counter=self._counter)
+
+
+async def get_inventory_variants(client: WixClient, item_id: str, *,
+                                 counter: CallCounter | None = None) -> V2InventoryItem:
+    """Get Inventory Variants (V2) of one inventory item: its ``trackQuantity`` and, per
+    variant, the stock the item holds (a quantity even while untracked, where Wix shows it)."""
+    data = await client.request_as(
+        V2InventoryAnswer,
+        "POST",
+        f"/stores-reader/v2/inventoryItems/{quote(item_id, safe='')}/getVariants",
+        endpoint="v2.inventory.get_variants",
+        body={"inventoryId": item_id},
+        counter=counter,
+    )
+    return data.inventoryItem or V2InventoryItem()

@@ -15,7 +15,7 @@ import sys
 from dataclasses import replace
 from typing import Any
 
-from syncd.cycle.probe import probe_site
+from syncd.cycle.probe import probe_site, store_report
 from syncd.cycle.probe_write import WRITE_TEST_CALLS, WriteTestRecord, run_write_test
 from syncd.cycle.sync import SiteSync
 from syncd.edges.wix.probe_ask import PROBE_BUDGET
@@ -38,13 +38,18 @@ request and the telling part of the answer, never the API key), or "undetermined
 --write-test PRODUCT_ID (opt-in, one site): on that one product, also write +1 and back by
 Increment/Decrement and by an absolute update, journaled like any sync, to measure how long
 a read takes to show a write, whether a write answered {{}} landed, and whether a write
-answered 5xx had landed (at most {WRITE_TEST_CALLS} more requests). The product is put back exactly
-and read again to prove it; Ctrl-C stops the test and still puts it back; after a kill -9,
-the next `syncd probe` or `syncd sync` puts it back from the journal first.
+answered 5xx had landed (at most {WRITE_TEST_CALLS} more requests). On a product that does not
+track quantities: one Increment of +1, to see whether it is refused, skipped or applied. On
+a Catalog V3 store: one Bulk Update of one of its items written its own value with an item
+that does not exist, to see whether errors are per item and results indexed. The product is
+put back exactly and read again to prove it; Ctrl-C stops the test and still puts it back;
+after a kill -9, the next `syncd probe` or `syncd sync` puts it back from the journal first.
 
-The findings are stored per site (the state directory, or PostgreSQL) with their date. While
-they are younger than probe.max_age_days (default 30), syncd takes the cheaper safe path
-they allow (`syncd plan` lists the findings it used); older ones are ignored.
+The findings are stored per site (the state directory, or PostgreSQL), each with its date; a
+point a probe leaves undetermined keeps its last determined finding and that finding's date
+(a read-only probe keeps what a write test measured, until the next write test replaces it).
+While a finding is younger than probe.max_age_days (default 30), syncd takes the cheaper
+safe path it allows (`syncd plan` lists the findings it used); older ones are ignored.
 """
 
 EPILOG = """\
@@ -56,7 +61,7 @@ exit status:
 
 --output json prints one object: command, outcome, exit_code, reason, and per site its
 site, outcome, reason and probe (budget, site, taken_at, calls, findings: point, reading,
-evidence, measured). Attach it to a bug report: it holds no secret.
+evidence, measured, at). Attach it to a bug report: it holds no secret.
 
 examples:
   syncd probe --config syncd.yaml
@@ -100,9 +105,10 @@ def run(args: argparse.Namespace) -> int:
                     found = await run_write_test(site, args.write_test, stop=stop,
                                                  record=record)
                 measured = {f.point for f in found}
-                report = replace(report, calls=report.calls + record.calls, findings=tuple(
-                    f for f in report.findings if f.point not in measured) + tuple(found))
-                await site.backend.write_probe(name, report)
+                report = await store_report(site, replace(
+                    report, calls=report.calls + record.calls, findings=tuple(
+                        f for f in report.findings if f.point not in measured)
+                    + tuple(found)))
         max_age_days = site.probe_max_age.total_seconds() / 86_400
         fields: dict[str, Any] = {"probe": probe_dict(report, budget=PROBE_BUDGET)}
         text = probe_text(report, budget=PROBE_BUDGET, max_age_days=max_age_days)

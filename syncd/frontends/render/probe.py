@@ -23,6 +23,8 @@ def probe_text(report: ProbeReport, *, budget: int, max_age_days: float) -> str:
     reading_width = max((len(f.reading) for f in report.findings), default=0)
     for f in report.findings:
         evidence = safe_text(f.evidence)
+        if f.at is not None and f.at != report.taken_at:
+            evidence = f"[of {f.at:%Y-%m-%d %H:%M} UTC] {evidence}"
         if len(evidence) > EVIDENCE_WIDTH:
             evidence = evidence[: EVIDENCE_WIDTH - 1] + "…"
         lines.append(f"  {f.point:<{width}}  {f.reading:<{reading_width}}  {evidence}")
