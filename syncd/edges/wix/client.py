@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -45,6 +46,7 @@ from syncd.base.errors import (
 from syncd.base.logs import SECRETS
 from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
+from syncd.core.answer429 import Answer429
 from syncd.edges.config.client import WixSettings, plain_http_problem
 from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
@@ -154,6 +156,9 @@ class WixClient:
         self.gate: Callable[[], None] | None = None
         """Called right before each request goes on the wire (after its wait for the
         budget); raising ``StopRequested`` there keeps the request off the wire."""
+        self.last_429: Answer429 | None = None
+        """The shape of the last 429 this client met (one record per site, replaced by the
+        next): what a probe or a sync keeps as findings (``syncd.core.answer429``)."""
 
     def halt(self) -> None:
         """Stop sending: requests waiting for the budget (or a retry pause) give up at once
@@ -289,6 +294,7 @@ class WixClient:
             status: int | None = None
             error: str | None = None
             anomaly: str | None = None
+            shape: tuple[str | None, str] | None = None
             try:
                 async with self._session.request(
                     method,
@@ -305,6 +311,10 @@ class WixClient:
                     else:
                         data, is_json = _load_as(raw, answer, endpoint=endpoint,
                                                  status=status)
+                    if status == 429:
+                        sent = response.headers.get("Retry-After")
+                        shape = (None if sent is None else safe_value(sent, 40),
+                                 "empty" if not raw.strip() else "json" if is_json else "text")
                     foreign = foreign_answer(self._base_url, status, raw, is_json=is_json,
                                              endpoint=endpoint,
                                              limit=self.settings.error_body_max_chars)
@@ -320,6 +330,10 @@ class WixClient:
                         data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
+                if isinstance(exc, WixRateLimited) and shape is not None:
+                    self.last_429 = Answer429(
+                        f"{method} {path}", datetime.now(UTC), shape[0], exc.retry_after_s,
+                        shape[1], self.settings.rate_period_s, self.settings.retry_after_max_s)
                 if isinstance(exc, WixRateLimited) and exc.retry_after_ignored is not None:
                     anomaly = RETRY_AFTER_IGNORED
                     self.log.warning("wix_retry_after_ignored", endpoint=endpoint,
