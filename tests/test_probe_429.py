@@ -15,12 +15,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from support.sync import API_KEY, load_site, run_syncd, write_config
 from syncd.core.answer429 import Answer429, findings_429, retry_after_unit, with_429_findings
 from syncd.core.findings import POINTS, UNDETERMINED, Finding, ProbeReport
+from syncd.cycle.probe import probe_site
 from syncd.cycle.sync import SiteSync
+from syncd.cycle.wiring import open_site_syncs
+from syncd.edges.config import Settings
+from syncd.edges.wix.keywatch import KeyWatch, Together
 from syncd.edges.wix.probe_ask import PROBE_BUDGET
+from syncd_emulator import EmulatorConfig, serve
+from syncd_emulator.ratelimit import SlidingWindowLimiter
 from syncd_emulator.variants import RETRY_AFTER_HUGE_S, WixVariants
 
 PRODUCTS = 30
@@ -197,3 +204,75 @@ def test_a_429_replaces_only_its_points_of_a_stored_report() -> None:
     first = with_429_findings(None, "shop", answer("86400"), during="this probe")
     assert first.reading("retry_after_unit") == "huge" and first.calls == 0
     assert first.taken_at == answer(None).at
+
+
+@pytest.mark.parametrize(("switch", "reading"), [("rate_per_key", "per_key"),
+                                                 ("", UNDETERMINED)])
+async def test_two_sites_of_one_key_refused_together_read_the_budget_per_key(
+        tmp_path: Path, switch: str, reading: str) -> None:
+    """Two sites on one API key, probed at once while the budget is spent. Under
+    ``rate_per_key`` both are refused together: the key's budget. Without it only the spent
+    site is refused, which tells nothing: undetermined."""
+    limiter = SlidingWindowLimiter((200, 60.0))
+    configs = [EmulatorConfig(catalog="v1", site_id=f"site-{n}", api_key=API_KEY,
+                              generate_products=PRODUCTS, seed=n, retry_after_s=1,
+                              variants=WixVariants.parse(switch)) for n in (1, 2)]
+    async with serve(configs[0], limiter=limiter) as one, \
+            serve(configs[1], limiter=limiter) as two:
+        source = tmp_path / "stock.csv"
+        source.write_text("sku,quantity\n")
+        doc = {"sites": [{"name": f"shop{n}", "site_id": f"site-{n}", "catalog": "v1",
+                          "api_key_env": "WIX_API_KEY", "base_url": emu.url}
+                         for n, emu in ((1, one), (2, two))],
+               "source": {"path": str(source)}, "state_dir": str(tmp_path / "state")}
+        path = tmp_path / "syncd.yaml"
+        path.write_text(yaml.safe_dump(doc))
+        settings = Settings.from_file(path, env={"WIX_API_KEY": API_KEY})
+        for key in ("site-1", API_KEY):
+            while limiter.allow(key):
+                pass
+
+        async def free_after_the_refusals() -> None:
+            refused = 2 if switch else 1
+            while one.emulator.stats.rate_limited + two.emulator.stats.rate_limited \
+                    < refused:  # noqa: ASYNC110 - emulator counters
+                await asyncio.sleep(0.01)
+            limiter.reset()
+
+        freeing = asyncio.create_task(free_after_the_refusals())
+        async with open_site_syncs(settings) as syncs:
+            reports = await asyncio.gather(*(probe_site(s) for s in syncs.values()))
+        freeing.cancel()
+        first = reports[0].finding("rate_budget")
+        assert first is not None and first.reading == reading, first.evidence
+        assert one.emulator.stats.rate_limited >= 1
+        if switch:
+            assert "site site-2, on the same API key, was refused too" in first.evidence
+            assert reports[1].reading("rate_budget") == "per_key"
+        else:
+            assert "no other site of the key refused with it" in first.evidence
+            assert two.emulator.stats.rate_limited == 0
+
+
+def test_the_key_watch_marks_two_sites_refused_together_only_without_an_answer_between() -> None:
+    at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    watch = KeyWatch()
+    watch.saw("a", refused=True, mono=0.0, at=at, window_s=60)
+    watch.saw("a", refused=False, mono=1.0, at=at, window_s=60)
+    watch.saw("b", refused=True, mono=2.0, at=at, window_s=60)
+    assert watch.refused_with("b") is None  # a was answered after its 429
+    watch.saw("a", refused=True, mono=100.0, at=at, window_s=60)
+    assert watch.refused_with("a") is None  # b's 429 is a window older
+    watch.saw("b", refused=True, mono=101.0, at=at, window_s=60)
+    assert watch.refused_with("a") == Together("b", at)
+    assert watch.refused_with("b") == Together("a", at)
+
+
+def test_a_refusal_together_reads_per_key_only_within_the_window() -> None:
+    plain = answer("2", waited_s=2.0)
+    near = plain.at.replace(second=30)
+    assert findings_429(plain, during="this probe",
+                        refused_with=("site-2", near))[0].reading == "per_key"
+    far = plain.at.replace(hour=13)
+    assert findings_429(plain, during="this probe",
+                        refused_with=("site-2", far))[0].reading == UNDETERMINED

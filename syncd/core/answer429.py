@@ -13,9 +13,13 @@ What one 429 can and cannot tell:
   milliseconds (at most the rate window once divided by 1000) reads ``milliseconds``; any
   longer one ``huge``. No header, or one that is neither a number nor a date: undetermined.
 - ``error_body``: JSON or text (an edge proxy's page); an empty body says neither.
-- ``rate_budget``: never settled by a 429 on one site. A site's budget spent by another app
-  and a key's budget spent by another site look alike; saying ``per_key`` would need the
-  same key's budget seen spent from two sites at once, and one client sees one site.
+- ``rate_budget``: never settled by a 429 on one site alone: a site's budget spent by
+  another app and a key's budget spent by another site look alike. ``per_key`` is read
+  only when another site of the same API key was refused in the same rate window, neither
+  answered in between (``refused_with``: seen by ``syncd.edges.wix.keywatch`` across the
+  process's sites); two sites' budgets spent by others at the same moment is the unlikely
+  reading then. Nothing reads ``per_site``: a site answered while another is refused may
+  have met a slot a sliding window freed.
 
 Pure values, no I/O.
 """
@@ -85,11 +89,27 @@ def retry_after_unit(answer: Answer429) -> tuple[str, str]:
     return "huge", f"{value:g} s, longer than any wait for a {answer.window_s:g} s window; {made}"
 
 
-def findings_429(answer: Answer429, *, during: str) -> tuple[Finding, ...]:
+def rate_budget(answer: Answer429, refused_with: tuple[str, datetime] | None,
+                ) -> tuple[str, str]:
+    """``(reading, meaning)`` of the rate budget: ``per_key`` when another site of the
+    key (``refused_with``: its site id and when) was refused in the same window."""
+    if refused_with is not None:
+        other, at = refused_with
+        apart = abs((at - answer.at).total_seconds())
+        if apart <= answer.window_s + WINDOW_SLACK_S:
+            return "per_key", (f"site {other}, on the same API key, was refused too "
+                               f"{apart:.1f} s apart, neither answered in between")
+    return UNDETERMINED, ("one site's 429 does not show whether the site's or the API key's "
+                          "budget ran out (no other site of the key refused with it)")
+
+
+def findings_429(answer: Answer429, *, during: str,
+                 refused_with: tuple[str, datetime] | None = None) -> tuple[Finding, ...]:
     """The findings of ``RATE_POINTS`` one 429 gives; ``during``: ``this probe`` or
-    ``sync RUN_ID``."""
+    ``sync RUN_ID``; ``refused_with``: see ``rate_budget``."""
     seen = (f"seen in a 429 answer to {answer.request} during {during} at "
             f"{answer.at:%Y-%m-%d %H:%M:%S} UTC")
+    budget, said = rate_budget(answer, refused_with)
     unit, meaning = retry_after_unit(answer)
     header = (f"Retry-After: {answer.retry_after} ({meaning})" if answer.retry_after is not None
               else meaning)
@@ -98,20 +118,20 @@ def findings_429(answer: Answer429, *, during: str) -> tuple[Finding, ...]:
     body_said = {"json": "a JSON body", "text": "a body that is not JSON (an edge proxy's)",
                  }.get(answer.body, "an empty body, neither JSON nor text")
     return (
-        Finding("rate_budget", UNDETERMINED,
-                f"one site's 429 does not show whether the site's or the API key's budget ran "
-                f"out; {seen}"),
+        Finding("rate_budget", budget, f"{said}; {seen}"),
         Finding("retry_after_unit", unit, f"{header}; {seen}", measured),
         Finding("error_body", body, f"{body_said}; {seen}"),
     )
 
 
 def with_429_findings(report: ProbeReport | None, site: str, answer: Answer429, *,
-                      during: str) -> ProbeReport:
+                      during: str, refused_with: tuple[str, datetime] | None = None,
+                      ) -> ProbeReport:
     """``report`` with ``RATE_POINTS`` replaced by what ``answer`` shows, every other point
     as it was; a site never probed gets a report of those points only (the others
-    undetermined, to be asked by ``syncd probe``), dated by the answer."""
-    new = {f.point: f for f in findings_429(answer, during=during)}
+    undetermined, to be asked by ``syncd probe``), dated by the answer; ``refused_with``:
+    see ``rate_budget``."""
+    new = {f.point: f for f in findings_429(answer, during=during, refused_with=refused_with)}
     if report is None:
         why = "not probed yet: run syncd probe"
         return ProbeReport(site, answer.at, 0, tuple(

@@ -49,7 +49,8 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
             sync.log.warning("probe_budget_spent", budget=budget, reason=str(exc))
     met = sync.client.last_429
     if met is not None and met is not before:
-        found.update((f.point, f) for f in findings_429(met, during="this probe"))
+        found.update((f.point, f) for f in findings_429(
+            met, during="this probe", refused_with=sync.client.refused_with_same_key()))
     said = catalog[0] if catalog else ""
     for point in POINTS:
         if point not in found:

@@ -44,7 +44,13 @@ from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
-from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
+from syncd.cycle.site_client import (
+    fallback_observer,
+    halt_on,
+    key_budget,
+    key_digest,
+    metrics_observer,
+)
 from syncd.cycle.write_test_runs import (
     is_write_test,
     settle_write_tests,
@@ -102,7 +108,8 @@ class SiteSync:
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
             session=session,
             limiter=limiters.get(wix_settings, site.site_id, budget=key_budget(site))
-            if limiters else None)
+            if limiters else None,
+            key_watch=limiters.key_watch(key_digest(site)) if limiters else None)
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.cycle.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
@@ -326,7 +333,8 @@ class SiteSync:
         try:
             report = await self.backend.read_probe(self.site.name)
             await self.backend.write_probe(self.site.name, with_429_findings(
-                report, self.site.name, met, during=f"sync {run_id}"))
+                report, self.site.name, met, during=f"sync {run_id}",
+                refused_with=self.client.refused_with_same_key()))
         except StateError as exc:
             self.log.warning("probe_findings_unwritable", error=str(exc))
             return

@@ -51,6 +51,7 @@ from syncd.edges.config.client import WixSettings, plain_http_problem
 from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
+from syncd.edges.wix.keywatch import KeyWatch
 from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter
 from syncd.edges.wix.retry import RetryPolicy, call_with_retries, read_retry_after
 
@@ -122,8 +123,10 @@ class WixClient:
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         limiter: SiteRateLimiter | None = None,
+        key_watch: KeyWatch | None = None,
     ) -> None:
-        """``limiter`` shares a store's budget between clients (see ``LimiterPool``)."""
+        """``limiter`` shares a store's budget between clients (see ``LimiterPool``);
+        ``key_watch`` sees the answers of every site of the API key (``rate_budget``)."""
         if not api_key or not site_id:
             raise ValueError("a Wix client needs an API key and a site id")
         SECRETS.add(api_key)
@@ -156,6 +159,7 @@ class WixClient:
         self.gate: Callable[[], None] | None = None
         """Called right before each request goes on the wire (after its wait for the
         budget); raising ``StopRequested`` there keeps the request off the wire."""
+        self.key_watch = key_watch
         self.last_429: Answer429 | None = None
         """The shape of the last 429 this client met (one record per site, replaced by the
         next): what a probe or a sync keeps as findings (``syncd.core.answer429``)."""
@@ -358,6 +362,19 @@ class WixClient:
                     anomaly=anomaly,
                 )
                 self._record(event, counter)
+                if self.key_watch is not None and status is not None:
+                    self.key_watch.saw(self.site_id, refused=status == 429, mono=self._clock(),
+                                       at=datetime.now(UTC),
+                                       window_s=self.settings.rate_period_s)
+
+    def refused_with_same_key(self) -> tuple[str, datetime] | None:
+        """Another site of this API key answered 429 in the same window as this one, with
+        no other answer on either in between (its site id and when), if the key's answers
+        are watched and that happened."""
+        if self.key_watch is None:
+            return None
+        together = self.key_watch.refused_with(self.site_id)
+        return None if together is None else (together.site_id, together.at)
 
     def _record(self, event: RequestEvent, counter: CallCounter | None) -> None:
         self.log.debug("wix_request", endpoint=event.endpoint, method=event.method,
