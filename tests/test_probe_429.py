@@ -101,6 +101,26 @@ async def test_a_probe_meeting_a_429_reports_the_shape_each_switch_plays(
     assert report["calls"] == calls <= PROBE_BUDGET
 
 
+async def test_the_text_summary_names_the_429_answer_once(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, config = await start(emulator, tmp_path, "retry_after_huge,text_429")
+    spend_window(emu)
+    freeing = asyncio.create_task(free_after_first_429(emu))
+    code, out, err = await run_syncd("probe", "--config", str(config))
+    freeing.cancel()
+    assert code == 0, err
+    lines = out.splitlines()
+    assert all(len(line) <= 140 for line in lines)
+    unit = next(line for line in lines if line.split()[:1] == ["retry_after_unit"])
+    assert unit.split()[1] == "huge" and f"Retry-After: {RETRY_AFTER_HUGE_S} (" in unit
+    body = next(line for line in lines if line.split()[:1] == ["error_body"])
+    assert body.split()[1] == "text"
+    seen = [line for line in lines if line.startswith("  429: ")]
+    assert len(seen) == 1
+    assert seen[0].startswith("  429: seen in a 429 answer to GET /stores/v3/provision/version "
+                              "during this probe at ")
+
+
 async def test_a_probe_meeting_a_plain_429_reports_seconds_and_json(
         emulator: Any, tmp_path: Path) -> None:
     """The switches off, a 429 with ``Retry-After: 1`` and Wix's JSON body."""

@@ -36,6 +36,10 @@ from syncd.core.findings import POINTS, UNDETERMINED, Finding, ProbeReport
 RATE_POINTS = ("rate_budget", "retry_after_unit", "error_body")
 """The points only a 429 shows."""
 
+SEEN = "seen in a 429 answer to "
+"""How the evidence of a point read from a 429 names that answer (after the telling part
+and ``"; "``)."""
+
 WINDOW_SLACK_S = 1.0
 """Added to the rate window when a value is read as milliseconds (a wait rounded up)."""
 
@@ -107,8 +111,7 @@ def findings_429(answer: Answer429, *, during: str,
                  refused_with: tuple[str, datetime] | None = None) -> tuple[Finding, ...]:
     """The findings of ``RATE_POINTS`` one 429 gives; ``during``: ``this probe`` or
     ``sync RUN_ID``; ``refused_with``: see ``rate_budget``."""
-    seen = (f"seen in a 429 answer to {answer.request} during {during} at "
-            f"{answer.at:%Y-%m-%d %H:%M:%S} UTC")
+    seen = f"{SEEN}{answer.request} during {during} at {answer.at:%Y-%m-%d %H:%M:%S} UTC"
     budget, said = rate_budget(answer, refused_with)
     unit, meaning = retry_after_unit(answer)
     header = (f"Retry-After: {answer.retry_after} ({meaning})" if answer.retry_after is not None
@@ -122,6 +125,13 @@ def findings_429(answer: Answer429, *, during: str,
         Finding("retry_after_unit", unit, f"{header}; {seen}", measured),
         Finding("error_body", body, f"{body_said}; {seen}"),
     )
+
+
+def split_seen(evidence: str) -> tuple[str, str | None]:
+    """An evidence line as its telling part and the 429 answer it was seen in (None when
+    not read from a 429), for a summary that names that answer once."""
+    telling, mark, seen = evidence.partition("; " + SEEN)
+    return (telling, SEEN + seen) if mark else (evidence, None)
 
 
 def with_429_findings(report: ProbeReport | None, site: str, answer: Answer429, *,
