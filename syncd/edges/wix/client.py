@@ -336,8 +336,9 @@ class WixClient:
                 error = type(exc).__name__
                 if isinstance(exc, WixRateLimited) and shape is not None:
                     self.last_429 = Answer429(
-                        f"{method} {path}", datetime.now(UTC), shape[0], exc.retry_after_s,
-                        shape[1], self.settings.rate_period_s, self.settings.retry_after_max_s)
+                        SECRETS.redact(f"{method} {path}"), datetime.now(UTC), shape[0],
+                        exc.retry_after_s, shape[1], self.settings.rate_period_s,
+                        self.settings.retry_after_max_s)
                 if isinstance(exc, WixRateLimited) and exc.retry_after_ignored is not None:
                     anomaly = RETRY_AFTER_IGNORED
                     self.log.warning("wix_retry_after_ignored", endpoint=endpoint,
