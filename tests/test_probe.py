@@ -60,7 +60,8 @@ UNSEEN = {
     "whole_bulk_errors", "bulk_results_unordered", "read_lag", "applied_5xx", "ignored_writes",
     "rate_per_key", "retry_after_ms", "retry_after_huge", "text_429",
 }
-"""Switches a read-only probe cannot observe: writes (the write test's) and 429s."""
+"""Switches a read-only probe cannot provoke: writes (the write test's) and 429s (what a
+429 met anyway shows: tests/test_probe_429.py)."""
 
 
 async def probe(emulator: Any, tmp_path: Path, *, catalog: str,

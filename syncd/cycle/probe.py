@@ -15,6 +15,7 @@ import asyncio
 from datetime import UTC, datetime
 
 from syncd.base.errors import StateError
+from syncd.core.answer429 import findings_429
 from syncd.core.findings import POINTS, UNDETERMINED, Finding, ProbeReport, carry_forward
 from syncd.cycle.site_client import halt_on
 from syncd.cycle.sync import SiteSync
@@ -26,7 +27,8 @@ WRITE_TEST_POINTS = ("read_lag", "write_answer_lost", "empty_answer_applied",
 """Points only a write test can show."""
 
 BEYOND_RATE_LIMIT = ("rate_budget", "retry_after_unit", "error_body")
-"""Points only a 429 shows: the probe never exceeds the rate limit to provoke one."""
+"""Points only a 429 shows: the probe never exceeds the rate limit to provoke one, but keeps
+what a 429 met by its own calls shows (``syncd.core.answer429``)."""
 
 V1_ONLY = ("v1_page_length", "total_results", "numeric_bound", "offset_cap", "variant_stock",
            "unmanaged_options", "metadata_items", "inventory_hidden")
@@ -40,6 +42,7 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
     asker = Asker(sync.client, budget=budget)
     found: dict[str, Finding] = {}
     catalog: list[str] = []
+    before = sync.client.last_429
     async with halt_on(stop, sync.client):
         try:
             configured = sync.site.catalog.value
@@ -47,6 +50,10 @@ async def probe_site(sync: SiteSync, *, stop: asyncio.Event | None = None,
                        configured=configured if configured in ("v1", "v3") else None)
         except BudgetSpent as exc:
             sync.log.warning("probe_budget_spent", budget=budget, reason=str(exc))
+    met = sync.client.last_429
+    if met is not None and met is not before:
+        found.update((f.point, f) for f in findings_429(
+            met, during="this probe", refused_with=sync.client.refused_with_same_key()))
     said = catalog[0] if catalog else ""
     for point in POINTS:
         if point not in found:
@@ -132,8 +139,8 @@ def _why_not(point: str, said: str) -> str:
     if point in WRITE_TEST_POINTS:
         return "measured only by a write test, which a read-only probe does not run"
     if point in BEYOND_RATE_LIMIT:
-        return ("seen only in a 429, and the probe never exceeds the rate limit to provoke "
-                "one")
+        return ("seen only in a 429, and none came during this probe (it never exceeds the "
+                "rate limit to provoke one; a sync that meets one keeps what it shows)")
     if point in BULK:
         return "seen only when writing (V3 Bulk Update), which a read-only probe never does"
     if point in V1_ONLY and "V1_CATALOG" not in said:

@@ -30,6 +30,11 @@ def key_budget(site: SiteSettings) -> str | None:
     digest of its API key (never the key itself), so sites with one key share it."""
     if not site.rate_limit.shared_key:
         return None
+    return key_digest(site)
+
+
+def key_digest(site: SiteSettings) -> str:
+    """A digest naming the site's API key (never the key itself)."""
     return hashlib.sha256(site.api_key.reveal().encode()).hexdigest()[:16]
 
 

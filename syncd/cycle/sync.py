@@ -30,6 +30,7 @@ from syncd.apply.applier import apply_changes
 from syncd.apply.recent_writes import OpenWrites, settle_open_writes
 from syncd.base.errors import GuardRefused, NoMatch, StateError, SyncdError, WixClientError
 from syncd.base.model import Catalog, StoreSnapshot
+from syncd.core.answer429 import Answer429, with_429_findings
 from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
 from syncd.core.journal import new_run_id
@@ -43,7 +44,13 @@ from syncd.cycle.metrics import Metrics
 from syncd.cycle.product_index import ProductIndex
 from syncd.cycle.progress import SyncProgress, publish_progress
 from syncd.cycle.results import CycleKind, PlanResult, SyncResult, landed_writes
-from syncd.cycle.site_client import fallback_observer, halt_on, key_budget, metrics_observer
+from syncd.cycle.site_client import (
+    fallback_observer,
+    halt_on,
+    key_budget,
+    key_digest,
+    metrics_observer,
+)
 from syncd.cycle.write_test_runs import (
     is_write_test,
     settle_write_tests,
@@ -101,7 +108,8 @@ class SiteSync:
             api_key=site.api_key.reveal(), site_id=site.site_id, settings=wix_settings,
             session=session,
             limiter=limiters.get(wix_settings, site.site_id, budget=key_budget(site))
-            if limiters else None)
+            if limiters else None,
+            key_watch=limiters.key_watch(key_digest(site)) if limiters else None)
         self.log: structlog.typing.FilteringBoundLogger = structlog.get_logger(
             "syncd.cycle.sync").bind(site=site.name)
         self._store: StoreAdapter | None = None
@@ -301,12 +309,37 @@ class SiteSync:
         ``not_sent`` after). ``on_plan`` sees the plan before the first write. A replica
         passes its ``lease`` on the site: once it lapses nothing more is sent or journaled
         (``LeaseLost``, a ``StopRequested``). ``approved``: see ``plan``."""
-        async with halt_on(stop, self.client, lease=lease), \
-                self._publishing(on_plan, progress) as hooks:
-            return await self._sync(dry_run=dry_run, force=force, kind=kind,
-                                    changed_keys=changed_keys, stop=stop,
-                                    progress=hooks[1], on_plan=hooks[0], lease=lease,
-                                    approved=approved)
+        run_id = new_run_id(datetime.now(UTC))
+        before = self.client.last_429
+        try:
+            async with halt_on(stop, self.client, lease=lease), \
+                    self._publishing(on_plan, progress) as hooks:
+                result = await self._sync(dry_run=dry_run, force=force, kind=kind,
+                                          changed_keys=changed_keys, stop=stop,
+                                          progress=hooks[1], on_plan=hooks[0], lease=lease,
+                                          approved=approved, run_id=run_id)
+        except Exception:
+            await self._keep_429(before, run_id)
+            raise
+        await self._keep_429(before, run_id)
+        return result
+
+    async def _keep_429(self, before: Answer429 | None, run_id: str) -> None:
+        """Keep what a 429 met during run ``run_id`` shows in the stored findings (its points
+        only; ``syncd.core.answer429``); ``before``: the client's last 429 before the run."""
+        met = self.client.last_429
+        if met is None or met is before:
+            return
+        try:
+            report = await self.backend.read_probe(self.site.name)
+            await self.backend.write_probe(self.site.name, with_429_findings(
+                report, self.site.name, met, during=f"sync {run_id}",
+                refused_with=self.client.refused_with_same_key()))
+        except StateError as exc:
+            self.log.warning("probe_findings_unwritable", error=str(exc))
+            return
+        self.log.info("rate_limit_answer_kept", request=met.request,
+                      retry_after=met.retry_after, body=met.body, run_id=run_id)
 
     async def _sync(
         self,
@@ -320,10 +353,10 @@ class SiteSync:
         on_plan: Callable[[PlanResult], None] | None,
         lease: SiteLease | None,
         approved: str | None = None,
+        run_id: str,
     ) -> SyncResult:
         started = time.monotonic()
         calls_before = self.client.calls.total
-        run_id = new_run_id(datetime.now(UTC))
         log = self.log.bind(run_id=run_id)
         source = await self.load_source()  # a bad source stops the run before any call
         if not dry_run:

@@ -42,6 +42,8 @@ runs full syncs under each. In practice:
   is taken as deleted (a wrong route answers 404 too);
 - the request budget may be per API key: sites configured with
   ``rate_limit.shared_key: true`` and the same key share one limiter (``LimiterPool``);
+  each client keeps the shape of the last 429 it met (``WixClient.last_429``), and a
+  ``KeyWatch`` per key sees two of its sites refused together (``rate_budget``);
 - a 403 from Get Catalog Version says that ``catalog: v1`` (or ``v3``) skips the call.
 """
 

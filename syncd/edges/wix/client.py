@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
@@ -45,10 +46,12 @@ from syncd.base.errors import (
 from syncd.base.logs import SECRETS
 from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
+from syncd.core.answer429 import Answer429
 from syncd.edges.config.client import WixSettings, plain_http_problem
 from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
+from syncd.edges.wix.keywatch import KeyWatch
 from syncd.edges.wix.ratelimit import Clock, SiteRateLimiter
 from syncd.edges.wix.retry import RetryPolicy, call_with_retries, read_retry_after
 
@@ -120,8 +123,10 @@ class WixClient:
         clock: Clock = time.monotonic,
         rng: random.Random | None = None,
         limiter: SiteRateLimiter | None = None,
+        key_watch: KeyWatch | None = None,
     ) -> None:
-        """``limiter`` shares a store's budget between clients (see ``LimiterPool``)."""
+        """``limiter`` shares a store's budget between clients (see ``LimiterPool``);
+        ``key_watch`` sees the answers of every site of the API key (``rate_budget``)."""
         if not api_key or not site_id:
             raise ValueError("a Wix client needs an API key and a site id")
         SECRETS.add(api_key)
@@ -154,6 +159,10 @@ class WixClient:
         self.gate: Callable[[], None] | None = None
         """Called right before each request goes on the wire (after its wait for the
         budget); raising ``StopRequested`` there keeps the request off the wire."""
+        self.key_watch = key_watch
+        self.last_429: Answer429 | None = None
+        """The shape of the last 429 this client met (one record per site, replaced by the
+        next): what a probe or a sync keeps as findings (``syncd.core.answer429``)."""
 
     def halt(self) -> None:
         """Stop sending: requests waiting for the budget (or a retry pause) give up at once
@@ -289,6 +298,7 @@ class WixClient:
             status: int | None = None
             error: str | None = None
             anomaly: str | None = None
+            shape: tuple[str | None, str] | None = None
             try:
                 async with self._session.request(
                     method,
@@ -305,6 +315,10 @@ class WixClient:
                     else:
                         data, is_json = _load_as(raw, answer, endpoint=endpoint,
                                                  status=status)
+                    if status == 429:
+                        sent = response.headers.get("Retry-After")
+                        shape = (None if sent is None else safe_value(sent, 40),
+                                 "empty" if not raw.strip() else "json" if is_json else "text")
                     foreign = foreign_answer(self._base_url, status, raw, is_json=is_json,
                                              endpoint=endpoint,
                                              limit=self.settings.error_body_max_chars)
@@ -320,6 +334,11 @@ class WixClient:
                         data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
+                if isinstance(exc, WixRateLimited) and shape is not None:
+                    self.last_429 = Answer429(
+                        SECRETS.redact(f"{method} {path}"), datetime.now(UTC), shape[0],
+                        exc.retry_after_s, shape[1], self.settings.rate_period_s,
+                        self.settings.retry_after_max_s)
                 if isinstance(exc, WixRateLimited) and exc.retry_after_ignored is not None:
                     anomaly = RETRY_AFTER_IGNORED
                     self.log.warning("wix_retry_after_ignored", endpoint=endpoint,
@@ -344,6 +363,19 @@ class WixClient:
                     anomaly=anomaly,
                 )
                 self._record(event, counter)
+                if self.key_watch is not None and status is not None:
+                    self.key_watch.saw(self.site_id, refused=status == 429, mono=self._clock(),
+                                       at=datetime.now(UTC),
+                                       window_s=self.settings.rate_period_s)
+
+    def refused_with_same_key(self) -> tuple[str, datetime] | None:
+        """Another site of this API key answered 429 in the same window as this one, with
+        no other answer on either in between (its site id and when), if the key's answers
+        are watched and that happened."""
+        if self.key_watch is None:
+            return None
+        together = self.key_watch.refused_with(self.site_id)
+        return None if together is None else (together.site_id, together.at)
 
     def _record(self, event: RequestEvent, counter: CallCounter | None) -> None:
         self.log.debug("wix_request", endpoint=event.endpoint, method=event.method,

@@ -34,6 +34,7 @@ from asyncio_throttle.throttler import Throttler
 from syncd.base.errors import StopRequested
 from syncd.base.pausing import Sleep
 from syncd.edges.config.client import WixSettings
+from syncd.edges.wix.keywatch import KeyWatch
 
 Clock = Callable[[], float]
 
@@ -226,6 +227,15 @@ class LimiterPool:
 
     def __init__(self) -> None:
         self._limiters: dict[tuple[object, ...], SiteRateLimiter] = {}
+        self._watches: dict[str, KeyWatch] = {}
+
+    def key_watch(self, key: str) -> KeyWatch:
+        """The last answers of the sites of one API key (``key``: a digest of it, never
+        the key), created on first use."""
+        watch = self._watches.get(key)
+        if watch is None:
+            watch = self._watches[key] = KeyWatch()
+        return watch
 
     def get(self, settings: WixSettings, site_id: str, *,
             budget: str | None = None) -> SiteRateLimiter:

@@ -31,9 +31,10 @@ Find out, read-only, how each store answers the points Wix's documentation leave
 default values are left out of answers, where cursors end, 401 or 403 for a wrong key...).
 At most {PROBE_BUDGET} requests per site, paced by the site's rate limit like any sync; nothing
 is written (but a product an interrupted --write-test left changed, which is put back
-first), and the rate limit is never exceeded (so what only a 429 shows stays
-undetermined). For each point it prints the reading it observed and the evidence (the
-request and the telling part of the answer, never the API key), or "undetermined" and why.
+first), and the rate limit is never exceeded to provoke a 429 (what only a 429 shows is
+kept from one met anyway, by the probe or by a sync). For each point it prints the reading
+it observed and the evidence (the request and the telling part of the answer, never the API
+key), or "undetermined" and why.
 
 --write-test PRODUCT_ID (opt-in, one site): on that one product, also write +1 and back by
 Increment/Decrement and by an absolute update, journaled like any sync, to measure how long

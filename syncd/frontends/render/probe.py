@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from syncd.base.textsafe import safe_text
+from syncd.core.answer429 import split_seen
 from syncd.core.findings import ProbeReport, report_to_dict
 
 EVIDENCE_WIDTH = 90
@@ -21,13 +22,19 @@ def probe_text(report: ProbeReport, *, budget: int, max_age_days: float) -> str:
              f"{len(report.findings)} points determined"]
     width = max((len(f.point) for f in report.findings), default=0)
     reading_width = max((len(f.reading) for f in report.findings), default=0)
+    answers: list[str] = []
     for f in report.findings:
-        evidence = safe_text(f.evidence)
+        telling, seen = split_seen(f.evidence)
+        if seen is not None and seen not in answers:
+            answers.append(seen)
+        evidence = safe_text(telling)
         if f.at is not None and f.at != report.taken_at:
             evidence = f"[of {f.at:%Y-%m-%d %H:%M} UTC] {evidence}"
         if len(evidence) > EVIDENCE_WIDTH:
             evidence = evidence[: EVIDENCE_WIDTH - 1] + "…"
         lines.append(f"  {f.point:<{width}}  {f.reading:<{reading_width}}  {evidence}")
+    # The 429 answers the rate-limit points were read from, each named once.
+    lines.extend(f"  429: {safe_text(seen)[: EVIDENCE_WIDTH + 40]}" for seen in answers)
     lines.append(f"  stored: syncd uses these findings for {max_age_days:g} days "
                  "(probe.max_age_days); the whole evidence: --output json")
     return "\n".join(lines)
