@@ -46,3 +46,31 @@ async def test_a_re_read_of_a_few_products_without_stock_asks_each_one():
     assert {v.product_id for v in fresh.variants} == set(ids)
     assert after.get(GET_VARIANTS, 0) - before.get(GET_VARIANTS, 0) == 3
     assert after.get(QUERY_INVENTORY, 0) == before.get(QUERY_INVENTORY, 0)
+
+
+async def test_a_re_read_of_many_products_asks_for_its_chunks_at_once_and_keeps_their_order():
+    # The re-read that verifies a round of deltas names thousands of products: its pages
+    # go out together (the limiter paces them) instead of one after another, so the time
+    # after the last write is not a hundred round trips long.
+    async with emulated_store(config("v1", 600, latency_ms=20)) as (_emu, store):
+        walked = await store.walk()
+        ids = list(dict.fromkeys(v.product_id for v in walked.variants))[::-1]
+        client = store.client  # type: ignore[attr-defined]
+        asking = {"now": 0, "most": 0}
+        request_as = client.request_as
+
+        async def counted(*args, **kwargs):
+            asking["now"] += 1
+            asking["most"] = max(asking["most"], asking["now"])
+            try:
+                return await request_as(*args, **kwargs)
+            finally:
+                asking["now"] -= 1
+
+        client.request_as = counted
+        fresh = await store.refresh(product_ids=ids)
+    assert asking["most"] > 1
+    assert fresh.api_calls == math.ceil(len(ids) / 100)
+    chunk_of = {pid: n // 100 for n, pid in enumerate(ids)}
+    order = [chunk_of[pid] for pid in dict.fromkeys(v.product_id for v in fresh.variants)]
+    assert order == sorted(order) and len(order) == len(ids)

@@ -17,12 +17,14 @@ as unconfirmed) are resolved after the crawl by ``syncd.edges.wix.stock_v1``: on
 Variants per such product, or one Query Inventory crawl when that is cheaper.
 
 Targeted reads (``refresh``) ask Query Products for up to 100 ids at a time with an
-``id $hasSome`` filter and ask again for the ids a (possibly short) answer left out, until
-every id is seen or an answer is empty (those products are gone).
+``id $hasSome`` filter, several such chunks at once, and ask again for the ids a (possibly
+short) answer left out, until every id is seen or an answer is empty (those products are
+gone).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -34,6 +36,7 @@ from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, Off
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.edges.wix.pipeline import Emit, run_pipeline
 from syncd.edges.wix.stock_v1 import StockResolver, crawl_cost
+from syncd.edges.wix.tasks import task_group
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
 
@@ -81,10 +84,23 @@ class V1Reader:
         counter = CallCounter()
         ids = list(dict.fromkeys(product_ids))
 
+        size = self._settings.refresh_chunk
+        chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+        gate = asyncio.Semaphore(self._settings.workers)
+
+        async def read(chunk: Sequence[str]) -> list[V1Product]:
+            async with gate:
+                return await self._query_ids(chunk, counter)
+
         async def produce(emit: Emit[V1Product]) -> None:
-            for start in range(0, len(ids), self._settings.refresh_chunk):
-                chunk = ids[start : start + self._settings.refresh_chunk]
-                await self._query_ids(chunk, emit, counter)
+            # The chunks are asked for concurrently (the site's limiter paces them), and
+            # their products handed on in chunk order, so a refresh's result keeps one order.
+            async with task_group() as group:
+                tasks = [group.create_task(read(chunk), name=f"wix v1 refresh chunk {n + 1}")
+                         for n, chunk in enumerate(chunks)]
+                for task in tasks:
+                    for product in await task:
+                        await emit(product)
 
         variants = await self._pipeline(produce, counter, "refresh", whole_store=False)
         return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
@@ -135,11 +151,11 @@ class V1Reader:
         variants += await resolver.resolve(lacking, store_products=known)
         return variants
 
-    async def _query_ids(
-        self, ids: Sequence[str], emit: Emit[V1Product], counter: CallCounter
-    ) -> None:
-        # Ask again for what an answer left out (it may be short mid-stream) until every id
-        # is seen or an answer is empty: the ids still missing then are deleted products.
+    async def _query_ids(self, ids: Sequence[str], counter: CallCounter) -> list[V1Product]:
+        """The named products that exist. Asks again for what an answer left out (it may be
+        short mid-stream) until every id is seen or an answer is empty: the ids still
+        missing then are deleted products."""
+        found: list[V1Product] = []
         remaining = list(ids)
         while remaining:
             query: JSONObject = {
@@ -156,11 +172,11 @@ class V1Reader:
             )
             products = data.records
             if not products:
-                return
-            for product in products:
-                await emit(product)
+                return found
+            found.extend(products)
             got = {p.id or "" for p in products}
             left = [i for i in remaining if i not in got]
             if len(left) == len(remaining):
-                return  # nothing asked for came back: the rest is not there
+                return found  # nothing asked for came back: the rest is not there
             remaining = left
+        return found
