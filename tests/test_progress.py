@@ -94,3 +94,35 @@ async def test_plan_comes_first_and_progress_is_logged_every_10_s_without_a_term
     assert max(gaps) < 10 + 2, f"progress log gaps {gaps}"
     assert "\r" not in "".join(out_lines) + err.decode(), "no live line when piped"
 
+
+
+async def test_a_sync_by_deltas_reports_progress_as_its_calls_are_answered(emulator,
+                                                                           tmp_path: Path):
+    from support.sync import load_site
+    from syncd.cycle.progress import SyncProgress
+    from syncd.cycle.sync import SiteSync
+
+    emu = await emulator(catalog="v1", api_key=API_KEY, generate_products=400,
+                         rate_limit=None)
+    source = tmp_path / "stock.csv"
+    drifted_source(emu.state(), source, drift=0.6)
+    config = write_config(tmp_path, url=emu.url, source=source, rate_limit=(100_000, 1.0),
+                          policy={"max_changed_fraction": 1.0, "max_zeroed": 100000})
+    settings, site = load_site(config)
+    seen: list[tuple[int, int]] = []
+    async with SiteSync(site, state_dir=settings.state_dir) as sync:
+        tracker = SyncProgress("shop", sync.client)
+        result = await sync.sync(
+            progress=lambda done, total: seen.append((done, total)),
+            on_plan=lambda planned: tracker.start_writing(planned.plan,
+                                                          site.policy.write_mode))
+        calls_written = sync.client.calls.total - tracker._calls_at_writing
+    assert result.applied is not None and result.applied.deltas is not None
+    adjust_calls = result.applied.deltas.adjust_calls
+    assert adjust_calls >= 3, "the test needs several delta calls"
+    total = len(result.planned.plan.changes)
+    # One report as each delta call is answered, before the re-read settles them all.
+    assert len([d for d, t in seen if 0 < d < total]) >= adjust_calls - 1
+    assert seen[-1] == (total, total)
+    # The ETA counts the calls the deltas take, not one write per product.
+    assert tracker._planned_calls == calls_written

@@ -153,6 +153,16 @@ class _Run:
     verify_after_s: float = 0.0
     """Pause before the re-read that confirms a round's deltas: the read lag a probe
     measured (``syncd.core.store_hints``), so the first re-read shows them."""
+    progress: Callable[[int, int], None] | None = None
+    """The caller's progress callback: told how many deltas were answered as calls end."""
+    total: int = 0
+    answered: int = 0
+
+    def advance(self, deltas: int) -> None:
+        """``deltas`` more were sent and answered (their re-read still to come)."""
+        self.answered += deltas
+        if self.progress is not None:
+            self.progress(min(self.answered, self.total), self.total)
 
     def tally(self, book: dict[str, int], change: StockChange, error: str | None = None) -> None:
         pid = change.variant.product_id
@@ -203,7 +213,8 @@ async def apply_changes(
         return _with_guard(report, guard)
     log.info("deltas_planned", deltas=len(split.deltas), products=split.absolute_calls_saved,
              calls=split.delta_calls, absolute=len(split.absolute))
-    run = _Run(store=store, journal=journal, log=log, verify_after_s=verify_after_s)
+    run = _Run(store=store, journal=journal, log=log, verify_after_s=verify_after_s,
+               progress=progress, total=len(plan.changes))
     fallback = await _delta_rounds(run, list(split.deltas), stop=stop)
     settled = len(split.deltas) - len(fallback)
     if progress is not None:
@@ -272,7 +283,9 @@ async def _send_round(run: _Run, batches: list[list[StockChange]], *,
         async with gate:
             if stop is not None and stop.is_set():
                 return
-            answers[index] = await _send(run, batches[index], slices[index])
+            sent = answers[index] = await _send(run, batches[index], slices[index])
+            if sent is not None and sent.answer is not Answer.RATE_LIMITED:
+                run.advance(len(batches[index]))
 
 
     async with task_group() as group:

@@ -27,7 +27,9 @@ from typing import TextIO
 import structlog
 
 from syncd.base.model import Catalog
+from syncd.core.deltas import split_plan
 from syncd.core.plan import Plan
+from syncd.core.policy import WriteMode
 from syncd.cycle.metrics import Metrics
 from syncd.edges.wix import WixClient
 
@@ -79,13 +81,17 @@ class SyncProgress:
         self.done = 0
         self.writing = False
 
-    def start_writing(self, plan: Plan) -> None:
-        """The plan is known: from now on, count writes against it."""
+    def start_writing(self, plan: Plan, write_mode: WriteMode = WriteMode.AUTO) -> None:
+        """The plan is known: from now on, count writes against it (its calls as the site's
+        ``write_mode`` parts it: one per product written absolutely, the deltas' calls and
+        re-reads)."""
         self.writing = True
         self.planned = len(plan.changes)
         self._calls_at_writing = self.client.calls.total
         if plan.catalog is Catalog.V1:
-            self._planned_calls = len({c.variant.product_id for c in plan.changes})
+            split = split_plan(plan, write_mode)
+            self._planned_calls = split.delta_calls + len(
+                {c.variant.product_id for c in split.absolute})
         else:
             self._planned_calls = math.ceil(self.planned / V3_ITEMS_PER_CALL)
 

@@ -478,7 +478,7 @@ class SiteSync:
         tracker = SyncProgress(self.site.name, self.client)
 
         def planned(result: PlanResult) -> None:
-            tracker.start_writing(result.plan)
+            tracker.start_writing(result.plan, self.site.policy.write_mode)
             if on_plan is not None:
                 on_plan(result)
 

@@ -241,7 +241,7 @@ async def _sync_site(name: str, site: SiteSync, args: argparse.Namespace,
     async with progress_display(tracker) as line:
 
         def on_plan(planned: PlanResult) -> None:
-            tracker.start_writing(planned.plan)
+            tracker.start_writing(planned.plan, site.site.policy.write_mode)
             if text:
                 if line is not None:
                     line.clear()
