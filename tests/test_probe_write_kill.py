@@ -230,3 +230,47 @@ async def test_an_untracked_write_test_killed_at_any_step_is_put_back_by_the_nex
     assert code == 0, err
     assert _rows(emu.state(), product) == before
     assert _units(emu) == units
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_sync_killed_while_it_takes_back_an_untracked_increment_never_takes_it_twice(
+        emulator: Any, tmp_path: Path, landed: bool) -> None:
+    emu, config, product = await _untracked_site(emulator, tmp_path, "apply")
+    before = _rows(emu.state(), product)
+    journal = journal_path(tmp_path / "state", "shop")
+    await _kill_at(config, journal, product, 2)  # the increment applied, not taken back
+    assert _units(emu) == (1, 0)
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", "sync", "--config", str(config), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    def undo_sent() -> bool:  # the delta taking the increment back is journaled pending
+        return any(e.rollback_of and e.delta is not None
+                   for e in unsettled(read_journal(journal)))
+
+    try:
+        assert await wait_for(lambda: undo_sent() or process.returncode is not None,
+                              timeout_s=60)
+        assert process.returncode is None and undo_sent(), "the sync ended before the kill"
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    by_hand = 0
+    if landed and _units(emu) == (1, 0):
+        # The store received the decrement before the kill and applied it.
+        (undo,) = unsettled(read_journal(journal))
+        assert undo.delta == -1
+        state = emu.store.by_id[product]
+        emu.store.adjust_variant(emu.store.variant(state, undo.variant_id), -1)
+        by_hand = 1
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == before, err
+    added, removed = _units(emu)
+    assert (added, removed + by_hand) == (1, 1), "the increment was taken back twice"
+    entries = list(read_journal(journal))
+    assert not unfinished_write_tests(entries)
+    assert not unsettled(entries)
