@@ -274,3 +274,22 @@ async def test_a_sync_killed_while_it_takes_back_an_untracked_increment_never_ta
     entries = list(read_journal(journal))
     assert not unfinished_write_tests(entries)
     assert not unsettled(entries)
+
+
+async def test_an_untracked_quantity_moved_after_the_kill_is_left_as_it_is_and_reported(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, config, product = await _untracked_site(emulator, tmp_path, "apply")
+    journal = journal_path(tmp_path / "state", "shop")
+    await _kill_at(config, journal, product, 1)  # the increment in flight
+    (increment,) = unsettled(read_journal(journal))
+    state = emu.store.by_id[product]
+    emu.store.adjust_variant(emu.store.variant(state, increment.variant_id), 5)  # an edit
+    moved = _rows(emu.state(), product)
+    units = _units(emu)
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == moved
+    assert _units(emu) == units, "a delta was sent on a guess"
+    assert "write_test_variant_moved" in err
+    assert not unsettled(list(read_journal(journal)))
