@@ -163,8 +163,14 @@ async def _put_back(run_id: str, entries: Sequence[JournalEntry], *, store: Stor
                     backend: StateBackend, site: str, log: Log, stop: asyncio.Event | None,
                     read_settle_s: float) -> None:
     points = net_points(entries, run_id)
-    if not points or untracked_ledger(entries, run_id) is not None:
-        return  # an untracked variant's test is put back by ``settle_untracked``
+    if not points:
+        return
+    ledger = untracked_ledger(entries, run_id)
+    if ledger is not None and (not ledger.finished
+                               or not any(p.after.tracked for p in points.values())):
+        # Its deltas are put back by ``settle_untracked``; what is left here is tracking
+        # the test's own reads saw switched on, and its writes turning it off again.
+        return
     open_writes = [e for e in unsettled(entries) if _belongs(e, run_id)]
     if any(e.delta is not None for e in open_writes):
         log.info("write_test_left_pending", write_test=run_id,
