@@ -157,3 +157,139 @@ async def test_a_killed_write_test_is_put_back_by_the_next_read_only_probe(
     assert _rows(emu.state(), product) == before
     assert not unfinished_write_tests(list(read_journal(journal)))
     assert not unsettled(list(read_journal(journal)))
+
+
+
+# Journal lines of the test on an untracked product whose store applies the increment:
+# Increment (pending, outcome), Decrement (pending, outcome); where the store refuses it,
+# the first two only. A kill at a pending line lands while its delta is in flight: the
+# store may have applied it (``landed``: applied by hand when the kill cut it short) or not.
+UNTRACKED_KILLS = [("apply", 1, True), ("apply", 1, False), ("apply", 2, None),
+                   ("apply", 3, True), ("apply", 3, False), ("apply", 4, None),
+                   ("refuse", 1, None), ("refuse", 2, None)]
+
+
+async def _untracked_site(emulator: Any, tmp_path: Path,
+                          adjust_untracked: str) -> tuple[Any, Path, str]:
+    emu = await emulator(catalog="v1", generate_products=30, seed=11, site_id=SITE_ID,
+                         api_key=API_KEY, rate_limit=None, latency_ms=LATENCY_MS,
+                         adjust_untracked=adjust_untracked)
+    state = emu.state()
+    product = next(pid for pid in sorted({str(r["product_id"]) for r in state})
+                   if all(not r["tracked"] for r in _rows(state, pid)))
+    other = next(r for r in state if r["tracked"] and r["sku"]
+                 and sum(1 for o in state if o["sku"] == r["sku"]) == 1)
+    source = tmp_path / "stock.csv"
+    source.write_text(f"sku,quantity\n{other['sku']},{int(other['quantity']) + 3}\n",
+                      encoding="utf-8")
+    config = write_config(tmp_path, url=emu.url, source=source, site_id=SITE_ID,
+                          timeout_s=1.0, policy={"max_changed_fraction": 1.0})
+    return emu, config, product
+
+
+def _units(emu: Any) -> tuple[int, int]:
+    deltas = emu.stats()["deltas"]
+    return int(deltas["units_added"]), int(deltas["units_removed"])
+
+
+@pytest.mark.parametrize(("adjust_untracked", "lines", "landed"), UNTRACKED_KILLS)
+async def test_an_untracked_write_test_killed_at_any_step_is_put_back_by_the_next_sync(
+        emulator: Any, tmp_path: Path, adjust_untracked: str, lines: int,
+        landed: bool | None) -> None:
+    emu, config, product = await _untracked_site(emulator, tmp_path, adjust_untracked)
+    before = _rows(emu.state(), product)
+    journal = journal_path(tmp_path / "state", "shop")
+    mid_step = await _kill_at(config, journal, product, lines)
+    by_hand = 0
+    if lines in (1, 3):  # just journaled pending, its request held by the latency
+        assert mid_step, "the kill did not land while a write was in flight"
+        (delta,) = unsettled(read_journal(journal))
+        assert delta.delta is not None
+        added, removed = _units(emu)
+        if landed and (added, removed) == ((0, 0) if delta.delta > 0 else (1, 0)):
+            # The store received the delta before the kill and applied it.
+            state = emu.store.by_id[product]
+            emu.store.adjust_variant(emu.store.variant(state, delta.variant_id), delta.delta)
+            by_hand = delta.delta
+    if (adjust_untracked, lines) in (("apply", 2), ("apply", 3)):
+        # The increment landed and is not taken back yet: the journal must say so.
+        assert unfinished_write_tests(list(read_journal(journal)))
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == before, f"killed at journal line {lines}: {err}"
+    added, removed = _units(emu)
+    added, removed = added + max(by_hand, 0), removed - min(by_hand, 0)
+    assert added == removed <= 1, "a unit was added or taken twice"
+    entries = list(read_journal(journal))
+    assert not unfinished_write_tests(entries)
+    assert not unsettled(entries)
+    # The next sync finds nothing left to put back, and sends no delta.
+    units = _units(emu)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == before
+    assert _units(emu) == units
+
+
+@pytest.mark.parametrize("landed", [True, False])
+async def test_a_sync_killed_while_it_takes_back_an_untracked_increment_never_takes_it_twice(
+        emulator: Any, tmp_path: Path, landed: bool) -> None:
+    emu, config, product = await _untracked_site(emulator, tmp_path, "apply")
+    before = _rows(emu.state(), product)
+    journal = journal_path(tmp_path / "state", "shop")
+    await _kill_at(config, journal, product, 2)  # the increment applied, not taken back
+    assert _units(emu) == (1, 0)
+    env = {**os.environ, "WIX_API_KEY": API_KEY, "SYNCD_LOG_FORMAT": "json"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "syncd", "sync", "--config", str(config), env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+
+    def undo_sent() -> bool:  # the delta taking the increment back is journaled pending
+        return any(e.rollback_of and e.delta is not None
+                   for e in unsettled(read_journal(journal)))
+
+    try:
+        assert await wait_for(lambda: undo_sent() or process.returncode is not None,
+                              timeout_s=60)
+        assert process.returncode is None and undo_sent(), "the sync ended before the kill"
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+    by_hand = 0
+    if landed and _units(emu) == (1, 0):
+        # The store received the decrement before the kill and applied it.
+        (undo,) = unsettled(read_journal(journal))
+        assert undo.delta == -1
+        state = emu.store.by_id[product]
+        emu.store.adjust_variant(emu.store.variant(state, undo.variant_id), -1)
+        by_hand = 1
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == before, err
+    added, removed = _units(emu)
+    assert (added, removed + by_hand) == (1, 1), "the increment was taken back twice"
+    entries = list(read_journal(journal))
+    assert not unfinished_write_tests(entries)
+    assert not unsettled(entries)
+
+
+async def test_an_untracked_quantity_moved_after_the_kill_is_left_as_it_is_and_reported(
+        emulator: Any, tmp_path: Path) -> None:
+    emu, config, product = await _untracked_site(emulator, tmp_path, "apply")
+    journal = journal_path(tmp_path / "state", "shop")
+    await _kill_at(config, journal, product, 1)  # the increment in flight
+    (increment,) = unsettled(read_journal(journal))
+    state = emu.store.by_id[product]
+    emu.store.adjust_variant(emu.store.variant(state, increment.variant_id), 5)  # an edit
+    moved = _rows(emu.state(), product)
+    units = _units(emu)
+    emu.set_faults(latency_ms=0)
+    code, _, err = await run_syncd("sync", "--config", str(config))
+    assert code == 0, err
+    assert _rows(emu.state(), product) == moved
+    assert _units(emu) == units, "a delta was sent on a guess"
+    assert "write_test_variant_moved" in err
+    assert not unsettled(list(read_journal(journal)))

@@ -39,13 +39,11 @@ from syncd.core.journal import (
     unsettled,
 )
 from syncd.core.rollback import RollbackPoint, VariantKey, plan_rollback, rollback_points
+from syncd.cycle.write_test_untracked import RESTORE_SUFFIX, settle_untracked, untracked_ledger
 from syncd.edges.backend import StateBackend
 from syncd.edges.wix import StoreAdapter
 
 Log = structlog.typing.FilteringBoundLogger
-
-RESTORE_SUFFIX = "-restore"
-"""Ends the run id of the writes that put back a product a write test left changed."""
 
 READ_SETTLE_S = 8.0
 """Seconds after a write test's last journal line before a read of its product is trusted
@@ -104,8 +102,9 @@ def net_points(entries: Iterable[JournalEntry], run_id: str) -> dict[VariantKey,
 
 def unfinished_write_tests(entries: Sequence[JournalEntry]) -> list[str]:
     """The write tests of the journal whose lines do not cancel out: a write without an
-    outcome, or a variant whose latest value that may have landed is not its value before
-    the test. Oldest first."""
+    outcome, a variant whose latest value that may have landed is not its value before
+    the test, or (a test on an untracked variant, whose values a read of the product does
+    not show) deltas undecided or landed that do not sum to zero. Oldest first."""
     runs = sorted({e.run_id for e in entries if is_write_test(e.run_id)})
     open_ids = {e.run_id if is_write_test(e.run_id) else e.rollback_of
                 for e in unsettled(entries)}
@@ -113,6 +112,8 @@ def unfinished_write_tests(entries: Sequence[JournalEntry]) -> list[str]:
     for run_id in runs:
         points = net_points(entries, run_id)
         if run_id in open_ids or any(not _same(p.before, p.after) for p in points.values()):
+            found.append(run_id)
+        elif (ledger := untracked_ledger(entries, run_id)) is not None and not ledger.finished:
             found.append(run_id)
     return found
 
@@ -137,6 +138,14 @@ async def settle_write_tests(
     runs = unfinished_write_tests(entries)
     if not runs:
         return []
+    for run_id in runs:
+        # Deltas on an untracked variant: decided by reading its item (Inventory V2), which
+        # shows the quantity a read of the product does not; put back the same way.
+        if (ledger := untracked_ledger(entries, run_id)) is not None and not ledger.finished:
+            if stop is not None and stop.is_set():
+                return runs
+            await settle_untracked(run_id, ledger, store=store, backend=backend, site=site,
+                                   log=log, stop=stop, read_settle_s=read_settle_s)
     restore_id = new_run_id(datetime.now(UTC)) + RESTORE_SUFFIX
     async with backend.journal(site, run_id=restore_id) as settling:
         # Increments left open first: re-read once they can no longer land, never re-sent.
@@ -155,6 +164,12 @@ async def _put_back(run_id: str, entries: Sequence[JournalEntry], *, store: Stor
                     read_settle_s: float) -> None:
     points = net_points(entries, run_id)
     if not points:
+        return
+    ledger = untracked_ledger(entries, run_id)
+    if ledger is not None and (not ledger.finished
+                               or not any(p.after.tracked for p in points.values())):
+        # Its deltas are put back by ``settle_untracked``; what is left here is tracking
+        # the test's own reads saw switched on, and its writes turning it off again.
         return
     open_writes = [e for e in unsettled(entries) if _belongs(e, run_id)]
     if any(e.delta is not None for e in open_writes):
