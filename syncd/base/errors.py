@@ -127,6 +127,10 @@ class WixRateLimited(WixError):
         self.retry_after_ignored = retry_after_ignored
         """The ``Retry-After`` sent, when it was not believed (too large, negative, not a
         number or a date); ``retry_after_s`` is then None and the local schedule applies."""
+        self.sent_at_rate: int | None = None
+        """The site's budget per window when the refused request was sent (set by the
+        client): a 429 to a request sent under a budget already cut by an earlier 429 says
+        the cut was not enough."""
 
 
 class WixWalkIncomplete(WixError):

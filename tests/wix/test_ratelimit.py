@@ -45,3 +45,28 @@ async def test_no_more_than_max_in_flight_requests_run_at_once():
             mock.get(BASE + "/x", payload={}, callback=slow, repeat=True)
             await asyncio.gather(*(wix.request("GET", "/x", endpoint="x") for _ in range(12)))
     assert peak == 3
+
+
+def test_a_429_under_a_cut_budget_cuts_it_again_and_in_flight_429s_do_not():
+    from syncd.edges.wix.ratelimit import SiteRateLimiter
+
+    now = [100.0]
+    limiter = SiteRateLimiter(fast_settings(rate_limit=1000, rate_period_s=1.0,
+                                            slowdown_factor=0.5, slowdown_s=60.0),
+                              clock=lambda: now[0])
+    limiter.back_off(0.2, sent_at_rate=1000)
+    assert limiter.current_rate == 500
+    # Refused too, but sent before the first 429 came back: no news about the new budget.
+    limiter.back_off(0.2, sent_at_rate=1000)
+    assert limiter.current_rate == 500
+    # Sent under the cut budget and still refused: the cut was not enough.
+    now[0] += 1.0
+    limiter.back_off(0.2, sent_at_rate=500)
+    assert limiter.current_rate == 250
+    for _ in range(20):
+        limiter.back_off(0.2, sent_at_rate=limiter.current_rate)
+    assert limiter.current_rate == 1
+    # Once the slow period is over a 429 starts from the first cut again.
+    now[0] += 120.0
+    limiter.back_off(0.2, sent_at_rate=1)
+    assert limiter.current_rate == 500

@@ -295,6 +295,7 @@ class WixClient:
             if self.gate is not None:
                 self.gate()
             started = self._clock()
+            rate = self.limiter.current_rate
             status: int | None = None
             error: str | None = None
             anomaly: str | None = None
@@ -334,6 +335,8 @@ class WixClient:
                         data, endpoint=endpoint, status=status)
             except WixError as exc:
                 error = type(exc).__name__
+                if isinstance(exc, WixRateLimited):
+                    exc.sent_at_rate = rate
                 if isinstance(exc, WixRateLimited) and shape is not None:
                     self.last_429 = Answer429(
                         SECRETS.redact(f"{method} {path}"), datetime.now(UTC), shape[0],

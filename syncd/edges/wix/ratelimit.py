@@ -69,6 +69,7 @@ class SiteRateLimiter:
         self._full_rate = settings.rate_limit
         self._slow_rate = max(1, int(settings.rate_limit * settings.slowdown_factor))
         self._slowdown_s = settings.slowdown_s
+        self._slowdown_factor = settings.slowdown_factor
         self._throttler = _ArrivalSafeThrottler(
             rate_limit=settings.rate_limit,
             period=settings.rate_period_s + settings.rate_margin_s,
@@ -191,17 +192,32 @@ class SiteRateLimiter:
         base = live[k % rate] if live and k % rate < len(live) else mono
         return max(0.0, base + period * (1 + k // rate) - mono)
 
-    def back_off(self, delay_s: float) -> None:
-        """A 429 arrived: hold every request of the site for ``delay_s``, then go slower."""
+    def back_off(self, delay_s: float, *, sent_at_rate: int | None = None) -> None:
+        """A 429 arrived: hold every request of the site for ``delay_s``, then go slower.
+
+        A 429 to a request sent under a budget already cut by an earlier 429
+        (``sent_at_rate``: the budget when it was sent) means the cut was not enough (a
+        budget configured far above the real one): the budget is cut by the same factor
+        again, down to one request a window, rather than let requests take turns being
+        refused until one runs out of attempts. The 429s of requests already in flight
+        when the first one came cut nothing more."""
         now = self._clock()
+        current = int(self._throttler.rate_limit)
+        slowed = now < self._slow_until and current < self._full_rate
+        if not slowed:
+            rate = self._slow_rate
+        elif sent_at_rate is not None and sent_at_rate <= current:
+            rate = max(1, int(current * self._slowdown_factor))
+        else:
+            rate = current
         self._paused_until = max(self._paused_until, now + delay_s)
         self._slow_until = self._paused_until + self._slowdown_s
-        self._throttler.rate_limit = self._slow_rate
+        self._throttler.rate_limit = rate
         self.backoffs += 1
         self._log.warning(
             "wix_rate_backoff",
             delay_s=round(delay_s, 3),
-            rate_limit=self._slow_rate,
+            rate_limit=rate,
             slow_for_s=round(self._slow_until - now, 3),
         )
 

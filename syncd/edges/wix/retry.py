@@ -121,7 +121,7 @@ async def call_with_retries(
             if delay is None:
                 delay = policy.rate_limited_delay_s(rate_limited)
             # Even a request we will not retry tells us the site is over budget.
-            limiter.back_off(delay)
+            limiter.back_off(delay, sent_at_rate=exc.sent_at_rate)
             if number == total:
                 raise
             _log_retry(log, endpoint, number + 1, total, delay, exc)
