@@ -2,7 +2,7 @@
 
 Not a test (pytest does not collect bench_*.py). Run:
 
-    .venv/bin/python tests/bench/bench_cycle_cpu.py                    # 20 stores x 300, 5 cycles
+    .venv/bin/python tests/bench/bench_cycle_cpu.py                    # 20 stores x 300, 10 cycles
     .venv/bin/python tests/bench/bench_cycle_cpu.py --profile          # + cProfile top 25
     .venv/bin/python tests/bench/bench_cycle_cpu.py --sites 5 --cycles 3   # quick
 
@@ -13,7 +13,9 @@ runner (``syncd.frontends.daemon.runner``: approval check, ``SiteSync.sync``, th
 board) and runs one warm-up full cycle per store, which writes the few drifted SKUs, then
 ``--cycles`` full cycles per store where the source equals the store: nothing to write, the
 steady state of an agency's fleet. It prints the process CPU (user + system) per steady
-cycle and, with ``--profile``, cProfile's top functions by cumulative and by own time.
+cycle (over all rounds, and the best and median round: other work on the machine makes
+single rounds noisy) and, with ``--profile``, cProfile's top functions by cumulative and
+by own time.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
 import tempfile
 import time
@@ -89,23 +92,28 @@ async def measure(args: argparse.Namespace, url: str, sink: io.TextIOBase) -> No
             bad = []
             profiler = cProfile.Profile() if args.profile else None
             sys.stderr = sink
-            cpu0, wall0 = time.process_time(), time.monotonic()
+            rounds: list[float] = []
+            wall0 = time.monotonic()
             try:
                 if profiler is not None:
                     profiler.enable()
                 for _ in range(args.cycles):
+                    cpu0 = time.process_time()
                     bad += await run_round(runner, sites)
+                    rounds.append(time.process_time() - cpu0)
                 if profiler is not None:
                     profiler.disable()
             finally:
                 sys.stderr = stderr
-            cpu, wall = time.process_time() - cpu0, time.monotonic() - wall0
+            cpu, wall = sum(rounds), time.monotonic() - wall0
     cycles = args.sites * args.cycles
     if bad:
         print(f"{len(bad)} cycle(s) not ok:", *bad[:5], sep="\n  ")
     print(f"{cycles} steady cycles ({args.sites} stores x {args.products} products, "
           f"{args.cycles} each, log level {args.level}): "
-          f"{cpu * 1000 / cycles:.1f} CPU-ms per cycle, {wall:.1f} s wall"
+          f"{cpu * 1000 / cycles:.1f} CPU-ms per cycle (best round "
+          f"{min(rounds) * 1000 / args.sites:.1f}, median "
+          f"{statistics.median(rounds) * 1000 / args.sites:.1f}), {wall:.1f} s wall"
           + (" (profiled)" if profiler is not None else ""))
     print(f"10,000 stores a round: {cpu / cycles * 10_000:.0f} CPU-s")
     if profiler is not None:
@@ -121,7 +129,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--products", type=int, default=300)
-    parser.add_argument("--cycles", type=int, default=5, help="steady cycles per store")
+    parser.add_argument("--cycles", type=int, default=10, help="steady cycles per store")
     parser.add_argument("--level", default="info", help="log level (the daemon's default: info)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
