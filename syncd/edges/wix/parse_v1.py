@@ -40,7 +40,12 @@ _NO_STOCK = V1VariantStock()
 def variants_need_inventory(product: V1Product) -> bool:
     """True when the page did not carry stock for every variant of ``product``."""
     variants = product.variants
-    return not variants or any(v.stock is None for v in variants)
+    if not variants:
+        return True
+    for variant in variants:  # a loop, not any(): run for every product at every walk
+        if variant.stock is None:
+            return True
+    return False
 
 
 def product_variants(
