@@ -8,7 +8,8 @@ Not a test (pytest does not collect bench_*.py). Run:
 
 The multi-site emulator runs in its own process, so only syncd's CPU is counted. This
 process loads a ``sites_dir`` fleet the way ``syncd run`` does (logging configured as the
-daemon configures it, JSON at ``--level``, written to /dev/null), opens the daemon's cycle
+daemon configures it, JSON at ``--level``, written to /dev/null; the garbage collector
+paced as ``syncd run`` paces it), opens the daemon's cycle
 runner (``syncd.frontends.daemon.runner``: approval check, ``SiteSync.sync``, the console's
 board) and runs one warm-up full cycle per store, which writes the few drifted SKUs, then
 ``--cycles`` full cycles per store where the source equals the store: nothing to write, the
@@ -42,6 +43,7 @@ from support.agency import stock_of, write_fleet
 from syncd.base.logs import configure_logging
 from syncd.cycle.metrics import Metrics
 from syncd.edges.config import load_settings
+from syncd.frontends.daemon.collector import pace_collector
 from syncd.frontends.daemon.cycle import CycleKind, CycleResult
 from syncd.frontends.daemon.runner import open_cycle_runner
 from syncd.frontends.daemon.site_board import Board
@@ -76,6 +78,7 @@ async def measure(args: argparse.Namespace, url: str, sink: io.TextIOBase) -> No
         path = write_fleet(Path(tmp), url=url, stocks=stocks, interval_s=300, level=args.level)
         settings = load_settings(path, per_site_file=True)
         configure_logging(level=args.level, json=True)
+        pace_collector()  # as syncd run does
         metrics = Metrics()
         board = Board(history=settings.console.history)
         stderr = sys.stderr
