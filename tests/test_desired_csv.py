@@ -173,6 +173,15 @@ class TestChangesBetweenLoads:
 
 
 class TestDesiredRows:
+    def test_digest_follows_rows_appended_after_it_was_taken(self):
+        table = DesiredRows.from_rows("s", [DesiredStock("A", None, None, 3, None, "s", 2)])
+        before = table.digest()
+        assert table.digest() == before
+        table.append(DesiredStock("B", None, None, 1, None, "s", 3))
+        again = DesiredRows.from_rows("s", [DesiredStock("A", None, None, 3, None, "s", 2),
+                                            DesiredStock("B", None, None, 1, None, "s", 3)])
+        assert table.digest() != before and table.digest() == again.digest()
+
     def test_columnar_rows_behave_like_a_sequence_of_rows(self):
         rows = [DesiredStock("A", None, None, 3, None, "s", 2),
                 DesiredStock(None, "P", "V", None, False, "s", 3),

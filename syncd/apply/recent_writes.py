@@ -209,14 +209,16 @@ class OpenWrites:
         """Forget the absolute writes this read (``variants``) shows in effect: such a write
         was not ignored, so the same change planned again later is a new one (a sale took
         the variant back to its old value) and is sent, not held."""
-        if not self._latest:
+        # Only such writes can be forgotten: most cycles have none, and then the read's
+        # thousands of variants need no look-up at all.
+        landed = {key: entry for key, entry in self._latest.items()
+                  if entry.delta is None and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)}
+        if not landed:
             return
         for v in variants:
             key = (v.product_id, v.variant_id)
-            entry = self._latest.get(key)
-            if (entry is not None and entry.delta is None
-                    and entry.outcome in (Outcome.APPLIED, Outcome.IGNORED)
-                    and _shows(v, entry.after)):
+            entry = landed.get(key)
+            if entry is not None and _shows(v, entry.after) and self._latest.get(key) is entry:
                 del self._latest[key]
 
     def keep(self, keys: frozenset[VariantKey]) -> None:

@@ -359,11 +359,12 @@ def settle_by_read(open_writes: Iterable[JournalEntry], variants: Iterable[Store
     re-reads them once they can no longer land), and so are writes of variants the read
     did not cover.
     """
+    settling = [e for e in open_writes if e.delta is None and e.run_id != run_id]
+    if not settling:  # the common case: no run was killed; no map of the whole read
+        return []
     found = {(v.product_id, v.variant_id, v.location_id or ""): v for v in variants}
     settlements = []
-    for entry in open_writes:
-        if entry.delta is not None or entry.run_id == run_id:
-            continue
+    for entry in settling:
         now = found.get((entry.product_id, entry.variant_id, entry.location_id or ""))
         if now is None:
             continue

@@ -45,7 +45,8 @@ class DesiredRows(Sequence[DesiredStock]):
     ``from_rows``) and read-only afterwards.
     """
 
-    __slots__ = ("_ids", "_lines", "_notes", "_origins", "_skus", "_values", "source")
+    __slots__ = ("_digest", "_ids", "_lines", "_notes", "_origins", "_skus", "_values",
+                 "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -58,6 +59,9 @@ class DesiredRows(Sequence[DesiredStock]):
         """Row index -> the quantity rules that set its value (``syncd.edges.sources.rules``)."""
         self._origins: dict[int, str] = {}
         """Row index -> its file, for rows merged in from another source than ``source``."""
+        self._digest: str | None = None
+        """``digest()`` once computed; a daemon asks for it at every cycle of a source
+        that the source cache hands back unchanged."""
 
     @classmethod
     def from_rows(cls, source: str, rows: Iterable[DesiredStock], *,
@@ -72,6 +76,7 @@ class DesiredRows(Sequence[DesiredStock]):
     def append(self, row: DesiredStock, *, keep_origin: bool = True) -> None:
         """Add a row (readers only); a row from another file than ``source`` keeps its file
         unless ``keep_origin`` is False."""
+        self._digest = None
         if keep_origin and row.source != self.source:
             self._origins[len(self._skus)] = row.source
         if row.sku is None:
@@ -99,6 +104,17 @@ class DesiredRows(Sequence[DesiredStock]):
             else:
                 product_id, variant_id = ids[i]
                 yield f"id\t{product_id}\t{variant_id or ''}\t{value}"
+
+    def digest(self) -> str:
+        """A SHA-256 of the rows' targets and values, independent of their order and of
+        formatting (see ``DesiredSource.digest``); computed once per table."""
+        if self._digest is None:
+            h = hashlib.sha256()
+            for line in sorted(self.signatures()):
+                h.update(line.encode())
+                h.update(b"\n")
+            self._digest = h.hexdigest()
+        return self._digest
 
     def __len__(self) -> int:
         return len(self._skus)
@@ -155,11 +171,7 @@ class DesiredSource:
     def digest(self) -> str:
         """A SHA-256 of the rows' targets and values, independent of their order and of
         formatting; equal digests mean the source asks for the same stock."""
-        h = hashlib.sha256()
-        for line in sorted(self.rows.signatures()):
-            h.update(line.encode())
-            h.update(b"\n")
-        return h.hexdigest()
+        return self.rows.digest()
 
 
 class InvalidRowsError(SourceError):

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from syncd.base.model import StoreVariant
+from syncd.base.model import StoreVariant, build_store_variant
 from syncd.edges.wix.answers import (
     V1Product,
     V1Variant,
@@ -40,7 +40,12 @@ _NO_STOCK = V1VariantStock()
 def variants_need_inventory(product: V1Product) -> bool:
     """True when the page did not carry stock for every variant of ``product``."""
     variants = product.variants
-    return not variants or any(v.stock is None for v in variants)
+    if not variants:
+        return True
+    for variant in variants:  # a loop, not any(): run for every product at every walk
+        if variant.stock is None:
+            return True
+    return False
 
 
 def product_variants(
@@ -68,7 +73,12 @@ def product_variants(
     product_sku = product.sku or ""
     product_name = product.name or ""
     managed = product.manageVariants
-    rows = []
+    # ``_shared_sku`` for a variant without a SKU of its own (one with a SKU never shares).
+    shares_sku = bool(product_sku) and managed is not True
+    rows: list[StoreVariant] = []
+    append = rows.append
+    # Hot: a daemon flattens every variant of every store at every full cycle, so the
+    # rules of ``_quantity``, ``_in_stock`` and ``_shared_sku`` are inlined here.
     for variant in variants if variants is not None else product.variants or ():
         variant_id = variant.id or ""
         details = variant.variant or _NO_DETAILS
@@ -78,21 +88,17 @@ def product_variants(
         else:
             stock = inventory_stock.get(variant_id, _NO_STOCK)
             tracked = product_tracked if inventory_tracked is None else inventory_tracked
-        rows.append(
-            StoreVariant(
-                product_id=product_id,
-                variant_id=variant_id,
-                inventory_item_id=item_id,
-                sku=details.sku or product_sku,
-                tracked=tracked,
-                quantity=_quantity(stock, tracked=tracked),
-                in_stock=_in_stock(stock, tracked=tracked),
-                hidden=product_hidden or details.visible is False,
-                product_name=product_name,
-                shared_sku=_shared_sku(product, details),
-                managed_variant=managed,
-            )
-        )
+        quantity = stock.quantity
+        in_stock = stock.inStock
+        if in_stock is None:
+            in_stock = tracked and quantity is not None and quantity > 0
+        if quantity is None and tracked:
+            quantity = 0
+        own_sku = details.sku
+        append(build_store_variant(
+            product_id, variant_id, item_id, own_sku or product_sku, tracked, quantity,
+            in_stock, product_hidden or details.visible is False, product_name, None, None,
+            not own_sku and shares_sku, managed))
     return rows
 
 

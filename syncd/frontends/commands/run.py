@@ -119,6 +119,7 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.edges.wix import LimiterPool
     from syncd.frontends.console import mount_console
     from syncd.frontends.console.notices import announce_console
+    from syncd.frontends.daemon.collector import pace_collector
     from syncd.frontends.daemon.compaction import JournalCompaction, compact_sites
     from syncd.frontends.daemon.config import DaemonSetup
     from syncd.frontends.daemon.site_board import Board
@@ -126,6 +127,7 @@ def run_command(args: argparse.Namespace) -> int:
     from syncd.frontends.daemon.wiring import build_setup, keep_previous_sites
 
     configure_logging()  # until the file says otherwise
+    pace_collector()
     metrics = Metrics()
     limiters = LimiterPool()  # stores' budgets outlive reloads
     path: Path = args.config
