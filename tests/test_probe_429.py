@@ -231,10 +231,11 @@ def test_a_429_replaces_only_the_points_it_shows_of_a_stored_report() -> None:
     assert first.taken_at == answer(None).at
 
 
+@pytest.mark.parametrize("through_the_command", [True, False])
 @pytest.mark.parametrize(("switch", "reading"), [("rate_per_key", "per_key"),
                                                  ("", UNDETERMINED)])
 async def test_two_sites_of_one_key_refused_together_read_the_budget_per_key(
-        tmp_path: Path, switch: str, reading: str) -> None:
+        tmp_path: Path, switch: str, reading: str, through_the_command: bool) -> None:
     """Two sites on one API key, probed at once while the budget is spent. Under
     ``rate_per_key`` both are refused together: the key's budget. Without it only the spent
     site is refused, which tells nothing: undetermined."""
@@ -252,7 +253,6 @@ async def test_two_sites_of_one_key_refused_together_read_the_budget_per_key(
                "source": {"path": str(source)}, "state_dir": str(tmp_path / "state")}
         path = tmp_path / "syncd.yaml"
         path.write_text(yaml.safe_dump(doc))
-        settings = Settings.from_file(path, env={"WIX_API_KEY": API_KEY})
         for key in ("site-1", API_KEY):
             while limiter.allow(key):
                 pass
@@ -265,17 +265,29 @@ async def test_two_sites_of_one_key_refused_together_read_the_budget_per_key(
             limiter.reset()
 
         freeing = asyncio.create_task(free_after_the_refusals())
-        async with open_site_syncs(settings) as syncs:
-            reports = await asyncio.gather(*(probe_site(s) for s in syncs.values()))
+        if through_the_command:
+            # ``syncd probe`` probes a configuration's sites at once.
+            code, out, err = await run_syncd("probe", "--config", str(path), "--output",
+                                             "json")
+            assert code == 0, err
+            found = [finding(site["probe"], "rate_budget")
+                     for site in json.loads(out)["sites"]]
+            evidence = [f["evidence"] for f in found]
+            readings = [f["reading"] for f in found]
+        else:
+            settings = Settings.from_file(path, env={"WIX_API_KEY": API_KEY})
+            async with open_site_syncs(settings) as syncs:
+                both = await asyncio.gather(*(probe_site(s) for s in syncs.values()))
+            evidence = [r.finding("rate_budget").evidence for r in both]  # type: ignore[union-attr]
+            readings = [r.reading("rate_budget") for r in both]
         freeing.cancel()
-        first = reports[0].finding("rate_budget")
-        assert first is not None and first.reading == reading, first.evidence
+        assert readings[0] == reading, evidence[0]
         assert one.emulator.stats.rate_limited >= 1
         if switch:
-            assert "site site-2, on the same API key, was refused too" in first.evidence
-            assert reports[1].reading("rate_budget") == "per_key"
+            assert "site site-2, on the same API key, was refused too" in evidence[0]
+            assert readings[1] == "per_key"
         else:
-            assert "no other site of the key refused with it" in first.evidence
+            assert "no other site of the key refused with it" in evidence[0]
             assert two.emulator.stats.rate_limited == 0
 
 

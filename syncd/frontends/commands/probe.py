@@ -130,4 +130,7 @@ def run(args: argparse.Namespace) -> int:
                                   "the next `syncd probe` or `syncd sync` puts it back "
                                   "from the journal")
 
-    return run_site_command("probe", args, probe)
+    # Sites probed at once: a probe is read-only and paced by each site's budget, an agency
+    # waits for the slowest store rather than for the sum, and two sites of one API key
+    # refused together show that the key's budget ran out (``rate_budget``).
+    return run_site_command("probe", args, probe, together=args.write_test is None)

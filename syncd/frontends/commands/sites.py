@@ -13,6 +13,7 @@ text as it finishes, and ends with the exit code of the whole (``overall_code``)
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import sys
 from collections.abc import Awaitable, Callable, Iterable
@@ -42,12 +43,14 @@ def add_output_option(parser: argparse.ArgumentParser) -> None:
                              "(command, outcome, exit_code, reason, sites)")
 
 
-def run_site_command(command: str, args: argparse.Namespace, work: SiteWork) -> int:
-    """Load ``--config``, run ``work`` on each selected site, print, return the exit code."""
+def run_site_command(command: str, args: argparse.Namespace, work: SiteWork, *,
+                     together: bool = False) -> int:
+    """Load ``--config``, run ``work`` on each selected site (with ``together``, on all of
+    them at once), print, return the exit code."""
     settings = load_settings_for(command, args)
     if isinstance(settings, ExitCode):
         return settings
-    return run_on_state(run_on_sites(command, settings, args, work))
+    return run_on_state(run_on_sites(command, settings, args, work, together=together))
 
 
 def load_settings_for(command: str, args: argparse.Namespace) -> Settings | ExitCode:
@@ -64,30 +67,50 @@ def load_settings_for(command: str, args: argparse.Namespace) -> Settings | Exit
 
 
 async def run_on_sites(command: str, settings: Settings, args: argparse.Namespace,
-                       work: SiteWork, *, on_error: OnError = error_outcome) -> int:
+                       work: SiteWork, *, on_error: OnError = error_outcome,
+                       together: bool = False) -> int:
     """``work`` on each site selected by ``--site``, then the run's exit code (and JSON)."""
     async with open_site_syncs(settings, site_names=args.site or ()) as syncs:
         outcomes = await each_site(syncs, lambda name: work(name, syncs[name]),
-                                   text=args.output == "text", on_error=on_error)
+                                   text=args.output == "text", on_error=on_error,
+                                   together=together)
     return finish(command, outcomes, output=args.output)
 
 
 async def each_site(names: Iterable[str], work: Callable[[str], Awaitable[SiteOutcome]], *,
-                    text: bool, on_error: OnError = error_outcome) -> list[SiteOutcome]:
-    """``work`` on each site in turn; a site's ``SyncdError`` becomes its outcome
-    (``on_error``). With ``text``, each site's text is printed as it finishes, an error as
-    ``syncd: site NAME: message`` on stderr."""
+                    text: bool, on_error: OnError = error_outcome,
+                    together: bool = False) -> list[SiteOutcome]:
+    """``work`` on each site in turn (``together``: on every site at once, each paced by
+    its own budget); a site's ``SyncdError`` becomes its outcome (``on_error``). With
+    ``text``, each site's text is printed as it finishes (``together``: in site order once
+    all have), an error as ``syncd: site NAME: message`` on stderr."""
+
+    async def one(name: str) -> tuple[SiteOutcome, SyncdError | None]:
+        try:
+            return await work(name), None
+        except SyncdError as exc:
+            return on_error(name, exc), exc
+
+    def show(name: str, outcome: SiteOutcome, error: SyncdError | None) -> None:
+        if not text:
+            return
+        if error is not None:
+            print_site_error(name, error)
+        elif outcome.text is not None:
+            print(outcome.text)
+
+    names = list(names)
+    if together:
+        async with asyncio.TaskGroup() as group:
+            tasks = [group.create_task(one(name), name=f"site {name}") for name in names]
+        done = [task.result() for task in tasks]
+        for name, (outcome, error) in zip(names, done, strict=True):
+            show(name, outcome, error)
+        return [outcome for outcome, _ in done]
     outcomes = []
     for name in names:
-        try:
-            outcome = await work(name)
-        except SyncdError as exc:
-            outcome = on_error(name, exc)
-            if text:
-                print_site_error(name, exc)
-        else:
-            if text and outcome.text is not None:
-                print(outcome.text)
+        outcome, error = await one(name)
+        show(name, outcome, error)
         outcomes.append(outcome)
     return outcomes
 
