@@ -160,10 +160,13 @@ def report_to_dict(report: ProbeReport) -> dict[str, object]:
     }
 
 
-def report_from_dict(data: dict[str, object]) -> ProbeReport:
-    """A stored report (``ValueError``, ``KeyError`` or ``TypeError`` when damaged); points
-    this syncd does not know are left out, so a newer syncd's report stays readable; a
-    finding without its own date (stored by an older syncd) gets the report's."""
+def report_from_dict(data: object) -> ProbeReport:
+    """A stored report, as decoded from its JSON (``ValueError``, ``KeyError`` or
+    ``TypeError`` when damaged); points this syncd does not know are left out, so a newer
+    syncd's report stays readable; a finding without its own date (stored by an older
+    syncd) gets the report's."""
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
     taken_at = datetime.fromisoformat(str(data["taken_at"]))
     if taken_at.tzinfo is None:
         raise ValueError("taken_at has no timezone")

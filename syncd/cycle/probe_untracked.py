@@ -177,7 +177,7 @@ async def _check_unchanged(finding: Finding, start: _Item,
                            first: StoreVariant) -> UntrackedOutcome:
     """A final read of the product and its item: as it was before the test?"""
     outcome = UntrackedOutcome(finding)
-    differs = _differs(before, await read())
+    differs = changed_variants(before, await read())
     item = await read_item()
     if item.tracked != start.tracked or (
             item.quantities.get(first.variant_id) != start.quantities.get(first.variant_id)):
@@ -237,7 +237,10 @@ async def _put_back(finding: Finding, *, store: StoreAdapter, journal: Journal,
     return await _check_unchanged(finding, start, read_item, read, before, first)
 
 
-def _differs(before: dict[str, StoreVariant], current: dict[str, StoreVariant]) -> list[str]:
+def changed_variants(before: dict[str, StoreVariant], current: dict[str, StoreVariant]
+                     ) -> list[str]:
+    """The variant ids of ``before`` whose stock (quantity, tracking, availability) is not
+    the same in ``current``, or that ``current`` lacks."""
     out = []
     for vid, b in before.items():
         c = current.get(vid)

@@ -59,7 +59,11 @@ from syncd.core.journal import Journal, Outcome, Settlement, unsettled
 from syncd.core.plan import ChangeReason, Plan, StockChange
 from syncd.core.rollback import plan_rollback
 from syncd.cycle.probe_bulk import check_unchanged, measure_bulk_errors
-from syncd.cycle.probe_untracked import ASK_FOR_UNTRACKED, measure_untracked_increment
+from syncd.cycle.probe_untracked import (
+    ASK_FOR_UNTRACKED,
+    changed_variants,
+    measure_untracked_increment,
+)
 from syncd.cycle.sync import SiteSync
 from syncd.cycle.write_test_runs import (
     is_write_test,
@@ -478,7 +482,7 @@ async def _restore(test: _Test, before: dict[str, StoreVariant],
         test.log.warning("write_test_not_restored", reason=record.left[-1])
         return
     current = await test.read()
-    differs = _differs(before, current)
+    differs = changed_variants(before, current)
     if differs:
         entries = await test.sync.backend.read_run(test.sync.site.name,
                                                    test.journal.run_id)
@@ -491,7 +495,7 @@ async def _restore(test: _Test, before: dict[str, StoreVariant],
                         if c.quantity is not None}
             # Read until it shows, a stop notwithstanding: the test says whether it is back.
             current, _ = await test.read_until(expected, reserve=0, stoppable=False)
-        differs = _differs(before, current)
+        differs = changed_variants(before, current)
     test.done("restore")
     if differs:
         record.left.append(f"variants {', '.join(differs)} differ from before the test "
@@ -501,16 +505,6 @@ async def _restore(test: _Test, before: dict[str, StoreVariant],
     record.restored = True
     test.log.info("write_test_restored", variants=len(before),
                   reason="a final read shows every variant as before the test")
-
-
-def _differs(before: dict[str, StoreVariant], current: dict[str, StoreVariant]) -> list[str]:
-    out = []
-    for vid, b in before.items():
-        c = current.get(vid)
-        if c is None or (c.quantity, c.tracked, c.in_stock) != (b.quantity, b.tracked,
-                                                                 b.in_stock):
-            out.append(vid)
-    return out
 
 
 def _findings(test: _Test) -> list[Finding]:

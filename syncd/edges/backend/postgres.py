@@ -278,10 +278,7 @@ class PostgresBackend:
         if text is None:
             return None
         try:
-            data = json.loads(text)
-            if not isinstance(data, dict):
-                raise TypeError("not a JSON object")
-            return report_from_dict(data)
+            return report_from_dict(json.loads(text))
         except (ValueError, KeyError, TypeError) as e:
             raise StateError(f"site {site!r}: damaged probe findings in syncd_probe_reports "
                              f"({e}); run `syncd probe` again to replace them") from e

@@ -29,10 +29,7 @@ def read_probe(state_dir: Path, site: str) -> ProbeReport | None:
     except OSError as e:
         raise StateError(f"{path}: cannot read the probe findings: {e.strerror or e}") from e
     try:
-        data = json.loads(text)
-        if not isinstance(data, dict):
-            raise TypeError("not a JSON object")
-        return report_from_dict(data)
+        return report_from_dict(json.loads(text))
     except (ValueError, KeyError, TypeError) as e:
         raise StateError(f"{path}: damaged probe findings ({e}); delete the file, or run "
                          "`syncd probe` again to replace it") from e
