@@ -23,6 +23,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "more kills, bigger stores, both catalogs")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Items marked ``long_run`` are skipped unless ``--long-faults`` was given."""
+    if config.getoption("--long-faults"):
+        return
+    skip = pytest.mark.skip(reason="part of the long fault run (--long-faults)")
+    for item in items:
+        if item.get_closest_marker("long_run") is not None:
+            item.add_marker(skip)
+
+
 @pytest.fixture
 async def emulator() -> AsyncIterator[StartEmulator]:
     """Factory serving Wix emulators on 127.0.0.1 (free port) for the test's duration.

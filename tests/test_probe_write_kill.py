@@ -32,7 +32,10 @@ LATENCY_MS = 300
 # Journal lines of a write test on a product of 4 variants, in order: Update up (4 pending,
 # 4 outcomes), Update back (4 + 4), Increment (1 + 1), Decrement (1 + 1). A kill when the
 # journal holds that many lines lands just after the step was journaled or settled.
-KILL_AT_LINES = (4, 8, 12, 16, 17, 18, 19, 20)
+LONG = pytest.mark.long_run
+KILL_AT_LINES = (4, pytest.param(8, marks=LONG), 12, pytest.param(16, marks=LONG), 17,
+                 pytest.param(18, marks=LONG), pytest.param(19, marks=LONG), 20)
+"""The default run kills at four of them; ``--long-faults`` at every one."""
 
 
 def _pick(state: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
@@ -164,9 +167,11 @@ async def test_a_killed_write_test_is_put_back_by_the_next_read_only_probe(
 # Increment (pending, outcome), Decrement (pending, outcome); where the store refuses it,
 # the first two only. A kill at a pending line lands while its delta is in flight: the
 # store may have applied it (``landed``: applied by hand when the kill cut it short) or not.
-UNTRACKED_KILLS = [("apply", 1, True), ("apply", 1, False), ("apply", 2, None),
-                   ("apply", 3, True), ("apply", 3, False), ("apply", 4, None),
-                   ("refuse", 1, None), ("refuse", 2, None)]
+# The default run keeps the kills the put-back must act on; ``--long-faults`` all of them.
+UNTRACKED_KILLS = [("apply", 1, True), pytest.param("apply", 1, False, marks=LONG),
+                   ("apply", 2, None), pytest.param("apply", 3, True, marks=LONG),
+                   ("apply", 3, False), pytest.param("apply", 4, None, marks=LONG),
+                   ("refuse", 1, None), pytest.param("refuse", 2, None, marks=LONG)]
 
 
 async def _untracked_site(emulator: Any, tmp_path: Path,
@@ -232,7 +237,7 @@ async def test_an_untracked_write_test_killed_at_any_step_is_put_back_by_the_nex
     assert _units(emu) == units
 
 
-@pytest.mark.parametrize("landed", [True, False])
+@pytest.mark.parametrize("landed", [True, pytest.param(False, marks=LONG)])
 async def test_a_sync_killed_while_it_takes_back_an_untracked_increment_never_takes_it_twice(
         emulator: Any, tmp_path: Path, landed: bool) -> None:
     emu, config, product = await _untracked_site(emulator, tmp_path, "apply")
