@@ -79,14 +79,18 @@ async def _site(emulator: Any, tmp_path: Path) -> tuple[Any, Path, str]:
     emu = await emulator(catalog="v1", generate_products=30, seed=11, site_id=SITE_ID,
                          api_key=API_KEY, rate_limit=None, latency_ms=LATENCY_MS)
     product, other = _pick(emu.state())
+    return emu, _config_naming(emu, tmp_path, other), product
+
+
+def _config_naming(emu: Any, tmp_path: Path, other: dict[str, Any]) -> Path:
+    """A configuration whose source names ``other`` only, at a new value: the sync writes
+    that one, and must put the tested product back to its value before the test, not
+    leave it changed."""
     source = tmp_path / "stock.csv"
-    # The source names another product only, at a new value: the sync writes that one, and
-    # must put the tested product back to its value before the test, not leave it changed.
     source.write_text(f"sku,quantity\n{other['sku']},{int(other['quantity']) + 3}\n",
                       encoding="utf-8")
-    config = write_config(tmp_path, url=emu.url, source=source, site_id=SITE_ID,
-                          timeout_s=1.0, policy={"max_changed_fraction": 1.0})
-    return emu, config, product
+    return write_config(tmp_path, url=emu.url, source=source, site_id=SITE_ID,
+                        timeout_s=1.0, policy={"max_changed_fraction": 1.0})
 
 
 def _rows(state: list[dict[str, Any]], product: str) -> list[dict[str, Any]]:
@@ -184,12 +188,7 @@ async def _untracked_site(emulator: Any, tmp_path: Path,
                    if all(not r["tracked"] for r in _rows(state, pid)))
     other = next(r for r in state if r["tracked"] and r["sku"]
                  and sum(1 for o in state if o["sku"] == r["sku"]) == 1)
-    source = tmp_path / "stock.csv"
-    source.write_text(f"sku,quantity\n{other['sku']},{int(other['quantity']) + 3}\n",
-                      encoding="utf-8")
-    config = write_config(tmp_path, url=emu.url, source=source, site_id=SITE_ID,
-                          timeout_s=1.0, policy={"max_changed_fraction": 1.0})
-    return emu, config, product
+    return emu, _config_naming(emu, tmp_path, other), product
 
 
 def _units(emu: Any) -> tuple[int, int]:
