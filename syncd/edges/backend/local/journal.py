@@ -308,8 +308,8 @@ def _resume(path: Path, files: list[Path], position: object | None
     inode, offset, head = position
     for k in range(len(files) - 1, -1, -1):
         with contextlib.suppress(FileNotFoundError):
-            if os.stat(files[k]).st_ino == inode and _head_of(files[k]) == head \
-                    and offset <= os.stat(files[k]).st_size:
+            found = os.stat(files[k])
+            if found.st_ino == inode and offset <= found.st_size and _head_of(files[k]) == head:
                 return k, offset
     # Split: its pieces, consecutive closed segments, hold its lines in order.
     segdir = segments.segment_dir(path)
