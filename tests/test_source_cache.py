@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from syncd.base.errors import SourceError
+from syncd.base.model import DesiredStock
 from syncd.edges.config import SourceFormat, SourceSettings
-from syncd.edges.sources import DesiredSource, load_desired
+from syncd.edges.sources import DesiredRows, DesiredSource, load_desired
 from syncd.edges.sources.cache import SourceCache
 
 
@@ -108,3 +109,64 @@ def test_a_missing_source_is_reported_not_remembered(tmp_path):
 
     with pytest.raises(SourceError, match="no such file"):
         cache.read(path, load)
+
+
+def a_table() -> DesiredRows:
+    rows = [
+        DesiredStock(sku="A-1", product_id=None, variant_id=None, quantity=3, in_stock=None,
+                     source="stock.csv", line=2),
+        DesiredStock(sku=None, product_id="p-1", variant_id="v-1", quantity=None,
+                     in_stock=True, source="stock.csv", line=3),
+        DesiredStock(sku="Ünïcode-ß", product_id=None, variant_id=None, quantity=0,
+                     in_stock=None, source="other.csv", line=4, note="values: 'none' = 0"),
+        DesiredStock(sku="", product_id=None, variant_id=None, quantity=7, in_stock=None,
+                     source="stock.csv", line=5),
+        DesiredStock(sku="Z", product_id=None, variant_id=None, quantity=9, in_stock=None,
+                     source="stock.csv", line=6),
+    ]
+    return DesiredRows.from_rows("stock.csv", rows, keep_origin=True)
+
+
+def test_a_kept_source_reads_the_same_rows_once_compacted():
+    table, compacted = a_table(), a_table()
+    compacted.compact()
+
+    assert list(compacted.sku_column()) == ["A-1", None, "Ünïcode-ß", "", "Z"]
+    assert list(compacted) == list(table)
+    assert compacted[2] == table[2] and compacted[-1] == table[-1]
+    assert compacted.digest() == table.digest()
+    assert compacted == table
+    with pytest.raises(IndexError):
+        compacted[5]
+
+
+def test_a_compacted_table_takes_more_rows_and_keeps_them_in_order():
+    table = a_table()
+    table.compact()
+    table.append(DesiredStock(sku="new", product_id=None, variant_id=None, quantity=1,
+                              in_stock=None, source="stock.csv", line=7))
+
+    assert list(table.sku_column()) == ["A-1", None, "Ünïcode-ß", "", "Z", "new"]
+    assert table[5].quantity == 1 and table[4].sku == "Z"
+
+
+def test_a_sku_holding_nul_keeps_its_table_uncompacted():
+    table = DesiredRows.from_rows("stock.csv", [
+        DesiredStock(sku="A\0B", product_id=None, variant_id=None, quantity=1, in_stock=None,
+                     source="stock.csv", line=2),
+        DesiredStock(sku="C", product_id=None, variant_id=None, quantity=2, in_stock=None,
+                     source="stock.csv", line=3)])
+    table.compact()
+
+    assert list(table.sku_column()) == ["A\0B", "C"] and table[0].sku == "A\0B"
+
+
+def test_a_cached_source_is_kept_compacted(tmp_path):
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,quantity\nA,1\nB,2\n")
+    cache = SourceCache()
+
+    kept = cache.read(path, CountingLoader(settings(path)))
+
+    assert kept.rows.sku_column() is not kept.rows.sku_column()  # built afresh: compacted
+    assert values(kept) == {"A": 1, "B": 2}

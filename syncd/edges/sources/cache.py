@@ -65,5 +65,6 @@ class SourceCache:
         self._entries.pop(path, None)
         result = load()
         if before is not None and fingerprint(path) == before:
+            result.rows.compact()
             self._entries[path] = (before, result)
         return result
