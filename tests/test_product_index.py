@@ -44,14 +44,17 @@ class TestAnswers:
         assert INDEX.products_to_read(["SHARED", "p9/v1", "MUG-1"]) == ["p1", "p2", "p3", "p9"]
 
 
-def test_a_two_thousand_variant_store_is_indexed_in_a_few_words_a_variant():
+def test_a_two_thousand_variant_store_is_indexed_in_a_word_a_variant():
     variants = [variant(f"{p:08d}-0000-4000-8000-000000000000", f"v{v}",
                         f"SKU-{p:05d}-{v:03d}-COLOUR-SIZE")
                 for p in range(300) for v in range(7)]
     index = ProductIndex(variants)
     assert index.products_for("SKU-00007-003-COLOUR-SIZE") == {variants[7 * 7].product_id}
+    assert index.is_product_id(variants[-1].product_id)
     held = [getattr(index, name) for name in ProductIndex.__slots__]
-    # Arrays of numbers and the product ids: no SKU string is kept.
-    assert not any(isinstance(part, dict) for part in held)
+    # Arrays of numbers and one string of the product ids: no string a SKU or a product.
+    assert all(isinstance(part, (array, str)) for part in held)
     arrays = sum(sys.getsizeof(part) for part in held if isinstance(part, array))
-    assert arrays < 2100 * 12 + 1024  # one 8-byte hash and a 4-byte position a variant
+    assert arrays < 2100 * 8 + 300 * 12 + 1024  # 8 bytes a variant, 12 a product
+    text = sum(sys.getsizeof(part) for part in held if isinstance(part, str))
+    assert text < 300 * 36 + 100
