@@ -35,6 +35,7 @@ from syncd.base.errors import StateError, SyncdError
 from syncd.core.explain import JOURNAL_FOUND, explain_sku, sku_needles
 from syncd.core.journal import JournalEntry
 from syncd.core.plan_digest import short_digest
+from syncd.cycle.results import PlanResult
 from syncd.edges.backend import StateBackend, backend_for
 from syncd.edges.backend.console_state import Approval, ConsoleAction
 from syncd.edges.config import Settings
@@ -51,6 +52,8 @@ JOURNAL_ROWS = 50
 ACTION_ROWS = 20
 SESSIONS_REREAD_S = 2.0
 EXPLAIN_ROWS = 10_000
+EXPLAIN_READ_S = 30.0
+"""The longest the SKU page waits for its read (the site's budget may be spent)."""
 STATIC = {"console.css": "text/css", "console.js": "text/javascript"}
 
 
@@ -266,6 +269,8 @@ class Console:
         board = self._board(request)
         sku = request.match_info["sku"]
         latest = board.latest
+        if latest is not None and not latest.snapshot.variants:
+            latest = await self._read_now(board, sku, latest)
         if latest is None:
             return _html(pages.sku_page(board.site.name, sku, None, viewer))
         journal = await self._recent(board.site.name, EXPLAIN_ROWS,
@@ -274,6 +279,20 @@ class Console:
                                   rows=latest.source.rows, policy=board.site.policy,
                                   journal=journal, read_at=latest.read_at)
         return _html(pages.sku_page(board.site.name, sku, explanation, viewer))
+
+    async def _read_now(self, board: SiteBoard, sku: str,
+                        latest: PlanResult) -> PlanResult | None:
+        """A plan of ``sku``'s products from a read made now (the board keeps plans without
+        their reads); None, and a log line saying why, when there is none to be had."""
+        if self.board.explain is None:
+            return None
+        try:
+            async with asyncio.timeout(EXPLAIN_READ_S):
+                return await self.board.explain(board.site.name, sku, latest)
+        except (SyncdError, TimeoutError) as exc:
+            log.warning("console_sku_read_failed", site=board.site.name, sku=sku,
+                        error=str(exc) or type(exc).__name__)
+            return None
 
     async def login_form(self, request: web.Request) -> web.Response:
         viewer = self.auth.viewer(request) or Viewer(False, "", False)

@@ -316,8 +316,8 @@ def sku_page(site: str, sku: str, e: Explanation | None, viewer: Viewer) -> Html
                   r.quantity if r.quantity is not None
                   else ("in stock" if r.in_stock else "out of stock")) for r in e.rows)
     rules = join(h("<li>{}</li>", rule) for rule in e.rules)
-    planned = (h('<p class="muted" id="planned">From the latest plan, made from the read '
-                 'of the store at {} UTC.</p>', f"{e.read_at:%Y-%m-%d %H:%M:%S}")
+    planned = (h('<p class="muted" id="planned">Planned from the read of the store at {} '
+                 'UTC.</p>', f"{e.read_at:%Y-%m-%d %H:%M:%S}")
                if e.read_at is not None else Html(""))
     body = h('<h1>SKU {} <span class="muted">on site <a href="/ui/site/{}">{}</a></span></h1>'
              '<p class="box{}" id="summary">{}</p>{}<h2>Store variants</h2><table><thead><tr>'

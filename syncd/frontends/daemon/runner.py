@@ -119,6 +119,18 @@ class SyncCycleRunner:
             allowed=False, detail=message))
         return message
 
+    async def explain(self, site: str, sku: str, latest: PlanResult) -> PlanResult | None:
+        """A plan of the products holding ``sku``, read now, from ``latest``'s source (the
+        console's SKU page): one or two requests on the site's budget, no write. None when
+        the site has no product index yet (no full walk since it started or since its
+        catalog changed) or cannot read one SKU's products (match keys, locations)."""
+        sync = self._sites.get(site)
+        if sync is None or not sync.has_index or sync.site.match.active \
+                or latest.source.located:
+            return None
+        return await sync.plan(source=latest.source, kind=CycleKind.FAST,
+                               changed_keys=[sku], force=True)
+
     async def rollback(self, site: str, run_id: str | None,
                        dry_run: bool) -> tuple[RollbackPlan, ApplyReport | None]:
         """Undo ``run_id`` (default: the last run that wrote) on ``site``, between cycles."""
@@ -228,8 +240,8 @@ async def open_cycle_runner(
             yield runner
             return
         board.adopt(list(settings.sites))
-        board.rollback = runner.rollback
+        board.rollback, board.explain = runner.rollback, runner.explain
         try:
             yield runner
         finally:
-            board.rollback = None
+            board.rollback = board.explain = None

@@ -2,7 +2,12 @@
 
 The cycle runner feeds the board after every cycle (``record``); the web console reads it.
 It is small and in memory only: the latest plan of each site (or the refused one waiting
-for approval) and the last ``history`` cycles with their accounts. A restart forgets it; the
+for approval) and the last ``history`` cycles with their accounts. A plan is kept without
+the read of the store it was made from (its changes keep the variants they change): a
+300-product store's read is about 700 KB, which for thousands of stores would be most of
+the daemon's memory. The console explains a SKU from a read of its products made when the
+page is asked for (``explain``, served by the cycle runner); sites whose SKUs cannot be
+read one at a time (match keys, stock locations) keep the whole read. A restart forgets it; the
 journal keeps the writes themselves, and the state backend keeps what people did: the
 approvals waiting for a cycle and the console's action log
 (``syncd.edges.backend.console_state``).
@@ -18,7 +23,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from syncd.apply.absolute import ApplyReport
 from syncd.core.rollback import RollbackPlan
@@ -62,6 +67,10 @@ RollbackCall = Callable[[str, str | None, bool],
                         Awaitable[tuple[RollbackPlan, ApplyReport | None]]]
 """``(site, run_id, dry_run)`` -> the rollback plan and what applying it did."""
 
+ExplainCall = Callable[[str, str, PlanResult], Awaitable[PlanResult | None]]
+"""``(site, sku, latest plan)`` -> a plan of the SKU's products from a read made now, or
+None when the site cannot read one SKU's products (``SyncCycleRunner.explain``)."""
+
 
 class Board:
     """Every site's ``SiteBoard``, and the hooks the console's actions use."""
@@ -70,6 +79,8 @@ class Board:
         self.history = history
         self.sites: dict[str, SiteBoard] = {}
         self.rollback: RollbackCall | None = None
+        """Set by the cycle runner while a configuration generation runs."""
+        self.explain: ExplainCall | None = None
         """Set by the cycle runner while a configuration generation runs."""
 
     def adopt(self, sites: list[SiteSettings]) -> None:
@@ -107,6 +118,7 @@ class Board:
         now = time.time()
         run = RunRecord(outcome, now, run_id, api_calls, forced)
         if planned is not None:
+            planned = _without_read(planned, board.site)
             board.latest, board.latest_at_s, board.latest_run = planned, now, run
         if refused:
             board.refused, board.refusal = planned, outcome.error or outcome.summary
@@ -116,3 +128,11 @@ class Board:
             board.stale = stale
         board.runs.appendleft(run)
 
+
+
+def _without_read(planned: PlanResult, site: SiteSettings) -> PlanResult:
+    """``planned`` without the variants of its read, unless the console cannot read one
+    SKU's products on this site (see the module docstring)."""
+    if site.match.active or planned.source.located or not planned.snapshot.variants:
+        return planned
+    return replace(planned, snapshot=replace(planned.snapshot, variants=()))
