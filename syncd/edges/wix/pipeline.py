@@ -1,4 +1,4 @@
-"""Producer -> bounded queue -> worker pool, shared by the walkers.
+"""Producer -> bounded queue -> worker pool, for work units that need requests of their own.
 
 A producer (paging through products, or listing ids to refresh) hands work units to a pool of
 workers through a bounded ``asyncio.Queue``; each worker turns a unit into store variants,

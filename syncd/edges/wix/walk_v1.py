@@ -34,7 +34,7 @@ from syncd.edges.wix.answers import V1Product, V1ProductsPage
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
-from syncd.edges.wix.pipeline import Emit, run_pipeline
+from syncd.edges.wix.pipeline import Emit
 from syncd.edges.wix.stock_v1 import StockResolver, crawl_cost
 from syncd.edges.wix.tasks import task_group
 
@@ -66,7 +66,7 @@ class V1Reader:
         counter = CallCounter()
         crawl = NumericIdCrawl(self._client, PRODUCTS, counter=counter, offsets=self._offsets,
                                parallel=self._settings.parallel_pages, log=self._log)
-        variants = await self._pipeline(crawl.run, counter, "walk", whole_store=True)
+        variants = await self._collect(crawl.run, counter, whole_store=True)
         if self._unknown_visibility:
             # Wix may leave ``visible: false`` out as a default value: those products would
             # be counted as visible. Nothing is written differently; reports may undercount.
@@ -102,44 +102,35 @@ class V1Reader:
                     for product in await task:
                         await emit(product)
 
-        variants = await self._pipeline(produce, counter, "refresh", whole_store=False)
+        variants = await self._collect(produce, counter, whole_store=False)
         return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
 
-    async def _pipeline(
+    async def _collect(
         self,
         produce: Callable[[Emit[V1Product]], Awaitable[None]],
         counter: CallCounter,
-        what: str,
         *,
         whole_store: bool,
     ) -> list[StoreVariant]:
         seen: set[str] = set()
         lacking: list[V1Product] = []
+        variants: list[StoreVariant] = []
 
-        async def unique(emit: Emit[V1Product]) -> None:
-            async def emit_once(product: V1Product) -> None:
-                product_id = product.id or ""
-                if product_id not in seen:
-                    seen.add(product_id)
-                    await emit(product)
-
-            await produce(emit_once)
-
-        async def resolve(product: V1Product) -> list[StoreVariant]:
+        async def take(product: V1Product) -> None:
+            # Flattening a product needs no request, so it is done as the page is read, in
+            # the pages' order, with no queue or worker between the crawl and the variants.
+            product_id = product.id or ""
+            if product_id in seen:
+                return
+            seen.add(product_id)
             if product.visible is None:
                 self._unknown_visibility += 1
             if variants_need_inventory(product):
                 lacking.append(product)
-                return []
-            return product_variants(product)
+            else:
+                variants.extend(product_variants(product))
 
-        variants = await run_pipeline(
-            unique,
-            resolve,
-            workers=self._settings.workers,
-            queue_size=self._settings.queue_size,
-            name=f"wix v1 {what} site={self._client.site_id}",
-        )
+        await produce(take)
         resolver = StockResolver(self._client, counter=counter, offsets=self._offsets,
                                  workers=self._settings.workers,
                                  parallel=self._settings.parallel_pages, log=self._log)
