@@ -4,6 +4,7 @@ Not a test (pytest does not collect bench_*.py). Run:
 
     .venv/bin/python tests/bench/bench_cycle_cpu.py                    # 20 stores x 300, 10 cycles
     .venv/bin/python tests/bench/bench_cycle_cpu.py --profile          # + cProfile top 25
+    .venv/bin/python tests/bench/bench_cycle_cpu.py --profile-first    # the first cycles
     .venv/bin/python tests/bench/bench_cycle_cpu.py --sites 5 --cycles 3   # quick
 
 The multi-site emulator runs in its own process, so only syncd's CPU is counted. This
@@ -85,11 +86,22 @@ async def measure(args: argparse.Namespace, url: str, sink: io.TextIOBase) -> No
         async with open_cycle_runner(settings, metrics=metrics, board=board) as runner:
             sites = list(settings.sites)
             sys.stderr = sink
+            first_profiler = cProfile.Profile() if args.profile_first else None
             try:
+                cpu0 = time.process_time()
+                if first_profiler is not None:
+                    first_profiler.enable()
                 bad = await run_round(runner, sites)  # writes the drifted SKUs
+                if first_profiler is not None:
+                    first_profiler.disable()
+                first_cpu = time.process_time() - cpu0
                 bad += await run_round(runner, sites)  # settles what the writes left
             finally:
                 sys.stderr = stderr
+            print(f"first cycles (source parsed, store probed, journal opened): "
+                  f"{first_cpu * 1000 / args.sites:.1f} CPU-ms per cycle")
+            if first_profiler is not None:
+                print_profile(first_profiler)
             if bad:
                 print("warm-up:", *bad, sep="\n  ")
             bad = []
@@ -120,11 +132,15 @@ async def measure(args: argparse.Namespace, url: str, sink: io.TextIOBase) -> No
           + (" (profiled)" if profiler is not None else ""))
     print(f"10,000 stores a round: {cpu / cycles * 10_000:.0f} CPU-s")
     if profiler is not None:
-        for order in ("cumulative", "tottime"):
-            out = io.StringIO()
-            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(25)
-            text = out.getvalue()
-            print(f"\n## top 25 by {order}\n" + text[text.find("   ncalls"):].rstrip())
+        print_profile(profiler)
+
+
+def print_profile(profiler: cProfile.Profile) -> None:
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(25)
+        text = out.getvalue()
+        print(f"\n## top 25 by {order}\n" + text[text.find("   ncalls"):].rstrip())
 
 
 def main() -> None:
@@ -135,6 +151,8 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=10, help="steady cycles per store")
     parser.add_argument("--level", default="info", help="log level (the daemon's default: info)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--profile-first", action="store_true",
+                        help="cProfile the first cycles (the start-up round) instead")
     args = parser.parse_args()
     emulator, url = start_emulator(argparse.Namespace(sites=args.sites,
                                                       products=args.products))

@@ -96,6 +96,17 @@ class DesiredRows(Sequence[DesiredStock]):
         self._values.append(encode_value(row.quantity, row.in_stock))
         self._lines.append(row.line)
 
+    def append_sku(self, sku: str, quantity: int, line: int) -> None:
+        """Add a row naming ``sku`` with ``quantity`` from this table's own file (readers
+        only): ``append`` without building the row."""
+        self._digest = None
+        skus = self._sku_list()
+        if self._skus is None:
+            self._skus, self._sku_text, self._sku_ends = skus, "", array("I")
+        skus.append(sku)
+        self._values.append(quantity)
+        self._lines.append(line)
+
     def compact(self) -> None:
         """Pack the SKUs into one string and an array of offsets, for a table kept between
         cycles (the source cache): one object instead of one per row, about a third of the
@@ -296,6 +307,16 @@ class RowCollector:
         """Check one row. ``cells`` maps field name to its non-empty text; ``lines`` gives a
         line per field when the format knows one (YAML), else every field is on ``line``."""
         self.data_rows += 1
+        if self.rules is None and len(cells) == 2:
+            sku, text = cells.get("sku"), cells.get("quantity")
+            # The common row, a SKU and a plain quantity up to 99999, checked here without
+            # the general path's row object; anything else goes the general way.
+            if sku is not None and text is not None and len(text) <= 5 and text.isascii() \
+                    and text.isdigit() and sku not in self._index:
+                self._index[sku] = len(self._table)
+                self._table.append_sku(sku, int(text), line)
+                self._unlocated.append(line)
+                return
 
         def at(field: str) -> int:
             return lines.get(field, line) if lines else line
