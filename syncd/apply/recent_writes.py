@@ -187,6 +187,11 @@ class OpenWrites:
         self._kept: frozenset[VariantKey] = frozenset()
 
     @property
+    def has_open(self) -> bool:
+        """Whether the journal, as last read, has writes not yet settled."""
+        return bool(self._open)
+
+    @property
     def latest(self) -> Mapping[VariantKey, JournalEntry]:
         """The last journal line (pending or outcome) per variant still of interest."""
         return self._latest

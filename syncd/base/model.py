@@ -94,6 +94,13 @@ class StoreSnapshot:
     catalog: Catalog
     variants: tuple[StoreVariant, ...]
     api_calls: int = 0
+    answers: int | None = None
+    """A digest of the walk's answers and of the requests that got them (``syncd.edges.wix.
+    answer_digest``): equal digests mean Wix answered the same, byte for byte. None when
+    the walk does not keep one."""
+    unchanged: bool = False
+    """The walk was asked whether its answers equal a digest, and they did: ``variants``
+    is then empty, as the variants are those of the read that digest came from."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -35,6 +35,7 @@ from syncd.core.diff import plan_changes
 from syncd.core.guards import check_guards, evaluate_guards
 from syncd.core.journal import new_run_id
 from syncd.core.match_coverage import match_problem, matched_rows
+from syncd.core.plan import Plan
 from syncd.core.plan_digest import plan_digest
 from syncd.core.policy import Unmatched
 from syncd.core.rollback import RollbackPlan, plan_rollback
@@ -116,6 +117,8 @@ class SiteSync:
         self._products_by_key: ProductIndex | None = None
         self._managed = 0
         """Variants the last full plan managed: the fast lane's changed-fraction base."""
+        self._quiet: _Quiet | None = None
+        """The last full cycle's read and plan, when it planned nothing (see ``_Quiet``)."""
         self.informer: Informer | None = None
         """Keeps the store's snapshot between cycles for incremental ones (None: off)."""
         if incremental:
@@ -229,32 +232,15 @@ class SiteSync:
                 and not self.site.match.active and not source.located)
         informer = self.informer
         read_at = datetime.now(UTC)
-        try:
-            if fast:
-                assert changed_keys is not None
-                snapshot = await self._refresh_for(store, changed_keys)
-            elif (kind is CycleKind.INCREMENTAL and informer is not None
-                  and (changed := await informer.incremental(store)) is not None):
-                snapshot = changed
-            else:
-                kind = CycleKind.FULL
-                snapshot = await (informer.full(store) if informer else store.walk())
-                self._index(snapshot)
-        except WixClientError as exc:
-            # A read has nothing to conflict on: Wix answers 428 when the site now runs the
-            # other catalog (an upgrade to V3), or perhaps 400, 403 or 404 (unconfirmed). Any
-            # 4xx from a walk makes the next cycle ask for the catalog again (one call).
-            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
-                             status=exc.status)
-            if self.hints.catalog is not None:
-                await self._forget_probe_catalog(exc)
-            self._store = None
-            self._products_by_key = None
-            if informer is not None:
-                informer.reset()
-            raise
-        snapshot = store_view(snapshot, self.site.match, located=source.located)
-        plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
+        snapshot, kind = await self._read(store, source, kind, changed_keys if fast else None)
+        quiet = self._quiet
+        if snapshot.unchanged and quiet is not None:
+            # Wix answered exactly as at the read ``quiet.plan`` was made from, and its
+            # inputs are the same: planning again would plan the same nothing.
+            plan = quiet.plan
+        else:
+            snapshot = store_view(snapshot, self.site.match, located=source.located)
+            plan = plan_changes(source.rows, snapshot, policy, invalid_rows=source.errors)
         if not fast:
             self._managed = plan.managed
         # A fast cycle sees a handful of products; its changes are measured against what
@@ -267,9 +253,14 @@ class SiteSync:
         if partial:
             previous = None  # row counts of partial files are not comparable run to run
         previous_rows = previous.source_rows if previous else None
-        problem = None if fast else match_problem(
+        problem = None if fast or snapshot.unchanged else match_problem(
             plan, policy, previous_matched=previous.matched_rows if previous else None,
             previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
+        if kind is CycleKind.FULL:
+            self._quiet = _Quiet(snapshot.answers, source.digest(), self.hints, self.site,
+                                 plan) \
+                if snapshot.answers is not None and not plan.changes and problem is None \
+                and informer is None else None
         digest = plan_digest(self.site.name, source.digest(), plan.changes)
         result = PlanResult(source=source, snapshot=snapshot, plan=plan, kind=kind,
                             hints=self.hints,
@@ -496,6 +487,54 @@ class SiteSync:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def _read(self, store: StoreAdapter, source: DesiredSource, kind: CycleKind,
+                    fast_keys: Iterable[str] | None) -> tuple[StoreSnapshot, CycleKind]:
+        """The read a plan of ``kind`` is made from, and the kind it turned out to be: the
+        products behind ``fast_keys`` (the fast lane), what changed since the last read
+        (incremental, when the informer can tell), else the whole store."""
+        informer = self.informer
+        try:
+            if fast_keys is not None:
+                snapshot = await self._refresh_for(store, fast_keys)
+            elif (kind is CycleKind.INCREMENTAL and informer is not None
+                  and (changed := await informer.incremental(store)) is not None):
+                snapshot = changed
+            else:
+                kind = CycleKind.FULL
+                unchanged = self._quiet_answers(source)
+                if informer is not None:
+                    snapshot = await informer.full(store)
+                elif unchanged is not None:
+                    snapshot = await store.walk(unchanged=unchanged)
+                else:
+                    snapshot = await store.walk()
+                if not snapshot.unchanged:
+                    self._index(snapshot)
+        except WixClientError as exc:
+            # A read has nothing to conflict on: Wix answers 428 when the site now runs the
+            # other catalog (an upgrade to V3), or perhaps 400, 403 or 404 (unconfirmed). Any
+            # 4xx from a walk makes the next cycle ask for the catalog again (one call).
+            self.log.warning("catalog_changed_rechecking", catalog=store.catalog.value,
+                             status=exc.status)
+            if self.hints.catalog is not None:
+                await self._forget_probe_catalog(exc)
+            self._store = None
+            self._products_by_key = None
+            if informer is not None:
+                informer.reset()
+            raise
+        return snapshot, kind
+
+    def _quiet_answers(self, source: DesiredSource) -> int | None:
+        """The answers' digest a full walk may compare its answers with (``_Quiet``), or
+        None when this cycle must flatten and plan whatever Wix answers."""
+        quiet = self._quiet
+        if quiet is None or quiet.site is not self.site or quiet.hints != self.hints \
+                or self.site.match.active or source.located or self.open_writes.has_open \
+                or quiet.source != source.digest():
+            return None
+        return quiet.answers
+
     def _index(self, snapshot: StoreSnapshot) -> None:
         """Remember which products hold each SKU and id key, for the fast lane."""
         self._products_by_key = ProductIndex(snapshot.variants)
@@ -512,3 +551,22 @@ class SiteSync:
         by_ids = {k for k in keys if "/" in k or index.is_product_id(k)}
         skus = [k for k in keys if k not in by_ids]
         return await store.refresh(product_ids=index.products_to_read(by_ids), skus=skus)
+
+
+@dataclass(frozen=True, slots=True)
+class _Quiet:
+    """A full cycle that planned nothing, kept so that the next one can skip the planning.
+
+    Most cycles of a daemon's stores find nothing to do. When the next full walk gets the
+    same answers from Wix, byte for byte (``answers``, ``syncd.edges.wix.answer_digest``),
+    for the same source (``source``, its digest), store hints and site settings, with no
+    write open in the journal, the plan would again be ``plan``, which changes nothing; the
+    walk then stops before turning its answers into variants (``StoreSnapshot.unchanged``).
+    Any difference (a sale, an edit, a write, a changed source or setting) plans as usual.
+    """
+
+    answers: int
+    source: str
+    hints: StoreHints
+    site: SiteSettings
+    plan: Plan

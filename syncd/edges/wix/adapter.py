@@ -86,8 +86,10 @@ class StoreAdapter(Protocol):
         """The site's client (call counts, rate limiter, logger, observers)."""
         ...
 
-    async def walk(self) -> StoreSnapshot:
-        """Every variant of the store, hidden ones included."""
+    async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
+        """Every variant of the store, hidden ones included. ``unchanged``: the ``answers``
+        digest of an earlier walk; a walker that keeps digests may then answer with an
+        ``unchanged`` snapshot (no variants) when Wix answered exactly as then."""
         ...
 
     async def refresh(
@@ -119,9 +121,9 @@ class V1Store:
     def __repr__(self) -> str:
         return f"V1Store({self.client!r})"
 
-    async def walk(self) -> StoreSnapshot:
-        """Every variant, in about ceil(P/100) calls."""
-        return await self._reader.walk()
+    async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
+        """Every variant, in about ceil(P/100) calls (``unchanged``: see ``StoreAdapter``)."""
+        return await self._reader.walk(unchanged=unchanged)
 
     async def refresh(
         self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = (),
@@ -210,9 +212,10 @@ class V3Store:
     def __repr__(self) -> str:
         return f"V3Store({self.client!r})"
 
-    async def walk(self) -> StoreSnapshot:
-        """Every inventory item, in about ceil(I/1000) calls."""
-        return await self._reader.walk()
+    async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
+        """Every inventory item, in about ceil(I/1000) calls (``unchanged``: see
+        ``StoreAdapter``)."""
+        return await self._reader.walk(unchanged=unchanged)
 
     async def refresh(
         self, *, product_ids: Sequence[str] = (), item_ids: Sequence[str] = (),

@@ -48,6 +48,7 @@ from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
 from syncd.core.answer429 import Answer429
 from syncd.edges.config.client import WixSettings, plain_http_problem
+from syncd.edges.wix.answer_digest import AnswerDigest
 from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
@@ -99,6 +100,8 @@ class CallCounter:
     """How many of them were answered 429."""
     wait_s: float = 0.0
     """Seconds spent waiting for the rate budget before sending them."""
+    answers: AnswerDigest | None = None
+    """When set, every successful answer to these requests is folded into it."""
 
     def record(self, event: RequestEvent) -> None:
         """Count one sent request."""
@@ -331,6 +334,8 @@ class WixClient:
                         raise map_error(
                             cause, endpoint=endpoint, body=raw, limit=limit,
                             retry_after_max_s=self.settings.retry_after_max_s) from cause
+                    if counter is not None and counter.answers is not None:
+                        counter.answers.add(method, path, body, params, raw)
                     return data if answer is not None else _object(
                         data, endpoint=endpoint, status=status)
             except WixError as exc:

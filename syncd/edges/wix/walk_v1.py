@@ -27,9 +27,11 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answer_digest import AnswerDigest
 from syncd.edges.wix.answers import V1Product, V1ProductsPage
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
@@ -39,10 +41,21 @@ from syncd.edges.wix.stock_v1 import StockResolver, crawl_cost
 from syncd.edges.wix.tasks import task_group
 
 QUERY_PRODUCTS = "/stores-reader/v1/products/query"
+DEFER_MAX_PRODUCTS = 1_000
+"""The largest store whose walk may keep its decoded products until it knows whether its
+answers changed (``walk(unchanged=...)``); a larger one is flattened page by page."""
 
 PRODUCTS: CrawlTarget[V1Product] = CrawlTarget(
     path=QUERY_PRODUCTS, endpoint="v1.products.query", answer=V1ProductsPage,
     body={"includeVariants": True, "includeHiddenProducts": True})
+
+
+@dataclass(frozen=True, slots=True)
+class _Collected:
+    variants: list[StoreVariant] | None
+    """None: the answers were those of the ``unchanged`` digest; nothing was flattened."""
+    complete: bool
+    """Every product's stock came with the pages (the answers' digest covers them all)."""
 
 
 class V1Reader:
@@ -61,19 +74,34 @@ class V1Reader:
         """How many products the last walk listed (None before any): a refresh whose pages
         lack stock for more products than one Query Inventory crawl costs crawls instead."""
 
-    async def walk(self) -> StoreSnapshot:
-        """Every variant of every product, hidden ones included."""
-        counter = CallCounter()
+    async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
+        """Every variant of every product, hidden ones included. With ``unchanged`` (the
+        ``answers`` digest of an earlier walk) a store of at most ``DEFER_MAX_PRODUCTS``
+        products is flattened only if its answers differ from that walk's: when they are
+        the same, byte for byte, the snapshot is ``unchanged`` and holds no variant."""
+        counter = CallCounter(answers=AnswerDigest())
         crawl = NumericIdCrawl(self._client, PRODUCTS, counter=counter, offsets=self._offsets,
                                parallel=self._settings.parallel_pages, log=self._log)
-        variants = await self._collect(crawl.run, counter, whole_store=True)
+        small = (self._store_products or DEFER_MAX_PRODUCTS + 1) <= DEFER_MAX_PRODUCTS
+        collected = await self._collect(crawl.run, counter, whole_store=True,
+                                        unchanged=unchanged if small else None)
+        assert counter.answers is not None
+        digest = counter.answers.value if collected.complete else None
+        if collected.variants is None:
+            self._unknown_visibility = 0
+            self._log.info("wix_walk_unchanged", api_calls=counter.total,
+                           reason="every answer as at the last read that planned nothing")
+            return StoreSnapshot(Catalog.V1, (), api_calls=counter.total, answers=digest,
+                                 unchanged=True)
+        variants = collected.variants
         if self._unknown_visibility:
             # Wix may leave ``visible: false`` out as a default value: those products would
             # be counted as visible. Nothing is written differently; reports may undercount.
             self._log.warning("wix_walk_visibility_unknown", products=self._unknown_visibility)
             self._unknown_visibility = 0
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
-        return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
+        return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total,
+                             answers=digest)
 
     async def refresh(self, product_ids: Sequence[str]) -> StoreSnapshot:
         """The current variants of the named products (missing products are left out).
@@ -102,7 +130,8 @@ class V1Reader:
                     for product in await task:
                         await emit(product)
 
-        variants = await self._collect(produce, counter, whole_store=False)
+        variants = (await self._collect(produce, counter, whole_store=False)).variants
+        assert variants is not None
         return StoreSnapshot(Catalog.V1, tuple(variants), api_calls=counter.total)
 
     async def _collect(
@@ -111,10 +140,15 @@ class V1Reader:
         counter: CallCounter,
         *,
         whole_store: bool,
-    ) -> list[StoreVariant]:
+        unchanged: int | None = None,
+    ) -> _Collected:
+        """The variants of the products ``produce`` emits, in their order, those lacking
+        stock resolved after it. With ``unchanged``, products are flattened only once the
+        answers' digest differs from it (``_Collected.variants`` None when it does not)."""
         seen: set[str] = set()
         lacking: list[V1Product] = []
         variants: list[StoreVariant] = []
+        waiting: list[V1Product] | None = [] if unchanged is not None else None
 
         async def take(product: V1Product) -> None:
             # Flattening a product needs no request, so it is done as the page is read, in
@@ -127,20 +161,28 @@ class V1Reader:
                 self._unknown_visibility += 1
             if variants_need_inventory(product):
                 lacking.append(product)
+            elif waiting is not None:
+                waiting.append(product)
             else:
                 variants.extend(product_variants(product))
 
         await produce(take)
+        if whole_store:
+            self._store_products = len(seen)
+        if waiting is not None:
+            answers = counter.answers
+            if not lacking and answers is not None and answers.value == unchanged:
+                return _Collected(None, complete=True)
+            for product in waiting:
+                variants.extend(product_variants(product))
         resolver = StockResolver(self._client, counter=counter, offsets=self._offsets,
                                  workers=self._settings.workers,
                                  parallel=self._settings.parallel_pages, log=self._log)
-        if whole_store:
-            self._store_products = len(seen)
         known = self._store_products
         if not whole_store and (known is None or len(lacking) <= crawl_cost(known)):
             known = None  # a few products: one Get Inventory Variants each, as always
         variants += await resolver.resolve(lacking, store_products=known)
-        return variants
+        return _Collected(variants, complete=not lacking)
 
     async def _query_ids(self, ids: Sequence[str], counter: CallCounter) -> list[V1Product]:
         """The named products that exist. Asks again for what an answer left out (it may be

@@ -36,6 +36,7 @@ from typing import Any
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
+from syncd.edges.wix.answer_digest import AnswerDigest
 from syncd.edges.wix.answers import (
     V3InventoryItem,
     V3InventoryPage,
@@ -78,9 +79,11 @@ class V3Reader:
                                         endpoint="v3.inventory_items.query", page_size=PAGE_SIZE)
         self._last_items: int | None = None
 
-    async def walk(self) -> StoreSnapshot:
-        """Every inventory item (of ``location_id`` when set), hidden variants included."""
-        counter = CallCounter()
+    async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
+        """Every inventory item (of ``location_id`` when set), hidden variants included.
+        With ``unchanged`` (the ``answers`` digest of an earlier walk), answers equal to
+        that walk's give an ``unchanged`` snapshot, with no variant."""
+        counter = CallCounter(answers=AnswerDigest())
         hidden: set[str] = set()
         async with task_group() as group:
             items_task = group.create_task(
@@ -92,13 +95,21 @@ class V3Reader:
                     self._hidden_products(hidden, counter),
                     name=f"wix v3 walk hidden products site={self._client.site_id}",
                 )
+        assert counter.answers is not None
+        digest = counter.answers.value
+        if unchanged is not None and digest == unchanged:
+            self._last_items = len(items_task.result())
+            self._log.info("wix_walk_unchanged", api_calls=counter.total,
+                           reason="every answer as at the last read that planned nothing")
+            return StoreSnapshot(Catalog.V3, (), api_calls=counter.total, answers=digest,
+                                 unchanged=True)
         variants = tuple(
             replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
             for v in map(item_variant, items_task.result())
         )
         self._last_items = len(variants)
         self._log.info("wix_walk_done", variants=len(variants), api_calls=counter.total)
-        return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total)
+        return StoreSnapshot(Catalog.V3, variants, api_calls=counter.total, answers=digest)
 
     async def refresh(
         self, *, item_ids: Sequence[str] = (), product_ids: Sequence[str] = (),

@@ -1,0 +1,41 @@
+"""An order-free digest of a walk's answers: "did Wix answer exactly as last time?".
+
+A daemon walks most stores of an agency many times a day without anything having changed.
+Turning each answer into variants and planning them again is most of what such a cycle
+costs; a digest of the answers' bytes lets a walk that is asked "unchanged since this
+digest?" stop before that. Each successful answer is hashed with the request that got it
+(method, path, body) and the hashes are added, so a concurrent crawl whose answers arrive
+in another order still gives the same digest. Only answers equal byte for byte, to the
+same requests, give equal digests; any sale, edit or reordering by Wix changes it, and the
+walk then reads everything as usual.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+_MASK = (1 << 64) - 1
+
+
+class AnswerDigest:
+    """The running digest of one walk's answers (see the module docstring)."""
+
+    __slots__ = ("answers", "value")
+
+    def __init__(self) -> None:
+        self.value = 0
+        self.answers = 0
+
+    def add(self, method: str, path: str, body: Mapping[str, Any] | None,
+            params: Mapping[str, str] | None, raw: bytes) -> None:
+        """Fold in one answer (``raw``) and the request that got it."""
+        h = hashlib.sha256()  # the fastest of hashlib's here (SHA extensions), ~1.5 GB/s
+        h.update(f"{method} {path}\n".encode())
+        h.update(json.dumps([body, params], sort_keys=True, separators=(",", ":")).encode())
+        h.update(b"\n")
+        h.update(raw)
+        self.value = (self.value + int.from_bytes(h.digest()[:8], "big")) & _MASK
+        self.answers += 1
