@@ -92,6 +92,20 @@ async def test_a_changed_source_is_planned_though_the_store_answers_the_same(
         [(sku, desired[sku])]
 
 
+async def test_a_source_rewritten_with_the_same_rows_is_planned_again(emulator, tmp_path):
+    _emu, sync, source, _, first_quiet = await _quiet_site(emulator, tmp_path)
+    text = source.read_text()
+    source.write_text(text.replace("sku,quantity\n", "sku,quantity\n\n"))  # lines move
+    try:
+        again = await sync.sync()
+        after = await sync.sync()
+    finally:
+        await sync.__aexit__(None, None, None)
+    assert not again.planned.snapshot.unchanged and not again.planned.plan.changes
+    assert again.planned.source.digest() == first_quiet.planned.source.digest()
+    assert after.planned.snapshot.unchanged  # and the rows read from the new file are kept
+
+
 async def test_a_write_left_open_keeps_the_cycle_reading_everything(emulator, tmp_path):
     # Absolute writes: an open one is settled by the next full read, where an open delta
     # would be waited out first.

@@ -63,7 +63,7 @@ from syncd.edges.backend.fence import SiteLease
 from syncd.edges.backend.reading import rollback_target
 from syncd.edges.config import CatalogChoice, SiteSettings, SourceMode
 from syncd.edges.feeds.copy import FeedCopies
-from syncd.edges.sources import DesiredSource
+from syncd.edges.sources import DesiredRows, DesiredSource
 from syncd.edges.sources.cache import SourceCache
 from syncd.edges.sources.matching import store_view
 from syncd.edges.sources.remote import feed_directory, read_site_source
@@ -257,8 +257,7 @@ class SiteSync:
             plan, policy, previous_matched=previous.matched_rows if previous else None,
             previous_rows=previous_rows, store_skus=(v.sku for v in snapshot.variants))
         if kind is CycleKind.FULL:
-            self._quiet = _Quiet(snapshot.answers, source.digest(), self.hints, self.site,
-                                 plan) \
+            self._quiet = _Quiet(snapshot.answers, source.rows, self.hints, self.site, plan) \
                 if snapshot.answers is not None and not plan.changes and problem is None \
                 and informer is None else None
         digest = plan_digest(self.site.name, source.digest(), plan.changes)
@@ -531,7 +530,7 @@ class SiteSync:
         quiet = self._quiet
         if quiet is None or quiet.site is not self.site or quiet.hints != self.hints \
                 or self.site.match.active or source.located or self.open_writes.has_open \
-                or quiet.source != source.digest():
+                or quiet.rows is not source.rows:
             return None
         return quiet.answers
 
@@ -559,14 +558,17 @@ class _Quiet:
 
     Most cycles of a daemon's stores find nothing to do. When the next full walk gets the
     same answers from Wix, byte for byte (``answers``, ``syncd.edges.wix.answer_digest``),
-    for the same source (``source``, its digest), store hints and site settings, with no
-    write open in the journal, the plan would again be ``plan``, which changes nothing; the
-    walk then stops before turning its answers into variants (``StoreSnapshot.unchanged``).
+    for the same source rows (the same object: the source cache hands back the rows it
+    parsed while the file is unchanged, so a rewritten file, even one asking the same, is
+    planned again and its line numbers are those reported), store hints and site
+    settings, with no write open in the journal, the plan would again be ``plan``, which
+    changes nothing; the walk then stops before turning its answers into variants
+    (``StoreSnapshot.unchanged``).
     Any difference (a sale, an edit, a write, a changed source or setting) plans as usual.
     """
 
     answers: int
-    source: str
+    rows: DesiredRows
     hints: StoreHints
     site: SiteSettings
     plan: Plan
