@@ -7,6 +7,7 @@ reads the SKU's products when it is asked for (``SyncCycleRunner.explain``)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from support.faults import API_KEY, KEY_ENV, SITE_ID, make_desired, write_site
 from syncd.cycle.results import CycleKind
@@ -23,14 +24,21 @@ async def _site(emulator, tmp_path):
     return emu, Settings.from_file(files.config, env={KEY_ENV: API_KEY}), desired
 
 
-async def test_the_board_keeps_a_plan_and_its_changes_without_the_stores_read(
-        emulator, tmp_path):
-    emu, settings, _ = await _site(emulator, tmp_path)
+@contextlib.asynccontextmanager
+async def _after_a_full_cycle(emulator, tmp_path):
+    """A site's board and runner after one full cycle: (emulator, board, site, desired)."""
+    emu, settings, desired = await _site(emulator, tmp_path)
     board = Board()
     async with open_cycle_runner(settings, board=board) as runner:
         site = settings.sites[0]
         await runner(site, kind=CycleKind.FULL, changed_keys=None, stop=asyncio.Event())
-        kept = board.sites[site.name].latest
+        yield emu, board, site.name, desired
+
+
+async def test_the_board_keeps_a_plan_and_its_changes_without_the_stores_read(
+        emulator, tmp_path):
+    async with _after_a_full_cycle(emulator, tmp_path) as (emu, board, site, _):
+        kept = board.sites[site].latest
     assert kept is not None
     assert kept.snapshot.variants == ()
     assert kept.plan.store_variants == len(emu.state()) and kept.plan.changes
@@ -39,12 +47,8 @@ async def test_the_board_keeps_a_plan_and_its_changes_without_the_stores_read(
 
 async def test_the_sku_page_plan_is_read_when_asked_for_and_costs_one_request(
         emulator, tmp_path):
-    emu, settings, desired = await _site(emulator, tmp_path)
-    board = Board()
-    async with open_cycle_runner(settings, board=board) as runner:
-        site = settings.sites[0]
-        await runner(site, kind=CycleKind.FULL, changed_keys=None, stop=asyncio.Event())
-        latest = board.sites[site.name].latest
+    async with _after_a_full_cycle(emulator, tmp_path) as (emu, board, site, desired):
+        latest = board.sites[site].latest
         assert latest is not None and board.explain is not None
         sku = next(iter(desired))
         row = next(r for r in emu.state() if r["sku"] == sku)
@@ -52,7 +56,7 @@ async def test_the_sku_page_plan_is_read_when_asked_for_and_costs_one_request(
         store.adjust_variant(store.variant(store.by_id[str(row["product_id"])],
                                            str(row["variant_id"])), -1)  # a sale since
         reads = emu.stats()["requests_total"]
-        fresh = await board.explain(site.name, sku, latest)
+        fresh = await board.explain(site, sku, latest)
         assert emu.stats()["requests_total"] - reads == 1
     assert fresh is not None
     carriers = [v for v in fresh.snapshot.variants if v.sku == sku]
