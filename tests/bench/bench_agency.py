@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support.agency import (
     KEY,
     Cycle,
+    DaemonLog,
     cycles_by_site,
     proc_usage,
     stock_of,
@@ -112,8 +113,8 @@ def main() -> None:
                 PEAK["rss"] = max(PEAK["rss"], proc_usage(daemon.pid)[1])
                 daemon.terminate()
                 daemon.wait(timeout=60)
-            report(args, rounds, cycles_by_site(CycleEvents(log_path).read()), healthy,
-                   throttled, unreachable)
+            report(args, rounds, cycles_by_site(DaemonLog(log_path, only=CYCLE).read()),
+                   healthy, throttled, unreachable)
     finally:
         for proc in (daemon, emulator):
             if proc is not None and proc.poll() is None:
@@ -121,37 +122,9 @@ def main() -> None:
                 proc.wait(timeout=60)
 
 
-class CycleEvents:
-    """The daemon log's cycle_started/cycle_finished events, read on from where the last
-    read stopped: re-reading a 10,000-store log every 2 s would take a core of its own."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.offset = 0
-        self.events: list[dict[str, object]] = []
-        self.finished: dict[str, int] = {}
-
-    def read(self) -> list[dict[str, object]]:
-        with self.path.open("rb") as f:
-            f.seek(self.offset)
-            chunk = f.read()
-        end = chunk.rfind(b"\n") + 1
-        self.offset += end
-        for line in chunk[:end].splitlines():
-            if b'"cycle_' not in line:
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            self.events.append(event)
-            if event.get("event") == "cycle_finished":
-                site = str(event.get("site"))
-                self.finished[site] = self.finished.get(site, 0) + 1
-        return self.events
-
-
 PEAK: dict[str, int] = {"rss": 0}
+CYCLE = b'"cycle_'
+"""The log lines read: cycle_started and cycle_finished."""
 
 
 def run_rounds(pid: int, emulator_pid: int, log_path: Path, healthy: set[str],
@@ -163,14 +136,18 @@ def run_rounds(pid: int, emulator_pid: int, log_path: Path, healthy: set[str],
     emulator_start_s = proc_usage(emulator_pid)[0]
     ends: list[tuple[float, float, float]] = []
     deadline = started + args.interval * (args.rounds + 2) + 600
-    log = CycleEvents(log_path)
+    log = DaemonLog(log_path, only=CYCLE)
+    finished: dict[str, int] = {}
     while len(ends) < args.rounds and time.monotonic() < deadline:
         time.sleep(2.0)
         cpu_s, peak = proc_usage(pid)
         emulator_cpu_s = proc_usage(emulator_pid)[0] - emulator_start_s
         PEAK["rss"] = max(PEAK["rss"], peak)
-        log.read()
-        done = min((log.finished.get(s, 0) for s in healthy), default=0)
+        seen = len(log.events)
+        for event in log.read()[seen:]:
+            if event.get("event") == "cycle_finished":
+                finished[str(event.get("site"))] = finished.get(str(event.get("site")), 0) + 1
+        done = min((finished.get(s, 0) for s in healthy), default=0)
         while len(ends) < min(done, args.rounds):
             ends.append((time.monotonic() - started, cpu_s, emulator_cpu_s))
             print(f"round {len(ends)} done after {ends[-1][0]:.0f} s, daemon CPU "

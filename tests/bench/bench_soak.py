@@ -47,7 +47,6 @@ from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -68,6 +67,7 @@ from tests.bench.soak_world import (
     write_config,
     write_source,
 )
+from tests.support.agency import DaemonLog
 
 SERIES = (
     ("rss_mb", "RSS (MB)", True),
@@ -95,28 +95,6 @@ class Sample:
     cycles_failed: int
 
 
-class DaemonLog:
-    """The daemon's JSON log, read incrementally from its file."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.events: list[dict[str, Any]] = []
-        self._offset = 0
-
-    def read(self) -> list[dict[str, Any]]:
-        with self.path.open("rb") as f:
-            f.seek(self._offset)
-            data = f.read()
-        end = data.rfind(b"\n") + 1
-        self._offset += end
-        for line in data[:end].splitlines():
-            with contextlib.suppress(ValueError):
-                self.events.append(json.loads(line))
-        return self.events
-
-    def count(self, event: str, **fields: Any) -> int:
-        return sum(1 for e in self.events if e.get("event") == event
-                   and all(e.get(k) == v for k, v in fields.items()))
 
 
 def parse_args() -> argparse.Namespace:

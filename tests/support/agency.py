@@ -7,6 +7,8 @@ cycle writes); ``cycles_by_site`` reads a daemon's JSON log back into per-site c
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +64,35 @@ def write_fleet(directory: Path, *, url: str, stocks: Mapping[str, Mapping[str, 
     path = directory / "syncd.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+class DaemonLog:
+    """A daemon's JSON log, read on from where the last read stopped (re-reading a large
+    log every few seconds would take a core of its own). ``only``: keep just the lines
+    holding these bytes (parsing every line of a 10,000-store log costs too)."""
+
+    def __init__(self, path: Path, *, only: bytes | None = None) -> None:
+        self.path = path
+        self.only = only
+        self.events: list[dict[str, Any]] = []
+        self._offset = 0
+
+    def read(self) -> list[dict[str, Any]]:
+        with self.path.open("rb") as f:
+            f.seek(self._offset)
+            data = f.read()
+        end = data.rfind(b"\n") + 1
+        self._offset += end
+        for line in data[:end].splitlines():
+            if self.only is not None and self.only not in line:
+                continue
+            with contextlib.suppress(ValueError):
+                self.events.append(json.loads(line))
+        return self.events
+
+    def count(self, event: str, **fields: Any) -> int:
+        return sum(1 for e in self.events if e.get("event") == event
+                   and all(e.get(k) == v for k, v in fields.items()))
 
 
 @dataclass(frozen=True)
