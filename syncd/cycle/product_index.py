@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from syncd.base.model import StoreVariant
 
@@ -52,22 +52,10 @@ class ProductIndex:
 
     def _sku_owners(self, key: str) -> set[str]:
         """The products that held a SKU hashing like ``key``."""
-        keys, low = self._keys, (hash(key) & _LOW) << 32
-        found = set()
-        i = bisect_left(keys, low)
-        while i < len(keys) and keys[i] >> 32 == low >> 32:
-            found.add(self._id(keys[i] & _LOW))
-            i += 1
-        return found
+        return {self._id(at) for at in _positions(self._keys, key)}
 
     def _is_id(self, key: str) -> bool:
-        hashes, low = self._id_hashes, (hash(key) & _LOW) << 32
-        i = bisect_left(hashes, low)
-        while i < len(hashes) and hashes[i] >> 32 == low >> 32:
-            if self._id(hashes[i] & _LOW) == key:
-                return True
-            i += 1
-        return False
+        return any(self._id(at) == key for at in _positions(self._id_hashes, key))
 
     def products_for(self, key: str) -> set[str]:
         """Every product that held ``key`` (a SKU, a product id, or ``product/variant``)."""
@@ -94,3 +82,12 @@ class ProductIndex:
             if "/" in key:
                 products.add(key.split("/", 1)[0])
         return sorted(products)
+
+
+def _positions(keys: array[int], key: str) -> Iterator[int]:
+    """The low halves of the numbers in sorted ``keys`` whose high half is ``key``'s hash."""
+    high = hash(key) & _LOW
+    i = bisect_left(keys, high << 32)
+    while i < len(keys) and keys[i] >> 32 == high:
+        yield keys[i] & _LOW
+        i += 1
