@@ -207,7 +207,10 @@ class PgOwnership:
             return
         if self._leases:
             log.error("lease_connection_closed", sites=len(self._leases))
-        self._end_leases("lease connection closed")
+        # Nothing is held any more: ``runnable`` and ``lease`` say so now, and the next
+        # round connects again and takes the sites back under new epochs.
+        self._conn = None
+        self._lose_connection("lease connection closed")
         self._wake.set()
 
     async def _leave(self) -> None:
