@@ -15,7 +15,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
 
 _MASK = (1 << 64) - 1
 
@@ -32,10 +34,33 @@ class AnswerDigest:
     def add(self, method: str, path: str, body: Mapping[str, Any] | None,
             params: Mapping[str, str] | None, raw: bytes) -> None:
         """Fold in one answer (``raw``) and the request that got it."""
-        h = hashlib.sha256()  # the fastest of hashlib's here (SHA extensions), ~1.5 GB/s
-        h.update(f"{method} {path}\n".encode())
-        h.update(json.dumps([body, params], sort_keys=True, separators=(",", ":")).encode())
-        h.update(b"\n")
-        h.update(raw)
-        self.value = (self.value + int.from_bytes(h.digest()[:8], "big")) & _MASK
+        self.fold(answer_hash(method, path, body, params, raw))
+
+    def fold(self, hashed: int) -> None:
+        """Fold in one answer already hashed by ``answer_hash``."""
+        self.value = (self.value + hashed) & _MASK
         self.answers += 1
+
+
+def answer_hash(method: str, path: str, body: Mapping[str, Any] | None,
+                params: Mapping[str, str] | None, raw: bytes) -> int:
+    """64 bits of sha256 over one request and its answer's bytes: equal only for the same
+    answer to the same request (a chance collision is one in 2**64)."""
+    h = hashlib.sha256()  # the fastest of hashlib's here (SHA extensions), ~1.5 GB/s
+    h.update(f"{method} {path}\n".encode())
+    h.update(json.dumps([body, params], sort_keys=True, separators=(",", ":")).encode())
+    h.update(b"\n")
+    h.update(raw)
+    return int.from_bytes(h.digest()[:8], "big")
+
+
+class KnownAnswers(Protocol[T]):
+    """What a reader remembers of the answers of its last walk, so that an answer equal byte
+    for byte to one it has seen (to the same request) is not decoded again."""
+
+    def known(self, hashed: int, raw: bytes) -> T | None:
+        """What stands for the answer whose ``answer_hash`` is ``hashed``, if it was seen;
+        ``raw`` is kept for as long as the walk may still need it decoded."""
+
+    def learn(self, hashed: int, decoded: T) -> None:
+        """An answer was decoded: remember what the next walk needs of it."""

@@ -48,7 +48,7 @@ from syncd.base.pausing import Sleep
 from syncd.base.textsafe import safe_value
 from syncd.core.answer429 import Answer429
 from syncd.edges.config.client import WixSettings, plain_http_problem
-from syncd.edges.wix.answer_digest import AnswerDigest
+from syncd.edges.wix.answer_digest import AnswerDigest, KnownAnswers, answer_hash
 from syncd.edges.wix.answers import NotJSON, decode_answer
 from syncd.edges.wix.foreign import EXCERPT_CHARS, foreign_answer
 from syncd.edges.wix.jsonbody import loads
@@ -240,12 +240,17 @@ class WixClient:
         endpoint: str,
         body: Mapping[str, Any] | None = None,
         counter: CallCounter | None = None,
+        known: KnownAnswers[T] | None = None,
     ) -> T:
         """Like ``request`` (an idempotent read), with the answer decoded straight into
         ``answer``, a struct of ``syncd.edges.wix.answers``: only its fields are decoded,
-        and a field of the wrong type fails the call as a ``WixServerError`` naming it."""
+        and a field of the wrong type fails the call as a ``WixServerError`` naming it.
+
+        With ``known`` (and a ``counter`` digesting answers) an answer ``known`` has seen
+        is not decoded: the call returns what ``known`` keeps for it instead, and every
+        answer decoded is handed to ``known.learn``."""
         data = await self._call(method, path, endpoint, body, None, counter,
-                                idempotent=True, answer=answer)
+                                idempotent=True, answer=answer, known=known)
         return cast(T, data)
 
     async def _call(
@@ -259,6 +264,7 @@ class WixClient:
         *,
         idempotent: bool,
         answer: type[Any] | None,
+        known: KnownAnswers[Any] | None = None,
     ) -> object:
         attempts = 0
 
@@ -266,7 +272,7 @@ class WixClient:
             nonlocal attempts
             attempts += 1
             return await self._send(method, path, endpoint, body, params, counter,
-                                    attempt=attempts, answer=answer)
+                                    attempt=attempts, answer=answer, known=known)
 
         return await call_with_retries(
             attempt,
@@ -290,6 +296,7 @@ class WixClient:
         *,
         attempt: int = 1,
         answer: type[Any] | None = None,
+        known: KnownAnswers[Any] | None = None,
     ) -> object:
         if self._session is None:
             raise RuntimeError("WixClient used outside 'async with' and without a session")
@@ -314,11 +321,11 @@ class WixClient:
                 ) as response:
                     status = response.status
                     raw = await response.read()
-                    if answer is None or status >= 400:
-                        data, is_json = _load(raw)
-                    else:
-                        data, is_json = _load_as(raw, answer, endpoint=endpoint,
-                                                 status=status)
+                    digest = counter.answers if counter is not None else None
+                    hashed = (answer_hash(method, path, body, params, raw)
+                              if digest is not None and status < 400 else None)
+                    data, is_json, remembered = _read_answer(
+                        raw, status, answer, endpoint=endpoint, hashed=hashed, known=known)
                     if status == 429:
                         sent = response.headers.get("Retry-After")
                         shape = (None if sent is None else safe_value(sent, 40),
@@ -334,8 +341,10 @@ class WixClient:
                         raise map_error(
                             cause, endpoint=endpoint, body=raw, limit=limit,
                             retry_after_max_s=self.settings.retry_after_max_s) from cause
-                    if counter is not None and counter.answers is not None:
-                        counter.answers.add(method, path, body, params, raw)
+                    if digest is not None and hashed is not None:
+                        digest.fold(hashed)
+                        if known is not None and not remembered:
+                            known.learn(hashed, data)
                     return data if answer is not None else _object(
                         data, endpoint=endpoint, status=status)
             except WixError as exc:
@@ -468,6 +477,20 @@ def _response_error(response: aiohttp.ClientResponse, method: str) -> aiohttp.Cl
         message=response.reason or "",
         headers=response.headers,
     )
+
+
+def _read_answer(raw: bytes, status: int, answer: type[Any] | None, *, endpoint: str,
+                 hashed: int | None, known: KnownAnswers[Any] | None
+                 ) -> tuple[object, bool, bool]:
+    """The body decoded (into ``answer`` if given and the status is a success), whether it
+    was JSON, and whether ``known`` gave it instead (bytes it has decoded before)."""
+    if hashed is not None and known is not None:
+        remembered = known.known(hashed, raw)
+        if remembered is not None:
+            return remembered, True, True
+    if answer is None or status >= 400:
+        return (*_load(raw), False)
+    return (*_load_as(raw, answer, endpoint=endpoint, status=status), False)
 
 
 def _load(raw: bytes) -> tuple[object, bool]:

@@ -64,6 +64,7 @@ from syncd.base.errors import (
     WixNotFound,
     WixWalkIncomplete,
 )
+from syncd.edges.wix.answer_digest import KnownAnswers
 from syncd.edges.wix.bounds import page_budget
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.tasks import task_group
@@ -169,8 +170,11 @@ class NumericIdCrawl(Generic[R]):
         offsets: OffsetLimit,
         parallel: bool,
         log: structlog.typing.FilteringBoundLogger,
+        known: KnownAnswers[Listing[R]] | None = None,
     ) -> None:
         self._client = client
+        self._known = known
+        """Pages the last walk decoded, not decoded again when answered the same."""
         self._target = target
         self._counter = counter
         self._offsets = offsets
@@ -398,6 +402,7 @@ class NumericIdCrawl(Generic[R]):
         data = await self._client.request_as(
             self._target.answer, "POST", self._target.path, endpoint=self._target.endpoint,
             body={"query": query, **self._target.body}, counter=self._counter,
+            known=self._known,
         )
         page = _Page(data.records, data.totalResults)
         if not bounds and page.total is not None:

@@ -35,6 +35,7 @@ from syncd.edges.wix.answer_digest import AnswerDigest
 from syncd.edges.wix.answers import V1Product, V1ProductsPage
 from syncd.edges.wix.client import CallCounter, JSONObject, WixClient
 from syncd.edges.wix.crawl_v1 import PAGE_SIZE, CrawlTarget, NumericIdCrawl, OffsetLimit
+from syncd.edges.wix.known_pages import KnownPages, KnownProduct, PageWalk
 from syncd.edges.wix.parse_v1 import product_variants, variants_need_inventory
 from syncd.edges.wix.pipeline import Emit
 from syncd.edges.wix.stock_v1 import StockResolver, crawl_cost
@@ -73,6 +74,8 @@ class V1Reader:
         self._store_products: int | None = None
         """How many products the last walk listed (None before any): a refresh whose pages
         lack stock for more products than one Query Inventory crawl costs crawls instead."""
+        self._pages = KnownPages(PRODUCTS.endpoint)
+        """The last walk's pages, for a store of at most ``DEFER_MAX_PRODUCTS`` products."""
 
     async def walk(self, *, unchanged: int | None = None) -> StoreSnapshot:
         """Every variant of every product, hidden ones included. With ``unchanged`` (the
@@ -80,11 +83,26 @@ class V1Reader:
         products is flattened only if its answers differ from that walk's: when they are
         the same, byte for byte, the snapshot is ``unchanged`` and holds no variant."""
         counter = CallCounter(answers=AnswerDigest())
-        crawl = NumericIdCrawl(self._client, PRODUCTS, counter=counter, offsets=self._offsets,
-                               parallel=self._settings.parallel_pages, log=self._log)
         small = (self._store_products or DEFER_MAX_PRODUCTS + 1) <= DEFER_MAX_PRODUCTS
-        collected = await self._collect(crawl.run, counter, whole_store=True,
-                                        unchanged=unchanged if small else None)
+        if not small:
+            unchanged = None
+        pages: PageWalk | None = None
+        if self._store_products is None or small:
+            pages = self._pages.walk(replay=unchanged is not None)
+        else:
+            self._pages.forget()
+        crawl = NumericIdCrawl(self._client, PRODUCTS, counter=counter, offsets=self._offsets,
+                               parallel=self._settings.parallel_pages, log=self._log,
+                               known=pages)
+        complete = False
+        try:
+            collected = await self._collect(crawl.run, counter, whole_store=True,
+                                            unchanged=unchanged, pages=pages)
+            complete = True
+        finally:
+            if pages is not None:  # a store found larger than the limit keeps nothing
+                pages.end(complete=complete
+                          and (self._store_products or 0) <= DEFER_MAX_PRODUCTS)
         assert counter.answers is not None
         digest = counter.answers.value if collected.complete else None
         if collected.variants is None:
@@ -141,11 +159,15 @@ class V1Reader:
         *,
         whole_store: bool,
         unchanged: int | None = None,
+        pages: PageWalk | None = None,
     ) -> _Collected:
         """The variants of the products ``produce`` emits, in their order, those lacking
         stock resolved after it. With ``unchanged``, products are flattened only once the
-        answers' digest differs from it (``_Collected.variants`` None when it does not)."""
-        seen: set[str] = set()
+        answers' digest differs from it (``_Collected.variants`` None when it does not);
+        ``KnownProduct``s (pages answered as at the last walk) are decoded then, from
+        ``pages``. A whole store's products are told apart by ``numericId`` (the crawl
+        has checked that each has one), named products by id."""
+        seen: set[str | int | None] = set()
         lacking: list[V1Product] = []
         variants: list[StoreVariant] = []
         waiting: list[V1Product] | None = [] if unchanged is not None else None
@@ -153,10 +175,15 @@ class V1Reader:
         async def take(product: V1Product) -> None:
             # Flattening a product needs no request, so it is done as the page is read, in
             # the pages' order, with no queue or worker between the crawl and the variants.
-            product_id = product.id or ""
-            if product_id in seen:
+            key = product.numericId if whole_store else product.id or ""
+            if key in seen:
                 return
-            seen.add(product_id)
+            seen.add(key)
+            if isinstance(product, KnownProduct):
+                # Its page was answered as at the last walk, where it had its stock.
+                assert waiting is not None, "a page is given as known only to a deferred walk"
+                waiting.append(product)
+                return
             if product.visible is None:
                 self._unknown_visibility += 1
             if variants_need_inventory(product):
@@ -174,6 +201,11 @@ class V1Reader:
             if not lacking and answers is not None and answers.value == unchanged:
                 return _Collected(None, complete=True)
             for product in waiting:
+                if isinstance(product, KnownProduct):
+                    assert pages is not None
+                    product = pages.product(product)
+                    if product.visible is None:
+                        self._unknown_visibility += 1
                 variants.extend(product_variants(product))
         resolver = StockResolver(self._client, counter=counter, offsets=self._offsets,
                                  workers=self._settings.workers,
