@@ -378,8 +378,9 @@ class SiteSync:
             if self._metrics is not None and applied.ignored_found:
                 self._metrics.observe_ignored_writes(self.site.name, applied.ignored_found)
             if applied.complete:
-                previous = await self.backend.read_state(self.site.name)
                 full = planned.kind is CycleKind.FULL
+                # A full cycle counts its matched rows anew; a fast one keeps the last count.
+                previous = None if full else await self.backend.read_state(self.site.name)
                 await self.backend.write_state(
                     self.site.name,
                     RunState(last_success_at=datetime.now(UTC),
