@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from syncd.edges.wix.answer_digest import AnswerDigest
+from syncd.edges.wix.answer_digest import AnswerDigest, answer_hash
 
 PAGE_1 = (b'{"products":[{"id":"a","stock":{"quantity":3}}]}', {"query": {"offset": 0}})
 PAGE_2 = (b'{"products":[{"id":"b","stock":{"quantity":4}}]}', {"query": {"offset": 100}})
@@ -11,7 +11,7 @@ PAGE_2 = (b'{"products":[{"id":"b","stock":{"quantity":4}}]}', {"query": {"offse
 def digest(*answers: tuple[bytes, dict[str, object]], path: str = "/q") -> int:
     d = AnswerDigest()
     for raw, body in answers:
-        d.add("POST", path, body, None, raw)
+        d.fold(answer_hash("POST", path, body, None, raw))
     return d.value
 
 

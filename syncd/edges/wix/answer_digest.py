@@ -31,13 +31,8 @@ class AnswerDigest:
         self.value = 0
         self.answers = 0
 
-    def add(self, method: str, path: str, body: Mapping[str, Any] | None,
-            params: Mapping[str, str] | None, raw: bytes) -> None:
-        """Fold in one answer (``raw``) and the request that got it."""
-        self.fold(answer_hash(method, path, body, params, raw))
-
     def fold(self, hashed: int) -> None:
-        """Fold in one answer already hashed by ``answer_hash``."""
+        """Fold in one answer and the request that got it, hashed by ``answer_hash``."""
         self.value = (self.value + hashed) & _MASK
         self.answers += 1
 
