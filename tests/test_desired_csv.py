@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from syncd.base.errors import SourceError
 from syncd.base.model import DesiredStock
+from syncd.core.diff import encode_value
 from syncd.edges.config import Columns, OnInvalidRow, SourceFormat, SourceSettings
 from syncd.edges.sources import DesiredRows, InvalidRowsError, changed_keys, load_desired
 
@@ -181,6 +183,22 @@ class TestDesiredRows:
         again = DesiredRows.from_rows("s", [DesiredStock("A", None, None, 3, None, "s", 2),
                                             DesiredStock("B", None, None, 1, None, "s", 3)])
         assert table.digest() != before and table.digest() == again.digest()
+
+    @pytest.mark.parametrize("rows", [
+        [DesiredStock("B", None, None, 1, None, "s", 2),
+         DesiredStock("A", None, None, 3, None, "s", 3)],
+        [DesiredStock("A", None, None, 3, None, "s", 2),
+         DesiredStock(None, "P", "V", None, False, "s", 3),
+         DesiredStock(None, "Q", None, 0, True, "s", 4)],
+        [],
+    ], ids=["by sku", "by sku and ids", "empty"])
+    def test_a_digest_keeps_its_value_across_versions(self, rows):
+        # Digests are kept in state files and approvals: the recipe must not change.
+        lines = sorted(f"sku\t{r.sku}\t{encode_value(r.quantity, r.in_stock)}" if r.sku else
+                       f"id\t{r.product_id}\t{r.variant_id or ''}\t"
+                       f"{encode_value(r.quantity, r.in_stock)}" for r in rows)
+        expected = hashlib.sha256(b"".join(line.encode() + b"\n" for line in lines)).hexdigest()
+        assert DesiredRows.from_rows("s", rows).digest() == expected
 
     def test_columnar_rows_behave_like_a_sequence_of_rows(self):
         rows = [DesiredStock("A", None, None, 3, None, "s", 2),

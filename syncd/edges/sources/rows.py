@@ -164,11 +164,14 @@ class DesiredRows(Sequence[DesiredStock]):
         """A SHA-256 of the rows' targets and values, independent of their order and of
         formatting (see ``DesiredSource.digest``); computed once per table."""
         if self._digest is None:
-            h = hashlib.sha256()
-            for line in sorted(self.signatures()):
-                h.update(line.encode())
-                h.update(b"\n")
-            self._digest = h.hexdigest()
+            if self._ids:
+                lines = list(self.signatures())
+            else:  # the common table, every row by SKU: the same lines, built in one pass
+                lines = [f"sku\t{sku}\t{value}"
+                         for sku, value in zip(self._sku_list(), self._values, strict=True)]
+            lines.sort()
+            lines.append("")  # every line ends with a newline
+            self._digest = hashlib.sha256("\n".join(lines).encode()).hexdigest()
         return self._digest
 
     def __len__(self) -> int:
