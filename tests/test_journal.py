@@ -221,3 +221,27 @@ def test_a_later_read_settles_a_killed_runs_absolute_writes_and_leaves_the_rest_
                                "from it"),
         ("B", Outcome.SETTLED, "run reader read 5 and planned from it"),
     ]
+
+
+def test_a_journal_line_is_written_as_before_whatever_its_text_holds():
+    # Lines written by earlier versions and by this one must read alike (and diff alike).
+    awkward = 'é"\\/\x00\x1f\x7f\u2028😀'
+    never_written = None  # make_pending and settled do not write
+    entry = Journal(never_written, site="s" + awkward, run_id="run-" + awkward,  # type: ignore[arg-type]
+                    clock=lambda: T0, rollback_of="run-0").make_pending(
+        [change("A" + awkward, 5, 7, revision="r" + awkward)], deltas=[2])[0]
+    settled = entry.settled(Outcome.FAILED, at=T0 + timedelta(seconds=1), error="no " + awkward)
+    for line in (entry, settled):
+        data = {"write_id": line.write_id, "run_id": line.run_id, "site": line.site,
+                "product_id": line.product_id, "variant_id": line.variant_id, "sku": line.sku,
+                "inventory_item_id": line.inventory_item_id, "location_id": line.location_id,
+                "before": line.before.to_dict(), "after": line.after.to_dict(),
+                "revision": line.revision, "outcome": line.outcome.value,
+                "time": line.time.isoformat().replace("+00:00", "Z")}
+        data |= {k: v for k, v in (("error", line.error), ("rollback_of", line.rollback_of),
+                                   ("delta", line.delta)) if v is not None}
+        assert line.to_json() == json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        assert line.to_bytes() == line.to_json().encode()
+    assert settled.error == "no " + awkward and settled.delta == 2
+    assert replace(entry, outcome=Outcome.FAILED, time=settled.time,
+                   error=settled.error) == settled

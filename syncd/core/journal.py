@@ -31,17 +31,23 @@ import asyncio
 import json
 import secrets
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from types import TracebackType
 from typing import Any, Protocol
 
+import msgspec
+
 from syncd.base.model import StoreVariant
 from syncd.core.plan import StockChange
 
 _ERROR_MAX_CHARS = 500
+_LINE_ENCODER = msgspec.json.Encoder()
+"""Journal lines as ``json.dumps(separators=(",", ":"), ensure_ascii=False)`` writes them,
+four times faster: a sync by deltas writes two lines for each of tens of thousands of
+writes before and after its calls."""
 
 class Outcome(StrEnum):
     PENDING = "pending"
@@ -134,11 +140,20 @@ class JournalEntry:
     def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
                 revision: str | None = None) -> JournalEntry:
         """The outcome line for this pending entry."""
-        return replace(self, outcome=outcome, time=at,
-                       error=error[:_ERROR_MAX_CHARS] if error else None,
-                       revision=revision if revision is not None else self.revision)
+        # Built field by field rather than by dataclasses.replace, which costs twice as
+        # much: a sync by deltas settles every one of its tens of thousands of writes.
+        return JournalEntry(
+            self.write_id, self.run_id, self.site, self.product_id, self.variant_id, self.sku,
+            self.inventory_item_id, self.before, self.after,
+            revision if revision is not None else self.revision, outcome, at,
+            error[:_ERROR_MAX_CHARS] if error else None, self.location_id, self.rollback_of,
+            self.delta)
 
     def to_json(self) -> str:
+        return self.to_bytes().decode()
+
+    def to_bytes(self) -> bytes:
+        """``to_json()`` encoded as UTF-8, without the round trip through ``str``."""
         data: dict[str, Any] = {
             "write_id": self.write_id, "run_id": self.run_id, "site": self.site,
             "product_id": self.product_id, "variant_id": self.variant_id, "sku": self.sku,
@@ -153,7 +168,7 @@ class JournalEntry:
             data["rollback_of"] = self.rollback_of
         if self.delta is not None:
             data["delta"] = self.delta
-        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return _LINE_ENCODER.encode(data)
 
     @classmethod
     def from_json(cls, text: str) -> JournalEntry:

@@ -106,7 +106,7 @@ class FileJournal:
             return
         if self._file is None:
             raise RuntimeError("the journal is not open")
-        block = "".join(entry.to_json() + "\n" for entry in entries).encode()
+        block = b"".join(entry.to_bytes() + b"\n" for entry in entries)
         self._file.write(block)
         self._file.flush()
         os.fsync(self._file.fileno())
