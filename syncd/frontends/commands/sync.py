@@ -43,6 +43,7 @@ from syncd.frontends.commands.sites import (
     run_on_sites,
 )
 from syncd.frontends.commands.statecheck import run_on_state
+from syncd.frontends.daemon.collector import pace_collector
 from syncd.frontends.render import apply_text, plan_text
 
 PLAN_DESCRIPTION = """\
@@ -131,6 +132,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run_plan(args: argparse.Namespace) -> int:
     """``syncd plan``."""
+    pace_collector()
     settings = load_settings_for("plan", args)
     if isinstance(settings, ExitCode):
         return settings
@@ -159,6 +161,7 @@ def run_sync(args: argparse.Namespace) -> int:
     """``syncd sync``."""
     if args.dry_run:
         return run_plan(args)
+    pace_collector()
     settings = load_settings_for("sync", args)
     if isinstance(settings, ExitCode):
         return settings

@@ -9,6 +9,10 @@ seventh of a quiet cycle's CPU (``tests/bench/bench_cycle_cpu.py``). Young colle
 every ``YOUNG_THRESHOLD`` allocations instead leave the reference counts to free most of
 them first. What the collector frees is the same; it frees cycles somewhat later, by at
 most a few thousand young objects.
+
+``syncd sync`` and ``syncd plan`` pace it the same way: a sync of 100,000 changes builds a
+plan, a journal line and an outcome line for each, all alive until it ends, and Python's
+threshold spent 1.1 s of such a sync in about 1,900 collections (0.4 s in 130 paced).
 """
 
 from __future__ import annotations
