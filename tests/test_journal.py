@@ -231,6 +231,13 @@ def test_a_journal_line_is_written_as_before_whatever_its_text_holds():
                     clock=lambda: T0, rollback_of="run-0").make_pending(
         [change("A" + awkward, 5, 7, revision="r" + awkward)], deltas=[2])[0]
     settled = entry.settled(Outcome.FAILED, at=T0 + timedelta(seconds=1), error="no " + awkward)
+    assert (entry.write_id, entry.run_id, entry.site, entry.product_id, entry.variant_id,
+            entry.sku, entry.inventory_item_id, entry.before, entry.after, entry.revision,
+            entry.outcome, entry.time, entry.error, entry.location_id, entry.rollback_of,
+            entry.delta) == (
+        f"run-{awkward}/1", "run-" + awkward, "s" + awkward, "P1", f"V-A{awkward}",
+        "A" + awkward, "I1", StockState(5, True, True), StockState(7, None, True),
+        "r" + awkward, Outcome.PENDING, T0, None, None, "run-0", 2)
     for line in (entry, settled):
         data = {"write_id": line.write_id, "run_id": line.run_id, "site": line.site,
                 "product_id": line.product_id, "variant_id": line.variant_id, "sku": line.sku,

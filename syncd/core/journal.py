@@ -128,14 +128,11 @@ class JournalEntry:
         """The ``pending`` entry for a planned change (``delta``: sent as increment or
         decrement of that many units)."""
         v = change.variant
-        return cls(
-            write_id=write_id, run_id=run_id, site=site, product_id=v.product_id,
-            variant_id=v.variant_id, sku=v.sku, inventory_item_id=v.inventory_item_id,
-            before=StockState(quantity=v.quantity, in_stock=v.in_stock, tracked=v.tracked),
-            after=StockState(quantity=change.quantity, in_stock=change.in_stock,
-                             tracked=change.track),
-            revision=v.revision, outcome=Outcome.PENDING, time=at, location_id=v.location_id,
-            rollback_of=rollback_of, delta=delta)
+        # Positional, in the fields' order: made for every write before the first is sent.
+        return cls(write_id, run_id, site, v.product_id, v.variant_id, v.sku,
+                   v.inventory_item_id, StockState(v.quantity, v.in_stock, v.tracked),
+                   StockState(change.quantity, change.in_stock, change.track), v.revision,
+                   Outcome.PENDING, at, None, v.location_id, rollback_of, delta)
 
     def settled(self, outcome: Outcome, *, at: datetime, error: str | None = None,
                 revision: str | None = None) -> JournalEntry:
