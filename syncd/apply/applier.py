@@ -104,6 +104,19 @@ from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
+
+def journal_waves(calls: int) -> list[range]:
+    """A round's calls (by index) in the groups their deltas are journaled in, one append
+    and one fsync each: first as many as go out at once, then twice as many each time. The
+    first call waits for the lines of a few calls rather than of the whole round (94,546
+    deltas took 0.4 s), and a round of hundreds of calls costs a handful of fsyncs."""
+    waves: list[range] = []
+    start, size = 0, CALLS_IN_FLIGHT
+    while start < calls:
+        waves.append(range(start, min(start + size, calls)))
+        start, size = start + size, size * 2
+    return waves
+
 DELTA_ROUNDS = 3
 """Rounds of deltas before what still differs goes to the absolute path: a 429 now and
 then costs one more call, a store that keeps refusing does not loop."""
@@ -261,25 +274,37 @@ async def _delta_rounds(run: _Run, pending: list[StockChange], *,
 
 async def _send_round(run: _Run, batches: list[list[StockChange]], *,
                       stop: asyncio.Event | None) -> list[_Sent]:
-    """Journal every delta of the round durably (one append, one fsync), then send the
-    calls, ``CALLS_IN_FLIGHT`` at a time; a call not started when ``stop`` is set is not
-    sent at all, and its deltas are settled as such."""
+    """Journal the round's deltas durably, wave by wave (``journal_waves``), and send each
+    call once its wave is durable, ``CALLS_IN_FLIGHT`` at a time; a call not started when
+    ``stop`` is set is not sent at all, and its deltas are settled as such."""
     if stop is not None and stop.is_set():
         for batch in batches:
             for change in batch:
                 run.tally(run.unsent, change)
         return []
-    changes = [c for batch in batches for c in batch]
-    entries = await run.journal.write_pending(changes, deltas=[units(c) for c in changes])
-    slices: list[list[JournalEntry]] = []
-    start = 0
-    for batch in batches:
-        slices.append(entries[start:start + len(batch)])
-        start += len(batch)
+    slices: list[list[JournalEntry]] = [[] for _ in batches]
+    waves = journal_waves(len(batches))
+    durable = [asyncio.Event() for _ in waves]
+    wave_of = [wave for wave, calls in enumerate(waves) for _ in calls]
+
+    async def journal() -> None:
+        # Every wave is written, also after a stop: what is not sent is then settled as
+        # such, as when the whole round was journaled before its first call.
+        for calls, written in zip(waves, durable, strict=True):
+            changes = [c for i in calls for c in batches[i]]
+            entries = await run.journal.write_pending(changes,
+                                                      deltas=[units(c) for c in changes])
+            start = 0
+            for i in calls:
+                slices[i] = entries[start:start + len(batches[i])]
+                start += len(batches[i])
+            written.set()
+
     answers: list[_Sent | None] = [None] * len(batches)
     gate = asyncio.Semaphore(CALLS_IN_FLIGHT)
 
     async def send(index: int) -> None:
+        await durable[wave_of[index]].wait()  # never sent before its pending line is kept
         async with gate:
             if stop is not None and stop.is_set():
                 return
@@ -289,6 +314,7 @@ async def _send_round(run: _Run, batches: list[list[StockChange]], *,
 
 
     async with task_group() as group:
+        group.create_task(journal(), name="journal of a delta round")
         for index in range(len(batches)):
             group.create_task(send(index), name=f"wix v1 delta call {index + 1}")
     unsent = [i for i, answer in enumerate(answers) if answer is None]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+import syncd.apply.applier as applier
 import syncd_emulator.adjust as emulator_adjust
 from support.faults import (
     API_KEY,
@@ -24,7 +25,7 @@ from support.faults import (
     sync_until_converged,
     write_site,
 )
-from syncd.apply.applier import apply_changes
+from syncd.apply.applier import apply_changes, journal_waves
 from syncd.core.journal import Outcome, new_run_id
 from syncd.core.policy import WriteMode
 from syncd.cycle.results import SyncResult
@@ -308,3 +309,37 @@ async def test_a_stop_request_before_the_deltas_sends_none_and_journals_none(emu
     assert "POST /stores/v2/inventoryItems/increment" not in emu.stats()["requests"]
     assert read_entries(files)[0] == []
     assert emu.state() == initial
+
+
+async def test_every_delta_call_waits_for_its_own_pending_lines_not_for_the_whole_round(
+    emulator, tmp_path, monkeypatch
+):
+    """A large round is journaled in waves: no call goes out before the pending lines of
+    its deltas are on disk, and the first goes out before the last wave is written."""
+    emu = await _v1(emulator, products=1500, seed=53)
+    initial = emu.state()
+    desired = make_desired(initial, drift=1.0, seed=53)
+    files = write_site(tmp_path, url=emu.url, desired=desired)
+    on_disk_at_call: list[tuple[bool, int]] = []
+    real_adjust = applier.adjust_inventory
+
+    async def adjust(client, deltas):
+        pending = {(e.product_id, e.variant_id) for e in read_entries(files)[0]
+                   if e.outcome is Outcome.PENDING}
+        on_disk_at_call.append((all((d.product_id, d.variant_id) in pending for d in deltas),
+                                len(pending)))
+        return await real_adjust(client, deltas)
+
+    monkeypatch.setattr(applier, "adjust_inventory", adjust)
+    result = await sync_once(files)
+
+    assert isinstance(result, SyncResult) and result.applied is not None
+    deltas = result.applied.deltas
+    assert deltas is not None and deltas.confirmed > 6_000 and deltas.to_absolute == 0
+    waves = journal_waves(len(on_disk_at_call))
+    assert len(waves) >= 3  # the round is large enough to be written in several waves
+    assert all(kept for kept, _ in on_disk_at_call)
+    # The first call waited for the first wave's lines only (at most 300 deltas a call).
+    assert on_disk_at_call[0][1] <= len(waves[0]) * 300 < deltas.confirmed
+    assert end_state_errors(initial, emu.state(), desired) == []
+    assert double_applied_errors(emu.stats(), initial, desired) == []
