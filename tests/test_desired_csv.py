@@ -215,3 +215,32 @@ def test_a_cell_too_large_for_the_csv_reader_is_a_source_error(tmp_path):
     path.write_text("sku,quantity\n\"" + "x" * 200_000 + "\",1\n")
     with pytest.raises(SourceError, match=r"stock\.csv: not readable as CSV"):
         load_desired(SourceSettings(path=path))
+
+
+@pytest.mark.parametrize("header", ["sku,quantity", "quantity,sku"])
+def test_a_two_column_file_reads_as_the_general_reader_reads_it(tmp_path, header):
+    """Plain SKU-and-quantity rows take a quicker path; the result must not show it."""
+    rows = [("A", "1"), (" B ", " 02 "), ("A", "3"), ("C", "100000"), ("D", "-1"),
+            ("E", "x"), ("", "4"), ("F", ""), ("", ""), ('"G, g"', "5"), ("H", "99999")]
+
+    def csv_text(with_location: bool) -> str:
+        first = header + (",location" if with_location else "")
+        lines = [first]
+        for sku, quantity in rows:
+            cells = (sku, quantity) if header.startswith("sku") else (quantity, sku)
+            lines.append(",".join(cells) + ("," if with_location else ""))
+        lines.insert(5, "")  # a blank line
+        return "\n".join(lines) + "\n"
+
+    def read(text: str, name: str):
+        path = tmp_path / name
+        path.write_text(text)
+        settings = SourceSettings(path=path, on_invalid_row=OnInvalidRow.SKIP)
+        desired = load_desired(settings)
+        return ([(r.key, r.quantity, r.in_stock, r.line) for r in desired.rows],
+                [(e.line, e.field, e.reason) for e in desired.errors])
+
+    quick = read(csv_text(with_location=False), "quick.csv")
+    general = read(csv_text(with_location=True), "general.csv")
+    assert quick == general
+    assert quick[0] and quick[1]  # both kinds of row are in the file

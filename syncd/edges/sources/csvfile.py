@@ -88,9 +88,17 @@ def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:
 
     reader = csv.reader(f, delimiter=delimiter)
     width = len(header)
+    # A file of just a SKU and a quantity column, the common source: its plain rows skip the
+    # general path's checks and dict (``RowCollector.add_plain`` takes or declines each).
+    plain = (fields.index("sku"), fields.index("quantity")) \
+        if width == 2 and sorted(map(str, fields)) == ["quantity", "sku"] else None
     end = header_no  # physical line where the previous record ended
     for cells in reader:
         start, end = end + 1, header_no + reader.line_num
+        if plain is not None and len(cells) == 2:
+            sku, text = cells[plain[0]].strip(), cells[plain[1]].strip()
+            if sku and text and collector.add_plain(start, sku, text):
+                continue
         if not any(c.strip() for c in cells):
             continue  # blank line
         if len(cells) > width:

@@ -306,20 +306,27 @@ class RowCollector:
         """Record a rejected row."""
         self._errors.append(RowError(self.source, line, field, reason))
 
+    def add_plain(self, line: int, sku: str, text: str) -> bool:
+        """Take the common row, a SKU and a plain quantity up to 99999 (both non-empty and
+        stripped), without the general path's row object; False, with nothing recorded, for
+        anything else, which then goes through ``add``."""
+        if self.rules is None and len(text) <= 5 and text.isascii() and text.isdigit() \
+                and sku not in self._index:
+            self.data_rows += 1
+            self._index[sku] = len(self._table)
+            self._table.append_sku(sku, int(text), line)
+            self._unlocated.append(line)
+            return True
+        return False
+
     def add(self, line: int, cells: dict[str, str], *, lines: dict[str, int] | None = None) -> None:
         """Check one row. ``cells`` maps field name to its non-empty text; ``lines`` gives a
         line per field when the format knows one (YAML), else every field is on ``line``."""
-        self.data_rows += 1
-        if self.rules is None and len(cells) == 2:
+        if len(cells) == 2:
             sku, text = cells.get("sku"), cells.get("quantity")
-            # The common row, a SKU and a plain quantity up to 99999, checked here without
-            # the general path's row object; anything else goes the general way.
-            if sku is not None and text is not None and len(text) <= 5 and text.isascii() \
-                    and text.isdigit() and sku not in self._index:
-                self._index[sku] = len(self._table)
-                self._table.append_sku(sku, int(text), line)
-                self._unlocated.append(line)
+            if sku is not None and text is not None and self.add_plain(line, sku, text):
                 return
+        self.data_rows += 1
 
         def at(field: str) -> int:
             return lines.get(field, line) if lines else line
