@@ -26,7 +26,7 @@ from support.faults import (
     write_site,
 )
 from syncd.apply.applier import apply_changes, journal_waves
-from syncd.core.journal import Outcome, new_run_id
+from syncd.core.journal import Journal, Outcome, new_run_id
 from syncd.core.policy import WriteMode
 from syncd.cycle.results import SyncResult
 from syncd.cycle.sync import SiteSync
@@ -315,31 +315,51 @@ async def test_every_delta_call_waits_for_its_own_pending_lines_not_for_the_whol
     emulator, tmp_path, monkeypatch
 ):
     """A large round is journaled in waves: no call goes out before the pending lines of
-    its deltas are on disk, and the first goes out before the last wave is written."""
+    its deltas are on disk, and the first goes out before the second wave is journaled."""
     emu = await _v1(emulator, products=1500, seed=53)
     initial = emu.state()
     desired = make_desired(initial, drift=1.0, seed=53)
     files = write_site(tmp_path, url=emu.url, desired=desired)
-    on_disk_at_call: list[tuple[bool, int]] = []
-    real_adjust = applier.adjust_inventory
+    events: list[tuple[str, int]] = []
+    """("journaled", deltas) once a wave's pending lines are durable; ("call", deltas)
+    as a call is sent. Recorded on the event loop, so their order is the order the
+    applier saw them in."""
+    on_disk: list[bool] = []
+    real_adjust, real_write = applier.adjust_inventory, Journal.write_pending
 
     async def adjust(client, deltas):
+        events.append(("call", len(deltas)))
         pending = {(e.product_id, e.variant_id) for e in read_entries(files)[0]
                    if e.outcome is Outcome.PENDING}
-        on_disk_at_call.append((all((d.product_id, d.variant_id) in pending for d in deltas),
-                                len(pending)))
+        on_disk.append(all((d.product_id, d.variant_id) in pending for d in deltas))
         return await real_adjust(client, deltas)
 
+    async def write_pending(journal, changes, *, deltas=None):
+        entries = await real_write(journal, changes, deltas=deltas)
+        events.append(("journaled", len(changes)))
+        return entries
+
     monkeypatch.setattr(applier, "adjust_inventory", adjust)
+    monkeypatch.setattr(Journal, "write_pending", write_pending)
     result = await sync_once(files)
 
     assert isinstance(result, SyncResult) and result.applied is not None
     deltas = result.applied.deltas
     assert deltas is not None and deltas.confirmed > 6_000 and deltas.to_absolute == 0
-    waves = journal_waves(len(on_disk_at_call))
-    assert len(waves) >= 3  # the round is large enough to be written in several waves
-    assert all(kept for kept, _ in on_disk_at_call)
-    # The first call waited for the first wave's lines only (at most 300 deltas a call).
-    assert on_disk_at_call[0][1] <= len(waves[0]) * 300 < deltas.confirmed
+    calls = [n for kind, n in events if kind == "call"]
+    waves = [n for kind, n in events if kind == "journaled"]
+    assert len(waves) == len(journal_waves(len(calls))) >= 3  # several waves
+    assert sum(waves) == sum(calls) == deltas.confirmed
+    assert all(on_disk)  # every call's deltas were on disk when it was sent
+    # Journaled before sent, in the order the applier saw them; and the first call did not
+    # wait for more than the first wave.
+    journaled = sent = 0
+    for kind, n in events:
+        if kind == "journaled":
+            journaled += n
+        else:
+            sent += n
+            assert sent <= journaled
+    assert events[:2] == [("journaled", waves[0]), ("call", calls[0])]
     assert end_state_errors(initial, emu.state(), desired) == []
     assert double_applied_errors(emu.stats(), initial, desired) == []
