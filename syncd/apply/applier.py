@@ -431,13 +431,12 @@ def _conclude(run: _Run, answer: Answer, change: StockChange, entry: JournalEntr
     found = verdict(entry.before.quantity, entry.after.quantity, now)
     step = next_step(answer, found)
     _account(run, change, found, step)
-    if step is NextStep.DONE:
-        pass  # nothing follows (``_account`` counted it)
-    elif now is not None and now.quantity == change.quantity:
-        run.tally(run.written, change)
-    else:
-        _follow(run, change if now is None else replace(change, variant=now), step,
-                again, fallback)
+    if step is not NextStep.DONE:  # else nothing follows: ``_account`` counted it
+        if now is not None and now.quantity == change.quantity:
+            run.tally(run.written, change)
+        else:
+            _follow(run, change if now is None else replace(change, variant=now), step,
+                    again, fallback)
     return settlement_for(entry, found, now)
 
 async def _after_lost(run: _Run, *, stop: asyncio.Event | None) -> list[StockChange]:

@@ -91,7 +91,7 @@ def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:
     # A file of just a SKU and a quantity column, the common source: its plain rows skip the
     # general path's checks and dict (``RowCollector.add_plain`` takes or declines each).
     plain = (fields.index("sku"), fields.index("quantity")) \
-        if width == 2 and sorted(map(str, fields)) == ["quantity", "sku"] else None
+        if width == 2 and set(fields) == {"sku", "quantity"} else None
     end = header_no  # physical line where the previous record ended
     for cells in reader:
         start, end = end + 1, header_no + reader.line_num
