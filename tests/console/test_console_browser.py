@@ -73,20 +73,29 @@ def _sign_in(driver: Any, url: str) -> None:
     driver.get(f"{url}/ui/login")
     driver.find_element(By.NAME, "token").send_keys(TOKEN)
     driver.find_element(By.CSS_SELECTOR, "form button").click()
-    # The click starts a navigation: the header found first may be the login page's, gone
-    # by the time its text is read. Wait for the signed-in page's (TimeoutException if not).
-    # Chromium reports the same race either as a stale element or as a node that "does not
-    # belong to the document"; both mean "read again".
-    def signed_in(d: Any) -> bool:
+    _header_after_navigation(driver, lambda who: "signed in" in who)
+
+
+def _header_after_navigation(driver: Any, wanted: Callable[[str], bool]) -> str:
+    """The header's ``.who`` text once ``wanted`` holds for it (TimeoutException if never).
+
+    A click that starts a navigation leaves the old page's header findable for a moment,
+    gone by the time its text is read. Chromium reports that race either as a stale
+    element or as a node that "does not belong to the document"; both mean "read again".
+    """
+    def read(d: Any) -> str | bool:
         try:
-            return "signed in" in d.find_element(By.CSS_SELECTOR, "header .who").text
+            text: str = d.find_element(By.CSS_SELECTOR, "header .who").text
+        except StaleElementReferenceException:
+            return False
         except WebDriverException as exc:
             if "does not belong to the document" in str(exc):
                 return False
             raise
+        return text if wanted(text) else False
 
-    WebDriverWait(driver, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
-        signed_in)
+    found: str = WebDriverWait(driver, 10).until(read)
+    return found
 
 
 def _click_confirmed(driver: Any, label: str) -> None:
@@ -169,10 +178,7 @@ async def test_signing_out_from_the_header_ends_the_session_under_the_pages_poli
             button = next(b for b in browser.find_elements(By.TAG_NAME, "button")
                           if b.text == "Sign out")
             button.click()
-            who = WebDriverWait(browser, 10, ignored_exceptions=(
-                StaleElementReferenceException,)).until(lambda d: d.find_element(
-                    By.CSS_SELECTOR, "header .who").text.startswith("read-only")
-                    and d.find_element(By.CSS_SELECTOR, "header .who").text)
+            who = _header_after_navigation(browser, lambda who: who.startswith("read-only"))
             return display, who
 
         display, who = await step(sign_in_and_out)
