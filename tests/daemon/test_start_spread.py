@@ -74,10 +74,12 @@ async def test_a_fleet_larger_than_its_slots_spreads_its_first_cycles(tmp_path, 
         assert runner.calls == []  # nobody ran at start-up: each waits for its offset
         for name in names:
             due_in_s = statuses[name].next_due_at_s - started_s
-            expected_s = start_offset_s(name, window_s=3600.0)
+            expected_s = start_offset_s(name, window_s=0.9 * 3600.0)
             assert abs(due_in_s - expected_s) < 2.0, name
         dues = sorted(statuses[n].next_due_at_s for n in names)
         assert dues[-1] - dues[0] > 1800  # spread over the hour, not bunched
+        # ... and over its first 54 minutes only: the last first cycles end within the hour.
+        assert dues[-1] - started_s < 0.9 * 3600.0 + 2.0
 
 
 async def test_a_single_store_starts_its_first_cycle_at_once(tmp_path, runner):

@@ -60,10 +60,11 @@ class FleetSettings:
 
     spread_first_round_above: int = 256
     """With more sites than this (and than ``max_concurrent_cycles``), each site's first
-    cycle runs at a stable offset within one schedule period (a hash of its name) instead
-    of every site queueing for the slots at start-up. 256: a fleet of a few dozen stores
-    gets its first round done within a few cycle lengths anyway, and spreading it over the
-    period would only delay first syncs; a thousand stores would queue for minutes."""
+    cycle runs at a stable offset within the first 90% of one schedule period (a hash of its
+    name) instead of every site queueing for the slots at start-up. 256: a fleet of a few
+    dozen stores gets its first round done within a few cycle lengths anyway, and spreading
+    it over the period would only delay first syncs; a thousand stores would queue for
+    minutes."""
 
     backend: StateBackendKind = StateBackendKind.LOCAL
     """Where the journal, run state, source digests and site ownership live."""

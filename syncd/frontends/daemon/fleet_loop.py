@@ -69,19 +69,26 @@ def loop_options(config: DaemonConfig[SiteT]) -> LoopOptions:
                        incremental=schedule.incremental, resync_s=schedule.resync_s)
 
 
+FIRST_ROUND_SHARE = 0.9
+"""The share of one schedule period a spread first round starts its stores in: the rest is
+left for the last of them to finish (a first cycle reads the whole store and plans it), so
+the first round is done within one period."""
+
+
 def first_round_window_s(config: DaemonConfig[SiteT], *, sites: int, now: datetime) -> float:
     """Over how many seconds the first cycles of ``sites`` loops are spread (0: all at once).
 
     A large fleet (more sites than ``spread_first_round_above`` and than
     ``max_concurrent_cycles``) could not start every site at once anyway: its first round
-    is spread over one period of the schedule, each site at its stable offset, so a restart
-    does not queue every store behind the slots (and leave the end of the queue late). A
-    single site, or a smaller fleet, starts at once.
+    is spread over the first ``FIRST_ROUND_SHARE`` of one period of the schedule, each site
+    at its stable offset, so a restart does not queue every store behind the slots (and
+    leave the end of the queue late), and the last stores' first cycles are done before the
+    period ends. A single site, or a smaller fleet, starts at once.
     """
     limit, above = config.max_concurrent_cycles, config.spread_first_round_above
     if above is None or sites <= above or (limit is not None and sites <= limit):
         return 0.0
-    return period_s(config.timetable, now)
+    return FIRST_ROUND_SHARE * period_s(config.timetable, now)
 
 
 def source_gates(watchers: Sequence[SourceWatcher | Poller],

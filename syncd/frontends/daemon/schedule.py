@@ -9,9 +9,9 @@ Jitter is added, never subtracted: a schedule is a "not before" promise, and sev
 (or sites) started together spread out instead of hitting Wix in the same second.
 
 A fleet's first round is spread too (``start_offset_s``): each site gets a stable offset
-within one period, derived from its name by a hash, so a restart neither stampedes nor
-needs anything persisted: the same site starts at the same point of the period on every
-host and after every restart.
+within the first 90% of one period, derived from its name by a hash, so a restart neither
+stampedes nor needs anything persisted: the same site starts at the same point of the
+period on every host and after every restart.
 """
 
 from __future__ import annotations
