@@ -19,8 +19,9 @@ round of all sites, and per round the worst and 99th-percentile lateness of a he
 scheduled cycle start against its schedule. With more sites than ``spread_first_round_above``
 (256) the first round is spread over the first 90% of the interval, each site due at its
 own offset; a smaller fleet's first round is a backlog: every site is due at once and waits
-for one of ``--max-concurrent`` slots and for the CPU. ``--sites 10000`` is the ten-thousand-store run.
-README.md ("Ten thousand stores") has the measured tables for 1,000 and 10,000 stores.
+for one of ``--max-concurrent`` slots and for the CPU. ``--sites 10000`` is the
+ten-thousand-store run. README.md ("Ten thousand stores") has the measured tables for
+1,000 and 10,000 stores.
 
 tests/agency/test_isolation.py shows, with a throttled (429s asserted) and an unreachable
 store among six, every other store starting within 5 s of its schedule.
