@@ -220,7 +220,11 @@ async def test_an_append_is_one_fsynced_write_to_the_current_file_whatever_the_h
     backend = LocalBackend(state, segments=SMALL)
     store = backend.journal(SITE, run_id="run-now").store
     async with Journal(store, site=SITE, run_id="run-now", clock=lambda: NOW) as j:
-        # Opened: the history is closed into segments. Appending never looks at them.
+        # The run's first append opens the file: the history is closed into segments.
+        # Appending never looks at them again.
+        first = await j.write_pending([_change("OPEN", 0, 1)])
+        await j.settle(first, Outcome.APPLIED)
+
         def untouchable(*args: object, **kwargs: object) -> None:
             raise AssertionError("an append read the closed segments")
 

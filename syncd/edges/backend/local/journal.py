@@ -61,15 +61,18 @@ class FileJournal:
         self._file: BinaryIO | None = None
 
     async def open(self) -> None:
-        await asyncio.to_thread(self.open_sync)
+        """Nothing yet: the first append opens the file in its own worker-thread call. Most
+        daemon cycles write nothing, and a hop to a thread and back costs more CPU than
+        the work it carries (context switches, the GIL changing hands)."""
 
     async def close(self) -> None:
-        await asyncio.to_thread(self.close_sync)
+        if self._file is not None:
+            await asyncio.to_thread(self.close_sync)
 
     def open_sync(self) -> None:
         """Open for appending (creating the file and its directory, private to this user),
         terminating a torn last line left by a crash so that it cannot swallow the next
-        entry."""
+        entry. The first ``append_sync`` of a run calls it."""
         if self._file is not None:
             return
         # Before the file is opened: a run appends to one file, from start to end.
@@ -105,7 +108,8 @@ class FileJournal:
         if not entries:
             return
         if self._file is None:
-            raise RuntimeError("the journal is not open")
+            self.open_sync()
+            assert self._file is not None
         block = b"".join(entry.to_bytes() + b"\n" for entry in entries)
         self._file.write(block)
         self._file.flush()
