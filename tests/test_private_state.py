@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from syncd.base.errors import StateError
+from syncd.base.model import StoreVariant
 from syncd.base.private_files import write_private
+from syncd.core.journal import Journal
+from syncd.core.plan import ChangeReason, StockChange
 from syncd.edges.backend.console_state import Approval
 from syncd.edges.backend.local import LocalBackend
 from syncd.edges.backend.local.approve import approval_path, request_forced_cycle
@@ -27,6 +30,15 @@ from syncd.edges.backend.runstate import RunState
 
 RUN_STATE = RunState(last_success_at=datetime(2026, 1, 1, tzinfo=UTC), source_rows=3,
                      source_digest="d")
+
+
+async def first_append(journal: Journal) -> None:
+    """A run's first journal line, which opens (and may create) the journal file."""
+    v = StoreVariant(product_id="P", variant_id="V", inventory_item_id="I", sku="SKU",
+                     tracked=True, quantity=1, in_stock=True, hidden=False)
+    async with journal:
+        await journal.write_pending([StockChange(v, 2, None, True, ChangeReason.QUANTITY,
+                                                 None)])
 
 
 @pytest.fixture
@@ -77,7 +89,7 @@ def test_a_symlinked_journal_is_refused_and_its_target_is_untouched(tmp_path: Pa
     (journal_dir / "shop.jsonl").symlink_to(victim)
     journal = backend.journal("shop", run_id="r1")
     with pytest.raises(StateError, match=r"shop\.jsonl: is a symbolic link"):
-        asyncio.run(journal.store.open())
+        asyncio.run(first_append(journal))
     assert victim.read_text() == "kept"
 
 
@@ -89,9 +101,7 @@ def test_created_directories_are_0700_and_files_0600_under_umask_022(
         pass
 
     async def journal_and_state() -> None:
-        journal = backend.journal("shop", run_id="r1")
-        await journal.store.open()
-        await journal.store.close()
+        await first_append(backend.journal("shop", run_id="r1"))
         await backend.write_state("shop", RUN_STATE)
 
     asyncio.run(journal_and_state())
