@@ -104,6 +104,15 @@ from syncd.edges.wix.writes_delta import StockDelta, adjust_inventory
 CALLS_IN_FLIGHT = 8
 """Increment/Decrement calls started at once (the site's limiter paces them further)."""
 
+DELTA_ROUNDS = 3
+"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
+then costs one more call, a store that keeps refusing does not loop."""
+
+SECOND_LOOK_S = 3.0
+"""Pause before the second verification read of deltas whose first re-read settled
+nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
+show them, so that lag costs a read per 100 products rather than a write per product."""
+
 
 def journal_waves(calls: int) -> list[range]:
     """A round's calls (by index) in the groups their deltas are journaled in, one append
@@ -116,15 +125,6 @@ def journal_waves(calls: int) -> list[range]:
         waves.append(range(start, min(start + size, calls)))
         start, size = start + size, size * 2
     return waves
-
-DELTA_ROUNDS = 3
-"""Rounds of deltas before what still differs goes to the absolute path: a 429 now and
-then costs one more call, a store that keeps refusing does not loop."""
-
-SECOND_LOOK_S = 3.0
-"""Pause before the second verification read of deltas whose first re-read settled
-nothing (``_second_look``): long enough for a ``stores-reader`` that lags by seconds to
-show them, so that lag costs a read per 100 products rather than a write per product."""
 
 
 @dataclass(slots=True)
