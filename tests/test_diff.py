@@ -7,6 +7,7 @@ from dataclasses import replace
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from syncd.base.model import NIL_GUID, Catalog, DesiredStock, RowError, StoreSnapshot, StoreVariant
 from syncd.core.diff import plan_changes
@@ -53,10 +54,11 @@ def apply(variants: list[StoreVariant], p: Plan) -> list[StoreVariant]:
         if c is None:
             out.append(v)
         elif c.quantity is not None:
-            out.append(replace(v, tracked=True, quantity=c.quantity, in_stock=c.quantity > 0))
+            out.append(structs.replace(v, tracked=True, quantity=c.quantity,
+                                       in_stock=c.quantity > 0))
         else:
             assert c.in_stock is not None
-            out.append(replace(v, tracked=False, in_stock=c.in_stock))
+            out.append(structs.replace(v, tracked=False, in_stock=c.in_stock))
     return out
 
 

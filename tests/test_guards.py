@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
+from msgspec import structs
 
 from syncd.base.errors import GuardRefused, StateError
 from syncd.base.model import Catalog, DesiredStock, StoreSnapshot, StoreVariant
@@ -64,7 +64,8 @@ class TestGuards:
     def test_zeroing_counts_only_variants_that_were_available(self):
         # Untracked and out of stock, switched to tracking at 0: written, but not "zeroed".
         snapshot = StoreSnapshot(Catalog.V3, tuple(
-            replace(v, tracked=False, quantity=None, in_stock=False) for v in store(4).variants))
+            structs.replace(v, tracked=False, quantity=None, in_stock=False)
+            for v in store(4).variants))
         policy = Policy(untracked=Untracked.TRACK, max_zeroed=0, max_changed_fraction=1)
         p = plan_changes(rows([0] * 4), snapshot, policy)
         assert len(p.changes) == 4 and p.zeroed == 0

@@ -1,17 +1,20 @@
 """Domain values shared by every layer.
 
-Everything here is a frozen, slotted dataclass or a string enum, and nothing here imports
-from the rest of syncd. Raw JSON from Wix and raw rows from CSV/YAML are turned into these
-values once, at the edges (``syncd.edges.wix`` and ``syncd.desired``); nothing past the edge sees
-dicts.
+Everything here is a frozen, slotted dataclass, a frozen ``msgspec.Struct`` (``StoreVariant``,
+built once per variant of a store at every walk: msgspec builds one in C, about ten times
+faster than a dataclass) or a string enum, and nothing here imports from the rest of syncd.
+Raw JSON from Wix and raw rows from CSV/YAML are turned into these values once, at the edges
+(``syncd.edges.wix`` and ``syncd.desired``); nothing past the edge sees dicts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+import msgspec
 
 NIL_GUID = "00000000-0000-0000-0000-000000000000"
 """Variant id of the single variant of an option-less V1 product (never used in V3)."""
@@ -31,14 +34,16 @@ class Catalog(StrEnum):
     V3 = "v3"
 
 
-@dataclass(frozen=True, slots=True)
-class StoreVariant:
+class StoreVariant(msgspec.Struct, frozen=True, gc=False):
     """One variant as observed in the store: the unit the walker produces and the differ reads.
 
     ``quantity`` is None when the store did not report one (untracked variants may omit it).
     ``inventory_item_id`` is the V1 product's ``inventoryItemId`` (one per product) or the V3
     inventory item's id (one per variant and location). ``revision`` and ``location_id`` are
-    V3 only.
+    V3 only. Frozen and hashable like the dataclasses here, and never part of a reference
+    cycle (its fields are strings, numbers and flags), so the garbage collector does not
+    track it (``gc=False``): a walk makes thousands. ``msgspec.structs.replace`` copies one
+    with fields changed.
     """
 
     product_id: str
@@ -59,32 +64,6 @@ class StoreVariant:
     managed_variant: bool | None = None
     """V1: the product's ``manageVariants`` (variants carry their own SKU and stock); None
     when the store did not say (V3 has no such flag)."""
-
-
-def _slot_builder(cls: type[object]) -> Callable[..., object]:
-    """A function building ``cls``, a frozen slotted dataclass without ``__post_init__``,
-    from every field in order (positional only, no defaults): what its ``__init__`` does,
-    with each slot set through its descriptor instead of ``object.__setattr__`` by name,
-    which a frozen class's ``__init__`` must use. About half the cost."""
-    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
-    namespace: dict[str, object] = {"_new": object.__new__, "_cls": cls}
-    namespace.update({f"_set_{n}": getattr(cls, n).__set__ for n in names})
-    lines = [f"def build({', '.join(names)}, /):", "    obj = _new(_cls)"]
-    lines += [f"    _set_{n}(obj, {n})" for n in names]
-    lines.append("    return obj")
-    exec("\n".join(lines), namespace)  # the text is made of field names only
-    build = namespace["build"]
-    assert callable(build)
-    return build
-
-
-build_store_variant: Callable[
-    [str, str, str, str, bool, int | None, bool, bool, str, str | None, str | None, bool,
-     bool | None],
-    StoreVariant,
-] = _slot_builder(StoreVariant)  # type: ignore[assignment]
-"""``StoreVariant(...)`` with every field given positionally, in the class's order, for the
-walkers' hot loops (a store cycle builds one per variant of the store)."""
 
 
 @dataclass(frozen=True, slots=True)

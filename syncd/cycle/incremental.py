@@ -32,6 +32,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import structlog
+from msgspec import structs
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
@@ -209,7 +210,7 @@ def _merge(cache: dict[str, Unit], read: ChangeRead, *, keep_hidden: bool = Fals
             continue  # an overlap re-read of a revision already held
         new = unit.variants
         if keep_hidden and old and all(v.hidden for v in old):
-            new = tuple(replace(v, hidden=True) for v in new)
+            new = tuple(structs.replace(v, hidden=True) for v in new)
         cache[key] = new
         changed += 1
     return changed

@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import structlog
+from msgspec import structs
 
 from syncd.apply.absolute import apply_plan
 from syncd.base.errors import WixAuthError, WixClientError, WixError, WixRateLimited
@@ -100,7 +101,7 @@ async def measure_untracked_increment(
         return UntrackedOutcome(Finding(
             point, UNDETERMINED,
             f"variant {first.variant_id} holds {quantity}, the maximum: nothing was written"))
-    shown = replace(first, quantity=quantity)
+    shown = structs.replace(first, quantity=quantity)
     request = f"Increment of {first.product_id}/{first.variant_id} (untracked) by 1"
     spend()
     (entry,) = await journal.write_pending(
@@ -199,7 +200,7 @@ async def _put_back(finding: Finding, *, store: StoreAdapter, journal: Journal,
     start = _Item(False, {first.variant_id: quantity})
     if now.quantities.get(first.variant_id) == quantity + 1:
         spend()
-        shown = replace(first, quantity=quantity + 1, tracked=now.tracked)
+        shown = structs.replace(first, quantity=quantity + 1, tracked=now.tracked)
         (entry,) = await journal.write_pending(
             [StockChange(shown, quantity, first.in_stock, now.tracked, ChangeReason.QUANTITY,
                          None)],

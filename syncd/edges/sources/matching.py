@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from msgspec import structs
+
 from syncd.base.errors import SourceError
 from syncd.base.model import LOCATION_SEPARATOR, Catalog, RowError, StoreSnapshot
 from syncd.edges.config.source import MatchRules, OnInvalidRow
@@ -27,7 +29,7 @@ def match_snapshot(snapshot: StoreSnapshot, rules: MatchRules) -> StoreSnapshot:
     if not rules.active:
         return snapshot
     return replace(snapshot, variants=tuple(
-        replace(v, sku=rules.store_key(v.sku)) if v.sku else v for v in snapshot.variants))
+        structs.replace(v, sku=rules.store_key(v.sku)) if v.sku else v for v in snapshot.variants))
 
 
 def match_source(source: DesiredSource, rules: MatchRules,
@@ -75,7 +77,7 @@ def locate_snapshot(snapshot: StoreSnapshot) -> StoreSnapshot:
     """The store with each item's SKU qualified by its location (``SKU @ location``), for a
     source whose rows name locations: one walk of every location serves them all."""
     return replace(snapshot, variants=tuple(
-        replace(v, sku=f"{v.sku}{LOCATION_SEPARATOR}{v.location_id}")
+        structs.replace(v, sku=f"{v.sku}{LOCATION_SEPARATOR}{v.location_id}")
         if v.sku and v.location_id else v for v in snapshot.variants))
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from syncd.base.model import StoreVariant, build_store_variant
+from syncd.base.model import StoreVariant
 from syncd.edges.wix.answers import (
     V1Product,
     V1Variant,
@@ -95,7 +95,7 @@ def product_variants(
         if quantity is None and tracked:
             quantity = 0
         own_sku = details.sku
-        append(build_store_variant(
+        append(StoreVariant(
             product_id, variant_id, item_id, own_sku or product_sku, tracked, quantity,
             in_stock, product_hidden or details.visible is False, product_name, None, None,
             not own_sku and shares_sku, managed))

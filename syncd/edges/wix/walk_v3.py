@@ -31,8 +31,9 @@ describes the variant; a hidden product's variants are only marked hidden when
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from typing import Any
+
+from msgspec import structs
 
 from syncd.base.model import Catalog, StoreSnapshot, StoreVariant
 from syncd.edges.config.client import WalkSettings
@@ -104,7 +105,7 @@ class V3Reader:
             return StoreSnapshot(Catalog.V3, (), api_calls=counter.total, answers=digest,
                                  unchanged=True)
         variants = tuple(
-            replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
+            structs.replace(v, hidden=True) if v.product_id in hidden and not v.hidden else v
             for v in map(item_variant, items_task.result())
         )
         self._last_items = len(variants)
