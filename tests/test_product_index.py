@@ -58,3 +58,14 @@ def test_a_two_thousand_variant_store_is_indexed_in_a_word_a_variant():
     assert arrays < 2100 * 8 + 300 * 12 + 1024  # 8 bytes a variant, 12 a product
     text = sum(sys.getsizeof(part) for part in held if isinstance(part, str))
     assert text < 300 * 36 + 100
+
+
+def test_a_product_whose_variants_come_apart_under_equal_ids_is_indexed_once():
+    # Built at run time, so that the two "p-a" are equal strings but not one object.
+    first, again = "".join(["p-", "a"]), "".join(["p-", "a"])
+    assert first == again and first is not again
+    index = ProductIndex([variant(first, "v1", "A-1"), variant("p-b", "v1", "B-1"),
+                          variant(again, "v2", "A-2")])
+    assert index.products_for("A-2") == {"p-a"}
+    assert index.products_to_read(["A-1", "A-2", "B-1"]) == ["p-a", "p-b"]
+    assert index._id_text == "p-ap-b"  # each product's id once

@@ -31,10 +31,17 @@ class ProductIndex:
     def __init__(self, variants: Iterable[StoreVariant]) -> None:
         position: dict[str, int] = {}
         keys: set[int] = set()
-        for v in variants:
-            at = position.setdefault(v.product_id, len(position))
-            if v.sku:
-                keys.add((hash(v.sku) & _LOW) << 32 | at)
+        add = keys.add
+        last: str | None = None
+        at = 0
+        for v in variants:  # built at every full walk: once per variant of the store
+            product_id = v.product_id
+            if product_id is not last:  # a walk gives a product's variants one id object
+                at = position.setdefault(product_id, len(position))
+                last = product_id
+            sku = v.sku
+            if sku:
+                add((hash(sku) & _LOW) << 32 | at)
         self._keys = array("Q", sorted(keys))
         ids = list(position)
         self._id_text = "".join(ids)
