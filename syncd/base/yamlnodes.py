@@ -59,8 +59,23 @@ def _marked_copy(node: yaml.Node, mark: yaml.Mark) -> yaml.Node:
     return node
 
 
+_FAST_LOADER: type[yaml.CSafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+"""libyaml's safe loader, when PyYAML was built with it: it composes the same nodes, with
+the same marks, about five times faster (a fleet of 10,000 site files is read at every
+start of the daemon)."""
+
+
 def compose(text: str) -> yaml.Node | None:
-    """The node graph of ``text`` (None for an empty document)."""
+    """The node graph of ``text`` (None for an empty document).
+
+    A text without ``*`` holds no alias, so libyaml composes it when PyYAML has it; a text
+    libyaml refuses is composed again by the pure-Python loader, whose messages are the
+    ones reported."""
+    if _FAST_LOADER is not None and "*" not in text:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except yaml.YAMLError:
+            pass  # the pure-Python loader says what is wrong, as with every other text
     try:
         return yaml.compose(text, Loader=_AliasLineLoader)
     except yaml.MarkedYAMLError as e:
