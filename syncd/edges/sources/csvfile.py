@@ -92,12 +92,14 @@ def _read(f: TextIO, source: SourceSettings, collector: RowCollector) -> None:
     # general path's checks and dict (``RowCollector.add_plain`` takes or declines each).
     plain = (fields.index("sku"), fields.index("quantity")) \
         if width == 2 and set(fields) == {"sku", "quantity"} else None
+    sku_at, quantity_at = plain or (0, 1)
+    add_plain = collector.plain_adder()
     end = header_no  # physical line where the previous record ended
     for cells in reader:
         start, end = end + 1, header_no + reader.line_num
         if plain is not None and len(cells) == 2:
-            sku, text = cells[plain[0]].strip(), cells[plain[1]].strip()
-            if sku and text and collector.add_plain(start, sku, text):
+            sku, text = cells[sku_at].strip(), cells[quantity_at].strip()
+            if sku and text and add_plain(start, sku, text):
                 continue
         if not any(c.strip() for c in cells):
             continue  # blank line

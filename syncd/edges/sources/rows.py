@@ -96,16 +96,16 @@ class DesiredRows(Sequence[DesiredStock]):
         self._values.append(encode_value(row.quantity, row.in_stock))
         self._lines.append(row.line)
 
-    def append_sku(self, sku: str, quantity: int, line: int) -> None:
-        """Add a row naming ``sku`` with ``quantity`` from this table's own file (readers
-        only): ``append`` without building the row."""
+    def sku_columns(self) -> tuple[list[str | None], array[int], array[int]]:
+        """The SKU, value and line columns, for ``RowCollector`` to add thousands of plain
+        rows (a SKU, a quantity, from this table's own file) by appending to each, without
+        building a row or calling a method a row. Valid until the table is next compacted;
+        rows may be added through ``append`` in between."""
         self._digest = None
         skus = self._sku_list()
         if self._skus is None:
             self._skus, self._sku_text, self._sku_ends = skus, "", array("I")
-        skus.append(sku)
-        self._values.append(quantity)
-        self._lines.append(line)
+        return skus, self._values, self._lines
 
     def compact(self) -> None:
         """Pack the SKUs into one string and an array of offsets, for a table kept between
@@ -276,6 +276,11 @@ def describe_value(row: DesiredStock) -> str:
     return f"in_stock {'true' if row.in_stock else 'false'}"
 
 
+def _decline(line: int, sku: str, text: str) -> bool:
+    """The plain path of a collector whose values all go through quantity rules."""
+    return False
+
+
 _Key = str | tuple[str, str | None]
 """A target: the SKU itself, or (product id, variant id)."""
 
@@ -301,6 +306,8 @@ class RowCollector:
         """True once a row named a stock location."""
         self._unlocated = array("i")
         """Lines of SKU rows without a location (an error once any row has one)."""
+        self._plain: Callable[[int, str, str], bool] | None = None
+        """``plain_adder()`` once made."""
 
     def error(self, line: int, field: str, reason: str) -> None:
         """Record a rejected row."""
@@ -310,14 +317,33 @@ class RowCollector:
         """Take the common row, a SKU and a plain quantity up to 99999 (both non-empty and
         stripped), without the general path's row object; False, with nothing recorded, for
         anything else, which then goes through ``add``."""
-        if self.rules is None and len(text) <= 5 and text.isascii() and text.isdigit() \
-                and sku not in self._index:
-            self.data_rows += 1
-            self._index[sku] = len(self._table)
-            self._table.append_sku(sku, int(text), line)
-            self._unlocated.append(line)
-            return True
-        return False
+        return self.plain_adder()(line, sku, text)
+
+    def plain_adder(self) -> Callable[[int, str, str], bool]:
+        """``add_plain`` as a function with the collector's columns bound, for a reader's
+        loop over thousands of rows (line, SKU, quantity text)."""
+        if self._plain is not None:
+            return self._plain
+        if self.rules is not None:  # every value goes through the rules: none is plain
+            self._plain = _decline
+            return _decline
+        index, unlocated = self._index, self._unlocated.append
+        skus, values, lines = self._table.sku_columns()
+        add_sku, add_value, add_line = skus.append, values.append, lines.append
+
+        def add_plain(line: int, sku: str, text: str) -> bool:
+            if len(text) <= 5 and text.isascii() and text.isdigit() and sku not in index:
+                self.data_rows += 1
+                index[sku] = len(values)
+                add_sku(sku)
+                add_value(int(text))  # a plain quantity is its own encoded value
+                add_line(line)
+                unlocated(line)
+                return True
+            return False
+
+        self._plain = add_plain
+        return add_plain
 
     def add(self, line: int, cells: dict[str, str], *, lines: dict[str, int] | None = None) -> None:
         """Check one row. ``cells`` maps field name to its non-empty text; ``lines`` gives a
