@@ -100,7 +100,8 @@ class DesiredRows(Sequence[DesiredStock]):
         """The SKU, value and line columns, for ``RowCollector`` to add thousands of plain
         rows (a SKU, a quantity, from this table's own file) by appending to each, without
         building a row or calling a method a row. Valid until the table is next compacted;
-        rows may be added through ``append`` in between."""
+        rows may be added through ``append`` in between. Only the collector building the
+        table appends so, before anything reads it: a digest is computed once it is done."""
         self._digest = None
         skus = self._sku_list()
         if self._skus is None:
