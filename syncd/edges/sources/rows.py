@@ -81,10 +81,7 @@ class DesiredRows(Sequence[DesiredStock]):
     def append(self, row: DesiredStock, *, keep_origin: bool = True) -> None:
         """Add a row (readers only); a row from another file than ``source`` keeps its file
         unless ``keep_origin`` is False."""
-        self._digest = None
-        skus = self._sku_list()
-        if self._skus is None:
-            self._skus, self._sku_text, self._sku_ends = skus, "", array("I")
+        skus, values, lines = self.sku_columns()
         index = len(skus)
         if keep_origin and row.source != self.source:
             self._origins[index] = row.source
@@ -93,15 +90,16 @@ class DesiredRows(Sequence[DesiredStock]):
         if row.note:
             self._notes[index] = row.note
         skus.append(row.sku)
-        self._values.append(encode_value(row.quantity, row.in_stock))
-        self._lines.append(row.line)
+        values.append(encode_value(row.quantity, row.in_stock))
+        lines.append(row.line)
 
     def sku_columns(self) -> tuple[list[str | None], array[int], array[int]]:
-        """The SKU, value and line columns, for ``RowCollector`` to add thousands of plain
-        rows (a SKU, a quantity, from this table's own file) by appending to each, without
-        building a row or calling a method a row. Valid until the table is next compacted;
-        rows may be added through ``append`` in between. Only the collector building the
-        table appends so, before anything reads it: a digest is computed once it is done."""
+        """The SKU, value and line columns, unpacked if compacted, for ``append`` and for
+        ``RowCollector`` to add thousands of plain rows (a SKU, a quantity, from this
+        table's own file) by appending to each, without building a row or calling a method
+        a row. Valid until the table is next compacted; rows may be added through
+        ``append`` in between. Only the collector building the table appends so, before
+        anything reads it: a digest is computed once it is done."""
         self._digest = None
         skus = self._sku_list()
         if self._skus is None:
