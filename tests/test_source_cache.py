@@ -11,104 +11,125 @@ from syncd.base.errors import SourceError
 from syncd.base.model import DesiredStock
 from syncd.edges.config import SourceFormat, SourceSettings
 from syncd.edges.sources import DesiredRows, DesiredSource, load_desired
-from syncd.edges.sources.cache import SourceCache
+from syncd.edges.sources import cache as cache_module
+from syncd.edges.sources.cache import ParsedFile, SourceCache, parse_file
+from syncd.edges.sources.parsers import SourceParsers
 
 
 def settings(path: Path) -> SourceSettings:
     return SourceSettings(path=path, format=SourceFormat.CSV)
 
 
-class CountingLoader:
-    def __init__(self, source: SourceSettings) -> None:
-        self.source = source
-        self.loads = 0
+class CountingParsers(SourceParsers):
+    """Parses in a thread, counting the parses."""
 
-    def __call__(self) -> DesiredSource:
-        self.loads += 1
-        return load_desired(self.source)
+    def __init__(self) -> None:
+        super().__init__(0)
+        self.parses = 0
+
+    async def parse(self, source: SourceSettings, file: Path | None = None) -> ParsedFile:
+        self.parses += 1
+        return await super().parse(source, file)
 
 
 def values(src: DesiredSource) -> dict[str, int | None]:
     return {row.key: row.quantity for row in src.rows}
 
 
-def test_an_unchanged_source_is_not_parsed_again(tmp_path):
+async def test_an_unchanged_source_is_not_parsed_again(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\nB,2\n")
-    cache, load = SourceCache(), CountingLoader(settings(path))
+    parsers = CountingParsers()
+    cache = SourceCache(parsers)
 
-    first = cache.read(path, load)
-    second = cache.read(path, load)
+    first = await cache.read(settings(path))
+    second = await cache.read(settings(path))
 
-    assert load.loads == 1 and cache.hits == 1
+    assert parsers.parses == 1 and cache.hits == 1
     assert second is first
 
 
-def test_a_rewrite_keeping_size_and_timestamp_is_still_read(tmp_path):
+async def test_a_rewrite_keeping_size_and_timestamp_is_still_read(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\n")
     stat = path.stat()
-    cache, load = SourceCache(), CountingLoader(settings(path))
-    cache.read(path, load)
+    parsers = CountingParsers()
+    cache = SourceCache(parsers)
+    await cache.read(settings(path))
 
     path.write_text("sku,quantity\nA,7\n")  # same size
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same timestamp
     assert path.stat().st_size == stat.st_size
 
-    assert values(cache.read(path, load)) == {"A": 7}
-    assert load.loads == 2
+    assert values(await cache.read(settings(path))) == {"A": 7}
+    assert parsers.parses == 2
 
 
-def test_a_file_replaced_by_a_copy_is_read_again(tmp_path):
+async def test_a_file_replaced_by_a_copy_is_read_again(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\n")
-    cache, load = SourceCache(), CountingLoader(settings(path))
-    cache.read(path, load)
+    cache = SourceCache()
+    await cache.read(settings(path))
 
     fresh = tmp_path / "upload.csv"
     fresh.write_text("sku,quantity\nA,3\n")
     fresh.replace(path)
 
-    assert values(cache.read(path, load)) == {"A": 3}
+    assert values(await cache.read(settings(path))) == {"A": 3}
 
 
-def test_a_source_that_changes_while_it_is_parsed_is_not_kept(tmp_path):
+async def test_a_source_that_changes_while_it_is_parsed_is_not_kept(tmp_path, monkeypatch):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\n")
-    cache = SourceCache()
+    parsers = CountingParsers()
+    cache = SourceCache(parsers)
     source = settings(path)
 
-    def load_then_edit() -> DesiredSource:
-        result = load_desired(source)
+    def load_then_edit(source: SourceSettings, *, file: Path | None = None) -> DesiredSource:
+        result = load_desired(source, file=file)
         path.write_text("sku,quantity\nA,2\n")  # an export finishing during the read
         return result
 
-    assert values(cache.read(path, load_then_edit)) == {"A": 1}
-    load = CountingLoader(source)
-    assert values(cache.read(path, load)) == {"A": 2}
-    assert load.loads == 1 and cache.hits == 0
+    with monkeypatch.context() as patched:
+        patched.setattr(cache_module, "load_desired", load_then_edit)
+        assert values(await cache.read(source)) == {"A": 1}
+    assert values(await cache.read(source)) == {"A": 2}
+    assert parsers.parses == 2 and cache.hits == 0
+    assert values(await cache.read(source)) == {"A": 2}
+    assert parsers.parses == 2 and cache.hits == 1
 
 
-def test_a_bad_source_is_read_and_refused_at_every_cycle(tmp_path):
+def test_a_parse_reports_whether_the_file_stayed_the_same(tmp_path):
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,quantity\nA,1\n")
+
+    parsed = parse_file(settings(path))
+
+    assert parsed.unchanged and parsed.before is not None
+    assert parsed.before.size == path.stat().st_size and values(parsed.source) == {"A": 1}
+
+
+async def test_a_bad_source_is_read_and_refused_at_every_cycle(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,many\n")
-    cache, load = SourceCache(), CountingLoader(settings(path))
+    parsers = CountingParsers()
+    cache = SourceCache(parsers)
 
     for _ in range(2):
         with pytest.raises(SourceError, match=r"stock\.csv"):
-            cache.read(path, load)
-    assert load.loads == 2
+            await cache.read(settings(path))
+    assert parsers.parses == 2
 
 
-def test_a_missing_source_is_reported_not_remembered(tmp_path):
+async def test_a_missing_source_is_reported_not_remembered(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\n")
-    cache, load = SourceCache(), CountingLoader(settings(path))
-    cache.read(path, load)
+    cache = SourceCache()
+    await cache.read(settings(path))
     path.unlink()
 
     with pytest.raises(SourceError, match="no such file"):
-        cache.read(path, load)
+        await cache.read(settings(path))
 
 
 def a_table() -> DesiredRows:
@@ -161,12 +182,12 @@ def test_a_sku_holding_nul_keeps_its_table_uncompacted():
     assert list(table.sku_column()) == ["A\0B", "C"] and table[0].sku == "A\0B"
 
 
-def test_a_cached_source_is_kept_compacted(tmp_path):
+async def test_a_cached_source_is_kept_compacted(tmp_path):
     path = tmp_path / "stock.csv"
     path.write_text("sku,quantity\nA,1\nB,2\n")
     cache = SourceCache()
 
-    kept = cache.read(path, CountingLoader(settings(path)))
+    kept = await cache.read(settings(path))
 
     assert kept.rows.sku_column() is not kept.rows.sku_column()  # built afresh: compacted
     assert values(kept) == {"A": 1, "B": 2}

@@ -66,6 +66,7 @@ from syncd.edges.feeds.copy import FeedCopies
 from syncd.edges.sources import DesiredRows, DesiredSource
 from syncd.edges.sources.cache import SourceCache
 from syncd.edges.sources.matching import store_view
+from syncd.edges.sources.parsers import SourceParsers
 from syncd.edges.sources.remote import feed_directory, read_site_source
 from syncd.edges.wix import LimiterPool, StoreAdapter, WixClient, open_store
 
@@ -86,6 +87,7 @@ class SiteSync:
         incremental: bool = False,
         backend: StateBackend | None = None,
         probe_max_age: timedelta = timedelta(days=30),
+        parsers: SourceParsers | None = None,
     ) -> None:
         self.site = site
         self.probe_max_age = probe_max_age
@@ -100,8 +102,9 @@ class SiteSync:
         self._feed_checked_by_poller = polled_feeds
         """A daemon's pollers keep its feed copies fresh: a cycle re-checks only a copy
         older than the poll interval. One-shot commands always check."""
-        self.source_cache = SourceCache()
-        """The site's parsed sources, kept while their files do not change."""
+        self.source_cache = SourceCache(parsers)
+        """The site's parsed sources, kept while their files do not change; ``parsers``
+        (shared by a process's sites) parse them, in a thread by default."""
         self.open_writes = OpenWrites()
         """The site's unsettled journal entries, read as the journal grows."""
         wix_settings = site.wix_settings()

@@ -6,21 +6,37 @@ The one-shot commands and the daemon's cycle runner both start here; ``SiteSync`
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import aiohttp
+import structlog
 
 from syncd.cycle.metrics import Metrics
 from syncd.cycle.sync import SiteSync
 from syncd.edges.backend import backend_for
 from syncd.edges.config import Settings
+from syncd.edges.config.fleet import FleetSettings
 from syncd.edges.feeds.copy import FeedCopies
+from syncd.edges.sources.parsers import SourceParsers
 from syncd.edges.sources.remote import feed_directory
 from syncd.edges.wix import LimiterPool
 
 REPLICA_HEADER = "x-syncd-replica"
+
+log = structlog.get_logger("syncd.cycle.wiring")
+
+
+def source_processes(fleet: FleetSettings, sites: int) -> int:
+    """Worker processes that parse sources (``source_processes``): as configured, or with
+    ``auto`` one for a fleet large enough to spread its first round (more sites than
+    ``spread_first_round_above``) on a machine with another core; else none (a thread)."""
+    if fleet.source_processes is not None:
+        return fleet.source_processes
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 1 if sites > fleet.spread_first_round_above and (cores or 1) > 1 else 0
 
 
 @asynccontextmanager
@@ -43,12 +59,18 @@ async def open_site_syncs(
     # No pool-wide cap on connections: each site's client already bounds its own requests
     # in flight, and a shared cap would let one slow store's requests queue up the others.
     connector = aiohttp.TCPConnector(limit=0)
-    async with backend_for(settings) as backend, \
+    processes = source_processes(settings.fleet, len(settings.sites))
+    async with backend_for(settings) as backend, SourceParsers(processes) as parsers, \
             aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        if processes:
+            log.info("source_processes", processes=processes, sites=len(settings.sites),
+                     why="sources are parsed in worker processes, on other cores than "
+                         "the event loop's")
         syncs = {s.name: SiteSync(s, state_dir=settings.state_dir, session=session,
                                   metrics=metrics, limiters=limiters, feeds=feeds,
                                   polled_feeds=polled, incremental=incremental,
                                   backend=backend,
-                                  probe_max_age=timedelta(days=settings.probe.max_age_days))
+                                  probe_max_age=timedelta(days=settings.probe.max_age_days),
+                                  parsers=parsers)
                  for s in settings.sites if not wanted or s.name in wanted}
         yield syncs

@@ -33,7 +33,7 @@ ENV_REPLICA_ID = "SYNCD_REPLICA_ID"
 SITE_FILE_SUFFIXES = (".yaml", ".yml")
 
 FLEET_KEYS = ("sites_dir", "max_concurrent_cycles", "spread_first_round_above",
-              "state_backend", "lease_ttl_seconds", "journal_retention_days",
+              "source_processes", "state_backend", "lease_ttl_seconds", "journal_retention_days",
               "dsn_file")
 """The top-level keys read here."""
 
@@ -65,6 +65,11 @@ class FleetSettings:
     dozen stores gets its first round done within a few cycle lengths anyway, and spreading
     it over the period would only delay first syncs; a thousand stores would queue for
     minutes."""
+
+    source_processes: int | None = None
+    """Worker processes that parse the sites' source files, off the event loop's core;
+    0 parses them in a thread. None (``auto``): one when there are more sites than
+    ``spread_first_round_above`` and the machine has more than one core, else 0."""
 
     backend: StateBackendKind = StateBackendKind.LOCAL
     """Where the journal, run state, source digests and site ownership live."""
@@ -127,6 +132,7 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
                                         defaults.max_concurrent_cycles, minimum=1),
         spread_first_round_above=m.integer("spread_first_round_above",
                                            defaults.spread_first_round_above, minimum=1),
+        source_processes=_source_processes(m),
         backend=backend,
         database_url=dsn,
         replica_id=env.get(ENV_REPLICA_ID) or (
@@ -135,6 +141,21 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
         journal_retention_days=m.integer("journal_retention_days",
                                          defaults.journal_retention_days, minimum=1),
     )
+
+
+MAX_SOURCE_PROCESSES = 64
+
+
+def _source_processes(m: MapReader) -> int | None:
+    text = m.text("source_processes")
+    if text is None or text.strip().lower() == "auto":
+        return None
+    if text.strip().isdigit() and int(text) <= MAX_SOURCE_PROCESSES:
+        return int(text)
+    m.fail(m.error(m.node("source_processes"), "source_processes",
+                   f"must be auto or a whole number within 0..{MAX_SOURCE_PROCESSES}, "
+                   f"not {text!r}"))
+    return None
 
 
 SiteT = TypeVar("SiteT")

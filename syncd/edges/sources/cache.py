@@ -7,18 +7,26 @@ time and the SHA-256 of its bytes) and hands it back while the fingerprint is th
 The bytes are hashed, not only stat'ed, so a rewrite inside one timestamp tick, or a copy
 that keeps the timestamp, is still seen. A result is kept only when the file had the same
 fingerprint before and after it was parsed (it did not change under the reader); a failed
-read keeps nothing, so a bad file is read and reported at every cycle.
+read keeps nothing, so a bad file is read and reported at every cycle. A file that was
+never kept is parsed at once: the parse fingerprints it before and after itself
+(``parse_file``), in a thread or in a worker process (``syncd.edges.sources.parsers``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from syncd.edges.config.source import SourceSettings
+from syncd.edges.sources import load_desired
 from syncd.edges.sources.rows import DesiredSource
+
+if TYPE_CHECKING:
+    from syncd.edges.sources.parsers import SourceParsers
 
 _CHUNK = 1 << 20
 
@@ -46,25 +54,50 @@ def fingerprint(path: Path) -> Fingerprint | None:
     return Fingerprint(stat.st_size, stat.st_ino, stat.st_mtime_ns, digest.hexdigest())
 
 
-class SourceCache:
-    """One site's parsed sources, by file; used from one cycle at a time."""
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """One read of a source file."""
 
-    def __init__(self) -> None:
+    before: Fingerprint | None
+    """The file's fingerprint before it was read (None: it could not be read)."""
+    source: DesiredSource
+    unchanged: bool
+    """The file had the same fingerprint after parsing: the result is that of those bytes."""
+
+
+def parse_file(source: SourceSettings, file: Path | None = None) -> ParsedFile:
+    """Fingerprint, parse (``load_desired``) and fingerprint again ``file`` (a feed's local
+    copy) or ``source.path``. Blocking; raises ``SourceError``."""
+    path = file or source.path
+    before = fingerprint(path)
+    result = load_desired(source, file=file)
+    return ParsedFile(before, result, before is not None and fingerprint(path) == before)
+
+
+class SourceCache:
+    """One site's parsed sources, by file; used from one cycle at a time. ``parsers`` parse
+    what is not kept (in a thread by default; see ``syncd.edges.sources.parsers``)."""
+
+    def __init__(self, parsers: SourceParsers | None = None) -> None:
         self._entries: dict[Path, tuple[Fingerprint, DesiredSource]] = {}
+        self._parsers = parsers
         self.hits = 0
         """Reads answered from the cache (for tests and logs)."""
 
-    def read(self, path: Path, load: Callable[[], DesiredSource]) -> DesiredSource:
-        """``load()``'s result for ``path``, parsed again only when the file changed.
-        Blocking: call it from a worker thread."""
-        before = fingerprint(path)
+    async def read(self, source: SourceSettings, file: Path | None = None) -> DesiredSource:
+        """The rows of ``file`` (a feed's local copy) or ``source.path``, parsed again only
+        when the file changed; raises ``SourceError``."""
+        path = file or source.path
         kept = self._entries.get(path)
-        if before is not None and kept is not None and kept[0] == before:
-            self.hits += 1
-            return kept[1]
-        self._entries.pop(path, None)
-        result = load()
-        if before is not None and fingerprint(path) == before:
-            result.rows.compact()
-            self._entries[path] = (before, result)
-        return result
+        if kept is not None:
+            if await asyncio.to_thread(fingerprint, path) == kept[0]:
+                self.hits += 1
+                return kept[1]
+            del self._entries[path]
+        parsers = self._parsers
+        parsed = await (parsers.parse(source, file) if parsers is not None
+                        else asyncio.to_thread(parse_file, source, file))
+        if parsed.unchanged and parsed.before is not None:
+            parsed.source.rows.compact()  # (a worker process packs it already: a no-op)
+            self._entries[path] = (parsed.before, parsed.source)
+        return parsed.source

@@ -37,8 +37,7 @@ async def read_source(source: SourceSettings, feeds: FeedCopies, *,
         file = copy.body
     if cache is None:
         return await asyncio.to_thread(load_desired, source, file=file)
-    return await asyncio.to_thread(cache.read, file or source.path,
-                                   lambda: load_desired(source, file=file))
+    return await cache.read(source, file)
 
 
 async def read_site_source(site: SiteSettings, feeds: FeedCopies, *,

@@ -244,6 +244,19 @@ class InvalidRowsError(SourceError):
         self.path = path
         self.errors = errors
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # Whole, with every bad row, when a worker process sends it back
+        # (``syncd.edges.sources.parsers``); the default would call __init__ with the message.
+        return _restore_invalid_rows, (type(self), self.args, self.path, self.errors)
+
+
+def _restore_invalid_rows(cls: type[InvalidRowsError], args: tuple[object, ...], path: str,
+                          errors: tuple[RowError, ...]) -> InvalidRowsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.path, error.errors = path, errors
+    return error
+
 
 def parse_quantity(text: str) -> int | str:
     """The quantity written as ``text``, or the reason it is not one."""
