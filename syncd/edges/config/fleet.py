@@ -8,6 +8,7 @@ these classes. ``read_sites_dir`` reads the directory of one-file-per-site.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -144,13 +145,14 @@ def read_fleet(m: MapReader, base: Path, env: Mapping[str, str]) -> FleetSetting
 
 
 MAX_SOURCE_PROCESSES = 64
+_DIGITS = re.compile(r"[0-9]+")
 
 
 def _source_processes(m: MapReader) -> int | None:
     text = m.text("source_processes")
     if text is None or text.strip().lower() == "auto":
         return None
-    if text.strip().isdigit() and int(text) <= MAX_SOURCE_PROCESSES:
+    if _DIGITS.fullmatch(text.strip()) and int(text) <= MAX_SOURCE_PROCESSES:
         return int(text)
     m.fail(m.error(m.node("source_processes"), "source_processes",
                    f"must be auto or a whole number within 0..{MAX_SOURCE_PROCESSES}, "
