@@ -191,3 +191,27 @@ async def test_a_cached_source_is_kept_compacted(tmp_path):
 
     assert kept.rows.sku_column() is not kept.rows.sku_column()  # built afresh: compacted
     assert values(kept) == {"A": 1, "B": 2}
+
+
+def test_a_kept_table_of_consecutive_lines_keeps_their_numbers():
+    rows = [DesiredStock(sku=f"S{n}", product_id=None, variant_id=None, quantity=n,
+                         in_stock=None, source="stock.csv", line=n + 2) for n in range(5)]
+    table, compacted = DesiredRows.from_rows("stock.csv", rows), DesiredRows.from_rows(
+        "stock.csv", rows)
+    compacted.compact()
+
+    assert [r.line for r in compacted] == [2, 3, 4, 5, 6]
+    assert compacted == table and compacted[-1] == table[-1]
+    compacted.append(DesiredStock(sku="late", product_id=None, variant_id=None, quantity=1,
+                                  in_stock=None, source="stock.csv", line=40))
+    assert [r.line for r in compacted] == [2, 3, 4, 5, 6, 40]
+
+
+def test_a_kept_table_with_a_gap_in_its_lines_keeps_every_number(tmp_path):
+    path = tmp_path / "stock.csv"
+    path.write_text("sku,quantity\nA,1\n\nB,2\nC,3\n")
+
+    kept = load_desired(settings(path))
+    kept.rows.compact()
+
+    assert [(r.sku, r.line) for r in kept.rows] == [("A", 2), ("B", 4), ("C", 5)]

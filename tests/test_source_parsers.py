@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from support.agency import running
 from support.faults import API_KEY, KEY_ENV, write_site
 from syncd.base.errors import ConfigError
 from syncd.edges.config import SourceFormat, SourceSettings, load_settings
@@ -27,17 +28,9 @@ def settings(path: Path, **kwargs: object) -> SourceSettings:
     return SourceSettings(path=path, format=SourceFormat.CSV, **kwargs)  # type: ignore[arg-type]
 
 
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 async def gone(pids: list[int]) -> bool:
     for _ in range(200):
-        if not any(alive(pid) for pid in pids):
+        if not any(running(pid) for pid in pids):
             return True
         await asyncio.sleep(0.05)
     return False

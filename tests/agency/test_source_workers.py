@@ -11,35 +11,19 @@ from typing import Any
 import pytest
 from deploy.daemon_process import DaemonProcess, base_env
 
-from support.agency import KEY, cycles_by_site, stock_of, write_fleet, write_source
+from support.agency import (
+    KEY,
+    cycles_by_site,
+    descendants,
+    running,
+    stock_of,
+    write_fleet,
+    write_source,
+)
 from syncd_emulator.config import EmulatorConfig
 from syncd_emulator.multisite import MultiSiteConfig, serve_multisite
 
 pytestmark = pytest.mark.timeout(180)
-
-
-def descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except OSError:
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def running(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def quantities(emulator: Any, site_id: str) -> dict[str, int]:

@@ -49,6 +49,7 @@ from support.agency import (
     Cycle,
     DaemonLog,
     cycles_by_site,
+    descendants,
     proc_usage,
     stock_of,
     write_fleet,
@@ -128,22 +129,6 @@ def main() -> None:
 PEAK: dict[str, int] = {"rss": 0, "workers_rss": 0}
 CYCLE = b'"cycle_'
 """The log lines read: cycle_started and cycle_finished."""
-
-
-def descendants(pid: int) -> list[int]:
-    """The processes below ``pid`` (its source workers and their server process)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def workers_usage(pid: int) -> tuple[float, int]:

@@ -132,6 +132,30 @@ def proc_usage(pid: int) -> tuple[float, int]:
     return cpu_s, peak
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (a daemon's source worker and its server process)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def running(pid: int) -> bool:
+    """The process exists and has not exited (a zombie waiting to be reaped has)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 async def owners(dsn: str) -> dict[str, str]:
     """Which replica owns each site, from the PostgreSQL backend's ownership table."""
     import asyncpg

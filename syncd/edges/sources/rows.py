@@ -45,8 +45,8 @@ class DesiredRows(Sequence[DesiredStock]):
     ``from_rows``) and read-only afterwards.
     """
 
-    __slots__ = ("_digest", "_ids", "_lines", "_notes", "_origins", "_sku_ends", "_sku_text",
-                 "_skus", "_values", "source")
+    __slots__ = ("_digest", "_first_line", "_ids", "_lines", "_notes", "_origins", "_sku_ends",
+                 "_sku_text", "_skus", "_values", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
@@ -58,6 +58,9 @@ class DesiredRows(Sequence[DesiredStock]):
         """Where each row's SKU ends in ``_sku_text``, once compacted."""
         self._values = array("i")
         self._lines = array("i")
+        self._first_line: int | None = None
+        """Once compacted, when row i is on line ``_first_line + i`` (a file without blank
+        or multi-line rows, the common export): ``_lines`` is then left empty."""
         self._ids: dict[int, tuple[str, str | None]] = {}
         """Row index -> (product id, variant id), for the few rows that target by ids."""
         self._notes: dict[int, str] = {}
@@ -104,13 +107,18 @@ class DesiredRows(Sequence[DesiredStock]):
         skus = self._sku_list()
         if self._skus is None:
             self._skus, self._sku_text, self._sku_ends = skus, "", array("I")
+        self._lines, self._first_line = self._line_column(), None
         return skus, self._values, self._lines
 
     def compact(self) -> None:
         """Pack the SKUs into one string and an array of offsets, for a table kept between
         cycles (the source cache): one object instead of one per row, about a third of the
-        memory, and nothing for the garbage collector to walk. Reading stays the same;
-        ``sku_column()`` then builds its list afresh for each call."""
+        memory, and nothing for the garbage collector to walk. Line numbers that follow one
+        another are kept as the first one. Reading stays the same; ``sku_column()`` then
+        builds its list afresh for each call."""
+        lines = self._lines
+        if lines and lines == array("i", range(lines[0], lines[0] + len(lines))):
+            self._first_line, self._lines = lines[0], array("i")
         skus = self._skus
         if skus is None:
             return
@@ -122,6 +130,12 @@ class DesiredRows(Sequence[DesiredStock]):
             end += 1 + len(sku or "")
             ends.append(end)
         self._skus, self._sku_text, self._sku_ends = None, text, ends
+
+    def _line_column(self) -> array[int]:
+        first = self._first_line
+        if first is None:
+            return self._lines
+        return array("i", range(first, first + len(self._values)))
 
     def _sku_list(self) -> list[str | None]:
         if self._skus is not None:
@@ -195,7 +209,9 @@ class DesiredRows(Sequence[DesiredStock]):
         return DesiredStock(sku=sku, product_id=product_id, variant_id=variant_id,
                             quantity=quantity, in_stock=in_stock,
                             source=self._origins.get(index, self.source),
-                            line=self._lines[index], note=self._notes.get(index, ""))
+                            line=self._lines[index] if self._first_line is None
+                            else self._first_line + index,
+                            note=self._notes.get(index, ""))
 
     def __iter__(self) -> Iterator[DesiredStock]:
         return (self[i] for i in range(len(self._values)))
@@ -203,9 +219,9 @@ class DesiredRows(Sequence[DesiredStock]):
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, DesiredRows):
             return NotImplemented
-        return (self.source, self._sku_list(), self._values, self._lines, self._ids,
+        return (self.source, self._sku_list(), self._values, self._line_column(), self._ids,
                 self._notes, self._origins) == (
-            other.source, other._sku_list(), other._values, other._lines, other._ids,
+            other.source, other._sku_list(), other._values, other._line_column(), other._ids,
             other._notes, other._origins)
 
     __hash__ = None  # type: ignore[assignment]
