@@ -11,9 +11,9 @@ from syncd.base.errors import SourceError
 from syncd.base.model import DesiredStock
 from syncd.edges.config import SourceFormat, SourceSettings
 from syncd.edges.sources import DesiredRows, DesiredSource, load_desired
-from syncd.edges.sources import cache as cache_module
-from syncd.edges.sources.cache import ParsedFile, SourceCache, parse_file
-from syncd.edges.sources.parsers import SourceParsers
+from syncd.edges.sources import parsers as parsers_module
+from syncd.edges.sources.cache import SourceCache
+from syncd.edges.sources.parsers import ParsedFile, SourceParsers, parse_file
 
 
 def settings(path: Path) -> SourceSettings:
@@ -91,7 +91,7 @@ async def test_a_source_that_changes_while_it_is_parsed_is_not_kept(tmp_path, mo
         return result
 
     with monkeypatch.context() as patched:
-        patched.setattr(cache_module, "load_desired", load_then_edit)
+        patched.setattr(parsers_module, "load_desired", load_then_edit)
         assert values(await cache.read(source)) == {"A": 1}
     assert values(await cache.read(source)) == {"A": 2}
     assert parsers.parses == 2 and cache.hits == 0

@@ -17,8 +17,8 @@ from syncd.edges.config import SourceFormat, SourceSettings, load_settings
 from syncd.edges.config.feed import FeedSettings
 from syncd.edges.config.fleet import FleetSettings
 from syncd.edges.config.secrets import Secret
-from syncd.edges.sources.cache import SourceCache, parse_file
-from syncd.edges.sources.parsers import SourceParsers
+from syncd.edges.sources.cache import SourceCache
+from syncd.edges.sources.parsers import SourceParsers, parse_file
 from syncd.edges.sources.rows import InvalidRowsError
 
 ROWS = "sku,quantity\n" + "".join(f"SKU-{n},{n % 17}\n" for n in range(500))

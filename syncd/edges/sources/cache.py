@@ -8,70 +8,18 @@ The bytes are hashed, not only stat'ed, so a rewrite inside one timestamp tick, 
 that keeps the timestamp, is still seen. A result is kept only when the file had the same
 fingerprint before and after it was parsed (it did not change under the reader); a failed
 read keeps nothing, so a bad file is read and reported at every cycle. A file that was
-never kept is parsed at once: the parse fingerprints it before and after itself
-(``parse_file``), in a thread or in a worker process (``syncd.edges.sources.parsers``).
+never kept is parsed at once: the parse fingerprints it before and after itself, in a
+thread or in a worker process (``syncd.edges.sources.parsers``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from syncd.edges.config.source import SourceSettings
-from syncd.edges.sources import load_desired
+from syncd.edges.sources.parsers import Fingerprint, SourceParsers, fingerprint
 from syncd.edges.sources.rows import DesiredSource
-
-if TYPE_CHECKING:
-    from syncd.edges.sources.parsers import SourceParsers
-
-_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """What identifies one version of a file."""
-
-    size: int
-    inode: int
-    mtime_ns: int
-    sha256: str
-
-
-def fingerprint(path: Path) -> Fingerprint | None:
-    """The file's fingerprint, or None when it cannot be read (the reader then reports)."""
-    digest = hashlib.sha256()
-    try:
-        with path.open("rb") as file:
-            stat = os.fstat(file.fileno())
-            while chunk := file.read(_CHUNK):
-                digest.update(chunk)
-    except OSError:
-        return None
-    return Fingerprint(stat.st_size, stat.st_ino, stat.st_mtime_ns, digest.hexdigest())
-
-
-@dataclass(frozen=True, slots=True)
-class ParsedFile:
-    """One read of a source file."""
-
-    before: Fingerprint | None
-    """The file's fingerprint before it was read (None: it could not be read)."""
-    source: DesiredSource
-    unchanged: bool
-    """The file had the same fingerprint after parsing: the result is that of those bytes."""
-
-
-def parse_file(source: SourceSettings, file: Path | None = None) -> ParsedFile:
-    """Fingerprint, parse (``load_desired``) and fingerprint again ``file`` (a feed's local
-    copy) or ``source.path``. Blocking; raises ``SourceError``."""
-    path = file or source.path
-    before = fingerprint(path)
-    result = load_desired(source, file=file)
-    return ParsedFile(before, result, before is not None and fingerprint(path) == before)
 
 
 class SourceCache:
@@ -80,7 +28,7 @@ class SourceCache:
 
     def __init__(self, parsers: SourceParsers | None = None) -> None:
         self._entries: dict[Path, tuple[Fingerprint, DesiredSource]] = {}
-        self._parsers = parsers
+        self._parsers = parsers or SourceParsers()
         self.hits = 0
         """Reads answered from the cache (for tests and logs)."""
 
@@ -94,9 +42,7 @@ class SourceCache:
                 self.hits += 1
                 return kept[1]
             del self._entries[path]
-        parsers = self._parsers
-        parsed = await (parsers.parse(source, file) if parsers is not None
-                        else asyncio.to_thread(parse_file, source, file))
+        parsed = await self._parsers.parse(source, file)
         if parsed.unchanged and parsed.before is not None:
             parsed.source.rows.compact()  # (a worker process packs it already: a no-op)
             self._entries[path] = (parsed.before, parsed.source)

@@ -8,17 +8,19 @@ whenever a file changes), about 2-3 ms of the loop's core a store. ``SourceParse
 machine's other cores. The loop then only unpickles the result, packed by the worker
 (``DesiredRows.compact``) and with its digest already made.
 
-The result is the same either way (``ParsedFile``): the file's fingerprint before it was
-read, the source, and whether the file still had that fingerprint after parsing (only
-then may ``SourceCache`` keep the result). Errors come back as the same ``SourceError``,
-with every bad row. A worker that dies (killed, out of memory) is replaced and the source
-is parsed in a thread this time, logged as ``source_worker_lost``; it costs the loop's CPU,
-never the cycle.
+The result is the same either way (``ParsedFile``): the file's fingerprint (its size,
+inode, modification time and SHA-256, ``fingerprint``) before it was read, the source,
+and whether the file still had that fingerprint after parsing (only then may
+``SourceCache`` keep the result). Errors come back as the same ``SourceError``, with every
+bad row. A worker that dies (killed, out of memory) is replaced and the source is parsed
+in a thread this time, logged as ``source_worker_lost``; it costs the loop's CPU, never
+the cycle.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import multiprocessing
 import os
 import select
@@ -26,16 +28,63 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
 import structlog
 
 from syncd.edges.config.source import SourceSettings
-from syncd.edges.sources.cache import ParsedFile, parse_file
+from syncd.edges.sources import load_desired
+from syncd.edges.sources.rows import DesiredSource
 
 log = structlog.get_logger("syncd.edges.sources.parsers")
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What identifies one version of a file."""
+
+    size: int
+    inode: int
+    mtime_ns: int
+    sha256: str
+
+
+def fingerprint(path: Path) -> Fingerprint | None:
+    """The file's fingerprint, or None when it cannot be read (the reader then reports)."""
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as file:
+            stat = os.fstat(file.fileno())
+            while chunk := file.read(_CHUNK):
+                digest.update(chunk)
+    except OSError:
+        return None
+    return Fingerprint(stat.st_size, stat.st_ino, stat.st_mtime_ns, digest.hexdigest())
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """One read of a source file."""
+
+    before: Fingerprint | None
+    """The file's fingerprint before it was read (None: it could not be read)."""
+    source: DesiredSource
+    unchanged: bool
+    """The file had the same fingerprint after parsing: the result is that of those bytes."""
+
+
+def parse_file(source: SourceSettings, file: Path | None = None) -> ParsedFile:
+    """Fingerprint, parse (``load_desired``) and fingerprint again ``file`` (a feed's local
+    copy) or ``source.path``. Blocking; raises ``SourceError``."""
+    path = file or source.path
+    before = fingerprint(path)
+    result = load_desired(source, file=file)
+    return ParsedFile(before, result, before is not None and fingerprint(path) == before)
+
 
 
 def parse_in_worker(source: SourceSettings, file: Path | None) -> ParsedFile:
